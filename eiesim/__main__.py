@@ -1,0 +1,5 @@
+"""``python -m eiesim`` = the ``eiesim`` command."""
+
+from eiesim.cli import main
+
+main()
