@@ -1,0 +1,196 @@
+"""EIE's 16-bit fixed-point datapath, shared by the functional reference and both engines.
+
+Format (docs/fixed-point.md): dynamic fixed point, per layer.
+
+* Every tensor is signed ``bits``-bit (default 16) with ``frac`` fractional bits:
+  value = integer / 2**frac. Rounding is round-half-up (add 2**(s-1), arithmetic
+  shift right by s); conversion to ``bits`` bits saturates and the saturations are
+  counted.
+* A layer's codebook is quantized with ``weight_frac`` = the most fractional bits
+  that keep max|codebook| representable.
+* A layer's output uses ``out_frac`` = the most fractional bits that keep the
+  largest float output (measured by the float pass on a calibration input)
+  representable. Producers that are concatenated share one format (the smaller
+  ``out_frac``), so a consumer sees one format per input tensor.
+* The PE multiplies a ``bits``-bit weight by a ``bits``-bit activation and adds
+  the product into an accumulator wide enough to be exact (guard bits); bias is
+  added in accumulator format; the result is shifted to ``out_frac``, saturated to
+  ``bits`` bits, then ReLU and pooling apply. Because accumulation is exact, the
+  result does not depend on the order in which PEs process columns, so the
+  engines and the reference agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from eiesim.workload import Layer, Pool
+
+#: Bounds on fractional bits (keeps shifts within int64).
+MIN_FRAC, MAX_FRAC = -16, 30
+
+
+@dataclass(frozen=True)
+class LayerFormat:
+    """Fixed-point formats of one layer: weights, its input tensor, its output tensor."""
+
+    weight_frac: int
+    in_frac: int
+    out_frac: int
+    bits: int = 16
+
+    @property
+    def acc_frac(self) -> int:
+        """Fractional bits of the products and the accumulator."""
+        return self.weight_frac + self.in_frac
+
+    def to_dict(self) -> dict[str, int]:
+        return {"weight_frac": self.weight_frac, "in_frac": self.in_frac, "out_frac": self.out_frac, "bits": self.bits}
+
+
+def frac_bits_for(max_abs: float, bits: int = 16) -> int:
+    """Most fractional bits such that ``max_abs`` fits a signed ``bits``-bit integer."""
+    if not math.isfinite(max_abs) or max_abs <= 0:
+        return MAX_FRAC if max_abs == 0 else 0
+    int_bits = math.floor(math.log2(max_abs)) + 1  # bits left of the point, sign excluded
+    frac = bits - 1 - int_bits
+    # Rounding up to 2**int_bits exactly would overflow by one LSB; saturation handles that edge.
+    return int(min(max(frac, MIN_FRAC), MAX_FRAC))
+
+
+def limits(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def quantize(x: np.ndarray, frac: int, bits: int = 16) -> tuple[np.ndarray, int]:
+    """Float -> fixed point (round half up, saturate). Returns (int64 array, saturations)."""
+    lo, hi = limits(bits)
+    scaled = np.floor(np.asarray(x, dtype=np.float64) * (2.0 ** frac) + 0.5)
+    sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))
+    return np.clip(scaled, lo, hi).astype(np.int64), sat
+
+
+def dequantize(q: np.ndarray, frac: int) -> np.ndarray:
+    """Fixed point -> float32."""
+    return (np.asarray(q, dtype=np.float64) / (2.0 ** frac)).astype(np.float32)
+
+
+def shift_round(v: np.ndarray, shift: int) -> np.ndarray:
+    """Arithmetic right shift by ``shift`` with round-half-up (left shift when negative)."""
+    v = np.asarray(v, dtype=np.int64)
+    if shift > 0:
+        return (v + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
+    return v << np.int64(-shift)
+
+
+def saturate(v: np.ndarray, bits: int = 16) -> tuple[np.ndarray, int]:
+    lo, hi = limits(bits)
+    sat = int(np.count_nonzero((v < lo) | (v > hi)))
+    return np.clip(v, lo, hi), sat
+
+
+def quantized_codebook(layer: Layer, fmt: LayerFormat) -> np.ndarray:
+    """The layer's codebook as ``bits``-bit integers (int64)."""
+    q, _ = quantize(layer.codebook, fmt.weight_frac, fmt.bits)
+    return q
+
+
+def weight_format(layer: Layer, bits: int = 16) -> int:
+    """``weight_frac`` for a layer's codebook."""
+    return frac_bits_for(float(np.max(np.abs(layer.codebook))) if layer.codebook.size else 0.0, bits)
+
+
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """(C, H, W) -> (C*kh*kw, OH*OW): column p is output pixel p's input patch, rows in (c, dy, dx) order.
+
+    Rows match the layer matrix's column order (flattened (in_channels, kh, kw));
+    output pixels are in row-major (oy, ox) order. Zero padding outside the map.
+    """
+    c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
+    cols = np.empty((c, kh, kw, oh, ow), dtype=x.dtype)
+    for dy in range(kh):
+        for dx in range(kw):
+            cols[:, dy, dx] = xp[:, dy:dy + sh * (oh - 1) + 1:sh, dx:dx + sw * (ow - 1) + 1:sw]
+    return cols.reshape(c * kh * kw, oh * ow)
+
+
+def layer_matrix_q(layer: Layer, fmt: LayerFormat) -> sp.csr_matrix:
+    """The layer's M x V matrix with quantized weights (int64 CSR)."""
+    cb = quantized_codebook(layer, fmt)
+    return sp.csr_matrix((cb[layer.codes.astype(np.int64)], layer.indices, layer.indptr), shape=(layer.rows, layer.cols))
+
+
+def accumulate_reference(layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> np.ndarray:
+    """Exact integer M x V products of one layer, before bias: (M, OH, OW) for conv, (M,) for fc.
+
+    ``x_q`` is the layer's input in fixed point (``fmt.in_frac``): (C, H, W) or (K,).
+    This is what every engine's PEs must accumulate, bit for bit.
+    """
+    w = layer_matrix_q(layer, fmt)
+    if layer.kind == "fc":
+        return np.asarray(w @ np.asarray(x_q, dtype=np.int64).reshape(-1), dtype=np.int64)
+    c, h, wd = x_q.shape
+    cols = im2col(np.asarray(x_q, dtype=np.int64), layer.kernel, layer.stride, layer.padding)
+    oh = (h + 2 * layer.padding[0] - layer.kernel[0]) // layer.stride[0] + 1
+    ow = (wd + 2 * layer.padding[1] - layer.kernel[1]) // layer.stride[1] + 1
+    return np.asarray(w @ cols, dtype=np.int64).reshape(layer.rows, oh, ow)
+
+
+def finish_layer(acc: np.ndarray, layer: Layer, fmt: LayerFormat) -> tuple[np.ndarray, int]:
+    """Bias, requantize to ``out_frac``, saturate, ReLU, pool. Returns (int64 output, saturations).
+
+    ``acc`` holds exact accumulators (``fmt.acc_frac``) shaped (M, OH, OW) or (M,).
+    """
+    bias_q, sat_b = quantize(layer.bias, fmt.acc_frac, 64 - 2)
+    shape = (-1,) + (1,) * (acc.ndim - 1)
+    out = shift_round(acc + bias_q.reshape(shape), fmt.acc_frac - fmt.out_frac)
+    out, sat = saturate(out, fmt.bits)
+    if layer.relu:
+        out = np.maximum(out, 0)
+    if layer.pool is not None:
+        out = pool_fixed(out, layer.pool)
+    return out, sat + sat_b
+
+
+def pool_fixed(x: np.ndarray, pool: Pool) -> np.ndarray:
+    """Pooling on integers (max exact; averages rounded half up), Caffe window rules."""
+    c, h, w = x.shape
+    if pool.kind == "global_avg":
+        n = h * w
+        s = x.reshape(c, -1).sum(axis=1)
+        return ((2 * s + n) // (2 * n)).reshape(c, 1, 1)
+    return _pool_windows(x, pool, integer=True)
+
+
+def pool_float(x: np.ndarray, pool: Pool) -> np.ndarray:
+    """Float pooling with the same window rules (Caffe)."""
+    if pool.kind == "global_avg":
+        return x.reshape(x.shape[0], -1).mean(axis=1).reshape(x.shape[0], 1, 1).astype(x.dtype)
+    return _pool_windows(x, pool, integer=False)
+
+
+def _pool_windows(x: np.ndarray, pool: Pool, integer: bool) -> np.ndarray:
+    c, h, w = x.shape
+    oh, ow = pool.output_hw(h, w)
+    k, s = pool.kernel, pool.stride
+    out = np.empty((c, oh, ow), dtype=x.dtype)
+    for oy in range(oh):
+        y0, y1 = oy * s, min(oy * s + k, h)
+        for ox in range(ow):
+            x0, x1 = ox * s, min(ox * s + k, w)
+            win = x[:, y0:y1, x0:x1].reshape(c, -1)
+            if pool.kind == "max":
+                out[:, oy, ox] = win.max(axis=1)
+            elif integer:
+                n = win.shape[1]
+                out[:, oy, ox] = (2 * win.sum(axis=1) + n) // (2 * n)
+            else:
+                out[:, oy, ox] = win.mean(axis=1)
+    return out
