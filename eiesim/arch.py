@@ -236,7 +236,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
         if model is None or parts[-1] not in model.model_fields:
             valid = ", ".join(sorted(model.model_fields)) if model else ""
             raise ArchError(f"--set {key}: unknown key {parts[-1]!r}; valid keys here: {valid}")
-        node[parts[-1]] = _parse_value(value) if isinstance(value, str) else value
+        node[parts[-1]] = _parse_value(key, value) if isinstance(value, str) else value
     return data
 
 
@@ -252,14 +252,14 @@ def _split_override(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(key: str, text: str) -> Any:
     """Parse one override value as a YAML scalar (safe_load: numbers, booleans, strings)."""
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
     if isinstance(value, float) and not math.isfinite(value):
-        raise ArchError(f"--set value {text!r} is not a finite number")
+        raise ArchError(f"--set {key}={text}: the value is not a finite number")
     return value
 
 

@@ -19,7 +19,7 @@ from eiesim.errors import WorkloadError
 #: Largest uncompressed member accepted (bytes); far above any real layer.
 MAX_MEMBER_BYTES = 2 * 1024**3
 #: Largest compression ratio accepted for a compressed member (zip-bomb guard).
-MAX_COMPRESSION_RATIO = 2000
+MAX_COMPRESSION_RATIO = 200
 
 
 def read_npz(path: str | Path, error: type[Exception] = WorkloadError) -> dict[str, np.ndarray]:

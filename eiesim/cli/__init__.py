@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "eiesim.cli.infer_cmd",
     "eiesim.cli.run_cmd",
     "eiesim.cli.reproduce_cmd",
+    "eiesim.cli.onnx_cmds",
+    "eiesim.cli.arch_cmd",
+    "eiesim.cli.sweep_cmd",
 )
 
 
