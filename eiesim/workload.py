@@ -487,7 +487,7 @@ def _savez_deterministic(path: Path, members: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for key in sorted(members):
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(members[key]), allow_pickle=False)
+            np.lib.format.write_array(buf, np.asarray(members[key], order="C"), allow_pickle=False)
             info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

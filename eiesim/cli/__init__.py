@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "eiesim.cli.onnx_cmds",
     "eiesim.cli.arch_cmd",
     "eiesim.cli.sweep_cmd",
+    "eiesim.cli.report_cmd",
+    "eiesim.cli.trace_cmd",
 )
 
 
