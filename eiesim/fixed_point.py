@@ -15,7 +15,8 @@ Format (docs/fixed-point.md): dynamic fixed point, per layer.
 * The PE multiplies a ``bits``-bit weight by a ``bits``-bit activation and adds
   the product into an accumulator wide enough to be exact (guard bits); bias is
   added in accumulator format; the result is shifted to ``out_frac``, saturated to
-  ``bits`` bits, then ReLU and pooling apply. Because accumulation is exact, the
+  ``bits`` bits, then ReLU and pooling apply (with ReLU, only positive overflows
+  count as saturations: negative ones become 0 exactly). Because accumulation is exact, the
   result does not depend on the order in which PEs process columns, so the
   engines and the reference agree bit for bit.
 """
@@ -151,9 +152,14 @@ def finish_layer(acc: np.ndarray, layer: Layer, fmt: LayerFormat) -> tuple[np.nd
     bias_q, sat_b = quantize(layer.bias, fmt.acc_frac, 64 - 2)
     shape = (-1,) + (1,) * (acc.ndim - 1)
     out = shift_round(acc + bias_q.reshape(shape), fmt.acc_frac - fmt.out_frac)
-    out, sat = saturate(out, fmt.bits)
     if layer.relu:
-        out = np.maximum(out, 0)
+        # ReLU follows the write-back: a negative value clipped to the range would be
+        # zeroed anyway, so only positive overflows lose information (and are counted).
+        hi = limits(fmt.bits)[1]
+        sat = int(np.count_nonzero(out > hi))
+        out = np.clip(out, 0, hi)
+    else:
+        out, sat = saturate(out, fmt.bits)
     if layer.pool is not None:
         out = pool_fixed(out, layer.pool)
     return out, sat + sat_b

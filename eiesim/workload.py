@@ -257,7 +257,7 @@ def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tu
 
 # -- loading --------------------------------------------------------------------
 
-def _scalar_str(arrays: dict[str, np.ndarray], key: str, path: Path) -> str:
+def scalar_string(arrays: dict[str, np.ndarray], key: str, path: Path) -> str:
     if key not in arrays:
         raise WorkloadError(f"missing member {key!r}; is this an eiesim workload?", path)
     arr = arrays[key]
@@ -302,7 +302,7 @@ def _parse_pool(value: Any, where: str, path: Path) -> Pool | None:
     return Pool(value["kind"], kernel, stride, ceil_mode)
 
 
-def _parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
+def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
     where = f"layer {index}"
     if not isinstance(meta, dict):
         raise WorkloadError(f"{where}: must be a JSON object", path)
@@ -401,7 +401,7 @@ def load_workload(path: str | Path) -> Workload:
     """Load and fully validate a workload .npz (never unpickles anything)."""
     path = Path(path)
     arrays = read_npz(path, WorkloadError)
-    fmt = _scalar_str(arrays, "format", path)
+    fmt = scalar_string(arrays, "format", path)
     if fmt != FORMAT_NAME:
         raise WorkloadError(f"'format' is {fmt!r}, expected {FORMAT_NAME!r}", path)
     if "version" not in arrays or arrays["version"].size != 1 or arrays["version"].dtype.kind not in "iu":
@@ -410,7 +410,7 @@ def load_workload(path: str | Path) -> Workload:
     if version != FORMAT_VERSION:
         raise WorkloadError(f"format version {version} is not supported (this eiesim reads version {FORMAT_VERSION})", path)
     try:
-        meta = json.loads(_scalar_str(arrays, "meta", path))
+        meta = json.loads(scalar_string(arrays, "meta", path))
     except json.JSONDecodeError as exc:
         raise WorkloadError(f"'meta' is not valid JSON ({exc.msg} at position {exc.pos})", path) from None
     if not isinstance(meta, dict):
@@ -433,7 +433,7 @@ def load_workload(path: str | Path) -> Workload:
     layers = []
     names: set[str] = set()
     for i, lm in enumerate(layer_metas):
-        info = _parse_layer_meta(lm, i, path)
+        info = parse_layer_meta(lm, i, path)
         if info["name"] in names:
             raise WorkloadError(f"layer {i}: duplicate name {info['name']!r}", path)
         names.add(info["name"])
@@ -475,11 +475,11 @@ def save_workload(wl: Workload, path: str | Path) -> Path:
     if wl.input is not None:
         members["input"] = np.asarray(wl.input, dtype=np.float32)
     with atomic_path(path, suffix=".npz") as tmp:
-        _savez_deterministic(tmp, members)
+        savez_deterministic(tmp, members)
     return path
 
 
-def _savez_deterministic(path: Path, members: dict[str, np.ndarray]) -> None:
+def savez_deterministic(path: Path, members: dict[str, np.ndarray]) -> None:
     """Like ``np.savez_compressed`` but byte-identical for identical content (fixed zip timestamps)."""
     import io
     import zipfile

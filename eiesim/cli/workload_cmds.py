@@ -1,0 +1,170 @@
+"""Workload commands: ``import-dc``, ``workload``, ``info``, ``export-dense``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from eiesim.cli import cli
+
+
+def _console() -> Console:
+    """Rich console; wide enough for the tables when output goes to a file or pipe."""
+    return Console() if sys.stdout.isatty() else Console(width=140)
+from eiesim.compress import storage_summary
+from eiesim.dense import dense_from_workload, save_dense
+from eiesim.errors import UsageError
+from eiesim.models.deep_compression import import_dc
+from eiesim.models.synthetic import make_workload, workload_names
+from eiesim.workload import Workload, load_workload, save_workload
+
+
+@cli.command("import-dc")
+@click.argument("net_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--prototxt", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Caffe deploy prototxt giving the topology (default: built-in SqueezeNet v1.0).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Workload .npz to write.")
+def import_dc_command(net_file: Path, prototxt: Path | None, output: Path) -> None:
+    """Decode a Deep-Compression .net file (e.g. compressed_SqueezeNet.net) into a workload."""
+    wl = import_dc(net_file, prototxt)
+    save_workload(wl, output)
+    info = wl.extra.get("import", {})
+    click.echo(f"{net_file}: {len(wl.layers)} layers, {wl.nnz:,} non-zero weights "
+               f"({info.get('stored_entries', 0):,} stored entries, "
+               f"{info.get('padding_entries_dropped', 0):,} padding entries dropped)")
+    click.echo(f"wrote {output}")
+
+
+def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. in=4096 or weight_density=0.09")
+        key, text = (s.strip() for s in item.split("=", 1))
+        value: Any = text
+        for conv in (int, float):
+            try:
+                value = conv(text)
+                break
+            except ValueError:
+                continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--set {item!r}: value must be finite")
+        params[key] = value
+    return params
+
+
+@cli.command("workload")
+@click.argument("name", required=False)
+@click.option("--bits", type=int, default=None, help="Codebook bits (default 8 for SqueezeNet, 4 for fc layers).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="eie-fc parameters: in, out, weight_density, act_density, name.")
+@click.option("--list", "list_names", is_flag=True, help="List the workload names and exit.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Workload .npz to write.")
+def workload_command(name: str | None, bits: int | None, seed: int, settings: tuple[str, ...], list_names: bool,
+                     output: Path | None) -> None:
+    """Make a deterministic synthetic workload (see --list)."""
+    if list_names:
+        table = Table(title="Synthetic workloads (eiesim workload NAME -o OUT.npz)")
+        table.add_column("name")
+        table.add_column("description")
+        for key, doc in workload_names().items():
+            table.add_row(key, doc)
+        _console().print(table)
+        return
+    if name is None or output is None:
+        raise UsageError("give a workload NAME and -o OUT.npz (or --list)")
+    params = _parse_set(settings)
+    if params and name != "eie-fc":
+        raise UsageError(f"--set is only for eie-fc, not {name!r}")
+    if bits is not None:
+        params["bits"] = bits
+    wl = make_workload(name, seed=seed, **params)
+    save_workload(wl, output)
+    click.echo(f"{wl.name}: {len(wl.layers)} layer{'s' if len(wl.layers) != 1 else ''}, {wl.nnz:,} non-zero weights; "
+               f"wrote {output}")
+
+
+def _fmt_pair(p: tuple[int, int]) -> str:
+    return f"{p[0]}x{p[1]}"
+
+
+def info_dict(wl: Workload, index_bits: int) -> dict[str, Any]:
+    """The machine-readable content of ``eiesim info --json``."""
+    storage = storage_summary(wl, index_bits)
+    layers = []
+    for layer, rep in zip(wl.layers, storage["layers"]):
+        layers.append({
+            "name": layer.name, "kind": layer.kind, "rows": layer.rows, "cols": layer.cols,
+            "in_channels": layer.in_channels, "out_channels": layer.out_channels, "kernel": list(layer.kernel),
+            "stride": list(layer.stride), "padding": list(layer.padding), "inputs": list(layer.inputs),
+            "relu": layer.relu, "pool": layer.pool.to_meta() if layer.pool else None,
+            "output_shape": list(wl.output_shapes()[layer.name]), "nnz": layer.nnz, "density": layer.density,
+            "codebook_entries": len(layer.codebook), "codebook_bits": layer.codebook_bits,
+            "padding_entries": rep["padding_entries"], "storage_bytes": rep["total_bytes"],
+            "huffman_bytes": rep["huffman_total_bytes"],
+        })
+    t = storage["totals"]
+    return {
+        "name": wl.name, "source": wl.source, "input_shape": list(wl.input_shape),
+        "has_input": wl.input is not None, "index_bits": index_bits, "layers": layers,
+        "totals": {"layers": len(layers), "weights": t["weights"], "nnz": t["nnz"], "density": t["density"],
+                   "padding_entries": t["padding_entries"], "storage_bytes": t["total_bytes"],
+                   "huffman_bytes": t["huffman_total_bytes"], "dense_bytes": t["dense_bytes"]},
+    }
+
+
+@cli.command("info")
+@click.argument("workload", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--index-bits", type=click.IntRange(1, 16), default=4, show_default=True,
+              help="Relative-index width for the padding and storage columns.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON to stdout.")
+def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
+    """Show a workload's layers: shapes, non-zeros, density, codebook bits, storage."""
+    wl = load_workload(workload)
+    data = info_dict(wl, index_bits)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"{wl.name} ({workload})", caption=f"source: {wl.source}")
+    for col, justify in (("layer", "left"), ("kind", "left"), ("M x V", "right"), ("k / s / p", "left"),
+                         ("nnz", "right"), ("density", "right"), ("cb bits", "right"),
+                         (f"padding ({index_bits}-bit idx)", "right"), ("storage B", "right")):
+        table.add_column(col, justify=justify)
+    for row in data["layers"]:
+        table.add_row(row["name"], row["kind"], f"{row['rows']} x {row['cols']}",
+                      f"{_fmt_pair(row['kernel'])} / {_fmt_pair(row['stride'])} / {_fmt_pair(row['padding'])}",
+                      f"{row['nnz']:,}", f"{row['density']:.1%}", str(row["codebook_bits"]),
+                      f"{row['padding_entries']:,}", f"{row['storage_bytes']:,}")
+    t = data["totals"]
+    table.add_section()
+    table.add_row("total", f"{t['layers']} layers", f"{t['weights']:,} weights", "", f"{t['nnz']:,}",
+                  f"{t['density']:.1%}", "", f"{t['padding_entries']:,}", f"{t['storage_bytes']:,}")
+    console = _console()
+    console.print(table)
+    console.print(f"input {list(wl.input_shape)}{' (stored in the workload)' if wl.input is not None else ''}; "
+                  f"storage = codes + {index_bits}-bit relative indices (with padding entries) + 32-bit codebooks "
+                  f"and biases: {t['storage_bytes']:,} B; Huffman-coded {t['huffman_bytes']:,} B; "
+                  f"dense 32-bit {t['dense_bytes']:,} B")
+
+
+@cli.command("export-dense")
+@click.argument("workload", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Dense model .npz to write (docs/workload-format.md, 'Dense models').")
+def export_dense_command(workload: Path, output: Path) -> None:
+    """Decode a workload to dense float32 weights (the input format of `eiesim compress`)."""
+    wl = load_workload(workload)
+    save_dense(dense_from_workload(wl), output)
+    click.echo(f"{wl.name}: {len(wl.layers)} layers decoded to dense weights; wrote {output}")

@@ -1,0 +1,114 @@
+"""Synthetic workloads: topology, densities, determinism, EIE benchmark layers, embedded default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eiesim.cli import main
+from eiesim.errors import UsageError
+from eiesim.models.synthetic import BENCHMARK_LAYERS, eie_fc_layer, make_workload, squeezenet, workload_names
+from eiesim.models.topologies import RELEASED_DC_NNZ
+from eiesim.workload import load_workload, save_workload
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "workloads" / "squeezenet-1.0-synthetic.npz"
+
+
+@pytest.fixture(scope="module")
+def sq10():
+    return squeezenet("1.0", bits=8, seed=0)
+
+
+def test_squeezenet_10_shapes_and_densities(sq10):
+    shapes = sq10.output_shapes()
+    # Caffe arithmetic: 227 -7/2-> 111 -pool-> 55; fire4 pool -> 27; fire8 pool -> 13; conv10 pad 1 -> 15 -> global.
+    assert shapes["conv1"] == (96, 55, 55)
+    assert shapes["fire4/conv3x3_2"] == (128, 27, 27)
+    assert shapes["fire8/conv1x1_2"] == (256, 13, 13)
+    assert shapes["fire9/conv3x3_2"] == (256, 13, 13)
+    assert shapes["conv_final"] == (1000, 1, 1)
+    assert sq10.layer("conv_final").inputs == ("fire9/conv1x1_2", "fire9/conv3x3_2")
+    assert sq10.nnz == 415_921
+    assert {layer.name: layer.nnz for layer in sq10.layers} == RELEASED_DC_NNZ
+    assert all(len(layer.codebook) == 256 for layer in sq10.layers)
+    assert sq10.input.shape == (3, 227, 227) and np.all(np.isfinite(sq10.input))
+
+
+def test_squeezenet_11_shapes():
+    wl = squeezenet("1.1", bits=4, seed=0)
+    shapes = wl.output_shapes()
+    assert shapes["conv1"] == (64, 56, 56)  # 227 -3/2-> 113 -pool-> 56
+    assert shapes["fire3/conv1x1_2"] == (64, 28, 28)
+    assert shapes["fire5/conv3x3_2"] == (128, 14, 14)
+    assert shapes["conv_final"] == (1000, 1, 1)
+    assert wl.layer("conv_final").padding == (0, 0)
+    assert all(len(layer.codebook) == 16 for layer in wl.layers)
+
+
+def test_no_stored_zero_weights(sq10):
+    for layer in sq10.layers:
+        assert np.all(layer.codebook[layer.codes] != 0)
+
+
+def test_same_seed_same_bytes_different_seed_different(tmp_path):
+    a = save_workload(squeezenet("1.1", 6, 5), tmp_path / "a.npz").read_bytes()
+    b = save_workload(squeezenet("1.1", 6, 5), tmp_path / "b.npz").read_bytes()
+    c = save_workload(squeezenet("1.1", 6, 6), tmp_path / "c.npz").read_bytes()
+    assert a == b and a != c
+
+
+def test_eie_fc_layer_exact_counts():
+    wl = eie_fc_layer("t", 300, 200, 0.07, 0.4, bits=4, seed=2)
+    layer = wl.layers[0]
+    assert (layer.kind, layer.rows, layer.cols, layer.relu) == ("fc", 200, 300, False)
+    assert layer.nnz == round(0.07 * 300 * 200)
+    assert np.count_nonzero(wl.input) == 120 and np.all(wl.input >= 0) and wl.input.max() <= 1
+    assert len(layer.codebook) == 16 and np.all(layer.codebook[layer.codes] != 0)
+
+
+def test_benchmark_table_matches_reference():
+    assert [(n, i, o) for n, i, o, _, _ in BENCHMARK_LAYERS] == [
+        ("Alex-6", 9216, 4096), ("Alex-7", 4096, 4096), ("Alex-8", 4096, 1000), ("VGG-6", 25088, 4096),
+        ("VGG-7", 4096, 4096), ("VGG-8", 4096, 1000), ("NT-We", 4096, 600), ("NT-Wd", 600, 8791),
+        ("NT-LSTM", 1201, 2400)]
+
+
+def test_benchmark_layer_from_registry():
+    wl = make_workload("nt-we", seed=0)
+    assert wl.layers[0].nnz == round(0.10 * 4096 * 600)
+    assert np.count_nonzero(wl.input) == 4096
+
+
+def test_registry_names_and_errors():
+    names = workload_names()
+    assert {"squeezenet-1.0", "squeezenet-1.1", "eie-fc", "alex-6", "vgg-8", "nt-lstm"} <= set(names)
+    with pytest.raises(UsageError, match="unknown workload"):
+        make_workload("resnet")
+    with pytest.raises(UsageError):
+        make_workload("eie-fc", **{"in": 10})
+    with pytest.raises(UsageError):
+        make_workload("squeezenet-1.0", depth=3)
+    with pytest.raises(UsageError):
+        make_workload("eie-fc", **{"in": 10, "out": 10, "weight_density": 1.5, "act_density": 0.5})
+
+
+def test_embedded_default_regenerates_identically(tmp_path):
+    """Run the command written in workloads/README.md and compare bytes with the shipped file."""
+    readme = (ROOT / "workloads" / "README.md").read_text()
+    cmd = re.search(r"eiesim (workload squeezenet-1\.0 [^\n]*-o workloads/squeezenet-1\.0-synthetic\.npz)", readme)
+    assert cmd is not None
+    argv = cmd.group(1).split()
+    out = tmp_path / "regen.npz"
+    argv[argv.index("-o") + 1] = str(out)
+    try:
+        main(argv)
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert out.read_bytes() == DEFAULT.read_bytes()
+    assert DEFAULT.stat().st_size < 3 * 1024 * 1024
+    wl = load_workload(DEFAULT)
+    assert wl.nnz == 415_921 and wl.input is not None
