@@ -1,0 +1,260 @@
+"""Price an engine run: action counts x per-action energies, leakage x time, areas.
+
+``evaluate(arch, layers)`` takes the engine's per-layer results (``name``,
+``cycles``, ``time_us``, ``actions``; counts are chip totals) and returns a
+``CostReport`` whose ``to_dict()`` holds the issue-4 report fields. Energy of a
+component in a layer = sum over actions of count x pJ per action, plus leakage
+power x the layer's time. The EIE paper's own method (energy = time x power) is
+given beside it, using the model's chip power at the Alex-7 reference activity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eiesim.arch import ArchConfig
+from eiesim.costs import published as pub
+from eiesim.costs.default import pe_power_matrix_mw
+from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts, CostModel, get_cost_model
+from eiesim.errors import UsageError
+
+#: Module and type order of the report (Table II order, then what Table II does not name).
+PE_MODULES = (*pub.TABLE2_MODULES, "filler")
+PE_TYPES = (*pub.TABLE2_TYPES, "filler")
+#: The engine's action names (the pricing contract).
+ACTIONS = tuple(pub.ALEX7_REFERENCE_RATES)
+
+
+@dataclass
+class LayerCost:
+    """Energy of one layer."""
+
+    name: str
+    cycles: int
+    time_us: float
+    energy_by_component_pj: dict[str, float]
+    real_macs: float
+    paper_method_energy_pj: float
+    #: The engine's action counts for this layer (chip totals).
+    actions: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def energy_pj(self) -> float:
+        return float(sum(self.energy_by_component_pj.values()))
+
+
+@dataclass
+class CostReport:
+    """Energy, power, area and figures of merit of one run on one architecture."""
+
+    model_name: str
+    arch: ArchConfig
+    costs: ComponentCosts
+    layers: list[LayerCost]
+    reference_chip_power_mw: float
+    warnings: list[str] = field(default_factory=list)
+
+    # -- totals ----------------------------------------------------------------------------
+    @property
+    def time_us(self) -> float:
+        return float(sum(layer.time_us for layer in self.layers))
+
+    def energy_by_component_pj(self) -> dict[str, float]:
+        out = {name: 0.0 for name in self.costs.components}
+        for layer in self.layers:
+            for name, pj in layer.energy_by_component_pj.items():
+                out[name] += pj
+        return out
+
+    def _scope_energy_pj(self, scopes: tuple[str, ...]) -> float:
+        by = self.energy_by_component_pj()
+        return float(sum(pj for name, pj in by.items() if self.costs[name].scope in scopes))
+
+    @property
+    def total_pj(self) -> float:
+        return float(sum(self.energy_by_component_pj().values()))
+
+    @property
+    def on_chip_pj(self) -> float:
+        return self._scope_energy_pj(("pe", "chip"))
+
+    @property
+    def dram_pj(self) -> float:
+        return self._scope_energy_pj(("offchip",))
+
+    # -- power -----------------------------------------------------------------------------
+    def _mw(self, pj: float) -> float:
+        t = self.time_us
+        return pj / t * 1e-3 if t > 0 else 0.0  # pJ / us = uW
+
+    def per_pe_power_mw(self) -> float:
+        return self._mw(self._scope_energy_pj(("pe",))) / self.arch.num_pes
+
+    def chip_power_mw(self) -> float:
+        return self._mw(self.on_chip_pj)
+
+    def per_pe_power_by_mw(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Per-PE average power split by Table II module and by type (mW)."""
+        by_module = {m: 0.0 for m in PE_MODULES[:-1]}
+        by_type = {t: 0.0 for t in PE_TYPES[:-1]}
+        t_us = self.time_us
+        if t_us <= 0:
+            return by_module, by_type
+        for layer in self.layers:
+            for comp in self.costs:
+                if comp.scope != "pe":
+                    continue
+                split = _component_energy_by_type(comp, layer, self.arch)
+                for kind, pj in split.items():
+                    mw = pj / t_us * 1e-3 / self.arch.num_pes
+                    by_type[kind] = by_type.get(kind, 0.0) + mw
+                    for module, share in comp.module_shares.items():
+                        by_module[module] = by_module.get(module, 0.0) + share * mw
+        return by_module, by_type
+
+    # -- area ------------------------------------------------------------------------------
+    def pe_area_by(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Per-PE area (um^2) by module and by type."""
+        by_module = {m: 0.0 for m in PE_MODULES}
+        by_type = {t: 0.0 for t in PE_TYPES}
+        for comp in self.costs:
+            if comp.scope != "pe":
+                continue
+            for kind, um2 in comp.area_um2_by_type.items():
+                by_type[kind] = by_type.get(kind, 0.0) + um2
+                for module, share in comp.area_shares.items():
+                    by_module[module] = by_module.get(module, 0.0) + share * um2
+        return by_module, by_type
+
+    @property
+    def pe_um2(self) -> float:
+        return float(sum(c.area_um2 for c in self.costs if c.scope == "pe"))
+
+    def chip_level_um2(self) -> dict[str, float]:
+        """Area of the components outside the PEs (LNZD tree, CCU), all instances (um^2)."""
+        return {c.name: c.area_um2 * c.instances for c in self.costs if c.scope == "chip"}
+
+    @property
+    def chip_mm2(self) -> float:
+        return (self.pe_um2 * self.arch.num_pes + sum(self.chip_level_um2().values())) * 1e-6
+
+    # -- report ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The issue-4 report fields (units in the names)."""
+        t_s = self.time_us * 1e-6
+        frames_per_s = 1.0 / t_s if t_s > 0 else None
+        real_macs = sum(layer.real_macs for layer in self.layers)
+        area_module, area_type = self.pe_area_by()
+        power_module, power_type = self.per_pe_power_by_mw()
+        paper_pj = sum(layer.paper_method_energy_pj for layer in self.layers)
+        return {
+            "cost_model": self.model_name,
+            "energy": {
+                "total_pj": self.total_pj,
+                "by_component_pj": self.energy_by_component_pj(),
+                "on_chip_pj": self.on_chip_pj,
+                "dram_pj": self.dram_pj,
+            },
+            "power": {
+                "per_pe_mw": self.per_pe_power_mw(),
+                "chip_mw": self.chip_power_mw(),
+                "per_pe_by_module_mw": power_module,
+                "per_pe_by_type_mw": power_type,
+            },
+            "area": {
+                "pe_um2": self.pe_um2,
+                "pe_by_module_um2": area_module,
+                "pe_by_type_um2": area_type,
+                "chip_level_um2": self.chip_level_um2(),
+                "chip_mm2": self.chip_mm2,
+            },
+            "figures_of_merit": {
+                "time_us": self.time_us,
+                "frames_per_s": frames_per_s,
+                "frames_per_j": 1.0 / (self.total_pj * 1e-12) if self.total_pj > 0 else None,
+                "gop_per_s": 2.0 * real_macs / t_s / 1e9 if t_s > 0 else None,
+                "frames_per_s_per_mm2": frames_per_s / self.chip_mm2 if frames_per_s is not None else None,
+            },
+            "paper_method": {
+                "description": "time x the model's on-chip power at the Alex-7 reference activity "
+                               "(the EIE paper's way: energy = time x measured power)",
+                "power_mw": self.reference_chip_power_mw,
+                "energy_pj": paper_pj,
+            },
+            "layers": [
+                {"name": layer.name, "cycles": layer.cycles, "time_us": layer.time_us,
+                 "energy_pj": layer.energy_pj, "energy_by_component_pj": dict(layer.energy_by_component_pj),
+                 "paper_method_energy_pj": layer.paper_method_energy_pj}
+                for layer in self.layers
+            ],
+            "warnings": list(self.warnings),
+        }
+
+
+def _count(action: str, layer: LayerCost, arch: ArchConfig, actions: Mapping[str, float]) -> float:
+    cycles = layer.cycles
+    if action == PE_CYCLES:
+        return float(cycles) * arch.num_pes
+    if action == CHIP_CYCLES:
+        return float(cycles)
+    return float(actions.get(action, 0.0))
+
+
+def _component_energy_by_type(comp: ComponentCost, layer: LayerCost, arch: ArchConfig) -> dict[str, float]:
+    """Energy (pJ) of one component in one priced layer, split by type (uses the stored counts)."""
+    actions = layer.actions
+    out: dict[str, float] = {}
+    for action, parts in comp.energy_pj.items():
+        n = _count(action, layer, arch, actions)
+        for kind, pj in parts.items():
+            out[kind] = out.get(kind, 0.0) + n * pj
+    for kind, mw in comp.leakage_mw_by_type.items():
+        out[kind] = out.get(kind, 0.0) + mw * comp.instances * layer.time_us * 1e3  # mW x us = nJ
+    return out
+
+
+def _validated(layer: Mapping[str, Any], index: int) -> tuple[str, int, float, dict[str, float]]:
+    try:
+        name = str(layer.get("name", f"layer{index}"))
+        cycles, time_us = int(layer["cycles"]), float(layer["time_us"])
+        actions = {str(k): float(v) for k, v in dict(layer.get("actions", {})).items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"layer {index}: needs cycles, time_us and actions ({exc.__class__.__name__}: {exc})") from None
+    bad = [k for k, v in actions.items() if not math.isfinite(v) or v < 0]
+    if cycles < 0 or not math.isfinite(time_us) or time_us < 0 or bad:
+        raise UsageError(f"layer {name!r}: cycles, time_us and action counts must be finite and >= 0"
+                         + (f" (bad: {', '.join(bad)})" if bad else ""))
+    return name, cycles, time_us, actions
+
+
+def reference_chip_power_mw(costs: ComponentCosts, arch: ArchConfig) -> float:
+    """On-chip power (mW) of ``arch`` at the Alex-7 reference activity (per PE per cycle rates)."""
+    rates = pub.ALEX7_REFERENCE_RATES
+    pe_mw = sum(pe_power_matrix_mw(costs.components, rates, arch.clock_mhz).values())
+    chip_mw = 0.0
+    for comp in costs:
+        if comp.scope != "chip":
+            continue
+        for action, parts in comp.energy_pj.items():
+            per_cycle = 1.0 if action == CHIP_CYCLES else rates.get(action, 0.0) * arch.num_pes
+            chip_mw += sum(parts.values()) * per_cycle * arch.clock_mhz * 1e-3
+        chip_mw += comp.leakage_mw * comp.instances
+    return pe_mw * arch.num_pes + chip_mw
+
+
+def evaluate(arch: ArchConfig, layers: Sequence[Mapping[str, Any]], model: CostModel | None = None) -> CostReport:
+    """Price the engine's per-layer results on ``arch`` (model: ``arch.cost_model`` unless given)."""
+    model = model if model is not None else get_cost_model(arch.cost_model)
+    costs = model.component_costs(arch)
+    p_ref_mw = reference_chip_power_mw(costs, arch)
+    priced: list[LayerCost] = []
+    for i, raw in enumerate(layers):
+        name, cycles, time_us, actions = _validated(raw, i)
+        stub = LayerCost(name, cycles, time_us, {}, actions.get("real_macs", 0.0), p_ref_mw * time_us * 1e3, actions)
+        for comp in costs:
+            stub.energy_by_component_pj[comp.name] = float(sum(_component_energy_by_type(comp, stub, arch).values()))
+        priced.append(stub)
+    return CostReport(model.name, arch, costs, priced, p_ref_mw, list(costs.warnings))

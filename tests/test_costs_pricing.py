@@ -1,0 +1,155 @@
+"""Pricing engine counts: energy, power, area, figures of merit, and the Table II calibration."""
+
+import pytest
+
+from eiesim.arch import ArchConfig, load_arch
+from eiesim.costs import evaluate, get_cost_model, lnzd_units
+from eiesim.costs import published as pub
+from eiesim.errors import EiesimError, UsageError
+
+ACTIONS = list(pub.ALEX7_REFERENCE_COUNTS)
+# Table II, typed in from the paper (not taken from the code under test)
+PAPER_PE_AREA_UM2 = 638_024.0
+PAPER_PE_POWER_MW = 9.157
+PAPER_MODULE_AREA_UM2 = {"Act_queue": 758.0, "PtrRead": 121_849.0, "SpmatRead": 469_412.0,
+                         "ArithmUnit": 3_110.0, "ActRW": 18_934.0}
+PAPER_CHIP_MM2 = 40.8
+PAPER_CHIP_W = 0.59
+
+
+def _layer(cycles=0, time_us=0.0, **counts):
+    return {"name": "L", "cycles": cycles, "time_us": time_us, "actions": {a: counts.get(a, 0) for a in ACTIONS}}
+
+
+def _alex7_layer():
+    cycles = pub.ALEX7_REFERENCE_COMPUTE_CYCLES
+    return {"name": "Alex-7", "cycles": cycles, "time_us": cycles / 800.0, "actions": dict(pub.ALEX7_REFERENCE_COUNTS)}
+
+
+def test_zero_actions_and_zero_cycles_cost_only_leakage():
+    arch = ArchConfig()
+    rep = evaluate(arch, [_layer(cycles=0, time_us=10.0)])
+    by = rep.to_dict()["energy"]["by_component_pj"]
+    costs = get_cost_model("default").component_costs(arch)
+    for name, pj in by.items():
+        comp = costs[name]
+        assert pj == pytest.approx(comp.leakage_mw * comp.instances * 10.0 * 1e3)  # mW x us = nJ
+    assert by["spmat_sram"] > 0  # SRAMs leak
+    assert by["multiplier"] == 0 and by["dram"] == 0
+
+
+def test_doubling_word_reads_doubles_that_component():
+    arch = ArchConfig()
+    one = evaluate(arch, [_layer(spmat_word_reads=1000)]).to_dict()["energy"]["by_component_pj"]
+    two = evaluate(arch, [_layer(spmat_word_reads=2000)]).to_dict()["energy"]["by_component_pj"]
+    assert one["spmat_sram"] > 0
+    assert two["spmat_sram"] == pytest.approx(2 * one["spmat_sram"])
+    assert two["multiplier"] == one["multiplier"] == 0
+
+
+def test_dram_is_20_pj_per_bit():
+    rep = evaluate(ArchConfig(), [_layer(dram_bytes_read=100, dram_bytes_written=50)]).to_dict()
+    assert rep["energy"]["dram_pj"] == pytest.approx(150 * 8 * 20.0)
+    assert rep["energy"]["total_pj"] == pytest.approx(rep["energy"]["on_chip_pj"] + rep["energy"]["dram_pj"])
+
+
+def test_layers_add_up_and_figures_of_merit():
+    arch = ArchConfig()
+    a7 = _alex7_layer()
+    one = evaluate(arch, [a7]).to_dict()
+    two = evaluate(arch, [a7, dict(a7, name="again")]).to_dict()
+    assert two["energy"]["total_pj"] == pytest.approx(2 * one["energy"]["total_pj"])
+    assert [layer["energy_pj"] for layer in two["layers"]] == pytest.approx([one["energy"]["total_pj"]] * 2)
+    fom = one["figures_of_merit"]
+    t_s = pub.ALEX7_REFERENCE_COMPUTE_CYCLES / 800e6
+    assert fom["frames_per_s"] == pytest.approx(1 / t_s)
+    assert fom["gop_per_s"] == pytest.approx(2 * pub.ALEX7_REFERENCE_COUNTS["real_macs"] / t_s / 1e9)
+    assert fom["frames_per_j"] == pytest.approx(1 / (one["energy"]["total_pj"] * 1e-12))
+    assert fom["frames_per_s_per_mm2"] == pytest.approx(fom["frames_per_s"] / one["area"]["chip_mm2"])
+
+
+def test_table2_calibration_within_tolerances_at_alex7_activity():
+    rep = evaluate(ArchConfig(), [_alex7_layer()])
+    d = rep.to_dict()
+    assert d["area"]["pe_um2"] == pytest.approx(PAPER_PE_AREA_UM2, rel=0.05)
+    for module, um2 in PAPER_MODULE_AREA_UM2.items():
+        assert d["area"]["pe_by_module_um2"][module] == pytest.approx(um2, rel=0.10)
+    assert d["power"]["per_pe_mw"] == pytest.approx(PAPER_PE_POWER_MW, rel=0.10)
+    assert d["area"]["chip_mm2"] == pytest.approx(PAPER_CHIP_MM2, rel=0.05)
+    assert d["power"]["chip_mw"] * 1e-3 == pytest.approx(PAPER_CHIP_W, rel=0.10)
+    # at the reference activity the paper's method and the activity-based estimate agree
+    assert d["paper_method"]["energy_pj"] == pytest.approx(d["energy"]["on_chip_pj"], rel=1e-9)
+
+
+def test_paper_method_differs_from_activity_when_activity_differs():
+    rep = evaluate(ArchConfig(), [_layer(cycles=8000, time_us=10.0)]).to_dict()  # clocked, no work
+    assert rep["paper_method"]["energy_pj"] > 3 * rep["energy"]["on_chip_pj"]
+
+
+def test_wider_spmat_sram_costs_more_per_read():
+    narrow = get_cost_model("default").component_costs(ArchConfig())
+    wide = get_cost_model("default").component_costs(load_arch(None, {"spmat_sram.width_bits": 256}))
+    assert wide["spmat_sram"].energy_per_action_pj("spmat_word_reads") > \
+        narrow["spmat_sram"].energy_per_action_pj("spmat_word_reads")
+
+
+def test_28nm_chip_is_smaller_and_cheaper():
+    base = evaluate(ArchConfig(), [_alex7_layer()]).to_dict()
+    small = evaluate(load_arch(None, {"tech_nm": 28}), [_alex7_layer()]).to_dict()
+    assert small["area"]["chip_mm2"] < 0.6 * base["area"]["chip_mm2"]
+    assert small["energy"]["on_chip_pj"] < base["energy"]["on_chip_pj"]
+
+
+def test_tiny_config_prices_and_flags_extrapolated_srams():
+    arch = load_arch(None, {"num_pes": 4, "act_regs_per_pe": 4, "spmat_sram.size_bytes": 4096,
+                            "spmat_sram.width_bits": 32, "ptr_sram.size_bytes": 2048, "act_sram.size_bytes": 256})
+    rep = evaluate(arch, [_layer(cycles=100, time_us=0.125, macs=300, spmat_word_reads=80)]).to_dict()
+    assert rep["energy"]["total_pj"] > 0
+    assert any("act_sram" in w for w in rep["warnings"])
+
+
+def test_lnzd_quadtree_units():
+    assert lnzd_units(64) == 21
+    assert lnzd_units(4) == 1
+    assert lnzd_units(256) == 64 + 16 + 4 + 1
+
+
+def test_bad_layer_is_a_usage_error():
+    with pytest.raises(UsageError):
+        evaluate(ArchConfig(), [{"name": "x", "cycles": 10, "time_us": -1.0, "actions": {}}])
+    with pytest.raises(UsageError):
+        evaluate(ArchConfig(), [{"name": "x", "time_us": 1.0, "actions": {}}])
+
+
+def test_unknown_cost_model_lists_the_valid_ones():
+    with pytest.raises(UsageError, match="default"):
+        get_cost_model("nope")
+
+
+def test_hwcomponents_missing_names_the_packages():
+    try:
+        import hwcomponents_cacti  # noqa: F401
+    except ImportError:
+        with pytest.raises(EiesimError, match="hwcomponents-cacti"):
+            get_cost_model("hwcomponents")
+    else:
+        pytest.skip("hwcomponents-cacti is installed")
+
+
+def test_eie_table2_command_with_the_engine(tmp_path):
+    pytest.importorskip("eiesim.simulate")
+    import json
+
+    from click.testing import CliRunner
+
+    from eiesim.reproduce.table2 import command
+    out = tmp_path / "t2.json"
+    result = CliRunner().invoke(command, ["--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["activity_source"].startswith("engine")
+    rows = {r["item"]: r for r in data["rows"]}
+    assert rows["PE area"]["model"] == pytest.approx(PAPER_PE_AREA_UM2, rel=0.05)
+    assert rows["PE power"]["model"] == pytest.approx(PAPER_PE_POWER_MW, rel=0.10)
+    assert rows["chip power"]["model"] == pytest.approx(PAPER_CHIP_W, rel=0.10)
+    assert data["all_pass"] is True
