@@ -14,7 +14,8 @@ layer's fields the way Caffe orders them (conv -> bias -> ReLU -> pool):
   nothing in the layer graph; a final ``Softmax`` is dropped with a note.
 
 Weights come from initializers or from constant producers (``Constant``,
-``ConstantOfShape`` and small constant subgraphs), folded here with numpy.
+``ConstantOfShape`` and small constant subgraphs), evaluated with numpy by
+``eiesim.onnx_fold``.
 Anything else raises ModelFileError naming the operator and the node.
 
 The model is read defensively: a size cap before parsing, and external tensor
@@ -38,17 +39,16 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from eiesim.errors import EiesimError, ModelFileError, UsageError
 from eiesim.dense import DenseLayer, DenseModel
+from eiesim.errors import EiesimError, ModelFileError, UsageError
 from eiesim.models.topologies import LayerSpec
+from eiesim.onnx_fold import FOLDABLE, MAX_CONST_ELEMENTS, fold_node, node_error, tensor_to_array
 from eiesim.workload import MAX_CODEBOOK, NETWORK_INPUT, Layer, Pool, Workload, infer_shapes
 
 #: Install hint shared by every command that needs the optional extra.
 INSTALL_HINT = "install the onnx extra: pip install 'eiesim[onnx]'"
 #: Largest .onnx file read (protobuf itself cannot parse more than 2 GiB).
 MAX_MODEL_BYTES = 2 * 1024**3 - 1
-#: Largest tensor (elements) a constant may have, declared or folded.
-MAX_CONST_ELEMENTS = 1 << 28
 
 #: Metadata key under which eiesim's exporter stores the workload's input preprocessing.
 PREPROCESS_KEY = "eiesim.preprocess"
@@ -192,9 +192,6 @@ class _Act:
 class _Converter:
     def __init__(self, model: Any, path: Path, input_shape: tuple[int, ...] | None) -> None:
         self.onnx = require_onnx()
-        from onnx import numpy_helper
-
-        self.nh = numpy_helper
         self.model = model
         self.graph = model.graph
         self.path = path
@@ -209,10 +206,7 @@ class _Converter:
 
     # -- helpers
     def fail(self, message: str, node: Any | None = None) -> ModelFileError:
-        if node is not None:
-            label = node.name or (node.output[0] if node.output else "?")
-            message = f"node {label!r} ({node.op_type}): {message}"
-        return ModelFileError(message, self.path)
+        return node_error(message, node, self.path)
 
     def attrs(self, node: Any) -> dict[str, Any]:
         out = {}
@@ -224,18 +218,6 @@ class _Converter:
                 value = value.decode("utf-8", "replace")
             out[attr.name] = value
         return out
-
-    def to_array(self, tensor: Any, where: str) -> np.ndarray:
-        count = math.prod(tensor.dims) if tensor.dims else 1
-        if count > MAX_CONST_ELEMENTS:
-            raise self.fail(f"{where}: constant of shape {list(tensor.dims)} is too large")
-        try:
-            arr = self.nh.to_array(tensor)
-        except Exception as exc:
-            raise self.fail(f"{where}: cannot decode tensor data ({exc})") from None
-        if arr.dtype == object:
-            raise self.fail(f"{where}: string tensors are not supported")
-        return np.array(arr)
 
     def state(self, source: str) -> tuple[Any, ...]:
         if source == NETWORK_INPUT:
@@ -311,7 +293,7 @@ class _Converter:
     # -- main loop
     def run(self) -> DenseModel:
         for tensor in self.graph.initializer:
-            self.consts[tensor.name] = self.to_array(tensor, f"initializer {tensor.name!r}")
+            self.consts[tensor.name] = tensor_to_array(tensor, f"initializer {tensor.name!r}", self.path)
         input_name, input_shape = self.network_input()
         self.consts.pop(input_name, None)
         self.acts[input_name] = self.make_act((NETWORK_INPUT,), input_shape)
@@ -377,12 +359,12 @@ class _Converter:
     def step(self, node: Any) -> None:
         ins = [n for n in node.input]
         present = [n for n in ins if n]
-        if node.op_type in _FOLDABLE and all(n in self.consts for n in present):
+        if node.op_type in FOLDABLE and all(n in self.consts for n in present):
             self.fold(node)
             return
         handler = getattr(self, f"op_{node.op_type}", None)
         if handler is None:
-            if node.op_type in _FOLDABLE:
+            if node.op_type in FOLDABLE:
                 raise self.fail("only supported on constants (weights), not on computed tensors", node)
             raise self.fail(
                 "operator not supported by eiesim (supported: Conv, Gemm, MatMul, Add as bias, Relu, MaxPool, "
@@ -399,23 +381,9 @@ class _Converter:
     def put(self, node: Any, a: _Act) -> None:
         self.acts[node.output[0]] = a
 
-    # -- constant folding
+    # -- constant folding (eiesim.onnx_fold)
     def fold(self, node: Any) -> None:
-        at = self.attrs(node)
-        x = [self.consts[n] if n else None for n in node.input]
-        op = node.op_type
-        try:
-            outs = _fold_op(op, x, at, self, node)
-        except EiesimError:
-            raise
-        except Exception as exc:  # numpy errors on malformed constant subgraphs
-            raise self.fail(f"cannot fold this constant operator ({type(exc).__name__}: {exc})", node) from None
-        for name, value in zip(node.output, outs):
-            if name:
-                value = np.asarray(value)
-                if value.size > MAX_CONST_ELEMENTS:
-                    raise self.fail(f"folded constant of shape {value.shape} is too large", node)
-                self.consts[name] = value
+        self.consts.update(fold_node(node, self.consts, self.attrs(node), self.path))
 
     # -- layers
     def weights(self, name: str, node: Any, what: str) -> np.ndarray:
@@ -693,86 +661,6 @@ class _Converter:
                           "(the forward pass applies softmax itself for top-5)")
         self.logits_tensor = node.input[0]
         self.put(node, self.act(node.input[0], node))
-
-
-# Operators evaluated with numpy when all their inputs are constants.
-_FOLDABLE = {
-    "Constant", "ConstantOfShape", "Identity", "Cast", "Reshape", "Flatten", "Transpose", "Squeeze",
-    "Unsqueeze", "Concat", "Add", "Sub", "Mul", "Div", "Neg", "Sqrt", "Reciprocal", "Gather", "Shape",
-    "Dropout", "Range",
-}
-
-
-def _axes(x: list[Any], at: dict[str, Any], idx: int) -> list[int] | None:
-    if len(x) > idx and x[idx] is not None:
-        return [int(v) for v in np.asarray(x[idx]).reshape(-1)]
-    return [int(v) for v in at["axes"]] if "axes" in at else None
-
-
-def _fold_op(op: str, x: list[Any], at: dict[str, Any], conv: _Converter, node: Any) -> list[np.ndarray]:
-    """Evaluate one constant operator with numpy (only the simple forms that weight subgraphs use)."""
-    if op == "Constant":
-        if "value" in at:
-            return [conv.to_array(at["value"], f"Constant {node.name or node.output[0]!r}")]
-        for key in ("value_float", "value_int"):
-            if key in at:
-                return [np.array(at[key], np.float32 if key == "value_float" else np.int64)]
-        for key in ("value_floats", "value_ints"):
-            if key in at:
-                return [np.array(at[key], np.float32 if key == "value_floats" else np.int64)]
-        raise conv.fail("Constant without a supported value attribute", node)
-    if op == "ConstantOfShape":
-        shape = [int(v) for v in np.asarray(x[0]).reshape(-1)]
-        if any(s < 0 for s in shape) or math.prod(shape) > MAX_CONST_ELEMENTS:
-            raise conv.fail(f"ConstantOfShape of shape {shape} is negative or too large", node)
-        value = conv.to_array(at["value"], "ConstantOfShape value") if "value" in at else np.zeros(1, np.float32)
-        return [np.full(shape, value.reshape(-1)[0], dtype=value.dtype)]
-    if op in ("Identity", "Dropout"):
-        return [x[0], np.ones_like(x[0], dtype=bool)]
-    if op == "Cast":
-        dtype = conv.onnx.helper.tensor_dtype_to_np_dtype(int(at["to"]))
-        return [x[0].astype(dtype)]
-    if op == "Reshape":
-        shape = [int(v) for v in x[1].reshape(-1)]
-        shape = [x[0].shape[i] if v == 0 and not at.get("allowzero", 0) else v for i, v in enumerate(shape)]
-        return [x[0].reshape(shape)]
-    if op == "Flatten":
-        axis = int(at.get("axis", 1))
-        axis = axis + x[0].ndim if axis < 0 else axis
-        return [x[0].reshape(math.prod(x[0].shape[:axis]), -1)]
-    if op == "Transpose":
-        return [np.transpose(x[0], at.get("perm"))]
-    if op == "Squeeze":
-        axes = _axes(x, at, 1)
-        return [np.squeeze(x[0], axis=tuple(axes)) if axes else np.squeeze(x[0])]
-    if op == "Unsqueeze":
-        out = x[0]
-        axes = _axes(x, at, 1) or []
-        rank = out.ndim + len(axes)
-        for a in sorted(v + rank if v < 0 else v for v in axes):
-            out = np.expand_dims(out, a)
-        return [out]
-    if op == "Concat":
-        return [np.concatenate([v for v in x if v is not None], axis=int(at["axis"]))]
-    if op in ("Add", "Sub", "Mul", "Div"):
-        a, b = x
-        if op == "Div" and a.dtype.kind in "iu" and b.dtype.kind in "iu":
-            return [np.trunc(a / b).astype(np.result_type(a, b))]
-        fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
-        return [fn(a, b).astype(np.result_type(a, b))]
-    if op == "Neg":
-        return [np.negative(x[0])]
-    if op == "Sqrt":
-        return [np.sqrt(x[0])]
-    if op == "Reciprocal":
-        return [np.reciprocal(x[0])]
-    if op == "Gather":
-        return [np.take(x[0], x[1].astype(np.int64), axis=int(at.get("axis", 0)))]
-    if op == "Shape":
-        return [np.array(x[0].shape, dtype=np.int64)]
-    if op == "Range":
-        return [np.arange(x[0].reshape(()), x[1].reshape(()), x[2].reshape(()))]
-    raise conv.fail("cannot fold this operator", node)
 
 
 # -- public API ---------------------------------------------------------------------

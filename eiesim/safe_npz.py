@@ -18,8 +18,11 @@ from eiesim.errors import WorkloadError
 
 #: Largest uncompressed member accepted (bytes); far above any real layer.
 MAX_MEMBER_BYTES = 2 * 1024**3
-#: Largest compression ratio accepted for a compressed member (zip-bomb guard).
+#: Largest compression ratio accepted for a large compressed member (zip-bomb guard) ...
 MAX_COMPRESSION_RATIO = 200
+#: ... applied to members above this uncompressed size (small constant arrays compress
+#: legitimately by ~1000x, e.g. a layer whose weights all share one value).
+RATIO_CHECK_BYTES = 32 << 20
 
 
 def read_npz(path: str | Path, error: type[Exception] = WorkloadError) -> dict[str, np.ndarray]:
@@ -53,7 +56,7 @@ def _read_members(zf: zipfile.ZipFile, path: Path, error: type[Exception]) -> di
         if info.file_size > MAX_MEMBER_BYTES:
             raise error(f"member {key!r} declares {info.file_size} bytes, above the {MAX_MEMBER_BYTES}-byte limit", path)
         if info.compress_type != zipfile.ZIP_STORED and info.compress_size > 0:
-            if info.file_size / info.compress_size > MAX_COMPRESSION_RATIO and info.file_size > 1 << 20:
+            if info.file_size / info.compress_size > MAX_COMPRESSION_RATIO and info.file_size > RATIO_CHECK_BYTES:
                 raise error(f"member {key!r} expands {info.file_size // info.compress_size}x when decompressed; refusing it", path)
         try:
             with zf.open(info) as fh:

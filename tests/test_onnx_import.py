@@ -397,7 +397,7 @@ def test_compress_light_squeezenet_to_released_densities(tmp_path, capsys):
 
 
 def test_density_profile_errors(tmp_path, capsys):
-    from eiesim.cli.onnx_cmds import load_density_profile
+    from eiesim.agreement import load_density_profile
     from eiesim.errors import UsageError
 
     bad = tmp_path / "p.yaml"

@@ -2,31 +2,36 @@
 
 The dense model is read by ``load_dense_any``, which picks a loader by file
 suffix from ``DENSE_LOADERS``; another module adds formats (e.g. ``.onnx``) with
-``register_dense_loader``.
+``register_dense_loader``. Densities come from ``--density`` and a
+``--density-profile`` file; the optional agreement report
+(``eiesim.agreement``) compares the compressed workload with the uncompressed
+model, for any input format.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import sys
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from eiesim.agreement import agreement_inputs, agreement_report, load_density_profile
 from eiesim.cli import cli
+from eiesim.compress import compress_layer, storage_summary
+from eiesim.dense import DenseModel, load_dense
+from eiesim.errors import ModelFileError, UsageError
+from eiesim.workload import Workload, save_workload
 
 
 def _console() -> Console:
     """Rich console; wide enough for the tables when output goes to a file or pipe."""
     return Console() if sys.stdout.isatty() else Console(width=140)
-from eiesim.compress import compress_layer, storage_summary
-from eiesim.dense import DenseModel, load_dense
-from eiesim.errors import ModelFileError, UsageError
-from eiesim.workload import Workload, save_workload
+
 
 #: Dense-model readers by lower-case file suffix.
 DENSE_LOADERS: dict[str, Callable[[Path], DenseModel]] = {".npz": load_dense}
@@ -47,10 +52,16 @@ def load_dense_any(path: str | Path) -> DenseModel:
     return loader(path)
 
 
-def parse_densities(items: tuple[str, ...], layer_names: list[str]) -> dict[str, float]:
-    """``--density`` values: one bare D for every layer and/or LAYER=D overrides (default 1.0 = no pruning)."""
+def parse_densities(items: tuple[str, ...], layer_names: list[str],
+                    profile: dict[str, float] | None = None) -> dict[str, float]:
+    """Per-layer densities from ``--density`` values and a density profile (default 1.0 = no pruning).
+
+    ``profile`` (layer -> density, from ``--density-profile``) sets its layers; a
+    bare ``--density D`` sets every other layer, and ``--density LAYER=D``
+    overrides both for that layer.
+    """
     default = 1.0
-    per_layer: dict[str, float] = {}
+    per_layer: dict[str, float] = dict(profile or {})
     for item in items:
         key, _, text = item.rpartition("=")
         try:
@@ -90,12 +101,39 @@ def compress_model(model: DenseModel, densities: dict[str, float], bits: int) ->
 @click.option("--bits", type=click.IntRange(1, 16), default=8, show_default=True, help="Codebook bits per layer.")
 @click.option("--index-bits", type=click.IntRange(1, 16), default=4, show_default=True,
               help="Relative-index width of the storage report.")
-def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits: int, index_bits: int) -> None:
-    """Prune a dense model, share weights with k-means, and report its storage."""
+@click.option("--density-profile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML or JSON file mapping layer name -> density; --density LAYER=D overrides it.")
+@click.option("--image", "images", multiple=True, metavar="NAME|PATH",
+              help="Input for the agreement report (bundled photo name, image file or .npy); repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random agreement input used when no --image is given (compression itself "
+                   "is deterministic).")
+@click.option("--agreement/--no-agreement", default=None,
+              help="Compare the compressed model with the uncompressed one (default: on for .onnx input "
+                   "or when --image is given).")
+def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits: int, index_bits: int,
+                     density_profile: Path | None, images: tuple[str, ...], seed: int,
+                     agreement: bool | None) -> None:
+    """Prune a dense model, share weights with k-means, and report its storage.
+
+    DENSE may also be an ONNX model (.onnx; needs the onnx extra), read by eiesim import-onnx's rules.
+    """
     model = load_dense_any(dense)
-    per_layer = parse_densities(densities, [dl.spec.name for dl in model.layers])
+    layer_names = [dl.spec.name for dl in model.layers]
+    profile = load_density_profile(density_profile, layer_names) if density_profile is not None else None
+    per_layer = parse_densities(densities, layer_names, profile)
     wl = compress_model(model, per_layer, bits)
     save_workload(wl, output)
+    _print_storage(wl, bits, index_bits, output)
+    is_onnx = dense.suffix.lower() == ".onnx"
+    if agreement is None:
+        agreement = is_onnx or bool(images)
+    if agreement:
+        report = agreement_report(wl, model, agreement_inputs(model, images, seed), dense if is_onnx else None)
+        _print_agreement(Console(), report)
+
+
+def _print_storage(wl: Workload, bits: int, index_bits: int, output: Path) -> None:
     summary = storage_summary(wl, index_bits)
     table = Table(title=f"Storage of {wl.name}: {bits}-bit codes, {index_bits}-bit relative indices")
     for col in ("layer", "nnz", "density", "padding", "code bits", "index bits", "codebook+bias B", "total B",
@@ -120,3 +158,26 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
         f"codes and indices; dense 32-bit {t['dense_bytes']:,} B; compression {t['compression_ratio']:.1f}x "
         f"({t['huffman_compression_ratio']:.1f}x with Huffman)")
     console.print(f"wrote {output}")
+
+
+def _print_agreement(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title=f"Agreement with the uncompressed model (reference: {report['reference']})")
+    for col in ("input", "top-1 compressed", "top-1 reference", "agree", "output max rel. error"):
+        table.add_column(col, justify="left" if col == "input" else "right")
+    for p in report["inputs"]:
+        table.add_row(p["input"], str(p["top1_compressed"]), str(p["top1_reference"]), "yes" if p["agree"] else "NO",
+                      f"{p['output_max_rel_error']:.3g}")
+    console.print(table)
+    layers = Table(title="Per-layer max relative error (compressed vs dense, eiesim float32)",
+                   caption="max |compressed - dense| / max |dense| over the layer's output after ReLU and pooling")
+    layers.add_column("layer")
+    layers.add_column("max rel. error", justify="right")
+    for row in report["layers"]:
+        layers.add_row(row["name"], f"{row['max_rel_error']:.3g}")
+    console.print(layers)
+    agreement = report["top1_agreement"]
+    console.print(f"top-1 agreement: {agreement:.0%} of {len(report['inputs'])} input(s) "
+                  f"(reference: {report['reference']})")
+    if "import_check_max_rel_error" in report:
+        console.print(f"import check: eiesim's dense float pass vs onnxruntime, max rel. error "
+                      f"{report['import_check_max_rel_error']:.3g}")
