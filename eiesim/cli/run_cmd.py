@@ -1,0 +1,94 @@
+"""``eiesim run``: simulate a workload on an architecture and print/save the report."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from eiesim.cli import cli
+from eiesim.errors import ArchError, UsageError
+
+_DEFAULT_OUT = "\0default"
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
+
+
+@cli.command("run")
+@click.argument("arch_path", metavar="[ARCH]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workload_path", metavar="[WORKLOAD]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--image", help="Input image: a path or a bundled photo name (chelsea, coffee, ...), or a .npy "
+                              "array of the input shape. Default: the workload's own input, else chelsea.")
+@click.option("--engine", type=click.Choice(["fast", "event"]), default="fast", show_default=True,
+              help="fast = Numba kernels; event = SimPy (small layers only, slow).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override an architecture key (dotted for nested: spmat_sram.size_bytes=auto). Repeatable.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON report (docs/report-schema.md) here.")
+@click.option("--out", "out_dir", is_flag=False, flag_value=_DEFAULT_OUT, default=None, metavar="[DIR]",
+              help="Write report.json and layers.csv to DIR (default reports/<workload>-<arch>/).")
+@click.option("--no-check", is_flag=True, help="Skip the comparison with the functional fixed-point reference.")
+def run_command(arch_path: Path | None, workload_path: Path | None, image: str | None, engine: str,
+                overrides: tuple[str, ...], json_path: Path | None, out_dir: str | None, no_check: bool) -> None:
+    """Simulate WORKLOAD (.npz) on ARCH (.yaml); defaults: eie-64pe-8bit.yaml and the bundled SqueezeNet."""
+    from rich.console import Console
+
+    from eiesim.arch import load_arch
+    from eiesim.report import layers_table, totals_table, write_json, write_layers_csv
+    from eiesim.simulate import default_paths, simulate
+    from eiesim.workload import load_workload
+
+    default_arch, default_workload = default_paths()
+    arch_path = arch_path or default_arch
+    workload_path = workload_path or default_workload
+    for what, path in (("architecture", arch_path), ("workload", workload_path)):
+        if not path.is_file():
+            raise UsageError(f"{what} file not found" + (" (the default; is the repository checkout complete?)"
+                                                          if path in (default_arch, default_workload) else ""),
+                             path)
+    arch = load_arch(arch_path, list(overrides))
+    workload = load_workload(workload_path)
+    spec = image if image is not None else (None if workload.input is not None else "chelsea")
+
+    err = Console(stderr=True)
+    progress_cb = None
+    bar = None
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+        bar = Progress(console=err, transient=True)
+        task = bar.add_task(f"simulating {workload.name}", total=len(workload.layers))
+
+        def progress_cb(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, description=f"{name}")
+    try:
+        if bar is not None:
+            bar.start()
+        result = simulate(arch, workload, input=spec, engine=engine, progress=progress_cb, check=not no_check)
+    except ArchError as exc:
+        if exc.source is None:
+            raise ArchError(exc.message, arch_path) from None
+        raise
+    finally:
+        if bar is not None:
+            bar.stop()
+
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out.print(layers_table(result))
+    out.print(totals_table(result))
+    if json_path is not None:
+        write_json(result, json_path)
+        out.print(f"wrote {json_path}")
+    if out_dir is not None:
+        directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
+            Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
+        write_json(result, directory / "report.json")
+        write_layers_csv(result, directory / "layers.csv")
+        out.print(f"wrote {directory / 'report.json'} and {directory / 'layers.csv'}")
+    if result.check and result.check["functional"] != "pass":
+        raise click.ClickException(f"functional check failed: layers {result.check['layers_mismatched']} differ "
+                                   "from the fixed-point reference")

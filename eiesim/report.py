@@ -1,0 +1,111 @@
+"""Run reports: the JSON body, the per-layer CSV and the rich tables the CLI prints.
+
+The JSON schema is documented in docs/report-schema.md and is stable: fields are
+added, never renamed or removed. Nothing here prints; the CLI does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from eiesim.atomic import write_text
+from eiesim.simulate import SimulationResult
+
+#: Version of the report layout (docs/report-schema.md); bumped only when fields are added.
+SCHEMA_VERSION = 1
+
+#: Per-layer CSV columns (then one column per action).
+CSV_COLUMNS = (
+    "name", "kind", "rows", "cols", "pixels", "cycles", "time_us", "io_cycles", "load_cycles", "compute_cycles",
+    "store_cycles", "rounds", "nonzero_activations", "input_density", "entries_processed", "padding_entries",
+    "broadcast_stall_cycles", "load_balance_efficiency", "time_efficiency", "real_work_fraction",
+)
+
+
+def report_dict(result: SimulationResult) -> dict[str, Any]:
+    """The JSON report: ``result.to_dict()`` plus the schema version."""
+    body = result.to_dict()
+    return {"schema_version": SCHEMA_VERSION, **body}
+
+
+def report_json(result: SimulationResult) -> str:
+    return json.dumps(report_dict(result), indent=2, allow_nan=False) + "\n"
+
+
+def write_json(result: SimulationResult, path: str | Path) -> Path:
+    """Write the JSON report atomically."""
+    write_text(path, report_json(result))
+    return Path(path)
+
+
+def layers_csv(result: SimulationResult) -> str:
+    """One row per layer: the scalar statistics, then every action count."""
+    buf = io.StringIO()
+    rows = [s.to_dict() for s in result.layers]
+    actions = list(rows[0]["actions"]) if rows else []
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, *actions])
+    for r in rows:
+        writer.writerow([_csv_value(r[c]) for c in CSV_COLUMNS] + [r["actions"][a] for a in actions])
+    return buf.getvalue()
+
+
+def _csv_value(v: Any) -> Any:
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+def write_layers_csv(result: SimulationResult, path: str | Path) -> Path:
+    write_text(path, layers_csv(result))
+    return Path(path)
+
+
+def layers_table(result: SimulationResult) -> Table:
+    """Per-layer rich table: cycles by phase, work, stalls, efficiency."""
+    arch = result.arch
+    table = Table(title=f"{result.workload.name} on {arch.name} ({arch.num_pes} PEs, {arch.clock_mhz:g} MHz), "
+                        f"{result.engine} engine")
+    cols = ("layer", "cycles", "time us", "I/O", "load", "compute", "store", "nz acts", "entries",
+            "padding", "bcast stall", "ALU util.")
+    for c in cols:
+        table.add_column(c, justify="left" if c == "layer" else "right", no_wrap=True)
+    for s in result.layers:
+        table.add_row(
+            s.name, f"{s.cycles:,}", f"{s.time_us:,.2f}", f"{s.io_cycles:,}", f"{s.load_cycles:,}",
+            f"{s.compute_cycles:,}", f"{s.store_cycles:,}", f"{s.nonzero_activations:,}",
+            f"{s.entries_processed:,}", f"{s.padding_entries:,}", f"{s.broadcast_stall_cycles:,}",
+            f"{s.load_balance_efficiency:.3f}")
+    return table
+
+
+def totals_table(result: SimulationResult) -> Table:
+    """Whole-inference totals and the functional check."""
+    t = result.totals()
+    table = Table(title="Totals", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("cycles", f"{t['cycles']:,}")
+    table.add_row("time", f"{t['time_us']:,.2f} us")
+    table.add_row("frames/s", f"{t['frames_per_s']:,.1f}")
+    table.add_row("cycles: I/O / load / compute / store",
+                  f"{t['io_cycles']:,} / {t['load_cycles']:,} / {t['compute_cycles']:,} / {t['store_cycles']:,}")
+    table.add_row("MACs (incl. padding) / real", f"{t['macs']:,} / {t['real_macs']:,}")
+    table.add_row("DRAM bytes read / written",
+                  f"{t['actions']['dram_bytes_read']:,} / {t['actions']['dram_bytes_written']:,}")
+    st = result.storage
+    table.add_row("weights", "resident on chip" if st.resident else "streamed from DRAM every inference")
+    table.add_row("Spmat / pointer SRAM per PE (max need / size)",
+                  f"{st.spmat_bytes_max:,} / {st.spmat_capacity_bytes:,} B, "
+                  f"{st.ptr_bytes_max:,} / {st.ptr_capacity_bytes:,} B")
+    chk = result.check
+    if chk:
+        line = f"{chk['functional']} (max abs error {chk['max_abs_error']:g})"
+        if chk.get("top1") is not None:
+            line += f", top-1 {chk['top1']} (reference {chk['reference_top1']})"
+        table.add_row("functional check vs fixed-point reference", line)
+    return table

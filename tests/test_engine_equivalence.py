@@ -1,0 +1,136 @@
+"""Event (SimPy) and fast (Numba) engines agree exactly on randomized layers.
+
+Every case runs the full ``simulate`` path with both engines and compares the whole
+report (cycles, every statistic, every per-PE array, every action count); both
+engines' outputs must also equal the functional fixed-point reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eiesim.arch import load_arch
+from eiesim.simulate import simulate
+from eiesim.workload import Workload, layer_from_dense
+
+CASES = {"count": 0}
+
+
+@st.composite
+def cases(draw):
+    n = draw(st.sampled_from([1, 2, 3, 4]))
+    regs = draw(st.integers(1, 4))
+    arch_over = {
+        "num_pes": n, "act_regs_per_pe": regs, "fifo_depth": draw(st.sampled_from([1, 2, 3, 8])),
+        "rel_index_bits": draw(st.sampled_from([1, 2, 4])),
+        "spmat_sram.width_bits": draw(st.sampled_from([8, 16, 32, 64])),
+        "timing.broadcast_latency_cycles": draw(st.integers(0, 2)),
+        "timing.pipeline_depth": draw(st.integers(1, 4)),
+        "timing.empty_column_cycles": draw(st.integers(0, 2)),
+        "act_sram.size_bytes": draw(st.sampled_from([0, 64, 4096])),
+        "dram.sram_overflow": "stream",
+    }
+    cap = n * regs
+    kind = draw(st.sampled_from(["fc", "conv"]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    wd = draw(st.sampled_from([0.0, 0.05, 0.3, 0.7, 1.0]))
+    ad = draw(st.sampled_from([0.0, 0.2, 0.6, 1.0]))
+    if kind == "fc":
+        m = draw(st.integers(1, 3 * cap + 2))             # M > N*regs -> several row blocks
+        v = draw(st.integers(1, 2 * cap + 3))             # V > N*regs -> several input batches
+        shape = (m, v)
+        in_shape = (v,)
+        kw = {"kind": "fc"}
+    else:
+        c, k = draw(st.integers(1, 3)), draw(st.sampled_from([1, 2, 3]))
+        m = draw(st.integers(1, 2 * cap + 1))
+        h, w = draw(st.integers(k, 5)), draw(st.integers(k, 5))
+        shape = (m, c, k, k)
+        in_shape = (c, h, w)
+        kw = {"kind": "conv", "stride": (draw(st.integers(1, 2)),) * 2, "padding": (draw(st.integers(0, 1)),) * 2}
+    codebook = np.array([-1.5, -0.5, 0.25, 1.0, 2.0], np.float32)
+    codes = rng.integers(0, len(codebook), size=shape)
+    weights = np.where(rng.random(shape) < wd, codebook[codes], 0.0).astype(np.float32)
+    if draw(st.booleans()) and kind == "fc" and shape[1] > 2:
+        weights[:, 1] = 0.0                               # an empty column
+    if draw(st.booleans()) and kind == "fc" and shape[0] > 20:
+        weights[1:, 0] = 0.0                              # one long zero run (> 15 rows) below row 0
+        weights[0, 0] = 1.0
+    layer = layer_from_dense("L", weights, codes_dense=codes, codebook=codebook, bias=rng.normal(size=m),
+                             relu=draw(st.booleans()), **kw)
+    x = np.where(rng.random(in_shape) < ad, rng.integers(-3, 4, size=in_shape), 0).astype(np.float32)
+    return arch_over, Workload("rand", "hypothesis", in_shape, None, [layer], x)
+
+
+def _comparable(result):
+    body = result.to_dict()
+    body.pop("engine")
+    return body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_event_and_fast_engines_are_identical(case):
+    arch_over, workload = case
+    arch = load_arch(None, arch_over)
+    fast = simulate(arch, workload, engine="fast")
+    event = simulate(arch, workload, engine="event")
+    assert fast.check["functional"] == "pass", fast.check
+    assert event.check["functional"] == "pass", event.check
+    assert _comparable(fast) == _comparable(event)
+    for name in fast.outputs:
+        assert np.array_equal(fast.outputs[name], event.outputs[name])
+    CASES["count"] += 1
+
+
+def test_two_layer_network_with_concat_is_identical():
+    rng = np.random.default_rng(7)
+    cb = np.array([-1.0, 0.5, 1.0], np.float32)
+
+    def conv(name, out_c, in_c, k, inputs, pad=0):
+        codes = rng.integers(0, 3, size=(out_c, in_c, k, k))
+        w = np.where(rng.random(codes.shape) < 0.5, cb[codes], 0).astype(np.float32)
+        return layer_from_dense(name, w, codes_dense=codes, codebook=cb, inputs=inputs, padding=(pad, pad))
+
+    layers = [conv("a", 5, 2, 1, ("input",)), conv("b", 3, 5, 1, ("a",)), conv("c", 4, 5, 3, ("a",), 1),
+              conv("d", 6, 7, 1, ("b", "c"))]
+    x = rng.integers(0, 3, size=(2, 4, 4)).astype(np.float32)
+    wl = Workload("net", "test", (2, 4, 4), None, layers, x)
+    arch = load_arch(None, {"num_pes": 3, "act_regs_per_pe": 2, "fifo_depth": 2, "act_sram.size_bytes": 16})
+    fast, event = simulate(arch, wl, engine="fast"), simulate(arch, wl, engine="event")
+    assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
+    assert _comparable(fast) == _comparable(event)
+    assert [s["start_cycle"] for s in fast.to_dict()["layers"]] == [
+        sum(s.cycles for s in fast.layers[:i]) for i in range(4)]
+
+
+def _fc_case(m, v, wd, ad, seed=1, **over):
+    rng = np.random.default_rng(seed)
+    cb = np.array([-1.0, 0.5, 2.0], np.float32)
+    codes = rng.integers(0, 3, size=(m, v))
+    w = np.where(rng.random((m, v)) < wd, cb[codes], 0).astype(np.float32)
+    layer = layer_from_dense("fc", w, codes_dense=codes, codebook=cb, kind="fc", relu=False)
+    x = np.where(rng.random(v) < ad, rng.integers(1, 5, size=v), 0).astype(np.float32)
+    return load_arch(None, over), Workload("fc", "test", (v,), None, [layer], x)
+
+
+@pytest.mark.parametrize("label,case,feature", [
+    ("all-zero input", _fc_case(12, 9, 0.5, 0.0, num_pes=4), lambda s: s.nonzero_activations == 0),
+    ("one PE", _fc_case(12, 9, 0.5, 0.7, num_pes=1), lambda s: len(s.busy_cycles) == 1),
+    ("FIFO depth 1", _fc_case(12, 9, 0.5, 0.7, num_pes=4, fifo_depth=1), lambda s: s.broadcast_stall_cycles > 0),
+    ("long zero runs", _fc_case(80, 6, 0.03, 1.0, num_pes=1, act_regs_per_pe=128),
+     lambda s: s.padding_entries > 0),
+    ("M > N*regs", _fc_case(40, 5, 0.4, 1.0, num_pes=2, act_regs_per_pe=4), lambda s: s.row_blocks == 5),
+    ("V > N*regs", _fc_case(5, 30, 0.4, 0.5, num_pes=2, act_regs_per_pe=4), lambda s: s.input_batches == 4),
+    ("empty columns", _fc_case(8, 12, 0.05, 1.0, num_pes=4), lambda s: int(s.empty_cycles.sum()) > 0),
+])
+def test_edge_cases_are_identical(label, case, feature):
+    arch, workload = case
+    fast, event = simulate(arch, workload, engine="fast"), simulate(arch, workload, engine="event")
+    assert feature(fast.layers[0]), label
+    assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
+    assert _comparable(fast) == _comparable(event)

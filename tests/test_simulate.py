@@ -1,0 +1,144 @@
+"""``simulate``: totals, I/O, storage residency and errors, inputs, report body."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eiesim.arch import load_arch
+from eiesim.errors import ArchError, UsageError
+from eiesim.report import layers_csv, report_dict
+from eiesim.simulate import simulate
+from eiesim.workload import Workload, layer_from_dense
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
+REAL_MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
+DOC_LOCAL_ROWS = {
+    0: {0: [0, 1, 2, 3], 1: [1, 3], 2: [2], 3: [], 4: [0], 5: [3]},
+    1: {0: [2], 1: [0], 2: [], 3: [0, 3], 4: [], 5: [1]},
+    2: {0: [], 1: [], 2: [0, 1, 3], 3: [2], 4: [1, 2], 5: []},
+    3: {0: [3], 1: [2], 2: [1], 3: [0], 4: [3], 5: [0, 1]},
+}
+
+
+def doc_workload() -> Workload:
+    w = np.zeros((16, 6), np.float32)
+    for pe, cols in DOC_LOCAL_ROWS.items():
+        for j, rows in cols.items():
+            for r in rows:
+                w[pe + 4 * r, j] = 1.0
+    layer = layer_from_dense("doc", w, codebook=np.array([1.0]), kind="fc", relu=False)
+    return Workload("doc", "docs/timing-model.md", (6,), None, [layer], np.array([3, 0, 1, 2, 0, 1], np.float32))
+
+
+def small_conv_workload(bits: int = 4, seed: int = 3) -> Workload:
+    rng = np.random.default_rng(seed)
+    cb = np.linspace(0.1, 1.0, 2**bits).astype(np.float32)
+    codes = rng.integers(0, len(cb), size=(6, 3, 3, 3))
+    w = np.where(rng.random(codes.shape) < 0.4, cb[codes], 0).astype(np.float32)
+    layer = layer_from_dense("c", w, codes_dense=codes, codebook=cb, padding=(1, 1))
+    x = rng.integers(0, 3, size=(3, 5, 5)).astype(np.float32)
+    return Workload("conv", "test", (3, 5, 5), None, [layer], x)
+
+
+def test_doc_example_whole_layer_cycles():
+    result = simulate(load_arch(TINY), doc_workload())
+    s = result.layers[0]
+    # Compute 12 (the worked example) + I/O: input 6 x 2 B read, output 16 x 2 B written = 44 B at 16 B/cycle.
+    assert (s.compute_cycles, s.io_cycles, s.load_cycles, s.store_cycles, s.cycles) == (12, 3, 0, 0, 15)
+    assert result.cycles == 15 and result.time_us == pytest.approx(15 / 800)
+    assert result.frames_per_s == pytest.approx(800e6 / 15)
+    assert s.load_balance_efficiency == pytest.approx(19 / 48)
+    assert s.time_efficiency == pytest.approx((19 / 4) / 15)
+    assert s.actions["spmat_word_reads"] == 8 and s.actions["fifo_pushes"] == 16
+    assert s.actions["dram_bytes_read"] == 12 and s.actions["dram_bytes_written"] == 32
+    assert result.check["functional"] == "pass"
+    assert result.outputs["doc"].shape == (16,)
+
+
+def test_report_body_is_json_and_complete():
+    result = simulate(load_arch(TINY), small_conv_workload())
+    body = json.loads(json.dumps(report_dict(result)))
+    for key in ("eiesim_version", "arch", "workload", "engine", "totals", "layers", "check", "storage"):
+        assert key in body
+    for key in ("cycles", "time_us", "frames_per_s", "macs"):
+        assert key in body["totals"]
+    layer = body["layers"][0]
+    for key in ("name", "cycles", "time_us", "nonzero_activations", "entries_processed", "padding_entries",
+                "load_balance_efficiency", "stall_breakdown", "actions", "pe_cycles"):
+        assert key in layer
+    assert len(layer["pe_cycles"]["busy"]) == 4
+    assert sum(layer["stall_breakdown"].values()) == 4 * layer["compute_cycles"]
+    assert body["totals"]["cycles"] == sum(lay["cycles"] for lay in body["layers"])
+    assert body["check"]["functional"] == "pass"
+    csv_text = layers_csv(result)
+    assert csv_text.splitlines()[0].startswith("name,kind,rows") and len(csv_text.splitlines()) == 2
+
+
+def test_conv_phases_follow_the_contract():
+    s = simulate(load_arch(TINY), small_conv_workload()).layers[0]
+    # 25 pixels, V = 27 > cap = 16: 2 batches (16 + 11) loaded every round: 4 + 3 cycles per pixel.
+    assert (s.pixels, s.input_batches, s.row_blocks, s.rounds) == (25, 2, 1, 50)
+    assert s.load_cycles == 25 * 7 and s.actions["act_sram_reads"] == 25 * 27
+    # Store: 6 rows per pixel, 2 cycles on 4 PEs.
+    assert s.store_cycles == 25 * 2 and s.actions["act_sram_writes"] == 25 * 6
+
+
+def test_codebook_wider_than_the_architecture_is_an_error():
+    with pytest.raises(ArchError, match=r"eie-64pe-8bit.yaml.*compress --bits 4"):
+        simulate(load_arch(TINY), small_conv_workload(bits=5))
+
+
+def test_weights_that_do_not_fit_error_or_stream():
+    wl = small_conv_workload()
+    arch = load_arch(TINY, ["spmat_sram.size_bytes=64", "dram.sram_overflow=error"])
+    wl.layers[0] = layer_from_dense("big", np.ones((8, 3, 5, 5), np.float32), codebook=np.array([1.0]), padding=(2, 2))
+    with pytest.raises(ArchError, match=r"layer 'big', PE \d needs \d+ bytes of Spmat SRAM.*has 64.*auto"):
+        simulate(arch, wl)
+    streamed = simulate(load_arch(TINY, ["spmat_sram.size_bytes=64"]), wl)
+    resident = simulate(load_arch(TINY), wl)
+    assert not streamed.storage.resident and resident.storage.resident
+    weight_bytes = streamed.layers[0].storage["streamed_bytes"]
+    assert weight_bytes > 0
+    assert (streamed.layers[0].actions["dram_bytes_read"] - resident.layers[0].actions["dram_bytes_read"]
+            == weight_bytes)
+    assert streamed.cycles > resident.cycles
+
+
+def test_auto_sram_size_resolves_to_a_legal_size():
+    result = simulate(load_arch(TINY, ["spmat_sram.size_bytes=auto", "ptr_sram.size_bytes=auto"]),
+                      small_conv_workload())
+    assert result.arch.spmat_sram.size_bytes == 1024 and result.arch.ptr_sram.size_bytes == 2048
+    assert result.to_dict()["arch"]["spmat_sram"]["size_bytes"] == 1024
+    assert result.storage.resident
+
+
+def test_input_array_and_bad_engine():
+    wl = small_conv_workload()
+    x = np.zeros((3, 5, 5), np.float32)
+    result = simulate(load_arch(TINY), wl, input=x)
+    assert result.layers[0].nonzero_activations == 0 and result.layers[0].compute_cycles == 0
+    with pytest.raises(UsageError):
+        simulate(load_arch(TINY), wl, engine="cycle")
+
+
+def test_progress_callback_sees_every_layer():
+    seen = []
+    simulate(load_arch(TINY), small_conv_workload(), progress=lambda d, t, n: seen.append((d, t, n)))
+    assert seen == [(1, 1, "c")]
+
+
+@pytest.mark.skipif(not REAL_MODEL.is_file(), reason="real Deep-Compression SqueezeNet not available")
+def test_real_squeezenet_on_chelsea():
+    from eiesim.models.deep_compression import import_dc
+
+    wl = import_dc(REAL_MODEL)
+    result = simulate(load_arch(ROOT / "arch_configs" / "eie-64pe-8bit.yaml"), wl, input="chelsea")
+    assert result.check["functional"] == "pass"
+    assert result.check["top1"] == 285
+    assert len(result.layers) == 26 and result.storage.resident
+    assert sum(s.actions["real_macs"] for s in result.layers) > 1e8
