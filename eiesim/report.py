@@ -109,3 +109,55 @@ def totals_table(result: SimulationResult) -> Table:
             line += f", top-1 {chk['top1']} (reference {chk['reference_top1']})"
         table.add_row("functional check vs fixed-point reference", line)
     return table
+
+
+#: How the energy table groups the cost model's components (display only; the JSON keeps each one).
+ENERGY_GROUPS = {
+    "Spmat": ("spmat_sram", "spmat_read_logic"),
+    "Ptr": ("ptr_sram", "ptr_read_logic"),
+    "Arith": ("codebook", "multiplier", "adder", "bypass", "pipeline_regs"),
+    "Act": ("act_fifo", "act_regfiles", "act_sram"),
+    "Clock": ("clock_network",),
+    "LNZD+CCU": ("lnzd", "ccu"),
+    "DRAM": ("dram",),
+}
+
+
+def energy_table(result: SimulationResult) -> Table | None:
+    """Per-layer energy (uJ) split by component group, and the paper's time x power estimate."""
+    costs = result.costs
+    if not costs:
+        return None
+    table = Table(title=f"Energy per layer, uJ ({costs['cost_model']} cost model; docs/cost-model.md)")
+    table.add_column("layer", no_wrap=True)
+    for c in ("total", *ENERGY_GROUPS, "other", "time x power"):
+        table.add_column(c, justify="right", no_wrap=True)
+    grouped = {name for names in ENERGY_GROUPS.values() for name in names}
+    for layer in costs["layers"]:
+        parts = layer["energy_by_component_pj"]
+        cells = [sum(parts.get(n, 0.0) for n in names) for names in ENERGY_GROUPS.values()]
+        other = sum(v for n, v in parts.items() if n not in grouped)
+        table.add_row(layer["name"], f"{layer['energy_pj'] / 1e6:.3f}", *(f"{c / 1e6:.3f}" for c in cells),
+                      f"{other / 1e6:.3f}", f"{layer['paper_method_energy_pj'] / 1e6:.3f}")
+    return table
+
+
+def cost_table(result: SimulationResult) -> Table | None:
+    """Energy, power, area and figures of merit of the whole inference."""
+    costs = result.costs
+    if not costs:
+        return None
+    e, p, a, f = costs["energy"], costs["power"], costs["area"], costs["figures_of_merit"]
+    table = Table(title="Energy, power, area", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("energy: total / on-chip / DRAM",
+                  f"{e['total_pj'] / 1e6:,.2f} / {e['on_chip_pj'] / 1e6:,.2f} / {e['dram_pj'] / 1e6:,.2f} uJ")
+    table.add_row("energy, paper's method (time x power)", f"{costs['paper_method']['energy_pj'] / 1e6:,.2f} uJ")
+    table.add_row("average power: per PE / chip", f"{p['per_pe_mw']:,.3f} / {p['chip_mw']:,.1f} mW")
+    modules = ", ".join(f"{k} {v:,.0f}" for k, v in a["pe_by_module_um2"].items())
+    table.add_row("area per PE", f"{a['pe_um2']:,.0f} um^2 ({modules})")
+    table.add_row("chip area", f"{a['chip_mm2']:,.2f} mm^2")
+    table.add_row("frames/J, GOP/s, frames/s/mm^2",
+                  f"{f['frames_per_j']:,.1f}, {f['gop_per_s']:,.2f}, {f['frames_per_s_per_mm2']:,.2f}")
+    return table

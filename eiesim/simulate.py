@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.arch import ArchConfig, legal_sram_size
+from eiesim.costs import evaluate
 from eiesim.encoding import EncodedLayer, encode_layer
 from eiesim.errors import ArchError, UsageError
 from eiesim.fixed_point import dequantize, quantize, quantized_codebook
@@ -143,6 +144,8 @@ class SimulationResult:
     plan: FixedPointPlan
     outputs: dict[str, np.ndarray] = field(repr=False)
     check: dict[str, Any] = field(default_factory=dict)
+    #: The cost model's pricing of this run (eiesim.costs.CostReport.to_dict()).
+    costs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def cycles(self) -> int:
@@ -179,9 +182,21 @@ class SimulationResult:
             "storage": self.storage.to_dict(),
             "fixed_point": self.plan.to_dict(),
             "totals": self.totals(),
-            "layers": [s.to_dict() for s in self.layers],
+            "layers": [self._layer_dict(i, s) for i, s in enumerate(self.layers)],
             "check": dict(self.check),
+            **{key: self.costs[key] for key in COST_SECTIONS if key in self.costs},
         }
+
+    def _layer_dict(self, index: int, stats: LayerStats) -> dict[str, Any]:
+        out = stats.to_dict()
+        if self.costs:
+            priced = self.costs["layers"][index]
+            out.update({key: priced[key] for key in ("energy_pj", "energy_by_component_pj", "paper_method_energy_pj")})
+        return out
+
+
+#: Report sections contributed by the cost model (docs/report-schema.md, docs/cost-model.md).
+COST_SECTIONS = ("cost_model", "energy", "power", "area", "figures_of_merit", "paper_method")
 
 
 def _version() -> str:
@@ -306,6 +321,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                               dict(outputs))
     if check:
         result.check = functional_check(workload, x_q, plan, outputs)
+    result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
     return result
 
 

@@ -39,7 +39,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
     from rich.console import Console
 
     from eiesim.arch import load_arch
-    from eiesim.report import layers_table, totals_table, write_json, write_layers_csv
+    from eiesim.report import cost_table, energy_table, layers_table, totals_table, write_json, write_layers_csv
     from eiesim.simulate import default_paths, simulate
     from eiesim.workload import load_workload
 
@@ -79,7 +79,9 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
 
     out = Console() if sys.stdout.isatty() else Console(width=160)
     out.print(layers_table(result))
-    out.print(totals_table(result))
+    for table in (energy_table(result), totals_table(result), cost_table(result)):
+        if table is not None:
+            out.print(table)
     if json_path is not None:
         write_json(result, json_path)
         out.print(f"wrote {json_path}")
