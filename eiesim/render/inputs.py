@@ -1,0 +1,100 @@
+"""Read what ``eiesim report`` renders: a run's JSON report or a sweep directory.
+
+Both readers check the shape of what they read and raise ``UsageError`` naming the
+file and what was expected, so that ``eiesim report some.json`` on the wrong kind
+of JSON says so in one line instead of rendering an empty page.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from eiesim.errors import UsageError
+
+#: Refuse absurdly large inputs before reading them into memory.
+MAX_INPUT_BYTES = 512 << 20
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise UsageError(f"file is {size} bytes; larger than the {MAX_INPUT_BYTES} bytes a report may be", path)
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("not a text file (expected JSON)", path) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read ({exc.strerror or exc})", path) from None
+
+
+def _parse_constant(name: str) -> float:
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+def load_run_report(path: str | Path) -> dict[str, Any]:
+    """A run report (``report.json`` of ``eiesim run``); refuses other JSON with a clear message."""
+    path = Path(path)
+    try:
+        data = json.loads(_read_text(path), parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"expected an eiesim run report (a JSON object), got a JSON {type(data).__name__}", path)
+    if not isinstance(data.get("layers"), list) or not isinstance(data.get("totals"), dict):
+        present = ", ".join(sorted(map(str, data))[:8]) or "none"
+        raise UsageError("not an eiesim run report: expected a JSON object with 'totals' (object) and 'layers' "
+                         f"(list), as written by `eiesim run --json/--out`; keys found: {present}", path)
+    return data
+
+
+def _coerce(text: str) -> Any:
+    """A CSV cell back to int, float, bool or str."""
+    if text == "":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "true": True, "false": False}.get(text, text)
+
+
+def load_sweep_dir(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """(rows, columns) of a sweep directory: rows from results.jsonl, column order from results.csv."""
+    path = Path(path)
+    csv_path, jsonl_path = path / "results.csv", path / "results.jsonl"
+    if not csv_path.is_file() and not jsonl_path.is_file():
+        raise UsageError("not a sweep directory: it has neither results.csv nor results.jsonl "
+                         "(written by `eiesim sweep --out DIR`)", path)
+    columns: list[str] = []
+    csv_rows: list[dict[str, Any]] = []
+    if csv_path.is_file():
+        reader = csv.DictReader(_read_text(csv_path).splitlines())
+        columns = list(reader.fieldnames or [])
+        csv_rows = [{k: _coerce(v) for k, v in row.items()} for row in reader]
+    rows: list[dict[str, Any]] = []
+    if jsonl_path.is_file():
+        for n, line in enumerate(_read_text(jsonl_path).splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line, parse_constant=_parse_constant)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"line {n} is not valid JSON ({exc.msg})", jsonl_path) from None
+            if not isinstance(row, dict):
+                raise UsageError(f"line {n} is not a JSON object", jsonl_path)
+            rows.append(row)
+    else:
+        rows = csv_rows
+    if not columns:
+        seen: dict[str, None] = {}
+        for row in rows:
+            seen.update(dict.fromkeys(row))
+        columns = list(seen)
+    if not rows:
+        raise UsageError("the sweep has no finished points yet", path)
+    return rows, columns

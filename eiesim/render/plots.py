@@ -1,0 +1,214 @@
+"""Deterministic matplotlib figures for reports: every function returns PNG bytes.
+
+Why this module exists: reports embed their figures, and a report rendered twice
+from the same numbers must be byte-identical (issue 6, reproducibility). So the
+figures are drawn on a bare ``Figure`` with the Agg canvas (no pyplot global state,
+no display backend), under a fixed style that ignores the user's matplotlibrc,
+at a fixed size and dpi, and saved with the PNG metadata stripped (matplotlib
+otherwise writes its version into a ``Software`` text chunk).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+#: Figure size (inches) and resolution of every report figure.
+FIGURE_SIZE_IN = (7.2, 3.8)
+DPI = 110
+
+#: A fixed, colour-blind-friendly palette (Okabe-Ito, then greys) so that a
+#: category keeps its colour from one figure to the next.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#999999",
+           "#7F3C8D", "#B8860B", "#11A579", "#3969AC", "#E73F74", "#80BA5A", "#E68310", "#F0E442")
+
+_STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 9.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+    "legend.fontsize": 8.0,
+    "legend.frameon": False,
+    "xtick.labelsize": 8.0,
+    "ytick.labelsize": 8.0,
+    "svg.hashsalt": "eiesim",
+    "path.simplify": True,
+}
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """Matplotlib's defaults plus our style, whatever the user's rc files say."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(_STYLE)
+        yield
+
+
+def _figure(size_in: tuple[float, float] = FIGURE_SIZE_IN) -> Figure:
+    fig = Figure(figsize=size_in, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _wide_for(n_categories: int) -> tuple[float, float]:
+    """Wider figures for many bars (e.g. SqueezeNet's 26 layers), up to the page width."""
+    return (min(max(FIGURE_SIZE_IN[0], 3.2 + 0.3 * n_categories), 10.2), FIGURE_SIZE_IN[1] + (0.6 if n_categories > 12 else 0))
+
+
+def figure_png(fig: Figure) -> bytes:
+    """PNG bytes of ``fig`` with no timestamp or software metadata (reproducible)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    """``data:image/png;base64,...`` for embedding a PNG in HTML or Markdown."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def color_for(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [float(v) if v is not None and math.isfinite(float(v)) else math.nan for v in values]
+
+
+def _rotate_if_crowded(ax, labels: Sequence[str]) -> None:
+    longest = max((len(str(s)) for s in labels), default=0)
+    if len(labels) * max(longest, 3) > 60:
+        for label in ax.get_xticklabels():
+            label.set_rotation(60)
+            label.set_horizontalalignment("right")
+            label.set_rotation_mode("anchor")
+            label.set_fontsize(7.0 if len(labels) > 24 else 8.0)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, ylabel: str,
+              logy: bool = False, horizontal: bool = False) -> bytes:
+    """One bar per label (e.g. area by module, energy by component)."""
+    with _style():
+        n = len(labels)
+        fig = _figure((FIGURE_SIZE_IN[0], max(2.4, 0.32 * n + 1.0)) if horizontal else _wide_for(n))
+        ax = fig.add_subplot()
+        vals = _finite(values)
+        colors = [color_for(i) for i in range(n)]
+        if horizontal:
+            pos = list(range(n))[::-1]
+            ax.barh(pos, vals, color=colors)
+            ax.set_yticks(pos, [str(s) for s in labels])
+            ax.set_xlabel(ylabel)
+            ax.grid(axis="y", visible=False)
+            if logy:
+                ax.set_xscale("log")
+        else:
+            ax.bar(range(n), vals, color=colors)
+            ax.set_xticks(range(n), [str(s) for s in labels])
+            ax.set_ylabel(ylabel)
+            ax.grid(axis="x", visible=False)
+            _rotate_if_crowded(ax, labels)
+            if logy:
+                ax.set_yscale("log")
+        ax.set_title(title)
+        fig.tight_layout()
+        return figure_png(fig)
+
+
+def stacked_bars(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str,
+                 ylabel: str, colors: Mapping[str, str] | None = None) -> bytes:
+    """Bars per category, stacked by series (e.g. per layer, stacked by energy component)."""
+    with _style():
+        fig = _figure(_wide_for(len(categories)))
+        ax = fig.add_subplot()
+        bottom = [0.0] * len(categories)
+        for i, (name, values) in enumerate(series.items()):
+            vals = [0.0 if math.isnan(v) else v for v in _finite(values)]
+            color = (colors or {}).get(name, color_for(i))
+            ax.bar(range(len(categories)), vals, bottom=bottom, label=name, color=color, width=0.8)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+        _rotate_if_crowded(ax, categories)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(axis="x", visible=False)
+        if series:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.tight_layout()
+        return figure_png(fig)
+
+
+def line_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, title: str, xlabel: str,
+              ylabel: str, logx: bool = False, logy: bool = False, xticks: Sequence[float] | None = None,
+              xticklabels: Sequence[str] | None = None,
+              reference: tuple[str, Sequence[float], Sequence[float]] | None = None,
+              annotate: Sequence[tuple[float, float, str]] = ()) -> bytes:
+    """Lines with markers, one per series name -> (x, y); optional dashed reference line."""
+    with _style():
+        fig = _figure()
+        ax = fig.add_subplot()
+        for i, (name, (xs, ys)) in enumerate(series.items()):
+            ax.plot(_finite(xs), _finite(ys), marker="o", markersize=3.5, linewidth=1.4, label=name,
+                    color=color_for(i))
+        if reference is not None:
+            name, xs, ys = reference
+            ax.plot(_finite(xs), _finite(ys), linestyle="--", color="#777777", linewidth=1.0, label=name)
+        for x, y, text in annotate:
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8, color="#333333")
+        if logx:
+            ax.set_xscale("log", base=2)
+        if logy:
+            ax.set_yscale("log")
+        if xticks is not None:
+            ax.set_xticks(list(xticks), list(xticklabels) if xticklabels is not None else [f"{t:g}" for t in xticks])
+            ax.minorticks_off()
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if len(series) + (reference is not None) > 4:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        elif len(series) > 1 or reference is not None:
+            ax.legend(loc="best")
+        fig.tight_layout()
+        return figure_png(fig)
+
+
+def pareto_scatter(xs: Sequence[float], ys: Sequence[float], on_front: Sequence[bool], labels: Sequence[str], *,
+                   title: str, xlabel: str, ylabel: str, logx: bool = False, logy: bool = False) -> bytes:
+    """All points grey, Pareto points highlighted and joined by a staircase."""
+    with _style():
+        fig = _figure()
+        ax = fig.add_subplot()
+        x, y = _finite(xs), _finite(ys)
+        ax.scatter(x, y, s=18, color="#aaaaaa", label="dominated", zorder=2)
+        front = sorted((a, b, lab) for a, b, lab, f in zip(x, y, labels, on_front) if f)
+        if front:
+            fx, fy = [p[0] for p in front], [p[1] for p in front]
+            ax.step(fx, fy, where="post", color=PALETTE[3], linewidth=1.0, zorder=3)
+            ax.scatter(fx, fy, s=30, color=PALETTE[3], label="Pareto-optimal", zorder=4)
+            for a, b, lab in front:
+                ax.annotate(lab, (a, b), textcoords="offset points", xytext=(5, 4), fontsize=7.5, color="#333333")
+        if logx:
+            ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(loc="best")
+        fig.tight_layout()
+        return figure_png(fig)
