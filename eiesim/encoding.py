@@ -18,6 +18,7 @@ import numpy as np
 
 from eiesim.arch import ArchConfig
 from eiesim.timing import kernels
+from eiesim.timing.cache_guard import call
 from eiesim.workload import Layer
 
 
@@ -117,14 +118,16 @@ def encode_layer(layer: Layer, arch: ArchConfig) -> EncodedLayer:
     pad_pe = np.zeros(n, dtype=np.int64)
     col_pad = np.zeros(blocks * v, dtype=np.int64)
     col_entries = np.zeros(blocks * v, dtype=np.int64)
-    kernels.encode_count(indptr, indices, m, v, n, cap, blocks, bits, counts, pad_pe, col_pad)
+    call(
+        kernels.encode_count, indptr, indices, m, v, n, cap, blocks, bits, counts, pad_pe, col_pad)
     ptr = np.empty((blocks, v + 1, n), dtype=np.int64)
     ncount = np.empty((blocks, v, n), dtype=np.int32)
     first_word = np.empty((blocks, v, n), dtype=np.int32)
     last_word = np.empty((blocks, v, n), dtype=np.int32)
     pe_base = np.empty(n + 1, dtype=np.int64)
-    kernels.local_pointers(counts, n, blocks, v, arch.entries_per_word, ptr, ncount, first_word, last_word, pe_base,
-                           col_entries)
+    call(
+        kernels.local_pointers, counts, n, blocks, v, arch.entries_per_word, ptr, ncount, first_word, last_word,
+        pe_base, col_entries)
     cursor = np.empty(size, dtype=np.int64)
     if size:
         cursor[0] = 0
@@ -133,7 +136,8 @@ def encode_layer(layer: Layer, arch: ArchConfig) -> EncodedLayer:
     ent_row = np.empty(total, dtype=np.int32)
     ent_code = np.empty(total, dtype=np.uint16)
     ent_z = np.empty(total, dtype=np.uint16)
-    kernels.encode_fill(indptr, indices, codes, m, v, n, cap, blocks, bits, cursor, ent_row, ent_code, ent_z)
+    call(
+        kernels.encode_fill, indptr, indices, codes, m, v, n, cap, blocks, bits, cursor, ent_row, ent_code, ent_z)
     return EncodedLayer(
         name=layer.name, rows=m, cols=v, num_pes=n, cap=cap, num_blocks=blocks,
         entries_per_word=arch.entries_per_word, pe_base=pe_base, ptr=ptr, row=ent_row, code=ent_code, z=ent_z,

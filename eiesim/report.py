@@ -44,6 +44,43 @@ def write_json(result: SimulationResult, path: str | Path) -> Path:
     return Path(path)
 
 
+def run_metadata(result: SimulationResult, wall_time_s: float, argv: list[str] | None = None) -> dict[str, Any]:
+    """How this run was made: engine, wall time, date, host, versions, command line.
+
+    Kept out of the report body so that reports of identical inputs are byte-identical
+    across runs, machines, engines and worker counts.
+    """
+    import datetime
+    import platform
+
+    import numba
+    import numpy
+
+    return {
+        "engine": result.engine,
+        "wall_time_s": round(wall_time_s, 3),
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "hostname": platform.node(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "command": list(argv) if argv is not None else None,
+    }
+
+
+def metadata_path(report_path: str | Path) -> Path:
+    """Where a report's run metadata goes: ``report.json`` -> ``report.run.json``."""
+    path = Path(report_path)
+    return path.with_name(path.stem + ".run.json")
+
+
+def write_run_metadata(meta: dict[str, Any], report_path: str | Path) -> Path:
+    """Write the run metadata beside a report (atomically); returns its path."""
+    target = metadata_path(report_path)
+    write_text(target, json.dumps(meta, indent=2) + "\n")
+    return target
+
+
 def layers_csv(result: SimulationResult) -> str:
     """One row per layer: the scalar statistics, then every action count."""
     buf = io.StringIO()

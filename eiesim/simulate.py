@@ -171,11 +171,14 @@ class SimulationResult:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report body (docs/report-schema.md)."""
+        """The JSON report body (docs/report-schema.md): deterministic, so identical inputs give identical bytes.
+
+        How the run was made (engine, wall time, date, host) is not part of the result;
+        it lives in ``eiesim.report.run_metadata`` (written beside the report).
+        """
         wl = self.workload
         return {
             "eiesim_version": _version(),
-            "engine": self.engine,
             "arch": self.arch.to_dict(),
             "workload": {"name": wl.name, "source": wl.source, "layers": len(wl.layers), "nnz": wl.nnz,
                          "input_shape": list(wl.input_shape), "input": self.input_description},

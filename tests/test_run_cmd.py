@@ -55,7 +55,9 @@ def test_set_overrides_and_engine_choice(runner, small_npz, tmp_path):
                             catch_exceptions=False)
         assert res.exit_code == 0, res.output
     d1, d8 = (json.loads(paths[k].read_text()) for k in ("d1", "d8"))
-    assert d1["arch"]["fifo_depth"] == 1 and d8["arch"]["fifo_depth"] == 8 and d8["engine"] == "event"
+    assert d1["arch"]["fifo_depth"] == 1 and d8["arch"]["fifo_depth"] == 8
+    meta = json.loads((tmp_path / "d8.run.json").read_text())  # run metadata lives beside the report
+    assert meta["engine"] == "event" and meta["wall_time_s"] >= 0 and "engine" not in d8
     assert d1["totals"]["cycles"] >= d8["totals"]["cycles"]
 
 
@@ -65,6 +67,9 @@ def test_out_dir_writes_report_and_csv(runner, small_npz, tmp_path):
     assert json.loads((tmp_path / "o" / "report.json").read_text())["totals"]["cycles"] > 0
     lines = (tmp_path / "o" / "layers.csv").read_text().splitlines()
     assert lines[0].startswith("name,") and [ln.split(",")[0] for ln in lines[1:]] == ["c1", "fc"]
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+    assert json.loads((tmp_path / "o" / "report.run.json").read_text())["engine"] == "fast"
 
 
 def test_out_without_dir_uses_reports_folder(runner, small_npz, tmp_path, monkeypatch):

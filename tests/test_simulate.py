@@ -63,7 +63,7 @@ def test_doc_example_whole_layer_cycles():
 def test_report_body_is_json_and_complete():
     result = simulate(load_arch(TINY), small_conv_workload())
     body = json.loads(json.dumps(report_dict(result)))
-    for key in ("eiesim_version", "arch", "workload", "engine", "totals", "layers", "check", "storage"):
+    for key in ("eiesim_version", "arch", "workload", "totals", "layers", "check", "storage"):
         assert key in body
     for key in ("cycles", "time_us", "frames_per_s", "macs"):
         assert key in body["totals"]

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("EIESIM_DEBUG") == "1"
     signal.signal(signal.SIGTERM, _on_signal)
     try:
-        cli.main(args=args, prog_name="eiesim", standalone_mode=False)
+        cli.main(args=args, prog_name="eiesim", standalone_mode=False, obj={"argv": ["eiesim", *args]})
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 import click
 
+from eiesim.atomic import write_text
 from eiesim.cli import cli
 from eiesim.errors import ArchError, UsageError
 
@@ -39,7 +41,11 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
     from rich.console import Console
 
     from eiesim.arch import load_arch
-    from eiesim.report import cost_table, energy_table, layers_table, totals_table, write_json, write_layers_csv
+    from eiesim.render import render_run
+    from eiesim.report import (
+        cost_table, energy_table, layers_table, report_dict, run_metadata, totals_table, write_json, write_layers_csv,
+        write_run_metadata,
+    )
     from eiesim.simulate import default_paths, simulate
     from eiesim.workload import load_workload
 
@@ -65,6 +71,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
 
         def progress_cb(done: int, total: int, name: str) -> None:
             bar.update(task, completed=done, description=f"{name}")
+    t0 = time.perf_counter()
     try:
         if bar is not None:
             bar.start()
@@ -77,6 +84,8 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
         if bar is not None:
             bar.stop()
 
+    root = click.get_current_context().find_root()
+    meta = run_metadata(result, time.perf_counter() - t0, (root.obj or {}).get("argv"))
     out = Console() if sys.stdout.isatty() else Console(width=160)
     out.print(layers_table(result))
     for table in (energy_table(result), totals_table(result), cost_table(result)):
@@ -84,13 +93,16 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
             out.print(table)
     if json_path is not None:
         write_json(result, json_path)
-        out.print(f"wrote {json_path}")
+        meta_file = write_run_metadata(meta, json_path)
+        out.print(f"wrote {json_path} (run metadata: {meta_file})")
     if out_dir is not None:
         directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
             Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
         write_json(result, directory / "report.json")
+        write_run_metadata(meta, directory / "report.json")
         write_layers_csv(result, directory / "layers.csv")
-        out.print(f"wrote {directory / 'report.json'} and {directory / 'layers.csv'}")
+        write_text(directory / "report.html", render_run({**report_dict(result), "engine": result.engine}, "html"))
+        out.print(f"wrote report.json, report.run.json, layers.csv and report.html to {directory}")
     if result.check and result.check["functional"] != "pass":
         raise click.ClickException(f"functional check failed: layers {result.check['layers_mismatched']} differ "
                                    "from the fixed-point reference")

@@ -12,6 +12,7 @@ import numpy as np
 from eiesim.encoding import EncodedLayer
 from eiesim.errors import InputDataError
 from eiesim.timing import kernels
+from eiesim.timing.cache_guard import call
 from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
 
 
@@ -44,14 +45,14 @@ def run_layer_fast(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, code
     busy, empty, starved, stalled = (np.zeros(n, dtype=np.int64) for _ in range(4))
     counters = np.zeros(kernels.N_COUNTERS, dtype=np.int64)
     (kh, kw), (sh, sw), (ph, pw) = geom.kernel, geom.stride, geom.padding
-    kernels.run_layer_rounds(
-        x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n, params.cap,
-        enc.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.empty_cycles,
+    call(
+        kernels.run_layer_rounds, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n,
+        params.cap, enc.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.empty_cycles,
         enc.ncount, enc.first_word, enc.last_word, enc.col_entries, enc.col_pad,
         busy, empty, starved, stalled, counters)
-    kernels.accumulate_layer(
-        x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n, enc.num_blocks,
-        ARITH_TILE_PIXELS, enc.pe_base, enc.pe_counts, enc.row, enc.code, cb, acc)
+    call(
+        kernels.accumulate_layer, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n,
+        enc.num_blocks, ARITH_TILE_PIXELS, enc.pe_base, enc.pe_counts, enc.row, enc.code, cb, acc)
     totals = ComputeTotals(
         num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),
         nonempty_rounds=int(counters[kernels.C_ROUNDS_NONEMPTY]),

@@ -1,0 +1,35 @@
+"""Calling Numba kernels so that a broken on-disk cache never breaks a run.
+
+The kernels are compiled with ``cache=True``: Numba stores machine code beside the
+package (or in ``NUMBA_CACHE_DIR``). An unwritable directory only costs a
+recompilation, but a stale or corrupted index file makes Numba raise while it loads
+the cache. ``call`` runs a kernel; if the first call of a kernel fails before any
+version of it has been compiled, caching is switched off for that kernel and the
+call is retried once (so a genuine error, which fails again, still surfaces).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def call(kernel: Any, *args: Any) -> Any:
+    """Run a Numba dispatcher, recovering from an unusable on-disk cache."""
+    try:
+        return kernel(*args)
+    except Exception:
+        if kernel.signatures:  # already compiled in this process: a genuine error
+            raise
+        disable_cache(kernel)
+        log.warning("Numba cache for %s is unusable; compiling without it", kernel.__name__)
+        return kernel(*args)
+
+
+def disable_cache(kernel: Any) -> None:
+    """Stop ``kernel`` from reading or writing Numba's on-disk cache."""
+    from numba.core.caching import NullCache
+
+    kernel._cache = NullCache()
