@@ -112,3 +112,10 @@ def test_embedded_default_regenerates_identically(tmp_path):
     assert DEFAULT.stat().st_size < 3 * 1024 * 1024
     wl = load_workload(DEFAULT)
     assert wl.nnz == 415_921 and wl.input is not None
+
+
+def test_eie_fc_accepts_a_layer_name(tmp_path):
+    from eiesim.models.synthetic import make_workload
+
+    wl = make_workload("eie-fc", name="X", **{"in": 64, "out": 32}, weight_density=0.25, act_density=0.5)
+    assert wl.layers[0].name == "X" and wl.layers[0].cols == 64 and wl.layers[0].rows == 32

@@ -182,7 +182,7 @@ def workload_names() -> dict[str, str]:
     return {name: (fn.__doc__ or "").strip().splitlines()[0] for name, fn in _REGISTRY.items()}
 
 
-def make_workload(name: str, **params: Any) -> Workload:
+def make_workload(name: str, /, **params: Any) -> Workload:
     """Build the registered workload ``name``; ``params`` are ``bits``, ``seed`` and, for eie-fc, the layer shape."""
     if name not in _REGISTRY:
         raise UsageError(f"unknown workload {name!r}; known: {', '.join(_REGISTRY)}")
