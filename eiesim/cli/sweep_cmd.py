@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -48,16 +49,33 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
         result = sweep(arch, workload, list(sets), out_dir, image=image, workers=workers,
                        dask_address=dask_address, on_point=on_point)
     wall = time.perf_counter() - t0
-    table = Table(title=f"sweep of {workload.name} on {arch.name}")
-    shown = [c for c in result.columns if c != "point"]
-    for col in shown:
-        table.add_column(col, justify="right")
-    for row in result.rows:
-        table.add_row(*[_fmt(row.get(c)) for c in shown])
-    out = Console()
-    out.print(table)
+    out = Console() if sys.stdout.isatty() else Console(width=200)
+    out.print(_results_table(result, f"sweep of {workload.name} on {arch.name}"))
     out.print(f"{len(result.rows)} points: {result.computed} computed, {result.reused} reused from {out_dir}; "
               f"wall time {wall:.1f} s; table in {out_dir / 'results.csv'}")
+
+
+#: Metric columns shown in the terminal (all of them are in results.csv), with their headers.
+SHOWN_METRICS = {
+    "cycles": "cycles", "time_us": "time us", "frames_per_s": "frames/s", "energy_uj": "energy uJ",
+    "chip_power_mw": "chip mW", "pe_area_um2": "PE um^2", "chip_area_mm2": "chip mm^2",
+    "load_balance_efficiency": "ALU util.", "padding_entries": "padding", "dram_bytes": "DRAM B",
+    "functional": "check",
+}
+
+
+def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
+    """Swept keys that vary, then the main metrics, one row per point."""
+    swept = [c for c in result.columns if c not in SHOWN_METRICS and c != "point" and c in result.rows[0]]
+    varying = [c for c in swept if len({str(r.get(c)) for r in result.rows}) > 1] or swept[:1]
+    table = Table(title=title)
+    for col in varying:
+        table.add_column(col, justify="right", no_wrap=True)
+    for header in SHOWN_METRICS.values():
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in result.rows:
+        table.add_row(*[_fmt(row.get(c)) for c in varying], *[_fmt(row.get(c)) for c in SHOWN_METRICS])
+    return table
 
 
 def _fmt(value: object) -> str:
