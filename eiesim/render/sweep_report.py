@@ -161,13 +161,16 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
     front = pareto_front(rows)
     units = _param_units()
 
-    doc = Document(title="eiesim sweep: " + (", ".join(keys) if keys else "results"),
-                   subtitle=f"{len(rows)} design points" + (f"; x axis: `{x_key}`" if x_key else ""))
+    varying = [k for k in keys if len({repr(r.get(k)) for r in rows}) > 1] or keys
+    fixed = [k for k in keys if k not in varying]
+    doc = Document(title="eiesim sweep: " + (", ".join(varying) if varying else "results"),
+                   subtitle=f"{len(rows)} design points" + (f"; x axis: `{x_key}`" if x_key else "")
+                   + "".join(f"; `{k}` = {rows[0].get(k)}" for k in fixed))
     if rows:
         fastest = min(range(len(rows)), key=lambda i: _num(rows[i].get("time_us")) or math.inf)
         if _num(rows[fastest].get("time_us")) is not None:
             doc.summary.append(("points", str(len(rows))))
-            doc.summary.append(("fastest point", ", ".join(f"{k}={rows[fastest].get(k)}" for k in keys) or "-"))
+            doc.summary.append(("fastest point", ", ".join(f"{k}={rows[fastest].get(k)}" for k in varying) or "-"))
             doc.summary.append(("its time (µs)", fmt_num(rows[fastest].get("time_us"))))
             finite_spd = [s for s in spd if s is not None]
             if finite_spd:
