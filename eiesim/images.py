@@ -71,7 +71,8 @@ def _read_file(path: Path) -> np.ndarray:
     except MemoryError:
         raise
     except Exception as exc:  # imageio/Pillow plugins raise many unrelated types for undecodable files
-        raise InputDataError(f"not a readable image ({exc.__class__.__name__}: {exc})", path) from None
+        raise InputDataError("not a readable image file (expected PNG, JPEG, TIFF, BMP or GIF, or a .npy array "
+                             f"of the input shape; the decoder said {exc.__class__.__name__})", path) from None
 
 
 def _as_rgb8(img: np.ndarray, source: str | Path | None) -> np.ndarray:
