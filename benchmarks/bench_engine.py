@@ -143,7 +143,7 @@ def bench_event_vs_fast() -> None:
     a_f, c_f = run_layer_fast(enc, geom, x_q, cb_q, params)
     a_e, c_e, _ = run_layer_event(enc, geom, x_q, cb_q, params)
     same = np.array_equal(a_f, a_e) and c_f.compute_cycles == c_e.compute_cycles
-    print(f"[3] small layer (512 x 512, 9 % weights, 35 % activations) on 64 PEs, one layer's rounds:")
+    print("[3] small layer (512 x 512, 9 % weights, 35 % activations) on 64 PEs, one layer's rounds:")
     print(f"    fast {fast * 1e6:.1f} us, event {event * 1e3:.1f} ms: event/fast = {event / fast:,.0f}x "
           f"(goal > 1000x: {'met' if event / fast > 1000 else 'NOT met'}); identical results: {same}")
 

@@ -22,7 +22,7 @@ from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.models.topologies import LayerSpec
 from eiesim.safe_npz import read_npz
 from eiesim.workload import (
-    MAX_LAYERS, NETWORK_INPUT, Layer, Workload, parse_layer_meta, savez_deterministic, scalar_string, infer_shapes,
+    MAX_LAYERS, Layer, Workload, parse_layer_meta, savez_deterministic, scalar_string, infer_shapes,
 )
 
 __all__ = ["DenseLayer", "DenseModel", "load_dense", "save_dense", "dense_from_workload", "DENSE_FORMAT_NAME"]

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eiesim.cli import main
 from eiesim.compress import (
     compress_layer, huffman_code_lengths, kmeans_share, padding_entries, prune_to_density, relative_index_streams,
     storage_report,
@@ -21,6 +20,7 @@ from eiesim.dense import dense_from_workload, load_dense, save_dense
 from eiesim.errors import ModelFileError, UsageError
 from eiesim.models.synthetic import eie_fc_layer
 from eiesim.workload import load_workload
+from _support import run_exit_code as _run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
@@ -221,14 +221,6 @@ def test_compress_cli_unknown_suffix(tmp_path, capsys):
     p.write_bytes(b"abc")
     assert _run(["compress", str(p), "-o", str(tmp_path / "c.npz")]) == 2
     assert "unknown dense model type" in capsys.readouterr().err
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.mark.skipif(not NET.is_file(), reason="shared Deep-Compression SqueezeNet file not present")

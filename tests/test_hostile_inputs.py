@@ -9,7 +9,6 @@ no traceback, and the requested output file is not created.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eiesim.arch import arch_from_dict
-from eiesim.cli import main
 from eiesim.errors import ArchError, WorkloadError
 from eiesim.workload import load_workload, save_workload
+from _support import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
@@ -29,14 +28,6 @@ TINY_ARCH = ROOT / "arch_configs" / "tiny-4pe.yaml"
 WORKLOADS = sorted(CORPUS.glob("wl-*.npz"))
 ARCHES = sorted(CORPUS.glob("arch-*.yaml"))
 NETS = sorted(CORPUS.glob("net-*.net"))
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def assert_clean_error(code: int, err: str, path: Path | None) -> None:

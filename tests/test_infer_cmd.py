@@ -8,19 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiesim.cli import main
 from eiesim.workload import Pool, Workload, layer_from_dense, save_workload
+from _support import run_cli
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 @pytest.fixture()

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiesim.cli import main
 from eiesim.errors import EiesimError
 from eiesim.workload import Pool, Workload, layer_from_dense, load_workload, save_workload
+from _support import run_cli
 
 try:
     import onnx
@@ -25,14 +25,6 @@ needs_onnx = pytest.mark.skipif(onnx is None, reason="the onnx extra is not inst
 needs_ort = pytest.mark.skipif(onnx is None or onnxruntime is None, reason="the onnx extra is not installed")
 
 DC_NET = Path(__file__).resolve().parents[2] / "shared" / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def _shared(rng: np.random.Generator, shape: tuple[int, ...], density: float, bits: int = 3) -> tuple[np.ndarray, np.ndarray]:

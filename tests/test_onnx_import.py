@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import yaml
 
-from eiesim.cli import main
 from eiesim.errors import EiesimError, ModelFileError
 
 try:
@@ -29,14 +28,6 @@ needs_onnx = pytest.mark.skipif(onnx is None, reason="the onnx extra is not inst
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workloads" / "profiles" / "squeezenet-dc-densities.yaml"
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 # -- without the extra -----------------------------------------------------------------
@@ -75,6 +66,7 @@ def test_missing_extra_is_a_clean_error(monkeypatch, tmp_path, capsys):
 
 from eiesim.functional import forward  # noqa: E402
 from eiesim.onnx_import import import_onnx, to_workload  # noqa: E402
+from _support import run_cli
 
 
 def _save(tmp_path: Path, nodes, inits, in_shape, out_name="y", name="m.onnx", opset=13) -> Path:

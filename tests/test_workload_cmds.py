@@ -8,20 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiesim.cli import main
 from eiesim.dense import load_dense
 from eiesim.workload import load_workload
+from _support import run_exit_code as run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.mark.skipif(not NET.is_file(), reason="shared Deep-Compression SqueezeNet file not present")
