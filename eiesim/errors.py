@@ -42,3 +42,7 @@ class UsageError(EiesimError):
 
 class InputDataError(EiesimError):
     """An input tensor or image cannot be used."""
+
+
+class SweepError(EiesimError):
+    """Some points of a sweep failed; the others are stored and a rerun retries only the failed ones."""

@@ -9,6 +9,9 @@
   ``results.jsonl`` are regenerated (atomically) from the stored points, in grid order.
 * Execution: local worker processes (the workload is loaded once per worker, not per
   point) or a Dask distributed cluster (the workload is scattered to the workers once).
+  On Dask each result is stored and its future released at once, so a worker lost
+  mid-sweep only re-runs the points it was still computing; a point that fails (e.g.
+  ``KilledWorker``) is raised only after every other point has been stored.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 from eiesim import __version__
 from eiesim.arch import ArchConfig, apply_overrides, arch_from_dict
 from eiesim.atomic import write_text
-from eiesim.errors import UsageError
+from eiesim.errors import EiesimError, SweepError, UsageError
 
 #: Metrics every row carries (after the swept keys), in this order.
 METRIC_COLUMNS = (
@@ -267,7 +270,7 @@ def sweep(
         on_point(done, len(points))
     if todo:
         if dask_address is not None:
-            _run_dask(dask_address, workload_path.read_bytes(), network_input, points, todo, finish)
+            _run_dask(dask_address, workload_path.read_bytes(), network_input, points, todo, finish, out_dir)
         elif workers <= 1:
             for i in todo:
                 finish(i, evaluate_point(points[i].arch, workload, network_input))
@@ -275,16 +278,35 @@ def sweep(
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                      initargs=(workload_path.read_bytes(), network_input)) as pool:
                 futures = {pool.submit(_worker_point, points[i].arch.to_dict()): i for i in todo}
+                failures: list[BaseException] = []
                 for fut in as_completed(futures):
-                    finish(futures[fut], fut.result())
+                    try:
+                        metrics = fut.result()
+                    except Exception as exc:  # a broken point or worker: keep storing the others
+                        failures.append(exc)
+                        continue
+                    finish(futures[fut], metrics)
+                raise_failures(failures, out_dir)
     final = [r for r in rows if r is not None]
     if store:
         store.write_tables(final, columns)
     return SweepResult(final, columns, computed=len(todo), reused=reused)
 
 
+def raise_failures(failures: list[BaseException], out_dir: str | Path | None) -> None:
+    """After every other point is stored: re-raise a user error as is, wrap anything else in SweepError."""
+    if not failures:
+        return
+    first = failures[0]
+    if isinstance(first, EiesimError):
+        raise first
+    raise SweepError(f"{len(failures)} point(s) failed ({first.__class__.__name__}: {first}); the other points "
+                     "are stored: rerun the same command to retry only the failed ones", out_dir)
+
+
 def _run_dask(address: str, workload_bytes: bytes, network_input: Any, points: list[SweepPoint],
-              todo: Iterable[int], finish: Callable[[int, dict[str, Any]], None]) -> None:
+              todo: Iterable[int], finish: Callable[[int, dict[str, Any]], None],
+              out_dir: str | Path | None = None) -> None:
     try:
         from dask.distributed import Client, LocalCluster, as_completed as dask_completed
     except ImportError:
@@ -298,10 +320,22 @@ def _run_dask(address: str, workload_bytes: bytes, network_input: Any, points: l
     try:
         wl_future = client.scatter(workload_bytes, broadcast=True)
         in_future = client.scatter(network_input, broadcast=True)
-        futures = {client.submit(_dask_point, wl_future, in_future, points[i].arch.to_dict(), pure=False): i
+        pending = {client.submit(_dask_point, wl_future, in_future, points[i].arch.to_dict(), pure=False): i
                    for i in todo}
-        for fut in dask_completed(list(futures)):
-            finish(futures[fut], fut.result())
+        failures: list[BaseException] = []
+        for fut in dask_completed(list(pending)):
+            i = pending.pop(fut)
+            try:
+                metrics = fut.result()
+            except Exception as exc:  # noqa: BLE001 -- e.g. KilledWorker: store the rest, raise at the end
+                failures.append(exc)
+                continue
+            finally:
+                # Drop our reference at once: Dask recomputes a lost result while a client holds
+                # its future, so a worker dying later would re-run points already stored.
+                fut.release()
+            finish(i, metrics)
+        raise_failures(failures, out_dir)
     finally:
         client.close()
         if cluster is not None:

@@ -120,3 +120,26 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
     subprocess.run([*cmd, "--out", str(clean)], check=True, capture_output=True, cwd=ROOT)
     assert (killed / "results.csv").read_bytes() == (clean / "results.csv").read_bytes()
     assert (killed / "results.jsonl").read_bytes() == (clean / "results.jsonl").read_bytes()
+
+
+def test_failed_point_in_worker_pool_keeps_the_others(fc_workload, tmp_path, monkeypatch):
+    """A point that crashes in a worker process: the others are stored, the error is one clean SweepError."""
+    import eiesim.sweep as sweep_mod
+    from eiesim.errors import SweepError
+
+    real = sweep_mod.evaluate_point
+
+    def flaky(arch, workload, network_input):
+        if arch.num_pes == 2:
+            raise RuntimeError("simulated crash")
+        return real(arch, workload, network_input)
+
+    monkeypatch.setattr(sweep_mod, "evaluate_point", flaky)  # inherited by the forked workers
+    out = tmp_path / "sweep"
+    with pytest.raises(SweepError, match="1 point\\(s\\) failed .*simulated crash"):
+        sweep(TINY, fc_workload, ["num_pes=1,2,4"], out, workers=2)
+    stored = [p for p in (out / "points").glob("*.json") if not p.name.startswith(".")]
+    assert len(stored) == 2
+    monkeypatch.setattr(sweep_mod, "evaluate_point", real)
+    again = sweep(TINY, fc_workload, ["num_pes=1,2,4"], out, workers=2)
+    assert (again.computed, again.reused) == (1, 2)
