@@ -30,7 +30,7 @@ def _layer_run(name: str, overrides: dict[str, Any], workloads: dict[str, Any]) 
     from eiesim.simulate import simulate
     arch = load_arch(None, {"dram.sram_overflow": "stream", **overrides})
     result = simulate(arch, workloads[name], check=False)
-    return {"arch": result.arch, "layers": [s.to_dict() for s in result.layers]}
+    return {"arch": result.arch, "layers": [s.to_dict() for s in result.layers], "storage": result.storage}
 
 
 def energy_study(layers: tuple[str, ...] = REFERENCE_LAYERS, widths: tuple[int, ...] = WIDTHS_BITS) -> dict[str, Any]:
@@ -47,6 +47,9 @@ def energy_study(layers: tuple[str, ...] = REFERENCE_LAYERS, widths: tuple[int, 
             "activity_energy_pj": rep["energy"]["total_pj"], "on_chip_pj": rep["energy"]["on_chip_pj"],
             "dram_pj": rep["energy"]["dram_pj"], "paper_method_energy_pj": rep["paper_method"]["energy_pj"],
             "chip_mw": rep["power"]["chip_mw"], "by_component_pj": rep["energy"]["by_component_pj"],
+            "weights_resident": run["storage"].resident,
+            "ptr_bytes_needed_per_pe": run["storage"].ptr_bytes_max,
+            "spmat_bytes_needed_per_pe": run["storage"].spmat_bytes_max,
         })
     study: dict[str, dict[int, float]] = {name: {} for name in layers}
     for width in widths:
@@ -77,6 +80,12 @@ def command(json_path: Path | None) -> None:
                   f"{r['on_chip_pj'] / 1e6:.3f}", f"{r['dram_pj'] / 1e6:.3f}",
                   f"{r['paper_method_energy_pj'] / 1e6:.3f}", f"{r['chip_mw']:.1f}")
     console.print(t)
+    for r in result["layers"]:
+        if not r["weights_resident"]:
+            console.print(f"{r['layer']}: weights do not fit the published SRAMs (per PE: pointers "
+                          f"{r['ptr_bytes_needed_per_pe']:,} B of 32,768 B, entries {r['spmat_bytes_needed_per_pe']:,} B "
+                          "of 131,072 B), so they are streamed from DRAM every inference (dram.sram_overflow: stream): "
+                          "its time and DRAM energy include that transfer.")
     w = Table(title="Spmat SRAM width study: Spmat read energy per layer (nJ), 128 KB per PE")
     w.add_column("layer")
     widths = sorted(next(iter(result["width_study_spmat_read_pj"].values())))
@@ -86,6 +95,7 @@ def command(json_path: Path | None) -> None:
     for name, by_w in result["width_study_spmat_read_pj"].items():
         w.add_row(name, *(f"{by_w[x] / 1e3:.1f}" for x in widths), f"{result['width_minimum_bits'][name]} bit")
     console.print(w)
-    console.print("the EIE paper chose 64 bits")
+    console.print("the EIE paper chose 64 bits; docs/cost-model.md explains why this model's minimum differs "
+                  "(a PE reuses its last Spmat word across columns)")
     if json_path is not None:
         write_text(json_path, json.dumps(result, indent=2, default=str) + "\n")
