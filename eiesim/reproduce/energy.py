@@ -50,6 +50,8 @@ def energy_study(layers: tuple[str, ...] = REFERENCE_LAYERS, widths: tuple[int, 
             "weights_resident": run["storage"].resident,
             "ptr_bytes_needed_per_pe": run["storage"].ptr_bytes_max,
             "spmat_bytes_needed_per_pe": run["storage"].spmat_bytes_max,
+            "ptr_capacity_bytes": run["storage"].ptr_capacity_bytes,
+            "spmat_capacity_bytes": run["storage"].spmat_capacity_bytes,
         })
     study: dict[str, dict[int, float]] = {name: {} for name in layers}
     for width in widths:
@@ -83,8 +85,8 @@ def command(json_path: Path | None) -> None:
     for r in result["layers"]:
         if not r["weights_resident"]:
             console.print(f"{r['layer']}: weights do not fit the published SRAMs (per PE: pointers "
-                          f"{r['ptr_bytes_needed_per_pe']:,} B of 32,768 B, entries {r['spmat_bytes_needed_per_pe']:,} B "
-                          "of 131,072 B), so they are streamed from DRAM every inference (dram.sram_overflow: stream): "
+                          f"{r['ptr_bytes_needed_per_pe']:,} B of {r['ptr_capacity_bytes']:,} B, entries "
+                          f"{r['spmat_bytes_needed_per_pe']:,} B of {r['spmat_capacity_bytes']:,} B), so they are streamed from DRAM every inference (dram.sram_overflow: stream): "
                           "its time and DRAM energy include that transfer.")
     w = Table(title="Spmat SRAM width study: Spmat read energy per layer (nJ), 128 KB per PE")
     w.add_column("layer")
