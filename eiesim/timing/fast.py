@@ -52,7 +52,7 @@ def run_layer_fast(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, code
         busy, empty, starved, stalled, counters)
     call(
         kernels.accumulate_layer, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n,
-        enc.num_blocks, ARITH_TILE_PIXELS, enc.pe_base, enc.pe_counts, enc.row, enc.code, cb, acc)
+        enc.num_blocks, ARITH_TILE_PIXELS, enc.pe_base, enc.ptr, enc.row, enc.code, cb, acc)
     totals = ComputeTotals(
         num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),
         nonempty_rounds=int(counters[kernels.C_ROUNDS_NONEMPTY]),

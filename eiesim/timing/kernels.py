@@ -247,16 +247,15 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
 
 @njit(cache=True)
 def accumulate_layer(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pes, num_blocks, tile,
-                     pe_base, pe_counts, ent_row, ent_code, codebook_q, acc_out):
+                     pe_base, ptr, ent_row, ent_code, codebook_q, acc_out):
     """Exact arithmetic of a layer from its encoded entries: acc[row] += codebook_q[code] * a.
 
-    Entries are visited PE by PE, each PE's stream in order (block, column, row),
-    (``pe_counts`` (N, B, V): entries per column, i.e. the PE's pointer array as
-    differences), which is the work each PE does over the rounds; each entry is applied to a tile
-    of ``tile`` output pixels at once so the inner loop vectorizes. A column whose patch values
-    are all zero in the tile is skipped; padding entries (row < 0) add nothing.
-    Integer arithmetic is exact, so the order does not change the result.
-    ``acc_out`` is (pixels, M) int64.
+    For each tile of ``tile`` output pixels, PE by PE and block by block, the columns
+    whose patch values are not all zero in the tile are visited in increasing order and
+    the column's entries ``pe_base[p] + ptr[b, j, p] .. pe_base[p] + ptr[b, j + 1, p]``
+    are applied to the whole tile at once (the inner loop vectorizes). Padding entries
+    (row < 0) add nothing. Integer arithmetic is exact, so this order gives the same
+    result as the PEs' own. ``acc_out`` is (pixels, M) int64.
     """
     n_pix = out_h * out_w
     khw = kh * kw
@@ -264,10 +263,11 @@ def accumulate_layer(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
     in_w = x.shape[2]
     tile = max(1, min(tile, n_pix))
     patch = np.zeros((cols, tile), np.int64)
-    live = np.zeros(cols, np.bool_)
+    live = np.empty(cols, np.int64)
     acc = np.zeros((rows, tile), np.int64)
     for t0 in range(0, n_pix, tile):
         tn = min(tile, n_pix - t0)
+        n_live = 0
         for j in range(cols):
             c = j // khw
             rem = j - c * khw
@@ -286,24 +286,22 @@ def accumulate_layer(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
                     v = x[c, iy, ix]
                 prow[u] = v
                 any_nz = any_nz or v != 0
-            live[j] = any_nz
+            if any_nz:
+                live[n_live] = j
+                n_live += 1
         acc[:, :] = 0
-        for p in range(num_pes):
-            q = pe_base[p]
+        for p in range(num_pes):  # PE by PE: each PE's stream is read in order (memory locality)
+            base = pe_base[p]
             for b in range(num_blocks):
-                for j in range(cols):
-                    n = pe_counts[p, b, j]
-                    if n == 0:
-                        continue
-                    if live[j]:
-                        for e in range(q, q + n):
-                            r = ent_row[e]
-                            if r < 0:
-                                continue
-                            w = codebook_q[ent_code[e]]
-                            for u in range(tn):
-                                acc[r, u] += w * patch[j, u]
-                    q += n
+                for k in range(n_live):
+                    j = live[k]
+                    for e in range(base + ptr[b, j, p], base + ptr[b, j + 1, p]):
+                        r = ent_row[e]
+                        if r < 0:
+                            continue
+                        w = codebook_q[ent_code[e]]
+                        for u in range(tn):
+                            acc[r, u] += w * patch[j, u]
         for u in range(tn):
             for r in range(rows):
                 acc_out[t0 + u, r] = acc[r, u]
