@@ -31,3 +31,28 @@ def run_exit_code(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+#: The 4-PE worked example of docs/timing-model.md: PE -> column -> local rows holding a weight.
+DOC_LOCAL_ROWS = {
+    0: {0: [0, 1, 2, 3], 1: [1, 3], 2: [2], 3: [], 4: [0], 5: [3]},
+    1: {0: [2], 1: [0], 2: [], 3: [0, 3], 4: [], 5: [1]},
+    2: {0: [], 1: [], 2: [0, 1, 3], 3: [2], 4: [1, 2], 5: []},
+    3: {0: [3], 1: [2], 2: [1], 3: [0], 4: [3], 5: [0, 1]},
+}
+#: The doc example's input activations (columns 1 and 4 are zero).
+DOC_INPUT = [3, 0, 1, 2, 0, 1]
+
+
+def doc_example_layer(relu: bool = True):
+    """The doc example's 16 x 6 fc layer (row i = PE i mod 4, local row i // 4), all weights 1.0."""
+    import numpy as np
+
+    from eiesim.workload import layer_from_dense
+
+    w = np.zeros((16, 6), np.float32)
+    for pe, cols in DOC_LOCAL_ROWS.items():
+        for j, local_rows in cols.items():
+            for r in local_rows:
+                w[pe + 4 * r, j] = 1.0
+    return layer_from_dense("doc", w, codebook=np.array([1.0]), kind="fc", relu=relu)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from _support import doc_example_layer
 import pytest
 
 from eiesim.arch import load_arch
@@ -11,12 +12,6 @@ from eiesim.workload import layer_from_dense
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 #: docs/timing-model.md section 4: local rows holding non-zeros, per PE and column.
-DOC_LOCAL_ROWS = {
-    0: {0: [0, 1, 2, 3], 1: [1, 3], 2: [2], 3: [], 4: [0], 5: [3]},
-    1: {0: [2], 1: [0], 2: [], 3: [0, 3], 4: [], 5: [1]},
-    2: {0: [], 1: [], 2: [0, 1, 3], 3: [2], 4: [1, 2], 5: []},
-    3: {0: [3], 1: [2], 2: [1], 3: [0], 4: [3], 5: [0, 1]},
-}
 
 
 def reference_encode(dense_codes: np.ndarray, num_pes: int, cap: int, rel_bits: int):
@@ -108,12 +103,7 @@ def test_zero_runs_at_the_padding_boundary():
 
 def test_doc_example_pointers_and_storage():
     arch = load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml")
-    w = np.zeros((16, 6), np.float32)
-    for pe, cols in DOC_LOCAL_ROWS.items():
-        for j, local_rows in cols.items():
-            for r in local_rows:
-                w[pe + 4 * r, j] = 1.0
-    enc = encode_layer(layer_from_dense("doc", w, codebook=np.array([1.0]), kind="fc"), arch)
+    enc = encode_layer(doc_example_layer(), arch)
     assert enc.ptr[0, :, 0].tolist() == [0, 4, 6, 7, 7, 8, 9]
     assert enc.ptr[0, :, 1].tolist() == [0, 1, 2, 2, 4, 4, 5]
     assert enc.ptr[0, :, 2].tolist() == [0, 0, 0, 3, 4, 6, 6]

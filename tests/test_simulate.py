@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from _support import DOC_INPUT, doc_example_layer
 import pytest
 
 from eiesim.arch import load_arch
@@ -17,22 +18,11 @@ from eiesim.workload import Workload, layer_from_dense
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 REAL_MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
-DOC_LOCAL_ROWS = {
-    0: {0: [0, 1, 2, 3], 1: [1, 3], 2: [2], 3: [], 4: [0], 5: [3]},
-    1: {0: [2], 1: [0], 2: [], 3: [0, 3], 4: [], 5: [1]},
-    2: {0: [], 1: [], 2: [0, 1, 3], 3: [2], 4: [1, 2], 5: []},
-    3: {0: [3], 1: [2], 2: [1], 3: [0], 4: [3], 5: [0, 1]},
-}
 
 
 def doc_workload() -> Workload:
-    w = np.zeros((16, 6), np.float32)
-    for pe, cols in DOC_LOCAL_ROWS.items():
-        for j, rows in cols.items():
-            for r in rows:
-                w[pe + 4 * r, j] = 1.0
-    layer = layer_from_dense("doc", w, codebook=np.array([1.0]), kind="fc", relu=False)
-    return Workload("doc", "docs/timing-model.md", (6,), None, [layer], np.array([3, 0, 1, 2, 0, 1], np.float32))
+    layer = doc_example_layer(relu=False)
+    return Workload("doc", "docs/timing-model.md", (6,), None, [layer], np.array(DOC_INPUT, np.float32))
 
 
 def small_conv_workload(bits: int = 4, seed: int = 3) -> Workload:

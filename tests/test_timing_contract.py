@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from _support import DOC_INPUT as DOC_INPUT_LIST
+from _support import doc_example_layer
 import pytest
 
 from eiesim.arch import load_arch
@@ -25,13 +27,7 @@ from eiesim.workload import Workload, layer_from_dense
 
 ROOT = Path(__file__).resolve().parents[1]
 #: docs/timing-model.md section 4: local rows holding non-zeros, per PE and column.
-DOC_LOCAL_ROWS = {
-    0: {0: [0, 1, 2, 3], 1: [1, 3], 2: [2], 3: [], 4: [0], 5: [3]},
-    1: {0: [2], 1: [0], 2: [], 3: [0, 3], 4: [], 5: [1]},
-    2: {0: [], 1: [], 2: [0, 1, 3], 3: [2], 4: [1, 2], 5: []},
-    3: {0: [3], 1: [2], 2: [1], 3: [0], 4: [3], 5: [0, 1]},
-}
-DOC_INPUT = np.array([3, 0, 1, 2, 0, 1], dtype=np.int64)
+DOC_INPUT = np.array(DOC_INPUT_LIST, dtype=np.int64)
 
 #: The doc's cycle-by-cycle table as events: CCU broadcasts at B_k, PE pops at S_{p,k}, done at F_{p,k}.
 DOC_TRACE = [
@@ -51,14 +47,9 @@ DOC_TRACE = [
 
 def _doc_setup():
     arch = load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml")
-    w = np.zeros((16, 6), np.float32)
-    for pe, cols in DOC_LOCAL_ROWS.items():
-        for j, local_rows in cols.items():
-            for r in local_rows:
-                w[pe + 4 * r, j] = 1.0
-    layer = layer_from_dense("doc", w, codebook=np.array([1.0]), kind="fc", relu=False)
+    layer = doc_example_layer(relu=False)
     params = TimingParams.from_arch(arch)
-    return arch, layer, w, encode_layer(layer, arch), layer_geometry(layer, (6,), params), params
+    return arch, layer, layer.dense_weights()[:, :, 0, 0], encode_layer(layer, arch), layer_geometry(layer, (6,), params), params
 
 
 def test_doc_example_event_trace_cycle_by_cycle():
