@@ -215,12 +215,7 @@ def run_fixed(workload: Workload, x_q_input: np.ndarray, plan: FixedPointPlan,
     accumulators, then ``finish_layer`` (bias, requantize, saturate, ReLU) and pooling.
     Returns a ``FixedOutputs`` dict of int64 outputs.
     """
-    x_q_input = np.asarray(x_q_input)
-    if x_q_input.dtype.kind not in "iu":
-        raise InputDataError(f"fixed-point input must hold integers, got {x_q_input.dtype}")
-    if tuple(x_q_input.shape) != tuple(workload.input_shape):
-        raise InputDataError(f"input has shape {x_q_input.shape}, the workload expects {tuple(workload.input_shape)}")
-    x_q_input = x_q_input.astype(np.int64)
+    x_q_input = _checked_shape(workload, x_q_input, "iu", "fixed-point input must hold integers").astype(np.int64)
     plan.check(workload, workload.source)
     outs = FixedOutputs()
     for layer in workload.layers:
@@ -318,14 +313,19 @@ def softmax(v: np.ndarray) -> np.ndarray:
     return (e / e.sum()).astype(np.float32)
 
 
-def check_input(workload: Workload, x: np.ndarray) -> np.ndarray:
-    """``x`` as float32 after checking its shape and values against the workload input."""
+def _checked_shape(workload: Workload, x: np.ndarray, kinds: str, what: str) -> np.ndarray:
+    """``x`` as an array after checking its dtype kind and that it has the workload's input shape."""
     x = np.asarray(x)
-    if x.dtype.kind not in "fiu":
-        raise InputDataError(f"input must be numeric, got {x.dtype}")
+    if x.dtype.kind not in kinds:
+        raise InputDataError(f"{what}, got {x.dtype}")
     if tuple(x.shape) != tuple(workload.input_shape):
         raise InputDataError(f"input has shape {tuple(x.shape)}, the workload expects {tuple(workload.input_shape)}")
-    x = x.astype(np.float32)
+    return x
+
+
+def check_input(workload: Workload, x: np.ndarray) -> np.ndarray:
+    """``x`` as float32 after checking its shape and values against the workload input."""
+    x = _checked_shape(workload, x, "fiu", "input must be numeric").astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise InputDataError("input holds NaN or Inf")
     return x

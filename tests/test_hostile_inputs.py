@@ -121,6 +121,14 @@ def base_members(base_workload_path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
+def load_or_clean_error(path: Path) -> None:
+    """The property every fuzz case checks: a workload loads, or WorkloadError is raised (nothing else)."""
+    try:
+        load_workload(path)
+    except WorkloadError as exc:
+        assert "\n" not in exc.one_line()
+
+
 def _write(path: Path, members: dict[str, np.ndarray]) -> None:
     np.savez(path, **members)
 
@@ -135,10 +143,7 @@ def test_fuzz_layer_meta(tmp_path, base_members, layer, key, value):
     members = dict(base_members, meta=np.array(json.dumps(meta)))
     path = tmp_path / "fuzz.npz"
     _write(path, members)
-    try:
-        load_workload(path)
-    except WorkloadError:
-        pass
+    load_or_clean_error(path)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -157,10 +162,7 @@ def test_fuzz_member_arrays(tmp_path, base_members, member, dtype, shape, fill):
     members[member] = arr
     path = tmp_path / "fuzz.npz"
     _write(path, members)
-    try:
-        load_workload(path)
-    except WorkloadError:
-        pass
+    load_or_clean_error(path)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -173,10 +175,7 @@ def test_fuzz_raw_bytes(tmp_path, base_workload_path, data):
     cut = data.draw(st.integers(0, len(raw)))
     path = tmp_path / "fuzz.npz"
     path.write_bytes(bytes(raw[:cut]) if data.draw(st.booleans()) else bytes(raw))
-    try:
-        load_workload(path)
-    except WorkloadError:
-        pass
+    load_or_clean_error(path)
 
 
 arch_keys = st.sampled_from(["num_pes", "clock_mhz", "tech_nm", "fifo_depth", "codebook_bits", "rel_index_bits",
