@@ -5,39 +5,48 @@ destination registers (cap = N x act_regs_per_pe rows) are cut into row blocks
 encoded independently. Each PE stores, per block, its entries column by column
 with a relative row index of ``rel_index_bits`` bits; zero runs longer than the
 index can say are bridged by padding entries (weight 0). The rules are in
-docs/timing-model.md section 1; the work is done by the Numba kernels
-``encode_count`` / ``encode_fill`` in ``eiesim.timing.kernels``.
+docs/timing-model.md section 1.
+
+Two levels, one set of rules:
+
+* ``layout_layer`` -> ``ColumnLayout``: every PE's column pointers, its padding and
+  its storage. That is all timing depends on (how many entries each PE holds for
+  each column and where they sit in its Spmat words), and it is what the fast engine
+  uses. One pass over the CSR (``kernels.count_entries_*``).
+* ``encode_layer`` -> ``EncodedLayer``: the layout plus the entries themselves
+  (row, codebook index, relative index), as the Spmat SRAM holds them. The event
+  engine walks these entries; ``kernels.encode_fill`` writes them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from eiesim.arch import ArchConfig
+from eiesim.errors import WorkloadError
 from eiesim.timing import kernels
 from eiesim.timing.cache_guard import call
 from eiesim.workload import Layer
 
+#: Largest block height (local rows per PE) the bit-mask counting kernel handles.
+MASK_KERNEL_MAX_ROWS = 64
+#: Stream positions must stay below this (the fast engine's word arithmetic relies on it).
+MAX_ENTRIES_PER_PE = 1 << 30
+
 
 @dataclass(frozen=True)
-class EncodedLayer:
-    """One layer in EIE's per-PE storage format.
+class ColumnLayout:
+    """Where each PE's entries of each column sit: pointers, padding and storage of one layer.
 
-    The entries of all PEs are concatenated PE by PE: PE p's stream is
-    ``[pe_base[p], pe_base[p+1])`` of ``row``/``code``/``z`` and is ordered by
-    (block, column, row). ``ptr[b, j, p]`` (shape (B, V+1, N)) is the position of
-    column j of block b within PE p's stream; ``ptr[b, V, p]`` ends the block.
-    ``row`` is each entry's matrix row (-1 for a padding entry), ``code`` its codebook
-    index (0 for padding) and ``z`` its relative row index.
-
-    ``pe_counts`` (N, B, V) holds each PE's entries per column (its pointer array as
-    differences, in the PE's own order). Tables derived once for the simulators, all
-    (B, V, N): ``ncount`` entries of the
-    column in the PE, ``first_word``/``last_word`` the Spmat words they span; and per
-    column of a block (B*V): ``col_entries`` and ``col_pad`` summed over the PEs.
+    ``pe_ptr`` (N, B*V + 1) int32: ``pe_ptr[p, b*V + j]`` is the position, in PE p's
+    stream of entries, of column j of block b; the stream runs through the blocks in
+    order, so the next position ends the column and ``pe_ptr[p, B*V]`` is the PE's
+    total. ``padding_per_pe`` (N) counts each PE's padding entries and ``col_pad``
+    (B*V) each column's, summed over the PEs.
     """
 
     name: str
@@ -47,25 +56,23 @@ class EncodedLayer:
     cap: int
     num_blocks: int
     entries_per_word: int
-    pe_base: np.ndarray
-    ptr: np.ndarray
-    row: np.ndarray
-    code: np.ndarray
-    z: np.ndarray
+    pe_ptr: np.ndarray
     padding_per_pe: np.ndarray
-    pe_counts: np.ndarray
-    ncount: np.ndarray
-    first_word: np.ndarray
-    last_word: np.ndarray
-    col_entries: np.ndarray
     col_pad: np.ndarray
     spmat_bytes_per_word: int
     pointer_bits: int
 
+    @cached_property
+    def ptr(self) -> np.ndarray:
+        """The pointer arrays block by block, shape (B, V+1, N): ``ptr[b, j, p]`` starts column j of
+        block b in PE p's stream and ``ptr[b, V, p]`` ends the block (the hardware's V+1 pointers)."""
+        idx = np.arange(self.num_blocks)[:, None] * self.cols + np.arange(self.cols + 1)[None, :]
+        return np.ascontiguousarray(self.pe_ptr[:, idx].transpose(1, 2, 0)).astype(np.int64)
+
     @property
     def entries_per_pe(self) -> np.ndarray:
         """Entries (real + padding) stored by each PE."""
-        return np.diff(self.pe_base)
+        return self.pe_ptr[:, -1].astype(np.int64)
 
     @property
     def spmat_bytes_per_pe(self) -> np.ndarray:
@@ -79,10 +86,32 @@ class EncodedLayer:
         nbytes = math.ceil(self.num_blocks * (self.cols + 1) * self.pointer_bits / 8)
         return np.full(self.num_pes, nbytes, dtype=np.int64)
 
+    def column_counts(self, block: int, cols: np.ndarray) -> np.ndarray:
+        """Entries each PE holds for the given columns of ``block``, shape (len(cols), N)."""
+        c = block * self.cols + np.asarray(cols, dtype=np.int64)
+        return (self.pe_ptr[:, c + 1] - self.pe_ptr[:, c]).T.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class EncodedLayer(ColumnLayout):
+    """A layer in EIE's per-PE storage format: its ``ColumnLayout`` plus the entries.
+
+    The entries of all PEs are concatenated PE by PE: PE p's stream is
+    ``[pe_base[p], pe_base[p+1])`` of ``row``/``code``/``z`` and is ordered by
+    (block, column, row). ``row`` is each entry's matrix row (-1 for a padding entry),
+    ``code`` its codebook index (0 for padding) and ``z`` its relative row index.
+    """
+
+    pe_base: np.ndarray = None  # type: ignore[assignment]
+    row: np.ndarray = None  # type: ignore[assignment]
+    code: np.ndarray = None  # type: ignore[assignment]
+    z: np.ndarray = None  # type: ignore[assignment]
+
     def column_span(self, pe: int, block: int, col: int) -> tuple[int, int]:
         """Index range [start, stop) of PE ``pe``'s entries for column ``col`` of ``block``."""
         g = int(self.pe_base[pe])
-        return g + int(self.ptr[block, col, pe]), g + int(self.ptr[block, col + 1, pe])
+        c = block * self.cols + col
+        return g + int(self.pe_ptr[pe, c]), g + int(self.pe_ptr[pe, c + 1])
 
     def column_entries(self, pe: int, block: int, col: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, codes, z) of the entries PE ``pe`` stores for column ``col`` of ``block``."""
@@ -95,54 +124,69 @@ class EncodedLayer:
         return self.row[s:t], self.code[s:t], self.z[s:t]
 
 
-def _index_array(a: np.ndarray) -> np.ndarray:
-    """Contiguous integer array, converted only when the dtype is not one the kernels take as is."""
-    a = np.ascontiguousarray(a)
-    return a if a.dtype in (np.int32, np.int64) else a.astype(np.int64)
+def csr_arrays(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, codes) as the kernels take them: contiguous, indices unsigned.
+
+    Checks what the kernels' memory safety rests on, cheaply (O(rows)): indptr starts
+    at 0, never decreases and ends at nnz. Column indices are checked by the counting
+    pass itself (``layout_layer``), which every simulation runs first.
+    """
+    indptr = np.ascontiguousarray(layer.indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(layer.indices)
+    if indices.dtype not in (np.int32, np.int64, np.uint32, np.uint64):
+        indices = indices.astype(np.int64)
+    indices = indices.view(np.uint32 if indices.itemsize == 4 else np.uint64)
+    codes = np.ascontiguousarray(layer.codes)
+    if codes.dtype not in (np.uint8, np.uint16):
+        codes = codes.astype(np.int64).view(np.uint64)
+    nnz = indices.shape[0]
+    if (indptr.shape[0] != layer.rows + 1 or indptr[0] != 0 or indptr[-1] != nnz or codes.shape[0] != nnz
+            or np.any(indptr[1:] < indptr[:-1])):
+        raise WorkloadError(f"layer {layer.name!r}: indptr/indices/codes do not form a valid CSR matrix")
+    return indptr, indices, codes
 
 
-def encode_layer(layer: Layer, arch: ArchConfig) -> EncodedLayer:
-    """Encode one layer for ``arch`` (interleaving, blocks, relative indices, padding, pointers)."""
+def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
+    """Every PE's column pointers, padding and storage for ``arch`` (no entries written)."""
     n = arch.num_pes
     cap = arch.act_capacity
     m, v = layer.rows, layer.cols
     blocks = max(1, -(-m // cap))
-    bits = arch.rel_index_bits
-    indptr = _index_array(layer.indptr)
-    indices = _index_array(layer.indices)
-    codes = np.ascontiguousarray(layer.codes)
-    if codes.dtype not in (np.uint8, np.uint16, np.int32, np.int64):
-        codes = codes.astype(np.int64)
-    size = n * blocks * v
-    counts = np.zeros(size, dtype=np.int64)
-    pad_pe = np.zeros(n, dtype=np.int64)
-    col_pad = np.zeros(blocks * v, dtype=np.int64)
-    col_entries = np.zeros(blocks * v, dtype=np.int64)
-    call(
-        kernels.encode_count, indptr, indices, m, v, n, cap, blocks, bits, counts, pad_pe, col_pad)
-    ptr = np.empty((blocks, v + 1, n), dtype=np.int64)
-    ncount = np.empty((blocks, v, n), dtype=np.int32)
-    first_word = np.empty((blocks, v, n), dtype=np.int32)
-    last_word = np.empty((blocks, v, n), dtype=np.int32)
-    pe_base = np.empty(n + 1, dtype=np.int64)
-    call(
-        kernels.local_pointers, counts, n, blocks, v, arch.entries_per_word, ptr, ncount, first_word, last_word,
-        pe_base, col_entries)
-    cursor = np.empty(size, dtype=np.int64)
-    if size:
-        cursor[0] = 0
-        np.cumsum(counts[:-1], out=cursor[1:])
+    indptr, indices, _ = csr_arrays(layer)
+    if indices.shape[0] and int(indices.max()) >= v:
+        raise WorkloadError(f"layer {layer.name!r}: column indices must lie in [0, {v})")
+    nbv = blocks * v
+    ptr = np.empty((n, nbv + 1), dtype=np.int32)
+    col_pad = np.zeros(nbv, dtype=np.int64)
+    pe_pad = np.zeros(n, dtype=np.int64)
+    pe_total = np.zeros(n, dtype=np.int64)
+    kernel = kernels.count_entries_masked if arch.act_regs_per_pe <= MASK_KERNEL_MAX_ROWS \
+        else kernels.count_entries_packed
+    call(kernel, indptr, indices, m, v, n, cap, blocks, arch.rel_index_bits, ptr, col_pad, pe_pad, pe_total)
+    if n and int(pe_total.max()) >= MAX_ENTRIES_PER_PE:
+        raise WorkloadError(f"layer {layer.name!r}: a PE would hold {int(pe_total.max())} entries; "
+                            f"eiesim supports fewer than {MAX_ENTRIES_PER_PE} per PE and layer")
+    return ColumnLayout(
+        name=layer.name, rows=m, cols=v, num_pes=n, cap=cap, num_blocks=blocks,
+        entries_per_word=arch.entries_per_word, pe_ptr=ptr, padding_per_pe=pe_pad,
+        col_pad=col_pad, spmat_bytes_per_word=arch.spmat_sram.width_bits // 8,
+        pointer_bits=arch.ptr_sram.pointer_bits)
+
+
+def encode_layer(layer: Layer, arch: ArchConfig) -> EncodedLayer:
+    """Encode one layer for ``arch``: its ``ColumnLayout`` plus every PE's entries."""
+    lay = layout_layer(layer, arch)
+    indptr, indices, codes = csr_arrays(layer)
+    n, nbv = lay.num_pes, lay.num_blocks * lay.cols
+    totals = lay.pe_ptr[:, -1].astype(np.int64)
+    pe_base = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(totals, out=pe_base[1:])
+    cursor = np.ascontiguousarray((lay.pe_ptr[:, :nbv] + pe_base[:-1, None]).reshape(-1), dtype=np.int64)
     total = int(pe_base[-1])
     ent_row = np.empty(total, dtype=np.int32)
     ent_code = np.empty(total, dtype=np.uint16)
     ent_z = np.empty(total, dtype=np.uint16)
-    call(
-        kernels.encode_fill, indptr, indices, codes, m, v, n, cap, blocks, bits, cursor, ent_row, ent_code, ent_z)
-    return EncodedLayer(
-        name=layer.name, rows=m, cols=v, num_pes=n, cap=cap, num_blocks=blocks,
-        entries_per_word=arch.entries_per_word, pe_base=pe_base, ptr=ptr, row=ent_row, code=ent_code, z=ent_z,
-        padding_per_pe=pad_pe, pe_counts=counts.reshape(n, blocks, v), ncount=ncount, first_word=first_word,
-        last_word=last_word,
-        col_entries=col_entries, col_pad=col_pad, spmat_bytes_per_word=arch.spmat_sram.width_bits // 8,
-        pointer_bits=arch.ptr_sram.pointer_bits,
-    )
+    call(kernels.encode_fill, indptr, indices, codes, lay.rows, lay.cols, n, lay.cap, lay.num_blocks,
+         arch.rel_index_bits, cursor, ent_row, ent_code, ent_z)
+    fields = {f: getattr(lay, f) for f in ColumnLayout.__dataclass_fields__}
+    return EncodedLayer(**fields, pe_base=pe_base, row=ent_row, code=ent_code, z=ent_z)

@@ -245,9 +245,8 @@ def _conv_float(x: np.ndarray, layer: Layer) -> np.ndarray:
 
 def _layer_float(x: np.ndarray, layer: Layer) -> np.ndarray:
     """Pre-activation output of one layer in float32 (bias included)."""
-    if layer.kind == "fc":
-        w = layer.dense_weights().reshape(layer.rows, layer.cols)
-        return (w @ x + layer.bias).astype(np.float32)
+    if layer.kind == "fc":  # sparse mat-vec: a dense copy of a large fc layer costs more than the product
+        return (layer.weights_csr() @ np.asarray(x, dtype=np.float32) + layer.bias).astype(np.float32)
     return (_conv_float(x, layer) + layer.bias[:, None, None]).astype(np.float32)
 
 

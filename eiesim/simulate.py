@@ -18,7 +18,7 @@ import numpy as np
 
 from eiesim.arch import ArchConfig, legal_sram_size
 from eiesim.costs import evaluate
-from eiesim.encoding import EncodedLayer, encode_layer
+from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
 from eiesim.errors import ArchError, UsageError
 from eiesim.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.functional import FixedPointPlan, plan_fixed_point, run_fixed
@@ -225,7 +225,7 @@ def check_codebook_bits(arch: ArchConfig, workload: Workload) -> None:
             f"`eiesim compress --bits {arch.codebook_bits}`")
 
 
-def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, EncodedLayer],
+def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, ColumnLayout],
                     ) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
     """Resolve 'auto' SRAM sizes, decide residency, and the bytes each layer streams from DRAM.
 
@@ -292,7 +292,9 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     if plan is None:
         plan = plan_fixed_point(workload, x_float)
     params = TimingParams.from_arch(arch)
-    encoded = {layer.name: encode_layer(layer, arch) for layer in workload.layers}
+    # The fast engine needs only each layer's pointers; the event engine walks the entries.
+    encode = layout_layer if engine == "fast" else encode_layer
+    encoded = {layer.name: encode(layer, arch) for layer in workload.layers}
     arch, storage, stream_bytes = resolve_storage(arch, workload, encoded)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
     records: dict[str, tuple[LayerGeometry, ComputeTotals, PhaseTotals]] = {}
@@ -302,7 +304,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         geom = layer_geometry(layer, tuple(x_layer.shape), params)
         cb_q = quantized_codebook(layer, fmt)
         if engine == "fast":
-            acc, comp = run_layer_fast(encoded[layer.name], geom, x_layer, cb_q, params)
+            acc, comp = run_layer_fast(encoded[layer.name], layer, geom, x_layer, cb_q, params)
             phases = phase_totals(geom)
         else:
             acc, comp, phases = run_layer_event(encoded[layer.name], geom, x_layer, cb_q, params)
@@ -345,7 +347,7 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
 
 
 def _layer_stats(layer: Layer, geom: LayerGeometry, comp: ComputeTotals, ph: PhaseTotals, io: LayerIo,
-                 start: int, arch: ArchConfig, enc: EncodedLayer, saturations: int, density: float) -> LayerStats:
+                 start: int, arch: ArchConfig, enc: ColumnLayout, saturations: int, density: float) -> LayerStats:
     cycles = io.cycles + ph.load_cycles + comp.compute_cycles + ph.store_cycles
     ent, pad = enc.entries_per_pe, enc.padding_per_pe
     storage = {

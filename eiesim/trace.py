@@ -158,7 +158,7 @@ def _layer_input(workload: Workload, layer: Layer, network_input: Any) -> np.nda
 def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: Any = None,
                 max_events: int = DEFAULT_MAX_EVENTS) -> dict[str, Any]:
     """The Chrome/Perfetto trace (a JSON-ready dict) of layer ``layer_name`` of one inference."""
-    from eiesim.encoding import encode_layer
+    from eiesim.encoding import layout_layer
     from eiesim.fixed_point import im2col
     from eiesim.simulate import check_codebook_bits, resolve_storage
     from eiesim.timing.contract import TimingParams, layer_geometry, layer_io, round_schedule
@@ -172,7 +172,7 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
         raise UsageError(f"workload {workload.name!r} has no layer {layer_name!r}; its layers are: {names}") from None
     check_codebook_bits(arch, workload)
     params = TimingParams.from_arch(arch)
-    encoded = {lay.name: encode_layer(lay, arch) for lay in workload.layers}
+    encoded = {lay.name: layout_layer(lay, arch) for lay in workload.layers}
     arch, _storage, stream = resolve_storage(arch, workload, encoded)
     enc = encoded[layer.name]
     x = _layer_input(workload, layer, input)

@@ -118,7 +118,7 @@ class Layer:
 
     def weights_csr(self) -> sp.csr_matrix:
         """The decoded (shared-weight) M x V matrix, float32."""
-        data = self.codebook[self.codes.astype(np.int64)].astype(np.float32)
+        data = np.asarray(self.codebook, dtype=np.float32)[self.codes]
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.rows, self.cols))
 
     def dense_weights(self) -> np.ndarray:

@@ -121,3 +121,47 @@ def test_eight_bit_codes_pack_five_per_word():
     w[0, :] = 1.0  # PE 0 holds 11 entries -> ceil(11/5) = 3 words of 8 bytes
     enc = encode_layer(layer_from_dense("w", w, codebook=np.array([1.0]), kind="fc"), arch)
     assert int(enc.spmat_bytes_per_pe[0]) == 24 and int(enc.spmat_bytes_per_pe[1]) == 0
+
+
+def _count_with(kernel, layer, num_pes, regs, bits):
+    from eiesim.encoding import csr_arrays
+
+    cap = num_pes * regs
+    blocks = max(1, -(-layer.rows // cap))
+    indptr, indices, _ = csr_arrays(layer)
+    nbv = blocks * layer.cols
+    out = (np.empty((num_pes, nbv + 1), np.int32), np.zeros(nbv, np.int64), np.zeros(num_pes, np.int64),
+           np.zeros(num_pes, np.int64))
+    kernel(indptr, indices, layer.rows, layer.cols, num_pes, cap, blocks, bits, *out)
+    return out
+
+
+@pytest.mark.parametrize("regs", [1, 5, 16, 17, 33, 64])
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 5, 6, 16])
+def test_mask_and_packed_counting_kernels_agree(regs, bits):
+    """The two counting algorithms (bit masks for blocks of <= 64 rows, packed state for any) agree,
+    and both agree with the entries the fill pass writes."""
+    from eiesim.timing import kernels
+
+    rng = np.random.default_rng(regs * 100 + bits)
+    for density in (0.01, 0.05, 0.3, 0.9):
+        pes = 3
+        _, layer = _random_layer(rng, 7 * pes * regs + 5, 11, density)  # several row blocks, a partial last one
+        masked = _count_with(kernels.count_entries_masked, layer, pes, regs, bits)
+        packed = _count_with(kernels.count_entries_packed, layer, pes, regs, bits)
+        for a, b in zip(masked, packed, strict=True):
+            assert np.array_equal(a, b)
+        enc = encode_layer(layer, load_arch(None, {"num_pes": pes, "act_regs_per_pe": regs, "rel_index_bits": bits}))
+        padding = np.array([int((enc.pe_stream(p)[0] < 0).sum()) for p in range(pes)])
+        assert np.array_equal(masked[2], padding)
+        assert np.array_equal(masked[3], enc.entries_per_pe)
+
+
+def test_layout_rejects_column_indices_outside_the_matrix():
+    from eiesim.encoding import layout_layer
+    from eiesim.errors import WorkloadError
+
+    layer = layer_from_dense("w", np.ones((4, 3), np.float32), codebook=np.array([1.0]), kind="fc")
+    bad = __import__("dataclasses").replace(layer, indices=np.where(layer.indices == 2, 7, layer.indices))
+    with pytest.raises(WorkloadError, match="column indices"):
+        layout_layer(bad, load_arch(None, {"num_pes": 2}))

@@ -125,6 +125,11 @@ def _fc_case(m, v, wd, ad, seed=1, **over):
     ("M > N*regs", _fc_case(40, 5, 0.4, 1.0, num_pes=2, act_regs_per_pe=4), lambda s: s.row_blocks == 5),
     ("V > N*regs", _fc_case(5, 30, 0.4, 0.5, num_pes=2, act_regs_per_pe=4), lambda s: s.input_batches == 4),
     ("empty columns", _fc_case(8, 12, 0.05, 1.0, num_pes=4), lambda s: int(s.empty_cycles.sum()) > 0),
+    ("a single column, one entry per word", _fc_case(3, 1, 1.0, 1.0, num_pes=1, act_regs_per_pe=3,
+                                                     **{"spmat_sram.width_bits": 8}),
+     lambda s: s.actions["spmat_word_reads"] == 3),
+    ("long zero runs, 64-row blocks, 1-bit indices", _fc_case(256, 7, 0.05, 1.0, num_pes=2, rel_index_bits=1),
+     lambda s: s.padding_entries > s.entries_processed // 2),
 ])
 def test_edge_cases_are_identical(label, case, feature):
     arch, workload = case

@@ -10,7 +10,7 @@ from _support import doc_example_layer
 import pytest
 
 from eiesim.arch import load_arch
-from eiesim.encoding import encode_layer
+from eiesim.encoding import encode_layer, layout_layer
 from eiesim.timing.contract import (
     LayerGeometry,
     PhaseCycles,
@@ -62,11 +62,12 @@ def test_doc_example_event_trace_cycle_by_cycle():
 
 @pytest.mark.parametrize("engine", ["event", "fast"])
 def test_doc_example_statistics(engine):
-    _, _, _, enc, geom, params = _doc_setup()
+    _, layer, _, enc, geom, params = _doc_setup()
     if engine == "event":
         _, comp, phases = run_layer_event(enc, geom, DOC_INPUT, np.array([1]), params)
     else:
-        _, comp = run_layer_fast(enc, geom, DOC_INPUT, np.array([1]), params)
+        _, comp = run_layer_fast(layout_layer(layer, load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml")), layer, geom,
+                                 DOC_INPUT, np.array([1]), params)
         phases = phase_totals(geom)
     assert comp.compute_cycles == 12
     assert comp.busy.tolist() == [6, 4, 4, 5]
@@ -153,3 +154,15 @@ def test_fifo_depth_one_serialises_broadcasts():
                                                   (4, "ccu", "broadcast 2")]
     assert comp.broadcast_stall_cycles == 2
     assert comp.compute_cycles == 6 + 3  # last pop at 5, done at 6, drain P - 1 = 3
+
+
+@pytest.mark.parametrize("entries_per_word", [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 21, 32, 64, 1000, 65536])
+def test_word_divider_is_exact_division(entries_per_word):
+    from eiesim.timing.fast import word_divider
+
+    mul, shift = word_divider(entries_per_word)
+    rng = np.random.default_rng(entries_per_word)
+    s = np.concatenate([np.arange(5000), rng.integers(0, 1 << 30, 20000), (1 << 30) - np.arange(1, 5000),
+                        entries_per_word * np.arange(1, 2000), entries_per_word * np.arange(1, 2000) - 1])
+    s = s[(s >= 0) & (s < 1 << 30)].astype(np.int64)
+    assert np.array_equal((s * mul) >> shift, s // entries_per_word)

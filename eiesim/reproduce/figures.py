@@ -110,7 +110,7 @@ def reads_without_reuse(workload: Any, arch: Any) -> int:
     to the engine's, which keeps the last word read; fc layers of one round only)."""
     import numpy as np
 
-    from eiesim.encoding import encode_layer
+    from eiesim.encoding import layout_layer
     from eiesim.fixed_point import quantize
     from eiesim.functional import plan_fixed_point
     from eiesim.images import prepare_input
@@ -119,7 +119,7 @@ def reads_without_reuse(workload: Any, arch: Any) -> int:
     x = prepare_input(workload, None)
     x_q, _ = quantize(x, plan_fixed_point(workload, x).input_frac)
     cols = np.flatnonzero(x_q.reshape(-1))
-    enc = encode_layer(layer, arch)
+    enc = layout_layer(layer, arch)
     e = arch.entries_per_word
     total = 0
     for b in range(enc.num_blocks):

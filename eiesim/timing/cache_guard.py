@@ -11,21 +11,38 @@ call is retried once (so a genuine error, which fails again, still surfaces).
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
 def call(kernel: Any, *args: Any) -> Any:
-    """Run a Numba dispatcher, recovering from an unusable on-disk cache."""
+    """Run a Numba dispatcher, recovering from an unusable on-disk cache.
+
+    A kernel that calls other kernels loads their cache entries while it compiles, so
+    on failure caching is switched off for every kernel of the module that has not been
+    compiled yet, not only for the one called.
+    """
     try:
         return kernel(*args)
     except Exception:
         if kernel.signatures:  # already compiled in this process: a genuine error
             raise
-        disable_cache(kernel)
+        for other in _module_kernels(kernel):
+            if not other.signatures:
+                disable_cache(other)
         log.warning("Numba cache for %s is unusable; compiling without it", kernel.__name__)
         return kernel(*args)
+
+
+def _module_kernels(kernel: Any) -> list[Any]:
+    """The Numba dispatchers defined in ``kernel``'s module (``kernel`` included)."""
+    from numba.core.dispatcher import Dispatcher
+
+    module = sys.modules.get(getattr(kernel, "__module__", ""), None)
+    found = [obj for obj in vars(module).values() if isinstance(obj, Dispatcher)] if module else []
+    return found if kernel in found else [*found, kernel]
 
 
 def disable_cache(kernel: Any) -> None:

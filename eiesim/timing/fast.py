@@ -1,23 +1,43 @@
-"""The fast engine: validate and coerce, then run one Numba kernel per layer.
+"""The fast engine: validate and coerce, then one Numba kernel for the rounds and one for the arithmetic.
 
 ``run_layer_fast`` executes every round of a layer (all pixels, row blocks and input
 batches) inside ``kernels.run_layer_rounds``, which applies the recurrence of
-docs/timing-model.md section 3 directly (O(K x N) per round, no cycle stepping).
+docs/timing-model.md section 3 directly (O(K x N) per round, no cycle stepping) to
+the layer's ``ColumnLayout``: the per-PE column pointers are all the timing needs.
+The exact arithmetic comes straight from the CSR (``kernels.accumulate_fc`` /
+``accumulate_conv``); the PEs' entry order does not change integer sums, and the
+equivalence tests hold it to the event engine, which walks the encoded entries.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from eiesim.encoding import EncodedLayer
+from eiesim.encoding import ColumnLayout, csr_arrays
 from eiesim.errors import InputDataError
 from eiesim.timing import kernels
 from eiesim.timing.cache_guard import call
 from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
+from eiesim.workload import Layer
 
-
-#: Output pixels the arithmetic kernel processes together (vector width x unrolling; cache-sized).
+#: Output pixels the conv arithmetic kernel processes together (vector width x unrolling; cache-sized).
 ARITH_TILE_PIXELS = 64
+#: Stream positions the word arithmetic is exact for (the encoding keeps PEs below this).
+_POSITION_BITS = 30
+
+
+def word_divider(entries_per_word: int) -> tuple[int, int]:
+    """(mul, shift) with ``(s * mul) >> shift == s // entries_per_word`` for 0 <= s < 2**30.
+
+    Division by a constant as a multiply and a shift (Granlund and Montgomery, PLDI
+    1994, theorem 4.2): shift = 30 + ceil(log2 d), mul = ceil(2**shift / d) < 2**32,
+    so the product is one 32 x 32 -> 64-bit multiplication.
+    """
+    d = int(entries_per_word)
+    if d < 1:
+        raise ValueError(f"entries_per_word must be >= 1, got {d}")
+    shift = _POSITION_BITS + (d - 1).bit_length()
+    return -(-(1 << shift) // d), shift
 
 
 def _as_pe_input(x_q: np.ndarray, geom: LayerGeometry) -> np.ndarray:
@@ -33,26 +53,63 @@ def _as_pe_input(x_q: np.ndarray, geom: LayerGeometry) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.int64)
 
 
-def run_layer_fast(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, codebook_q: np.ndarray,
-                   params: TimingParams) -> tuple[np.ndarray, ComputeTotals]:
-    """All rounds of one layer. Returns (exact accumulators (M, OH, OW) or (M,), compute totals)."""
-    if enc.num_pes != params.num_pes or enc.cols != geom.cols or enc.rows != geom.rows:
+def _full_codebook(codebook_q: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The quantized codebook padded with zeros to every value ``codes``' dtype can hold.
+
+    The kernels then never read outside it, whatever a malformed code says (the
+    workload loader rejects such codes; layers built in code are not re-checked).
+    """
+    cb = np.asarray(codebook_q, dtype=np.int64)
+    size = 1 << (8 * codes.dtype.itemsize) if codes.dtype.itemsize <= 2 else int(codes.max(initial=0)) + 1
+    full = np.zeros(max(size, cb.shape[0]), dtype=np.int64)
+    full[:cb.shape[0]] = cb
+    return full
+
+
+def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q: np.ndarray,
+                   codebook_q: np.ndarray, params: TimingParams) -> tuple[np.ndarray, ComputeTotals]:
+    """All rounds of one layer. Returns (exact accumulators (M, OH, OW) or (M,), compute totals).
+
+    ``layout`` is ``encoding.layout_layer(layer, arch)`` (or an ``EncodedLayer``) for the
+    same architecture as ``params``.
+    """
+    if layout.num_pes != params.num_pes or layout.cols != geom.cols or layout.rows != geom.rows:
         raise ValueError("encoded layer does not match the geometry/architecture")
+    if layout.entries_per_word != params.entries_per_word:
+        raise ValueError("encoded layer was laid out for another Spmat word size")
     x = _as_pe_input(x_q, geom)
     n = params.num_pes
-    cb = np.ascontiguousarray(codebook_q, dtype=np.int64)
-    acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64)
     busy, empty, starved, stalled = (np.zeros(n, dtype=np.int64) for _ in range(4))
     counters = np.zeros(kernels.N_COUNTERS, dtype=np.int64)
     (kh, kw), (sh, sw), (ph, pw) = geom.kernel, geom.stride, geom.padding
+    # The rounds read one row of (B*V + 1, N) per broadcast column. An fc layer has a
+    # single pixel and touches each column at most once per round: a transposed view
+    # will do, and the words are computed on the fly. A conv layer revisits every
+    # column per pixel: copy the pointers contiguous and tabulate the words once.
+    mul, shift = word_divider(params.entries_per_word)
+    if geom.pixels == 1:
+        ptr_cols = layout.pe_ptr.T
+        first_word = last_word = np.zeros((0, n), dtype=np.int32)  # no table: words on the fly
+    else:
+        ptr_cols = np.ascontiguousarray(layout.pe_ptr.T)
+        pos = ptr_cols.astype(np.int64)
+        first_word = ((pos[:-1] * mul) >> shift).astype(np.int32)
+        last_word = ((np.maximum(pos[1:] - 1, 0) * mul) >> shift).astype(np.int32)
     call(
         kernels.run_layer_rounds, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n,
-        params.cap, enc.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.empty_cycles,
-        enc.ncount, enc.first_word, enc.last_word, enc.col_entries, enc.col_pad,
-        busy, empty, starved, stalled, counters)
-    call(
-        kernels.accumulate_layer, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n,
-        enc.num_blocks, ARITH_TILE_PIXELS, enc.pe_base, enc.ptr, enc.row, enc.code, cb, acc)
+        params.cap, layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.empty_cycles,
+        ptr_cols, mul, shift, first_word, last_word, layout.col_pad, busy, empty, starved, stalled, counters)
+    indptr, indices, codes = csr_arrays(layer)
+    cb = _full_codebook(codebook_q, codes)
+    if geom.kind == "fc":
+        out = np.zeros(geom.rows, dtype=np.int64)
+        call(kernels.accumulate_fc, x.reshape(-1), indptr, indices, codes, cb, out)
+    else:
+        acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64)
+        call(
+            kernels.accumulate_conv, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows,
+            geom.cols, ARITH_TILE_PIXELS, indptr, indices, codes, cb, acc)
+        out = np.ascontiguousarray(acc.T.reshape(geom.rows, *geom.out_hw))
     totals = ComputeTotals(
         num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),
         nonempty_rounds=int(counters[kernels.C_ROUNDS_NONEMPTY]),
@@ -60,5 +117,4 @@ def run_layer_fast(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, code
         padding=int(counters[kernels.C_PADDING]), spmat_word_reads=int(counters[kernels.C_SPMAT_READS]),
         broadcast_stall_cycles=int(counters[kernels.C_BCAST_STALL]),
         busy=busy, empty=empty, starved=starved, stalled=stalled)
-    out = acc.T.reshape(geom.rows) if geom.kind == "fc" else acc.T.reshape(geom.rows, *geom.out_hw)
-    return np.ascontiguousarray(out), totals
+    return out, totals

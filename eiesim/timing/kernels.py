@@ -1,16 +1,25 @@
-"""All Numba kernels of eiesim: per-PE encoding and the fast engine's layer rounds.
+"""All Numba kernels of eiesim: per-PE encoding, the fast engine's rounds and its arithmetic.
+
+* Encoding: ``count_entries_masked`` / ``count_entries_packed`` (two algorithms, one
+  result: every PE's column pointers and paddings, straight from the CSR) and
+  ``encode_fill`` (the entries themselves, for the event engine and for inspection).
+* Fast engine: ``run_layer_rounds`` (the timing recurrence over every round of a
+  layer) and ``accumulate_fc`` / ``accumulate_conv`` (exact integer arithmetic).
 
 Kernels take arrays and plain numbers only (no globals: Numba's on-disk cache freezes
 them) and are compiled with ``cache=True``. They are private: call them through the
 validating wrappers in ``eiesim.encoding`` and ``eiesim.timing.fast``. The rules they
 implement are written out in docs/timing-model.md; the slow, obvious versions live in
-the tests and in the SimPy engine (``eiesim.timing.event``).
+the tests and in the SimPy engine (``eiesim.timing.event``). Loops over CSR entries
+use unsigned indices: Numba then skips its negative-index wraparound test, which
+otherwise costs about half the time of these memory-bound loops.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 # Indices into the ``counters`` array filled by ``run_layer_rounds``.
 C_COMPUTE_CYCLES = 0
@@ -23,41 +32,177 @@ C_BCAST_STALL = 6
 N_COUNTERS = 7
 
 
-@njit(cache=True)
-def encode_count(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, counts, pad_pe, col_pad):
-    """Pass 1 of the per-PE encoding: entries (real + padding) per (PE, block, column).
+@intrinsic
+def _popcount(typingctx, x):  # noqa: ARG001 (Numba's intrinsic signature)
+    """Number of set bits of a uint64 (LLVM's ctpop; one instruction on current CPUs)."""
+    sig = types.uint64(types.uint64)
 
-    PE by PE, the PE's rows are visited in increasing order, so a column's zero run
-    z (the PE's rows skipped since its previous entry in the column) is the
-    distance to the last local row seen, kept in a per-PE scratch array.
-    ``counts`` (N*B*V, zeroed) receives the counts at ``(p*B + b)*V + j``; ``pad_pe``
-    (N) and ``col_pad`` (B*V) the padding per PE and per column of a block.
+    def codegen(context, builder, signature, args):  # noqa: ARG001
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total):
+    """PE p's pointers from its per-column entry counts: ptr[p, c] = entries before column c."""
+    pos = 0
+    tot = 0
+    prow = ptr[p]
+    for c in range(nbv):
+        prow[c] = pos
+        pos += count[c]
+        tot += pads[c]
+    prow[nbv] = pos
+    for c in range(nbv):
+        col_pad[c] += pads[c]
+    pe_pad[p] = tot
+    pe_total[p] = pos
+
+
+@njit(cache=True, nogil=True)
+def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, ptr, col_pad, pe_pad,
+                         pe_total):
+    """Pointers and padding of every PE column, for blocks of at most 64 local rows.
+
+    Same result as ``count_entries_packed`` (the tests check it), faster: PE by PE, a
+    bit per (local row, column) is set (rows in groups of 16, so the scratch being
+    written stays in L1), then each column's 64-bit row mask gives its entries
+    without visiting them again. A real entry at row q needs floor(g / 2^bits)
+    paddings, g = q - (previous row of the column, or -1) - 1; summed over the
+    column that is sum over k >= 1 of #{set bits q >= k*2^bits with no set bit in
+    [q - k*2^bits, q - 1]}: a few shifts and popcounts per column, branch-free so
+    that the column loop vectorizes (k = 1..3 in that loop, k >= 4 only for
+    indices of 3 bits or fewer, in extra passes).
+
+    ``indices`` must be unsigned (the wrapper views them so) and below ``cols``;
+    ``ptr`` (N, B*V + 1) receives each PE's pointers (position in the PE's stream,
+    which runs through the blocks in order), ``col_pad`` (B*V, zeroed) the paddings
+    of each column of a block summed over PEs, ``pe_pad`` (N) those of each PE and
+    ``pe_total`` (N, int64) each PE's entries (``ptr`` may be int32: the wrapper checks
+    the totals fit).
     """
-    last = np.empty(num_blocks * cols, np.int32)
+    nbv = num_blocks * cols
+    scratch = np.empty((4, nbv), np.uint16)  # local rows 16g .. 16g+15 set bits in row g
+    count = np.empty(nbv, np.int64)
+    pads = np.empty(nbv, np.int64)
+    span = 1 << rel_bits
+    kmax = 63 >> rel_bits  # a gap of at most 63 rows needs at most this many paddings
+    extra = kmax > 3
+    mask = np.empty(nbv if extra else 0, np.uint64)
+    spread = np.empty(nbv if extra else 0, np.uint64)
+    seen_all = np.empty(nbv if extra else 0, np.uint64)
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    # Doubling steps that OR a mask with itself shifted by 0 .. span-1 (a 0 shift is a no-op).
+    d1 = np.uint64(1 if span > 1 else 0)
+    d2 = np.uint64(2 if span > 2 else 0)
+    d4 = np.uint64(4 if span > 4 else 0)
+    d8 = np.uint64(8 if span > 8 else 0)
+    d16 = np.uint64(16 if span > 16 else 0)
+    w1 = np.uint64(min(span, 63))
+    w2 = np.uint64(min(2 * span, 63))
+    w3 = np.uint64(min(3 * span, 63))
+    h1 = ~((one << w1) - one) if kmax >= 1 else zero  # rows that can have k paddings before them
+    h2 = ~((one << w2) - one) if kmax >= 2 else zero
+    h3 = ~((one << w3) - one) if kmax >= 3 else zero
+    s16 = np.uint64(16)
+    s32 = np.uint64(32)
+    s48 = np.uint64(48)
     for p in range(num_pes):
-        last[:] = -1
-        base = p * num_blocks * cols
+        scratch[:, :] = 0
         for i in range(p, rows, num_pes):
-            b = i // cap
             r = (i % cap) // num_pes
-            for t in range(indptr[i], indptr[i + 1]):
-                col = b * cols + indices[t]
-                z = r - last[col] - 1
-                last[col] = r
-                pads = z >> rel_bits
-                counts[base + col] += pads + 1
-                if pads:
-                    pad_pe[p] += pads
-                    col_pad[col] += pads
+            srow = scratch[r >> 4]
+            bit = np.uint16(1 << (r & 15))
+            off = np.uint64((i // cap) * cols)
+            for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+                srow[off + indices[t]] |= bit
+        g0 = scratch[0]
+        g1 = scratch[1]
+        g2 = scratch[2]
+        g3 = scratch[3]
+        for c in range(nbv):
+            mk = (np.uint64(g0[c]) | (np.uint64(g1[c]) << s16) | (np.uint64(g2[c]) << s32)
+                  | (np.uint64(g3[c]) << s48))
+            t_ = mk | (mk << d1)
+            t_ |= t_ << d2
+            t_ |= t_ << d4
+            t_ |= t_ << d8
+            t_ |= t_ << d16
+            s1 = t_ << one  # rows with a set bit among the span rows below them
+            seen = s1
+            pd = _popcount(mk & ~seen & h1)
+            seen |= s1 << w1
+            pd += _popcount(mk & ~seen & h2)
+            seen |= s1 << w2
+            pd += _popcount(mk & ~seen & h3)
+            count[c] = np.int64(_popcount(mk) + pd)
+            pads[c] = np.int64(pd)
+        if extra:  # 1-, 2- and 3-bit indices: more than three paddings can precede an entry
+            for c in range(nbv):
+                mk = (np.uint64(g0[c]) | (np.uint64(g1[c]) << s16) | (np.uint64(g2[c]) << s32)
+                      | (np.uint64(g3[c]) << s48))
+                t_ = mk | (mk << d1)
+                t_ |= t_ << d2
+                t_ |= t_ << d4
+                s1 = t_ << one
+                mask[c] = mk
+                spread[c] = s1
+                seen_all[c] = s1 | (s1 << w1) | (s1 << w2) | (s1 << w3)
+            for k in range(4, kmax + 1):
+                width = np.uint64(k * span)
+                high = ~((one << width) - one)
+                for c in range(nbv):
+                    extra_pads = np.int64(_popcount(mask[c] & ~seen_all[c] & high))
+                    pads[c] += extra_pads
+                    count[c] += extra_pads
+                    seen_all[c] |= spread[c] << width
+        _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total)
+
+
+@njit(cache=True, nogil=True)
+def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, ptr, col_pad, pe_pad,
+                         pe_total):
+    """Pointers and padding of every PE column, any block height (the general, slower path).
+
+    PE by PE, the PE's rows are visited in increasing order; each column of a block
+    keeps one int64 with three 21-bit fields: its last local row + 1 (0: none yet),
+    its entries and its paddings. An entry z rows after the previous one adds
+    ``z >> bits`` paddings. Same arguments and results as ``count_entries_masked``.
+    """
+    nbv = num_blocks * cols
+    low = (1 << 21) - 1
+    state = np.empty(nbv, np.int64)
+    count = np.empty(nbv, np.int64)
+    pads = np.empty(nbv, np.int64)
+    for p in range(num_pes):
+        state[:] = 0
+        for i in range(p, rows, num_pes):
+            r1 = (i % cap) // num_pes + 1
+            off = np.uint64((i // cap) * cols)
+            for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+                c = off + indices[t]
+                s = state[c]
+                last1 = s & low
+                pd = (r1 - last1 - 1) >> rel_bits
+                state[c] = s - last1 + r1 + ((pd + 1) << 21) + (pd << 42)
+        for c in range(nbv):
+            s = state[c]
+            count[c] = (s >> 21) & low
+            pads[c] = s >> 42
+        _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total)
 
 
 @njit(cache=True)
 def encode_fill(indptr, indices, codes, rows, cols, num_pes, cap, num_blocks, rel_bits, cursor,
                 ent_row, ent_code, ent_z):
-    """Pass 2: write every entry at its position in its PE's stream (same visiting order as pass 1).
+    """Write every entry (real and padding) at its position in its PE's stream.
 
-    ``cursor`` (N*B*V) starts as the exclusive prefix sum of the counts (PE-major, so
-    each PE's entries are contiguous and ordered by (block, column, row)) and is
+    PE by PE, the PE's rows are visited in increasing order, so a column's zero run z
+    (the PE's rows skipped since its previous entry in the column) is the distance to
+    the last local row seen, kept in a scratch array. ``cursor`` (N*B*V) starts at each
+    column's global stream position (the layout's pointers plus the PE's base) and is
     advanced in place. Padding entries get row -1, code 0 and z = 2^bits - 1; real
     entries get their matrix row, codebook index and z mod 2^bits.
     """
@@ -86,58 +231,36 @@ def encode_fill(indptr, indices, codes, rows, cols, num_pes, cap, num_blocks, re
 
 
 @njit(cache=True)
-def local_pointers(counts, num_pes, num_blocks, cols, entries_per_word, ptr, ncount, first_word, last_word,
-                   pe_base, col_entries):
-    """Column pointers into each PE's stream and the per-(block, column, PE) tables the rounds read.
-
-    ``ptr[b, j, p]`` (shape (B, V+1, N)) is column j's position in PE p's stream and
-    ``ptr[b, V, p]`` ends block b; ``ncount``/``first_word``/``last_word`` (B, V, N)
-    are the column's entries and the Spmat words it spans (words of
-    ``entries_per_word`` entries; meaningless when the count is 0); ``pe_base`` (N+1)
-    the global start of each PE's stream; ``col_entries`` (B*V, zeroed) the entries of
-    each column of a block over all PEs.
-    """
-    g = 0
-    for p in range(num_pes):
-        pe_base[p] = g
-        local = 0
-        for b in range(num_blocks):
-            for j in range(cols):
-                n = counts[(p * num_blocks + b) * cols + j]
-                ptr[b, j, p] = local
-                ncount[b, j, p] = n
-                col_entries[b * cols + j] += n
-                first_word[b, j, p] = local // entries_per_word
-                last_word[b, j, p] = (local + n - 1) // entries_per_word if n > 0 else -1
-                local += n
-            ptr[b, cols, p] = local
-        g += local
-    pe_base[num_pes] = g
-
-
-@njit(cache=True)
 def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pes, cap, num_blocks,
-                     fifo_depth, latency, pipe_depth, empty_cycles,
-                     counts, first_word, last_word_of, col_entries, col_pad,
-                     busy, empty, starved, stalled, counters):
+                     fifo_depth, latency, pipe_depth, empty_cycles, ptr_cols, word_mul, word_shift,
+                     first_word, last_word, col_pad, busy, empty, starved, stalled, counters):
     """Every round of one layer: the timing recurrence and its statistics.
 
     ``x`` is the layer input as int64 (C, H, W) (an fc input is (V, 1, 1) with a 1x1
     kernel). For each output pixel (row-major), for each row block, for each input
     batch of ``cap`` columns, the non-zeros of the im2col patch are broadcast and the
     recurrence of docs/timing-model.md section 3 is applied in O(K*N).
-    Per (block, column, PE), arrays of shape (B, V, N): ``counts`` entries, and
-    ``first_word``/``last_word_of`` the Spmat words the column spans.
-    Per column of a block (index b*V + j): ``col_entries`` and ``col_pad`` count its
-    entries and padding entries over all PEs. Per-PE cycle arrays and
-    ``counters`` (see C_* indices) are accumulated in place. The arithmetic is done
-    separately by ``accumulate_layer`` (same entries, vectorized over pixels).
+    ``ptr_cols`` (B*V + 1, N) holds every PE's column pointers (row b*V + j: where
+    column j of block b starts in the PE's stream; the next row is where it ends), as a
+    view of the encoding's (N, B*V + 1) table or a contiguous copy. The Spmat words a
+    column spans come from ``first_word``/``last_word`` (B*V, N) when they have B*V
+    rows (worth building for conv layers, which revisit every column per pixel; pass 0 rows otherwise), else
+    from the pointers: word of position s = ``(s * word_mul) >> word_shift`` (=
+    s // entries_per_word, see ``fast.word_divider``). ``col_pad`` (B*V) counts each column's padding
+    entries over all PEs. Per-PE cycle arrays and ``counters`` (see C_* indices) are
+    accumulated in place. The arithmetic is done separately (``accumulate_fc``,
+    ``accumulate_conv``).
     """
     n_pix = out_h * out_w
     khw = kh * kw
     in_h = x.shape[1]
     in_w = x.shape[2]
     num_batches = (cols + cap - 1) // cap
+    mul32 = np.uint64(word_mul) & np.uint64(0xFFFFFFFF)
+    shift = np.uint64(word_shift)
+    tables = first_word.shape[0] == num_blocks * cols
+    word_lo = np.empty(num_pes, np.int32)
+    word_hi = np.empty(num_pes, np.int32)
     nz_j = np.empty(cols, np.int64)
     nz_a = np.empty(cols, np.int64)
     batch_start = np.empty(num_batches + 1, np.int64)
@@ -203,29 +326,39 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
                         c_bstall += b_k - b_prev - 1
                     arrive = b_k + latency
                     max_s = 0
-                    cnt = counts[b, j]
-                    w0s = first_word[b, j]
-                    w1s = last_word_of[b, j]
+                    col = b * cols + j
+                    starts = ptr_cols[col]
+                    ends = ptr_cols[col + 1]
+                    if tables:
+                        wfs = first_word[col]
+                        wls = last_word[col]
+                    else:  # 32 x 32 -> 64-bit products (one vector instruction on AVX2)
+                        for p in range(num_pes):
+                            word_lo[p] = np.int32((np.uint64(np.uint32(starts[p])) * mul32) >> shift)
+                            word_hi[p] = np.int32((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
+                        wfs = word_lo
+                        wls = word_hi
                     # Branch-free over PEs so that LLVM can vectorize this loop.
                     for p in range(num_pes):
                         f = fin[p]
                         s = max(f, arrive)
                         starved[p] += s - f
                         max_s = max(max_s, s)
-                        n = cnt[p]
+                        lo = np.int64(starts[p])
+                        hi = np.int64(ends[p])
+                        n = hi - lo
                         none = n == 0
                         fin[p] = s + (empty_cycles if none else n)
                         busy[p] += n
+                        c_entries += n
                         empty_cols[p] += none
-                        w0 = w0s[p]
-                        w1 = w1s[p]
+                        w0 = np.int64(wfs[p])
+                        w1 = np.int64(wls[p])
                         old = buffered[p]
                         reads += 0 if none else w1 - w0 + (w0 != old)
                         buffered[p] = old if none else w1
                     ring[k % fifo_depth] = max_s
                     b_prev = b_k
-                    col = b * cols + j
-                    c_entries += col_entries[col]
                     c_padding += col_pad[col]
                 end = 0
                 for p in range(num_pes):
@@ -245,17 +378,30 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
     counters[C_BCAST_STALL] += c_bstall
 
 
-@njit(cache=True)
-def accumulate_layer(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pes, num_blocks, tile,
-                     pe_base, ptr, ent_row, ent_code, codebook_q, acc_out):
-    """Exact arithmetic of a layer from its encoded entries: acc[row] += codebook_q[code] * a.
+@njit(cache=True, nogil=True)
+def accumulate_fc(x, indptr, indices, codes, codebook_q, acc):
+    """Exact arithmetic of an fc layer straight from its CSR: acc[i] = sum codebook_q[code] * x[j].
 
-    For each tile of ``tile`` output pixels, PE by PE and block by block, the columns
-    whose patch values are not all zero in the tile are visited in increasing order and
-    the column's entries ``pe_base[p] + ptr[b, j, p] .. pe_base[p] + ptr[b, j + 1, p]``
-    are applied to the whole tile at once (the inner loop vectorizes). Padding entries
-    (row < 0) add nothing. Integer arithmetic is exact, so this order gives the same
-    result as the PEs' own. ``acc_out`` is (pixels, M) int64.
+    The PEs add the same products in another order; integer sums do not depend on it.
+    ``indices`` are unsigned and below len(x) (checked by the encoding pass, which
+    always runs first); ``codebook_q`` has an entry for every possible code.
+    """
+    for i in range(acc.shape[0]):
+        s = 0
+        for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+            s += codebook_q[codes[t]] * x[indices[t]]
+        acc[i] = s
+
+
+@njit(cache=True, nogil=True)
+def accumulate_conv(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, tile, indptr, indices, codes, codebook_q,
+                    acc_out):
+    """Exact arithmetic of a conv layer from its CSR, ``tile`` output pixels at a time.
+
+    For each tile the im2col patch (cols x tile) is built once; then every row's
+    entries whose patch column is not all zero in the tile are applied to the whole
+    tile (the inner loop vectorizes). ``x`` is (C, H, W) int64; ``acc_out`` is
+    (pixels, M) int64. Same contract on ``indices``/``codebook_q`` as ``accumulate_fc``.
     """
     n_pix = out_h * out_w
     khw = kh * kw
@@ -263,11 +409,10 @@ def accumulate_layer(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
     in_w = x.shape[2]
     tile = max(1, min(tile, n_pix))
     patch = np.zeros((cols, tile), np.int64)
-    live = np.empty(cols, np.int64)
-    acc = np.zeros((rows, tile), np.int64)
+    live = np.zeros(cols, np.bool_)
+    acc = np.zeros(tile, np.int64)
     for t0 in range(0, n_pix, tile):
         tn = min(tile, n_pix - t0)
-        n_live = 0
         for j in range(cols):
             c = j // khw
             rem = j - c * khw
@@ -286,22 +431,15 @@ def accumulate_layer(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
                     v = x[c, iy, ix]
                 prow[u] = v
                 any_nz = any_nz or v != 0
-            if any_nz:
-                live[n_live] = j
-                n_live += 1
-        acc[:, :] = 0
-        for p in range(num_pes):  # PE by PE: each PE's stream is read in order (memory locality)
-            base = pe_base[p]
-            for b in range(num_blocks):
-                for k in range(n_live):
-                    j = live[k]
-                    for e in range(base + ptr[b, j, p], base + ptr[b, j + 1, p]):
-                        r = ent_row[e]
-                        if r < 0:
-                            continue
-                        w = codebook_q[ent_code[e]]
-                        for u in range(tn):
-                            acc[r, u] += w * patch[j, u]
-        for u in range(tn):
-            for r in range(rows):
-                acc_out[t0 + u, r] = acc[r, u]
+            live[j] = any_nz
+        for i in range(rows):
+            acc[:] = 0
+            for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+                j = indices[t]
+                if live[j]:
+                    w = codebook_q[codes[t]]
+                    prow = patch[j]
+                    for u in range(tn):
+                        acc[u] += w * prow[u]
+            for u in range(tn):
+                acc_out[t0 + u, i] = acc[u]
