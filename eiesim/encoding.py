@@ -30,6 +30,7 @@ from eiesim.arch import ArchConfig
 from eiesim.errors import WorkloadError
 from eiesim.timing import kernels
 from eiesim.timing.cache_guard import call
+from eiesim.timing.threads import run_ranges
 from eiesim.workload import Layer
 
 #: Largest block height (local rows per PE) the bit-mask counting kernel handles.
@@ -157,12 +158,19 @@ def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
         raise WorkloadError(f"layer {layer.name!r}: column indices must lie in [0, {v})")
     nbv = blocks * v
     ptr = np.empty((n, nbv + 1), dtype=np.int32)
-    col_pad = np.zeros(nbv, dtype=np.int64)
     pe_pad = np.zeros(n, dtype=np.int64)
     pe_total = np.zeros(n, dtype=np.int64)
-    kernel = kernels.count_entries_masked if arch.act_regs_per_pe <= MASK_KERNEL_MAX_ROWS \
-        else kernels.count_entries_packed
-    call(kernel, indptr, indices, m, v, n, cap, blocks, arch.rel_index_bits, ptr, col_pad, pe_pad, pe_total)
+    # The bit-mask kernel spends O(N x B*V) per layer to save O(nnz): it pays on dense-enough layers.
+    masked = arch.act_regs_per_pe <= MASK_KERNEL_MAX_ROWS and indices.shape[0] >= 2 * n * nbv
+    kernel = kernels.count_entries_masked if masked else kernels.count_entries_packed
+
+    def count_pes(lo: int, hi: int) -> np.ndarray:  # PEs lo..hi-1; padding per column: this chunk's share
+        col_pad = np.zeros(nbv, dtype=np.int64)
+        call(kernel, indptr, indices, m, v, n, cap, blocks, arch.rel_index_bits, lo, hi, ptr, col_pad, pe_pad,
+             pe_total)
+        return col_pad
+
+    col_pad = sum(run_ranges(count_pes, n, work=indices.shape[0] + n * nbv))
     if n and int(pe_total.max()) >= MAX_ENTRIES_PER_PE:
         raise WorkloadError(f"layer {layer.name!r}: a PE would hold {int(pe_total.max())} entries; "
                             f"eiesim supports fewer than {MAX_ENTRIES_PER_PE} per PE and layer")

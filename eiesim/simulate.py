@@ -39,6 +39,7 @@ from eiesim.timing.contract import (
 )
 from eiesim.timing.event import run_layer_event
 from eiesim.timing.fast import run_layer_fast
+from eiesim.timing.threads import thread_count
 from eiesim.workload import Layer, Workload
 
 ENGINES = ("fast", "event")
@@ -287,6 +288,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     """
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
     x_float = prepare_input(workload, input)
     if plan is None:

@@ -132,7 +132,7 @@ def _count_with(kernel, layer, num_pes, regs, bits):
     nbv = blocks * layer.cols
     out = (np.empty((num_pes, nbv + 1), np.int32), np.zeros(nbv, np.int64), np.zeros(num_pes, np.int64),
            np.zeros(num_pes, np.int64))
-    kernel(indptr, indices, layer.rows, layer.cols, num_pes, cap, blocks, bits, *out)
+    kernel(indptr, indices, layer.rows, layer.cols, num_pes, cap, blocks, bits, 0, num_pes, *out)
     return out
 
 

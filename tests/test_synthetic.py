@@ -119,3 +119,22 @@ def test_eie_fc_accepts_a_layer_name(tmp_path):
 
     wl = make_workload("eie-fc", name="X", **{"in": 64, "out": 32}, weight_density=0.25, act_density=0.5)
     assert wl.layers[0].name == "X" and wl.layers[0].cols == 64 and wl.layers[0].rows == 32
+
+
+def test_structured_fc_layer_skews_columns_and_can_tie_activations_to_them():
+    uniform = eie_fc_layer("s", 2000, 300, 0.1, 0.3, 4, 5)
+    skewed = eie_fc_layer("s", 2000, 300, 0.1, 0.3, 4, 5, column_skew=1.0)
+    tied = eie_fc_layer("s", 2000, 300, 0.1, 0.3, 4, 5, column_skew=1.0, act_follows_weights=True)
+    for wl in (skewed, tied):
+        layer = wl.layers[0]
+        assert abs(layer.nnz / (2000 * 300) - 0.1) < 0.01          # close to the target density
+        assert np.count_nonzero(wl.input) == 600                    # exactly round(0.3 * 2000)
+        assert wl.extra["generator"]["column_skew"] == 1.0
+    per_col = [np.bincount(w.layers[0].indices, minlength=2000) for w in (uniform, skewed, tied)]
+    cv = [c.std() / c.mean() for c in per_col]
+    assert cv[0] < 0.3 < 0.8 < cv[1]                                # binomial spread vs skew 1.0
+    # Tied activations land on denser columns; untied ones see the average column.
+    active = [per_col[k][np.flatnonzero(w.input)].mean() / per_col[k].mean() for k, w in ((1, skewed), (2, tied))]
+    assert active[0] == pytest.approx(1.0, abs=0.15) and active[1] > 1.5
+    with pytest.raises(ValueError, match="column_skew"):
+        eie_fc_layer("s", 20, 30, 0.1, 0.3, column_skew=-1.0)

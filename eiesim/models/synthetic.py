@@ -99,20 +99,39 @@ def _check_fc(name: str, n_in: int, n_out: int, wd: float, ad: float) -> None:
 
 
 def eie_fc_layer(name: str, n_in: int, n_out: int, weight_density: float, act_density: float,
-                 bits: int = 4, seed: int = 0) -> Workload:
+                 bits: int = 4, seed: int = 0, column_skew: float = 0.0,
+                 act_follows_weights: bool = False) -> Workload:
     """One fc layer (ReLU off, zero bias) and its input vector, as in the EIE benchmarks.
 
-    Exactly round(weight_density * n_in * n_out) weights at uniformly random
-    positions, values He-normal shared by a ``bits``-bit k-means codebook;
-    exactly round(act_density * n_in) input non-zeros at random positions with
-    values in (0, 1].
+    By default: exactly round(weight_density * n_in * n_out) weights at uniformly random
+    positions, values He-normal shared by a ``bits``-bit k-means codebook; exactly
+    round(act_density * n_in) input non-zeros at random positions with values in (0, 1].
+
+    Structured sparsity (for sensitivity studies; real pruned layers are not uniform):
+    ``column_skew`` > 0 gives each input column its own density, weight_density x g
+    with g ~ Gamma of mean 1 and coefficient of variation ``column_skew`` (the column's
+    count is binomial, so the total is only close to the target), rows uniform within a
+    column. ``act_follows_weights`` picks the input non-zeros with probability
+    proportional to their column's density (still exactly round(act_density * n_in)).
     """
     _check_fc(name, n_in, n_out, weight_density, act_density)
+    if not math.isfinite(column_skew) or column_skew < 0:
+        raise ValueError(f"column_skew must be a finite number >= 0, got {column_skew}")
     rng = np.random.default_rng(seed)
     size = n_in * n_out
-    nnz = int(round(weight_density * size))
-    flat = np.sort(rng.choice(size, size=nnz, replace=False, shuffle=False))
-    rows, cols = np.divmod(flat, n_in)
+    if column_skew == 0:
+        nnz = int(round(weight_density * size))
+        flat = np.sort(rng.choice(size, size=nnz, replace=False, shuffle=False))
+        rows, cols = np.divmod(flat, n_in)
+        col_weight = np.ones(n_in)
+    else:
+        shape = 1.0 / column_skew**2
+        col_weight = rng.gamma(shape, 1.0 / shape, n_in)
+        per_col = rng.binomial(n_out, np.clip(weight_density * col_weight, 0.0, 1.0))
+        picked = [rng.choice(n_out, size=k, replace=False) for k in per_col]
+        flat = np.sort(np.concatenate([r * n_in + j for j, r in enumerate(picked)] or [np.zeros(0, np.int64)]))
+        rows, cols = np.divmod(flat.astype(np.int64), n_in)
+        nnz = int(flat.size)
     fan_in = max(1, int(round(weight_density * n_in)))
     values = rng.standard_normal(nnz) * math.sqrt(2.0 / fan_in)
     values[values == 0] = math.sqrt(2.0 / fan_in)  # never store an exact zero
@@ -124,13 +143,18 @@ def eie_fc_layer(name: str, n_in: int, n_out: int, weight_density: float, act_de
                   indices=cols.astype(np.int32), codes=codes, codebook=codebook, bias=np.zeros(n_out, np.float32))
     act_nnz = int(round(act_density * n_in))
     x = np.zeros(n_in, dtype=np.float32)
-    x[rng.choice(n_in, size=act_nnz, replace=False)] = (1.0 - rng.random(act_nnz)).astype(np.float32)
+    p = col_weight / col_weight.sum() if act_follows_weights else None
+    x[rng.choice(n_in, size=act_nnz, replace=False, p=p)] = (1.0 - rng.random(act_nnz)).astype(np.float32)
+    generator = {"name": name.lower(), "in": n_in, "out": n_out, "weight_density": weight_density,
+                 "act_density": act_density, "bits": bits, "seed": seed}
+    structure = ""
+    if column_skew or act_follows_weights:
+        generator.update(column_skew=column_skew, act_follows_weights=act_follows_weights)
+        structure = f", column skew {column_skew}" + (", activations follow weights" if act_follows_weights else "")
     return Workload(
         name=name, source=(f"eiesim synthetic fc layer {name}: {n_in} -> {n_out}, weight density {weight_density}, "
-                           f"activation density {act_density}, {bits}-bit codebook, seed {seed}"),
-        input_shape=(n_in,), preprocess=None, layers=[layer], input=x,
-        extra={"generator": {"name": name.lower(), "in": n_in, "out": n_out, "weight_density": weight_density,
-                             "act_density": act_density, "bits": bits, "seed": seed}},
+                           f"activation density {act_density}, {bits}-bit codebook, seed {seed}{structure}"),
+        input_shape=(n_in,), preprocess=None, layers=[layer], input=x, extra={"generator": generator},
     )
 
 

@@ -18,10 +18,13 @@ from eiesim.errors import InputDataError
 from eiesim.timing import kernels
 from eiesim.timing.cache_guard import call
 from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
+from eiesim.timing.threads import run_ranges
 from eiesim.workload import Layer
 
 #: Output pixels the conv arithmetic kernel processes together (vector width x unrolling; cache-sized).
 ARITH_TILE_PIXELS = 64
+#: Rounds work (pixels x columns x PEs) below which splitting them over threads does not pay.
+_ROUNDS_MIN_WORK = 2_000_000
 #: Stream positions the word arithmetic is exact for (the encoding keeps PEs below this).
 _POSITION_BITS = 30
 
@@ -79,36 +82,49 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         raise ValueError("encoded layer was laid out for another Spmat word size")
     x = _as_pe_input(x_q, geom)
     n = params.num_pes
-    busy, empty, starved, stalled = (np.zeros(n, dtype=np.int64) for _ in range(4))
-    counters = np.zeros(kernels.N_COUNTERS, dtype=np.int64)
     (kh, kw), (sh, sw), (ph, pw) = geom.kernel, geom.stride, geom.padding
-    # The rounds read one row of (B*V + 1, N) per broadcast column. An fc layer has a
-    # single pixel and touches each column at most once per round: a transposed view
-    # will do, and the words are computed on the fly. A conv layer revisits every
-    # column per pixel: copy the pointers contiguous and tabulate the words once.
+    oh, ow = geom.out_hw
+    # The rounds read one row of (B*V + 1, N) per broadcast column: transpose the pointers
+    # once (a strided view costs more than the copy, even for an fc layer's single pass).
+    # An fc layer touches each column at most once per round: its words are computed on
+    # the fly. A conv layer revisits every column per pixel: tabulate its words once.
     mul, shift = word_divider(params.entries_per_word)
+    ptr_cols = np.empty(layout.pe_ptr.shape[::-1], dtype=layout.pe_ptr.dtype)
+    call(kernels.transpose_pointers, layout.pe_ptr, ptr_cols)
     if geom.pixels == 1:
-        ptr_cols = layout.pe_ptr.T
         first_word = last_word = np.zeros((0, n), dtype=np.int32)  # no table: words on the fly
     else:
-        ptr_cols = np.ascontiguousarray(layout.pe_ptr.T)
         pos = ptr_cols.astype(np.int64)
         first_word = ((pos[:-1] * mul) >> shift).astype(np.int32)
         last_word = ((np.maximum(pos[1:] - 1, 0) * mul) >> shift).astype(np.int32)
-    call(
-        kernels.run_layer_rounds, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows, geom.cols, n,
-        params.cap, layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.empty_cycles,
-        ptr_cols, mul, shift, first_word, last_word, layout.col_pad, busy, empty, starved, stalled, counters)
+
+    def rounds(lo: int, hi: int) -> tuple[np.ndarray, ...]:  # output pixels lo..hi-1: own partial statistics
+        per_pe = tuple(np.zeros(n, dtype=np.int64) for _ in range(4))
+        counters = np.zeros(kernels.N_COUNTERS, dtype=np.int64)
+        call(
+            kernels.run_layer_rounds, x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols, n,
+            params.cap, layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth,
+            params.empty_cycles, ptr_cols, mul, shift, first_word, last_word, layout.col_pad, *per_pe, counters)
+        return (*per_pe, counters)
+
+    parts = run_ranges(rounds, geom.pixels, work=geom.pixels * geom.cols * n, min_work=_ROUNDS_MIN_WORK)
+    busy, empty, starved, stalled, counters = parts[0] if len(parts) == 1 else (
+        sum(part[k] for part in parts) for k in range(5))
     indptr, indices, codes = csr_arrays(layer)
     cb = _full_codebook(codebook_q, codes)
     if geom.kind == "fc":
         out = np.zeros(geom.rows, dtype=np.int64)
-        call(kernels.accumulate_fc, x.reshape(-1), indptr, indices, codes, cb, out)
+        x_flat = x.reshape(-1)
+        if x_flat.size and -(1 << 31) <= x_flat.min() and x_flat.max() < (1 << 31):
+            x_flat = x_flat.astype(np.int32)  # half the bytes in the gather; products stay int64
+        run_ranges(lambda lo, hi: call(kernels.accumulate_fc, x_flat, indptr, indices, codes, cb, lo, hi, out),
+                   geom.rows, work=indices.shape[0])
     else:
         acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64)
-        call(
-            kernels.accumulate_conv, x, kh, kw, sh, sw, ph, pw, geom.out_hw[0], geom.out_hw[1], geom.rows,
-            geom.cols, ARITH_TILE_PIXELS, indptr, indices, codes, cb, acc)
+        run_ranges(lambda lo, hi: call(
+            kernels.accumulate_conv, x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols,
+            ARITH_TILE_PIXELS, indptr, indices, codes, cb, acc),
+            geom.pixels, work=geom.pixels * indices.shape[0], align=ARITH_TILE_PIXELS)
         out = np.ascontiguousarray(acc.T.reshape(geom.rows, *geom.out_hw))
     totals = ComputeTotals(
         num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),

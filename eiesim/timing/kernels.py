@@ -3,8 +3,11 @@
 * Encoding: ``count_entries_masked`` / ``count_entries_packed`` (two algorithms, one
   result: every PE's column pointers and paddings, straight from the CSR) and
   ``encode_fill`` (the entries themselves, for the event engine and for inspection).
-* Fast engine: ``run_layer_rounds`` (the timing recurrence over every round of a
-  layer) and ``accumulate_fc`` / ``accumulate_conv`` (exact integer arithmetic).
+* Fast engine: ``transpose_pointers`` (the pointer table column by column),
+  ``run_layer_rounds`` (the timing recurrence over every round of a layer) and
+  ``accumulate_fc`` / ``accumulate_conv`` (exact integer arithmetic).
+* The heavy kernels release the GIL (``nogil=True``) and take the range of their outer
+  loop, so that ``eiesim.timing.threads`` can split them over threads.
 
 Kernels take arrays and plain numbers only (no globals: Numba's on-disk cache freezes
 them) and are compiled with ``cache=True``. They are private: call them through the
@@ -61,8 +64,8 @@ def _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total):
 
 
 @njit(cache=True, nogil=True)
-def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, ptr, col_pad, pe_pad,
-                         pe_total):
+def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, pe_lo, pe_hi, ptr, col_pad,
+                         pe_pad, pe_total):
     """Pointers and padding of every PE column, for blocks of at most 64 local rows.
 
     Same result as ``count_entries_packed`` (the tests check it), faster: PE by PE, a
@@ -75,8 +78,8 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
     that the column loop vectorizes (k = 1..3 in that loop, k >= 4 only for
     indices of 3 bits or fewer, in extra passes).
 
-    ``indices`` must be unsigned (the wrapper views them so) and below ``cols``;
-    ``ptr`` (N, B*V + 1) receives each PE's pointers (position in the PE's stream,
+    ``indices`` must be unsigned (the wrapper views them so) and below ``cols``. PEs
+    ``pe_lo .. pe_hi - 1`` are done (one thread's share): ``ptr`` (N, B*V + 1) receives each PE's pointers (position in the PE's stream,
     which runs through the blocks in order), ``col_pad`` (B*V, zeroed) the paddings
     of each column of a block summed over PEs, ``pe_pad`` (N) those of each PE and
     ``pe_total`` (N, int64) each PE's entries (``ptr`` may be int32: the wrapper checks
@@ -109,7 +112,7 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
     s16 = np.uint64(16)
     s32 = np.uint64(32)
     s48 = np.uint64(48)
-    for p in range(num_pes):
+    for p in range(pe_lo, pe_hi):
         scratch[:, :] = 0
         for i in range(p, rows, num_pes):
             r = (i % cap) // num_pes
@@ -162,8 +165,8 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
 
 
 @njit(cache=True, nogil=True)
-def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, ptr, col_pad, pe_pad,
-                         pe_total):
+def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, pe_lo, pe_hi, ptr, col_pad,
+                         pe_pad, pe_total):
     """Pointers and padding of every PE column, any block height (the general, slower path).
 
     PE by PE, the PE's rows are visited in increasing order; each column of a block
@@ -176,7 +179,7 @@ def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
     state = np.empty(nbv, np.int64)
     count = np.empty(nbv, np.int64)
     pads = np.empty(nbv, np.int64)
-    for p in range(num_pes):
+    for p in range(pe_lo, pe_hi):
         state[:] = 0
         for i in range(p, rows, num_pes):
             r1 = (i % cap) // num_pes + 1
@@ -192,6 +195,19 @@ def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
             count[c] = (s >> 21) & low
             pads[c] = s >> 42
         _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total)
+
+
+@njit(cache=True, nogil=True)
+def transpose_pointers(ptr, out):
+    """``out[c, p] = ptr[p, c]``, in column tiles (both arrays' cache lines are reused; numpy's
+    strided copy is about 1.5x slower on the (N, B*V + 1) pointer tables)."""
+    n, m = ptr.shape
+    for c0 in range(0, m, 64):
+        c1 = min(m, c0 + 64)
+        for p in range(n):
+            row = ptr[p]
+            for c in range(c0, c1):
+                out[c, p] = row[c]
 
 
 @njit(cache=True)
@@ -231,18 +247,19 @@ def encode_fill(indptr, indices, codes, rows, cols, num_pes, cap, num_blocks, re
 
 
 @njit(cache=True)
-def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pes, cap, num_blocks,
+def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, num_pes, cap, num_blocks,
                      fifo_depth, latency, pipe_depth, empty_cycles, ptr_cols, word_mul, word_shift,
                      first_word, last_word, col_pad, busy, empty, starved, stalled, counters):
     """Every round of one layer: the timing recurrence and its statistics.
 
     ``x`` is the layer input as int64 (C, H, W) (an fc input is (V, 1, 1) with a 1x1
-    kernel). For each output pixel (row-major), for each row block, for each input
+    kernel). For each output pixel ``pix_lo .. pix_hi - 1`` (row-major; rounds are
+    independent, so threads can take pixel ranges), for each row block, for each input
     batch of ``cap`` columns, the non-zeros of the im2col patch are broadcast and the
     recurrence of docs/timing-model.md section 3 is applied in O(K*N).
-    ``ptr_cols`` (B*V + 1, N) holds every PE's column pointers (row b*V + j: where
-    column j of block b starts in the PE's stream; the next row is where it ends), as a
-    view of the encoding's (N, B*V + 1) table or a contiguous copy. The Spmat words a
+    ``ptr_cols`` (B*V + 1, N, contiguous) holds every PE's column pointers (row b*V + j:
+    where column j of block b starts in the PE's stream; the next row is where it ends),
+    the transpose of the encoding's (N, B*V + 1) table. The Spmat words a
     column spans come from ``first_word``/``last_word`` (B*V, N) when they have B*V
     rows (worth building for conv layers, which revisit every column per pixel; pass 0 rows otherwise), else
     from the pointers: word of position s = ``(s * word_mul) >> word_shift`` (=
@@ -251,7 +268,6 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
     accumulated in place. The arithmetic is done separately (``accumulate_fc``,
     ``accumulate_conv``).
     """
-    n_pix = out_h * out_w
     khw = kh * kw
     in_h = x.shape[1]
     in_w = x.shape[2]
@@ -275,7 +291,7 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
     c_entries = 0
     c_padding = 0
     c_bstall = 0
-    for pix in range(n_pix):
+    for pix in range(pix_lo, pix_hi):
         oy = pix // out_w
         ox = pix - oy * out_w
         # Non-zeros of this pixel's patch, in increasing column index (c, dy, dx).
@@ -379,14 +395,15 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, num_pe
 
 
 @njit(cache=True, nogil=True)
-def accumulate_fc(x, indptr, indices, codes, codebook_q, acc):
+def accumulate_fc(x, indptr, indices, codes, codebook_q, row_lo, row_hi, acc):
     """Exact arithmetic of an fc layer straight from its CSR: acc[i] = sum codebook_q[code] * x[j].
 
-    The PEs add the same products in another order; integer sums do not depend on it.
+    Rows ``row_lo .. row_hi - 1``. The PEs add the same products in another order;
+    integer sums do not depend on it.
     ``indices`` are unsigned and below len(x) (checked by the encoding pass, which
     always runs first); ``codebook_q`` has an entry for every possible code.
     """
-    for i in range(acc.shape[0]):
+    for i in range(row_lo, row_hi):
         s = 0
         for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
             s += codebook_q[codes[t]] * x[indices[t]]
@@ -394,11 +411,11 @@ def accumulate_fc(x, indptr, indices, codes, codebook_q, acc):
 
 
 @njit(cache=True, nogil=True)
-def accumulate_conv(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, tile, indptr, indices, codes, codebook_q,
-                    acc_out):
+def accumulate_conv(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, tile, indptr, indices,
+                    codes, codebook_q, acc_out):
     """Exact arithmetic of a conv layer from its CSR, ``tile`` output pixels at a time.
 
-    For each tile the im2col patch (cols x tile) is built once; then every row's
+    Output pixels ``pix_lo .. pix_hi - 1``. For each tile the im2col patch (cols x tile) is built once; then every row's
     entries whose patch column is not all zero in the tile are applied to the whole
     tile (the inner loop vectorizes). ``x`` is (C, H, W) int64; ``acc_out`` is
     (pixels, M) int64. Same contract on ``indices``/``codebook_q`` as ``accumulate_fc``.
@@ -411,8 +428,8 @@ def accumulate_conv(x, kh, kw, sh, sw, ph, pw, out_h, out_w, rows, cols, tile, i
     patch = np.zeros((cols, tile), np.int64)
     live = np.zeros(cols, np.bool_)
     acc = np.zeros(tile, np.int64)
-    for t0 in range(0, n_pix, tile):
-        tn = min(tile, n_pix - t0)
+    for t0 in range(pix_lo, pix_hi, tile):
+        tn = min(tile, pix_hi - t0)
         for j in range(cols):
             c = j // khw
             rem = j - c * khw
