@@ -64,6 +64,26 @@ def _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total):
 
 
 @njit(cache=True, nogil=True)
+def _row_mask(g0, g1, g2, g3):
+    """A column's 64-bit local-row mask from its four 16-row groups."""
+    return (np.uint64(g0) | (np.uint64(g1) << np.uint64(16)) | (np.uint64(g2) << np.uint64(32))
+            | (np.uint64(g3) << np.uint64(48)))
+
+
+@njit(cache=True, nogil=True)
+def _spread(mk, d1, d2, d4, d8, d16):
+    """Rows with a set bit of ``mk`` among the ``span`` rows below them: OR of mk << 1 .. mk << span.
+
+    ``d1 .. d16`` are the doubling steps below span (a step of 0 is a no-op)."""
+    t = mk | (mk << d1)
+    t |= t << d2
+    t |= t << d4
+    t |= t << d8
+    t |= t << d16
+    return t << np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
 def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, pe_lo, pe_hi, ptr, col_pad,
                          pe_pad, pe_total):
     """Pointers and padding of every PE column, for blocks of at most 64 local rows.
@@ -109,9 +129,6 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
     h1 = ~((one << w1) - one) if kmax >= 1 else zero  # rows that can have k paddings before them
     h2 = ~((one << w2) - one) if kmax >= 2 else zero
     h3 = ~((one << w3) - one) if kmax >= 3 else zero
-    s16 = np.uint64(16)
-    s32 = np.uint64(32)
-    s48 = np.uint64(48)
     for p in range(pe_lo, pe_hi):
         scratch[:, :] = 0
         for i in range(p, rows, num_pes):
@@ -126,14 +143,8 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
         g2 = scratch[2]
         g3 = scratch[3]
         for c in range(nbv):
-            mk = (np.uint64(g0[c]) | (np.uint64(g1[c]) << s16) | (np.uint64(g2[c]) << s32)
-                  | (np.uint64(g3[c]) << s48))
-            t_ = mk | (mk << d1)
-            t_ |= t_ << d2
-            t_ |= t_ << d4
-            t_ |= t_ << d8
-            t_ |= t_ << d16
-            s1 = t_ << one  # rows with a set bit among the span rows below them
+            mk = _row_mask(g0[c], g1[c], g2[c], g3[c])
+            s1 = _spread(mk, d1, d2, d4, d8, d16)
             seen = s1
             pd = _popcount(mk & ~seen & h1)
             seen |= s1 << w1
@@ -144,12 +155,8 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
             pads[c] = np.int64(pd)
         if extra:  # 1-, 2- and 3-bit indices: more than three paddings can precede an entry
             for c in range(nbv):
-                mk = (np.uint64(g0[c]) | (np.uint64(g1[c]) << s16) | (np.uint64(g2[c]) << s32)
-                      | (np.uint64(g3[c]) << s48))
-                t_ = mk | (mk << d1)
-                t_ |= t_ << d2
-                t_ |= t_ << d4
-                s1 = t_ << one
+                mk = _row_mask(g0[c], g1[c], g2[c], g3[c])
+                s1 = _spread(mk, d1, d2, d4, d8, d16)
                 mask[c] = mk
                 spread[c] = s1
                 seen_all[c] = s1 | (s1 << w1) | (s1 << w2) | (s1 << w3)
