@@ -26,22 +26,22 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_MODEL = ROOT.parent / "shared" / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
 
 
-def _best(fn, repeat: int) -> float:
+def _times(fn, repeat: int) -> list[float]:
+    """Wall times (s) of ``repeat`` calls of ``fn``."""
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times)
+    return times
+
+
+def _best(fn, repeat: int) -> float:
+    return min(_times(fn, repeat))
 
 
 def _median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(_times(fn, repeat))
 
 
 def _peak_rss_mb() -> float:
@@ -122,9 +122,7 @@ def bench_alex6() -> None:
         for store, fn in ((t_mv, lambda: csr @ x), (t_core, engine_core), (t_one, single_thread_core),
                           (t_lay, lambda: layout_layer(layer, arch)),
                           (t_rounds, lambda: run_layer_fast(lay, layer, geom, x_q, cb_q, params))):
-            t0 = time.perf_counter()
-            fn()
-            store.append(time.perf_counter() - t0)
+            store.extend(_times(fn, 1))
     med = statistics.median
     ratio = med(c / m for c, m in zip(t_core, t_mv, strict=True))
     ratio_one = med(c / m for c, m in zip(t_one, t_mv, strict=True))
