@@ -166,3 +166,18 @@ def test_word_divider_is_exact_division(entries_per_word):
                         entries_per_word * np.arange(1, 2000), entries_per_word * np.arange(1, 2000) - 1])
     s = s[(s >= 0) & (s < 1 << 30)].astype(np.int64)
     assert np.array_equal((s * mul) >> shift, s // entries_per_word)
+
+
+def test_fast_engine_refuses_codes_outside_the_codebook():
+    import dataclasses
+
+    from eiesim.errors import WorkloadError
+    from eiesim.timing.fast import run_layer_fast
+
+    arch = load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml")
+    layer = doc_example_layer(relu=False)
+    bad = dataclasses.replace(layer, codes=np.full(layer.nnz, -1, dtype=np.int64))
+    params = TimingParams.from_arch(arch)
+    with pytest.raises(WorkloadError, match="codebook"):
+        run_layer_fast(layout_layer(bad, arch), bad, layer_geometry(bad, (6,), params), DOC_INPUT, np.array([1]),
+                       params)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from eiesim.encoding import ColumnLayout, csr_arrays
-from eiesim.errors import InputDataError
+from eiesim.errors import InputDataError, WorkloadError
 from eiesim.timing import kernels
 from eiesim.timing.cache_guard import call
 from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
@@ -63,7 +63,12 @@ def _full_codebook(codebook_q: np.ndarray, codes: np.ndarray) -> np.ndarray:
     workload loader rejects such codes; layers built in code are not re-checked).
     """
     cb = np.asarray(codebook_q, dtype=np.int64)
-    size = 1 << (8 * codes.dtype.itemsize) if codes.dtype.itemsize <= 2 else int(codes.max(initial=0)) + 1
+    if codes.dtype.itemsize <= 2:
+        size = 1 << (8 * codes.dtype.itemsize)
+    else:  # wide (unsigned view of) integer codes: every one must index the codebook
+        if codes.size and int(codes.max()) >= cb.shape[0]:
+            raise WorkloadError(f"codebook indices must be below the codebook size {cb.shape[0]}")
+        size = cb.shape[0]
     full = np.zeros(max(size, cb.shape[0]), dtype=np.int64)
     full[:cb.shape[0]] = cb
     return full
