@@ -235,8 +235,7 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
             t += c
         col = patches[spec.col_lo:spec.col_hi, spec.pixel]
         nz = spec.col_lo + np.flatnonzero(col)
-        ptr = enc.ptr[spec.block]  # (V + 1, N)
-        rs = compute_phase_spans(nz, (ptr[nz + 1] - ptr[nz]).astype(np.int64), params.fifo_depth, params.latency,
+        rs = compute_phase_spans(nz, enc.column_counts(spec.block, nz), params.fifo_depth, params.latency,
                                  params.pipe_depth, params.empty_cycles, t)
         if rs.length:
             spans(rs, {"ph": "X", "pid": 1, "tid": CCU_TID, "name": "compute", "cat": "ccu", "ts": t,

@@ -123,8 +123,7 @@ def reads_without_reuse(workload: Any, arch: Any) -> int:
     e = arch.entries_per_word
     total = 0
     for b in range(enc.num_blocks):
-        n = enc.ptr[b, cols + 1] - enc.ptr[b, cols]  # (K, N)
-        total += int((-(-n // e)).sum())
+        total += int((-(-enc.column_counts(b, cols) // e)).sum())
     return total
 
 
