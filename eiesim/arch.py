@@ -56,17 +56,35 @@ class ActSram(_Strict):
 
 
 class Timing(_Strict):
-    """Latencies the timing model uses (docs/timing-model.md)."""
+    """Latencies of the timing model (docs/timing-model.md, "Parameters": each value's origin)."""
 
     broadcast_latency_cycles: int = Field(
-        1, ge=0, le=64, description="Cycles from the CCU broadcasting an activation to it being in every PE's FIFO",
+        2, ge=0, le=64, description="Cycles from the finder broadcasting an activation to the earliest cycle a PE "
+                                    "can pop it (FIFO write, then the pointer-read stage latches the head)",
         json_schema_extra=_unit("cycle"))
     pipeline_depth: int = Field(
-        4, ge=1, le=32, description="Arithmetic pipeline stages (drained at the end of every round)",
-        json_schema_extra=_unit("cycle"))
+        4, ge=1, le=32, description="Stages an entry crosses after it is issued: Spmat read, codebook decode, "
+                                    "multiply, accumulate", json_schema_extra=_unit("cycle"))
+    writeback_cycles: int = Field(
+        2, ge=0, le=32, description="Cycles after the pipeline: the write-back into the destination register and "
+                                    "the controller seeing that none is in flight", json_schema_extra=_unit("cycle"))
     empty_column_cycles: int = Field(
         1, ge=0, le=8, description="Cycles a PE spends on a column with no entries for it (the pointer read)",
         json_schema_extra=_unit("cycle"))
+
+
+class Ccu(_Strict):
+    """Design choices of the central control unit (docs/timing-model.md, sections 1 and 3.1)."""
+
+    nonzero_finder: Literal["register_row", "skip_zeros"] = Field(
+        "register_row", description="'register_row': the leading-non-zero finder holds one register row of N "
+                                    "activations at a time and spends a cycle on a row with nothing (more) to "
+                                    "broadcast, as the EIE authors' simulator does; 'skip_zeros': an ideal finder "
+                                    "for which zeros cost nothing")
+    bias: Literal["column", "output_path"] = Field(
+        "column", description="'column': the bias is stored as one more column per row block and broadcast as the "
+                              "activation 1.0 after the last input row, as the EIE authors' simulator does; "
+                              "'output_path': the bias is added as outputs leave the accumulators, for free")
 
 
 class Dram(_Strict):
@@ -86,7 +104,9 @@ class ArchConfig(_Strict):
     num_pes: int = Field(64, ge=1, le=4096, description="Processing elements", json_schema_extra=_unit("1"))
     clock_mhz: float = Field(800.0, gt=0, le=10000, description="Clock frequency", json_schema_extra=_unit("MHz"))
     tech_nm: int = Field(45, description=f"Technology node, one of {list(TECH_NODES_NM)}", json_schema_extra=_unit("nm"))
-    fifo_depth: int = Field(8, ge=1, le=4096, description="Activation FIFO entries per PE", json_schema_extra=_unit("entry"))
+    fifo_depth: int = Field(
+        7, ge=1, le=4096, description="Usable activation FIFO entries per PE (the EIE authors' ring of B slots "
+                                      "holds B - 1: their B = 8 is 7)", json_schema_extra=_unit("entry"))
     codebook_bits: int = Field(4, ge=1, le=16, description="Weight (codebook index) bits per entry", json_schema_extra=_unit("bit"))
     rel_index_bits: int = Field(4, ge=1, le=16, description="Relative row index bits per entry", json_schema_extra=_unit("bit"))
     datapath_bits: int = Field(16, ge=8, le=32, description="Fixed-point width of activations and weights", json_schema_extra=_unit("bit"))
@@ -95,6 +115,7 @@ class ArchConfig(_Strict):
     ptr_sram: PtrSram = Field(default_factory=PtrSram, description="Pointer SRAM")
     act_sram: ActSram = Field(default_factory=ActSram, description="Activation SRAM")
     timing: Timing = Field(default_factory=Timing, description="Timing-model latencies")
+    ccu: Ccu = Field(default_factory=Ccu, description="Central control unit: non-zero finder and bias path")
     dram: Dram = Field(default_factory=Dram, description="Off-chip memory")
     cost_model: Literal["default", "hwcomponents"] = Field("default", description="Energy/area model (costs/)")
 

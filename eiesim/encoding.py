@@ -43,11 +43,13 @@ MAX_ENTRIES_PER_PE = 1 << 30
 class ColumnLayout:
     """Where each PE's entries of each column sit: pointers, padding and storage of one layer.
 
-    ``pe_ptr`` (N, B*V + 1) int32: ``pe_ptr[p, b*V + j]`` is the position, in PE p's
-    stream of entries, of column j of block b; the stream runs through the blocks in
-    order, so the next position ends the column and ``pe_ptr[p, B*V]`` is the PE's
-    total. ``padding_per_pe`` (N) counts each PE's padding entries and ``col_pad``
-    (B*V) each column's, summed over the PEs.
+    Each block stores ``stored_cols`` = V' columns: the layer's V, plus the bias column
+    (index V) when the architecture broadcasts the bias as a column (``ccu.bias:
+    column``; docs/timing-model.md section 1). ``pe_ptr`` (N, B*V' + 1) int32:
+    ``pe_ptr[p, b*V' + j]`` is the position, in PE p's stream of entries, of column j
+    of block b; the stream runs through the blocks in order, so the next position ends
+    the column and ``pe_ptr[p, B*V']`` is the PE's total. ``padding_per_pe`` (N) counts
+    each PE's padding entries and ``col_pad`` (B*V') each column's, summed over the PEs.
     """
 
     name: str
@@ -62,12 +64,18 @@ class ColumnLayout:
     col_pad: np.ndarray
     spmat_bytes_per_word: int
     pointer_bits: int
+    stored_cols: int
+
+    @property
+    def has_bias_column(self) -> bool:
+        """True when each block stores the bias as column V (``ccu.bias: column``)."""
+        return self.stored_cols > self.cols
 
     @cached_property
     def ptr(self) -> np.ndarray:
-        """The pointer arrays block by block, shape (B, V+1, N): ``ptr[b, j, p]`` starts column j of
-        block b in PE p's stream and ``ptr[b, V, p]`` ends the block (the hardware's V+1 pointers)."""
-        idx = np.arange(self.num_blocks)[:, None] * self.cols + np.arange(self.cols + 1)[None, :]
+        """The pointer arrays block by block, shape (B, V'+1, N): ``ptr[b, j, p]`` starts column j of
+        block b in PE p's stream and ``ptr[b, V', p]`` ends the block (the hardware's V'+1 pointers)."""
+        idx = np.arange(self.num_blocks)[:, None] * self.stored_cols + np.arange(self.stored_cols + 1)[None, :]
         return np.ascontiguousarray(self.pe_ptr[:, idx].transpose(1, 2, 0)).astype(np.int64)
 
     @property
@@ -83,13 +91,13 @@ class ColumnLayout:
 
     @property
     def ptr_bytes_per_pe(self) -> np.ndarray:
-        """Pointer SRAM bytes each PE needs: (V + 1) pointers per row block."""
-        nbytes = math.ceil(self.num_blocks * (self.cols + 1) * self.pointer_bits / 8)
+        """Pointer SRAM bytes each PE needs: V' + 1 pointers per row block."""
+        nbytes = math.ceil(self.num_blocks * (self.stored_cols + 1) * self.pointer_bits / 8)
         return np.full(self.num_pes, nbytes, dtype=np.int64)
 
     def column_counts(self, block: int, cols: np.ndarray) -> np.ndarray:
-        """Entries each PE holds for the given columns of ``block``, shape (len(cols), N)."""
-        c = block * self.cols + np.asarray(cols, dtype=np.int64)
+        """Entries each PE holds for the given columns of ``block``, shape (len(cols), N) (V = the bias)."""
+        c = block * self.stored_cols + np.asarray(cols, dtype=np.int64)
         return (self.pe_ptr[:, c + 1] - self.pe_ptr[:, c]).T.astype(np.int64)
 
 
@@ -100,7 +108,8 @@ class EncodedLayer(ColumnLayout):
     The entries of all PEs are concatenated PE by PE: PE p's stream is
     ``[pe_base[p], pe_base[p+1])`` of ``row``/``code``/``z`` and is ordered by
     (block, column, row). ``row`` is each entry's matrix row (-1 for a padding entry),
-    ``code`` its codebook index (0 for padding) and ``z`` its relative row index.
+    ``code`` its codebook index (0 for padding and for bias entries, whose value the
+    output path adds) and ``z`` its relative row index.
     """
 
     pe_base: np.ndarray = None  # type: ignore[assignment]
@@ -111,7 +120,7 @@ class EncodedLayer(ColumnLayout):
     def column_span(self, pe: int, block: int, col: int) -> tuple[int, int]:
         """Index range [start, stop) of PE ``pe``'s entries for column ``col`` of ``block``."""
         g = int(self.pe_base[pe])
-        c = block * self.cols + col
+        c = block * self.stored_cols + col
         return g + int(self.pe_ptr[pe, c]), g + int(self.pe_ptr[pe, c + 1])
 
     def column_entries(self, pe: int, block: int, col: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -147,6 +156,16 @@ def csr_arrays(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return indptr, indices, codes
 
 
+def bias_rows(layer: Layer, arch: ArchConfig) -> np.ndarray:
+    """Rows with an entry in the bias column (uint8, 1 = non-zero bias); empty when there is no bias column."""
+    if arch.ccu.bias != "column":
+        return np.zeros(0, dtype=np.uint8)
+    bias = np.asarray(layer.bias).reshape(-1)
+    if bias.shape[0] != layer.rows:
+        raise WorkloadError(f"layer {layer.name!r}: bias has {bias.shape[0]} values for {layer.rows} rows")
+    return np.ascontiguousarray(bias != 0, dtype=np.uint8)
+
+
 def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
     """Every PE's column pointers, padding and storage for ``arch`` (no entries written)."""
     n = arch.num_pes
@@ -156,7 +175,9 @@ def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
     indptr, indices, _ = csr_arrays(layer)
     if indices.shape[0] and int(indices.max()) >= v:
         raise WorkloadError(f"layer {layer.name!r}: column indices must lie in [0, {v})")
-    nbv = blocks * v
+    biased = bias_rows(layer, arch)
+    stride = v + 1 if biased.shape[0] else v
+    nbv = blocks * stride
     ptr = np.empty((n, nbv + 1), dtype=np.int32)
     pe_pad = np.zeros(n, dtype=np.int64)
     pe_total = np.zeros(n, dtype=np.int64)
@@ -166,8 +187,8 @@ def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
 
     def count_pes(lo: int, hi: int) -> np.ndarray:  # PEs lo..hi-1; padding per column: this chunk's share
         col_pad = np.zeros(nbv, dtype=np.int64)
-        call(kernel, indptr, indices, m, v, n, cap, blocks, arch.rel_index_bits, lo, hi, ptr, col_pad, pe_pad,
-             pe_total)
+        call(kernel, indptr, indices, biased, m, v, stride, n, cap, blocks, arch.rel_index_bits, lo, hi, ptr,
+             col_pad, pe_pad, pe_total)
         return col_pad
 
     col_pad = sum(run_ranges(count_pes, n, work=indices.shape[0] + n * nbv))
@@ -178,14 +199,14 @@ def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
         name=layer.name, rows=m, cols=v, num_pes=n, cap=cap, num_blocks=blocks,
         entries_per_word=arch.entries_per_word, pe_ptr=ptr, padding_per_pe=pe_pad,
         col_pad=col_pad, spmat_bytes_per_word=arch.spmat_sram.width_bits // 8,
-        pointer_bits=arch.ptr_sram.pointer_bits)
+        pointer_bits=arch.ptr_sram.pointer_bits, stored_cols=stride)
 
 
 def encode_layer(layer: Layer, arch: ArchConfig) -> EncodedLayer:
     """Encode one layer for ``arch``: its ``ColumnLayout`` plus every PE's entries."""
     lay = layout_layer(layer, arch)
     indptr, indices, codes = csr_arrays(layer)
-    n, nbv = lay.num_pes, lay.num_blocks * lay.cols
+    n, nbv = lay.num_pes, lay.num_blocks * lay.stored_cols
     totals = lay.pe_ptr[:, -1].astype(np.int64)
     pe_base = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(totals, out=pe_base[1:])
@@ -194,7 +215,7 @@ def encode_layer(layer: Layer, arch: ArchConfig) -> EncodedLayer:
     ent_row = np.empty(total, dtype=np.int32)
     ent_code = np.empty(total, dtype=np.uint16)
     ent_z = np.empty(total, dtype=np.uint16)
-    call(kernels.encode_fill, indptr, indices, codes, lay.rows, lay.cols, n, lay.cap, lay.num_blocks,
-         arch.rel_index_bits, cursor, ent_row, ent_code, ent_z)
+    call(kernels.encode_fill, indptr, indices, codes, bias_rows(layer, arch), lay.rows, lay.cols, lay.stored_cols,
+         n, lay.cap, lay.num_blocks, arch.rel_index_bits, cursor, ent_row, ent_code, ent_z)
     fields = {f: getattr(lay, f) for f in ColumnLayout.__dataclass_fields__}
     return EncodedLayer(**fields, pe_base=pe_base, row=ent_row, code=ent_code, z=ent_z)

@@ -367,7 +367,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, comp: ComputeTotals, ph: Pha
         nonzero_activations=comp.nonzero_activations, input_density=density, entries_processed=comp.entries,
         padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
         busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
-        stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain(arch.timing.pipeline_depth),
+        stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
         actions=layer_actions(comp, ph, io), storage=storage, saturations=saturations)
 
 

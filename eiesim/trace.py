@@ -1,17 +1,18 @@
 """Chrome / Perfetto trace of one layer: per-PE busy, empty, starved, stalled and drain spans.
 
-The spans are computed here, independently of both engines, from the rules of
-docs/timing-model.md: for every round of the layer (``contract.round_schedule``) the
-compute phase follows the broadcast / FIFO-credit / PE recurrence of section 3
+The spans are drawn from the statement of the timing rules, ``contract.round_timeline``
+(docs/timing-model.md section 3), independently of both engines: for every round of the
+layer (``contract.round_schedule``) the compute phase follows the finder / FIFO-credit /
+PE recurrence
 
-    B_1 = 0,  B_k = max(B_{k-1} + 1, max_p S_{p,k-D} + 1)      (broadcast)
-    A_k = B_k + L                                               (arrival in every FIFO)
-    S_{p,k} = max(A_k, F_{p,k-1}),  F_{p,k} = S_{p,k} + (n_{p,k} or Z)   (pop, done)
+    B_k = max(R_k, max_p S_{p,k-D})                           (broadcast: finder reach, credits)
+    S_{p,k} = max(B_k + L, F_{p,k-1}),  F_{p,k} = S_{p,k} + (n_{p,k} or Z)   (pop, done)
 
-and is framed by the layer's I/O, load and store phases. (The event engine can emit
-pop/done records too, but relative to each round's start without the round, so a
-multi-round layer cannot be rebuilt from them; tests compare the two on a one-round
-layer and compare this module's per-PE totals with the engines' statistics.)
+with the round's end and the drop rule of section 3.3, framed by the layer's I/O, load
+and store phases. (The event engine can emit pop/done records too, but relative to each
+round's start without the round, so a multi-round layer cannot be rebuilt from them;
+tests compare the two on a one-round layer and compare this module's per-PE totals with
+the engines' statistics.)
 
 Output: the Trace Event Format's JSON object form, ``{"traceEvents": [...],
 "metadata": {...}}``, loadable in ui.perfetto.dev or chrome://tracing. One process
@@ -19,7 +20,8 @@ Output: the Trace Event Format's JSON object form, ``{"traceEvents": [...],
 span is a complete ("X") event. The time axis counts **cycles** from the layer's start
 (the viewer labels them microseconds; multiply by 1000 / clock_mhz for ns). The
 number of span events is capped (``max_events``); a truncated trace says so in its
-metadata and covers the layer completely up to ``complete_before_cycle``.
+metadata and covers the layer completely up to ``complete_before_cycle``. The bias
+column, when the architecture broadcasts one, is labelled with column index V.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 
 from eiesim.arch import ArchConfig
 from eiesim.errors import UsageError
+from eiesim.timing.contract import RoundTimeline, round_timeline
 from eiesim.workload import Layer, Workload
 
 #: Default cap on span events (about 25 MB of JSON).
@@ -54,78 +57,51 @@ class RoundSpans:
     start: np.ndarray
     dur: np.ndarray
     column: np.ndarray  # broadcast column the span belongs to (-1: none)
-    length: int         # cycles of the compute phase (E + P - 1, or 0 if nothing was broadcast)
+    length: int         # cycles of the compute phase, C (docs/timing-model.md section 3.3)
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
 
 
-def round_timeline(entries: np.ndarray, fifo_depth: int, latency: int, empty_cycles: int,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(B, S, F) of one round: broadcast cycle per activation, pop and done cycle per (activation, PE).
-
-    ``entries[k, p]`` = n_{p,k}, the entries (real + padding) PE p holds for the k-th
-    broadcast column. A direct transcription of docs/timing-model.md section 3, kept
-    separate from the engines on purpose so that it can check them.
-    """
-    k_count, num_pes = entries.shape
-    b = np.zeros(k_count, dtype=np.int64)
-    pops = np.zeros((k_count, num_pes), dtype=np.int64)
-    done = np.zeros((k_count, num_pes), dtype=np.int64)
-    cost = np.where(entries > 0, entries, empty_cycles).astype(np.int64)
-    finish = np.zeros(num_pes, dtype=np.int64)
-    for k in range(k_count):
-        bk = 0 if k == 0 else int(b[k - 1]) + 1
-        if k >= fifo_depth:
-            bk = max(bk, int(pops[k - fifo_depth].max()) + 1)
-        b[k] = bk
-        np.maximum(bk + latency, finish, out=pops[k])
-        finish = pops[k] + cost[k]
-        done[k] = finish
-    return b, pops, done
-
-
-def compute_phase_spans(columns: np.ndarray, entries: np.ndarray, fifo_depth: int, latency: int, pipe_depth: int,
-                        empty_cycles: int, t0: int = 0) -> RoundSpans:
-    """Every span of one round's compute phase starting at cycle ``t0``, sorted by (start, track)."""
-    k_count = int(entries.shape[0])
-    num_pes = int(entries.shape[1]) if entries.ndim == 2 else 0
-    if k_count == 0:
+def compute_phase_spans(columns: np.ndarray, tl: RoundTimeline, entries: np.ndarray, empty_cycles: int,
+                        t0: int = 0) -> RoundSpans:
+    """Every span of one round's compute phase (``tl`` = its ``round_timeline``) starting at ``t0``, sorted."""
+    kt = int(entries.shape[0])
+    num_pes = int(tl.pe_end.shape[0])
+    if tl.cycles == 0:
         z = np.zeros(0, dtype=np.int64)
         return RoundSpans(z, z, z, z, z, 0)
-    b, pops, done = round_timeline(entries, fifo_depth, latency, empty_cycles)
-    prev = np.vstack([np.zeros((1, num_pes), dtype=np.int64), done[:-1]])
-    pe_track = np.broadcast_to(np.arange(1, num_pes + 1), (k_count, num_pes))
-    col = np.broadcast_to(np.asarray(columns, dtype=np.int64)[:, None], (k_count, num_pes))
+    pops, done, handled = tl.pop, tl.done, tl.handled
+    prev = np.vstack([np.zeros((1, num_pes), dtype=np.int64), done[:-1]]) if kt else np.zeros((0, num_pes), np.int64)
+    pe_track = np.broadcast_to(np.arange(1, num_pes + 1), (kt, num_pes))
+    col = np.broadcast_to(np.asarray(columns, dtype=np.int64)[:, None], (kt, num_pes))
     parts = []
-    starved = pops > prev
+    starved = handled & (pops > prev)
     parts.append((pe_track[starved], PE_STATES.index("starved"), prev[starved], (pops - prev)[starved], col[starved]))
-    busy = entries > 0
+    busy = handled & (entries > 0)
     parts.append((pe_track[busy], PE_STATES.index("busy"), pops[busy], entries[busy], col[busy]))
     if empty_cycles > 0:
-        empty = ~busy
+        empty = handled & (entries == 0)
         parts.append((pe_track[empty], PE_STATES.index("empty"), pops[empty],
                       np.full(int(empty.sum()), empty_cycles), col[empty]))
-    end = int(done[-1].max())
-    last = done[-1]
-    waiting = last < end
+    end = int(tl.pe_end.max()) if num_pes else 0
     tracks = np.arange(1, num_pes + 1)
-    parts.append((tracks[waiting], PE_STATES.index("stalled"), last[waiting], end - last[waiting],
+    waiting = tl.pe_end < end
+    parts.append((tracks[waiting], PE_STATES.index("stalled"), tl.pe_end[waiting], end - tl.pe_end[waiting],
                   np.full(int(waiting.sum()), -1)))
-    if pipe_depth > 1:
-        parts.append((tracks, PE_STATES.index("drain"), np.full(num_pes, end), np.full(num_pes, pipe_depth - 1),
+    if tl.cycles > end:
+        parts.append((tracks, PE_STATES.index("drain"), np.full(num_pes, end), np.full(num_pes, tl.cycles - end),
                       np.full(num_pes, -1)))
-    gaps = b[1:] - b[:-1] - 1
-    stall = np.flatnonzero(gaps > 0)
-    parts.append((np.full(stall.shape[0], CCU_TID), _BCAST, b[stall] + 1, gaps[stall],
-                  np.asarray(columns, dtype=np.int64)[stall + 1]))
+    stall = np.flatnonzero(tl.broadcast > tl.ready)
+    parts.append((np.full(stall.shape[0], CCU_TID), _BCAST, tl.ready[stall], (tl.broadcast - tl.ready)[stall],
+                  np.asarray(columns, dtype=np.int64)[stall]))
     track = np.concatenate([np.asarray(p[0], dtype=np.int64) for p in parts])
     kind = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int64) for p in parts])
     start = np.concatenate([np.asarray(p[2], dtype=np.int64) for p in parts]) + t0
     dur = np.concatenate([np.asarray(p[3], dtype=np.int64) for p in parts])
     column = np.concatenate([np.asarray(p[4], dtype=np.int64) for p in parts])
     order = np.lexsort((track, start))
-    return RoundSpans(track[order], kind[order], start[order], dur[order], column[order], end + pipe_depth - 1)
+    return RoundSpans(track[order], kind[order], start[order], dur[order], column[order], tl.cycles)
 
 
 def _layer_input(workload: Workload, layer: Layer, network_input: Any) -> np.ndarray:
@@ -235,8 +211,11 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
             t += c
         col = patches[spec.col_lo:spec.col_hi, spec.pixel]
         nz = spec.col_lo + np.flatnonzero(col)
-        rs = compute_phase_spans(nz, enc.column_counts(spec.block, nz), params.fifo_depth, params.latency,
-                                 params.pipe_depth, params.empty_cycles, t)
+        bias = params.bias_column and spec.batch == geom.num_batches - 1
+        columns = np.append(nz, geom.cols) if bias else nz
+        entries = enc.column_counts(spec.block, columns)
+        tl = round_timeline(entries, nz - spec.col_lo, -(-(spec.col_hi - spec.col_lo) // n), bias, params)
+        rs = compute_phase_spans(columns, tl, entries, params.empty_cycles, t)
         if rs.length:
             spans(rs, {"ph": "X", "pid": 1, "tid": CCU_TID, "name": "compute", "cat": "ccu", "ts": t,
                        "dur": rs.length, "args": {"round": rounds - 1, "pixel": spec.pixel, "block": spec.block,

@@ -42,10 +42,13 @@ DOC_LOCAL_ROWS = {
 }
 #: The doc example's input activations (columns 1 and 4 are zero).
 DOC_INPUT = [3, 0, 1, 2, 0, 1]
+#: Rows of the doc example with a bias: local row 0 of PE 0 and local row 1 of PE 2.
+DOC_BIAS_ROWS = (0, 6)
 
 
 def doc_example_layer(relu: bool = True):
-    """The doc example's 16 x 6 fc layer (row i = PE i mod 4, local row i // 4), all weights 1.0."""
+    """The doc example's 16 x 6 fc layer (row i = PE i mod 4, local row i // 4), all weights 1.0,
+    bias 0.5 on rows 0 and 6 (the bias column of docs/timing-model.md section 4)."""
     import numpy as np
 
     from eiesim.workload import layer_from_dense
@@ -55,4 +58,6 @@ def doc_example_layer(relu: bool = True):
         for j, local_rows in cols.items():
             for r in local_rows:
                 w[pe + 4 * r, j] = 1.0
-    return layer_from_dense("doc", w, codebook=np.array([1.0]), kind="fc", relu=relu)
+    bias = np.zeros(16, np.float32)
+    bias[list(DOC_BIAS_ROWS)] = 0.5
+    return layer_from_dense("doc", w, codebook=np.array([1.0]), bias=bias, kind="fc", relu=relu)

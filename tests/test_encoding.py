@@ -14,8 +14,13 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 #: docs/timing-model.md section 4: local rows holding non-zeros, per PE and column.
 
 
-def reference_encode(dense_codes: np.ndarray, num_pes: int, cap: int, rel_bits: int):
-    """{(block, pe): [(col, [(row, code, z), ...]) ...]} by the rules in words. ``dense_codes``: -1 = zero."""
+def reference_encode(dense_codes: np.ndarray, num_pes: int, cap: int, rel_bits: int, bias=None):
+    """{(block, pe): [(col, [(row, code, z), ...]) ...]} by the rules in words. ``dense_codes``: -1 = zero.
+
+    ``bias`` (per row, or None for no bias column): each block gets column V, one entry (code 0) per row
+    with a non-zero bias."""
+    if bias is not None:
+        dense_codes = np.concatenate([dense_codes, np.where(np.asarray(bias) != 0, 0, -1)[:, None]], axis=1)
     m, v = dense_codes.shape
     span = 1 << rel_bits
     out = {}
@@ -48,6 +53,7 @@ def _random_layer(rng, m, v, density, n_codes=5):
     return codes, layer_from_dense("L", weights, codes_dense=np.maximum(codes, 0), codebook=codebook, kind="fc")
 
 
+@pytest.mark.parametrize("bias_path", ["column", "output_path"])
 @pytest.mark.parametrize("m,v,density,pes,regs,bits", [
     (16, 6, 0.4, 4, 4, 4),        # one block
     (70, 9, 0.3, 4, 4, 4),        # several row blocks (cap = 16)
@@ -56,12 +62,15 @@ def _random_layer(rng, m, v, density, n_codes=5):
     (33, 7, 1.0, 1, 64, 4),       # dense, one PE
     (200, 3, 0.02, 1, 256, 4),    # zero runs > 15 and exactly 16/31/32 possible
 ])
-def test_encoding_matches_reference(m, v, density, pes, regs, bits):
+def test_encoding_matches_reference(m, v, density, pes, regs, bits, bias_path):
     rng = np.random.default_rng(m * 1000 + v)
     codes, layer = _random_layer(rng, m, v, density)
-    arch = load_arch(None, {"num_pes": pes, "act_regs_per_pe": regs, "rel_index_bits": bits})
+    bias = np.where(rng.random(m) < 0.3, rng.normal(size=m), 0.0).astype(np.float32)  # long runs of zero bias
+    layer = __import__("dataclasses").replace(layer, bias=bias)
+    arch = load_arch(None, {"num_pes": pes, "act_regs_per_pe": regs, "rel_index_bits": bits, "ccu.bias": bias_path})
     enc = encode_layer(layer, arch)
-    ref = reference_encode(codes, pes, pes * regs, bits)
+    ref = reference_encode(codes, pes, pes * regs, bits, bias if bias_path == "column" else None)
+    assert enc.stored_cols == v + (bias_path == "column")
     pad_total = np.zeros(pes, np.int64)
     for (b, p), cols in ref.items():
         for j, entries in cols:
@@ -104,14 +113,21 @@ def test_zero_runs_at_the_padding_boundary():
 def test_doc_example_pointers_and_storage():
     arch = load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml")
     enc = encode_layer(doc_example_layer(), arch)
-    assert enc.ptr[0, :, 0].tolist() == [0, 4, 6, 7, 7, 8, 9]
-    assert enc.ptr[0, :, 1].tolist() == [0, 1, 2, 2, 4, 4, 5]
-    assert enc.ptr[0, :, 2].tolist() == [0, 0, 0, 3, 4, 6, 6]
-    assert enc.ptr[0, :, 3].tolist() == [0, 1, 2, 3, 4, 5, 7]
-    # 32-bit words hold four 8-bit entries: PE 0 has 9 entries -> 3 words = 12 bytes.
+    # docs/timing-model.md section 4: V' + 1 = 8 pointers, the last column the bias column.
+    assert enc.ptr[0, :, 0].tolist() == [0, 4, 6, 7, 7, 8, 9, 10]
+    assert enc.ptr[0, :, 1].tolist() == [0, 1, 2, 2, 4, 4, 5, 5]
+    assert enc.ptr[0, :, 2].tolist() == [0, 0, 0, 3, 4, 6, 6, 7]
+    assert enc.ptr[0, :, 3].tolist() == [0, 1, 2, 3, 4, 5, 7, 7]
+    # The bias entries: matrix rows 0 (PE 0, local row 0, z = 0) and 6 (PE 2, local row 1, z = 1).
+    assert [e.tolist() for e in enc.column_entries(0, 0, 6)] == [[0], [0], [0]]
+    assert [e.tolist() for e in enc.column_entries(2, 0, 6)] == [[6], [0], [1]]
+    # 32-bit words hold four 8-bit entries: PE 0 has 10 entries -> 3 words = 12 bytes; the others 5, 7, 7.
     assert enc.spmat_bytes_per_pe.tolist() == [12, 8, 8, 8]
-    # One block of 7 pointers of 16 bits.
-    assert enc.ptr_bytes_per_pe.tolist() == [14, 14, 14, 14]
+    # One block of 8 pointers of 16 bits.
+    assert enc.ptr_bytes_per_pe.tolist() == [16, 16, 16, 16]
+    no_bias = encode_layer(doc_example_layer(), load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml",
+                                                          ["ccu.bias=output_path"]))
+    assert no_bias.ptr[0, :, 0].tolist() == [0, 4, 6, 7, 7, 8, 9] and no_bias.ptr_bytes_per_pe.tolist() == [14] * 4
 
 
 def test_eight_bit_codes_pack_five_per_word():
@@ -123,16 +139,17 @@ def test_eight_bit_codes_pack_five_per_word():
     assert int(enc.spmat_bytes_per_pe[0]) == 24 and int(enc.spmat_bytes_per_pe[1]) == 0
 
 
-def _count_with(kernel, layer, num_pes, regs, bits):
+def _count_with(kernel, layer, num_pes, regs, bits, biased):
     from eiesim.encoding import csr_arrays
 
     cap = num_pes * regs
     blocks = max(1, -(-layer.rows // cap))
     indptr, indices, _ = csr_arrays(layer)
-    nbv = blocks * layer.cols
+    stride = layer.cols + (biased.shape[0] > 0)
+    nbv = blocks * stride
     out = (np.empty((num_pes, nbv + 1), np.int32), np.zeros(nbv, np.int64), np.zeros(num_pes, np.int64),
            np.zeros(num_pes, np.int64))
-    kernel(indptr, indices, layer.rows, layer.cols, num_pes, cap, blocks, bits, 0, num_pes, *out)
+    kernel(indptr, indices, biased, layer.rows, layer.cols, stride, num_pes, cap, blocks, bits, 0, num_pes, *out)
     return out
 
 
@@ -143,15 +160,20 @@ def test_mask_and_packed_counting_kernels_agree(regs, bits):
     and both agree with the entries the fill pass writes."""
     from eiesim.timing import kernels
 
+    from eiesim.encoding import bias_rows
+
     rng = np.random.default_rng(regs * 100 + bits)
     for density in (0.01, 0.05, 0.3, 0.9):
         pes = 3
         _, layer = _random_layer(rng, 7 * pes * regs + 5, 11, density)  # several row blocks, a partial last one
-        masked = _count_with(kernels.count_entries_masked, layer, pes, regs, bits)
-        packed = _count_with(kernels.count_entries_packed, layer, pes, regs, bits)
+        layer = __import__("dataclasses").replace(layer, bias=np.where(rng.random(layer.rows) < density, 1.0, 0.0))
+        arch = load_arch(None, {"num_pes": pes, "act_regs_per_pe": regs, "rel_index_bits": bits})
+        biased = bias_rows(layer, arch)
+        masked = _count_with(kernels.count_entries_masked, layer, pes, regs, bits, biased)
+        packed = _count_with(kernels.count_entries_packed, layer, pes, regs, bits, biased)
         for a, b in zip(masked, packed, strict=True):
             assert np.array_equal(a, b)
-        enc = encode_layer(layer, load_arch(None, {"num_pes": pes, "act_regs_per_pe": regs, "rel_index_bits": bits}))
+        enc = encode_layer(layer, arch)
         padding = np.array([int((enc.pe_stream(p)[0] < 0).sum()) for p in range(pes)])
         assert np.array_equal(masked[2], padding)
         assert np.array_equal(masked[3], enc.entries_per_pe)

@@ -24,12 +24,15 @@ def cases(draw):
     n = draw(st.sampled_from([1, 2, 3, 4]))
     regs = draw(st.integers(1, 4))
     arch_over = {
-        "num_pes": n, "act_regs_per_pe": regs, "fifo_depth": draw(st.sampled_from([1, 2, 3, 8])),
+        "num_pes": n, "act_regs_per_pe": regs, "fifo_depth": draw(st.sampled_from([1, 2, 3, 7, 8])),
         "rel_index_bits": draw(st.sampled_from([1, 2, 4])),
         "spmat_sram.width_bits": draw(st.sampled_from([8, 16, 32, 64])),
-        "timing.broadcast_latency_cycles": draw(st.integers(0, 2)),
+        "timing.broadcast_latency_cycles": draw(st.integers(0, 3)),
         "timing.pipeline_depth": draw(st.integers(1, 4)),
-        "timing.empty_column_cycles": draw(st.integers(0, 2)),
+        "timing.writeback_cycles": draw(st.integers(0, 2)),
+        "timing.empty_column_cycles": draw(st.integers(0, 3)),
+        "ccu.nonzero_finder": draw(st.sampled_from(["register_row", "skip_zeros"])),
+        "ccu.bias": draw(st.sampled_from(["column", "output_path"])),
         "act_sram.size_bytes": draw(st.sampled_from([0, 64, 4096])),
         "dram.sram_overflow": "stream",
     }
@@ -60,7 +63,9 @@ def cases(draw):
     if draw(st.booleans()) and kind == "fc" and shape[0] > 20:
         weights[1:, 0] = 0.0                              # one long zero run (> 15 rows) below row 0
         weights[0, 0] = 1.0
-    layer = layer_from_dense("L", weights, codes_dense=codes, codebook=codebook, bias=rng.normal(size=m),
+    bias_density = draw(st.sampled_from([0.0, 0.1, 1.0]))   # runs of zero bias exercise the bias column's padding
+    bias = np.where(rng.random(m) < bias_density, rng.normal(size=m), 0.0)
+    layer = layer_from_dense("L", weights, codes_dense=codes, codebook=codebook, bias=bias,
                              relu=draw(st.booleans()), **kw)
     x = np.where(rng.random(in_shape) < ad, rng.integers(-3, 4, size=in_shape), 0).astype(np.float32)
     return arch_over, Workload("rand", "hypothesis", in_shape, None, [layer], x)

@@ -15,10 +15,12 @@ from eiesim.timing.contract import (
     LayerGeometry,
     PhaseCycles,
     TimingParams,
+    layer_actions,
     layer_geometry,
     layer_io,
     phase_totals,
     round_schedule,
+    round_timeline,
     sequence_layers,
 )
 from eiesim.timing.event import run_layer_event
@@ -29,24 +31,28 @@ ROOT = Path(__file__).resolve().parents[1]
 #: docs/timing-model.md section 4: local rows holding non-zeros, per PE and column.
 DOC_INPUT = np.array(DOC_INPUT_LIST, dtype=np.int64)
 
-#: The doc's cycle-by-cycle table as events: CCU broadcasts at B_k, PE pops at S_{p,k}, done at F_{p,k}.
+#: The doc's cycle-by-cycle table as events: finder broadcasts at B_k, PE pops at S_{p,k}, done at F_{p,k}.
 DOC_TRACE = [
-    (0, "ccu", "broadcast 0"),
-    (1, "ccu", "broadcast 2"), (1, 0, "pop 0"), (1, 1, "pop 0"), (1, 2, "pop 0"), (1, 3, "pop 0"),
-    (2, "ccu", "broadcast 3"), (2, 1, "done 0"), (2, 1, "pop 2"), (2, 2, "done 0"), (2, 2, "pop 2"),
-    (2, 3, "done 0"), (2, 3, "pop 2"),
-    (3, 1, "done 2"), (3, 1, "pop 3"), (3, 3, "done 2"), (3, 3, "pop 3"),
-    (4, 3, "done 3"),
-    (5, 0, "done 0"), (5, 0, "pop 2"), (5, 1, "done 3"), (5, 2, "done 2"), (5, 2, "pop 3"),
-    (6, "ccu", "broadcast 5"), (6, 0, "done 2"), (6, 0, "pop 3"), (6, 2, "done 3"),
-    (7, 0, "done 3"), (7, 0, "pop 5"), (7, 1, "pop 5"), (7, 2, "pop 5"), (7, 3, "pop 5"),
-    (8, 0, "done 5"), (8, 1, "done 5"), (8, 2, "done 5"),
-    (9, 3, "done 5"),
+    (0, "ccu", "broadcast 0"), (1, "ccu", "broadcast 2"), (2, "ccu", "broadcast 3"),
+    (2, 0, "pop 0"), (2, 1, "pop 0"), (2, 2, "pop 0"), (2, 3, "pop 0"),
+    (3, 1, "done 0"), (3, 1, "pop 2"), (3, 2, "done 0"), (3, 2, "pop 2"), (3, 3, "done 0"), (3, 3, "pop 2"),
+    (4, 1, "done 2"), (4, 1, "pop 3"), (4, 3, "done 2"), (4, 3, "pop 3"),
+    (5, 3, "done 3"),
+    (6, "ccu", "broadcast 5"), (6, 0, "done 0"), (6, 0, "pop 2"), (6, 1, "done 3"), (6, 2, "done 2"),
+    (6, 2, "pop 3"),
+    (7, 0, "done 2"), (7, 0, "pop 3"), (7, 2, "done 3"),
+    (8, "ccu", "broadcast bias"), (8, 0, "done 3"), (8, 0, "pop 5"), (8, 1, "pop 5"), (8, 2, "pop 5"),
+    (8, 3, "pop 5"),
+    (9, 0, "done 5"), (9, 1, "done 5"), (9, 2, "done 5"),
+    (10, 0, "pop bias"), (10, 1, "pop bias"), (10, 2, "pop bias"), (10, 3, "done 5"), (10, 3, "pop bias"),
+    (11, 0, "done bias"), (11, 1, "done bias"), (11, 2, "done bias"), (11, 3, "done bias"),
 ]
+#: docs/timing-model.md section 4, the per-PE work n_{p,k} of the broadcast columns 0, 2, 3, 5 and the bias.
+DOC_WORK = np.array([[4, 1, 0, 1], [1, 0, 3, 1], [0, 2, 1, 1], [1, 1, 0, 2], [1, 0, 1, 0]])
 
 
-def _doc_setup():
-    arch = load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml")
+def _doc_setup(overrides=()):
+    arch = load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml", list(overrides))
     layer = doc_example_layer(relu=False)
     params = TimingParams.from_arch(arch)
     return arch, layer, layer.dense_weights()[:, :, 0, 0], encode_layer(layer, arch), layer_geometry(layer, (6,), params), params
@@ -57,28 +63,70 @@ def test_doc_example_event_trace_cycle_by_cycle():
     trace: list = []
     acc, comp, phases = run_layer_event(enc, geom, DOC_INPUT, np.array([7]), params, trace=trace)
     assert trace == DOC_TRACE
+    # The bias entries do no arithmetic in the engine (the output path adds the bias).
     assert acc.tolist() == (7 * (w.astype(np.int64) @ DOC_INPUT)).tolist()
+
+
+def _run(engine, arch, layer, enc, geom, params):
+    if engine == "event":
+        _, comp, phases = run_layer_event(enc, geom, DOC_INPUT, np.array([1]), params)
+    else:
+        _, comp = run_layer_fast(layout_layer(layer, arch), layer, geom, DOC_INPUT, np.array([1]), params)
+        phases = phase_totals(geom)
+    return comp, phases
 
 
 @pytest.mark.parametrize("engine", ["event", "fast"])
 def test_doc_example_statistics(engine):
-    _, layer, _, enc, geom, params = _doc_setup()
-    if engine == "event":
-        _, comp, phases = run_layer_event(enc, geom, DOC_INPUT, np.array([1]), params)
-    else:
-        _, comp = run_layer_fast(layout_layer(layer, load_arch(ROOT / "arch_configs" / "tiny-4pe.yaml")), layer, geom,
-                                 DOC_INPUT, np.array([1]), params)
-        phases = phase_totals(geom)
-    assert comp.compute_cycles == 12
-    assert comp.busy.tolist() == [6, 4, 4, 5]
-    assert comp.empty.tolist() == [1, 1, 2, 0]
-    assert comp.starved.tolist() == [1, 3, 2, 4]
-    assert comp.stalled.tolist() == [1, 1, 1, 0]
-    assert comp.drain(params.pipe_depth).tolist() == [3, 3, 3, 3]
+    arch, layer, _, enc, geom, params = _doc_setup()
+    comp, phases = _run(engine, arch, layer, enc, geom, params)
+    assert comp.compute_cycles == 17
+    assert comp.busy.tolist() == [7, 4, 5, 5]
+    assert comp.empty.tolist() == [1, 2, 2, 1]
+    assert comp.starved.tolist() == [3, 5, 4, 5]
+    assert comp.stalled.tolist() == [0, 0, 0, 0]
+    assert comp.drain.tolist() == [6, 6, 6, 6]
     assert comp.broadcast_stall_cycles == 3
-    assert comp.spmat_word_reads == 8
-    assert (comp.entries, comp.padding, comp.nonzero_activations) == (19, 0, 4)
+    assert comp.spmat_word_reads == 9
+    assert (comp.entries, comp.padding, comp.nonzero_activations, comp.broadcasts, comp.pops) == (21, 0, 4, 5, 20)
     assert (phases.load_cycles, phases.store_cycles, phases.rounds) == (0, 0, 1)
+
+
+def test_doc_example_full_action_list():
+    """Every action count of the worked example, as docs/timing-model.md section 4 lists them."""
+    arch, layer, _, enc, geom, params = _doc_setup()
+    comp, phases = _run("fast", arch, layer, enc, geom, params)
+    io = layer_io(_one_layer_workload(layer, (6,)), layer, arch, weight_bytes=0)
+    acts = layer_actions(comp, phases, io)
+    assert {k: v for k, v in acts.items() if not k.startswith("dram")} == {
+        "lnzd_ops": 5, "fifo_pushes": 20, "fifo_pops": 20, "ptr_reads": 20, "src_reg_reads": 4,
+        "spmat_word_reads": 9, "codebook_lookups": 21, "macs": 21, "real_macs": 21, "dst_reg_reads": 21,
+        "dst_reg_writes": 21, "entries_processed": 21, "padding_entries": 0, "act_sram_reads": 0,
+        "act_sram_writes": 0, "src_reg_writes": 0}
+
+
+@pytest.mark.parametrize("engine", ["event", "fast"])
+@pytest.mark.parametrize("overrides,cycles,ptr_reads,entries", [
+    # docs/timing-model.md section 4, the alternatives: no bias column; an ideal finder.
+    (["ccu.bias=output_path"], 16, 16, 19),
+    (["ccu.nonzero_finder=skip_zeros"], 16, 20, 21),
+])
+def test_doc_example_alternatives(engine, overrides, cycles, ptr_reads, entries):
+    arch, layer, _, enc, geom, params = _doc_setup(overrides)
+    comp, _ = _run(engine, arch, layer, enc, geom, params)
+    assert (comp.compute_cycles, comp.pops, comp.entries) == (cycles, ptr_reads, entries)
+
+
+def test_round_statement_matches_the_doc_example():
+    """contract.round_timeline, the rules' statement, gives the doc's table of section 4."""
+    _, _, _, _, _, params = _doc_setup()
+    tl = round_timeline(DOC_WORK, np.array([0, 2, 3, 5]), 2, True, params)
+    assert tl.ready.tolist() == [0, 1, 2, 3, 8]
+    assert tl.broadcast.tolist() == [0, 1, 2, 6, 8]
+    assert tl.pop.tolist() == [[2, 2, 2, 2], [6, 3, 3, 3], [7, 4, 6, 4], [8, 8, 8, 8], [10, 10, 10, 10]]
+    assert tl.done.tolist() == [[6, 3, 3, 3], [7, 4, 6, 4], [8, 6, 7, 5], [9, 9, 9, 10], [11, 11, 11, 11]]
+    assert (tl.finder_done, tl.last_real, tl.cycles) == (8, 11, 17)
+    assert tl.handled.all() and tl.pushed.all()
 
 
 def _geom(kind, rows, cols, cap=16, n=4, pixels=(1, 1)):
@@ -140,20 +188,101 @@ def test_layer_sequence_places_layers_back_to_back():
 
 
 def test_fifo_depth_one_serialises_broadcasts():
-    # With D = 1 the CCU must wait for every PE to pop the previous activation.
+    # With D = 1 the finder must wait until every PE has popped the previous activation.
     arch = load_arch(None, {"num_pes": 2, "fifo_depth": 1, "act_regs_per_pe": 4})
     w = np.zeros((2, 3), np.float32)
-    w[0, :] = 1.0  # PE 0: one entry in each column; PE 1: none (Z = 1 cycle each)
+    w[0, :] = 1.0  # PE 0: one entry in each column; PE 1: none (Z = 1 cycle each); no bias entries
     layer = layer_from_dense("d1", w, codebook=np.array([1.0]), kind="fc")
     params = TimingParams.from_arch(arch)
     geom = layer_geometry(layer, (3,), params)
     trace: list = []
     _, comp, _ = run_layer_event(encode_layer(layer, arch), geom, np.array([1, 1, 1]), np.array([1]), params, trace)
-    # B = 0, 2, 4: a0 arrives 1, popped 1 -> a1 broadcast 2, arrives 3, popped 3 -> a2 broadcast 4.
+    # Register rows (a0, a1) and (a2). a0: B = 0, popped in 2. a1 (position N - 1): reached in 1, waits for the
+    # pops of a0 (cycle 2): B = 2, popped 4. a2: row 1 reached in 3, waits for a1's pops: B = 4, popped 6, done 7.
+    # The finder is done in 4 + 1 + 1 = 6 (a2 is not at position N - 1): the bias is broadcast in 6 (a2 was
+    # popped in 6), popped in 8 (an empty column everywhere). C = max(6 + 1, 7 + P + W = 13, 9) = 13.
     assert [t for t in trace if t[1] == "ccu"] == [(0, "ccu", "broadcast 0"), (2, "ccu", "broadcast 1"),
-                                                  (4, "ccu", "broadcast 2")]
-    assert comp.broadcast_stall_cycles == 2
-    assert comp.compute_cycles == 6 + 3  # last pop at 5, done at 6, drain P - 1 = 3
+                                                  (4, "ccu", "broadcast 2"), (6, "ccu", "broadcast bias")]
+    assert comp.broadcast_stall_cycles == (2 - 1) + (4 - 3) + (6 - 6)
+    assert comp.compute_cycles == 13
+
+
+def _one_pe_layer(weights, **over):
+    arch = load_arch(None, {"num_pes": 1, "act_regs_per_pe": 4, **over})
+    layer = layer_from_dense("one", np.asarray(weights, np.float32), codebook=np.array([1.0]), kind="fc")
+    params = TimingParams.from_arch(arch)
+    return arch, layer, params, layer_geometry(layer, (layer.cols,), params)
+
+
+@pytest.mark.parametrize("engine", ["event", "fast"])
+@pytest.mark.parametrize("key,value", [
+    ("timing.broadcast_latency_cycles", 2), ("timing.broadcast_latency_cycles", 5),
+    ("timing.pipeline_depth", 4), ("timing.pipeline_depth", 7),
+    ("timing.writeback_cycles", 2), ("timing.writeback_cycles", 0),
+])
+def test_each_latency_adds_its_cycles(engine, key, value):
+    """One PE, one column of 3 entries: the round lasts L + 3 + P + W (hand-derived).
+
+    The finder broadcasts a0 in cycle 0 (row 0, position 0 = N - 1); it is popped in L and its
+    entries issued in L .. L + 2, so E = L + 3; the bias row (an empty column) is reached in 1,
+    popped in L + 3, done by L + 4 <= C. C = max(1 + 1, E + P + W, L + 1 + P + W) = L + 3 + P + W.
+    """
+    arch, layer, params, geom = _one_pe_layer([[1.0], [1.0], [1.0]], **{key: value})
+    lat, pipe, wb = params.latency, params.pipe_depth, params.writeback
+    comp, _ = _engine_run(engine, arch, layer, geom, params, np.array([1]))
+    assert comp.compute_cycles == lat + 3 + pipe + wb
+    assert comp.busy.tolist() == [3] and comp.empty.tolist() == [params.empty_cycles]
+
+
+@pytest.mark.parametrize("engine", ["event", "fast"])
+@pytest.mark.parametrize("empty_cycles", [0, 1, 3])
+def test_empty_column_cost(engine, empty_cycles):
+    """One PE, column 0 empty, column 1 with 2 entries, input (1, 1), no bias entries (hand-derived).
+
+    a0 (row 0): B = 0, popped in L, done L + Z. a1 (row 1, reached in 1): B = 1, popped in
+    max(1 + L, L + Z), done 2 later = E. C = E + P + W (the finder is done in 2).
+    """
+    arch, layer, params, geom = _one_pe_layer([[0.0, 1.0], [0.0, 1.0]], **{"timing.empty_column_cycles": empty_cycles})
+    lat, z = params.latency, empty_cycles
+    comp, _ = _engine_run(engine, arch, layer, geom, params, np.array([1, 1]))
+    assert comp.compute_cycles == max(1 + lat, lat + z) + 2 + params.pipe_depth + params.writeback
+    assert comp.empty.tolist() == [2 * z]  # column 0 and the (empty) bias column
+
+
+@pytest.mark.parametrize("engine", ["event", "fast"])
+def test_zero_rows_cost_a_cycle_each_and_a_round_lasts_at_least_its_fill_latency(engine):
+    """The finder per register row (hand-derived). An all-zero input of 3 rows: the bias row is reached in
+    cycle 3, so the round lasts max(3 + 1, L + 1 + P + W = 9) = 9, and the bias (broadcast in 3, popped in
+    5) is handled. With 20 rows the bias row is reached in 20 and the round lasts 21: the bias is found in
+    the last cycle and never pushed, nothing is popped (the authors' all-zero case: 65 cycles, 0 reads)."""
+    for v, cycles, pushed in ((3, 9, 1), (20, 21, 0)):
+        arch, layer, params, geom = _one_pe_layer(np.ones((2, v)), **{"act_regs_per_pe": 32})
+        comp, _ = _engine_run(engine, arch, layer, geom, params, np.zeros(v, np.int64))
+        assert (comp.compute_cycles, comp.broadcasts, comp.pops) == (cycles, pushed, pushed)
+    arch, layer, params, geom = _one_pe_layer(np.ones((2, 3)), **{"ccu.nonzero_finder": "skip_zeros",
+                                                                   "ccu.bias": "output_path"})
+    comp, _ = _engine_run(engine, arch, layer, geom, params, np.zeros(3, np.int64))
+    assert comp.compute_cycles == 0 and comp.rounds_run == 0  # an ideal finder with nothing to broadcast
+
+
+def test_idle_pes_drop_what_is_left_when_the_finder_ends():
+    """edge-single-nz in miniature: the last real entry is long written back when the finder reaches the
+    bias row, so the bias (an empty column everywhere) is found but never pushed: no pointer reads."""
+    arch, layer, params, geom = _one_pe_layer(np.ones((1, 24)), **{"act_regs_per_pe": 32})
+    x = np.zeros(24, np.int64)
+    x[0] = 1  # a0 at row 0: B = 0, popped in 2, done 3, E = 3, drained by 9; the bias row is reached in 24
+    for engine in ("event", "fast"):
+        comp, _ = _engine_run(engine, arch, layer, geom, params, x)
+        assert (comp.compute_cycles, comp.broadcasts, comp.pops) == (25, 1, 1)
+
+
+def _engine_run(engine, arch, layer, geom, params, x):
+    if engine == "event":
+        _, comp, phases = run_layer_event(encode_layer(layer, arch), geom, x, np.array([1]), params)
+    else:
+        _, comp = run_layer_fast(layout_layer(layer, arch), layer, geom, x, np.array([1]), params)
+        phases = phase_totals(geom)
+    return comp, phases
 
 
 @pytest.mark.parametrize("entries_per_word", [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 21, 32, 64, 1000, 65536])
@@ -181,3 +310,39 @@ def test_fast_engine_refuses_codes_outside_the_codebook():
     with pytest.raises(WorkloadError, match="codebook"):
         run_layer_fast(layout_layer(bad, arch), bad, layer_geometry(bad, (6,), params), DOC_INPUT, np.array([1]),
                        params)
+
+
+def test_fast_engine_follows_the_rules_statement_on_random_rounds():
+    """The fast kernel against ``contract.round_timeline`` (the plain statement of section 3), round by
+    round, on random one-round fc layers and timing parameters; some of them must drop activations."""
+    rng = np.random.default_rng(2024)
+    dropped_rounds = 0
+    for _ in range(300):
+        n = int(rng.choice([1, 2, 3, 4, 8, 16]))
+        over = {"num_pes": n, "act_regs_per_pe": int(rng.integers(1, 9)), "fifo_depth": int(rng.integers(1, 9)),
+                "timing.broadcast_latency_cycles": int(rng.integers(0, 4)),
+                "timing.pipeline_depth": int(rng.integers(1, 6)), "timing.writeback_cycles": int(rng.integers(0, 3)),
+                "timing.empty_column_cycles": int(rng.integers(0, 4)),
+                "ccu.nonzero_finder": str(rng.choice(["register_row", "skip_zeros"])),
+                "ccu.bias": str(rng.choice(["column", "output_path"])), "spmat_sram.width_bits": 32}
+        arch = load_arch(None, over)
+        cap = arch.act_capacity
+        m, v = int(rng.integers(1, cap + 1)), int(rng.integers(1, cap + 1))
+        w = np.where(rng.random((m, v)) < rng.choice([0.02, 0.2, 0.6]), 1.0, 0.0).astype(np.float32)
+        bias = np.where(rng.random(m) < rng.choice([0.0, 0.3]), 1.0, 0.0)
+        layer = layer_from_dense("r", w, codebook=np.array([1.0]), bias=bias, kind="fc")
+        x = np.where(rng.random(v) < rng.choice([0.0, 0.1, 0.5, 1.0]), 1, 0).astype(np.int64)
+        params = TimingParams.from_arch(arch)
+        lay = layout_layer(layer, arch)
+        _, comp = run_layer_fast(lay, layer, layer_geometry(layer, (v,), params), x, np.array([1]), params)
+        nz = np.flatnonzero(x)
+        columns = np.append(nz, v) if params.bias_column else nz
+        tl = round_timeline(lay.column_counts(0, columns), nz, -(-v // n), params.bias_column, params)
+        dropped_rounds += int(not tl.handled.all())
+        assert comp.compute_cycles == tl.cycles
+        assert (comp.busy.tolist(), comp.empty.tolist(), comp.starved.tolist(), comp.stalled.tolist(),
+                comp.drain.tolist()) == (tl.busy.tolist(), tl.empty.tolist(), tl.starved.tolist(),
+                                         tl.stalled.tolist(), tl.drain.tolist())
+        assert (comp.pops, comp.broadcasts, comp.broadcast_stall_cycles) == (
+            int(tl.handled.sum()), int(tl.pushed.sum()), tl.broadcast_stall_cycles)
+    assert dropped_rounds >= 10  # the drop rule (and the kernel's replay) was exercised

@@ -75,20 +75,23 @@ def test_worked_example_matches_the_hand_derivation():
     trace = json.loads(json.dumps(layer_trace(arch, worked_example_workload(), "fc")))
     meta = trace["metadata"]
     compute = [e for e in _spans(trace) if e["name"] == "compute"]
-    assert len(compute) == 1 and compute[0]["dur"] == 12  # E = 9, + P - 1 = 12 cycles
+    # The worked example without bias entries (the bias column is empty everywhere): E = 10 (a5 at PE 3),
+    # C = max(8 + 1, 10 + P + W, 9) = 16 cycles.
+    assert len(compute) == 1 and compute[0]["dur"] == 16
     t0 = compute[0]["ts"]
     # I/O mode: 6 input + 16 output values x 2 bytes at 16 B/cycle = 3 cycles before the compute phase
-    assert t0 == 3 and meta["layer_cycles"] == 15 and not meta["truncated"]
-    # the statistics table of section 4
-    assert meta["pe_state_cycles"] == {"busy": [6, 4, 4, 5], "empty": [1, 1, 2, 0], "starved": [1, 3, 2, 4],
-                                       "stalled": [1, 1, 1, 0], "drain": [3, 3, 3, 3]}
+    assert t0 == 3 and meta["layer_cycles"] == 19 and not meta["truncated"]
+    # the statistics of section 4, with the bias column empty: every PE ends at 11 (the bias pop in 10)
+    assert meta["pe_state_cycles"] == {"busy": [6, 4, 4, 5], "empty": [2, 2, 3, 1], "starved": [3, 5, 4, 5],
+                                       "stalled": [0, 0, 0, 0], "drain": [5, 5, 5, 5]}
     assert meta["broadcast_stall_cycles"] == 3
     stalls = [(e["ts"] - t0, e["dur"]) for e in _spans(trace) if e["name"] == "broadcast stall"]
     assert stalls == [(3, 3)]  # cycles 3, 4, 5 (a5 waits for PE 0 to pop a2)
-    # PE 0's pops S = 1, 5, 6, 7 and dones F = 5, 6, 7, 8 (the recurrence table)
+    # PE 0's pops S = 2, 6, 7, 8, 10 and dones F = 6, 7, 8, 9, 11 (the recurrence table; column 6 = the bias)
     work = [(e["ts"] - t0, e["ts"] - t0 + e["dur"], e["name"], e["args"]["column"])
             for e in _pe_spans(trace, 0) if e["name"] in ("busy", "empty")]
-    assert work == [(1, 5, "busy", 0), (5, 6, "busy", 2), (6, 7, "empty", 3), (7, 8, "busy", 5)]
+    assert work == [(2, 6, "busy", 0), (6, 7, "busy", 2), (7, 8, "empty", 3), (8, 9, "busy", 5),
+                    (10, 11, "empty", 6)]
 
 
 def test_worked_example_agrees_with_event_engine_trace():
@@ -108,7 +111,8 @@ def test_worked_example_agrees_with_event_engine_trace():
     records: list = []
     run_layer_event(encode_layer(layer, arch), layer_geometry(layer, (6,), params), x_q,
                     quantized_codebook(layer, plan.format("fc")), params, trace=records)
-    from_engine = sorted((who, int(ev.split()[1]), ev.split()[0], cyc) for cyc, who, ev in records if who != "ccu")
+    column = lambda label: layer.cols if label == "bias" else int(label)  # noqa: E731
+    from_engine = sorted((who, column(ev.split()[1]), ev.split()[0], cyc) for cyc, who, ev in records if who != "ccu")
     trace = layer_trace(arch, wl, "fc")
     t0 = next(e["ts"] for e in _spans(trace) if e["name"] == "compute")
     mine = []
@@ -118,7 +122,7 @@ def test_worked_example_agrees_with_event_engine_trace():
             mine.append((e["tid"] - 1, e["args"]["column"], "done", e["ts"] - t0 + e["dur"]))
     assert sorted(mine) == from_engine
     broadcasts = sorted(cyc for cyc, who, _ in records if who == "ccu")
-    assert broadcasts == [0, 1, 2, 6]
+    assert broadcasts == [0, 1, 2, 6, 8]
 
 
 @pytest.mark.parametrize("layer_name", ["c1", "f2"])

@@ -1,11 +1,13 @@
-"""The timing contract as code: parameters, round sequencing, phases, I/O mode, layer sequence.
+"""The timing contract as code: parameters, the round recurrence, round sequencing, phases, I/O mode.
 
 Everything here is shared by both engines; docs/timing-model.md states the same rules
 in words. The engines differ only in how they execute the compute phase of the rounds
 (SimPy processes vs one Numba kernel per layer); both return a ``ComputeTotals``.
-The closed-form ``phase_totals`` (used by the fast engine) and the explicit
-``round_schedule`` generator (walked round by round by the event engine) must agree;
-the equivalence tests check that they do.
+``round_timeline`` is the recurrence of docs/timing-model.md section 3 for one round,
+transcribed line by line in plain numpy: the statement both engines implement (the
+tests hold them to it, and the trace draws its spans from it). The closed-form
+``phase_totals`` (used by the fast engine) and the explicit ``round_schedule``
+generator (walked round by round by the event engine) must agree; the tests check that.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ ACT_BYTES = 2
 
 @dataclass(frozen=True)
 class TimingParams:
-    """The symbols of docs/timing-model.md, read from an ArchConfig."""
+    """The symbols of docs/timing-model.md ("Parameters"), read from an ArchConfig."""
 
     num_pes: int          # N
     fifo_depth: int       # D
@@ -42,17 +44,141 @@ class TimingParams:
     empty_cycles: int     # Z
     regs_per_pe: int      # R
     entries_per_word: int  # e
+    writeback: int = 2    # W
+    finder_rows: bool = True    # ccu.nonzero_finder == "register_row"
+    bias_column: bool = True    # ccu.bias == "column"
 
     @property
     def cap(self) -> int:
         """Activations the register files of all PEs hold: N x R."""
         return self.num_pes * self.regs_per_pe
 
+    @property
+    def min_round_cycles(self) -> int:
+        """The shortest round: a one-entry column broadcast in cycle 0 (L + 1 + P + W; section 3.3)."""
+        return self.latency + 1 + self.pipe_depth + self.writeback
+
+    @property
+    def replay_window(self) -> int:
+        """Activations at the end of a round that can be dropped: at most D + Z + 1 (section 5)."""
+        return self.fifo_depth + self.empty_cycles + 2
+
     @classmethod
     def from_arch(cls, arch: ArchConfig) -> TimingParams:
         t = arch.timing
         return cls(arch.num_pes, arch.fifo_depth, t.broadcast_latency_cycles, t.pipeline_depth,
-                   t.empty_column_cycles, arch.act_regs_per_pe, arch.entries_per_word)
+                   t.empty_column_cycles, arch.act_regs_per_pe, arch.entries_per_word, t.writeback_cycles,
+                   arch.ccu.nonzero_finder == "register_row", arch.ccu.bias == "column")
+
+
+@dataclass
+class RoundTimeline:
+    """One round's compute phase, as docs/timing-model.md section 3 defines it.
+
+    Activations k = 0 .. K'-1 in broadcast order (the bias last, when there is one).
+    ``ready`` = R_k, ``broadcast`` = B_k; ``pop``/``done`` = S_{p,k}/F_{p,k} (K', N);
+    ``handled[k, p]``: PE p handles activation k (else it is dropped, section 3.3);
+    ``pushed[k]``: the activation reaches the FIFOs before the round ends.
+    """
+
+    ready: np.ndarray
+    broadcast: np.ndarray
+    pop: np.ndarray
+    done: np.ndarray
+    handled: np.ndarray
+    pushed: np.ndarray
+    finder_done: int      # c_done
+    last_real: int        # E
+    cycles: int           # C
+    busy: np.ndarray
+    empty: np.ndarray
+    starved: np.ndarray
+    stalled: np.ndarray
+    drain: np.ndarray
+    pe_end: np.ndarray    # F_p: end of the last activation PE p handles
+
+    @property
+    def broadcast_stall_cycles(self) -> int:
+        return int((self.broadcast - self.ready).sum())
+
+
+def round_timeline(entries: np.ndarray, positions: np.ndarray, register_rows: int, bias: bool,
+                   params: TimingParams) -> RoundTimeline:
+    """The recurrence of docs/timing-model.md section 3 for one round, in plain numpy.
+
+    ``entries[k, p]`` = n_{p,k} (real + padding) for the round's K' broadcast
+    activations in order, the bias last when ``bias``; ``positions[k]`` = the input
+    activation's index within the round's batch (its register row is ``// N``, its
+    position ``% N``), for the K input activations; ``register_rows`` =
+    ceil(V_batch / N). Slow and obvious on purpose: the engines are checked against it.
+    """
+    n, d, lat, z = params.num_pes, params.fifo_depth, params.latency, params.empty_cycles
+    entries = np.asarray(entries, dtype=np.int64).reshape(-1, n)
+    kt = entries.shape[0]
+    k_in = kt - int(bias)
+    assert len(positions) == k_in
+    ready = np.zeros(kt, np.int64)
+    bcast = np.zeros(kt, np.int64)
+    pop = np.zeros((kt, n), np.int64)
+    done = np.zeros((kt, n), np.int64)
+    fin = np.zeros(n, np.int64)
+    cost = np.where(entries > 0, entries, z)
+    for k in range(kt):
+        if k < k_in:                                       # section 3.1: the finder reaches it
+            r, q = divmod(int(positions[k]), n)
+            if not params.finder_rows:
+                ready[k] = 0 if k == 0 else bcast[k - 1] + 1
+            elif k == 0:
+                ready[k] = r
+            else:
+                r0, q0 = divmod(int(positions[k - 1]), n)
+                ready[k] = bcast[k - 1] + 1 if r == r0 else bcast[k - 1] + 1 + (q0 != n - 1) + (r - r0 - 1)
+        else:                                              # the bias row: reached when the finder is done
+            ready[k] = _finder_done(positions, bcast, k_in, register_rows, params)
+        bcast[k] = ready[k] if k < d else max(int(ready[k]), int(pop[k - d].max()))   # section 3.2: credits
+        pop[k] = np.maximum(bcast[k] + lat, fin)
+        done[k] = pop[k] + cost[k]
+        fin = done[k]
+    finder_done = _finder_done(positions, bcast, k_in, register_rows, params)
+    real = entries > 0
+    last_real = int(done[real].max()) if real.any() else 0
+    if kt == 0 and not params.finder_rows:
+        cycles = 0                                          # skip_zeros: nothing to broadcast, no round
+    else:
+        drained = last_real + params.pipe_depth + params.writeback if real.any() else 0
+        cycles = max(finder_done + 1, drained, params.min_round_cycles)
+    # section 3.3: each PE handles its activations in order while they fit before the end
+    handled = np.zeros((kt, n), bool)
+    alive = np.ones(n, bool)
+    for k in range(kt):
+        alive &= (pop[k] < cycles) & (done[k] <= cycles)
+        handled[k] = alive
+    assert handled[real].all(), "a real entry would be dropped"
+    pushed = bcast + 1 < cycles
+    prev = np.vstack([np.zeros((1, n), np.int64), done[:-1]]) if kt else np.zeros((0, n), np.int64)
+    busy = np.where(handled, entries, 0).sum(axis=0)
+    empty = z * (handled & ~real).sum(axis=0)
+    starved = np.where(handled, pop - prev, 0).sum(axis=0)
+    pe_end = np.zeros(n, np.int64)
+    for p in range(n):
+        idx = np.flatnonzero(handled[:, p])
+        pe_end[p] = done[idx[-1], p] if idx.size else 0
+    e_all = int(pe_end.max()) if n else 0
+    return RoundTimeline(ready, bcast, pop, done, handled, pushed, finder_done, last_real, cycles,
+                         busy, empty, starved, e_all - pe_end, np.full(n, cycles - e_all, np.int64), pe_end)
+
+
+def _finder_done(positions: np.ndarray, bcast: np.ndarray, k_in: int, register_rows: int,
+                 params: TimingParams) -> int:
+    """c_done: the cycle in which the finder has passed the round's last input row (section 3.1)."""
+    n = params.num_pes
+    if k_in == 0:
+        return register_rows if params.finder_rows else 0
+    last = int(bcast[k_in - 1])
+    if not params.finder_rows:
+        return last + 1
+    r, q = divmod(int(positions[k_in - 1]), n)
+    return last + 1 + (q != n - 1) + (register_rows - 1 - r)
 
 
 @dataclass(frozen=True)
@@ -184,12 +310,14 @@ def phase_totals(geom: LayerGeometry) -> PhaseTotals:
 
 @dataclass
 class ComputeTotals:
-    """What an engine measured over the compute phases of a layer's rounds."""
+    """What an engine measured over the compute phases of a layer's rounds (section 3)."""
 
     num_pes: int
     compute_cycles: int = 0
-    nonempty_rounds: int = 0       # rounds with K > 0 (they drain the pipeline)
-    nonzero_activations: int = 0
+    rounds_run: int = 0            # rounds with C > 0
+    nonzero_activations: int = 0   # input non-zeros (K, summed over rounds)
+    broadcasts: int = 0            # activations pushed into the FIFOs, the bias included
+    pops: int = 0                  # activations popped (pointer-pair reads), summed over PEs
     entries: int = 0
     padding: int = 0
     spmat_word_reads: int = 0
@@ -198,15 +326,29 @@ class ComputeTotals:
     empty: np.ndarray = field(default=None)    # type: ignore[assignment]
     starved: np.ndarray = field(default=None)  # type: ignore[assignment]
     stalled: np.ndarray = field(default=None)  # type: ignore[assignment]
+    drain: np.ndarray = field(default=None)    # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        for name in ("busy", "empty", "starved", "stalled"):
+        for name in ("busy", "empty", "starved", "stalled", "drain"):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(self.num_pes, dtype=np.int64))
 
-    def drain(self, pipe_depth: int) -> np.ndarray:
-        """Per-PE pipeline-drain cycles: P - 1 per round with K > 0."""
-        return np.full(self.num_pes, (pipe_depth - 1) * self.nonempty_rounds, dtype=np.int64)
+    def add_round(self, tl: RoundTimeline, nonzero_activations: int, padding: int, spmat_word_reads: int) -> None:
+        """Accumulate one round's ``RoundTimeline`` (what a round contributes, section 3)."""
+        if tl.cycles == 0:
+            self.nonzero_activations += nonzero_activations
+            return
+        self.compute_cycles += tl.cycles
+        self.rounds_run += 1
+        self.nonzero_activations += nonzero_activations
+        self.broadcasts += int(tl.pushed.sum())
+        self.pops += int(tl.handled.sum())
+        self.entries += int(tl.busy.sum())
+        self.padding += padding
+        self.spmat_word_reads += spmat_word_reads
+        self.broadcast_stall_cycles += tl.broadcast_stall_cycles
+        for name in ("busy", "empty", "starved", "stalled", "drain"):
+            getattr(self, name)[:] += getattr(tl, name)
 
 
 @dataclass(frozen=True)
@@ -236,10 +378,11 @@ def layer_io(workload: Workload, layer: Layer, arch: ArchConfig, weight_bytes: i
 
 
 def layer_actions(compute: ComputeTotals, phases: PhaseTotals, io: LayerIo) -> dict[str, int]:
-    """Every action count of a layer, named as in ``ACTION_NAMES``."""
-    n, k, ent = compute.num_pes, compute.nonzero_activations, compute.entries
+    """Every action count of a layer, named as in ``ACTION_NAMES`` (section 3, "Action counts")."""
+    n, ent = compute.num_pes, compute.entries
     acts = {
-        "lnzd_ops": k, "fifo_pushes": k * n, "fifo_pops": k * n, "ptr_reads": k * n, "src_reg_reads": k,
+        "lnzd_ops": compute.broadcasts, "fifo_pushes": compute.broadcasts * n, "fifo_pops": compute.pops,
+        "ptr_reads": compute.pops, "src_reg_reads": compute.nonzero_activations,
         "spmat_word_reads": compute.spmat_word_reads, "codebook_lookups": ent, "macs": ent,
         "real_macs": ent - compute.padding, "dst_reg_reads": ent + phases.store_rows, "dst_reg_writes": ent,
         "entries_processed": ent, "padding_entries": compute.padding,

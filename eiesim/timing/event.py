@@ -1,15 +1,22 @@
-"""The event engine: SimPy processes for the CCU and for every PE of every round.
+"""The event engine: SimPy processes for the finder and for every PE of every round.
 
 Readable reference for docs/timing-model.md, used on small layers (it is slow).
 Per layer, one SimPy environment walks ``contract.round_schedule``: a load phase
-(a delay), the compute phase (one CCU process and one process per PE), a store phase.
+(a delay), the compute phase, a store phase. Each compute phase runs in an
+environment of its own, with one finder (LNZD/CCU) process and one process per PE,
+until every activation has been handled; its length C then follows from the
+recorded timestamps (docs/timing-model.md section 3.3), and the layer's environment
+advances by C. What the processes did at or after C (dropped activations: columns a
+PE holds nothing for) is not counted.
 
 Hardware rules are explicit delays and recorded timestamps; no decision depends on
 the order in which SimPy fires events scheduled for the same cycle:
 
+* The finder walks the register rows cycle by cycle: one cycle per broadcast, one
+  more for a row that ends before position N - 1, one for an all-zero row.
 * FIFO back-pressure is credit-based. Activation k holds a slot of every PE's FIFO
-  from its broadcast until that PE pops it; the CCU may broadcast activation k only
-  in the cycle after *every* PE popped activation k - D, which it computes from the
+  from its broadcast until that PE pops it; the finder may broadcast activation k only
+  in a cycle in which *every* PE has popped activation k - D, which it computes from the
   pop timestamps (not from when it happened to be woken up).
 * A PE pops in ``max(arrival, end of previous column)``: a ``Store.get`` resolves at
   that time whichever of the put and the get SimPy processes first.
@@ -28,14 +35,21 @@ from eiesim.timing.contract import ComputeTotals, LayerGeometry, PhaseTotals, Ti
 
 #: One trace record: (cycle from the start of the round's compute phase, "ccu" or PE index, event).
 TraceEvent = tuple[int, "str | int", str]
+#: How the bias column is named in trace records.
+BIAS_LABEL = "bias"
 
 
 class ActivationFifo:
-    """One PE's activation FIFO: a bounded ``simpy.Store`` plus the pop timestamps credits need."""
+    """One PE's activation FIFO: a ``simpy.Store`` plus the pop timestamps credits need.
 
-    def __init__(self, env: simpy.Environment, depth: int) -> None:
+    The credit protocol (the finder's wait on ``popped``) is what bounds the occupancy
+    to D; with L = 0 a push and the pop that freed its slot fall in the same cycle, so
+    the store gets one spare slot for SimPy to process them in either order.
+    """
+
+    def __init__(self, env: simpy.Environment, depth: int, latency: int) -> None:
         self.env = env
-        self.store = simpy.Store(env, capacity=depth)
+        self.store = simpy.Store(env, capacity=depth if latency > 0 else depth + 1)
         self._popped: dict[int, simpy.Event] = {}
         self.pop_cycle: dict[int, int] = {}
 
@@ -52,13 +66,18 @@ class ActivationFifo:
 
 @dataclass
 class _Round:
-    """Mutable state of one round's compute phase."""
+    """One compute phase: its activations, and what its processes recorded."""
 
-    t0: int
-    acts: list[tuple[int, int]]
+    acts: list[tuple[int, int]]        # (column in the block, value); the bias column is V, value 1
+    rows_of: list[list[int]]           # per register row: indices into ``acts``
+    bias: bool
+    block: int
     fifos: list[ActivationFifo]
-    finish: list[int] = field(default_factory=list)
-    trace: list[TraceEvent] | None = None
+    ready: list[int] = field(default_factory=list)
+    bcast: list[int] = field(default_factory=list)
+    pops: list[list[int]] = field(default_factory=list)    # per PE: S of each activation in order
+    dones: list[list[int]] = field(default_factory=list)   # per PE: F of each activation in order
+    finder_done: int = 0
 
 
 class EventEngine:
@@ -70,104 +89,156 @@ class EventEngine:
         self.cb = [int(v) for v in np.asarray(codebook_q, dtype=np.int64)]
         self.trace = trace
         self.env = simpy.Environment()
-        n = params.num_pes
-        # One single-ported pointer SRAM (two banks read together) and one Spmat port per PE.
-        self.ptr_ports = [simpy.Resource(self.env, capacity=1) for _ in range(n)]
-        self.spmat_ports = [simpy.Resource(self.env, capacity=1) for _ in range(n)]
-        self.totals = ComputeTotals(num_pes=n)
+        self.totals = ComputeTotals(num_pes=params.num_pes)
         self.load_cycles = self.load_values = self.store_cycles = self.store_rows = self.rounds = 0
 
-    # -- processes -------------------------------------------------------------
-    def _deliver(self, fifos: list[ActivationFifo], item: tuple[int, int, int]):
-        """The broadcast network: the activation reaches every FIFO L cycles later."""
+    # -- one compute phase -------------------------------------------------------
+    def _finder(self, env: simpy.Environment, rnd: _Round):
+        """LNZD/CCU: walk the register rows, broadcast one non-zero per cycle when no FIFO is full."""
+        n, depth = self.p.num_pes, self.p.fifo_depth
+
+        def broadcast(k: int):
+            rnd.ready.append(int(env.now))
+            if k >= depth:  # credit: every PE has popped activation k - D (a slot freed in cycle t is usable in t)
+                yield simpy.AllOf(env, [f.popped(k - depth) for f in rnd.fifos])
+                target = max(int(env.now), max(f.pop_cycle[k - depth] for f in rnd.fifos))
+                if target > env.now:
+                    yield env.timeout(target - env.now)
+            rnd.bcast.append(int(env.now))
+            env.process(self._deliver(env, rnd.fifos, k))
+
+        for row in rnd.rows_of:
+            if not self.p.finder_rows and not row:
+                continue                                   # skip_zeros: rows cost nothing
+            for k in row:
+                yield from broadcast(k)
+                yield env.timeout(1)                       # one broadcast per cycle
+            if self.p.finder_rows and (not row or rnd.acts[row[-1]][0] % n != n - 1):
+                yield env.timeout(1)                       # the cycle that finds nothing (more) in the row
+        rnd.finder_done = int(env.now)
+        if rnd.bias:
+            yield from broadcast(len(rnd.acts) - 1)        # the bias row is reached when the finder is done
+
+    def _deliver(self, env: simpy.Environment, fifos: list[ActivationFifo], k: int):
+        """The broadcast network: the activation can be popped L cycles after its broadcast."""
         if self.p.latency:
-            yield self.env.timeout(self.p.latency)
+            yield env.timeout(self.p.latency)
         for f in fifos:
-            put = f.store.put(item)
+            put = f.store.put(k)
             assert put.triggered, "credit protocol violated: FIFO full on arrival"
 
-    def _ccu(self, rnd: _Round):
-        """LNZD/CCU: one non-zero per cycle, in index order, while every FIFO has a free slot."""
-        env, depth = self.env, self.p.fifo_depth
-        b_prev = rnd.t0
-        for k, (j, a) in enumerate(rnd.acts):
-            target = rnd.t0 if k == 0 else b_prev + 1
-            if k >= depth:
-                yield simpy.AllOf(env, [f.popped(k - depth) for f in rnd.fifos])
-                target = max(target, max(f.pop_cycle[k - depth] for f in rnd.fifos) + 1)
-            if target > env.now:
-                yield env.timeout(target - env.now)
-            if k:
-                self.totals.broadcast_stall_cycles += target - b_prev - 1
-            if rnd.trace is not None:
-                rnd.trace.append((target - rnd.t0, "ccu", f"broadcast {j}"))
-            env.process(self._deliver(rnd.fifos, (k, j, a)))
-            b_prev = target
-
-    def _pe(self, p: int, rnd: _Round, block: int, acc: np.ndarray):
+    def _pe(self, env: simpy.Environment, p: int, rnd: _Round):
         """PE p: pop, read the pointer pair, issue one entry per cycle (or Z cycles if empty)."""
-        env, enc, fifo = self.env, self.enc, rnd.fifos[p]
-        e = self.p.entries_per_word
-        tot = self.totals
-        fin = rnd.t0
-        buffered_word = -1
+        enc, fifo = self.enc, rnd.fifos[p]
+        pops, dones = rnd.pops[p], rnd.dones[p]
         for _ in range(len(rnd.acts)):
-            k, j, a = yield fifo.store.get()
-            start = int(env.now)
+            k = yield fifo.store.get()
             fifo.record_pop(k)
-            tot.starved[p] += start - fin
-            if rnd.trace is not None:
-                rnd.trace.append((start - rnd.t0, p, f"pop {j}"))
-            with self.ptr_ports[p].request() as req:
-                yield req
-                s, t = int(enc.ptr[block, j, p]), int(enc.ptr[block, j + 1, p])
-            n = t - s
-            if n:
-                for word in range(s // e, (t - 1) // e + 1):
-                    if word != buffered_word:
-                        with self.spmat_ports[p].request() as req:
-                            yield req
-                            tot.spmat_word_reads += 1
-                            buffered_word = word
-                lo, hi = enc.column_span(p, block, j)
-                for q in range(lo, hi):
-                    row = int(enc.row[q])
-                    if row < 0:
-                        tot.padding += 1
-                    else:
-                        acc[row] += self.cb[int(enc.code[q])] * a
-                tot.entries += n
-                tot.busy[p] += n
-                yield env.timeout(n)
-            else:
-                tot.empty[p] += self.p.empty_cycles
-                if self.p.empty_cycles:
-                    yield env.timeout(self.p.empty_cycles)
-            fin = int(env.now)
-            if rnd.trace is not None:
-                rnd.trace.append((fin - rnd.t0, p, f"done {j}"))
-        rnd.finish[p] = fin
+            pops.append(int(env.now))
+            j = rnd.acts[k][0]
+            n = int(enc.ptr[rnd.block, j + 1, p] - enc.ptr[rnd.block, j, p])
+            yield env.timeout(n if n else self.p.empty_cycles)
+            dones.append(int(env.now))
 
-    def _compute_round(self, acts: list[tuple[int, int]], block: int, acc: np.ndarray):
-        env, n = self.env, self.p.num_pes
-        if not acts:
+    def _compute_round(self, acts: list[tuple[int, int]], bias: bool, col_lo: int, batch_cols: int, block: int,
+                       acc: np.ndarray) -> int:
+        """Run one compute phase in its own environment; account for it; return its length C."""
+        p, n = self.p, self.p.num_pes
+        k_in = len(acts)
+        rows = -(-batch_cols // n)
+        rows_of: list[list[int]] = [[] for _ in range(rows)]
+        for k, (j, _) in enumerate(acts):
+            rows_of[(j - col_lo) // n].append(k)
+        if bias:
+            acts = acts + [(self.geom.cols, 1)]
+        if not acts and not p.finder_rows:
+            return 0                                       # skip_zeros: nothing to broadcast, no round
+        env = simpy.Environment()
+        rnd = _Round(acts, rows_of, bias, block, [ActivationFifo(env, p.fifo_depth, p.latency) for _ in range(n)],
+                     pops=[[] for _ in range(n)], dones=[[] for _ in range(n)])
+        env.process(self._finder(env, rnd))
+        for pe in range(n):
+            env.process(self._pe(env, pe, rnd))
+        env.run()
+        # -- the end of the round (section 3.3), from the timestamps
+        counts = [[int(self.enc.ptr[block, j + 1, pe] - self.enc.ptr[block, j, pe]) for pe in range(n)]
+                  for j, _ in acts]
+        real_ends = [rnd.dones[pe][k] for k in range(len(acts)) for pe in range(n) if counts[k][pe]]
+        drained = max(real_ends) + p.pipe_depth + p.writeback if real_ends else 0
+        cycles = max(rnd.finder_done + 1, drained, p.min_round_cycles)
+        tot = self.totals
+        ends = []
+        for pe in range(n):
+            handled = 0
+            prev = 0
+            buffered_word = -1
+            for k in range(len(acts)):
+                s, f = rnd.pops[pe][k], rnd.dones[pe][k]
+                if s >= cycles or f > cycles:
+                    break                                   # dropped, and so is every later one
+                handled += 1
+                nk = counts[k][pe]
+                tot.starved[pe] += s - prev
+                prev = f
+                if nk:
+                    tot.busy[pe] += nk
+                    tot.spmat_word_reads += self._word_reads(pe, block, acts[k][0], buffered_word)
+                    buffered_word = self._last_word(pe, block, acts[k][0])
+                    self._accumulate(pe, block, acts[k], acc)
+                else:
+                    tot.empty[pe] += p.empty_cycles
+                if self.trace is not None:
+                    label = BIAS_LABEL if bias and k == len(acts) - 1 else str(acts[k][0])
+                    self.trace += [(s, pe, f"pop {label}"), (f, pe, f"done {label}")]
+            tot.pops += handled
+            ends.append(prev)
+        e_all = max(ends)
+        for pe in range(n):
+            tot.stalled[pe] += e_all - ends[pe]
+            tot.drain[pe] += cycles - e_all
+        pushed = [b + 1 < cycles for b in rnd.bcast]
+        if self.trace is not None:
+            for k, b in enumerate(rnd.bcast):
+                if pushed[k]:
+                    label = BIAS_LABEL if bias and k == len(acts) - 1 else str(acts[k][0])
+                    self.trace.append((b, "ccu", f"broadcast {label}"))
+        tot.compute_cycles += cycles
+        tot.rounds_run += 1
+        tot.broadcasts += sum(pushed)
+        tot.broadcast_stall_cycles += sum(b - r for b, r in zip(rnd.bcast, rnd.ready, strict=True))
+        for k, (j, _) in enumerate(acts):
+            for pe in range(n):
+                if counts[k][pe]:
+                    tot.entries += counts[k][pe]
+                    lo, hi = self.enc.column_span(pe, block, j)
+                    tot.padding += int((self.enc.row[lo:hi] < 0).sum())
+        return cycles
+
+    def _word_reads(self, pe: int, block: int, j: int, buffered_word: int) -> int:
+        """Spmat words read for column j: every word it spans except the buffered one."""
+        e = self.p.entries_per_word
+        s, t = int(self.enc.ptr[block, j, pe]), int(self.enc.ptr[block, j + 1, pe])
+        return sum(1 for word in range(s // e, (t - 1) // e + 1) if word != buffered_word)
+
+    def _last_word(self, pe: int, block: int, j: int) -> int:
+        return (int(self.enc.ptr[block, j + 1, pe]) - 1) // self.p.entries_per_word
+
+    def _accumulate(self, pe: int, block: int, act: tuple[int, int], acc: np.ndarray) -> None:
+        """The arithmetic of one column, entry by entry (bias entries: the output path adds the bias)."""
+        j, a = act
+        if j == self.geom.cols:
             return
-        rnd = _Round(int(env.now), acts, [ActivationFifo(env, self.p.fifo_depth) for _ in range(n)],
-                     [0] * n, self.trace)
-        self.totals.nonzero_activations += len(acts)
-        self.totals.nonempty_rounds += 1
-        env.process(self._ccu(rnd))
-        yield simpy.AllOf(env, [env.process(self._pe(p, rnd, block, acc)) for p in range(n)])
-        end = max(rnd.finish)
-        for p in range(n):
-            self.totals.stalled[p] += end - rnd.finish[p]
-        yield env.timeout(self.p.pipe_depth - 1)
-        self.totals.compute_cycles += int(env.now) - rnd.t0
+        lo, hi = self.enc.column_span(pe, block, j)
+        for q in range(lo, hi):
+            row = int(self.enc.row[q])
+            if row >= 0:
+                acc[row] += self.cb[int(self.enc.code[q])] * a
 
+    # -- the layer ------------------------------------------------------------------
     def _layer(self, patches: np.ndarray, acc: np.ndarray):
         """Walk the round schedule: load phase, compute phase, store phase."""
-        env, n = self.env, self.p.num_pes
-        for spec in round_schedule(self.geom):
+        env, n, geom = self.env, self.p.num_pes, self.geom
+        for spec in round_schedule(geom):
             self.rounds += 1
             if spec.load_values:
                 self.load_cycles += spec.load_cycles(n)
@@ -175,7 +246,12 @@ class EventEngine:
                 yield env.timeout(spec.load_cycles(n))
             col = patches[spec.col_lo:spec.col_hi, spec.pixel]
             acts = [(spec.col_lo + int(i), int(col[i])) for i in np.flatnonzero(col)]
-            yield env.process(self._compute_round(acts, spec.block, acc[:, spec.pixel]))
+            self.totals.nonzero_activations += len(acts)
+            bias = self.p.bias_column and spec.batch == geom.num_batches - 1
+            cycles = self._compute_round(acts, bias, spec.col_lo, spec.col_hi - spec.col_lo, spec.block,
+                                         acc[:, spec.pixel])
+            if cycles:
+                yield env.timeout(cycles)
             if spec.store_rows:
                 self.store_cycles += spec.store_cycles(n)
                 self.store_rows += spec.store_rows
@@ -201,7 +277,8 @@ class EventEngine:
 def run_layer_event(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, codebook_q: np.ndarray,
                     params: TimingParams, trace: list[TraceEvent] | None = None,
                     ) -> tuple[np.ndarray, ComputeTotals, PhaseTotals]:
-    """All rounds of one layer with SimPy. ``trace``, if a list, receives (cycle, who, event) records."""
+    """All rounds of one layer with SimPy. ``trace``, if a list, receives (cycle, who, event) records
+    relative to each round's start (meaningful for one-round layers)."""
     local: list[TraceEvent] | None = [] if trace is not None else None
     result = EventEngine(enc, geom, codebook_q, params, local).run(x_q)
     if trace is not None and local is not None:

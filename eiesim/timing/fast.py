@@ -85,6 +85,8 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         raise ValueError("encoded layer does not match the geometry/architecture")
     if layout.entries_per_word != params.entries_per_word:
         raise ValueError("encoded layer was laid out for another Spmat word size")
+    if layout.has_bias_column != params.bias_column:
+        raise ValueError("encoded layer was laid out for another bias path (ccu.bias)")
     x = _as_pe_input(x_q, geom)
     n = params.num_pes
     (kh, kw), (sh, sw), (ph, pw) = geom.kernel, geom.stride, geom.padding
@@ -104,17 +106,18 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         last_word = ((np.maximum(pos[1:] - 1, 0) * mul) >> shift).astype(np.int32)
 
     def rounds(lo: int, hi: int) -> tuple[np.ndarray, ...]:  # output pixels lo..hi-1: own partial statistics
-        per_pe = tuple(np.zeros(n, dtype=np.int64) for _ in range(4))
+        per_pe = tuple(np.zeros(n, dtype=np.int64) for _ in range(5))
         counters = np.zeros(kernels.N_COUNTERS, dtype=np.int64)
         call(
-            kernels.run_layer_rounds, x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols, n,
-            params.cap, layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth,
-            params.empty_cycles, ptr_cols, mul, shift, first_word, last_word, layout.col_pad, *per_pe, counters)
+            kernels.run_layer_rounds, x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols,
+            layout.stored_cols, n, params.cap, layout.num_blocks, params.fifo_depth, params.latency,
+            params.pipe_depth, params.writeback, params.empty_cycles, params.finder_rows, ptr_cols, mul, shift,
+            first_word, last_word, layout.col_pad, *per_pe, counters)
         return (*per_pe, counters)
 
     parts = run_ranges(rounds, geom.pixels, work=geom.pixels * geom.cols * n, min_work=_ROUNDS_MIN_WORK)
-    busy, empty, starved, stalled, counters = parts[0] if len(parts) == 1 else (
-        sum(part[k] for part in parts) for k in range(5))
+    busy, empty, starved, stalled, drain, counters = parts[0] if len(parts) == 1 else (
+        sum(part[k] for part in parts) for k in range(6))
     indptr, indices, codes = csr_arrays(layer)
     cb = _full_codebook(codebook_q, codes)
     if geom.kind == "fc":
@@ -133,9 +136,10 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         out = np.ascontiguousarray(acc.T.reshape(geom.rows, *geom.out_hw))
     totals = ComputeTotals(
         num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),
-        nonempty_rounds=int(counters[kernels.C_ROUNDS_NONEMPTY]),
-        nonzero_activations=int(counters[kernels.C_NONZERO_ACTS]), entries=int(counters[kernels.C_ENTRIES]),
+        rounds_run=int(counters[kernels.C_ROUNDS_RUN]),
+        nonzero_activations=int(counters[kernels.C_NONZERO_ACTS]), broadcasts=int(counters[kernels.C_BROADCASTS]),
+        pops=int(counters[kernels.C_POPS]), entries=int(counters[kernels.C_ENTRIES]),
         padding=int(counters[kernels.C_PADDING]), spmat_word_reads=int(counters[kernels.C_SPMAT_READS]),
         broadcast_stall_cycles=int(counters[kernels.C_BCAST_STALL]),
-        busy=busy, empty=empty, starved=starved, stalled=stalled)
+        busy=busy, empty=empty, starved=starved, stalled=stalled, drain=drain)
     return out, totals

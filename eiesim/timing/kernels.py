@@ -26,13 +26,15 @@ from numba.extending import intrinsic
 
 # Indices into the ``counters`` array filled by ``run_layer_rounds``.
 C_COMPUTE_CYCLES = 0
-C_ROUNDS_NONEMPTY = 1
+C_ROUNDS_RUN = 1
 C_NONZERO_ACTS = 2
 C_ENTRIES = 3
 C_PADDING = 4
 C_SPMAT_READS = 5
 C_BCAST_STALL = 6
-N_COUNTERS = 7
+C_BROADCASTS = 7
+C_POPS = 8
+N_COUNTERS = 9
 
 
 @intrinsic
@@ -84,8 +86,8 @@ def _spread(mk, d1, d2, d4, d8, d16):
 
 
 @njit(cache=True, nogil=True)
-def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, pe_lo, pe_hi, ptr, col_pad,
-                         pe_pad, pe_total):
+def count_entries_masked(indptr, indices, biased, rows, cols, stride, num_pes, cap, num_blocks, rel_bits, pe_lo,
+                         pe_hi, ptr, col_pad, pe_pad, pe_total):
     """Pointers and padding of every PE column, for blocks of at most 64 local rows.
 
     Same result as ``count_entries_packed`` (the tests check it), faster: PE by PE, a
@@ -98,14 +100,17 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
     that the column loop vectorizes (k = 1..3 in that loop, k >= 4 only for
     indices of 3 bits or fewer, in extra passes).
 
-    ``indices`` must be unsigned (the wrapper views them so) and below ``cols``. PEs
-    ``pe_lo .. pe_hi - 1`` are done (one thread's share): ``ptr`` (N, B*V + 1) receives each PE's pointers (position in the PE's stream,
-    which runs through the blocks in order), ``col_pad`` (B*V, zeroed) the paddings
-    of each column of a block summed over PEs, ``pe_pad`` (N) those of each PE and
-    ``pe_total`` (N, int64) each PE's entries (``ptr`` may be int32: the wrapper checks
-    the totals fit).
+    ``indices`` must be unsigned (the wrapper views them so) and below ``cols``. Each
+    block has ``stride`` columns: ``cols``, plus the bias column (index ``cols``) when
+    ``biased`` (uint8 per row, 1 = an entry in the bias column) is not empty. PEs
+    ``pe_lo .. pe_hi - 1`` are done (one thread's share): ``ptr`` (N, B*stride + 1)
+    receives each PE's pointers (position in the PE's stream, which runs through the
+    blocks in order), ``col_pad`` (B*stride, zeroed) the paddings of each column of a
+    block summed over PEs, ``pe_pad`` (N) those of each PE and ``pe_total`` (N, int64)
+    each PE's entries (``ptr`` may be int32: the wrapper checks the totals fit).
     """
-    nbv = num_blocks * cols
+    nbv = num_blocks * stride
+    has_bias = biased.shape[0] > 0
     scratch = np.empty((4, nbv), np.uint16)  # local rows 16g .. 16g+15 set bits in row g
     count = np.empty(nbv, np.int64)
     pads = np.empty(nbv, np.int64)
@@ -135,9 +140,11 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
             r = (i % cap) // num_pes
             srow = scratch[r >> 4]
             bit = np.uint16(1 << (r & 15))
-            off = np.uint64((i // cap) * cols)
+            off = np.uint64((i // cap) * stride)
             for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
                 srow[off + indices[t]] |= bit
+            if has_bias and biased[i]:
+                srow[off + np.uint64(cols)] |= bit
         g0 = scratch[0]
         g1 = scratch[1]
         g2 = scratch[2]
@@ -172,8 +179,8 @@ def count_entries_masked(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
 
 
 @njit(cache=True, nogil=True)
-def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, rel_bits, pe_lo, pe_hi, ptr, col_pad,
-                         pe_pad, pe_total):
+def count_entries_packed(indptr, indices, biased, rows, cols, stride, num_pes, cap, num_blocks, rel_bits, pe_lo,
+                         pe_hi, ptr, col_pad, pe_pad, pe_total):
     """Pointers and padding of every PE column, any block height (the general, slower path).
 
     PE by PE, the PE's rows are visited in increasing order; each column of a block
@@ -181,7 +188,8 @@ def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
     its entries and its paddings. An entry z rows after the previous one adds
     ``z >> bits`` paddings. Same arguments and results as ``count_entries_masked``.
     """
-    nbv = num_blocks * cols
+    nbv = num_blocks * stride
+    has_bias = biased.shape[0] > 0
     low = (1 << 21) - 1
     state = np.empty(nbv, np.int64)
     count = np.empty(nbv, np.int64)
@@ -190,9 +198,15 @@ def count_entries_packed(indptr, indices, rows, cols, num_pes, cap, num_blocks, 
         state[:] = 0
         for i in range(p, rows, num_pes):
             r1 = (i % cap) // num_pes + 1
-            off = np.uint64((i // cap) * cols)
+            off = np.uint64((i // cap) * stride)
             for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
                 c = off + indices[t]
+                s = state[c]
+                last1 = s & low
+                pd = (r1 - last1 - 1) >> rel_bits
+                state[c] = s - last1 + r1 + ((pd + 1) << 21) + (pd << 42)
+            if has_bias and biased[i]:
+                c = off + np.uint64(cols)
                 s = state[c]
                 last1 = s & low
                 pd = (r1 - last1 - 1) >> rel_bits
@@ -218,7 +232,7 @@ def transpose_pointers(ptr, out):
 
 
 @njit(cache=True)
-def encode_fill(indptr, indices, codes, rows, cols, num_pes, cap, num_blocks, rel_bits, cursor,
+def encode_fill(indptr, indices, codes, biased, rows, cols, stride, num_pes, cap, num_blocks, rel_bits, cursor,
                 ent_row, ent_code, ent_z):
     """Write every entry (real and padding) at its position in its PE's stream.
 
@@ -227,18 +241,21 @@ def encode_fill(indptr, indices, codes, rows, cols, num_pes, cap, num_blocks, re
     the last local row seen, kept in a scratch array. ``cursor`` (N*B*V) starts at each
     column's global stream position (the layout's pointers plus the PE's base) and is
     advanced in place. Padding entries get row -1, code 0 and z = 2^bits - 1; real
-    entries get their matrix row, codebook index and z mod 2^bits.
+    entries get their matrix row, codebook index and z mod 2^bits; bias entries (column
+    ``cols`` of a block, rows with ``biased[i]``) get their row, code 0 and z mod 2^bits.
     """
     zmax = (1 << rel_bits) - 1
-    last = np.empty(num_blocks * cols, np.int32)
+    has_bias = biased.shape[0] > 0
+    last = np.empty(num_blocks * stride, np.int32)
     for p in range(num_pes):
         last[:] = -1
-        base = p * num_blocks * cols
+        base = p * num_blocks * stride
         for i in range(p, rows, num_pes):
             b = i // cap
             r = (i % cap) // num_pes
-            for t in range(indptr[i], indptr[i + 1]):
-                col = b * cols + indices[t]
+            for t in range(indptr[i], indptr[i + 1] + (1 if has_bias and biased[i] else 0)):
+                bias_entry = t == indptr[i + 1]
+                col = b * stride + (cols if bias_entry else indices[t])
                 z = r - last[col] - 1
                 last[col] = r
                 pos = cursor[base + col]
@@ -248,49 +265,65 @@ def encode_fill(indptr, indices, codes, rows, cols, num_pes, cap, num_blocks, re
                     ent_z[pos] = zmax
                     pos += 1
                 ent_row[pos] = i
-                ent_code[pos] = codes[t]
+                ent_code[pos] = 0 if bias_entry else codes[t]
                 ent_z[pos] = z & zmax
                 cursor[base + col] = pos + 1
 
 
 @njit(cache=True)
-def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, num_pes, cap, num_blocks,
-                     fifo_depth, latency, pipe_depth, empty_cycles, ptr_cols, word_mul, word_shift,
-                     first_word, last_word, col_pad, busy, empty, starved, stalled, counters):
-    """Every round of one layer: the timing recurrence and its statistics.
+def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, stride, num_pes, cap,
+                     num_blocks, fifo_depth, latency, pipe_depth, writeback, empty_cycles, finder_rows, ptr_cols,
+                     word_mul, word_shift, first_word, last_word, col_pad, busy, empty, starved, stalled, drain,
+                     counters):
+    """Every round of one layer: the timing recurrence and its statistics (docs/timing-model.md section 3).
 
     ``x`` is the layer input as int64 (C, H, W) (an fc input is (V, 1, 1) with a 1x1
     kernel). For each output pixel ``pix_lo .. pix_hi - 1`` (row-major; rounds are
     independent, so threads can take pixel ranges), for each row block, for each input
-    batch of ``cap`` columns, the non-zeros of the im2col patch are broadcast and the
-    recurrence of docs/timing-model.md section 3 is applied in O(K*N).
-    ``ptr_cols`` (B*V + 1, N, contiguous) holds every PE's column pointers (row b*V + j:
-    where column j of block b starts in the PE's stream; the next row is where it ends),
-    the transpose of the encoding's (N, B*V + 1) table. The Spmat words a
-    column spans come from ``first_word``/``last_word`` (B*V, N) when they have B*V
-    rows (worth building for conv layers, which revisit every column per pixel; pass 0 rows otherwise), else
-    from the pointers: word of position s = ``(s * word_mul) >> word_shift`` (=
-    s // entries_per_word, see ``fast.word_divider``). ``col_pad`` (B*V) counts each column's padding
-    entries over all PEs. Per-PE cycle arrays and ``counters`` (see C_* indices) are
-    accumulated in place. The arithmetic is done separately (``accumulate_fc``,
-    ``accumulate_conv``).
+    batch of ``cap`` columns, the non-zeros of the im2col patch (then, in a block's last
+    batch, the bias column when ``stride > cols``) are broadcast, and the recurrence of
+    ``contract.round_timeline`` is applied in O(K*N): the finder's reach R_k (per
+    register row when ``finder_rows``), credits, pops and ends; then the round's length
+    C, and, only when some PE cannot handle its last activations before C, a replay of
+    the last D + Z + 2 activations from a snapshot to drop them (section 3.3).
+    ``ptr_cols`` (B*stride + 1, N, contiguous) holds every PE's column pointers (row
+    b*stride + j: where column j of block b starts in the PE's stream; the next row is
+    where it ends), the transpose of the encoding's (N, B*stride + 1) table. The Spmat
+    words a column spans come from ``first_word``/``last_word`` (B*stride, N) when they
+    have B*stride rows (worth building for conv layers, which revisit every column per
+    pixel; pass 0 rows otherwise), else from the pointers: word of position s =
+    ``(s * word_mul) >> word_shift`` (= s // entries_per_word, see
+    ``fast.word_divider``). ``col_pad`` (B*stride) counts each column's padding entries
+    over all PEs. Per-PE cycle arrays and ``counters`` (see C_* indices) are accumulated
+    in place. The arithmetic is done separately (``accumulate_fc``, ``accumulate_conv``).
     """
     khw = kh * kw
     in_h = x.shape[1]
     in_w = x.shape[2]
     num_batches = (cols + cap - 1) // cap
+    bias = stride > cols
+    min_cycles = latency + 1 + pipe_depth + writeback
+    window = fifo_depth + empty_cycles + 2
     mul32 = np.uint64(word_mul) & np.uint64(0xFFFFFFFF)
     shift = np.uint64(word_shift)
-    tables = first_word.shape[0] == num_blocks * cols
+    tables = first_word.shape[0] == num_blocks * stride
     word_lo = np.empty(num_pes, np.int32)
     word_hi = np.empty(num_pes, np.int32)
     nz_j = np.empty(cols, np.int64)
-    nz_a = np.empty(cols, np.int64)
     batch_start = np.empty(num_batches + 1, np.int64)
     fin = np.zeros(num_pes, np.int64)
     buffered = np.empty(num_pes, np.int64)
     ring = np.zeros(max(fifo_depth, 1), np.int64)
-    empty_cols = np.zeros(num_pes, np.int64)
+    r_starved = np.zeros(num_pes, np.int64)
+    r_empties = np.zeros(num_pes, np.int64)
+    r_pops = np.zeros(num_pes, np.int64)
+    snap_fin = np.zeros(num_pes, np.int64)
+    snap_starved = np.zeros(num_pes, np.int64)
+    snap_empties = np.zeros(num_pes, np.int64)
+    snap_pops = np.zeros(num_pes, np.int64)
+    alive = np.zeros(num_pes, np.bool_)
+    tail_b = np.zeros(window, np.int64)
+    tail_col = np.zeros(window, np.int64)
     reads = 0
     c_compute = 0
     c_rounds = 0
@@ -298,6 +331,8 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
     c_entries = 0
     c_padding = 0
     c_bstall = 0
+    c_bcast = 0
+    c_pops = 0
     for pix in range(pix_lo, pix_hi):
         oy = pix // out_w
         ox = pix - oy * out_w
@@ -312,10 +347,8 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
             ix = ox * sw - pw + dx
             if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
                 continue
-            a = x[c, iy, ix]
-            if a != 0:
+            if x[c, iy, ix] != 0:
                 nz_j[k_all] = j
-                nz_a[k_all] = a
                 k_all += 1
         t = 0
         for bt in range(num_batches):
@@ -328,28 +361,62 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
             for bt in range(num_batches):
                 k0 = batch_start[bt]
                 kk = batch_start[bt + 1] - k0
-                if kk == 0:
-                    continue
-                c_rounds += 1
+                has_b = bias and bt == num_batches - 1
+                kt = kk + (1 if has_b else 0)
                 c_acts += kk
+                if kt == 0 and not finder_rows:
+                    continue  # skip_zeros: nothing to broadcast, no round
+                col_lo = bt * cap
+                reg_rows = (min(cols, col_lo + cap) - col_lo + num_pes - 1) // num_pes
                 fin[:] = 0
                 buffered[:] = -1
+                r_starved[:] = 0
+                r_empties[:] = 0
+                r_pops[:] = 0
+                tail = kt - window if kt > window else 0
                 b_prev = 0
-                for k in range(kk):
-                    j = nz_j[k0 + k]
-                    a = nz_a[k0 + k]
-                    if k == 0:
-                        b_k = 0
+                pos_prev = 0
+                b_bias = 0
+                last_real = 0
+                c_done = 0
+                if kk == 0:
+                    c_done = reg_rows if finder_rows else 0
+                col = 0
+                for k in range(kt):
+                    if k < kk:
+                        j = nz_j[k0 + k]
+                        pos = j - col_lo
+                        if not finder_rows:
+                            ready = 0 if k == 0 else b_prev + 1
+                        elif k == 0:
+                            ready = pos // num_pes
+                        else:
+                            r = pos // num_pes
+                            r0 = pos_prev // num_pes
+                            if r == r0:
+                                ready = b_prev + 1
+                            else:
+                                ready = b_prev + 1 + (1 if pos_prev - r0 * num_pes != num_pes - 1 else 0) + (r - r0 - 1)
+                        col = b * stride + j
                     else:
-                        b_k = b_prev + 1
-                        if k >= fifo_depth:
-                            credit = ring[k % fifo_depth] + 1
-                            if credit > b_k:
-                                b_k = credit
-                        c_bstall += b_k - b_prev - 1
+                        ready = c_done
+                        col = b * stride + cols
+                    b_k = ready
+                    if k >= fifo_depth:
+                        credit = ring[k % fifo_depth]
+                        if credit > b_k:
+                            b_k = credit
+                    c_bstall += b_k - ready
+                    if k == tail:
+                        snap_fin[:] = fin
+                        snap_starved[:] = r_starved
+                        snap_empties[:] = r_empties
+                        snap_pops[:] = r_pops
+                    if k >= tail:
+                        tail_b[k - tail] = b_k
+                        tail_col[k - tail] = col
                     arrive = b_k + latency
                     max_s = 0
-                    col = b * cols + j
                     starts = ptr_cols[col]
                     ends = ptr_cols[col + 1]
                     if tables:
@@ -365,40 +432,97 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
                     for p in range(num_pes):
                         f = fin[p]
                         s = max(f, arrive)
-                        starved[p] += s - f
+                        r_starved[p] += s - f
                         max_s = max(max_s, s)
-                        lo = np.int64(starts[p])
-                        hi = np.int64(ends[p])
-                        n = hi - lo
+                        lo_p = np.int64(starts[p])
+                        hi_p = np.int64(ends[p])
+                        n = hi_p - lo_p
                         none = n == 0
-                        fin[p] = s + (empty_cycles if none else n)
+                        f_new = s + (empty_cycles if none else n)
+                        fin[p] = f_new
+                        last_real = max(last_real, 0 if none else f_new)
                         busy[p] += n
                         c_entries += n
-                        empty_cols[p] += none
+                        r_empties[p] += none
+                        r_pops[p] += 1
                         w0 = np.int64(wfs[p])
                         w1 = np.int64(wls[p])
                         old = buffered[p]
                         reads += 0 if none else w1 - w0 + (w0 != old)
                         buffered[p] = old if none else w1
                     ring[k % fifo_depth] = max_s
-                    b_prev = b_k
                     c_padding += col_pad[col]
-                end = 0
+                    if k < kk:
+                        b_prev = b_k
+                        pos_prev = pos
+                        if k == kk - 1:  # the finder is done in the cycle it reaches the next row
+                            if finder_rows:
+                                rl = pos // num_pes
+                                c_done = b_k + 1 + (1 if pos - rl * num_pes != num_pes - 1 else 0) + (reg_rows - 1 - rl)
+                            else:
+                                c_done = b_k + 1
+                    else:
+                        b_bias = b_k
+                cycles = c_done + 1
+                if last_real > 0 and last_real + pipe_depth + writeback > cycles:
+                    cycles = last_real + pipe_depth + writeback
+                if min_cycles > cycles:
+                    cycles = min_cycles
+                c_bcast += kk + (1 if has_b and b_bias + 1 < cycles else 0)
+                # Can every PE handle its last activation before the end? Then nothing is dropped.
+                drop = False
+                if kt > 0:
+                    starts = ptr_cols[col]
+                    ends = ptr_cols[col + 1]
+                    for p in range(num_pes):
+                        n = np.int64(ends[p]) - np.int64(starts[p])
+                        s_last = fin[p] - (empty_cycles if n == 0 else n)
+                        if s_last >= cycles or fin[p] > cycles:
+                            drop = True
+                if drop:  # replay the tail from the snapshot, dropping what does not fit (section 3.3)
+                    fin[:] = snap_fin
+                    r_starved[:] = snap_starved
+                    r_empties[:] = snap_empties
+                    r_pops[:] = snap_pops
+                    alive[:] = True
+                    for q in range(kt - tail):
+                        arrive = tail_b[q] + latency
+                        starts = ptr_cols[tail_col[q]]
+                        ends = ptr_cols[tail_col[q] + 1]
+                        for p in range(num_pes):
+                            if alive[p]:
+                                f = fin[p]
+                                s = max(f, arrive)
+                                n = np.int64(ends[p]) - np.int64(starts[p])
+                                f_new = s + (empty_cycles if n == 0 else n)
+                                if s < cycles and f_new <= cycles:
+                                    r_starved[p] += s - f
+                                    r_empties[p] += n == 0
+                                    r_pops[p] += 1
+                                    fin[p] = f_new
+                                else:
+                                    alive[p] = False
+                e_all = 0
                 for p in range(num_pes):
-                    if fin[p] > end:
-                        end = fin[p]
+                    if fin[p] > e_all:
+                        e_all = fin[p]
                 for p in range(num_pes):
-                    stalled[p] += end - fin[p]
-                c_compute += end + pipe_depth - 1
+                    starved[p] += r_starved[p]
+                    empty[p] += empty_cycles * r_empties[p]
+                    stalled[p] += e_all - fin[p]
+                    drain[p] += cycles - e_all
+                    c_pops += r_pops[p]
+                c_compute += cycles
+                c_rounds += 1
     counters[C_COMPUTE_CYCLES] += c_compute
-    counters[C_ROUNDS_NONEMPTY] += c_rounds
+    counters[C_ROUNDS_RUN] += c_rounds
     counters[C_NONZERO_ACTS] += c_acts
     counters[C_ENTRIES] += c_entries
     counters[C_PADDING] += c_padding
     counters[C_SPMAT_READS] += reads
-    for p in range(num_pes):
-        empty[p] += empty_cycles * empty_cols[p]
     counters[C_BCAST_STALL] += c_bstall
+    counters[C_BROADCASTS] += c_bcast
+    counters[C_POPS] += c_pops
 
 
 @njit(cache=True, nogil=True)
