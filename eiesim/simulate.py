@@ -204,12 +204,9 @@ COST_SECTIONS = ("cost_model", "energy", "power", "area", "figures_of_merit", "p
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("eiesim")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        from eiesim import __version__
-        return __version__
+    """The package's own version (one source: ``eiesim.__version__``; installed metadata can be stale)."""
+    from eiesim import __version__
+    return __version__
 
 
 # -- architecture checks -------------------------------------------------------------

@@ -153,3 +153,21 @@ def test_eie_table2_command_with_the_engine(tmp_path):
     assert rows["PE power"]["model"] == pytest.approx(PAPER_PE_POWER_MW, rel=0.10)
     assert rows["chip power"]["model"] == pytest.approx(PAPER_CHIP_W, rel=0.10)
     assert data["all_pass"] is True
+
+
+def test_stored_calibration_activity_is_what_the_engine_produces_today():
+    """The default model is calibrated at pub.ALEX7_REFERENCE_COUNTS: they must be the live engine's counts
+    for the synthetic Alex-7 on arch_configs/eie-64pe.yaml (computing phase), so that a timing change
+    cannot leave the energy model calibrated on stale activity."""
+    from pathlib import Path
+
+    from eiesim.models.synthetic import eie_fc_layer
+    from eiesim.simulate import simulate
+
+    arch = load_arch(Path(__file__).resolve().parents[1] / "arch_configs" / "eie-64pe.yaml")
+    a7 = pub.ALEX7
+    wl = eie_fc_layer(a7["name"], a7["n_in"], a7["n_out"], a7["weight_density"], a7["act_density"], 4, 0)
+    stats = simulate(arch, wl, check=False).layers[0]
+    live = {k: v for k, v in stats.actions.items() if k in pub.ALEX7_REFERENCE_COUNTS and not k.startswith("dram")}
+    stored = {k: v for k, v in pub.ALEX7_REFERENCE_COUNTS.items() if not k.startswith("dram")}
+    assert (stats.compute_cycles, live) == (pub.ALEX7_REFERENCE_COMPUTE_CYCLES, stored)

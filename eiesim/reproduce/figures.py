@@ -31,7 +31,9 @@ import click
 
 from eiesim.atomic import write_text
 
-FIFO_DEPTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+#: FIFO depths as the paper counts them: ring slots B of the authors' simulator (batch_buffer_cycles.py sweeps
+#: powers of two); B slots hold B - 1 entries, eiesim's fifo_depth (docs/timing-model.md, "Parameters").
+FIFO_SLOTS = (2, 4, 8, 16, 32, 64, 128, 256)
 WIDTHS_BITS = (32, 64, 128, 256, 512)
 PE_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 #: Total activation registers kept constant in the PE study (64 PEs x 64 on the published chip).
@@ -88,19 +90,20 @@ def _series(rows: Sequence[Mapping[str, Any]], x: str, y: str) -> dict[str, tupl
 
 # -- the studies ------------------------------------------------------------------------------
 
-def fifo_study(workloads: Mapping[str, Any], depths: Sequence[int] = FIFO_DEPTHS) -> Study:
+def fifo_study(workloads: Mapping[str, Any], slots: Sequence[int] = FIFO_SLOTS) -> Study:
     from eiesim.render import plots
 
     rows = []
     for name, wl in workloads.items():
-        for d in depths:
-            s, _ = _simulate_layer(wl, {"fifo_depth": d})
-            rows.append({"layer": name, "fifo_depth": d, "load_balance_efficiency": s["load_balance_efficiency"],
+        for b in slots:
+            s, _ = _simulate_layer(wl, {"fifo_depth": b - 1})
+            rows.append({"layer": name, "fifo_slots": b, "fifo_depth": b - 1,
+                         "load_balance_efficiency": s["load_balance_efficiency"],
                          "compute_cycles": s["compute_cycles"], "broadcast_stall_cycles": s["broadcast_stall_cycles"]})
-    png = plots.line_plot(_series(rows, "fifo_depth", "load_balance_efficiency"),
+    png = plots.line_plot(_series(rows, "fifo_slots", "load_balance_efficiency"),
                           title="Load-balance efficiency vs activation FIFO depth (64 PEs)",
-                          xlabel="FIFO depth (entries)", ylabel="load-balance efficiency", logx=True,
-                          xticks=list(depths))
+                          xlabel="FIFO depth as the paper counts it (ring slots; B slots hold B - 1)",
+                          ylabel="load-balance efficiency", logx=True, xticks=list(slots))
     return Study("fifo_depth", list(rows[0]), rows, png)
 
 
@@ -201,9 +204,9 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def fifo_knee_finding(rows: Sequence[Mapping[str, Any]], knee: int = 8) -> Finding:
-    """Depth-8 knee: most of the gain is reached at depth 8, little beyond."""
-    depths = sorted({r["fifo_depth"] for r in rows})
-    mean = {d: _mean([r["load_balance_efficiency"] for r in rows if r["fifo_depth"] == d]) for d in depths}
+    """Depth-8 knee (the paper's depths: ring slots): most of the gain is reached at 8, little beyond."""
+    depths = sorted({r["fifo_slots"] for r in rows})
+    mean = {d: _mean([r["load_balance_efficiency"] for r in rows if r["fifo_slots"] == d]) for d in depths}
     lo, hi = mean[depths[0]], mean[depths[-1]]
     gain = hi - lo
     share = (mean[knee] - lo) / gain if gain > 0 else math.nan
@@ -347,7 +350,8 @@ def _readme(studies: Sequence[Study], findings: Sequence[Finding], layers: Seque
         "`eiesim.models.synthetic.eie_benchmark_workloads`). Whole layers, batch 1, no input slicing.",
         "* Architecture: the published 64-PE design (`arch_configs/eie-64pe.yaml` values), weights that do not fit "
         "the SRAMs streamed from DRAM (`dram.sram_overflow: stream`).",
-        "* FIFO study: `fifo_depth` 1..256 at 64 PEs. Metric: load-balance efficiency = sum of PE busy cycles / "
+        "* FIFO study: FIFO depth 2..256 as the paper counts it (ring slots B of the authors' simulator, which hold "
+        "B - 1 entries: `fifo_depth` = B - 1) at 64 PEs. Metric: load-balance efficiency = sum of PE busy cycles / "
         "(PEs x compute cycles) (docs/timing-model.md).",
         "* SRAM-width study: `spmat_sram.width_bits` 32..512 at 128 KB per PE and 64 PEs. Metric: the engine's "
         "Spmat word reads priced by the cost model's `spmat_sram` component (CACTI-grid read energy per word; "
