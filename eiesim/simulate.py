@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.arch import ArchConfig, legal_sram_size
+from eiesim.arch import ArchConfig, checked_arch, legal_sram_size
+from eiesim.checks import checked_workload
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
 from eiesim.errors import ArchError, UsageError
@@ -288,9 +289,13 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     """
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    arch = checked_arch(arch)  # configs made in code may have bypassed validation
+    checked_workload(workload)
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
     x_float = prepare_input(workload, input)
+    if plan is not None and not isinstance(plan, FixedPointPlan):
+        raise UsageError(f"plan must be a FixedPointPlan (eiesim.functional.plan_fixed_point), got {type(plan).__name__}")
     if plan is None:
         plan = plan_fixed_point(workload, x_float)
     params = TimingParams.from_arch(arch)
