@@ -334,7 +334,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
         if model is None or parts[-1] not in model.model_fields:
             valid = ", ".join(sorted(model.model_fields)) if model else ""
             raise ArchError(f"--set {key}: unknown key {parts[-1]!r}; valid keys here: {valid}")
-        node[parts[-1]] = _parse_value(key, value) if isinstance(value, str) else value
+        parsed = _parse_value(key, value) if isinstance(value, str) else value
+        if isinstance(parsed, str) and "," in parsed and _is_numeric(model.model_fields[parts[-1]].annotation):
+            raise ArchError(f"--set {key}={value}: one value per key here; a list of values is a sweep axis "
+                            f"(`eiesim sweep ARCH WORKLOAD --set {key}={value}`)")
+        node[parts[-1]] = parsed
     return data
 
 

@@ -77,12 +77,36 @@ def expand_grid(base: dict[str, Any], sets: Sequence[str], source: str | None = 
     keys = [k for k, _ in axes]
     if len(set(keys)) != len(keys):
         raise UsageError(f"--set: a key appears twice in {keys}")
+    for key, values in axes:
+        _check_distinct(key, values)
     points = []
     for combo in itertools.product(*[vals for _, vals in axes]) if axes else [()]:
         overrides = dict(zip(keys, combo))
         data = apply_overrides(base, overrides)
         points.append(SweepPoint(overrides, arch_from_dict(data, source)))
+    _check_distinct_points(points)
     return points
+
+
+def _check_distinct(key: str, values: list[Any]) -> None:
+    """``--set num_pes=4,4`` is an error: each value of an axis is one point (it was computed twice)."""
+    seen: list[Any] = []
+    for value in values:
+        if any(value == s and isinstance(value, bool) == isinstance(s, bool) for s in seen):  # 4 and 4.0 too
+            raise UsageError(f"--set {key}: the value {value!r} is given twice; each value of an axis is one "
+                             "point of the grid, so list each value once")
+        seen.append(value)
+
+
+def _check_distinct_points(points: list[SweepPoint]) -> None:
+    """Two grid points that resolve to the same architecture would be one simulation shown twice."""
+    first: dict[str, dict[str, Any]] = {}
+    for point in points:
+        key = json.dumps(point.arch.to_dict(), sort_keys=True)
+        if key in first:
+            raise UsageError(f"--set: the points {first[key]} and {point.overrides} are the same architecture; "
+                             "list each configuration once")
+        first[key] = point.overrides
 
 
 def file_digest(path: str | Path) -> str:
