@@ -5,6 +5,8 @@ Public API (imported lazily so ``import eiesim`` and the CLI stay fast):
 * ``load_arch(path=None, overrides=None)`` -> ArchConfig (``arch.derive({...})`` for validated variants)
 * ``load_workload(path)`` -> Workload
 * ``simulate(arch, workload, input=None, engine="fast")`` -> SimulationResult
+  (``result.to_records()`` / ``to_dataframe()``: per-layer rows)
+* ``simulate_images(arch, workload, images)`` -> MultiImageResult (one simulation per image)
 * ``forward(workload, x, precision="float32")`` -> ForwardResult (functional reference)
 * ``sweep(...)`` -> SweepResult (design-space sweeps)
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:  # what type checkers see: the real objects and their signatur
     from eiesim.arch import load_arch as load_arch
     from eiesim.errors import EiesimError as EiesimError
     from eiesim.functional import forward as forward
+    from eiesim.multi import MultiImageResult as MultiImageResult
+    from eiesim.multi import simulate_images as simulate_images
     from eiesim.simulate import SimulationResult as SimulationResult
     from eiesim.simulate import simulate as simulate
     from eiesim.sweep import SweepResult as SweepResult
@@ -47,6 +51,8 @@ _EXPORTS = {
     "Layer": "eiesim.workload",
     "simulate": "eiesim.simulate",
     "SimulationResult": "eiesim.simulate",
+    "simulate_images": "eiesim.multi",
+    "MultiImageResult": "eiesim.multi",
     "forward": "eiesim.functional",
     "sweep": "eiesim.sweep",
     "SweepResult": "eiesim.sweep",

@@ -74,7 +74,7 @@ def build_run_document(report: Mapping[str, Any]) -> Document:
     if report.get("eiesim_version"):
         subtitle_bits.append(f"eiesim {report['eiesim_version']}")
     doc = Document(title=title, subtitle=" · ".join(subtitle_bits), summary=_summary_cards(report))
-    for build in (_setup_section, _check_section, _layers_section, _utilisation_section, _energy_section,
+    for build in (_warnings_section, _setup_section, _check_section, _layers_section, _utilisation_section, _energy_section,
                   _power_area_section, _sources_section):
         section = build(report, layers)
         if section is not None and section.blocks:
@@ -434,9 +434,19 @@ def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any
                                 [[k, fmt_num(v), fmt_pct(v / total if total else math.nan)]
                                  for k, v in sorted(types.items(), key=lambda kv: -kv[1])],
                                 [False, True, True], caption="Area of one PE by cell type"))
+    return sec
+
+
+def _warnings_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) -> Section | None:
+    """Every warning of the run (e.g. SRAM sizes outside the CACTI grid, priced by extrapolation)."""
     warnings = [str(w) for w in _list(report.get("warnings")) if w]
-    if warnings:
-        sec.blocks.append(Para("Cost-model warnings: " + "; ".join(warnings), "note"))
+    if not warnings:
+        return None
+    sec = Section("Warnings", "warnings")
+    sec.blocks.append(Para(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}: the numbers they concern "
+                           "are estimates outside the range the model was built on.", "fail"))
+    for text in warnings:
+        sec.blocks.append(Para(text, "note"))
     return sec
 
 
