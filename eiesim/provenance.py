@@ -33,7 +33,7 @@ def model_sources(package_dir: Path | None = None) -> list[Path]:
         rel = path.relative_to(root)
         if not path.is_file() or "__pycache__" in rel.parts or rel.parts[0] in PRESENTATION_PACKAGES:
             continue
-        if path.suffix == ".py" or (rel.parts[0] == "data" and path.suffix in MODEL_DATA_SUFFIXES):
+        if path.suffix == ".py" or (len(rel.parts) == 2 and rel.parts[0] == "data" and path.suffix in MODEL_DATA_SUFFIXES):
             files.append(rel)
     return sorted(files, key=lambda p: p.as_posix())
 

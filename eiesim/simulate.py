@@ -432,6 +432,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, comp: ComputeTotals, ph: Pha
 
 
 def default_paths() -> tuple[Path, Path]:
-    """(arch, workload) used by ``eiesim run`` with no arguments, relative to the repo root."""
-    root = Path(__file__).resolve().parents[1]
-    return root / "arch_configs" / "eie-64pe-8bit.yaml", root / "workloads" / "squeezenet-1.0-synthetic.npz"
+    """(arch, workload) used by ``eiesim run`` with no arguments: package data (eiesim.defaults)."""
+    from eiesim.defaults import DEFAULT_ARCH, DEFAULT_WORKLOAD, DEFAULTS_DIR
+
+    return DEFAULTS_DIR / DEFAULT_ARCH, DEFAULTS_DIR / DEFAULT_WORKLOAD

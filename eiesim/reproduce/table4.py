@@ -36,7 +36,9 @@ SEED = 0
 
 
 def _arch_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "arch_configs" / "eie-64pe.yaml"
+    from eiesim.defaults import packaged  # package data: also there in a non-editable install
+
+    return packaged("eie-64pe.yaml")
 
 
 def table4_rows(engine: str = "fast", seed: int = SEED) -> list[dict[str, Any]]:
