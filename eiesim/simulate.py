@@ -224,12 +224,9 @@ COST_SECTIONS = ("cost_model", "energy", "power", "area", "figures_of_merit", "p
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("eiesim")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        from eiesim import __version__
-        return __version__
+    """The version of the eiesim package that ran (not of whichever eiesim pip has installed)."""
+    from eiesim import __version__
+    return __version__
 
 
 # -- architecture checks -------------------------------------------------------------
