@@ -45,6 +45,8 @@ _STYLE = {
     "xtick.labelsize": 8.0,
     "ytick.labelsize": 8.0,
     "svg.hashsalt": "eiesim",
+    "svg.fonttype": "none",   # SVG text stays text (searchable, editable in a paper's figure)
+    "pdf.fonttype": 42,       # TrueType in PDFs, as publishers ask
     "path.simplify": True,
 }
 
