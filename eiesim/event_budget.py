@@ -23,8 +23,8 @@ import numpy as np
 from eiesim.fixed_point import im2col
 
 #: Event-engine seconds per (broadcast activation x PE) and per entry processed.
-SECONDS_PER_PE_BROADCAST = 1.4e-5
-SECONDS_PER_ENTRY = 1.0e-6
+SECONDS_PER_PE_BROADCAST = 2.5e-5
+SECONDS_PER_ENTRY = 1.5e-6
 #: Longest estimated event-engine run accepted without confirmation (seconds).
 DEFAULT_EVENT_LIMIT_S = 300.0
 
