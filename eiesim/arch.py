@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import copy
 import math
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -28,8 +31,36 @@ def _unit(unit: str) -> dict[str, Any]:
     return {"unit": unit}
 
 
+_StrictT = typing.TypeVar("_StrictT", bound="_Strict")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """``num_pes: true`` (or ``--set num_pes=true``) is an error, not 1 PE (pydantic would coerce it)."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                f = cls.model_fields.get(key) if isinstance(key, str) else None
+                if f is not None and isinstance(value, bool) and _is_numeric(f.annotation):
+                    raise ValueError(f"{key} must be a number, got {str(value).lower()} (a boolean)")
+        return data
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """pydantic's copy, but a copy with ``update`` is validated like a loaded config (ArchError if invalid).
+
+        pydantic itself does not validate ``update``: ``model_copy(update={"fifo_depth": -3})``
+        gave a config that crashed the engine. ``ArchConfig.derive`` is the documented way.
+        """
+        copied = super().model_copy(update=update, deep=deep)
+        if not update:
+            return copied
+        unknown = sorted(str(k) for k in update if k not in type(self).model_fields)
+        if unknown:
+            raise ArchError(f"unknown key {unknown[0]!r}; valid keys here: {', '.join(sorted(type(self).model_fields))}")
+        return _revalidated(copied)
 
 
 class SpmatSram(_Strict):
@@ -164,6 +195,71 @@ class ArchConfig(_Strict):
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    def derive(self, updates: Mapping[str, Any] | Sequence[str] | None = None, /, **fields: Any) -> ArchConfig:
+        """A validated copy with some keys changed; raises ArchError naming the key if the result is invalid.
+
+        ``arch.derive(num_pes=32)``, ``arch.derive({"spmat_sram.width_bits": 128})`` (dotted keys
+        for nested sections) or ``arch.derive(["fifo_depth=4"])`` (``--set`` syntax).
+        """
+        data = self.to_dict()
+        if isinstance(updates, Mapping):
+            data = apply_overrides(data, dict(updates))
+        elif updates is not None:
+            if isinstance(updates, str):
+                updates = [updates]
+            data = apply_overrides(data, list(updates))
+        if fields:
+            data = apply_overrides(data, fields)
+        return arch_from_dict(data)
+
+
+# -- validation of configs made in code ---------------------------------------------
+
+def _is_numeric(annotation: Any) -> bool:
+    """True for int / float fields (also ``int | Literal["auto"]``), not for bool ones."""
+    if annotation in (int, float):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_numeric(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _field_values(model: BaseModel) -> dict[str, Any]:
+    """The fields of a (possibly unvalidated) model as plain values, sections as dicts."""
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        out[name] = _field_values(value) if isinstance(value, BaseModel) else value
+    return out
+
+
+def _revalidated(model: _StrictT) -> _StrictT:
+    try:
+        return type(model).model_validate(_field_values(model))
+    except ValidationError as exc:
+        if isinstance(model, ArchConfig):
+            raise ArchError(_describe_error(exc)) from None
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ArchError(f"{type(model).__name__}{'.' + loc if loc else ''}: "
+                        f"{err['msg'].removeprefix('Value error, ')}") from None
+
+
+def checked_arch(arch: Any) -> ArchConfig:
+    """``arch`` if it is a valid ArchConfig; ArchError/UsageError otherwise.
+
+    Configs built in code can bypass pydantic's validation (``model_construct``, pydantic's
+    own ``model_copy``, ``object.__setattr__``); ``simulate`` calls this first so that such a
+    config is refused with a clean error instead of crashing the engine.
+    """
+    from eiesim.errors import UsageError
+
+    if not isinstance(arch, ArchConfig):
+        raise UsageError(f"the architecture must be an eiesim ArchConfig (from eiesim.load_arch), "
+                         f"got {type(arch).__name__}")
+    return _revalidated(arch)
+
 
 # -- loading and overrides -----------------------------------------------------
 
@@ -214,6 +310,8 @@ def arch_from_dict(data: dict[str, Any], source: str | Path | None = None) -> Ar
 def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> ArchConfig:
     """Load an architecture YAML (``None`` = the published 64-PE design with defaults) and apply overrides."""
     data: dict[str, Any] = {}
+    if path is not None and not isinstance(path, (str, Path)):
+        raise ArchError(f"an architecture path must be a str or Path, got {type(path).__name__}")
     if path is not None:
         path = Path(path)
         try:
@@ -257,7 +355,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
         if model is None or parts[-1] not in model.model_fields:
             valid = ", ".join(sorted(model.model_fields)) if model else ""
             raise ArchError(f"--set {key}: unknown key {parts[-1]!r}; valid keys here: {valid}")
-        node[parts[-1]] = _parse_value(key, value) if isinstance(value, str) else value
+        parsed = _parse_value(key, value) if isinstance(value, str) else value
+        if isinstance(parsed, str) and "," in parsed and _is_numeric(model.model_fields[parts[-1]].annotation):
+            raise ArchError(f"--set {key}={value}: one value per key here; a list of values is a sweep axis "
+                            f"(`eiesim sweep ARCH WORKLOAD --set {key}={value}`)")
+        node[parts[-1]] = parsed
     return data
 
 

@@ -37,6 +37,57 @@ BUNDLED_PHOTOS = (
     "gravel", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text",
 )
 PREPROCESS_KEYS = ("resize", "crop", "channel_order", "mean", "scale", "anti_aliasing")
+#: Files a folder given as ``--image DIR`` contributes (in name order).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".npy")
+
+
+def expand_image_specs(spec: Any) -> list[Any]:
+    """The list of inputs a run or sweep simulates, one simulation each.
+
+    ``None`` -> ``[None]`` (the workload's own input); a path, photo name or array -> itself;
+    a folder -> its image files (``IMAGE_SUFFIXES``) in name order; a list or tuple -> each
+    item expanded in turn. The same image twice is an error (it would weigh double in the
+    mean), as is a folder without images.
+    """
+    if spec is None:
+        return [None]
+    items = list(spec) if isinstance(spec, (list, tuple)) else [spec]
+    if not items:
+        return [None]
+    out: list[Any] = []
+    seen: set[str] = set()
+    for item in items:
+        if item is None or isinstance(item, np.ndarray):
+            out.append(item)
+            continue
+        if not isinstance(item, (str, Path)):
+            raise InputDataError(f"an image must be a path, a folder, a bundled photo name or an array, "
+                                 f"got {type(item).__name__}")
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise InputDataError(f"the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})", path)
+            expanded = [str(f) for f in files]
+        else:
+            expanded = [str(item)]
+        for name in expanded:
+            ident = str(Path(name).resolve()) if Path(name).exists() else name
+            if ident in seen:
+                raise InputDataError("this image is given twice; each image is one sample of the mean, "
+                                     "so give each once", name)
+            seen.add(ident)
+            out.append(name)
+    return out
+
+
+def image_label(spec: Any) -> str:
+    """How an input is named in reports: the path or photo name, "workload input", or "array [shape]"."""
+    if spec is None:
+        return "workload input"
+    if isinstance(spec, np.ndarray):
+        return f"array {list(spec.shape)}"
+    return str(spec)
 
 
 def load_image(spec: str | Path | np.ndarray) -> np.ndarray:

@@ -15,10 +15,11 @@ from typing import Any
 from rich.table import Table
 
 from eiesim.atomic import write_text
+from eiesim.multi import MultiImageResult
 from eiesim.simulate import SimulationResult
 
 #: Version of the report layout (docs/report-schema.md); bumped only when fields are added.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Per-layer CSV columns (then one column per action).
 CSV_COLUMNS = (
@@ -28,23 +29,23 @@ CSV_COLUMNS = (
 )
 
 
-def report_dict(result: SimulationResult) -> dict[str, Any]:
+def report_dict(result: SimulationResult | MultiImageResult) -> dict[str, Any]:
     """The JSON report: ``result.to_dict()`` plus the schema version."""
     body = result.to_dict()
     return {"schema_version": SCHEMA_VERSION, **body}
 
 
-def report_json(result: SimulationResult) -> str:
+def report_json(result: SimulationResult | MultiImageResult) -> str:
     return json.dumps(report_dict(result), indent=2, allow_nan=False) + "\n"
 
 
-def write_json(result: SimulationResult, path: str | Path) -> Path:
+def write_json(result: SimulationResult | MultiImageResult, path: str | Path) -> Path:
     """Write the JSON report atomically."""
     write_text(path, report_json(result))
     return Path(path)
 
 
-def run_metadata(result: SimulationResult, wall_time_s: float, argv: list[str] | None = None) -> dict[str, Any]:
+def run_metadata(result: SimulationResult | MultiImageResult, wall_time_s: float, argv: list[str] | None = None) -> dict[str, Any]:
     """How this run was made: engine, wall time, date, host, versions, command line.
 
     Kept out of the report body so that reports of identical inputs are byte-identical
@@ -56,8 +57,9 @@ def run_metadata(result: SimulationResult, wall_time_s: float, argv: list[str] |
     import numba
     import numpy
 
+    engine = result.first.engine if isinstance(result, MultiImageResult) else result.engine
     return {
-        "engine": result.engine,
+        "engine": engine,
         "wall_time_s": round(wall_time_s, 3),
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "hostname": platform.node(),
@@ -97,16 +99,81 @@ def _csv_value(v: Any) -> Any:
     return f"{v:.6g}" if isinstance(v, float) else v
 
 
-def write_layers_csv(result: SimulationResult, path: str | Path) -> Path:
-    write_text(path, layers_csv(result))
+def images_layers_csv(multi: MultiImageResult) -> str:
+    """Like ``layers_csv`` with an ``image`` column first: one row per image and layer."""
+    parts = [layers_csv(r).splitlines() for r in multi.results]
+    lines = ["image," + parts[0][0]]
+    for label, rows in zip(multi.labels, parts):
+        cell = label if not any(c in label for c in ',"\n') else '"' + label.replace('"', '""') + '"'
+        lines += [f"{cell},{row}" for row in rows[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def write_layers_csv(result: SimulationResult | MultiImageResult, path: str | Path) -> Path:
+    """``layers.csv``: one row per layer (several images: per image and layer, ``image`` column first)."""
+    if isinstance(result, MultiImageResult):
+        write_text(path, images_layers_csv(result) if len(result.results) > 1 else layers_csv(result.first))
+    else:
+        write_text(path, layers_csv(result))
     return Path(path)
+
+
+#: Abbreviated headers of the terminal tables and what they mean (printed as the tables' legend).
+LAYER_TABLE_LEGEND = {
+    "I/O, load, compute, store": "cycles of each phase (docs/timing-model.md)",
+    "nz acts": "non-zero input activations broadcast by the CCU",
+    "entries": "entries issued to the PE pipelines (real weights + padding)",
+    "bcast stall": "cycles the CCU held a ready activation because a FIFO was full",
+    "ALU util.": "busy PE cycles / (PEs x compute cycles)",
+}
+ENERGY_TABLE_LEGEND = {
+    "Spmat": "sparse-matrix SRAM and its read logic", "Ptr": "pointer SRAM and its read logic",
+    "Arith": "codebook, multiplier, adder, bypass, pipeline registers",
+    "Act": "activation FIFO, register files and SRAM", "LNZD+CCU": "leading-non-zero detection tree and CCU",
+    "time x power": "the EIE paper's method: layer time x chip power at the Alex-7 activity",
+}
+
+
+def _legend(items: dict[str, str]) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in items.items())
+
+
+def images_table(multi: MultiImageResult) -> Table:
+    """One row per image: cycles, time, energy, frames/s, functional check; then mean / min / max."""
+    table = Table(title=f"{multi.first.workload.name} on {multi.first.arch.name}: {len(multi.results)} images",
+                  caption="mean / min / max over the images; check: functional check vs the fixed-point reference")
+    for col in ("image", "cycles", "time us", "energy uJ", "frames/s", "check"):
+        table.add_column(col, justify="left" if col == "image" else "right", no_wrap=col != "image")
+    for img in multi.per_image():
+        table.add_row(img["input"], f"{img['cycles']:,}", f"{img['time_us']:,.2f}", f"{img['energy_pj'] / 1e6:,.2f}",
+                      f"{img['frames_per_s']:,.1f}", img["functional"])
+    stats = multi.stats()["totals"]
+    table.add_section()
+    for stat in ("mean", "min", "max"):
+        table.add_row(stat, f"{stats['cycles'][stat]:,.0f}", f"{stats['time_us'][stat]:,.2f}",
+                      f"{stats['energy_pj'][stat] / 1e6:,.2f}", f"{stats['frames_per_s'][stat]:,.1f}", "")
+    return table
+
+
+def image_layers_table(multi: MultiImageResult) -> Table:
+    """Per layer: cycles and input density, mean / min / max over the images."""
+    table = Table(title="Per layer over the images: cycles and input density (non-zero fraction)",
+                  caption="spread = (max - min) / mean of the cycles")
+    for col in ("layer", "cycles mean", "min", "max", "spread", "density mean", "min ", "max "):
+        table.add_column(col, justify="left" if col == "layer" else "right", no_wrap=True)
+    for layer in multi.stats()["layers"]:
+        c, d = layer["cycles"], layer["input_density"]
+        rel = (c["max"] - c["min"]) / c["mean"] if c["mean"] else 0.0
+        table.add_row(layer["name"], f"{c['mean']:,.0f}", f"{c['min']:,.0f}", f"{c['max']:,.0f}", f"{100 * rel:.1f} %",
+                      f"{d['mean']:.3f}", f"{d['min']:.3f}", f"{d['max']:.3f}")
+    return table
 
 
 def layers_table(result: SimulationResult) -> Table:
     """Per-layer rich table: cycles by phase, work, stalls, efficiency."""
     arch = result.arch
     table = Table(title=f"{result.workload.name} on {arch.name} ({arch.num_pes} PEs, {arch.clock_mhz:g} MHz), "
-                        f"{result.engine} engine")
+                        f"{result.engine} engine", caption=_legend(LAYER_TABLE_LEGEND), caption_justify="left")
     cols = ("layer", "cycles", "time us", "I/O", "load", "compute", "store", "nz acts", "entries",
             "padding", "bcast stall", "ALU util.")
     for c in cols:
@@ -165,7 +232,8 @@ def energy_table(result: SimulationResult) -> Table | None:
     costs = result.costs
     if not costs:
         return None
-    table = Table(title=f"Energy per layer, uJ ({costs['cost_model']} cost model; docs/cost-model.md)")
+    table = Table(title=f"Energy per layer, uJ ({costs['cost_model']} cost model; docs/cost-model.md)",
+                  caption=_legend(ENERGY_TABLE_LEGEND), caption_justify="left")
     table.add_column("layer", no_wrap=True)
     for c in ("total", *ENERGY_GROUPS, "other", "time x power"):
         table.add_column(c, justify="right", no_wrap=True)

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.arch import ArchConfig, legal_sram_size
+from eiesim.arch import ArchConfig, checked_arch, legal_sram_size
+from eiesim.checks import checked_workload
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
 from eiesim.errors import ArchError, UsageError
+from eiesim.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
 from eiesim.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.functional import FixedPointPlan, plan_fixed_point, run_fixed
 from eiesim.images import prepare_input
@@ -44,7 +46,7 @@ from eiesim.workload import Layer, Workload
 
 ENGINES = ("fast", "event")
 #: ``progress(done_layers, total_layers, layer_name)``, called after each layer.
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[float, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,11 @@ class SimulationResult:
     def frames_per_s(self) -> float:
         return 1e6 / self.time_us if self.cycles else float("inf")
 
+    @property
+    def warnings(self) -> list[str]:
+        """Everything the user should know about this result's accuracy (e.g. cost-model extrapolation)."""
+        return [str(w) for w in self.costs.get("warnings", [])]
+
     def totals(self) -> dict[str, Any]:
         acts = {name: sum(s.actions[name] for s in self.layers) for name in ACTION_NAMES}
         return {
@@ -189,7 +196,20 @@ class SimulationResult:
             "layers": [self._layer_dict(i, s) for i, s in enumerate(self.layers)],
             "check": dict(self.check),
             **{key: self.costs[key] for key in COST_SECTIONS if key in self.costs},
+            "warnings": self.warnings,
         }
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat dict per layer (statistics, energy, dotted action/stall/storage columns); see eiesim.records."""
+        from eiesim.records import records
+
+        return records({"layers": [self._layer_dict(i, s) for i, s in enumerate(self.layers)]})
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas.DataFrame; pandas is optional
+        """``to_records()`` as a pandas DataFrame (needs pandas, which eiesim does not install)."""
+        from eiesim.records import dataframe
+
+        return dataframe(self.to_records())
 
     def _layer_dict(self, index: int, stats: LayerStats) -> dict[str, Any]:
         out = stats.to_dict()
@@ -204,7 +224,7 @@ COST_SECTIONS = ("cost_model", "energy", "power", "area", "figures_of_merit", "p
 
 
 def _version() -> str:
-    """The package's own version (one source: ``eiesim.__version__``; installed metadata can be stale)."""
+    """The version of the eiesim package that ran (not of whichever eiesim pip has installed)."""
     from eiesim import __version__
     return __version__
 
@@ -274,7 +294,7 @@ def _describe_input(input: Any, workload: Workload) -> str:
 
 def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: str = "fast",
              plan: FixedPointPlan | None = None, progress: Progress | None = None,
-             check: bool = True) -> SimulationResult:
+             check: bool = True, event_limit_s: float | None = DEFAULT_EVENT_LIMIT_S) -> SimulationResult:
     """Simulate one inference of ``workload`` on ``arch``.
 
     ``input``: an array of the workload's input shape, an image path, a bundled photo
@@ -282,20 +302,30 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     (Numba, default) or "event" (SimPy, small layers only). ``plan``: fixed-point
     formats (default: calibrated on the input). ``check``: also run the functional
     fixed-point reference and compare every layer's output bit for bit.
+    ``event_limit_s``: the event engine first estimates its run time from the work
+    (``eiesim.event_budget``) and refuses, with a UsageError, a run estimated longer than
+    this many seconds (None: no limit). ``progress(done, total, name)`` is called after
+    every layer and, on the event engine, within layers (``done`` is then fractional).
     """
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    arch = checked_arch(arch)  # configs made in code may have bypassed validation
+    checked_workload(workload)
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
     x_float = prepare_input(workload, input)
+    if plan is not None and not isinstance(plan, FixedPointPlan):
+        raise UsageError(f"plan must be a FixedPointPlan (eiesim.functional.plan_fixed_point), got {type(plan).__name__}")
     if plan is None:
         plan = plan_fixed_point(workload, x_float)
     params = TimingParams.from_arch(arch)
+    x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
+    if engine == "event" and event_limit_s is not None:
+        check_event_budget(workload, x_q, plan, params, event_limit_s)
     # The fast engine needs only each layer's pointers; the event engine walks the entries.
     encode = layout_layer if engine == "fast" else encode_layer
     encoded = {layer.name: encode(layer, arch) for layer in workload.layers}
     arch, storage, stream_bytes = resolve_storage(arch, workload, encoded)
-    x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
     records: dict[str, tuple[LayerGeometry, ComputeTotals, PhaseTotals]] = {}
     total = len(workload.layers)
 
@@ -306,7 +336,13 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
             acc, comp = run_layer_fast(encoded[layer.name], layer, geom, x_layer, cb_q, params)
             phases = phase_totals(geom)
         else:
-            acc, comp, phases = run_layer_event(encoded[layer.name], geom, x_layer, cb_q, params)
+            on_round = None
+            if progress is not None:
+                done = len(records)
+
+                def on_round(finished: int, rounds: int) -> None:
+                    progress(done + finished / rounds, total, layer.name)
+            acc, comp, phases = run_layer_event(encoded[layer.name], geom, x_layer, cb_q, params, on_round=on_round)
         records[layer.name] = (geom, comp, phases)
         if progress is not None:
             progress(len(records), total, layer.name)
@@ -327,6 +363,30 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         result.check = functional_check(workload, x_q, plan, outputs)
     result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
     return result
+
+
+def estimate_event_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> float:
+    """The event engine's estimated run time (s) for one inference (eiesim.event_budget; about 1 s to compute)."""
+    arch = checked_arch(arch)
+    checked_workload(workload)
+    x_float = prepare_input(workload, input)
+    plan = plan_fixed_point(workload, x_float)
+    x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
+    return total_seconds(event_work(workload, x_q, plan, TimingParams.from_arch(arch)))
+
+
+def check_event_budget(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan, params: TimingParams,
+                       limit_s: float) -> float:
+    """The event engine's estimated seconds; UsageError if above ``limit_s`` (see eiesim.event_budget)."""
+    work = event_work(workload, x_q, plan, params)
+    seconds = total_seconds(work)
+    if seconds > limit_s:
+        broadcasts = sum(w.broadcasts for w in work)
+        raise UsageError(
+            f"the event engine would take {describe(seconds)} on {workload.name!r} ({broadcasts:,} broadcasts x "
+            f"{params.num_pes} PEs; limit {describe(limit_s)}); the fast engine gives the same numbers in seconds. "
+            "To run it anyway: `eiesim run --engine event --allow-slow` (simulate(..., event_limit_s=None))")
+    return seconds
 
 
 def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
@@ -369,6 +429,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, comp: ComputeTotals, ph: Pha
 
 
 def default_paths() -> tuple[Path, Path]:
-    """(arch, workload) used by ``eiesim run`` with no arguments, relative to the repo root."""
-    root = Path(__file__).resolve().parents[1]
-    return root / "arch_configs" / "eie-64pe-8bit.yaml", root / "workloads" / "squeezenet-1.0-synthetic.npz"
+    """(arch, workload) used by ``eiesim run`` with no arguments: package data (eiesim.defaults)."""
+    from eiesim.defaults import DEFAULT_ARCH, DEFAULT_WORKLOAD, DEFAULTS_DIR
+
+    return DEFAULTS_DIR / DEFAULT_ARCH, DEFAULTS_DIR / DEFAULT_WORKLOAD

@@ -399,6 +399,8 @@ def _layer_arrays(arrays: dict[str, np.ndarray], i: int, info: dict[str, Any], p
 
 def load_workload(path: str | Path) -> Workload:
     """Load and fully validate a workload .npz (never unpickles anything)."""
+    if not isinstance(path, (str, Path)):
+        raise WorkloadError(f"a workload path must be a str or Path, got {type(path).__name__}")
     path = Path(path)
     arrays = read_npz(path, WorkloadError)
     fmt = scalar_string(arrays, "format", path)
@@ -459,6 +461,8 @@ def load_workload(path: str | Path) -> Workload:
 
 def save_workload(wl: Workload, path: str | Path) -> Path:
     """Write a workload atomically (compressed npz); returns the path written."""
+    if not isinstance(wl, Workload):
+        raise WorkloadError(f"save_workload needs a Workload, got {type(wl).__name__}")
     path = Path(path)
     members: dict[str, np.ndarray] = {
         "format": np.array(FORMAT_NAME),
@@ -509,13 +513,15 @@ def layer_from_dense(
     w = np.asarray(weights, dtype=np.float32)
     if w.ndim == 2:
         w = w[:, :, None, None]
+    if w.ndim != 4:
+        raise WorkloadError(f"layer {name!r}: weights must be (out, in) or (out, in, kh, kw), got shape {w.shape}")
     out_c, in_c, kh, kw = w.shape
     flat = w.reshape(out_c, -1)
     csr = sp.csr_matrix(flat)
     csr.sort_indices()
     if codes_dense is None:
         if codebook is None:
-            raise ValueError("need codes_dense or codebook")
+            raise WorkloadError(f"layer {name!r}: give codes_dense or codebook (the shared weights)")
         cb = np.asarray(codebook, dtype=np.float32)
         order = np.argsort(cb)
         pos = np.searchsorted(cb[order], csr.data)

@@ -52,7 +52,7 @@ def test_cli_reports_identical_metadata_separate(tmp_path):
 def test_interrupted_run_leaves_no_report(tmp_path, signum):
     out = tmp_path / "out"
     # The event engine on the default SqueezeNet takes far longer than the signal delay.
-    proc = subprocess.Popen([sys.executable, "-m", "eiesim", "run", "--engine", "event", "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "eiesim", "run", "--engine", "event", "--allow-slow", "--out", str(out),
                              "--json", str(tmp_path / "r.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     time.sleep(3.0)

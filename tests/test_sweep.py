@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import os
 import signal
 import subprocess
@@ -124,7 +125,7 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
 
 def test_failed_point_in_worker_pool_keeps_the_others(fc_workload, tmp_path, monkeypatch):
     """A point that crashes in a worker process: the others are stored, the error is one clean SweepError."""
-    import eiesim.sweep as sweep_mod
+    sweep_mod = importlib.import_module("eiesim.sweep")
     from eiesim.errors import SweepError
 
     real = sweep_mod.evaluate_point

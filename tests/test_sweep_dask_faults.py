@@ -12,6 +12,7 @@ victim is killed it has exactly one finished, stored point and exactly one point
 from __future__ import annotations
 
 import csv
+import importlib
 import os
 import signal
 import sys
@@ -26,7 +27,7 @@ import pytest
 distributed = pytest.importorskip("dask.distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-import eiesim.sweep as sweep_mod
+sweep_mod = importlib.import_module("eiesim.sweep")
 from eiesim.errors import SweepError
 from eiesim.models.synthetic import eie_fc_layer
 from eiesim.workload import save_workload
@@ -50,7 +51,7 @@ class CountingGate(distributed.WorkerPlugin):
         self.gate_path = gate_path
 
     def setup(self, worker) -> None:
-        import eiesim.sweep as mod
+        mod = importlib.import_module("eiesim.sweep")
 
         real = getattr(mod, "_unwrapped_evaluate_point", mod.evaluate_point)
         mod._unwrapped_evaluate_point = real
@@ -203,7 +204,7 @@ class PoisonPoint(distributed.WorkerPlugin):
         self.num_pes = num_pes
 
     def setup(self, worker) -> None:
-        import eiesim.sweep as mod
+        mod = importlib.import_module("eiesim.sweep")
 
         real = getattr(mod, "_unwrapped_evaluate_point", mod.evaluate_point)
         mod._unwrapped_evaluate_point = real

@@ -48,6 +48,18 @@ def _register() -> None:
                 raise
 
 
+def _debug_first(args: list[str]) -> list[str]:
+    """``--debug`` may stand anywhere before a ``--``: it is moved in front of the command.
+
+    ``eiesim run x.yaml --debug`` used to fail inside click ("No such option") and, since
+    the word was on the line, print that failure as a traceback.
+    """
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug"] + [a for a in args[:end] if a != "--debug"] + args[end:]
+
+
 def _fail(message: str) -> None:
     sys.stderr.write(f"eiesim: error: {' '.join(message.split())}\n")
     sys.exit(2)
@@ -60,8 +72,8 @@ def _on_signal(signum: int, frame) -> None:  # noqa: ANN001 - signal handler sig
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     _register()
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("EIESIM_DEBUG") == "1"
+    args = _debug_first(list(sys.argv[1:] if argv is None else argv))
+    debug = args[:1] == ["--debug"] or os.environ.get("EIESIM_DEBUG") == "1"
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         cli.main(args=args, prog_name="eiesim", standalone_mode=False, obj={"argv": ["eiesim", *args]})

@@ -29,14 +29,22 @@ def parameters_markdown() -> str:
 
 @cli.command("params")
 @click.option("--markdown", is_flag=True, help="Print the table as Markdown (the text of docs/architecture.md).")
-def params_command(markdown: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the parameters as JSON to stdout.")
+def params_command(markdown: bool, as_json: bool) -> None:
     """List every architecture parameter: key, unit, default, description."""
     if markdown:
         click.echo(parameters_markdown(), nl=False)
+        return
+    if as_json:
+        import json
+
+        click.echo(json.dumps(describe_parameters(), indent=2, default=str))
         return
     table = Table(title="Architecture parameters (eiesim/arch.py)")
     for col in ("key", "unit", "default", "description"):
         table.add_column(col)
     for row in describe_parameters():
         table.add_row(row["key"], row["unit"], str(row["default"]), row["description"])
-    Console().print(table)
+    from eiesim.cli.tables import out_console
+
+    out_console().print(table)

@@ -30,7 +30,9 @@ from eiesim.workload import Workload, save_workload
 
 def _console() -> Console:
     """Rich console; wide enough for the tables when output goes to a file or pipe."""
-    return Console() if sys.stdout.isatty() else Console(width=140)
+    from eiesim.cli.tables import out_console
+
+    return out_console()
 
 
 #: Dense-model readers by lower-case file suffix.
@@ -130,7 +132,7 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
         agreement = is_onnx or bool(images)
     if agreement:
         report = agreement_report(wl, model, agreement_inputs(model, images, seed), dense if is_onnx else None)
-        _print_agreement(Console(), report)
+        _print_agreement(_console(), report)
 
 
 def _print_storage(wl: Workload, bits: int, index_bits: int, output: Path) -> None:

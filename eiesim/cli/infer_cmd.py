@@ -61,7 +61,9 @@ def infer_command(workload: Path, image: str | None, precision: str, json_path: 
                              "(e.g. --image chelsea, a bundled photo)", workload)
     x = prepare_input(wl, image)
     result = forward(wl, x, precision)
-    console = Console()
+    from eiesim.cli.tables import out_console
+
+    console = out_console()
     source = image if image is not None else "stored input"
     top = Table(title=f"{wl.name} on {source} ({precision}): top-5")
     top.add_column("rank", justify="right")

@@ -95,7 +95,9 @@ def import_onnx_command(model: Path, output: Path, as_workload: bool, input_shap
         save_workload(wl, output)
     else:
         save_dense(dense, output)
-    console = Console()
+    from eiesim.cli.tables import out_console
+
+    console = out_console()
     table = Table(title=f"{dense.name}: {len(dense.layers)} layers from {model.name}, input {list(dense.input_shape)}")
     for col in ("layer", "kind", "weight (out,in,kh,kw)", "stride", "pad", "relu", "pool", "inputs", "density"):
         table.add_column(col, justify="right" if col in ("stride", "pad", "density") else "left")
@@ -129,7 +131,9 @@ def export_onnx_command(workload: Path, output: Path, image: str | None, check: 
 
     wl = load_workload(workload)
     export_onnx(wl, output)
-    console = Console()
+    from eiesim.cli.tables import out_console
+
+    console = out_console()
     console.print(f"wrote {output} ({output.stat().st_size:,} bytes, {len(wl.layers)} layers, "
                   f"{wl.nnz:,} non-zero weights stored densely)")
     if not check:

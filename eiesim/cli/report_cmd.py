@@ -16,10 +16,20 @@ from eiesim.errors import UsageError
               help="Output format: a self-contained HTML page or a Markdown file (figures embedded in both).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file (default: report.html or report.md next to the input).")
-def report_command(source: Path, fmt: str, output: Path | None) -> None:
+@click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write every figure to this folder as SVG, PDF and PNG (captioned with the workload and "
+                   "architecture).")
+@click.option("--figure-format", "figure_formats", multiple=True, type=click.Choice(["svg", "pdf", "png"]),
+              help="With --figures: only these formats (repeatable; default all three).")
+def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Path | None,
+                   figure_formats: tuple[str, ...]) -> None:
     """Render SOURCE (a run's report.json, or a sweep directory) with tables and embedded plots."""
     from eiesim.atomic import write_text
-    from eiesim.render import load_run_report, load_sweep_dir, render_run, render_sweep
+    from eiesim.render import load_run_report, load_sweep_dir, load_sweep_manifest
+    from eiesim.render.document import render
+    from eiesim.render.export import DEFAULT_FORMATS, export_figures
+    from eiesim.render.run_report import build_run_document
+    from eiesim.render.sweep_report import build_sweep_document
 
     if not source.exists():
         raise UsageError("no such file or directory", source)
@@ -29,14 +39,17 @@ def report_command(source: Path, fmt: str, output: Path | None) -> None:
             source = source / "report.json"  # the --out directory of `eiesim run`
     if source.is_dir():
         rows, columns = load_sweep_dir(source)
-        text = render_sweep(rows, columns, fmt)
+        doc = build_sweep_document(rows, columns, load_sweep_manifest(source))
         kind, default_dir = f"sweep of {len(rows)} points", source
     else:
-        report = load_run_report(source)
-        text = render_run(report, fmt)
+        doc = build_run_document(load_run_report(source))
         kind, default_dir = "run", source.parent
+    text = render(doc, fmt)
     target = output if output is not None else default_dir / f"report.{fmt}"
     if target.resolve() == source.resolve():
         raise UsageError("the output would overwrite the input; choose another -o", target)
     write_text(target, text)
     click.echo(f"wrote {target} ({kind}, {fmt}, {len(text.encode()):,} bytes)")
+    if figures_dir is not None:
+        files = export_figures(doc, figures_dir, figure_formats or DEFAULT_FORMATS)
+        click.echo(f"wrote {len(files)} figure files to {figures_dir}")

@@ -24,10 +24,14 @@ def _safe_name(text: str) -> str:
 @click.argument("arch_path", metavar="[ARCH]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("workload_path", metavar="[WORKLOAD]", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--image", help="Input image: a path or a bundled photo name (chelsea, coffee, ...), or a .npy "
-                              "array of the input shape. Default: the workload's own input, else chelsea.")
+@click.option("--image", "images", multiple=True, metavar="NAME|PATH|DIR",
+              help="Input image: a path, a bundled photo name (chelsea, coffee, ...), a .npy array of the input "
+                   "shape, or a folder of images. Repeat for several images (one simulation each; the report adds "
+                   "per-image results and mean/min/max). Default: the workload's own input, else chelsea.")
 @click.option("--engine", type=click.Choice(["fast", "event"]), default="fast", show_default=True,
               help="fast = Numba kernels; event = SimPy (small layers only, slow).")
+@click.option("--allow-slow", is_flag=True,
+              help="Run the event engine even when its estimated time is above the limit (5 min per image).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override an architecture key (dotted for nested: spmat_sram.size_bytes=auto). Repeatable.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -35,18 +39,23 @@ def _safe_name(text: str) -> str:
 @click.option("--out", "out_dir", is_flag=False, flag_value=_DEFAULT_OUT, default=None, metavar="[DIR]",
               help="Write report.json and layers.csv to DIR (default reports/<workload>-<arch>/).")
 @click.option("--no-check", is_flag=True, help="Skip the comparison with the functional fixed-point reference.")
-def run_command(arch_path: Path | None, workload_path: Path | None, image: str | None, engine: str,
-                overrides: tuple[str, ...], json_path: Path | None, out_dir: str | None, no_check: bool) -> None:
+def run_command(arch_path: Path | None, workload_path: Path | None, images: tuple[str, ...], engine: str,
+                allow_slow: bool, overrides: tuple[str, ...], json_path: Path | None, out_dir: str | None,
+                no_check: bool) -> None:
     """Simulate WORKLOAD (.npz) on ARCH (.yaml); defaults: eie-64pe-8bit.yaml and the bundled SqueezeNet."""
     from rich.console import Console
 
     from eiesim.arch import load_arch
+    from eiesim.cli.tables import out_console
+    from eiesim.event_budget import DEFAULT_EVENT_LIMIT_S
+    from eiesim.images import expand_image_specs
+    from eiesim.multi import simulate_images
     from eiesim.render import render_run
     from eiesim.report import (
-        cost_table, energy_table, layers_table, report_dict, run_metadata, totals_table, write_json, write_layers_csv,
-        write_run_metadata,
+        cost_table, energy_table, image_layers_table, images_table, layers_table, report_dict, run_metadata,
+        totals_table, write_json, write_layers_csv, write_run_metadata,
     )
-    from eiesim.simulate import default_paths, simulate
+    from eiesim.simulate import default_paths, estimate_event_seconds
     from eiesim.workload import load_workload
 
     default_arch, default_workload = default_paths()
@@ -54,28 +63,36 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
     workload_path = workload_path or default_workload
     for what, path in (("architecture", arch_path), ("workload", workload_path)):
         if not path.is_file():
-            raise UsageError(f"{what} file not found" + (" (the default; is the repository checkout complete?)"
+            raise UsageError(f"{what} file not found" + (" (the default; is the installation complete?)"
                                                           if path in (default_arch, default_workload) else ""),
                              path)
     arch = load_arch(arch_path, list(overrides))
     workload = load_workload(workload_path)
-    spec = image if image is not None else (None if workload.input is not None else "chelsea")
+    specs = expand_image_specs(list(images)) if images else [None if workload.input is not None else "chelsea"]
 
     err = Console(stderr=True)
+    limit = None if allow_slow else DEFAULT_EVENT_LIMIT_S
+    if engine == "event":
+        seconds = estimate_event_seconds(arch, workload, specs[0])
+        err.print(f"event engine: estimated {_describe(seconds)} per image ({len(specs)} image"
+                  f"{'s' if len(specs) != 1 else ''}){'' if seconds <= DEFAULT_EVENT_LIMIT_S or allow_slow else ''}",
+                  highlight=False)
     progress_cb = None
     bar = None
     if sys.stderr.isatty():
-        from rich.progress import Progress
-        bar = Progress(console=err, transient=True)
-        task = bar.add_task(f"simulating {workload.name}", total=len(workload.layers))
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
+                       TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+        task = bar.add_task(f"simulating {workload.name}", total=len(workload.layers) * len(specs))
 
-        def progress_cb(done: int, total: int, name: str) -> None:
+        def progress_cb(done: float, total: int, name: str) -> None:
             bar.update(task, completed=done, description=f"{name}")
     t0 = time.perf_counter()
     try:
         if bar is not None:
             bar.start()
-        result = simulate(arch, workload, input=spec, engine=engine, progress=progress_cb, check=not no_check)
+        multi = simulate_images(arch, workload, specs, engine=engine, check=not no_check, event_limit_s=limit,
+                                progress=progress_cb)
     except ArchError as exc:
         if exc.source is None:
             raise ArchError(exc.message, arch_path) from None
@@ -84,25 +101,43 @@ def run_command(arch_path: Path | None, workload_path: Path | None, image: str |
         if bar is not None:
             bar.stop()
 
+    result = multi.first
+    report: object = multi if len(multi.results) > 1 else result
     root = click.get_current_context().find_root()
-    meta = run_metadata(result, time.perf_counter() - t0, (root.obj or {}).get("argv"))
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    meta = run_metadata(multi, time.perf_counter() - t0, (root.obj or {}).get("argv"))
+    out = out_console()
+    if len(multi.results) > 1:
+        out.print(images_table(multi))
+        out.print(image_layers_table(multi))
+        out.print(f"per-layer details of every image: --json / --out (report.json 'images', layers.csv); "
+                  f"the tables below are the first image, {multi.labels[0]}", highlight=False)
     out.print(layers_table(result))
     for table in (energy_table(result), totals_table(result), cost_table(result)):
         if table is not None:
             out.print(table)
+    for text in multi.warnings:
+        sys.stderr.write(f"eiesim: warning: {' '.join(text.split())}\n")
     if json_path is not None:
-        write_json(result, json_path)
+        write_json(report, json_path)
         meta_file = write_run_metadata(meta, json_path)
         out.print(f"wrote {json_path} (run metadata: {meta_file})")
     if out_dir is not None:
         directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
             Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
-        write_json(result, directory / "report.json")
+        write_json(report, directory / "report.json")
         write_run_metadata(meta, directory / "report.json")
-        write_layers_csv(result, directory / "layers.csv")
-        write_text(directory / "report.html", render_run({**report_dict(result), "engine": result.engine}, "html"))
+        write_layers_csv(multi, directory / "layers.csv")
+        write_text(directory / "report.html", render_run({**report_dict(report), "engine": result.engine}, "html"))
         out.print(f"wrote report.json, report.run.json, layers.csv and report.html to {directory}")
-    if result.check and result.check["functional"] != "pass":
-        raise click.ClickException(f"functional check failed: layers {result.check['layers_mismatched']} differ "
+    failed = [(label, r.check) for label, r in zip(multi.labels, multi.results)
+              if r.check and r.check["functional"] != "pass"]
+    if failed:
+        label, chk = failed[0]
+        raise click.ClickException(f"functional check failed ({label}): layers {chk['layers_mismatched']} differ "
                                    "from the fixed-point reference")
+
+
+def _describe(seconds: float) -> str:
+    from eiesim.event_budget import describe
+
+    return describe(seconds)

@@ -22,13 +22,21 @@ from eiesim.errors import UsageError
               help="One axis of the grid: an architecture key and its values (repeatable).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for points/, results.csv and results.jsonl (default reports/sweep-<workload>-<arch>).")
-@click.option("--image", default=None, help="Input image: path or bundled photo name (default: the workload's input).")
+@click.option("--image", "images", multiple=True, metavar="NAME|PATH|DIR",
+              help="Input image: path, bundled photo name or folder; repeat for several (each point then "
+                   "simulates every image: metrics are means, with _min/_max columns). Default: the workload's input.")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True, help="Local worker processes.")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS|local",
               help="Run points on a Dask distributed cluster ('local' starts one).")
-def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Path | None, image: str | None,
-                  workers: int, dask_address: str | None) -> None:
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the table (columns and rows) as JSON to this file.")
+def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Path | None, images: tuple[str, ...],
+                  workers: int, dask_address: str | None, json_path: Path | None) -> None:
     """Simulate every combination of the --set values; finished points survive interruption."""
+    import json
+
+    from eiesim.atomic import write_text
+    from eiesim.cli.tables import out_console
     from eiesim.sweep import sweep
 
     for path in (arch, workload):
@@ -37,6 +45,7 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
     if out_dir is None:
         out_dir = Path("reports") / f"sweep-{workload.stem}-{arch.stem}"
     console = Console(stderr=True)
+    root = click.get_current_context().find_root()
     t0 = time.perf_counter()
     with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
@@ -46,13 +55,18 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
         def on_point(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = sweep(arch, workload, list(sets), out_dir, image=image, workers=workers,
-                       dask_address=dask_address, on_point=on_point)
+        result = sweep(arch, workload, list(sets), out_dir, image=list(images) or None, workers=workers,
+                       dask_address=dask_address, on_point=on_point, command=(root.obj or {}).get("argv"))
     wall = time.perf_counter() - t0
-    out = Console() if sys.stdout.isatty() else Console(width=200)
+    out = out_console()
     out.print(_results_table(result, f"sweep of {workload.name} on {arch.name}"))
+    for text in result.warnings:
+        points = [r["point"] for r in result.rows if text in str(r.get("warnings") or "")]
+        sys.stderr.write(f"eiesim: warning: {' '.join(text.split())} (points: {', '.join(points)})\n")
+    if json_path is not None:
+        write_text(json_path, json.dumps({"columns": result.columns, "rows": result.rows}, indent=2) + "\n")
     out.print(f"{len(result.rows)} points: {result.computed} computed, {result.reused} reused from {out_dir}; "
-              f"wall time {wall:.1f} s; table in {out_dir / 'results.csv'}")
+              f"wall time {wall:.1f} s; table in {out_dir / 'results.csv'}", highlight=False)
 
 
 #: Metric columns shown in the terminal (all of them are in results.csv), with their headers.
@@ -62,22 +76,30 @@ SHOWN_METRICS = {
     "load_balance_efficiency": "ALU util.", "padding_entries": "padding", "dram_bytes": "DRAM B",
     "functional": "check",
 }
+#: What the abbreviated headers mean (the table's legend).
+LEGEND = ("ALU util.: busy PE cycles / (PEs x compute cycles), weighted over layers; padding: padding entries "
+          "processed; DRAM B: bytes read + written; check: functional check vs the fixed-point reference; "
+          "resolved: the size an 'auto' key resolved to. Several images: metrics are means (results.csv has _min/_max)")
 
 
 def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
-    """Swept keys that vary, then the main metrics, one row per point."""
-    swept = [c for c in result.columns if c not in SHOWN_METRICS and c != "point" and c in result.rows[0]]
+    """Swept keys that vary, then the main metrics and resolved 'auto' sizes, one row per point."""
+    swept = [c for c in result.columns if c not in SHOWN_METRICS and c != "point" and c in result.rows[0]
+             and not c.startswith("resolved.") and c != "warnings" and not c.endswith(("_min", "_max"))
+             and c != "images"]
     varying = [c for c in swept if len({str(r.get(c)) for r in result.rows}) > 1] or swept[:1]
-    table = Table(title=title)
+    resolved = [c for c in result.columns if c.startswith("resolved.")]
+    table = Table(title=title, caption=LEGEND, caption_justify="left")
     for col in varying:
         table.add_column(col, justify="right", no_wrap=True)
     for header in SHOWN_METRICS.values():
         table.add_column(header, justify="right", no_wrap=True)
+    for col in resolved:
+        table.add_column(col, justify="right", no_wrap=True)
     for row in result.rows:
-        table.add_row(*[_fmt(row.get(c)) for c in varying], *[_fmt(row.get(c)) for c in SHOWN_METRICS])
+        table.add_row(*[_fmt(row.get(c)) for c in varying], *[_fmt(row.get(c)) for c in SHOWN_METRICS],
+                      *[_fmt(row.get(c)) for c in resolved])
     return table
-
-
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"

@@ -18,7 +18,9 @@ from eiesim.cli import cli
 
 def _console() -> Console:
     """Rich console; wide enough for the tables when output goes to a file or pipe."""
-    return Console() if sys.stdout.isatty() else Console(width=140)
+    from eiesim.cli.tables import out_console
+
+    return out_console()
 from eiesim.compress import storage_summary
 from eiesim.dense import dense_from_workload, save_dense
 from eiesim.errors import UsageError
@@ -70,11 +72,15 @@ def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="eie-fc parameters: in, out, weight_density, act_density, name.")
 @click.option("--list", "list_names", is_flag=True, help="List the workload names and exit.")
+@click.option("--json", "as_json", is_flag=True, help="With --list: print the names and descriptions as JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Workload .npz to write.")
 def workload_command(name: str | None, bits: int | None, seed: int, settings: tuple[str, ...], list_names: bool,
-                     output: Path | None) -> None:
+                     as_json: bool, output: Path | None) -> None:
     """Make a deterministic synthetic workload (see --list)."""
+    if list_names and as_json:
+        click.echo(json.dumps(workload_names(), indent=2))
+        return
     if list_names:
         table = Table(title="Synthetic workloads (eiesim workload NAME -o OUT.npz)")
         table.add_column("name")

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from eiesim.render.inputs import load_run_report, load_sweep_dir
+from eiesim.render.inputs import load_run_report, load_sweep_dir, load_sweep_manifest
 from eiesim.render.run_report import render_run
 from eiesim.render.sweep_report import pareto_front, render_sweep
 
-__all__ = ["load_run_report", "load_sweep_dir", "pareto_front", "render_run", "render_sweep"]
+__all__ = ["load_run_report", "load_sweep_dir", "load_sweep_manifest", "pareto_front", "render_run", "render_sweep"]

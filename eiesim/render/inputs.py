@@ -98,3 +98,17 @@ def load_sweep_dir(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     if not rows:
         raise UsageError("the sweep has no finished points yet", path)
     return rows, columns
+
+
+def load_sweep_manifest(path: str | Path) -> dict[str, Any] | None:
+    """A sweep directory's manifest.json (None when absent: sweeps written before manifests existed)."""
+    target = Path(path) / "manifest.json"
+    if not target.is_file():
+        return None
+    try:
+        data = json.loads(_read_text(target), parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", target) from None
+    if not isinstance(data, dict):
+        raise UsageError("expected a JSON object (written by `eiesim sweep`)", target)
+    return data

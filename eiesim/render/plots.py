@@ -45,6 +45,8 @@ _STYLE = {
     "xtick.labelsize": 8.0,
     "ytick.labelsize": 8.0,
     "svg.hashsalt": "eiesim",
+    "svg.fonttype": "none",   # SVG text stays text (searchable, editable in a paper's figure)
+    "pdf.fonttype": 42,       # TrueType in PDFs, as publishers ask
     "path.simplify": True,
 }
 
@@ -69,11 +71,46 @@ def _wide_for(n_categories: int) -> tuple[float, float]:
     return (min(max(FIGURE_SIZE_IN[0], 3.2 + 0.3 * n_categories), 10.2), FIGURE_SIZE_IN[1] + (0.6 if n_categories > 12 else 0))
 
 
-def figure_png(fig: Figure) -> bytes:
-    """PNG bytes of ``fig`` with no timestamp or software metadata (reproducible)."""
+#: Formats a figure can be written in, with the metadata that would make the bytes vary from run to run removed.
+FORMATS = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "Producer": None}}
+
+
+class PlotImage(bytes):
+    """A figure's PNG bytes (what reports embed) that can also be written as SVG or PDF.
+
+    ``save(fmt, caption)`` renders the same matplotlib figure again in ``fmt``, with
+    ``caption`` (e.g. the workload and architecture) drawn under the plot, so that a
+    figure taken out of a report for a paper still says what it shows.
+    """
+
+    figure: Figure
+
+    def save(self, fmt: str, caption: str = "") -> bytes:
+        if fmt not in FORMATS:
+            from eiesim.errors import UsageError
+
+            raise UsageError(f"unknown figure format {fmt!r}; valid: {', '.join(FORMATS)}")
+        fig = self.figure
+        with _style():
+            # Below the figure; bbox_inches="tight" grows the saved area to hold it (the layout is untouched).
+            note = fig.text(0.01, -0.02, caption, fontsize=7.5, color="#333333", ha="left", va="top",
+                            wrap=True) if caption else None
+            try:
+                buf = io.BytesIO()
+                fig.savefig(buf, format=fmt, dpi=DPI, metadata=FORMATS[fmt], bbox_inches="tight" if note else None)
+                return buf.getvalue()
+            finally:
+                if note is not None:
+                    note.remove()
+
+
+def figure_png(fig: Figure) -> PlotImage:
+    """PNG bytes of ``fig`` with no timestamp or software metadata (reproducible); also savable as SVG/PDF."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return buf.getvalue()
+    fig.savefig(buf, format="png", dpi=DPI, metadata=FORMATS["png"])
+    image = PlotImage(buf.getvalue())
+    image.figure = fig
+    return image
 
 
 def data_uri(png: bytes) -> str:
@@ -209,6 +246,27 @@ def pareto_scatter(xs: Sequence[float], ys: Sequence[float], on_front: Sequence[
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
+        ax.legend(loc="best")
+        fig.tight_layout()
+        return figure_png(fig)
+
+
+def range_bars(labels: Sequence[str], means: Sequence[float], lows: Sequence[float], highs: Sequence[float], *,
+               title: str, ylabel: str) -> bytes:
+    """One bar per label at the mean, with a whisker from min to max (e.g. cycles per layer over images)."""
+    with _style():
+        n = len(labels)
+        fig = _figure(_wide_for(n))
+        ax = fig.add_subplot()
+        m, lo, hi = _finite(means), _finite(lows), _finite(highs)
+        err = [[max(a - b, 0.0) for a, b in zip(m, lo)], [max(b - a, 0.0) for a, b in zip(m, hi)]]
+        ax.bar(range(n), m, color=PALETTE[0], yerr=err, capsize=2.5, ecolor="#333333", error_kw={"linewidth": 0.8},
+               label="mean (whiskers: min to max)")
+        ax.set_xticks(range(n), [str(s) for s in labels])
+        _rotate_if_crowded(ax, labels)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(axis="x", visible=False)
         ax.legend(loc="best")
         fig.tight_layout()
         return figure_png(fig)

@@ -74,12 +74,74 @@ def build_run_document(report: Mapping[str, Any]) -> Document:
     if report.get("eiesim_version"):
         subtitle_bits.append(f"eiesim {report['eiesim_version']}")
     doc = Document(title=title, subtitle=" · ".join(subtitle_bits), summary=_summary_cards(report))
-    for build in (_setup_section, _check_section, _layers_section, _utilisation_section, _energy_section,
+    for build in (_warnings_section, _setup_section, _images_section, _check_section, _layers_section, _utilisation_section, _energy_section,
                   _power_area_section, _sources_section):
         section = build(report, layers)
         if section is not None and section.blocks:
             doc.sections.append(section)
+    context = f"{workload.get('name', 'workload')} on {arch.get('name', 'EIE')}" + (
+        f" ({arch['num_pes']} PEs)" if "num_pes" in arch else "") + (
+        f", eiesim {report['eiesim_version']}" if report.get("eiesim_version") else "")
+    name_figures(doc, context)
     return doc
+
+
+def name_figures(doc: Document, context: str) -> None:
+    """Start every figure's caption with what it shows (workload, architecture, version)."""
+    for section in doc.sections:
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                text = (block.caption or block.alt).rstrip(".")
+                block.caption = f"{context}. {text}."
+
+
+def _images_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) -> Section | None:
+    """Several images: each image's totals, and mean / min / max per layer and in total."""
+    images = [img for img in _list(report.get("images")) if isinstance(img, Mapping)]
+    stats = _dict(report.get("image_stats"))
+    if len(images) < 2:
+        return None
+    sec = Section(f"Images ({len(images)})", "images")
+    sec.blocks.append(Para("One simulation per image, each exactly as a run with that image alone (fixed-point "
+                           "formats calibrated on it). The other sections of this page show the first image, "
+                           f"`{images[0].get('input')}`."))
+    rows = [[str(img.get("input")), fmt_int(img.get("cycles")), fmt_num(img.get("time_us")),
+             fmt_num((_num(img.get("energy_pj")) or math.nan) / 1e6), fmt_num(img.get("frames_per_s")),
+             str(img.get("functional", ""))] for img in images]
+    totals = _dict(stats.get("totals"))
+    footer_rows = []
+    for stat in ("mean", "min", "max"):
+        footer_rows.append([stat, fmt_int(_dict(totals.get("cycles")).get(stat)),
+                            fmt_num(_dict(totals.get("time_us")).get(stat)),
+                            fmt_num((_num(_dict(totals.get("energy_pj")).get(stat)) or math.nan) / 1e6),
+                            fmt_num(_dict(totals.get("frames_per_s")).get(stat)), ""])
+    sec.blocks.append(Table(["image", "cycles", "time (µs)", "energy (µJ)", "frames/s", "functional check"],
+                            rows + footer_rows, [False, True, True, True, True, False],
+                            marked_rows=set(range(len(rows), len(rows) + 3)),
+                            caption="Per image; the highlighted rows are mean, min and max over the images."))
+    layer_stats = [ls for ls in _list(stats.get("layers")) if isinstance(ls, Mapping)]
+    if layer_stats:
+        lrows = []
+        for ls in layer_stats:
+            c, d = _dict(ls.get("cycles")), _dict(ls.get("input_density"))
+            mean = _num(c.get("mean"))
+            rel = ((_num(c.get("max")) or 0.0) - (_num(c.get("min")) or 0.0)) / mean if mean else None
+            lrows.append([str(ls.get("name")), fmt_int(c.get("mean")), fmt_int(c.get("min")), fmt_int(c.get("max")),
+                          fmt_pct(rel), fmt_num(d.get("mean")), fmt_num(d.get("min")), fmt_num(d.get("max"))])
+        sec.blocks.append(Table(["layer", "cycles mean", "cycles min", "cycles max", "spread (%)",
+                                 "input density mean", "min", "max"], lrows,
+                                [False] + [True] * 7,
+                                caption="Per layer over the images: spread = (max - min) / mean of the cycles; input "
+                                        "density = non-zero fraction of the layer's input."))
+        sec.blocks.append(Figure(plots.range_bars(
+            [str(ls.get("name")) for ls in layer_stats],
+            [_num(_dict(ls.get("cycles")).get("mean")) or 0.0 for ls in layer_stats],
+            [_num(_dict(ls.get("cycles")).get("min")) or 0.0 for ls in layer_stats],
+            [_num(_dict(ls.get("cycles")).get("max")) or 0.0 for ls in layer_stats],
+            title=f"Cycles per layer over {len(images)} images", ylabel="cycles"),
+            "Bar chart of mean cycles per layer with min-max whiskers over the images",
+            "Bars: mean over the images; whiskers: min to max"))
+    return sec
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -434,9 +496,19 @@ def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any
                                 [[k, fmt_num(v), fmt_pct(v / total if total else math.nan)]
                                  for k, v in sorted(types.items(), key=lambda kv: -kv[1])],
                                 [False, True, True], caption="Area of one PE by cell type"))
+    return sec
+
+
+def _warnings_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) -> Section | None:
+    """Every warning of the run (e.g. SRAM sizes outside the CACTI grid, priced by extrapolation)."""
     warnings = [str(w) for w in _list(report.get("warnings")) if w]
-    if warnings:
-        sec.blocks.append(Para("Cost-model warnings: " + "; ".join(warnings), "note"))
+    if not warnings:
+        return None
+    sec = Section("Warnings", "warnings")
+    sec.blocks.append(Para(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}: the numbers they concern "
+                           "are estimates outside the range the model was built on.", "fail"))
+    for text in warnings:
+        sec.blocks.append(Para(text, "note"))
     return sec
 
 

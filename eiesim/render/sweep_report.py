@@ -35,9 +35,39 @@ METRIC_HEADERS = {
 PARETO_X, PARETO_Y = "chip_area_mm2", "time_us"
 
 
-def render_sweep(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str = "html") -> str:
+def render_sweep(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str = "html",
+                 manifest: Mapping[str, Any] | None = None) -> str:
     """The sweep report as one HTML page (``fmt="html"``) or Markdown file (``fmt="md"``)."""
-    return render(build_sweep_document(rows, columns), fmt)
+    return render(build_sweep_document(rows, columns, manifest), fmt)
+
+
+def _provenance_section(manifest: Mapping[str, Any]) -> Section:
+    """What the sweep ran on (DIR/manifest.json): workload, architecture, images, version, command."""
+    sec = Section("What was swept", "provenance")
+    wl, arch = manifest.get("workload") or {}, manifest.get("arch") or {}
+    rows = [["workload", f"{wl.get('name', MISSING)} ({wl.get('path', MISSING)})"],
+            ["workload SHA-256", str(wl.get("sha256", MISSING))],
+            ["architecture", str(arch.get("path") or "built-in defaults")],
+            ["architecture SHA-256", str(arch.get("sha256", MISSING))],
+            ["eiesim version", str(manifest.get("eiesim_version", MISSING))],
+            ["model digest (SHA-256 of the model sources)", str(manifest.get("model_digest", MISSING))],
+            ["axes", ", ".join(f"`{s}`" for s in manifest.get("sets") or []) or MISSING]]
+    for i, img in enumerate(manifest.get("images") or []):
+        if isinstance(img, Mapping):
+            rows.append([f"input {i + 1}", f"{img.get('image')} (input SHA-256 {str(img.get('input_sha256'))[:16]}…)"])
+    if manifest.get("command"):
+        rows.append(["command", " ".join(str(a) for a in manifest["command"])])
+    sec.blocks.append(Table(["item", "value"], rows, [False, False]))
+    return sec
+
+
+def sweep_context(manifest: Mapping[str, Any] | None) -> str:
+    """``"squeezenet on eie-64pe-8bit.yaml, eiesim 0.1.0"`` from a manifest ("" without one)."""
+    if not manifest:
+        return ""
+    wl, arch = manifest.get("workload") or {}, manifest.get("arch") or {}
+    return (f"sweep of {wl.get('name', 'workload')} on {arch.get('name') or 'the default architecture'}"
+            f", eiesim {manifest.get('eiesim_version', '?')}")
 
 
 # -- analysis ----------------------------------------------------------------------------
@@ -146,7 +176,8 @@ def _cell(key: str, value: Any) -> str:
     return fmt_num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Document:
+def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                         manifest: Mapping[str, Any] | None = None) -> Document:
     """The sweep report's content, independent of the output format."""
     rows = [r for r in rows if isinstance(r, Mapping)]
     columns = list(columns) if columns else (list(rows[0]) if rows else [])
@@ -163,9 +194,19 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
 
     varying = [k for k in keys if len({repr(r.get(k)) for r in rows}) > 1] or keys
     fixed = [k for k in keys if k not in varying]
+    context = sweep_context(manifest)
     doc = Document(title="eiesim sweep: " + (", ".join(varying) if varying else "results"),
-                   subtitle=f"{len(rows)} design points" + (f"; x axis: `{x_key}`" if x_key else "")
-                   + "".join(f"; `{k}` = {rows[0].get(k)}" for k in fixed))
+                   subtitle=(f"{context}; " if context else "") + f"{len(rows)} design points"
+                   + (f"; x axis: `{x_key}`" if x_key else "") + "".join(f"; `{k}` = {rows[0].get(k)}" for k in fixed))
+    if manifest:
+        doc.sections.append(_provenance_section(manifest))
+    warnings = sorted({w for r in rows for w in str(r.get("warnings") or "").split(" | ") if w})
+    if warnings:
+        wsec = Section("Warnings", "warnings")
+        wsec.blocks.append(Para(f"{len(warnings)} distinct warning(s) over the points (column `warnings` of "
+                                "results.csv says which points):", "fail"))
+        wsec.blocks += [Para(w, "note") for w in warnings]
+        doc.sections.append(wsec)
     if rows:
         fastest = min(range(len(rows)), key=lambda i: _num(rows[i].get("time_us")) or math.inf)
         if _num(rows[fastest].get("time_us")) is not None:
@@ -178,7 +219,7 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
             doc.summary.append(("Pareto points", str(sum(front))))
 
     # table
-    metric_cols = [c for c in columns if c not in keys and c != "point"]
+    metric_cols = [c for c in columns if c not in keys and c not in ("point", "warnings")]
     shown = keys + (["speedup"] if any(s is not None for s in spd) else []) + metric_cols
     table_rows = []
     for r, s, f in zip(rows, spd, front):
@@ -228,6 +269,10 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
                            "JSON report (`docs/report-schema.md`): load balance is the compute-cycle-weighted mean "
                            "over layers, energy/power/area come from the cost model (`eiesim/costs/`)."))
     doc.sections.append(src)
+    if context:
+        from eiesim.render.run_report import name_figures
+
+        name_figures(doc, context)
     return doc
 
 

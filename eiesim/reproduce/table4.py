@@ -49,7 +49,9 @@ PAPER_ALEX8_ACTUAL_US = 9.9
 
 
 def _arch_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "arch_configs" / "eie-64pe.yaml"
+    from eiesim.defaults import packaged  # package data: also there in a non-editable install
+
+    return packaged("eie-64pe.yaml")
 
 
 def default_real_alex8() -> Path | None:

@@ -24,6 +24,7 @@ the order in which SimPy fires events scheduled for the same cycle:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,8 +85,9 @@ class EventEngine:
     """Simulates the rounds of one layer with SimPy (see module docstring)."""
 
     def __init__(self, enc: EncodedLayer, geom: LayerGeometry, codebook_q: np.ndarray, params: TimingParams,
-                 trace: list[TraceEvent] | None = None) -> None:
+                 trace: list[TraceEvent] | None = None, on_round: Callable[[int, int], None] | None = None) -> None:
         self.enc, self.geom, self.p = enc, geom, params
+        self.on_round = on_round  # progress: (rounds finished, rounds in the layer)
         self.cb = [int(v) for v in np.asarray(codebook_q, dtype=np.int64)]
         self.trace = trace
         self.env = simpy.Environment()
@@ -238,7 +240,11 @@ class EventEngine:
     def _layer(self, patches: np.ndarray, acc: np.ndarray):
         """Walk the round schedule: load phase, compute phase, store phase."""
         env, n, geom = self.env, self.p.num_pes, self.geom
+        total = geom.rounds
+        every = max(1, total // 200) if self.on_round is not None else 0
         for spec in round_schedule(geom):
+            if every and self.rounds % every == 0:
+                self.on_round(self.rounds, total)
             self.rounds += 1
             if spec.load_values:
                 self.load_cycles += spec.load_cycles(n)
@@ -276,11 +282,13 @@ class EventEngine:
 
 def run_layer_event(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, codebook_q: np.ndarray,
                     params: TimingParams, trace: list[TraceEvent] | None = None,
+                    on_round: Callable[[int, int], None] | None = None,
                     ) -> tuple[np.ndarray, ComputeTotals, PhaseTotals]:
     """All rounds of one layer with SimPy. ``trace``, if a list, receives (cycle, who, event) records
-    relative to each round's start (meaningful for one-round layers)."""
+    relative to each round's start (meaningful for one-round layers); ``on_round(finished, total)`` is
+    called as rounds finish (about 200 times per layer), for progress."""
     local: list[TraceEvent] | None = [] if trace is not None else None
-    result = EventEngine(enc, geom, codebook_q, params, local).run(x_q)
+    result = EventEngine(enc, geom, codebook_q, params, local, on_round).run(x_q)
     if trace is not None and local is not None:
         order = {"broadcast": 0, "done": 1, "pop": 2}
         trace.extend(sorted(local, key=lambda ev: (ev[0], -1 if ev[1] == "ccu" else ev[1],
