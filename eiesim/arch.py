@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from eiesim.errors import ArchError
 
+#: Narrowest and widest column pointer (bits).
+MIN_POINTER_BITS, MAX_POINTER_BITS = 8, 32
 #: Technology nodes the cost model can scale between (Stillmaker & Baas 2017, plus 28/22 interpolated).
 TECH_NODES_NM = (130, 90, 65, 45, 32, 28, 22, 20, 16, 14, 10, 7)
 
@@ -77,7 +79,10 @@ class PtrSram(_Strict):
     size_bytes: int | Literal["auto"] = Field(
         32768, description="Capacity per PE (all banks), or 'auto'", json_schema_extra=_unit("B"))
     banks: int = Field(2, ge=1, le=16, description="Single-ported banks (even/odd pointers)", json_schema_extra=_unit("1"))
-    pointer_bits: int = Field(16, ge=8, le=32, description="Width of one column pointer", json_schema_extra=_unit("bit"))
+    pointer_bits: int | Literal["auto"] = Field(
+        16, description="Width of one column pointer: it must address the largest count of entries one PE holds "
+                        "for one layer (2^bits - 1), or 'auto' = the narrowest width (>= 8) that does",
+        json_schema_extra=_unit("bit"))
 
 
 class ActSram(_Strict):
@@ -125,13 +130,16 @@ class Dram(_Strict):
         12.8, gt=0, le=10000, description="Sustained DRAM bandwidth in I/O mode (assumption: one LPDDR3-1600 x64 channel)",
         json_schema_extra=_unit("GB/s"))
     sram_overflow: Literal["error", "stream"] = Field(
-        "error", description="A layer whose weights/pointers exceed the SRAMs: 'error', or 'stream' them from DRAM in I/O mode")
+        "stream", description="A layer whose weights/pointers exceed the SRAMs: 'error', or 'stream' them from DRAM "
+                              "in I/O mode")
 
 
 class ArchConfig(_Strict):
-    """One EIE chip."""
+    """One EIE chip. The defaults are the published design (Han et al., ISCA 2016, Sec. V and Table II, with the
+    timing of the EIE authors' simulator); arch_configs/eie-64pe.yaml writes every one of them out, and a test
+    holds the two equal, so the design is defined once."""
 
-    name: str = Field("eie", description="Label used in reports")
+    name: str = Field("eie-64pe", description="Label used in reports")
     num_pes: int = Field(64, ge=1, le=4096, description="Processing elements", json_schema_extra=_unit("1"))
     clock_mhz: float = Field(800.0, gt=0, le=10000, description="Clock frequency", json_schema_extra=_unit("MHz"))
     tech_nm: int = Field(45, description=f"Technology node, one of {list(TECH_NODES_NM)}", json_schema_extra=_unit("nm"))
@@ -161,6 +169,10 @@ class ArchConfig(_Strict):
         for key, sram in (("spmat_sram", self.spmat_sram), ("ptr_sram", self.ptr_sram)):
             if sram.size_bytes != "auto" and not 64 <= sram.size_bytes <= 1 << 30:
                 raise ValueError(f"{key}.size_bytes must be 'auto' or in [64, {1 << 30}], got {sram.size_bytes}")
+        bits = self.ptr_sram.pointer_bits
+        if bits != "auto" and not MIN_POINTER_BITS <= bits <= MAX_POINTER_BITS:
+            raise ValueError(f"ptr_sram.pointer_bits must be 'auto' or in [{MIN_POINTER_BITS}, {MAX_POINTER_BITS}], "
+                             f"got {bits}")
         return self
 
     # -- derived quantities -------------------------------------------------

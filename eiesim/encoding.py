@@ -91,9 +91,14 @@ class ColumnLayout:
 
     @property
     def ptr_bytes_per_pe(self) -> np.ndarray:
-        """Pointer SRAM bytes each PE needs: V' + 1 pointers per row block."""
+        """Pointer SRAM bytes each PE needs: V' + 1 pointers of ``pointer_bits`` per row block."""
         nbytes = math.ceil(self.num_blocks * (self.stored_cols + 1) * self.pointer_bits / 8)
         return np.full(self.num_pes, nbytes, dtype=np.int64)
+
+    @property
+    def pointer_bits_needed(self) -> int:
+        """Bits a pointer needs to address every entry of the fullest PE: its pointers run 0 .. its total."""
+        return int(self.entries_per_pe.max()).bit_length() if self.num_pes else 0
 
     def column_counts(self, block: int, cols: np.ndarray) -> np.ndarray:
         """Entries each PE holds for the given columns of ``block``, shape (len(cols), N) (V = the bias)."""
@@ -156,6 +161,12 @@ def csr_arrays(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return indptr, indices, codes
 
 
+def _pointer_bits(arch: ArchConfig) -> int:
+    """The configured pointer width; 0 until ``pointer_bits: auto`` is resolved over the whole workload."""
+    bits = arch.ptr_sram.pointer_bits
+    return 0 if bits == "auto" else int(bits)
+
+
 def bias_rows(layer: Layer, arch: ArchConfig) -> np.ndarray:
     """Rows with an entry in the bias column (uint8, 1 = non-zero bias); empty when there is no bias column."""
     if arch.ccu.bias != "column":
@@ -199,7 +210,7 @@ def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
         name=layer.name, rows=m, cols=v, num_pes=n, cap=cap, num_blocks=blocks,
         entries_per_word=arch.entries_per_word, pe_ptr=ptr, padding_per_pe=pe_pad,
         col_pad=col_pad, spmat_bytes_per_word=arch.spmat_sram.width_bits // 8,
-        pointer_bits=arch.ptr_sram.pointer_bits, stored_cols=stride)
+        pointer_bits=_pointer_bits(arch), stored_cols=stride)
 
 
 def encode_layer(layer: Layer, arch: ArchConfig) -> EncodedLayer:

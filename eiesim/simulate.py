@@ -51,16 +51,20 @@ Progress = Callable[[float, int, str], None]
 
 @dataclass(frozen=True)
 class StorageSummary:
-    """Per-PE SRAM needs of the whole workload and whether the weights stay resident."""
+    """Per-PE SRAM needs of the whole workload, whether the weights stay resident, and what to warn about."""
 
     spmat_bytes_max: int
     ptr_bytes_max: int
     spmat_capacity_bytes: int
     ptr_capacity_bytes: int
     resident: bool
+    pointer_bits_needed: int = 0
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        del out["warnings"]  # reported once, in the report's ``warnings``
+        return out
 
 
 @dataclass
@@ -164,8 +168,8 @@ class SimulationResult:
 
     @property
     def warnings(self) -> list[str]:
-        """Everything the user should know about this result's accuracy (e.g. cost-model extrapolation)."""
-        return [str(w) for w in self.costs.get("warnings", [])]
+        """Everything the user should know about this result's accuracy (widened pointers, cost-model extrapolation)."""
+        return list(self.storage.warnings) + [str(w) for w in self.costs.get("warnings", [])]
 
     def totals(self) -> dict[str, Any]:
         acts = {name: sum(s.actions[name] for s in self.layers) for name in ACTION_NAMES}
@@ -245,11 +249,42 @@ def check_codebook_bits(arch: ArchConfig, workload: Workload) -> None:
 
 def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, ColumnLayout],
                     ) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
-    """Resolve 'auto' SRAM sizes, decide residency, and the bytes each layer streams from DRAM.
+    """Resolve pointer widths and 'auto' SRAM sizes, decide residency, and the bytes each layer streams.
 
-    Returns (resolved arch, summary, {layer: streamed weight bytes}).
+    Pointers must address every entry a PE holds for a layer (docs/timing-model.md section 1).
+    ``pointer_bits: auto`` resolves to the narrowest width (>= 8) that addresses every layer. A
+    fixed width too narrow for some layer (the published 16 bits address 65,535 entries; VGG-6
+    puts 101,002 on one PE) is widened to what the workload needs, and the summary's
+    ``warnings`` say so, naming the layer, the PE, its entries and the bits. The layouts in
+    ``encoded`` are replaced by ones with the resolved width. Returns (resolved arch, summary,
+    {layer: streamed weight bytes}).
     """
+    from dataclasses import replace
+
+    from eiesim.arch import MAX_POINTER_BITS, MIN_POINTER_BITS
+
     n = arch.num_pes
+    needed = {layer.name: encoded[layer.name].pointer_bits_needed for layer in workload.layers}
+    need_max = max(needed.values(), default=0)
+    configured = arch.ptr_sram.pointer_bits
+    bits = max(MIN_POINTER_BITS, need_max) if configured == "auto" else max(int(configured), need_max)
+    warnings: list[str] = []
+    worst = max(workload.layers, key=lambda layer: needed[layer.name])
+    enc = encoded[worst.name]
+    pe = int(enc.entries_per_pe.argmax())
+    if need_max > MAX_POINTER_BITS:
+        raise ArchError(f"layer {worst.name!r}: PE {pe} holds {int(enc.entries_per_pe[pe]):,} entries, which needs "
+                        f"{need_max}-bit pointers; eiesim supports at most {MAX_POINTER_BITS} (use more PEs)")
+    if configured != "auto" and need_max > int(configured):
+        warnings.append(
+            f"ptr_sram.pointer_bits: {configured}-bit pointers address at most {(1 << int(configured)) - 1:,} entries, "
+            f"but PE {pe} holds {int(enc.entries_per_pe[pe]):,} of layer {worst.name!r}: simulated with {bits}-bit "
+            f"pointers (pointer storage and SRAM sizing at {bits} bits; set ptr_sram.pointer_bits: {bits} or auto "
+            "to say so in the configuration)")
+    for layer in workload.layers:
+        if encoded[layer.name].pointer_bits != bits:
+            encoded[layer.name] = replace(encoded[layer.name], pointer_bits=bits)
+    arch = arch.model_copy(update={"ptr_sram": arch.ptr_sram.model_copy(update={"pointer_bits": bits})})
     spmat = np.zeros(n, np.int64)
     ptr = np.zeros(n, np.int64)
     cumulative = []
@@ -279,7 +314,8 @@ def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, Col
     stream = {layer.name: 0 if resident else int((encoded[layer.name].spmat_bytes_per_pe
                                                   + encoded[layer.name].ptr_bytes_per_pe).sum())
               for layer in workload.layers}
-    return arch, StorageSummary(int(spmat.max()), int(ptr.max()), s_cap, p_cap, resident), stream
+    summary = StorageSummary(int(spmat.max()), int(ptr.max()), s_cap, p_cap, resident, need_max, tuple(warnings))
+    return arch, summary, stream
 
 
 # -- the simulation ---------------------------------------------------------------------

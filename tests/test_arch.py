@@ -113,3 +113,10 @@ def test_every_parameter_is_documented_with_a_unit_or_choice():
             "timing.broadcast_latency_cycles", "dram.bandwidth_gb_per_s"} <= keys
     for row in rows:
         assert row["description"], row["key"]
+
+
+def test_the_published_design_is_defined_once():
+    """ArchConfig()'s defaults are the published design: eie-64pe.yaml holds exactly them (calibration uses the
+    former, Table IV the latter, so they must not drift apart)."""
+    assert load_arch(CONFIGS / "eie-64pe.yaml") == ArchConfig()
+    assert load_arch(CONFIGS / "eie-64pe.yaml").to_dict() == ArchConfig().to_dict()

@@ -136,3 +136,24 @@ def test_real_squeezenet_on_chelsea():
     assert result.check["top1"] == 285
     assert len(result.layers) == 26 and result.storage.resident
     assert sum(s.actions["real_macs"] for s in result.layers) > 1e8
+
+
+@pytest.mark.parametrize("entries,bits", [(255, 8), (256, 9), (1000, 10)])
+def test_pointers_must_address_every_entry_of_a_pe(entries, bits):
+    """A PE's pointers run 0 .. its entries in the layer (docs/timing-model.md section 1): 255 fit 8 bits,
+    256 need 9. Too narrow a configured width is widened, with a warning naming layer, PE, entries, bits."""
+    w = np.ones((entries, 1), np.float32)  # one column, every row on the single PE, no padding
+    layer = layer_from_dense("tall", w, codebook=np.array([1.0]), kind="fc", relu=False)
+    wl = Workload("tall", "test", (1,), None, [layer], np.ones(1, np.float32))
+    over = ["num_pes=1", f"act_regs_per_pe={entries}", "ccu.bias=output_path"]
+    auto = simulate(load_arch(None, over + ["ptr_sram.pointer_bits=auto"]), wl)
+    assert auto.arch.ptr_sram.pointer_bits == bits and auto.storage.pointer_bits_needed == bits
+    assert auto.warnings == [] or all("pointer" not in w for w in auto.warnings)
+    fixed = simulate(load_arch(None, over + ["ptr_sram.pointer_bits=8"]), wl)
+    assert fixed.arch.ptr_sram.pointer_bits == bits
+    widened = [w for w in fixed.warnings if "pointer" in w]
+    if bits == 8:
+        assert widened == []
+    else:
+        assert len(widened) == 1 and f"PE 0 holds {entries:,} of layer 'tall'" in widened[0]
+        assert f"simulated with {bits}-bit pointers" in widened[0]
