@@ -224,7 +224,7 @@ class SimulationResult:
 
 
 #: Report sections contributed by the cost model (docs/report-schema.md, docs/cost-model.md).
-COST_SECTIONS = ("cost_model", "energy", "power", "area", "figures_of_merit", "paper_method")
+COST_SECTIONS = ("cost_model", "cost_model_provenance", "energy", "power", "area", "figures_of_merit", "paper_method")
 
 
 def _version() -> str:

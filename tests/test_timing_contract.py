@@ -346,3 +346,56 @@ def test_fast_engine_follows_the_rules_statement_on_random_rounds():
         assert (comp.pops, comp.broadcasts, comp.broadcast_stall_cycles) == (
             int(tl.handled.sum()), int(tl.pushed.sum()), tl.broadcast_stall_cycles)
     assert dropped_rounds >= 10  # the drop rule (and the kernel's replay) was exercised
+
+
+def _conv_case():
+    """A 1x1 conv, 3 -> 3 channels, on a 1 x 2 image, 2 PEs x 2 registers (cap 4), 8-bit entries in 32-bit words.
+
+    Rows 0 and 2 live on PE 0 (local rows 0, 1), row 1 on PE 1. Weights (all 1.0):
+    row 0 = (1, 0, 1), row 1 = (0, 1, 1), row 2 = (1, 1, 0); only row 2 has a bias (PE 0, local row 1).
+    Pixel 0 sees (1, 0, 1), pixel 1 sees (0, 2, 3). Register rows: (c0, c1), (c2).
+    """
+    arch = load_arch(None, {"num_pes": 2, "act_regs_per_pe": 2, "spmat_sram.width_bits": 32,
+                            "spmat_sram.size_bytes": 1024, "ptr_sram.size_bytes": 1024, "act_sram.size_bytes": 1024})
+    w = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], np.float32)[:, :, None, None]
+    layer = layer_from_dense("c", w, codebook=np.array([1.0]), bias=np.array([0.0, 0.0, 0.5]), relu=False)
+    x = np.array([[[1, 0]], [[0, 2]], [[1, 3]]], np.float32)  # (C=3, H=1, W=2)
+    return arch, Workload("conv", "hand-derived", (3, 1, 2), None, [layer], x)
+
+
+@pytest.mark.parametrize("engine", ["event", "fast"])
+def test_hand_derived_conv_case_with_load_and_store_phases(engine):
+    """Every count of a 2-pixel conv layer, derived by hand from docs/timing-model.md sections 2 and 3.
+
+    Pixel 0, non-zeros c0 (row 0, position 0) and c2 (row 1, position 0):
+      c0: B 0, popped 2, 2 entries at PE 0 (F 4), empty at PE 1 (F 3);
+      c2: reached 0 + 1 + 1 = 2 (c0 was not at position N - 1), popped 4, one entry each (F 5, 5);
+      finder done 2 + 1 + 1 + 0 = 4: the bias in 4, popped 6, PE 0's bias entry (F 7), PE 1 empty (F 7);
+      C = max(4 + 1, 7 + P + W = 13, 9) = 13.
+    Pixel 1, non-zeros c1 (row 0, position 1 = N - 1) and c2 (row 1):
+      c1: B 0, popped 2, F 3, 3; c2: reached 0 + 1 (row 1 at once), popped 3, F 4, 4;
+      finder done 1 + 1 + 1 = 3: bias in 3, popped 5, F 6, 6; C = max(4, 12, 9) = 12.
+    Load: 3 values per pixel, ceil(3 / 2) = 2 cycles; store: 3 rows per pixel, 2 cycles (conv always stores).
+    Spmat words (4 entries each; the word buffer is reset every round): 2 + 1 reads per pixel.
+    I/O: the network input, 6 values x 2 B, read; the final output, 6 values x 2 B, written: 24 B = 2 cycles.
+    """
+    result = _simulate_conv_case(engine)
+    s = result.layers[0]
+    assert (s.compute_cycles, s.load_cycles, s.store_cycles, s.io_cycles) == (13 + 12, 4, 4, 2)
+    assert s.busy_cycles.tolist() == [4 + 3, 1 + 2]
+    assert s.empty_cycles.tolist() == [0, 2 + 1]
+    assert s.starved_cycles.tolist() == [3 + 3, 4 + 3]
+    assert s.stalled_cycles.tolist() == [0, 0] and s.drain_cycles.tolist() == [6 + 6, 6 + 6]
+    assert s.actions == {
+        "lnzd_ops": 3 + 3, "fifo_pushes": 2 * 6, "fifo_pops": 2 * 6, "ptr_reads": 2 * 6, "src_reg_reads": 2 + 2,
+        "spmat_word_reads": 3 + 3, "codebook_lookups": 10, "macs": 10, "real_macs": 10,
+        "dst_reg_reads": 10 + 6, "dst_reg_writes": 10, "entries_processed": 10, "padding_entries": 0,
+        "act_sram_reads": 6, "act_sram_writes": 6, "src_reg_writes": 6, "dram_bytes_read": 12, "dram_bytes_written": 12}
+    assert result.check["functional"] == "pass"
+
+
+def _simulate_conv_case(engine):
+    from eiesim.simulate import simulate
+
+    arch, wl = _conv_case()
+    return simulate(arch, wl, engine=engine)

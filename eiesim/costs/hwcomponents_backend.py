@@ -137,6 +137,7 @@ class HwComponentsCostModel(DefaultCostModel):
     """The default model with SRAMs from live CACTI (hwcomponents-cacti); calibrated the same way."""
 
     name = "hwcomponents"
+    sram_source = "from CACTI run live through hwcomponents-cacti"
 
     def __init__(self) -> None:
         _import_sram_class()  # fail early with the install hint

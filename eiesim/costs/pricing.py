@@ -152,6 +152,7 @@ class CostReport:
         paper_pj = sum(layer.paper_method_energy_pj for layer in self.layers)
         return {
             "cost_model": self.model_name,
+            "cost_model_provenance": self.costs.provenance,
             "energy": {
                 "total_pj": self.total_pj,
                 "by_component_pj": self.energy_by_component_pj(),

@@ -77,6 +77,8 @@ class ComponentCosts:
     components: Mapping[str, ComponentCost]
     #: Model-specific notes for the report (e.g. SRAM sizes outside the CACTI grid).
     warnings: tuple[str, ...] = ()
+    #: Where the numbers come from, in one sentence for reports (e.g. which factors were fitted to what).
+    provenance: str = ""
 
     def __getitem__(self, name: str) -> ComponentCost:
         return self.components[name]

@@ -35,11 +35,6 @@ TABLE2_AREA_TOTAL_UM2 = 638_024.0
 CHIP_AREA_MM2 = 40.8
 CHIP_POWER_W = 0.59
 
-#: Tolerances of the eie-table2 check (issue 4).
-TOL_PE_AREA = 0.05
-TOL_MODULE_AREA = 0.10
-TOL_PE_POWER = 0.10
-
 #: One LNZD unit (EIE Sec. IV): power (mW) and area (um^2).
 LNZD_UNIT_POWER_MW = 0.023
 LNZD_UNIT_AREA_UM2 = 189.0

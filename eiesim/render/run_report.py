@@ -525,10 +525,11 @@ def _sources_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]])
         "fraction, the PE states) are in `docs/report-schema.md`; this page is rendered from the run's "
         "`report.json` and shows nothing that is not in it."))
     if any(k in report for k in ("energy", "power", "area")):
+        origin = report.get("cost_model_provenance") or "see docs/cost-model.md"
         sec.blocks.append(Para(
-            "Energy, power and area price the engine's action counts with the cost model in `eiesim/costs/` "
-            "(SRAMs interpolated from a CACTI grid, logic calibrated to Table II of Han et al., ISCA 2016); every "
-            "constant, its unit and its source are documented with the cost model."))
+            f"Energy, power and area price the engine's action counts with the `{report.get('cost_model', '?')}` "
+            f"cost model in `eiesim/costs/`: {origin}. Every constant, its unit and its source are documented with "
+            "the cost model."))
     sec.blocks.append(Para("The architecture parameters and their units are listed in `docs/architecture.md` "
                            "(`eiesim params` prints the same table)."))
     return sec

@@ -51,32 +51,46 @@ def alex7_activity(use_engine: bool = True) -> dict[str, Any]:
     return {"source": source, "layer": layer, "whole_layer": whole}
 
 
-def _row(what: str, model: float, paper: float, unit: str, tol: float | None) -> dict[str, Any]:
-    err = (model - paper) / paper if paper else float("nan")
-    return {"item": what, "model": model, "paper": paper, "unit": unit, "error_pct": 100 * err,
-            "tolerance_pct": None if tol is None else 100 * tol,
-            "pass": None if tol is None else abs(err) <= tol}
+#: What each Table II line is to the cost model (docs/cost-model.md, step 2): the fit targets, their sums,
+#: and what follows from them. None of it is a prediction.
+ROLE_TARGET = "fit target"
+ROLE_SUM = "sum of fit targets"
+ROLE_FOLLOWS = "follows: 64 PEs + LNZD tree + CCU"
+ROLE_FILLER = "set from Table II (its filler share)"
+
+
+def _row(what: str, model: float, paper: float, unit: str, role: str) -> dict[str, Any]:
+    residual = (model - paper) / paper if paper else float("nan")
+    return {"item": what, "model": model, "paper": paper, "unit": unit, "role": role,
+            "residual_pct": 100 * residual}
 
 
 def table2_comparison(use_engine: bool = True) -> dict[str, Any]:
-    """Model vs published Table II at Alex-7 activity, with pass/fail per toleranced item."""
+    """The cost model against Table II at Alex-7 activity: the numbers it was fitted to, and the fit's residuals.
+
+    The default model's module x type factors are fitted to exactly these numbers
+    (iterative proportional fitting), so agreement shows that the fit converged, not
+    that the model predicts Table II. The residuals are what is left: the fit's
+    tolerance, and Table II's own rounding (its module powers add up to 9.158 mW,
+    its total says 9.157).
+    """
     arch = ArchConfig()
     activity = alex7_activity(use_engine)
     report = evaluate(arch, [activity["layer"]])
     area_module, area_type = report.pe_area_by()
     power_module, power_type = report.per_pe_power_by_mw()
-    rows = [_row("PE area", report.pe_um2, pub.TABLE2_AREA_TOTAL_UM2, "um^2", pub.TOL_PE_AREA)]
-    rows += [_row(f"area {m}", area_module[m], pub.TABLE2_AREA_BY_MODULE_UM2[m], "um^2", pub.TOL_MODULE_AREA)
+    rows = [_row("PE area", report.pe_um2, pub.TABLE2_AREA_TOTAL_UM2, "um^2", ROLE_SUM)]
+    rows += [_row(f"area {m}", area_module[m], pub.TABLE2_AREA_BY_MODULE_UM2[m], "um^2", ROLE_TARGET)
              for m in pub.TABLE2_MODULES]
-    rows += [_row(f"area {t}", area_type[t], pub.TABLE2_AREA_BY_TYPE_UM2[t], "um^2", None)
-             for t in pub.TABLE2_AREA_BY_TYPE_UM2]
-    rows.append(_row("PE power", report.per_pe_power_mw(), pub.TABLE2_POWER_TOTAL_MW, "mW", pub.TOL_PE_POWER))
-    rows += [_row(f"power {m}", power_module[m], pub.TABLE2_POWER_BY_MODULE_MW[m], "mW", None)
+    rows += [_row(f"area {t}", area_type[t], pub.TABLE2_AREA_BY_TYPE_UM2[t], "um^2",
+                  ROLE_FILLER if t == "filler" else ROLE_TARGET) for t in pub.TABLE2_AREA_BY_TYPE_UM2]
+    rows.append(_row("PE power", report.per_pe_power_mw(), pub.TABLE2_POWER_TOTAL_MW, "mW", ROLE_SUM))
+    rows += [_row(f"power {m}", power_module[m], pub.TABLE2_POWER_BY_MODULE_MW[m], "mW", ROLE_TARGET)
              for m in pub.TABLE2_MODULES]
-    rows += [_row(f"power {t}", power_type[t], pub.TABLE2_POWER_BY_TYPE_MW[t], "mW", None)
+    rows += [_row(f"power {t}", power_type[t], pub.TABLE2_POWER_BY_TYPE_MW[t], "mW", ROLE_TARGET)
              for t in pub.TABLE2_TYPES]
-    rows.append(_row("chip area", report.chip_mm2, pub.CHIP_AREA_MM2, "mm^2", pub.TOL_PE_AREA))
-    rows.append(_row("chip power", report.chip_power_mw() * 1e-3, pub.CHIP_POWER_W, "W", pub.TOL_PE_POWER))
+    rows.append(_row("chip area", report.chip_mm2, pub.CHIP_AREA_MM2, "mm^2", ROLE_FOLLOWS))
+    rows.append(_row("chip power", report.chip_power_mw() * 1e-3, pub.CHIP_POWER_W, "W", ROLE_FOLLOWS))
     extra: dict[str, Any] = {}
     if activity["whole_layer"] is not None:
         whole = evaluate(arch, [activity["whole_layer"]])
@@ -85,15 +99,18 @@ def table2_comparison(use_engine: bool = True) -> dict[str, Any]:
                                          "per_pe_mw": whole.per_pe_power_mw(), "chip_mw": whole.chip_power_mw(),
                                          "energy_pj": whole.total_pj, "dram_pj": whole.dram_pj}}
     fit = fit_calibration()
+    fitted = [r for r in rows if r["role"] != ROLE_FOLLOWS]
     return {
         "activity_source": activity["source"],
         "compute_cycles": activity["layer"]["cycles"],
         "time_us": activity["layer"]["time_us"],
         "rows": rows,
-        "all_pass": all(r["pass"] for r in rows if r["pass"] is not None),
+        "calibrated": True,
+        "max_fit_residual_pct": max(abs(r["residual_pct"]) for r in fitted),
         "calibration": {"power_module": dict(fit.power_module), "power_type": dict(fit.power_type),
                         "area_module": dict(fit.area_module), "area_type": dict(fit.area_type),
                         "filler_fraction": fit.filler_fraction, "lnzd_unit_pj_per_op": fit.lnzd_unit_pj_per_op},
+        "provenance": report.costs.provenance,
         **extra,
     }
 
@@ -107,19 +124,17 @@ def _fmt(value: float) -> str:
               help="Also write the comparison as JSON to this file.")
 @click.option("--no-engine", is_flag=True, help="Use the stored Alex-7 activity instead of running the engine.")
 def command(json_path: Path | None, no_engine: bool) -> None:
-    """Cost model vs EIE Table II: per-PE area and power, chip mm^2 and W (pass/fail)."""
+    """Cost model vs EIE Table II, which it is calibrated to: per-PE area and power, chip mm^2 and W, fit residuals."""
     from rich.console import Console
     from rich.table import Table
 
     result = table2_comparison(use_engine=not no_engine)
-    table = Table(title=f"EIE Table II vs eiesim cost model (Alex-7 activity: {result['activity_source']}, "
-                        f"{result['compute_cycles']} compute cycles)")
-    for col in ("item", "model", "paper", "unit", "error %", "tolerance", "check"):
-        table.add_column(col, justify="left" if col in ("item", "unit") else "right")
+    table = Table(title=f"EIE Table II and the eiesim cost model, which is calibrated to it (Alex-7 activity: "
+                        f"{result['activity_source']}, {result['compute_cycles']} compute cycles)")
+    for col in ("item", "model", "paper", "unit", "residual %", "role"):
+        table.add_column(col, justify="left" if col in ("item", "unit", "role") else "right")
     for r in result["rows"]:
-        check = "" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL")
-        tol = "" if r["tolerance_pct"] is None else f"±{r['tolerance_pct']:.0f} %"
-        table.add_row(r["item"], _fmt(r["model"]), _fmt(r["paper"]), r["unit"], f"{r['error_pct']:+.2f}", tol, check)
+        table.add_row(r["item"], _fmt(r["model"]), _fmt(r["paper"]), r["unit"], f"{r['residual_pct']:+.2f}", r["role"])
     console = Console()
     console.print(table)
     if "whole_layer_with_io" in result:
@@ -127,6 +142,11 @@ def command(json_path: Path | None, no_engine: bool) -> None:
         console.print(f"whole layer incl. I/O ({w['cycles']} cycles, {w['time_us']:.2f} us): "
                       f"{w['per_pe_mw']:.3f} mW per PE, {w['chip_mw']:.1f} mW chip, "
                       f"{w['energy_pj'] / 1e6:.3f} uJ (DRAM {w['dram_pj'] / 1e6:.3f} uJ)")
-    console.print("overall: " + ("PASS" if result["all_pass"] else "FAIL"))
+    console.print(
+        f"calibrated to these numbers: the largest fit residual is {result['max_fit_residual_pct']:.3f} % "
+        "(Table II's module powers add up to 9.158 mW, its total says 9.157). Agreement here shows that the fit "
+        "converged, not that the model predicts Table II; the chip lines follow from the fitted PE plus the "
+        "LNZD tree and CCU.")
+    console.print(f"where the numbers come from: {result['provenance']}")
     if json_path is not None:
         write_text(json_path, json.dumps(result, indent=2) + "\n")
