@@ -41,7 +41,7 @@ from eiesim.timing.contract import (
 )
 from eiesim.timing.event import run_layer_event
 from eiesim.timing.fast import run_layer_fast
-from eiesim.timing.threads import thread_count
+from eiesim.jit.threads import thread_count
 from eiesim.workload import Layer, Workload
 
 ENGINES = ("fast", "event")

@@ -243,7 +243,7 @@ _WORKER_STATE: dict[str, Any] = {}
 
 
 def _init_worker(workload_bytes: bytes, network_input: Any) -> None:
-    from eiesim.timing.threads import set_thread_count
+    from eiesim.jit.threads import set_thread_count
 
     set_thread_count(1)  # one point per worker process already keeps every CPU busy
     _WORKER_STATE["workload"] = _workload_from_bytes(workload_bytes)

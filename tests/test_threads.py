@@ -9,7 +9,7 @@ from _support import run_cli
 from eiesim.arch import load_arch
 from eiesim.errors import UsageError
 from eiesim.simulate import simulate
-from eiesim.timing import threads
+from eiesim.jit import threads
 from eiesim.workload import Workload, layer_from_dense
 
 

@@ -16,9 +16,9 @@ import numpy as np
 from eiesim.encoding import ColumnLayout, csr_arrays
 from eiesim.errors import InputDataError, WorkloadError
 from eiesim.timing import kernels
-from eiesim.timing.cache_guard import call
+from eiesim.jit.cache_guard import call
 from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
-from eiesim.timing.threads import run_ranges
+from eiesim.jit.threads import run_ranges
 from eiesim.workload import Layer
 
 #: Output pixels the conv arithmetic kernel processes together (vector width x unrolling; cache-sized).

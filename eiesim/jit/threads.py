@@ -1,7 +1,8 @@
 """Running a Numba kernel's outer loop on several threads.
 
-The heavy kernels (``eiesim.timing.kernels``) are compiled with ``nogil=True`` and take
-the range of their outer loop (PEs, rows or output pixels) as arguments. ``run_ranges``
+The heavy kernels (``eiesim.encoding.kernels``, ``eiesim.timing.kernels``) are compiled
+with ``nogil=True`` and take the range of their outer loop (PEs, rows or output pixels)
+as arguments. ``run_ranges``
 splits that loop over a shared thread pool. Every chunk writes disjoint outputs or its
 own partial sums, which the caller adds up, and the arithmetic is integer, so results
 are identical for any number of threads (the tests check 1 against several).
