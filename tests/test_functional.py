@@ -339,3 +339,19 @@ def test_real_squeezenet_top1(squeezenet, photo, cls):
     # activation sparsity is real: some layers feed EIE less than half non-zeros
     assert min(f.output_density.values()) < 0.5
     assert q.output_density == pytest.approx(f.output_density, abs=0.02)
+
+
+def test_format_groups_close_transitively():
+    """Tensors read together share a format, transitively: a reads (x, y), b reads (y, z) => {x, y, z}."""
+    from eiesim.functional import format_groups
+    from eiesim.workload import Workload, layer_from_dense
+
+    w = np.ones((2, 1, 1, 1), np.float32)
+    cb = np.array([1.0], np.float32)
+    layers = [layer_from_dense("x", w[:, :1], codebook=cb), layer_from_dense("y", w[:, :1], codebook=cb),
+              layer_from_dense("z", w[:, :1], codebook=cb), layer_from_dense("q", w[:, :1], codebook=cb),
+              layer_from_dense("a", np.ones((2, 4, 1, 1), np.float32), codebook=cb, inputs=("x", "y")),
+              layer_from_dense("b", np.ones((2, 4, 1, 1), np.float32), codebook=cb, inputs=("y", "z"))]
+    wl = Workload("g", "test", (1, 3, 3), None, layers)
+    groups = sorted(sorted(g) for g in format_groups(wl))
+    assert groups == [["a"], ["b"], ["input"], ["q"], ["x", "y", "z"]]
