@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from eiesim.workload import Layer, Pool
+from eiesim.workload import Layer, Pool, conv_output_hw
 
 #: Bounds on fractional bits (keeps shifts within int64).
 MIN_FRAC, MAX_FRAC = -16, 30
@@ -105,21 +105,38 @@ def weight_format(layer: Layer, bits: int = 16) -> int:
     return frac_bits_for(float(np.max(np.abs(layer.codebook))) if layer.codebook.size else 0.0, bits)
 
 
-def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
-    """(C, H, W) -> (C*kh*kw, OH*OW): column p is output pixel p's input patch, rows in (c, dy, dx) order.
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+           pixels: tuple[int, int] | None = None) -> np.ndarray:
+    """(C, H, W) -> (C*kh*kw, P): column p is output pixel p's input patch, rows in (c, dy, dx) order.
 
-    Rows match the layer matrix's column order (flattened (in_channels, kh, kw));
-    output pixels are in row-major (oy, ox) order. Zero padding outside the map.
+    The one place the im2col index arithmetic is written: patch row j = (c, dy, dx) of
+    output pixel (oy, ox) reads input (c, oy*sh - ph + dy, ox*sw - pw + dx), and a
+    position in the zero padding reads 0. Rows match the layer matrix's column order
+    (flattened (in_channels, kh, kw)); output pixels are in row-major (oy, ox) order.
+    ``pixels`` = (lo, hi) gives only the columns of output pixels lo .. hi - 1 (the
+    fast engine works through a layer a range of pixels at a time). Every path uses
+    it: the fixed-point reference, both engines, the event-engine estimate, the trace.
+    A 1 x 1 kernel with stride 1 and no padding returns a view of ``x``.
     """
     c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    oh, ow = conv_output_hw(h, w, kernel, stride, padding)
+    lo, hi = (0, oh * ow) if pixels is None else pixels
+    if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+        return x.reshape(c, h * w)[:, lo:hi]
+    if hi <= lo:
+        return np.empty((c * kh * kw, 0), dtype=x.dtype)
+    y0, y1 = lo // ow, -(-hi // ow)  # the output rows the range touches
     xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
-    cols = np.empty((c, kh, kw, oh, ow), dtype=x.dtype)
+    rows = y1 - y0
+    cols = np.empty((c, kh, kw, rows, ow), dtype=x.dtype)
     for dy in range(kh):
+        top = y0 * sh + dy
         for dx in range(kw):
-            cols[:, dy, dx] = xp[:, dy:dy + sh * (oh - 1) + 1:sh, dx:dx + sw * (ow - 1) + 1:sw]
-    return cols.reshape(c * kh * kw, oh * ow)
+            cols[:, dy, dx] = xp[:, top:top + sh * (rows - 1) + 1:sh, dx:dx + sw * (ow - 1) + 1:sw]
+    out = cols.reshape(c * kh * kw, rows * ow)
+    first = lo - y0 * ow
+    return out if (first, hi - lo) == (0, rows * ow) else out[:, first:first + hi - lo]
 
 
 def layer_matrix_q(layer: Layer, fmt: LayerFormat) -> sp.csr_matrix:
@@ -137,10 +154,9 @@ def accumulate_reference(layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> np.
     w = layer_matrix_q(layer, fmt)
     if layer.kind == "fc":
         return np.asarray(w @ np.asarray(x_q, dtype=np.int64).reshape(-1), dtype=np.int64)
-    c, h, wd = x_q.shape
+    _, h, wd = x_q.shape
     cols = im2col(np.asarray(x_q, dtype=np.int64), layer.kernel, layer.stride, layer.padding)
-    oh = (h + 2 * layer.padding[0] - layer.kernel[0]) // layer.stride[0] + 1
-    ow = (wd + 2 * layer.padding[1] - layer.kernel[1]) // layer.stride[1] + 1
+    oh, ow = conv_output_hw(h, wd, layer.kernel, layer.stride, layer.padding)
     return np.asarray(w @ cols, dtype=np.int64).reshape(layer.rows, oh, ow)
 
 

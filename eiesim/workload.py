@@ -203,9 +203,15 @@ class Workload:
 
 # -- shape inference ----------------------------------------------------------
 
-def conv_output_hw(h: int, w: int, layer: Layer) -> tuple[int, int]:
-    """Spatial output of a conv layer before pooling."""
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+def conv_output_hw(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int]) -> tuple[int, int]:
+    """Spatial output of a convolution before pooling: ``(n + 2 pad - k) // stride + 1`` per axis.
+
+    The one place this formula is written (Caffe's and ONNX's rule for symmetric zero
+    padding); shape inference, the im2col patches, the timing geometry and the model
+    importers all use it.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
@@ -273,7 +279,7 @@ def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path
         c, h, w = concat_shape(parts)
         if c != layer.in_channels:
             raise WorkloadError(f"{where}: inputs give {c} channels but in_channels is {layer.in_channels}", source)
-        oh, ow = conv_output_hw(h, w, layer)
+        oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
         if oh < 1 or ow < 1:
             raise WorkloadError(f"{where}: kernel {list(layer.kernel)} does not fit a {h}x{w} input", source)
         if layer.pool is not None:

@@ -50,17 +50,17 @@ def transpose_pointers(ptr, out):
 
 
 @njit(cache=True)
-def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, stride, num_pes, cap,
-                     num_blocks, fifo_depth, latency, pipe_depth, writeback, empty_cycles, finder_rows, ptr_cols,
-                     word_mul, word_shift, first_word, last_word, col_pad, busy, empty, starved, stalled, drain,
-                     counters):
-    """Every round of one layer: the timing recurrence and its statistics (docs/timing-model.md section 3).
+def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo_depth, latency, pipe_depth,
+                     writeback, empty_cycles, finder_rows, ptr_cols, word_mul, word_shift, first_word, last_word,
+                     col_pad, busy, empty, starved, stalled, drain, counters):
+    """Every round of some output pixels of a layer: the timing recurrence and its statistics (section 3).
 
-    ``x`` is the layer input as int64 (C, H, W) (an fc input is (V, 1, 1) with a 1x1
-    kernel). For each output pixel ``pix_lo .. pix_hi - 1`` (row-major; rounds are
-    independent, so threads can take pixel ranges), for each row block, for each input
-    batch of ``cap`` columns, the non-zeros of the im2col patch (then, in a block's last
-    batch, the bias column when ``stride > cols``) are broadcast, and the recurrence of
+    ``patches`` (cols, P) holds the input patch of each of the P output pixels, as
+    ``fixed_point.im2col`` builds it (an fc layer: its input as one column). Rounds are
+    independent, so the caller may hand different pixel ranges to different threads.
+    For each pixel, for each row block, for each input batch of ``cap`` columns, the
+    patch's non-zeros (then, in a block's last batch, the bias column when ``stride >
+    cols``) are broadcast, and the recurrence of
     ``contract.round_timeline`` is applied in O(K*N): the finder's reach R_k (per
     register row when ``finder_rows``), credits, pops and ends; then the round's length
     C, and, only when some PE cannot handle its last activations before C, a replay of
@@ -76,9 +76,6 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
     over all PEs. Per-PE cycle arrays and ``counters`` (see C_* indices) are accumulated
     in place. The arithmetic is done separately (``accumulate_fc``, ``accumulate_conv``).
     """
-    khw = kh * kw
-    in_h = x.shape[1]
-    in_w = x.shape[2]
     num_batches = (cols + cap - 1) // cap
     bias = stride > cols
     min_cycles = latency + 1 + pipe_depth + writeback
@@ -112,21 +109,11 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
     c_bstall = 0
     c_bcast = 0
     c_pops = 0
-    for pix in range(pix_lo, pix_hi):
-        oy = pix // out_w
-        ox = pix - oy * out_w
-        # Non-zeros of this pixel's patch, in increasing column index (c, dy, dx).
+    for pix in range(patches.shape[1]):
+        # Non-zeros of this pixel's patch, in increasing column index.
         k_all = 0
         for j in range(cols):
-            c = j // khw
-            rem = j - c * khw
-            dy = rem // kw
-            dx = rem - dy * kw
-            iy = oy * sh - ph + dy
-            ix = ox * sw - pw + dx
-            if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
-                continue
-            if x[c, iy, ix] != 0:
+            if patches[j, pix] != 0:
                 nz_j[k_all] = j
                 k_all += 1
         t = 0
@@ -321,43 +308,25 @@ def accumulate_fc(x, indptr, indices, codes, codebook_q, row_lo, row_hi, acc):
 
 
 @njit(cache=True, nogil=True)
-def accumulate_conv(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, tile, indptr, indices,
-                    codes, codebook_q, acc_out):
+def accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc_out):
     """Exact arithmetic of a conv layer from its CSR, ``tile`` output pixels at a time.
 
-    Output pixels ``pix_lo .. pix_hi - 1``. For each tile the im2col patch (cols x tile) is built once; then every row's
-    entries whose patch column is not all zero in the tile are applied to the whole
-    tile (the inner loop vectorizes). ``x`` is (C, H, W) int64; ``acc_out`` is
-    (pixels, M) int64. Same contract on ``indices``/``codebook_q`` as ``accumulate_fc``.
+    ``patches`` (cols, P) holds the input patches of P output pixels (``fixed_point.im2col``);
+    ``acc_out`` (P, M) int64 receives their accumulators. For each tile, every row's
+    entries whose patch row is not all zero in the tile are applied to the whole tile
+    (the inner loop vectorizes). Same contract on ``indices``/``codebook_q`` as
+    ``accumulate_fc``.
     """
-    n_pix = out_h * out_w
-    khw = kh * kw
-    in_h = x.shape[1]
-    in_w = x.shape[2]
+    cols, n_pix = patches.shape
     tile = max(1, min(tile, n_pix))
-    patch = np.zeros((cols, tile), np.int64)
     live = np.zeros(cols, np.bool_)
     acc = np.zeros(tile, np.int64)
-    for t0 in range(pix_lo, pix_hi, tile):
-        tn = min(tile, pix_hi - t0)
+    for t0 in range(0, n_pix, tile):
+        tn = min(tile, n_pix - t0)
         for j in range(cols):
-            c = j // khw
-            rem = j - c * khw
-            dy = rem // kw
-            dx = rem - dy * kw
-            prow = patch[j]
             any_nz = False
             for u in range(tn):
-                pix = t0 + u
-                oy = pix // out_w
-                ox = pix - oy * out_w
-                iy = oy * sh - ph + dy
-                ix = ox * sw - pw + dx
-                v = 0
-                if iy >= 0 and iy < in_h and ix >= 0 and ix < in_w:
-                    v = x[c, iy, ix]
-                prow[u] = v
-                any_nz = any_nz or v != 0
+                any_nz = any_nz or patches[j, t0 + u] != 0
             live[j] = any_nz
         for i in range(rows):
             acc[:] = 0
@@ -365,8 +334,8 @@ def accumulate_conv(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, row
                 j = indices[t]
                 if live[j]:
                     w = codebook_q[codes[t]]
-                    prow = patch[j]
+                    prow = patches[j]
                     for u in range(tn):
-                        acc[u] += w * prow[u]
+                        acc[u] += w * prow[t0 + u]
             for u in range(tn):
                 acc_out[t0 + u, i] = acc[u]

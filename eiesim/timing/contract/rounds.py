@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from eiesim.timing.contract.params import TimingParams
-from eiesim.workload import Layer
+from eiesim.workload import Layer, conv_output_hw
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,7 @@ def layer_geometry(layer: Layer, in_shape: tuple[int, ...], params: TimingParams
         return LayerGeometry("fc", layer.rows, layer.cols, (layer.cols, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1),
                              params.cap, params.num_pes)
     c, h, w = in_shape
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-    out_hw = ((h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    out_hw = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
     return LayerGeometry("conv", layer.rows, layer.cols, (c, h, w), layer.kernel, layer.stride, layer.padding,
                          out_hw, params.cap, params.num_pes)
 
