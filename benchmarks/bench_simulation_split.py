@@ -23,6 +23,7 @@ machine hits all of them alike; ratios are taken inside one repetition.
 
 from __future__ import annotations
 
+import inspect
 import statistics
 import sys
 import time
@@ -170,18 +171,37 @@ def bench_threads() -> None:
     q = quantized_codebook(layer, fmt)
     cb[:q.shape[0]] = q
 
+    patch_kernels = "patches" in inspect.signature(kernels.run_layer_rounds.py_func).parameters
+    if patch_kernels:  # the kernels take im2col patches (fixed_point.im2col), chunk by chunk
+        from eiesim.fixed_point import im2col
+        from eiesim.timing.fast import round_lane_dtype
+
+        patches = np.ascontiguousarray(im2col(x, geom.kernel, geom.stride, geom.padding))
+        lane = np.zeros(0, round_lane_dtype(lay, params))
+
     def rounds(lo: int, hi: int) -> None:
         per_pe = [np.zeros(n, np.int64) for _ in range(5)]
-        kernels.run_layer_rounds(x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols, lay.stored_cols,
-                                 n, params.cap, lay.num_blocks, params.fifo_depth, params.latency, params.pipe_depth,
-                                 params.writeback, params.empty_cycles, params.finder_rows, ptr_cols, mul, shift,
-                                 first_word, last_word, lay.col_pad, *per_pe, np.zeros(kernels.N_COUNTERS, np.int64))
+        counters = np.zeros(kernels.N_COUNTERS, np.int64)
+        if patch_kernels:
+            kernels.run_layer_rounds(
+                patches[:, lo:hi], geom.rows, geom.cols, lay.stored_cols, n, params.cap, lay.num_blocks,
+                params.fifo_depth, params.latency, params.pipe_depth, params.writeback, params.empty_cycles,
+                params.finder_rows, ptr_cols, mul, shift, first_word, last_word, lay.col_pad, lane, *per_pe, counters)
+        else:
+            kernels.run_layer_rounds(
+                x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols, lay.stored_cols, n, params.cap,
+                lay.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.writeback,
+                params.empty_cycles, params.finder_rows, ptr_cols, mul, shift, first_word, last_word, lay.col_pad,
+                *per_pe, counters)
 
     acc = np.zeros((geom.pixels, geom.rows), np.int64)
 
     def arith(lo: int, hi: int) -> None:
-        kernels.accumulate_conv(x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols, 64, indptr, indices,
-                                codes, cb, acc)
+        if patch_kernels:
+            kernels.accumulate_conv(patches[:, lo:hi], geom.rows, 64, indptr, indices, codes, cb, acc[lo:hi])
+        else:
+            kernels.accumulate_conv(x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols, 64, indptr,
+                                    indices, codes, cb, acc)
 
     total = geom.pixels
     half = (total // 2 // 64) * 64

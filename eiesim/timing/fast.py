@@ -80,6 +80,22 @@ def _full_codebook(codebook_q: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return full
 
 
+def round_lane_dtype(layout: ColumnLayout, params: TimingParams) -> type:
+    """The dtype of the rounds kernel's per-PE state: int32 when no timestamp of a round can reach 2**30.
+
+    Every timestamp of a round is at most C, and C <= 2 (R + 2) + K' (L + 2 + Z) + (the
+    layer's entries, all PEs) + P + W + L + 3, where R = cap / N register rows and K' <=
+    cap + 1 activations (each activation moves the finder, the credits and the slowest
+    PE on by at most L + 2 + Z + its largest column, and the finder's row gaps add up
+    to at most R). With int32 lanes a vector instruction updates twice the PEs.
+    """
+    acts = params.cap + 1
+    bound = (2 * (params.cap // params.num_pes + 2) + acts * (params.latency + 2 + params.empty_cycles)
+             + int(layout.pe_ptr[:, -1].astype(np.int64).sum()) + params.pipe_depth + params.writeback
+             + params.latency + 3)
+    return np.int32 if bound < (1 << 30) else np.int64
+
+
 def _patch_chunks(x: np.ndarray, geom: LayerGeometry, lo: int, hi: int):  # noqa: ANN202 - a generator
     """(first pixel, patches) for output pixels lo .. hi - 1, in chunks of at most ``_PATCH_CHUNK_VALUES`` values.
 
@@ -123,6 +139,7 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         pos = ptr_cols.astype(np.int64)
         first_word = ((pos[:-1] * mul) >> shift).astype(np.int32)
         last_word = ((np.maximum(pos[1:] - 1, 0) * mul) >> shift).astype(np.int32)
+    lane = np.zeros(0, dtype=round_lane_dtype(layout, params))
     indptr, indices, codes = csr_arrays(layer)
     cb = _full_codebook(codebook_q, codes)
     acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64) if geom.kind == "conv" else None
@@ -134,7 +151,7 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
             call(kernels.run_layer_rounds, patches, geom.rows, geom.cols, layout.stored_cols, n, params.cap,
                  layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.writeback,
                  params.empty_cycles, params.finder_rows, ptr_cols, mul, shift, first_word, last_word,
-                 layout.col_pad, *per_pe, counters)
+                 layout.col_pad, lane, *per_pe, counters)
             if acc is not None:  # the same patches feed the arithmetic
                 call(kernels.accumulate_conv, patches, geom.rows, ARITH_TILE_PIXELS, indptr, indices, codes, cb,
                      acc[first:first + patches.shape[1]])

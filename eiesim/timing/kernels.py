@@ -49,10 +49,10 @@ def transpose_pointers(ptr, out):
                 out[c, p] = row[c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo_depth, latency, pipe_depth,
                      writeback, empty_cycles, finder_rows, ptr_cols, word_mul, word_shift, first_word, last_word,
-                     col_pad, busy, empty, starved, stalled, drain, counters):
+                     col_pad, lane, busy, empty, starved, stalled, drain, counters):
     """Every round of some output pixels of a layer: the timing recurrence and its statistics (section 3).
 
     ``patches`` (cols, P) holds the input patch of each of the P output pixels, as
@@ -60,11 +60,20 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     independent, so the caller may hand different pixel ranges to different threads.
     For each pixel, for each row block, for each input batch of ``cap`` columns, the
     patch's non-zeros (then, in a block's last batch, the bias column when ``stride >
-    cols``) are broadcast, and the recurrence of
-    ``contract.round_timeline`` is applied in O(K*N): the finder's reach R_k (per
-    register row when ``finder_rows``), credits, pops and ends; then the round's length
-    C, and, only when some PE cannot handle its last activations before C, a replay of
-    the last D + Z + 2 activations from a snapshot to drop them (section 3.3).
+    cols``) are broadcast, and the recurrence of ``contract.round_timeline`` is applied
+    in O(K*N): the finder's reach R_k (per register row when ``finder_rows``), credits,
+    pops and ends; then the round's length C, and, only when some PE cannot handle its
+    last activations before C, a replay of the last D + Z + 2 activations from a
+    snapshot to drop them (section 3.3).
+
+    Per activation, only what depends on the order of events is updated for every PE:
+    its end F and its buffered Spmat word. The other statistics follow from sums: a PE's
+    busy cycles and empty columns from how often each column was broadcast (a dropped
+    activation is always a column the PE holds nothing for), its word reads from the
+    words each broadcast column spans less the buffered-word hits, and its starved
+    cycles from F = the sum of its waits and costs (each handled activation is a wait
+    for the FIFO head and then n entries or Z cycles).
+
     ``ptr_cols`` (B*stride + 1, N, contiguous) holds every PE's column pointers (row
     b*stride + j: where column j of block b starts in the PE's stream; the next row is
     where it ends), the transpose of the encoding's (N, B*stride + 1) table. The Spmat
@@ -73,8 +82,11 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     pixel; pass 0 rows otherwise), else from the pointers: word of position s =
     ``(s * word_mul) >> word_shift`` (= s // entries_per_word, see
     ``fast.word_divider``). ``col_pad`` (B*stride) counts each column's padding entries
-    over all PEs. Per-PE cycle arrays and ``counters`` (see C_* indices) are accumulated
-    in place. The arithmetic is done separately (``accumulate_fc``, ``accumulate_conv``).
+    over all PEs. ``lane`` (an empty array) gives the dtype of the per-PE state of a
+    round: int32 doubles the PEs per vector instruction, and is exact when no timestamp
+    of a round reaches 2**30 (``fast.round_lane_dtype`` checks it); int64 otherwise.
+    Per-PE cycle arrays and ``counters`` (see C_* indices) are accumulated in place. The
+    arithmetic is done separately (``accumulate_fc``, ``accumulate_conv``).
     """
     num_batches = (cols + cap - 1) // cap
     bias = stride > cols
@@ -86,17 +98,32 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     word_lo = np.empty(num_pes, np.int32)
     word_hi = np.empty(num_pes, np.int32)
     nz_j = np.empty(cols, np.int64)
+    # Register row of each column, and whether it is the row's last position (cap is a multiple of N, so a
+    # column's row inside its batch is its row here minus the batch's first row): no division per activation.
+    reg_row = np.empty(cols, np.int64)
+    row_end = np.empty(cols, np.bool_)
+    for j in range(cols):
+        reg_row[j] = j // num_pes
+        row_end[j] = j - reg_row[j] * num_pes == num_pes - 1
     batch_start = np.empty(num_batches + 1, np.int64)
-    fin = np.zeros(num_pes, np.int64)
-    buffered = np.empty(num_pes, np.int64)
+    # Per-PE state of a round, in the lanes of ``lane``'s dtype (int32 when the caller has checked that no
+    # timestamp of a round can reach 2**30: twice the PEs per vector instruction). Only what depends on the
+    # order of events is updated per activation (F, the buffered Spmat word); the rest follows at the end:
+    # busy and empty columns from how often each column was broadcast (``sent``; an activation a PE drops is
+    # always a column it holds nothing for), starved cycles from F = sum of (waits + costs) (section 3.2).
+    lane_t = lane.dtype.type
+    fin = np.zeros(num_pes, lane.dtype)
+    buffered = np.empty(num_pes, lane.dtype)
+    r_reuse = np.zeros(num_pes, lane.dtype)
+    snap_fin = np.zeros(num_pes, lane.dtype)
+    empty_lane = lane_t(empty_cycles)
+    zero_lane = lane_t(0)
     ring = np.zeros(max(fifo_depth, 1), np.int64)
-    r_starved = np.zeros(num_pes, np.int64)
-    r_empties = np.zeros(num_pes, np.int64)
     r_pops = np.zeros(num_pes, np.int64)
-    snap_fin = np.zeros(num_pes, np.int64)
-    snap_starved = np.zeros(num_pes, np.int64)
-    snap_empties = np.zeros(num_pes, np.int64)
-    snap_pops = np.zeros(num_pes, np.int64)
+    sent = np.zeros(num_blocks * stride, np.int64)  # broadcasts of each column of each block
+    fin_sum = np.zeros(num_pes, np.int64)           # sum over rounds of F_p, the end of PE p's last activation
+    reuses = np.zeros(num_pes, np.int64)            # Spmat words a PE found in its buffer
+    dropped = np.zeros(num_pes, np.int64)           # activations a PE dropped unread (all empty columns)
     alive = np.zeros(num_pes, np.bool_)
     tail_b = np.zeros(window, np.int64)
     tail_col = np.zeros(window, np.int64)
@@ -134,14 +161,14 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                     continue  # skip_zeros: nothing to broadcast, no round
                 col_lo = bt * cap
                 reg_rows = (min(cols, col_lo + cap) - col_lo + num_pes - 1) // num_pes
+                row_lo = col_lo // num_pes
+                slot = 0  # k mod D: activation k's slot in the credit ring
                 fin[:] = 0
                 buffered[:] = -1
-                r_starved[:] = 0
-                r_empties[:] = 0
-                r_pops[:] = 0
+                r_reuse[:] = 0
                 tail = kt - window if kt > window else 0
                 b_prev = 0
-                pos_prev = 0
+                j_prev = 0
                 b_bias = 0
                 last_real = 0
                 c_done = 0
@@ -151,33 +178,29 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                 for k in range(kt):
                     if k < kk:
                         j = nz_j[k0 + k]
-                        pos = j - col_lo
                         if not finder_rows:
                             ready = 0 if k == 0 else b_prev + 1
                         elif k == 0:
-                            ready = pos // num_pes
+                            ready = reg_row[j] - row_lo
                         else:
-                            r = pos // num_pes
-                            r0 = pos_prev // num_pes
+                            r = reg_row[j]
+                            r0 = reg_row[j_prev]
                             if r == r0:
                                 ready = b_prev + 1
                             else:
-                                ready = b_prev + 1 + (1 if pos_prev - r0 * num_pes != num_pes - 1 else 0) + (r - r0 - 1)
+                                ready = b_prev + 1 + (0 if row_end[j_prev] else 1) + (r - r0 - 1)
                         col = b * stride + j
                     else:
                         ready = c_done
                         col = b * stride + cols
                     b_k = ready
                     if k >= fifo_depth:
-                        credit = ring[k % fifo_depth]
+                        credit = ring[slot]
                         if credit > b_k:
                             b_k = credit
                     c_bstall += b_k - ready
                     if k == tail:
                         snap_fin[:] = fin
-                        snap_starved[:] = r_starved
-                        snap_empties[:] = r_empties
-                        snap_pops[:] = r_pops
                     if k >= tail:
                         tail_b[k - tail] = b_k
                         tail_col[k - tail] = col
@@ -194,37 +217,37 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                             word_hi[p] = np.int32((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
                         wfs = word_lo
                         wls = word_hi
-                    # Branch-free over PEs so that LLVM can vectorize this loop.
+                    # Branch-free over PEs, in lanes, so that LLVM can vectorize this loop.
+                    arrive_lane = lane_t(arrive)
+                    max_lane = zero_lane
+                    last_lane = zero_lane
                     for p in range(num_pes):
-                        f = fin[p]
-                        s = max(f, arrive)
-                        r_starved[p] += s - f
-                        max_s = max(max_s, s)
-                        lo_p = np.int64(starts[p])
-                        hi_p = np.int64(ends[p])
-                        n = hi_p - lo_p
+                        s = max(fin[p], arrive_lane)
+                        max_lane = max(max_lane, s)
+                        n = lane_t(ends[p] - starts[p])
                         none = n == 0
-                        f_new = s + (empty_cycles if none else n)
+                        f_new = s + (empty_lane if none else n)
                         fin[p] = f_new
-                        last_real = max(last_real, 0 if none else f_new)
-                        busy[p] += n
-                        c_entries += n
-                        r_empties[p] += none
-                        r_pops[p] += 1
-                        w0 = np.int64(wfs[p])
-                        w1 = np.int64(wls[p])
+                        last_lane = max(last_lane, zero_lane if none else f_new)
                         old = buffered[p]
-                        reads += 0 if none else w1 - w0 + (w0 != old)
-                        buffered[p] = old if none else w1
-                    ring[k % fifo_depth] = max_s
+                        r_reuse[p] += lane_t(lane_t(wfs[p]) == old and not none)
+                        buffered[p] = old if none else lane_t(wls[p])
+                    max_s = np.int64(max_lane)
+                    if last_lane > last_real:
+                        last_real = np.int64(last_lane)
+                    sent[col] += 1
+                    ring[slot] = max_s
+                    slot += 1
+                    if slot == fifo_depth:
+                        slot = 0
                     c_padding += col_pad[col]
                     if k < kk:
                         b_prev = b_k
-                        pos_prev = pos
+                        j_prev = j
                         if k == kk - 1:  # the finder is done in the cycle it reaches the next row
                             if finder_rows:
-                                rl = pos // num_pes
-                                c_done = b_k + 1 + (1 if pos - rl * num_pes != num_pes - 1 else 0) + (reg_rows - 1 - rl)
+                                rl = reg_row[j] - row_lo
+                                c_done = b_k + 1 + (0 if row_end[j] else 1) + (reg_rows - 1 - rl)
                             else:
                                 c_done = b_k + 1
                     else:
@@ -247,9 +270,7 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                             drop = True
                 if drop:  # replay the tail from the snapshot, dropping what does not fit (section 3.3)
                     fin[:] = snap_fin
-                    r_starved[:] = snap_starved
-                    r_empties[:] = snap_empties
-                    r_pops[:] = snap_pops
+                    r_pops[:] = tail  # every PE popped every activation before the tail
                     alive[:] = True
                     for q in range(kt - tail):
                         arrive = tail_b[q] + latency
@@ -257,13 +278,10 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                         ends = ptr_cols[tail_col[q] + 1]
                         for p in range(num_pes):
                             if alive[p]:
-                                f = fin[p]
-                                s = max(f, arrive)
+                                s = max(np.int64(fin[p]), arrive)
                                 n = np.int64(ends[p]) - np.int64(starts[p])
                                 f_new = s + (empty_cycles if n == 0 else n)
                                 if s < cycles and f_new <= cycles:
-                                    r_starved[p] += s - f
-                                    r_empties[p] += n == 0
                                     r_pops[p] += 1
                                     fin[p] = f_new
                                 else:
@@ -273,13 +291,46 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                     if fin[p] > e_all:
                         e_all = fin[p]
                 for p in range(num_pes):
-                    starved[p] += r_starved[p]
-                    empty[p] += empty_cycles * r_empties[p]
+                    fin_sum[p] += fin[p]
+                    reuses[p] += r_reuse[p]
                     stalled[p] += e_all - fin[p]
                     drain[p] += cycles - e_all
-                    c_pops += r_pops[p]
+                if drop:
+                    for p in range(num_pes):
+                        c_pops += r_pops[p]
+                        dropped[p] += kt - r_pops[p]
+                else:
+                    c_pops += kt * num_pes
                 c_compute += cycles
                 c_rounds += 1
+    # What the broadcasts add up to: entries (busy), empty columns and Spmat words, per PE; then starved
+    # = sum of F - busy - Z x empty columns handled (every handled activation is a wait and then its cost).
+    call_busy = np.zeros(num_pes, np.int64)
+    call_empties = np.zeros(num_pes, np.int64)
+    for col in range(num_blocks * stride):
+        times = sent[col]
+        if times == 0:
+            continue
+        starts = ptr_cols[col]
+        ends = ptr_cols[col + 1]
+        for p in range(num_pes):
+            n = np.int64(ends[p]) - np.int64(starts[p])
+            call_busy[p] += times * n
+            if n == 0:
+                call_empties[p] += times
+            elif tables:
+                reads += times * (np.int64(last_word[col, p]) - np.int64(first_word[col, p]) + 1)
+            else:
+                w0 = np.int64((np.uint64(np.uint32(starts[p])) * mul32) >> shift)
+                w1 = np.int64((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
+                reads += times * (w1 - w0 + 1)
+    for p in range(num_pes):
+        handled_empties = call_empties[p] - dropped[p]
+        busy[p] += call_busy[p]
+        c_entries += call_busy[p]
+        empty[p] += empty_cycles * handled_empties
+        starved[p] += fin_sum[p] - call_busy[p] - empty_cycles * handled_empties
+        reads -= reuses[p]
     counters[C_COMPUTE_CYCLES] += c_compute
     counters[C_ROUNDS_RUN] += c_rounds
     counters[C_NONZERO_ACTS] += c_acts
@@ -312,21 +363,27 @@ def accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc
     """Exact arithmetic of a conv layer from its CSR, ``tile`` output pixels at a time.
 
     ``patches`` (cols, P) holds the input patches of P output pixels (``fixed_point.im2col``);
-    ``acc_out`` (P, M) int64 receives their accumulators. For each tile, every row's
-    entries whose patch row is not all zero in the tile are applied to the whole tile
-    (the inner loop vectorizes). Same contract on ``indices``/``codebook_q`` as
+    ``acc_out`` (P, M) int64 receives their accumulators. Each tile's patches are copied
+    into a small local buffer (it stays in cache, and the compiler can vectorize on
+    it), then every row's entries whose patch row is not all zero in the tile are
+    applied to the whole tile. Same contract on ``indices``/``codebook_q`` as
     ``accumulate_fc``.
     """
     cols, n_pix = patches.shape
     tile = max(1, min(tile, n_pix))
+    patch = np.zeros((cols, tile), np.int64)
     live = np.zeros(cols, np.bool_)
     acc = np.zeros(tile, np.int64)
     for t0 in range(0, n_pix, tile):
         tn = min(tile, n_pix - t0)
         for j in range(cols):
+            prow = patch[j]
+            src = patches[j]
             any_nz = False
             for u in range(tn):
-                any_nz = any_nz or patches[j, t0 + u] != 0
+                v = src[t0 + u]
+                prow[u] = v
+                any_nz = any_nz or v != 0
             live[j] = any_nz
         for i in range(rows):
             acc[:] = 0
@@ -334,8 +391,8 @@ def accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc
                 j = indices[t]
                 if live[j]:
                     w = codebook_q[codes[t]]
-                    prow = patches[j]
+                    prow = patch[j]
                     for u in range(tn):
-                        acc[u] += w * prow[t0 + u]
+                        acc[u] += w * prow[u]
             for u in range(tn):
                 acc_out[t0 + u, i] = acc[u]
