@@ -145,11 +145,22 @@ def layer_matrix_q(layer: Layer, fmt: LayerFormat) -> sp.csr_matrix:
     return sp.csr_matrix((cb[layer.codes.astype(np.int64)], layer.indices, layer.indptr), shape=(layer.rows, layer.cols))
 
 
+#: Largest dense weight matrix (M x V values) the exact float64 path of ``accumulate_reference`` builds.
+DENSE_EXACT_MAX_VALUES = 1 << 24
+#: Integers float64 represents exactly: every product and partial sum must stay below this.
+FLOAT64_EXACT_BELOW = 1 << 53
+
+
 def accumulate_reference(layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> np.ndarray:
     """Exact integer M x V products of one layer, before bias: (M, OH, OW) for conv, (M,) for fc.
 
     ``x_q`` is the layer's input in fixed point (``fmt.in_frac``): (C, H, W) or (K,).
-    This is what every engine's PEs must accumulate, bit for bit.
+    This is what every engine's PEs must accumulate, bit for bit. A conv layer is one
+    matrix product of the quantized weights with the im2col patches: in float64 through
+    BLAS when that is exact (every product and every partial sum an integer below 2**53,
+    checked from the largest row of |weights| times the largest |input|; then any
+    summation order gives the same integers), else in int64 with scipy. It shares no
+    arithmetic with the engines' kernels.
     """
     w = layer_matrix_q(layer, fmt)
     if layer.kind == "fc":
@@ -157,7 +168,20 @@ def accumulate_reference(layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> np.
     _, h, wd = x_q.shape
     cols = im2col(np.asarray(x_q, dtype=np.int64), layer.kernel, layer.stride, layer.padding)
     oh, ow = conv_output_hw(h, wd, layer.kernel, layer.stride, layer.padding)
-    return np.asarray(w @ cols, dtype=np.int64).reshape(layer.rows, oh, ow)
+    if _float64_is_exact(w, cols):
+        acc = (w.toarray().astype(np.float64) @ cols.astype(np.float64)).astype(np.int64)
+    else:
+        acc = np.asarray(w @ cols, dtype=np.int64)
+    return acc.reshape(layer.rows, oh, ow)
+
+
+def _float64_is_exact(w: sp.csr_matrix, cols: np.ndarray) -> bool:
+    """Whether W @ cols in float64 is exact: max_i sum_j |w_ij| x max |cols| < 2**53 (and W is small enough)."""
+    if w.shape[0] * w.shape[1] > DENSE_EXACT_MAX_VALUES or not w.nnz or not cols.size:
+        return False
+    row_abs = int(np.max(abs(w).sum(axis=1)))
+    x_abs = max(abs(int(cols.max())), abs(int(cols.min())))
+    return row_abs * x_abs < FLOAT64_EXACT_BELOW
 
 
 def finish_layer(acc: np.ndarray, layer: Layer, fmt: LayerFormat) -> tuple[np.ndarray, int]:
@@ -199,20 +223,44 @@ def pool_float(x: np.ndarray, pool: Pool) -> np.ndarray:
 
 
 def _pool_windows(x: np.ndarray, pool: Pool, integer: bool) -> np.ndarray:
+    """Max or average over each window (clipped at the map's edge, Caffe's ceil mode).
+
+    Max pooling and integer averages are taken over all windows at once, one shifted
+    strided view per window offset (exact in any order; the map is padded with the
+    lowest value for max, zeros for sums). Float averages keep numpy's own mean of each
+    window, so that their rounding is that of ``np.mean``.
+    """
     c, h, w = x.shape
     oh, ow = pool.output_hw(h, w)
     k, s = pool.kernel, pool.stride
+    if pool.kind == "avg" and not integer:
+        return _float_avg_windows(x, oh, ow, k, s)
+    ph, pw = max(0, (oh - 1) * s + k - h), max(0, (ow - 1) * s + k - w)
+    if pool.kind == "max":
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xp = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=fill) if (ph or pw) else x
+        out = None
+        for dy in range(k):
+            for dx in range(k):
+                view = xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s]
+                out = view.copy() if out is None else np.maximum(out, view, out=out)
+        return out
+    xp = np.pad(x, ((0, 0), (0, ph), (0, pw))) if (ph or pw) else x
+    total = np.zeros((c, oh, ow), dtype=np.int64)
+    for dy in range(k):
+        for dx in range(k):
+            total += xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s]
+    ys, xs = np.arange(oh) * s, np.arange(ow) * s
+    n = (np.minimum(ys + k, h) - ys)[:, None] * (np.minimum(xs + k, w) - xs)[None, :]  # real values per window
+    return ((2 * total + n) // (2 * n)).astype(x.dtype)
+
+
+def _float_avg_windows(x: np.ndarray, oh: int, ow: int, k: int, s: int) -> np.ndarray:
+    c, h, w = x.shape
     out = np.empty((c, oh, ow), dtype=x.dtype)
     for oy in range(oh):
         y0, y1 = oy * s, min(oy * s + k, h)
         for ox in range(ow):
             x0, x1 = ox * s, min(ox * s + k, w)
-            win = x[:, y0:y1, x0:x1].reshape(c, -1)
-            if pool.kind == "max":
-                out[:, oy, ox] = win.max(axis=1)
-            elif integer:
-                n = win.shape[1]
-                out[:, oy, ox] = (2 * win.sum(axis=1) + n) // (2 * n)
-            else:
-                out[:, oy, ox] = win.mean(axis=1)
+            out[:, oy, ox] = x[:, y0:y1, x0:x1].reshape(c, -1).mean(axis=1)
     return out
