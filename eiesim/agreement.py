@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from eiesim.dense import DenseModel
 from eiesim.errors import EiesimError, UsageError
@@ -36,13 +35,10 @@ def load_density_profile(path: str | Path, layer_names: list[str]) -> dict[str, 
     (with the file as source) for a missing or unreadable file, a non-mapping,
     unknown layers, or a density that is not a number in [0, 1].
     """
+    from eiesim.safe_text import load_yaml
+
     path = Path(path)
-    if not path.is_file():
-        raise UsageError("no such density profile", path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        raise UsageError(f"not a YAML/JSON density profile ({exc})", path) from None
+    data = load_yaml(path, UsageError, "density profile")  # JSON is YAML
     if not isinstance(data, dict) or not data:
         raise UsageError("a density profile must map layer names to densities (e.g. 'conv1: 0.85')", path)
     unknown = [k for k in data if k not in layer_names]

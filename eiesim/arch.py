@@ -4,7 +4,8 @@ Each parameter has a type, a unit, a default, a valid range and a one-line
 description (the ``Field`` declarations below are the single source; ``eiesim
 arch-params`` and docs/architecture.md are generated from them). Unknown keys
 and out-of-range values are errors naming the key and what would be valid.
-YAML is read with ``yaml.safe_load`` only; ``--set KEY=VALUE`` overrides use
+YAML is read by the shared safe loader (``eiesim.safe_text``: ``yaml.safe_load`` rules, duplicate
+keys refused); ``--set KEY=VALUE`` overrides use
 dotted keys for nested sections.
 """
 
@@ -195,24 +196,26 @@ def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, A
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ArchError(f"cannot read ({exc.__class__.__name__}: {exc})", path) from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ArchError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", path) from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ArchError("an architecture must be a YAML mapping of keys to values", path)
-        data = loaded
+        data = read_arch_file(path)
     if overrides:
         data = apply_overrides(data, overrides)
     return arch_from_dict(data, path)
+
+
+def read_arch_file(path: str | Path) -> dict[str, Any]:
+    """The mapping of an architecture YAML file, unvalidated (the shared safe loader: eiesim.safe_text).
+
+    Every command that reads an architecture file (``run``, ``sweep``, ``trace``, ...) goes
+    through here, so a bad file gives the same one-line ArchError everywhere.
+    """
+    from eiesim.safe_text import load_yaml
+
+    loaded = load_yaml(path, ArchError, "architecture file")
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ArchError("an architecture must be a YAML mapping of keys to values", path)
+    return loaded
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any]) -> dict[str, Any]:

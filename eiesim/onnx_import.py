@@ -28,7 +28,6 @@ into a workload without changing any weight.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -348,10 +347,9 @@ class _Converter:
         props = {p.key: p.value for p in self.model.metadata_props}
         if PREPROCESS_KEY not in props:
             return None
-        try:
-            value = json.loads(props[PREPROCESS_KEY])
-        except json.JSONDecodeError:
-            value = None
+        from eiesim.safe_text import parse_json
+
+        value = parse_json(props[PREPROCESS_KEY], self.path, ModelFileError, f"metadata {PREPROCESS_KEY!r}")
         if not isinstance(value, dict):
             raise self.fail(f"metadata {PREPROCESS_KEY!r} must be a JSON object")
         return value

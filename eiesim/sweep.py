@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from eiesim import __version__
-from eiesim.arch import ArchConfig, apply_overrides, arch_from_dict
+from eiesim.arch import ArchConfig, apply_overrides, arch_from_dict, read_arch_file
 from eiesim.atomic import write_text
 from eiesim.errors import EiesimError, SweepError, UsageError
 
@@ -230,13 +230,11 @@ def sweep(
     on_point: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep; returns the table. ``arch_base`` is a YAML path, a dict or None."""
-    import yaml
-
     from eiesim.images import prepare_input
     from eiesim.workload import load_workload
 
     if isinstance(arch_base, (str, Path)):
-        base = yaml.safe_load(Path(arch_base).read_text()) or {}
+        base = read_arch_file(arch_base)
         source = str(arch_base)
     else:
         base, source = dict(arch_base or {}), None

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from eiesim.atomic import atomic_path
 from eiesim.errors import WorkloadError
 from eiesim.safe_npz import read_npz
+from eiesim.safe_text import parse_json
 
 FORMAT_NAME = "eiesim-workload"
 FORMAT_VERSION = 1
@@ -409,10 +410,7 @@ def load_workload(path: str | Path) -> Workload:
     version = int(arrays["version"].reshape(()))
     if version != FORMAT_VERSION:
         raise WorkloadError(f"format version {version} is not supported (this eiesim reads version {FORMAT_VERSION})", path)
-    try:
-        meta = json.loads(scalar_string(arrays, "meta", path))
-    except json.JSONDecodeError as exc:
-        raise WorkloadError(f"'meta' is not valid JSON ({exc.msg} at position {exc.pos})", path) from None
+    meta = parse_json(scalar_string(arrays, "meta", path), path, WorkloadError, "'meta'")
     if not isinstance(meta, dict):
         raise WorkloadError("'meta' must be a JSON object", path)
     for key in ("name", "source", "input", "layers"):
