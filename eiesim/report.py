@@ -74,10 +74,15 @@ def metadata_path(report_path: str | Path) -> Path:
     return path.with_name(path.stem + ".run.json")
 
 
+def run_metadata_json(meta: dict[str, Any]) -> str:
+    """The text of a ``*.run.json`` file."""
+    return json.dumps(meta, indent=2) + "\n"
+
+
 def write_run_metadata(meta: dict[str, Any], report_path: str | Path) -> Path:
     """Write the run metadata beside a report (atomically); returns its path."""
     target = metadata_path(report_path)
-    write_text(target, json.dumps(meta, indent=2) + "\n")
+    write_text(target, run_metadata_json(meta))
     return target
 
 
