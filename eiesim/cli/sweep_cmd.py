@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from eiesim.atomic import check_output_dir
 from eiesim.cli import cli
 from eiesim.errors import UsageError
 
@@ -36,6 +37,7 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
             raise UsageError("no such file", path)
     if out_dir is None:
         out_dir = Path("reports") / f"sweep-{workload.stem}-{arch.stem}"
+    check_output_dir(out_dir)
     console = Console(stderr=True)
     t0 = time.perf_counter()
     with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -53,6 +55,12 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
     out.print(_results_table(result, f"sweep of {workload.name} on {arch.name}"))
     out.print(f"{len(result.rows)} points: {result.computed} computed, {result.reused} reused from {out_dir}; "
               f"wall time {wall:.1f} s; table in {out_dir / 'results.csv'}")
+    for rejected in result.rejected:
+        console.print(f"eiesim: recomputed a stored point that failed verification: {rejected}", highlight=False,
+                      soft_wrap=True)
+    if result.retried:
+        console.print(f"eiesim: {result.retried} point attempt(s) repeated because their worker was lost",
+                      highlight=False)
 
 
 #: Metric columns shown in the terminal (all of them are in results.csv), with their headers.
