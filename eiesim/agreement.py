@@ -68,6 +68,9 @@ def max_rel_error(y: np.ndarray, ref: np.ndarray) -> float:
 def agreement_inputs(model: DenseModel, images: tuple[str, ...], seed: int) -> list[tuple[str, np.ndarray]]:
     """The (label, input) pairs of the report: the given images, else the model's stored input,
     else one random input in [0, 1) from ``seed``."""
+    from eiesim.limits import check_workload_memory
+
+    check_workload_memory(model)  # before any input of the model's declared shape is allocated
     if images:
         return [(spec, prepare_input(model, spec)) for spec in images]
     if model.input is not None:

@@ -150,6 +150,7 @@ class Workload:
 
     def __post_init__(self) -> None:
         self._shapes: dict[str, tuple[int, ...]] | None = None
+        self._path: Path | None = None  # the file it was loaded from (for error messages)
 
     # -- structure ---------------------------------------------------------
     def layer(self, name: str) -> Layer:
@@ -176,8 +177,8 @@ class Workload:
 
     def input_shape_of(self, layer: Layer) -> tuple[int, ...]:
         """Shape of the tensor a layer consumes (its inputs concatenated along channels)."""
-        shapes = {NETWORK_INPUT: self.input_shape, **self.output_shapes()}
-        parts = [shapes[s] for s in layer.inputs]
+        shapes = self.output_shapes()
+        parts = [self.input_shape if s == NETWORK_INPUT else shapes[s] for s in layer.inputs]
         if len(parts[0]) == 1:
             return (sum(p[0] for p in parts),)
         return (sum(p[0] for p in parts), *parts[0][1:])
@@ -452,6 +453,7 @@ def load_workload(path: str | Path) -> Workload:
         extra={k: v for k, v in meta.items() if k not in ("name", "source", "input", "layers")},
     )
     wl._shapes = infer_shapes(wl, path)
+    wl._path = path
     return wl
 
 

@@ -119,6 +119,10 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     DENSE may also be an ONNX model (.onnx; needs the onnx extra), read by eiesim import-onnx's rules.
     """
     model = load_dense_any(dense)
+    if agreement is not False and (dense.suffix.lower() == ".onnx" or images or agreement):
+        from eiesim.limits import check_workload_memory
+
+        check_workload_memory(model, dense)  # the agreement report runs the model: refuse before compressing
     layer_names = [dl.spec.name for dl in model.layers]
     profile = load_density_profile(density_profile, layer_names) if density_profile is not None else None
     per_layer = parse_densities(densities, layer_names, profile)
