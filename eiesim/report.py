@@ -16,6 +16,7 @@ from rich.table import Table
 
 from eiesim.atomic import write_text
 from eiesim.simulate import SimulationResult
+from eiesim.tables import shown
 
 #: Version of the report layout (docs/report-schema.md); bumped only when fields are added.
 SCHEMA_VERSION = 1
@@ -116,7 +117,7 @@ def layers_table(result: SimulationResult) -> Table:
             "padding", "bcast stall", "ALU util.")
     for c in cols:
         table.add_column(c, justify="left" if c == "layer" else "right", no_wrap=True)
-    for s in result.layers:
+    for s in shown(result.layers, table, "layers", "every layer is in the --json / --out report"):
         table.add_row(
             s.name, f"{s.cycles:,}", f"{s.time_us:,.2f}", f"{s.io_cycles:,}", f"{s.load_cycles:,}",
             f"{s.compute_cycles:,}", f"{s.store_cycles:,}", f"{s.nonzero_activations:,}",
@@ -175,7 +176,7 @@ def energy_table(result: SimulationResult) -> Table | None:
     for c in ("total", *ENERGY_GROUPS, "other", "time x power"):
         table.add_column(c, justify="right", no_wrap=True)
     grouped = {name for names in ENERGY_GROUPS.values() for name in names}
-    for layer in costs["layers"]:
+    for layer in shown(costs["layers"], table, "layers", "every layer is in the --json / --out report"):
         parts = layer["energy_by_component_pj"]
         cells = [sum(parts.get(n, 0.0) for n in names) for names in ENERGY_GROUPS.values()]
         other = sum(v for n, v in parts.items() if n not in grouped)

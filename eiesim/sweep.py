@@ -30,7 +30,7 @@ from typing import Any
 
 from eiesim import __version__
 from eiesim.arch import ArchConfig, apply_overrides, arch_from_dict, read_arch_file
-from eiesim.errors import UsageError
+from eiesim.errors import EiesimError, UsageError
 from eiesim.sweep_exec import (
     DaskRunner, PoolRunner, RunStats, SerialRunner, check_dask_address, quiet_dask_logs, raise_failures, run_points,
 )
@@ -212,7 +212,8 @@ def sweep(
         done += 1
         if store:
             store.put(keys[i], row)
-            store.write_tables([r for r in rows if r is not None], columns)
+            if store.tables_due():
+                store.write_tables([r for r in rows if r is not None], columns)
         progress()
 
     def stored_by_another_sweep(i: int) -> dict[str, Any] | None:
@@ -231,6 +232,11 @@ def sweep(
             runner = _runner(points, workload, workload_path, network_input, workers, dask_address)
             try:
                 stats = run_points(todo, runner, keys, store, finish, stored_by_another_sweep)
+            except BaseException:  # interrupted: the tables still show every point stored so far
+                if store:
+                    with contextlib.suppress(EiesimError):
+                        store.write_tables([r for r in rows if r is not None], columns)
+                raise
             finally:
                 runner.close()
     final = [r for r in rows if r is not None]

@@ -29,6 +29,7 @@ import io
 import json
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ POINT_FORMAT = "eiesim-sweep-point"
 POINT_VERSION = 1
 #: Largest point file read (bytes); a row is a few hundred bytes.
 MAX_POINT_BYTES = 16 * 1024**2
+#: Seconds between two regenerations of results.csv / results.jsonl while a sweep runs.
+TABLES_INTERVAL_S = 1.0
 
 
 # -- validating a stored point ---------------------------------------------------------
@@ -178,6 +181,7 @@ class ResultStore:
         except OSError as exc:
             raise OutputError(f"cannot create the sweep directory ({exc.strerror})", self.dir) from None
         self._rejected: dict[Path, Rejected] = {}
+        self._tables_written = float("-inf")
 
     def _path(self, key: str) -> Path:
         return self.points_dir / f"{key}.json"
@@ -216,7 +220,14 @@ class ResultStore:
         """Claim ``key`` for computing; None if another sweep holds it (``blocking``: wait for it)."""
         return _acquire(self.points_dir / f"{key}.claim", blocking)
 
+    def tables_due(self) -> bool:
+        """Whether the tables should be regenerated now: at most every ``TABLES_INTERVAL_S`` during a
+        sweep (rewriting them after every point made a sweep of N points O(N^2)); the points are the
+        record, so a killed sweep's tables are at most that stale and the next run rewrites them."""
+        return time.monotonic() - self._tables_written >= TABLES_INTERVAL_S
+
     def write_tables(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        self._tables_written = time.monotonic()
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()

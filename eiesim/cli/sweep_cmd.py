@@ -14,6 +14,7 @@ from rich.table import Table
 from eiesim.atomic import check_output_dir
 from eiesim.cli import cli
 from eiesim.errors import UsageError
+from eiesim.tables import shown
 
 
 @cli.command("sweep")
@@ -81,7 +82,7 @@ def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
         table.add_column(col, justify="right", no_wrap=True)
     for header in SHOWN_METRICS.values():
         table.add_column(header, justify="right", no_wrap=True)
-    for row in result.rows:
+    for row in shown(result.rows, table, "points", "all of them: results.csv"):
         table.add_row(*[_fmt(row.get(c)) for c in varying], *[_fmt(row.get(c)) for c in SHOWN_METRICS])
     return table
 
