@@ -240,7 +240,11 @@ class PoolRunner:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker, initargs=self.args)
+        try:
+            return cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker, initargs=self.args)
+        except OSError as exc:  # e.g. no semaphores (a full or missing /dev/shm)
+            raise SweepError(f"cannot start {self.workers} worker processes ({exc.strerror or exc}); "
+                             "--workers 1 runs the points in this process") from None
 
     def submit(self, i: int) -> cf.Future:
         return self.pool.submit(_worker_point, self.arch_dicts(i))

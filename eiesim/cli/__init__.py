@@ -27,7 +27,7 @@ def _started_as_command() -> bool:
 
 
 # Installed before the heavy imports below so that an early Ctrl-C is one line, not a traceback
-# (main() puts Python's own handlers back once it can turn KeyboardInterrupt into a message).
+# (main() installs handlers that raise _Interrupted once it can turn an interrupt into a message).
 if _started_as_command():
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupted_while_starting)
@@ -79,8 +79,13 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM while a command runs. Not a KeyboardInterrupt: click answers those by
+    printing an empty line before eiesim's one-line message."""
+
+
 def _on_signal(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
-    raise KeyboardInterrupt
+    raise _Interrupted
 
 
 def _interrupted() -> None:
@@ -96,7 +101,18 @@ def _interrupted() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
+    """Console entry point (also called in-process by tests and scripts: the caller's signal
+    handlers are put back afterwards)."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _main(argv)
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> None:
     from eiesim.atomic import os_problem, reset_committed_outputs
 
     args = sys.argv[1:] if argv is None else argv
@@ -104,12 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     reset_committed_outputs()
     _register()  # imports every command: still under the early handlers when started as a command
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
         cli.main(args=args, prog_name="eiesim", standalone_mode=False, obj={"argv": ["eiesim", *args]})
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt, _Interrupted):
         _interrupted()
     except click.ClickException as exc:
         if debug:
@@ -135,4 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        _fail(f"{where}{os_problem(exc)}")
+        problem = os_problem(exc)
+        if not exc.filename and (not exc.errno or problem.lower() == "error"):
+            problem = f"an operating-system call failed ({exc.__class__.__name__}: {' '.join(str(exc).split())})"
+        _fail(f"{where}{problem}")
