@@ -83,6 +83,7 @@ def no_litter(directory: Path) -> None:
     assert not [p for p in directory.rglob("*") if TEMP_MARK in p.name], list(directory.rglob("*"))
 
 
+@pytest.mark.slow
 def test_concurrent_runs_never_mix_a_directory(fc_npz, tmp_path):
     """Two runs into one --out, both held at their commit and released together, three times."""
     out = tmp_path / "out"
@@ -413,6 +414,7 @@ def writer_inputs(fc_npz, tmp_path_factory):
     return {"wl": fc_npz, "run": run_json, "dense": dense, "onnx": onnx_path}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(WRITERS))
 def test_every_writing_command_on_a_full_disk(name, writer_inputs, tmp_path):
     """RLIMIT_FSIZE of 1 byte: the kernel refuses the first byte of every output file (EFBIG)."""

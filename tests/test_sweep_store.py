@@ -105,6 +105,7 @@ def _sweep_proc(spec: dict, fc_npz: Path, out: Path, values: str) -> subprocess.
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_sweeps_into_one_directory_compute_each_point_once(fc_npz, tmp_path):
     out, log = tmp_path / "shared", tmp_path / "evaluations.log"
     values = "num_pes=1,2,3,4,5,6"
