@@ -32,11 +32,13 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import shutil
 import signal
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO
@@ -91,15 +93,17 @@ def _nearest_existing(directory: Path, target: Path) -> Path:
 
 def _check_writable_dir(directory: Path, target: Path) -> None:
     """``directory`` (existing) must accept new files."""
-    try:
-        st = os.statvfs(directory)
-    except OSError as exc:
-        raise _output_error(exc, target, "cannot check the output location") from None
-    if st.f_flag & os.ST_RDONLY:
+    st = None
+    if hasattr(os, "statvfs"):
+        try:
+            st = os.statvfs(directory)
+        except OSError as exc:
+            raise _output_error(exc, target, "cannot check the output location") from None
+    if st is not None and st.f_flag & os.ST_RDONLY:
         raise OutputError(f"cannot write in {directory}: read-only file system", target)
     if not os.access(directory, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write in {directory}: permission denied", target)
-    if st.f_bavail * st.f_frsize < 4096:
+    if st is not None and st.f_bavail * st.f_frsize < 4096:
         raise OutputError(f"cannot write in {directory}: no space left on device", target)
 
 
@@ -216,14 +220,15 @@ def clean_stale_temps(directory: str | Path, force: bool = False) -> list[Path]:
             return []
         _CLEANED.add(key)
     try:
-        names = [n for n in os.listdir(directory) if TEMP_MARK in n]
+        entries = os.listdir(directory)
     except OSError:
         return []
-    removed = []
+    names = [n for n in entries if TEMP_MARK in n]
+    removed = _clean_legacy_temps(directory, entries)
     for name in names:
         path = directory / name
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             continue
         try:
@@ -240,6 +245,29 @@ def clean_stale_temps(directory: str | Path, force: bool = False) -> list[Path]:
             continue
         finally:
             os.close(fd)
+    return removed
+
+
+#: Temporaries of eiesim versions before the locked ones (``.report.json.k3j9x_2a.json.tmp.json``):
+#: their writers took no lock, so they are removed only once clearly abandoned.
+_LEGACY_TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?\.tmp(\.[A-Za-z0-9]+)?$")
+LEGACY_TEMP_AGE_S = 600.0
+
+
+def _clean_legacy_temps(directory: Path, entries: list[str]) -> list[Path]:
+    removed = []
+    now = time.time()
+    for name in entries:
+        if TEMP_MARK in name or not _LEGACY_TEMP.match(name):
+            continue
+        path = directory / name
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > LEGACY_TEMP_AGE_S:
+                os.unlink(path)
+                removed.append(path)
+        except OSError:
+            continue
     return removed
 
 
@@ -413,7 +441,7 @@ class OutputSet:
         self._files.append((Path(path), data))
 
     def add_dir(self, path: str | Path, files: dict[str, str | bytes]) -> None:
-        self._dirs.append((Path(path), dict(files)))
+        self._dirs.append((_real_dir(Path(path)), dict(files)))
 
     @property
     def targets(self) -> list[Path]:
@@ -482,6 +510,11 @@ def _write(path: Path, data: str | bytes) -> None:
             fh.write(data)
 
 
+def _real_dir(path: Path) -> Path:
+    """A symlink to a directory is kept: the directory it points to is the one replaced."""
+    return Path(os.path.realpath(path)) if path.is_symlink() and path.is_dir() else path
+
+
 def _swap_dir(tmp: Path, target: Path) -> None:
     """Put the finished directory ``tmp`` at ``target``, replacing what was there in one step when possible."""
     if not os.path.lexists(target):
@@ -505,7 +538,7 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     Check the target first with :func:`check_output_dir` (the caller knows which names
     its output writes).
     """
-    target = Path(target)
+    target = _real_dir(Path(target))
     _prepare_parent(target)
     try:
         tmp, fd = _new_temp_dir(target)

@@ -432,3 +432,27 @@ def test_every_writing_command_on_a_full_disk(name, writer_inputs, tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {out}/") and "file too large" in lines[0], err
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert left in ([], ["s", "s/points"]), left  # a sweep directory is created before its first point
+
+
+def test_a_symlinked_output_directory_keeps_its_link(fc_npz, tmp_path, capsys):
+    real = tmp_path / "real"
+    code, _, err = run_cli(run_args(fc_npz, real, 2), capsys)
+    assert code == 0, err
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    code, _, err = run_cli(run_args(fc_npz, link, 4), capsys)
+    assert code == 0, err
+    assert link.is_symlink() and one_run(real) == 4
+    no_litter(tmp_path)
+
+
+def test_temporaries_of_older_eiesim_versions_are_removed_once_abandoned(fc_npz, tmp_path, capsys):
+    """Before temporaries were locked, a killed write left e.g. '.report.json.p21vv_6u.json.tmp.json'."""
+    old = tmp_path / ".r.json.p21vv_6u.json.tmp.json"
+    fresh = tmp_path / ".r.json.q81ab_7c.json.tmp.json"
+    for path in (old, fresh):
+        path.write_text("{")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    code, _, err = run_cli(["run", str(TINY), str(fc_npz), "--json", str(tmp_path / "r.json")], capsys)
+    assert code == 0, err
+    assert not old.exists() and fresh.exists()  # a recent one may belong to an old version still running
