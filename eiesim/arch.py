@@ -261,6 +261,8 @@ def _parse_value(key: str, text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+        raise ArchError(f"--set {key}={text[:24]}{'...' if len(text) > 24 else ''}: the value cannot be converted") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise ArchError(f"--set {key}={text}: the value is not a finite number")
     return value

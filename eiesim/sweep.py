@@ -72,6 +72,9 @@ def parse_set(expr: str) -> tuple[str, list[Any]]:
             values.append(yaml.safe_load(item))
         except yaml.YAMLError:
             values.append(item)
+        except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+            raise UsageError(f"--set {key}={item[:24]}{'...' if len(item) > 24 else ''}: the value cannot be "
+                             "converted") from None
     return key, values
 
 

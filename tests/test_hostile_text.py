@@ -217,3 +217,12 @@ def test_any_dumped_document_reads_back_as_yaml_safe_load_reads_it(value, flow):
 
     text = yaml.safe_dump(value, default_flow_style=flow, allow_unicode=True)
     assert parse_yaml(text) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_huge_integer_in_set_is_one_line(command, fc_npz, tmp_path, capsys):
+    value = "1" * 100_000
+    args = (["run", str(TINY), str(fc_npz), "--set", f"num_pes={value}"] if command == "run" else
+            ["sweep", str(TINY), str(fc_npz), "--set", f"num_pes=1,{value}", "--out", str(tmp_path / "s")])
+    code, _, err = run_cli(args, capsys)
+    assert "the value cannot be converted" in assert_one_line(code, err, None)
