@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from eiesim.dense import DenseModel
 from eiesim.errors import EiesimError, UsageError
@@ -36,13 +35,10 @@ def load_density_profile(path: str | Path, layer_names: list[str]) -> dict[str, 
     (with the file as source) for a missing or unreadable file, a non-mapping,
     unknown layers, or a density that is not a number in [0, 1].
     """
+    from eiesim.safe_text import load_yaml
+
     path = Path(path)
-    if not path.is_file():
-        raise UsageError("no such density profile", path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        raise UsageError(f"not a YAML/JSON density profile ({exc})", path) from None
+    data = load_yaml(path, UsageError, "density profile")  # JSON is YAML
     if not isinstance(data, dict) or not data:
         raise UsageError("a density profile must map layer names to densities (e.g. 'conv1: 0.85')", path)
     unknown = [k for k in data if k not in layer_names]
@@ -72,6 +68,9 @@ def max_rel_error(y: np.ndarray, ref: np.ndarray) -> float:
 def agreement_inputs(model: DenseModel, images: tuple[str, ...], seed: int) -> list[tuple[str, np.ndarray]]:
     """The (label, input) pairs of the report: the given images, else the model's stored input,
     else one random input in [0, 1) from ``seed``."""
+    from eiesim.limits import check_workload_memory
+
+    check_workload_memory(model)  # before any input of the model's declared shape is allocated
     if images:
         return [(spec, prepare_input(model, spec)) for spec in images]
     if model.input is not None:

@@ -4,7 +4,8 @@ Each parameter has a type, a unit, a default, a valid range and a one-line
 description (the ``Field`` declarations below are the single source; ``eiesim
 arch-params`` and docs/architecture.md are generated from them). Unknown keys
 and out-of-range values are errors naming the key and what would be valid.
-YAML is read with ``yaml.safe_load`` only; ``--set KEY=VALUE`` overrides use
+YAML is read by the shared safe loader (``eiesim.safe_text``: ``yaml.safe_load`` rules, duplicate
+keys refused); ``--set KEY=VALUE`` overrides use
 dotted keys for nested sections.
 """
 
@@ -326,24 +327,26 @@ def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, A
         raise ArchError(f"an architecture path must be a str or Path, got {type(path).__name__}")
     if path is not None:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ArchError(f"cannot read ({exc.__class__.__name__}: {exc})", path) from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ArchError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", path) from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ArchError("an architecture must be a YAML mapping of keys to values", path)
-        data = loaded
+        data = read_arch_file(path)
     if overrides:
         data = apply_overrides(data, overrides)
     return arch_from_dict(data, path)
+
+
+def read_arch_file(path: str | Path) -> dict[str, Any]:
+    """The mapping of an architecture YAML file, unvalidated (the shared safe loader: eiesim.safe_text).
+
+    Every command that reads an architecture file (``run``, ``sweep``, ``trace``, ...) goes
+    through here, so a bad file gives the same one-line ArchError everywhere.
+    """
+    from eiesim.safe_text import load_yaml
+
+    loaded = load_yaml(path, ArchError, "architecture file")
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ArchError("an architecture must be a YAML mapping of keys to values", path)
+    return loaded
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any]) -> dict[str, Any]:
@@ -393,6 +396,8 @@ def _parse_value(key: str, text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+        raise ArchError(f"--set {key}={text[:24]}{'...' if len(text) > 24 else ''}: the value cannot be converted") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise ArchError(f"--set {key}={text}: the value is not a finite number")
     return value

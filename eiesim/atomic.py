@@ -1,17 +1,359 @@
-"""Atomic output files: write to a temporary file beside the target, then rename.
+"""Outputs that are complete or absent: the one output-transaction mechanism of eiesim.
 
-An interrupted run therefore never leaves a half-written report, workload or CSV:
-either the old file (or nothing) is there, or the complete new one.
+* **Single files** (``atomic_path``, ``atomic_open``, ``write_text``): written to a
+  temporary file beside the target, then renamed onto it. A replaced file keeps its
+  permission bits.
+* **Sets of outputs** (:class:`OutputSet`: ``run --json`` and its ``.run.json``, ``run
+  --out DIR``, a sweep's two tables): every file is written to temporaries first (so a
+  full disk or a bad path fails before anything is replaced), then all are renamed in
+  one commit, under a lock on their directory so that concurrent eiesim processes
+  commit one after the other, with SIGINT/SIGTERM held back until the commit is over.
+* **Output directories** (``run --out DIR``, ``reproduce eie-figures --out DIR``): the
+  whole directory is built as a temporary directory and swapped into place in one
+  ``renameat2(RENAME_EXCHANGE)`` (two renames where the file system cannot exchange),
+  so DIR always holds exactly one run's files. A directory is replaced only if it is
+  empty or holds nothing but files this kind of output writes; anything else is
+  refused before work starts (:func:`check_output_dir`).
+
+Temporary names contain ``.eiesim-tmp-`` and each temporary is ``flock``-ed by its
+writer for as long as it exists. A writer killed with SIGKILL therefore leaves an
+*unlocked* temporary, which the next write into the same directory removes
+(:func:`clean_stale_temps`); a live writer's temporaries are never touched.
+
+:func:`check_output_file` and :func:`check_output_dir` are the preflight checks the
+CLI runs on every output path before any long work. Every OS error becomes an
+``OutputError`` naming the path. :func:`committed_outputs` lists what this process has
+completely written, so an interrupted command can say truthfully what it kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import re
+import shutil
+import signal
+import stat
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO
+
+from eiesim.errors import OutputError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+#: Part of every temporary name (``.<target name>.eiesim-tmp-<random><suffix>``).
+TEMP_MARK = ".eiesim-tmp-"
+
+_COMMITTED: list[Path] = []
+_CLEANED: set[str] = set()
+_CLEAN_LOCK = threading.Lock()
+
+
+# -- errors ------------------------------------------------------------------------------
+
+def os_problem(exc: OSError) -> str:
+    """A short description of an OS error ('no space left on device', 'permission denied', ...)."""
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    if exc.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    if exc.errno == errno.EFBIG:
+        return "file too large for this file system or the process's file-size limit"
+    text = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
+    return text[:1].lower() + text[1:]
+
+
+def _output_error(exc: OSError, target: Path, what: str = "cannot write", outcome: str = "nothing was written there"
+                  ) -> OutputError:
+    return OutputError(f"{what} ({os_problem(exc)}); {outcome}", target)
+
+
+# -- preflight ---------------------------------------------------------------------------
+
+def _nearest_existing(directory: Path, target: Path) -> Path:
+    """``directory`` itself or its nearest existing ancestor; OutputError (naming ``target``) if that is a file."""
+    probe = directory.absolute()
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot create it: {probe} is a file, not a directory", target)
+    return probe
+
+
+def _check_writable_dir(directory: Path, target: Path) -> None:
+    """``directory`` (existing) must accept new files."""
+    st = None
+    if hasattr(os, "statvfs"):
+        try:
+            st = os.statvfs(directory)
+        except OSError as exc:
+            raise _output_error(exc, target, "cannot check the output location") from None
+    if st is not None and st.f_flag & os.ST_RDONLY:
+        raise OutputError(f"cannot write in {directory}: read-only file system", target)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write in {directory}: permission denied", target)
+    if st is not None and st.f_bavail * st.f_frsize < 4096:
+        raise OutputError(f"cannot write in {directory}: no space left on device", target)
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Preflight of an output file: it can be created or replaced. Raises OutputError, creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError("is a directory; give a file name", path)
+    if str(path).endswith(os.sep) or path.name in ("", ".", ".."):
+        raise OutputError("expected a file name", path)
+    _check_writable_dir(_nearest_existing(path.parent, path), path)
+    return path
+
+
+def check_output_dir(path: str | Path, allowed: Collection[str] | Callable[[str], bool] | None = None) -> Path:
+    """Preflight of an output directory that will be replaced as a whole (or, with ``allowed=None``,
+    added to). ``allowed``: the names this kind of output writes; an existing directory holding
+    anything else is refused, because replacing it would delete those files."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError("is a file, not a directory", path)
+    if path.is_dir():
+        if allowed is not None:
+            ok = allowed if callable(allowed) else (lambda name, names=frozenset(allowed): name in names)
+            try:
+                foreign = sorted(n for n in os.listdir(path) if TEMP_MARK not in n and not ok(n))
+            except OSError as exc:
+                raise _output_error(exc, path, "cannot read the directory") from None
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+                raise OutputError(f"holds files eiesim did not write here ({shown}); the output replaces the whole "
+                                  "directory, so choose a new or empty directory", path)
+            _check_writable_dir(path.absolute().parent, path)
+        else:
+            _check_writable_dir(path, path)
+    else:
+        _check_writable_dir(_nearest_existing(path.parent, path), path)
+    return path
+
+
+def check_not_input(output: str | Path, inputs: Collection[str | Path], what: str = "input") -> None:
+    """Refuse an output that is one of the files the command reads (same path or same file)."""
+    out = Path(output)
+    for item in inputs:
+        item = Path(item)
+        same = out.absolute() == item.absolute()
+        if not same and out.exists() and item.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(out, item)
+        if same:
+            raise OutputError(f"this is the {what} {item}; writing the output there would destroy it, "
+                              "choose another -o", output)
+
+
+# -- temporaries and stale-temporary cleaning --------------------------------------------
+
+def _lock(fd: int, blocking: bool = True) -> bool:
+    if fcntl is None:  # pragma: no cover
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            return True  # a file system without locks: no stale-temporary detection there
+        raise
+    return True
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name[:80]}{TEMP_MARK}"
+
+
+def _new_temp_file(target: Path, suffix: str) -> tuple[Path, int]:
+    """A locked temporary file beside ``target`` (created 0600, locked before anyone can judge it stale)."""
+    prefix = _temp_prefix(target)
+    while True:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+        _lock(fd)
+        tmp = Path(name)
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return tmp, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # a cleaner removed it in the instant before we locked it: make another
+
+
+def _new_temp_dir(target: Path) -> tuple[Path, int]:
+    prefix = _temp_prefix(target)
+    while True:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+        fd = os.open(tmp, os.O_RDONLY)
+        _lock(fd)
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return tmp, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def clean_stale_temps(directory: str | Path, force: bool = False) -> list[Path]:
+    """Remove the temporaries that killed eiesim writers left in ``directory``; returns them.
+
+    A temporary is stale when no process holds its lock. Each directory is scanned once
+    per process unless ``force``.
+    """
+    directory = Path(directory)
+    key = str(directory.absolute())
+    with _CLEAN_LOCK:
+        if key in _CLEANED and not force:
+            return []
+        _CLEANED.add(key)
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []
+    names = [n for n in entries if TEMP_MARK in n]
+    removed = _clean_legacy_temps(directory, entries)
+    for name in names:
+        path = directory / name
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if not _lock(fd, blocking=False):
+                continue  # a live writer
+            if not os.path.samestat(os.fstat(fd), os.lstat(path)):
+                continue
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+            removed.append(path)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
+
+
+#: Temporaries of eiesim versions before the locked ones (``.report.json.k3j9x_2a.json.tmp.json``):
+#: their writers took no lock, so they are removed only once clearly abandoned.
+_LEGACY_TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?\.tmp(\.[A-Za-z0-9]+)?$")
+LEGACY_TEMP_AGE_S = 600.0
+
+
+def _clean_legacy_temps(directory: Path, entries: list[str]) -> list[Path]:
+    removed = []
+    now = time.time()
+    for name in entries:
+        if TEMP_MARK in name or not _LEGACY_TEMP.match(name):
+            continue
+        path = directory / name
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > LEGACY_TEMP_AGE_S:
+                os.unlink(path)
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
+# -- committing --------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while a commit renames files; deliver them afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if handler is None:
+            continue
+        old[sig] = handler
+        signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if pending:
+            sig = pending[0]
+            handler = old.get(sig)
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(sig)
+
+
+@contextlib.contextmanager
+def _directory_locked(directory: Path) -> Iterator[None]:
+    """An exclusive flock on ``directory`` itself (no lock file is left behind)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        _lock(fd)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _umask_bits() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _default_mode() -> int:
+    return 0o666 & ~_umask_bits()
+
+
+def _mode_for(target: Path, default: int | None = None) -> int:
+    """The permission bits a new version of ``target`` gets: the old file's, else the usual ones."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return _default_mode() if default is None else default
+
+
+def _prepare_parent(target: Path) -> None:
+    _nearest_existing(target.parent, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(exc, target, "cannot create its directory") from None
+    clean_stale_temps(target.parent)
+
+
+def committed_outputs() -> list[Path]:
+    """Every output this process has completely written so far, in order."""
+    return list(_COMMITTED)
+
+
+def reset_committed_outputs() -> None:
+    """Start afresh (the CLI does this at the start of each command): forget the record of written
+    outputs and which directories were already cleaned of stale temporaries."""
+    _COMMITTED.clear()
+    with _CLEAN_LOCK:
+        _CLEANED.clear()
 
 
 @contextlib.contextmanager
@@ -19,23 +361,29 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     """Yield a temporary path in the target's directory; rename it onto ``target`` on success.
 
     ``suffix`` defaults to the target's own suffix (numpy's ``savez`` appends ``.npz``
-    to names without it, so the temporary name must keep it).
+    to names without it, so the temporary name must keep it). OS errors (full disk,
+    read-only file system, ...) raise OutputError; the temporary is always removed.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix + ".tmp" + target.suffix,
-        dir=target.parent,
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
+    _prepare_parent(target)
     try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
-        os.replace(tmp_path, target)
+        tmp, fd = _new_temp_file(target, target.suffix if suffix is None else suffix)
+    except OSError as exc:
+        raise _output_error(exc, target) from None
+    try:
+        try:
+            yield tmp
+            os.chmod(tmp, _mode_for(target))
+            with _signals_deferred():
+                os.replace(tmp, target)
+                _COMMITTED.append(target)
+        except OSError as exc:
+            raise _output_error(exc, target) from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                os.unlink(tmp)
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -43,17 +391,180 @@ def atomic_open(target: str | Path, mode: str = "w", encoding: str | None = "utf
     """Open a temporary file for writing; it replaces ``target`` only if the block succeeds."""
     if "b" in mode:
         encoding = None
-    with atomic_path(target) as tmp, open(tmp, mode, encoding=encoding) as fh:
-        yield fh
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_path(target) as tmp:
+        try:
+            with open(tmp, mode, encoding=encoding) as fh:
+                yield fh
+        except OSError as exc:
+            raise _output_error(exc, Path(target)) from None
 
 
 def write_text(target: str | Path, text: str) -> None:
     """Write ``text`` to ``target`` atomically."""
     with atomic_open(target, "w") as fh:
         fh.write(text)
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one system call (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+_NONE = "no output was written"
+
+
+class OutputSet:
+    """Several outputs committed together: files and whole directories, all or (as far as possible) none.
+
+    ``add_file(path, data)`` and ``add_dir(path, {name: data}, allowed)`` only record what
+    to write; ``commit()`` writes every temporary, then renames them all under a lock
+    with interrupts held back, and returns the paths written. If writing a temporary
+    fails (full disk, read-only file system) nothing is replaced.
+    """
+
+    def __init__(self) -> None:
+        self._files: list[tuple[Path, str | bytes]] = []
+        self._dirs: list[tuple[Path, dict[str, str | bytes]]] = []
+
+    def add_file(self, path: str | Path, data: str | bytes) -> None:
+        self._files.append((Path(path), data))
+
+    def add_dir(self, path: str | Path, files: dict[str, str | bytes]) -> None:
+        self._dirs.append((_real_dir(Path(path)), dict(files)))
+
+    @property
+    def targets(self) -> list[Path]:
+        return [p for p, _ in self._files] + [p for p, _ in self._dirs]
+
+    def commit(self) -> list[Path]:
+        staged: list[tuple[Path, Path, int, bool]] = []  # (tmp, target, lock fd, is_dir)
+        try:
+            for target, data in self._files:
+                _prepare_parent(target)
+                try:
+                    tmp, fd = _new_temp_file(target, target.suffix)
+                except OSError as exc:
+                    raise _output_error(exc, target, outcome=_NONE) from None
+                staged.append((tmp, target, fd, False))
+                try:
+                    _write(tmp, data)
+                    os.chmod(tmp, _mode_for(target))
+                except OSError as exc:
+                    raise _output_error(exc, target, outcome=_NONE) from None
+            for target, files in self._dirs:
+                _prepare_parent(target)
+                try:
+                    tmp, fd = _new_temp_dir(target)
+                except OSError as exc:
+                    raise _output_error(exc, target, outcome=_NONE) from None
+                staged.append((tmp, target, fd, True))
+                try:
+                    for name, data in files.items():
+                        _write(tmp / name, data)
+                        os.chmod(tmp / name, _mode_for(target / name))
+                    os.chmod(tmp, _mode_for(target, 0o777 & ~_umask_bits()))
+                except OSError as exc:
+                    raise _output_error(exc, target / name if files else target, outcome=_NONE) from None
+            done: list[Path] = []
+            parents = sorted({str(target.absolute().parent) for _, target, _, _ in staged})
+            with _signals_deferred(), contextlib.ExitStack() as locks:
+                for parent in parents:
+                    locks.enter_context(_directory_locked(Path(parent)))
+                for tmp, target, _, is_dir in staged:
+                    try:
+                        if is_dir:
+                            _swap_dir(tmp, target)
+                        else:
+                            os.replace(tmp, target)
+                    except OSError as exc:
+                        kept = f"; already written: {', '.join(map(str, done))}" if done else ""
+                        raise OutputError(f"cannot write ({os_problem(exc)}){kept}", target) from None
+                    done.append(target)
+                    _COMMITTED.append(target)
+            return done
+        finally:
+            for tmp, _, fd, is_dir in staged:
+                with contextlib.suppress(OSError):
+                    if os.path.lexists(tmp) and os.path.samestat(os.fstat(fd), os.lstat(tmp)):
+                        shutil.rmtree(tmp, ignore_errors=True) if is_dir else os.unlink(tmp)
+                os.close(fd)
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    if isinstance(data, str):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(data)
+    else:
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+
+def _real_dir(path: Path) -> Path:
+    """A symlink to a directory is kept: the directory it points to is the one replaced."""
+    return Path(os.path.realpath(path)) if path.is_symlink() and path.is_dir() else path
+
+
+def _swap_dir(tmp: Path, target: Path) -> None:
+    """Put the finished directory ``tmp`` at ``target``, replacing what was there in one step when possible."""
+    if not os.path.lexists(target):
+        os.rename(tmp, target)
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise OSError(errno.ENOTDIR, "exists and is not a directory", str(target))
+    if _rename_exchange(tmp, target):  # tmp now holds the previous version
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = target.parent / f".{target.name[:80]}{TEMP_MARK}old-{os.getpid()}"
+    os.rename(target, old)  # from here until the next rename the directory is absent, never mixed
+    os.rename(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory to fill; on success it replaces ``target`` as a whole.
+
+    Check the target first with :func:`check_output_dir` (the caller knows which names
+    its output writes).
+    """
+    target = _real_dir(Path(target))
+    _prepare_parent(target)
+    try:
+        tmp, fd = _new_temp_dir(target)
+    except OSError as exc:
+        raise _output_error(exc, target) from None
+    try:
+        try:
+            yield tmp
+            for entry in os.listdir(tmp):
+                with contextlib.suppress(OSError):
+                    os.chmod(tmp / entry, _mode_for(target / entry, stat.S_IMODE(os.stat(tmp / entry).st_mode)))
+            os.chmod(tmp, _mode_for(target, 0o777 & ~_umask_bits()))
+            with _signals_deferred(), _directory_locked(target.absolute().parent):
+                _swap_dir(tmp, target)
+                _COMMITTED.append(target)
+        except OSError as exc:
+            raise _output_error(exc, target) from None
+    finally:
+        with contextlib.suppress(OSError):
+            if os.path.lexists(tmp) and os.path.samestat(os.fstat(fd), os.lstat(tmp)):
+                shutil.rmtree(tmp, ignore_errors=True)
+        os.close(fd)
+
+
+__all__ = [
+    "OutputSet", "TEMP_MARK", "atomic_directory", "atomic_open", "atomic_path", "check_not_input",
+    "check_output_dir", "check_output_file", "clean_stale_temps", "committed_outputs", "os_problem",
+    "reset_committed_outputs", "write_text",
+]

@@ -21,6 +21,7 @@ from eiesim.atomic import atomic_path
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.models.topologies import LayerSpec
 from eiesim.safe_npz import read_npz
+from eiesim.safe_text import parse_json
 from eiesim.workload import (
     MAX_LAYERS, Layer, Workload, parse_layer_meta, savez_deterministic, scalar_string, infer_shapes,
 )
@@ -90,10 +91,7 @@ def _load_dense(path: Path) -> DenseModel:
     if int(arrays["version"].reshape(())) != DENSE_FORMAT_VERSION:
         raise ModelFileError(f"dense format version {int(arrays['version'].reshape(()))} is not supported "
                              f"(this eiesim reads version {DENSE_FORMAT_VERSION})", path)
-    try:
-        meta = json.loads(scalar_string(arrays, "meta", path))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"'meta' is not valid JSON ({exc.msg} at position {exc.pos})", path) from None
+    meta = parse_json(scalar_string(arrays, "meta", path), path, ModelFileError, "'meta'")
     if not isinstance(meta, dict) or not all(k in meta for k in ("name", "source", "input", "layers")):
         raise ModelFileError("'meta' must be a JSON object with name, source, input and layers", path)
     inp = meta["input"]

@@ -44,5 +44,9 @@ class InputDataError(EiesimError):
     """An input tensor or image cannot be used."""
 
 
+class OutputError(EiesimError):
+    """An output path cannot be written (a file where a directory is needed, read-only, full disk, ...)."""
+
+
 class SweepError(EiesimError):
     """Some points of a sweep failed; the others are stored and a rerun retries only the failed ones."""

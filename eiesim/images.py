@@ -22,6 +22,7 @@ Without ``resize`` and ``crop`` the image is resized straight to the input size.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import InputDataError, WorkloadError
+from eiesim.limits import check_memory, check_workload_memory
 from eiesim.workload import Workload
 
 #: Photos shipped inside scikit-image (loaded offline through skimage.data).
@@ -112,9 +114,51 @@ def load_image(spec: str | Path | np.ndarray) -> np.ndarray:
     raise InputDataError(f"no such image file, and not a bundled photo (one of: {', '.join(BUNDLED_PHOTOS)})", spec)
 
 
+def declared_image_bytes(path: Path) -> tuple[int, str] | None:
+    """Bytes decoding ``path`` and preparing it as an input would need, from its header alone
+    (Pillow reads only the header on open; TIFF also through tifffile), with a description;
+    None when neither can read the header (the decoder then reports the file)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with scikit-image
+        Image = None
+    if Image is not None:
+        old_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # measure instead of Pillow's own warning/bomb error
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+                frames = int(getattr(im, "n_frames", 1) or 1)
+                bands = len(im.getbands())
+                sample = 2 if ";16" in im.mode or im.mode in ("I", "F") else 1
+                return w * h * frames * (bands * sample + PREPARE_BYTES_PER_PIXEL), f"{w}x{h} pixels" + (
+                    f" x {frames} frames" if frames > 1 else "")
+        except Exception:  # noqa: BLE001 -- not a format Pillow knows: try tifffile, then the decoder
+            pass
+        finally:
+            Image.MAX_IMAGE_PIXELS = old_limit
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            total = sum(math.prod(page.shape) * page.dtype.itemsize for page in tif.pages)
+            first = tif.pages[0].shape
+            pixels = math.prod(first[:2]) * len(tif.pages)
+            return total + pixels * PREPARE_BYTES_PER_PIXEL, f"{'x'.join(map(str, first))} per page"
+    except Exception:  # noqa: BLE001
+        return None
+
+
+#: Bytes per pixel that preparing an input adds to the decoded image (float64 RGB, resized copy).
+PREPARE_BYTES_PER_PIXEL = 48
+
+
 def _read_file(path: Path) -> np.ndarray:
     import skimage.io
 
+    declared = declared_image_bytes(path)
+    if declared is not None:
+        check_memory(declared[0], f"decoding this {declared[1]} image", path)
     try:
         with warnings.catch_warnings():  # imageio probes every plugin on unknown files; some warn of deprecation
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -210,6 +254,7 @@ def prepare_input(workload: Workload, spec: str | Path | np.ndarray | None = Non
     (path, bundled photo name or H x W x 3 array), preprocessed as the workload says.
     """
     shape = tuple(workload.input_shape)
+    check_workload_memory(workload)  # before the input (or anything else) is allocated
     if spec is None:
         if workload.input is None:
             raise InputDataError(f"workload {workload.name!r} has no stored input; give an image with --image NAME|PATH "
@@ -218,10 +263,9 @@ def prepare_input(workload: Workload, spec: str | Path | np.ndarray | None = Non
     if isinstance(spec, np.ndarray) and tuple(spec.shape) == shape:
         return _finite(spec.astype(np.float32), None)
     if isinstance(spec, str | Path) and str(spec).endswith(".npy") and Path(spec).is_file():
-        try:
-            arr = np.load(spec, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise InputDataError(f"not a readable .npy array ({exc})", spec) from None
+        from eiesim.safe_npz import read_npy
+
+        arr = read_npy(spec)
         if arr.dtype.kind not in "fiu" or tuple(arr.shape) != shape:
             raise InputDataError(f"array has shape {arr.shape} ({arr.dtype}); the workload takes {list(shape)} numbers", spec)
         return _finite(arr.astype(np.float32), spec)

@@ -9,7 +9,9 @@ sees plain numpy weights. Only the simple forms such subgraphs use are
 implemented; anything else raises ModelFileError naming the node.
 
 Every constant, decoded or folded, is capped at ``MAX_CONST_ELEMENTS`` so a small
-hostile file cannot make the importer allocate without bound.
+hostile file cannot make the importer allocate without bound; a folded constant's size is
+computed from its inputs' shapes *before* it is evaluated (a 200-byte ``Range(0, 2**29)``
+is refused without allocating its 4 GiB).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import EiesimError, ModelFileError
+from eiesim.limits import check_memory
 
 #: Largest tensor (elements) a constant may have, declared or folded.
 MAX_CONST_ELEMENTS = 1 << 28
@@ -67,6 +70,16 @@ def fold_node(node: Any, consts: dict[str, np.ndarray], attrs: dict[str, Any],
     """
     x = [consts[n] if n else None for n in node.input]
     try:
+        expected = _expected_elements(node.op_type, x, attrs)
+    except Exception:  # noqa: BLE001 -- malformed inputs: _evaluate reports them
+        expected = None
+    if expected is not None:
+        if expected > MAX_CONST_ELEMENTS:
+            raise node_error(f"would fold to a constant of {expected:,} elements, above the "
+                             f"{MAX_CONST_ELEMENTS:,} allowed", node, source)
+        check_memory(8 * expected, f"folding node {node.name or node.op_type!r} ({expected:,} elements)",
+                     source, ModelFileError)
+    try:
         outs = _evaluate(node.op_type, x, attrs, node, source)
     except EiesimError:
         raise
@@ -80,6 +93,34 @@ def fold_node(node: Any, consts: dict[str, np.ndarray], attrs: dict[str, Any],
                 raise node_error(f"folded constant of shape {value.shape} is too large", node, source)
             result[name] = value
     return result
+
+
+#: Operators whose output has as many elements as their first input.
+_SAME_SIZE = frozenset({"Identity", "Dropout", "Cast", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
+                        "Neg", "Sqrt", "Reciprocal"})
+
+
+def _expected_elements(op: str, x: list[Any], at: dict[str, Any]) -> int | None:
+    """Elements the folded output will have, computed from the inputs' shapes before evaluating
+    (None: not known in advance, e.g. Constant, whose tensor is size-checked when decoded)."""
+    if op in _SAME_SIZE:
+        return int(np.asarray(x[0]).size)
+    if op == "Range":
+        start, limit, delta = (float(np.asarray(v).reshape(())) for v in x[:3])
+        if delta == 0 or not all(math.isfinite(v) for v in (start, limit, delta)):
+            return None
+        return max(math.ceil((limit - start) / delta), 0)
+    if op == "ConstantOfShape":
+        return math.prod(int(v) for v in np.asarray(x[0]).reshape(-1))
+    if op == "Concat":
+        return sum(int(np.asarray(v).size) for v in x if v is not None)
+    if op in ("Add", "Sub", "Mul", "Div"):
+        return math.prod(np.broadcast_shapes(np.shape(x[0]), np.shape(x[1])))
+    if op == "Gather":
+        data, indices = np.asarray(x[0]), np.asarray(x[1])
+        axis = int(at.get("axis", 0)) % max(data.ndim, 1)
+        return int(indices.size) * math.prod(data.shape[:axis] + data.shape[axis + 1:])
+    return None
 
 
 def _axes(x: list[Any], at: dict[str, Any], idx: int) -> list[int] | None:

@@ -28,7 +28,6 @@ into a workload without changing any weight.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import scipy.sparse as sp
 
 from eiesim.dense import DenseLayer, DenseModel
 from eiesim.errors import EiesimError, ModelFileError, UsageError
+from eiesim.limits import check_memory
 from eiesim.models.topologies import LayerSpec
 from eiesim.onnx_fold import FOLDABLE, MAX_CONST_ELEMENTS, fold_node, node_error, tensor_to_array
 from eiesim.workload import MAX_CODEBOOK, NETWORK_INPUT, Layer, Pool, Workload, infer_shapes
@@ -348,10 +348,9 @@ class _Converter:
         props = {p.key: p.value for p in self.model.metadata_props}
         if PREPROCESS_KEY not in props:
             return None
-        try:
-            value = json.loads(props[PREPROCESS_KEY])
-        except json.JSONDecodeError:
-            value = None
+        from eiesim.safe_text import parse_json
+
+        value = parse_json(props[PREPROCESS_KEY], self.path, ModelFileError, f"metadata {PREPROCESS_KEY!r}")
         if not isinstance(value, dict):
             raise self.fail(f"metadata {PREPROCESS_KEY!r} must be a JSON object")
         return value
@@ -420,6 +419,8 @@ class _Converter:
             raise self.fail(f"kernel_shape {at['kernel_shape']} disagrees with weight shape {w.shape}", node)
         if group > 1:
             # A grouped conv is a dense conv whose weight is block-diagonal over channel groups.
+            check_memory(4 * out_c * c * kh * kw, f"the dense weight of grouped conv {node.name or node.output[0]!r} "
+                         f"({out_c}x{c}x{kh}x{kw})", self.path, ModelFileError)
             full = np.zeros((out_c, c, kh, kw), np.float32)
             per_out = out_c // group
             for g in range(group):

@@ -17,6 +17,7 @@ from rich.table import Table
 from eiesim.atomic import write_text
 from eiesim.multi import MultiImageResult
 from eiesim.result import SimulationResult
+from eiesim.tables import shown
 
 #: Version of the report layout (docs/report-schema.md); bumped only when fields are added.
 SCHEMA_VERSION = 2
@@ -76,10 +77,15 @@ def metadata_path(report_path: str | Path) -> Path:
     return path.with_name(path.stem + ".run.json")
 
 
+def run_metadata_json(meta: dict[str, Any]) -> str:
+    """The text of a ``*.run.json`` file."""
+    return json.dumps(meta, indent=2) + "\n"
+
+
 def write_run_metadata(meta: dict[str, Any], report_path: str | Path) -> Path:
     """Write the run metadata beside a report (atomically); returns its path."""
     target = metadata_path(report_path)
-    write_text(target, json.dumps(meta, indent=2) + "\n")
+    write_text(target, run_metadata_json(meta))
     return target
 
 
@@ -178,7 +184,7 @@ def layers_table(result: SimulationResult) -> Table:
             "padding", "bcast stall", "ALU util.")
     for c in cols:
         table.add_column(c, justify="left" if c == "layer" else "right", no_wrap=True)
-    for s in result.layers:
+    for s in shown(result.layers, table, "layers", "every layer is in the --json / --out report"):
         table.add_row(
             s.name, f"{s.cycles:,}", f"{s.time_us:,.2f}", f"{s.io_cycles:,}", f"{s.load_cycles:,}",
             f"{s.compute_cycles:,}", f"{s.store_cycles:,}", f"{s.nonzero_activations:,}",
@@ -238,7 +244,7 @@ def energy_table(result: SimulationResult) -> Table | None:
     for c in ("total", *ENERGY_GROUPS, "other", "time x power"):
         table.add_column(c, justify="right", no_wrap=True)
     grouped = {name for names in ENERGY_GROUPS.values() for name in names}
-    for layer in costs["layers"]:
+    for layer in shown(costs["layers"], table, "layers", "every layer is in the --json / --out report"):
         parts = layer["energy_by_component_pj"]
         cells = [sum(parts.get(n, 0.0) for n in names) for names in ENERGY_GROUPS.values()]
         other = sum(v for n, v in parts.items() if n not in grouped)

@@ -4,17 +4,25 @@
 reads the data, so a 1-KB file claiming 10^9 entries would allocate gigabytes.
 Here every member's header is parsed first and checked against the member's
 real size in the zip directory and against sane bounds; only then is the array
-read, always with ``allow_pickle=False``.
+read, always with ``allow_pickle=False``. The archive as a whole is checked first: its
+total decompressed size against the memory limit (``eiesim.limits``) and its overall
+compression ratio, so many members each just under the per-member zip-bomb guard are
+refused as well.
+
+``read_npy`` reads a single ``.npy`` file the same way.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from eiesim.errors import WorkloadError
+from eiesim.errors import EiesimError, InputDataError, WorkloadError
+from eiesim.limits import check_memory
 
 #: Largest uncompressed member accepted (bytes); far above any real layer.
 MAX_MEMBER_BYTES = 2 * 1024**3
@@ -48,9 +56,53 @@ def read_npz(path: str | Path, error: type[Exception] = WorkloadError) -> dict[s
         raise error(f"not a readable .npz archive ({exc.__class__.__name__}: {exc})", path) from None
 
 
+def _check_totals(infos: list[zipfile.ZipInfo], path: Path, error: type[Exception]) -> None:
+    """The whole archive, before any member is read: its decompressed size and its compression ratio."""
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos if i.compress_type != zipfile.ZIP_STORED)
+    if packed and total > RATIO_CHECK_BYTES and total / max(packed, 1) > MAX_COMPRESSION_RATIO:
+        raise error(f"the archive expands {total // max(packed, 1)}x when decompressed ({len(infos)} members, "
+                    f"{total:,} bytes from {packed:,}); refusing it", path)
+    check_memory(total, f"reading its {len(infos)} members ({total:,} bytes decompressed)", path,
+                 error if issubclass(error, EiesimError) else WorkloadError)
+
+
+def _read_header(fh, key: str, path: Path, error: type[Exception]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of one .npy member: the header numpy writes, parsed directly;
+    anything else by numpy's own (slower, ast-based) header reader."""
+    start = fh.read(10)
+    if len(start) == 10 and start[:6] == b"\x93NUMPY" and start[6] in (1, 2):
+        if start[6] == 1:
+            length = int.from_bytes(start[8:10], "little")
+        else:
+            length = int.from_bytes(start[8:10] + fh.read(2), "little")
+        header = fh.read(length)
+        m = _HEADER.fullmatch(header) if len(header) == length else None
+        if m is not None:
+            dtype = np.dtype(m.group(1).decode("ascii"))
+            shape = tuple(int(v) for v in m.group(3).split(b",") if v.strip())
+            return shape, m.group(2) == b"True", dtype
+        fh.seek(0)
+    else:
+        fh.seek(0)
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh)
+    raise ValueError(f"unsupported .npy version {version}")
+
+
+#: The header ``numpy.lib.format`` writes for plain dtypes: {'descr': ..., 'fortran_order': ..., 'shape': (...), }
+_HEADER = re.compile(rb"\{'descr': '([<>|=]?[a-zA-Z][a-zA-Z0-9]*)', 'fortran_order': (True|False), "
+                     rb"'shape': \(((?: *\d+ *,)*(?: *\d+ *)?)\), *\} *\n")
+
+
 def _read_members(zf: zipfile.ZipFile, path: Path, error: type[Exception]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    for info in zf.infolist():
+    infos = zf.infolist()
+    _check_totals(infos, path, error)
+    for info in infos:
         name = info.filename
         key = name[:-4] if name.endswith(".npy") else name
         if info.file_size > MAX_MEMBER_BYTES:
@@ -60,16 +112,10 @@ def _read_members(zf: zipfile.ZipFile, path: Path, error: type[Exception]) -> di
                 raise error(f"member {key!r} expands {info.file_size // info.compress_size}x when decompressed; refusing it", path)
         try:
             with zf.open(info) as fh:
-                version = np.lib.format.read_magic(fh)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-                else:
-                    raise ValueError(f"unsupported .npy version {version}")
+                shape, fortran, dtype = _read_header(fh, key, path, error)
                 if dtype.hasobject:
                     raise error(f"member {key!r} holds Python objects (pickled data); eiesim never loads pickles", path)
-                count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+                count = math.prod(shape) if shape else 1
                 header_len = fh.tell()
                 expected = header_len + count * dtype.itemsize
                 if count < 0 or expected != info.file_size:
@@ -91,3 +137,29 @@ def _read_members(zf: zipfile.ZipFile, path: Path, error: type[Exception]) -> di
     if len(out) != len(zf.infolist()):
         raise error("archive holds two members with the same name", path)
     return out
+
+
+def read_npy(path: str | Path, error: type[EiesimError] = InputDataError) -> np.ndarray:
+    """A ``.npy`` file, its header checked against its size and the memory limit before reading."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            shape, fortran, dtype = _read_header(fh, "array", path, error)
+            if dtype.hasobject:
+                raise error("holds Python objects (pickled data); eiesim never loads pickles", path)
+            count = math.prod(shape) if shape else 1
+            nbytes = count * dtype.itemsize
+            if count < 0 or fh.tell() + nbytes != size:
+                raise error(f"declares shape {tuple(shape)} of {dtype} ({nbytes} bytes) but holds "
+                            f"{size - fh.tell()} bytes", path)
+            check_memory(nbytes, f"an array of shape {tuple(shape)}", path, error)
+            data = fh.read(nbytes)
+    except EiesimError:
+        raise
+    except OSError as exc:
+        raise error(f"cannot read ({exc.strerror or exc})", path) from None
+    except Exception as exc:  # untrusted bytes: any header parser failure
+        raise error(f"not a valid .npy array ({exc})", path) from None
+    arr = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+    return arr.copy()

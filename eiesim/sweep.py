@@ -13,32 +13,36 @@
   images, and the run's warnings. ``results.csv`` and ``results.jsonl`` (the rows) are
   regenerated (atomically) from the stored points, in grid order; ``manifest.json``
   records what the sweep was run on (command, version, model digest, architecture and
-  workload paths with content digests, images), so the directory stands alone.
-* Execution: local worker processes (the workload is loaded once per worker, not per
-  point) or a Dask distributed cluster (the workload is scattered to the workers once).
-  On Dask each result is stored and its future released at once, so a worker lost
-  mid-sweep only re-runs the points it was still computing; a point that fails (e.g.
-  ``KilledWorker``) is raised only after every other point has been stored.
+  workload paths with content digests, images), so the directory stands alone. A stored
+  point is reused only after verification (format, key, checksum, metrics); sweeps into
+  one directory claim points so that each is computed once (``eiesim.sweep_store``).
+* Execution (``eiesim.sweep_exec``): in this process, on local worker processes (the
+  workload is loaded once per worker, not per point; workers exit when the sweep dies)
+  or on a Dask cluster (the workload is scattered to the workers, again after workers
+  are lost). Each result is stored at once; a point whose worker was lost is retried
+  (bounded); a point that fails is raised only after every other point has been stored.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import hashlib
-import io
 import itertools
 import json
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eiesim import __version__
-from eiesim.arch import ArchConfig, apply_overrides, arch_from_dict
+from eiesim.arch import ArchConfig, apply_overrides, arch_from_dict, read_arch_file
 from eiesim.atomic import write_text
-from eiesim.errors import EiesimError, SweepError, UsageError
+from eiesim.errors import EiesimError, UsageError
 from eiesim.provenance import array_digest, file_digest, model_digest
+from eiesim.sweep_exec import (
+    DaskRunner, PoolRunner, RunStats, SerialRunner, check_dask_address, quiet_dask_logs, raise_failures, run_points,
+)
+from eiesim.sweep_store import Rejected, ResultStore
 
 #: Metrics every row carries (after the swept keys), in this order.
 METRIC_COLUMNS = (
@@ -76,6 +80,9 @@ def parse_set(expr: str) -> tuple[str, list[Any]]:
             values.append(yaml.safe_load(item))
         except yaml.YAMLError:
             values.append(item)
+        except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+            raise UsageError(f"--set {key}={item[:24]}{'...' if len(item) > 24 else ''}: the value cannot be "
+                             "converted") from None
     return key, values
 
 
@@ -239,74 +246,7 @@ def resolved_columns(arch: ArchConfig, resolved: dict[str, Any]) -> dict[str, An
     return out
 
 
-_WORKER_STATE: dict[str, Any] = {}
-
-
-def _init_worker(workload_bytes: bytes, network_input: Any) -> None:
-    from eiesim.jit.threads import set_thread_count
-
-    set_thread_count(1)  # one point per worker process already keeps every CPU busy
-    _WORKER_STATE["workload"] = _workload_from_bytes(workload_bytes)
-    _WORKER_STATE["input"] = network_input
-
-
-def _worker_point(arch_dict: dict[str, Any]) -> dict[str, Any]:
-    return evaluate_point(arch_from_dict(arch_dict), _WORKER_STATE["workload"], _WORKER_STATE["input"])
-
-
-def _dask_point(workload_bytes: bytes, network_input: Any, arch_dict: dict[str, Any]) -> dict[str, Any]:
-    cache = _WORKER_STATE.setdefault("dask_cache", {})
-    digest = hashlib.sha256(workload_bytes).hexdigest()
-    if digest not in cache:
-        cache.clear()
-        cache[digest] = _workload_from_bytes(workload_bytes)
-    return evaluate_point(arch_from_dict(arch_dict), cache[digest], network_input)
-
-
-def _workload_from_bytes(data: bytes):
-    import tempfile
-
-    from eiesim.workload import load_workload
-
-    with tempfile.NamedTemporaryFile(suffix=".npz") as fh:
-        fh.write(data)
-        fh.flush()
-        return load_workload(fh.name)
-
-
-# -- the result store ---------------------------------------------------------------
-
-class ResultStore:
-    """One JSON file per finished point under ``DIR/points``; tables regenerated from them."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.dir = Path(directory)
-        self.points_dir = self.dir / "points"
-        self.points_dir.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, key: str) -> Path:
-        return self.points_dir / f"{key}.json"
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        path = self._path(key)
-        if not path.is_file():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None  # unreadable = not finished; it will be recomputed
-
-    def put(self, key: str, row: dict[str, Any]) -> None:
-        write_text(self._path(key), json.dumps(row, sort_keys=True))
-
-    def write_tables(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text(self.dir / "results.csv", buf.getvalue())
-        write_text(self.dir / "results.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-
+# -- the result store (eiesim.sweep_store) and the runners (eiesim.sweep_exec) -------------
 
 # -- running a sweep -------------------------------------------------------------------
 
@@ -316,7 +256,9 @@ class SweepResult:
 
     ``rows`` are the table (what results.csv holds); ``points`` the full stored points in
     the same order (rows plus ``resolved_arch``, per-layer ``layers`` and, with several
-    images, ``per_image`` and ``layer_stats``).
+    images, ``per_image`` and ``layer_stats``). ``rejected``: stored points that failed
+    verification and were recomputed (file and reason); ``retried``: point attempts
+    repeated because their worker was lost.
     """
 
     rows: list[dict[str, Any]]
@@ -324,6 +266,8 @@ class SweepResult:
     computed: int
     reused: int
     points: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    retried: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -364,13 +308,13 @@ def sweep(
     them (each point then simulates every image; see ``evaluate_point``). ``command``: the
     command line, recorded in ``manifest.json``.
     """
-    import yaml
-
     from eiesim.images import expand_image_specs, prepare_input
     from eiesim.workload import load_workload
 
+    if dask_address is not None:
+        check_dask_address(dask_address)  # a malformed address is reported before any work
     if isinstance(arch_base, (str, Path)):
-        base = yaml.safe_load(Path(arch_base).read_text()) or {}
+        base = read_arch_file(arch_base)
         source = str(arch_base)
     else:
         base, source = dict(arch_base or {}), None
@@ -399,6 +343,10 @@ def sweep(
     reused = len(points) - len(todo)
     done = reused
 
+    def progress() -> None:
+        if on_point:
+            on_point(done, len(points))
+
     def finish(i: int, metrics: dict[str, Any]) -> None:
         nonlocal done
         resolved = resolved_columns(points[i].arch, metrics.get("resolved_arch", {}))
@@ -406,36 +354,40 @@ def sweep(
         done += 1
         if store:
             store.put(keys[i], stored[i])
-            store.write_tables([table_row(r) for r in stored if r is not None], columns)
-        if on_point:
-            on_point(done, len(points))
+            if store.tables_due():
+                store.write_tables([table_row(r) for r in stored if r is not None], columns)
+        progress()
 
-    if on_point:
-        on_point(done, len(points))
+    def stored_by_another_sweep(i: int) -> dict[str, Any] | None:
+        nonlocal done
+        row = store.get(keys[i]) if store else None
+        if row is not None:
+            stored[i] = row
+            done += 1
+            progress()
+        return row
+
+    progress()
+    stats = RunStats()
     if todo:
-        if dask_address is not None:
-            _run_dask(dask_address, workload_path.read_bytes(), network_input, points, todo, finish, out_dir)
-        elif workers <= 1:
-            for i in todo:
-                finish(i, evaluate_point(points[i].arch, workload, network_input))
-        else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                     initargs=(workload_path.read_bytes(), network_input)) as pool:
-                futures = {pool.submit(_worker_point, points[i].arch.to_dict()): i for i in todo}
-                failures: list[BaseException] = []
-                for fut in as_completed(futures):
-                    try:
-                        metrics = fut.result()
-                    except Exception as exc:  # a broken point or worker: keep storing the others
-                        failures.append(exc)
-                        continue
-                    finish(futures[fut], metrics)
-                raise_failures(failures, out_dir)
+        with quiet_dask_logs() if dask_address is not None else contextlib.nullcontext():
+            runner = _runner(points, workload, workload_path, network_input, workers, dask_address)
+            try:
+                stats = run_points(todo, runner, keys, store, finish, stored_by_another_sweep)
+            except BaseException:  # interrupted: the tables still show every point stored so far
+                if store:
+                    with contextlib.suppress(EiesimError):
+                        store.write_tables([table_row(r) for r in stored if r is not None], columns)
+                raise
+            finally:
+                runner.close()
     final = [r for r in stored if r is not None]
     rows = [table_row(r) for r in final]
     if store:
         store.write_tables(rows, columns)
-    return SweepResult(rows, columns, computed=len(todo), reused=reused, points=final)
+    raise_failures(stats.failures, out_dir, lambda i: ", ".join(f"{k}={v}" for k, v in points[i].overrides.items()))
+    return SweepResult(rows, columns, computed=stats.computed, reused=reused + stats.reused_from_others,
+                       points=final, rejected=list(store.rejected) if store else [], retried=stats.retried)
 
 
 def table_row(point: dict[str, Any]) -> dict[str, Any]:
@@ -472,50 +424,14 @@ def sweep_manifest(arch_path: str | Path | None, base: dict[str, Any], workload_
     }
 
 
-def raise_failures(failures: list[BaseException], out_dir: str | Path | None) -> None:
-    """After every other point is stored: re-raise a user error as is, wrap anything else in SweepError."""
-    if not failures:
-        return
-    first = failures[0]
-    if isinstance(first, EiesimError):
-        raise first
-    raise SweepError(f"{len(failures)} point(s) failed ({first.__class__.__name__}: {first}); the other points "
-                     "are stored: rerun the same command to retry only the failed ones", out_dir)
+def _runner(points: list[SweepPoint], workload: Any, workload_path: Path, network_input: Any, workers: int,
+            dask_address: str | None) -> Any:
+    """The runner for this sweep: Dask, local worker processes, or this process."""
+    def arch_dict(i: int) -> dict[str, Any]:
+        return points[i].arch.to_dict()
 
-
-def _run_dask(address: str, workload_bytes: bytes, network_input: Any, points: list[SweepPoint],
-              todo: Iterable[int], finish: Callable[[int, dict[str, Any]], None],
-              out_dir: str | Path | None = None) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
-    except ImportError:
-        raise UsageError("--dask needs the dask extra: pip install 'eiesim[dask]'") from None
-    cluster = None
-    if address == "local":
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(address)
-    try:
-        wl_future = client.scatter(workload_bytes, broadcast=True)
-        in_future = client.scatter(network_input, broadcast=True)
-        pending = {client.submit(_dask_point, wl_future, in_future, points[i].arch.to_dict(), pure=False): i
-                   for i in todo}
-        failures: list[BaseException] = []
-        for fut in dask_completed(list(pending)):
-            i = pending.pop(fut)
-            try:
-                metrics = fut.result()
-            except Exception as exc:  # noqa: BLE001 -- e.g. KilledWorker: store the rest, raise at the end
-                failures.append(exc)
-                continue
-            finally:
-                # Drop our reference at once: Dask recomputes a lost result while a client holds
-                # its future, so a worker dying later would re-run points already stored.
-                fut.release()
-            finish(i, metrics)
-        raise_failures(failures, out_dir)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    if dask_address is not None:
+        return DaskRunner(dask_address, workers, workload_path.read_bytes(), network_input, arch_dict)
+    if workers > 1:
+        return PoolRunner(workers, workload_path.read_bytes(), network_input, arch_dict)
+    return SerialRunner(lambda i: evaluate_point(points[i].arch, workload, network_input))

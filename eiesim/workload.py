@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from eiesim.atomic import atomic_path
 from eiesim.errors import WorkloadError
 from eiesim.safe_npz import read_npz
+from eiesim.safe_text import parse_json
 
 FORMAT_NAME = "eiesim-workload"
 FORMAT_VERSION = 1
@@ -150,6 +151,7 @@ class Workload:
 
     def __post_init__(self) -> None:
         self._shapes: dict[str, tuple[int, ...]] | None = None
+        self._path: Path | None = None  # the file it was loaded from (for error messages)
 
     # -- structure ---------------------------------------------------------
     def layer(self, name: str) -> Layer:
@@ -174,8 +176,8 @@ class Workload:
 
     def input_shape_of(self, layer: Layer) -> tuple[int, ...]:
         """Shape of the tensor a layer consumes (its inputs concatenated along channels)."""
-        shapes = {NETWORK_INPUT: self.input_shape, **self.output_shapes()}
-        return concat_shape([shapes[s] for s in layer.inputs])
+        shapes = self.output_shapes()
+        return concat_shape([self.input_shape if s == NETWORK_INPUT else shapes[s] for s in layer.inputs])
 
     def consumers(self) -> dict[str, list[str]]:
         """Every tensor's consumers, once per input position that reads it (graph successors, in layer order)."""
@@ -451,10 +453,7 @@ def load_workload(path: str | Path) -> Workload:
     version = int(arrays["version"].reshape(()))
     if version != FORMAT_VERSION:
         raise WorkloadError(f"format version {version} is not supported (this eiesim reads version {FORMAT_VERSION})", path)
-    try:
-        meta = json.loads(scalar_string(arrays, "meta", path))
-    except json.JSONDecodeError as exc:
-        raise WorkloadError(f"'meta' is not valid JSON ({exc.msg} at position {exc.pos})", path) from None
+    meta = parse_json(scalar_string(arrays, "meta", path), path, WorkloadError, "'meta'")
     if not isinstance(meta, dict):
         raise WorkloadError("'meta' must be a JSON object", path)
     for key in ("name", "source", "input", "layers"):
@@ -496,6 +495,7 @@ def load_workload(path: str | Path) -> Workload:
         extra={k: v for k, v in meta.items() if k not in ("name", "source", "input", "layers")},
     )
     wl._shapes = infer_shapes(wl, path)
+    wl._path = path
     return wl
 
 

@@ -52,14 +52,80 @@ def base_workload_path(tmp_path_factory) -> Path:
     return path
 
 
+#: What each corpus file's one error line must say: the damage that file was made with
+#: (tests/corpus/make_corpus.py), not just that it failed. A new corpus file needs an entry here.
+PROBLEM = {
+    "wl-bias-inf.npz": "L1.bias holds NaN or Inf",
+    "wl-bias-wrong-length.npz": "L1.bias has 5 entries, expected out_channels = 3",
+    "wl-billion-entries.npz": "declares shape (1000000000,)",
+    "wl-channels-mismatch.npz": "inputs flatten to 16 values but in_channels is 17",
+    "wl-code-out-of-range.npz": "L0.codes must be < codebook size 4",
+    "wl-codebook-nan.npz": "L0.codebook holds NaN or Inf",
+    "wl-codes-hit-zero-weight.npz": "some codes point to a zero codebook value",
+    "wl-concat-spatial-mismatch.npz": "concatenated inputs have different spatial sizes",
+    "wl-duplicate-names.npz": "duplicate name 'conv'",
+    "wl-empty-file.npz": "not a readable .npz archive",
+    "wl-fc-inputs-mismatch.npz": "inputs flatten to 48 values but in_channels is 16",
+    "wl-fc-with-kernel.npz": "an fc layer has kernel [1, 1]",
+    "wl-header-garbage.npz": "member 'L0.indices' is not a valid .npy array",
+    "wl-index-duplicate.npz": "L0.indices must be strictly increasing within each row",
+    "wl-index-float.npz": "L0.indices must hold integers, got float32",
+    "wl-index-out-of-range.npz": "L0.indices must lie in [0, 18)",
+    "wl-indptr-2d.npz": "'L0.indptr' must be one-dimensional",
+    "wl-indptr-not-monotone.npz": "L0.indptr must start at 0 and never decrease",
+    "wl-indptr-wrong-length.npz": "L0.indptr has 4 entries, expected out_channels + 1 = 5",
+    "wl-input-nan.npz": "member 'input' holds NaN or Inf",
+    "wl-input-shape-bad.npz": "'meta.input.shape' must be [C, H, W] or [K]",
+    "wl-input-wrong-shape.npz": "member 'input' has shape (3, 3), expected (2, 4, 4)",
+    "wl-layer-kind-lstm.npz": "'kind' must be 'conv' or 'fc', got 'lstm'",
+    "wl-layer-missing-relu.npz": "missing keys ['relu']",
+    "wl-layers-empty.npz": "'meta.layers' must be a list of 1..10000 layers",
+    "wl-meta-is-list.npz": "'meta' must be a JSON object",
+    "wl-meta-no-layers.npz": "'meta' is missing 'layers'",
+    "wl-meta-not-json.npz": "'meta': not valid JSON",
+    "wl-missing-format.npz": "missing member 'format'",
+    "wl-missing-member.npz": "missing member 'L1.codes'",
+    "wl-negative-channels.npz": "'in_channels' must be an integer in [1, 16777216], got -2",
+    "wl-not-a-zip.npz": "not a readable .npz archive",
+    "wl-pickled-object.npz": "holds Python objects (pickled data)",
+    "wl-pool-too-big.npz": "pool kernel 9 larger than the 4x4 map",
+    "wl-truncated.npz": "not a readable .npz archive",
+    "wl-unknown-input.npz": "input 'nowhere' is not the network input or an earlier layer",
+    "wl-version-2.npz": "format version 2 is not supported",
+    "wl-wrong-format.npz": "'format' is 'some-other-tool', expected 'eiesim-workload'",
+    "arch-bad-tech.yaml": "tech_nm must be one of",
+    "arch-binary.yaml": "not a UTF-8 text architecture file",
+    "arch-entry-too-wide.yaml": "spmat_sram.width_bits (8) must hold one entry",
+    "arch-list.yaml": "an architecture must be a YAML mapping of keys to values",
+    "arch-nested-unknown-key.yaml": "unknown key 'spmat_sram.widht_bits'",
+    "arch-not-yaml.yaml": "not valid YAML at line 2",
+    "arch-python-tag.yaml": "python/object/apply:os.system' is not allowed",
+    "arch-section-scalar.yaml": "timing: Input should be a valid dictionary",
+    "arch-unknown-key.yaml": "unknown key 'num_pe'",
+    "arch-wrong-type.yaml": "fifo_depth: Input should be a valid integer",
+    "arch-zero-pes.yaml": "num_pes: Input should be greater than or equal to 1",
+    "net-billion-nnz.net": "header claims 1000000000 entries but the layer has only 14112 weights",
+    "net-empty.net": "file has 0 bytes, too short for the 26-entry header",
+    "net-short-header.net": "file has 12 bytes, too short for the 26-entry header",
+    "net-text.net": "header claims 1701667182 entries",
+}
+
+
 def test_corpus_has_at_least_30_kinds():
     assert len(WORKLOADS) + len(ARCHES) + len(NETS) >= 30
+    assert sorted(p.name for p in WORKLOADS + ARCHES + NETS) == sorted(PROBLEM)
+
+
+def assert_reports(err: str, path: Path) -> None:
+    """The one error line names this file's damage (``PROBLEM``)."""
+    assert PROBLEM[path.name] in err, (path.name, err)
 
 
 @pytest.mark.parametrize("path", WORKLOADS, ids=lambda p: p.name)
 def test_bad_workload_info(path, capsys):
     code, out, err = run_cli(["info", str(path)], capsys)
     assert_clean_error(code, err, path)
+    assert_reports(err, path)
 
 
 @pytest.mark.parametrize("path", WORKLOADS, ids=lambda p: p.name)
@@ -67,6 +133,7 @@ def test_bad_workload_run_writes_nothing(path, tmp_path, capsys):
     out_json = tmp_path / "report.json"
     code, out, err = run_cli(["run", str(TINY_ARCH), str(path), "--json", str(out_json)], capsys)
     assert_clean_error(code, err, path)
+    assert_reports(err, path)
     assert not out_json.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -75,6 +142,7 @@ def test_bad_arch_run(path, base_workload_path, tmp_path, capsys):
     out_json = tmp_path / "report.json"
     code, out, err = run_cli(["run", str(path), str(base_workload_path), "--json", str(out_json)], capsys)
     assert_clean_error(code, err, path)
+    assert_reports(err, path)
     assert not out_json.exists()
 
 
@@ -83,6 +151,7 @@ def test_bad_net_import(path, tmp_path, capsys):
     out = tmp_path / "out.npz"
     code, _, err = run_cli(["import-dc", str(path), "-o", str(out)], capsys)
     assert_clean_error(code, err, path)
+    assert_reports(err, path)
     assert not out.exists()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiesim.errors import EiesimError
+from eiesim.errors import EiesimError, OutputError
 from eiesim.workload import Pool, Workload, layer_from_dense, load_workload, save_workload
 from _support import run_cli
 
@@ -137,7 +137,7 @@ def test_export_is_atomic(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(onnx, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk full"):  # the library raises only the eiesim error family
         export_onnx(small_workload(), target)
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]

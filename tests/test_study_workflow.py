@@ -297,7 +297,7 @@ def test_sweep_directory_stands_alone(tmp_path):
     assert manifest["model_digest"] == model_digest() and manifest["eiesim_version"] == eiesim.__version__
     assert manifest["command"][:2] == ["eiesim", "sweep"] and manifest["images"][0]["image"] == "workload input"
     for key in manifest["points"]:
-        point = json.loads((out / "points" / f"{key}.json").read_text())
+        point = json.loads((out / "points" / f"{key}.json").read_text())["row"]  # the verified envelope
         assert point["resolved_arch"]["spmat_sram"]["size_bytes"] == point["resolved.spmat_sram.size_bytes"]
         assert isinstance(point["resolved.spmat_sram.size_bytes"], int)
         assert [layer["name"] for layer in point["layers"]] == ["fc"]

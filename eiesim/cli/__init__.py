@@ -8,14 +8,37 @@ code 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import sys
 
-import click
 
-from eiesim.errors import EiesimError
+def _interrupted_while_starting(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
+    """Ctrl-C (or SIGTERM) while the command is still importing: nothing can have been written."""
+    os.write(2, b"eiesim: interrupted; no output was written\n")
+    os._exit(130)
+
+
+def _started_as_command() -> bool:
+    """True in the ``eiesim`` console script and ``python -m eiesim`` (not when a program imports us)."""
+    argv0 = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return argv0 in ("eiesim", "eiesim.exe") or (
+        argv0 == "__main__.py" and os.path.basename(os.path.dirname(sys.argv[0])) == "eiesim")
+
+
+# Installed before the heavy imports below so that an early Ctrl-C is one line, not a traceback
+# (main() installs handlers that raise _Interrupted once it can turn an interrupt into a message).
+if _started_as_command():
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted_while_starting)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupted_while_starting)
+
+import importlib  # noqa: E402
+
+import click  # noqa: E402
+
+from eiesim.errors import EiesimError  # noqa: E402
 
 #: Modules that define commands (imported for their side effect of registering).
 COMMAND_MODULES = (
@@ -40,12 +63,15 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
+    from eiesim.cli.outputs import guard_outputs
+
     for name in COMMAND_MODULES:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
+    guard_outputs(cli)
 
 
 def _debug_first(args: list[str]) -> list[str]:
@@ -65,23 +91,54 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM while a command runs. Not a KeyboardInterrupt: click answers those by
+    printing an empty line before eiesim's one-line message."""
+
+
 def _on_signal(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
-    raise KeyboardInterrupt
+    raise _Interrupted
+
+
+def _interrupted() -> None:
+    """Say truthfully what an interrupted command kept (outputs are written whole or not at all)."""
+    from eiesim.atomic import committed_outputs
+
+    kept = committed_outputs()
+    if kept:
+        sys.stderr.write(f"eiesim: interrupted; kept the complete outputs written before: {', '.join(map(str, kept))}\n")
+    else:
+        sys.stderr.write("eiesim: interrupted; no output was written\n")
+    sys.exit(130)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
-    _register()
+    """Console entry point (also called in-process by tests and scripts: the caller's signal
+    handlers are put back afterwards)."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _main(argv)
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> None:
+    from eiesim.atomic import os_problem, reset_committed_outputs
+
     args = _debug_first(list(sys.argv[1:] if argv is None else argv))
     debug = args[:1] == ["--debug"] or os.environ.get("EIESIM_DEBUG") == "1"
-    signal.signal(signal.SIGTERM, _on_signal)
+    reset_committed_outputs()
+    _register()  # imports every command: still under the early handlers when started as a command
     try:
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
         cli.main(args=args, prog_name="eiesim", standalone_mode=False, obj={"argv": ["eiesim", *args]})
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.stderr.write("eiesim: interrupted; no output was written\n")
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt, _Interrupted):
+        _interrupted()
     except click.ClickException as exc:
         if debug:
             raise
@@ -90,8 +147,23 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _fail(exc.one_line())
-    except KeyboardInterrupt:
-        sys.stderr.write("eiesim: interrupted; no output was written\n")
-        sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except MemoryError:
+        if debug:
+            raise
+        _fail("out of memory: the input needs more memory than this machine has free; eiesim refuses inputs whose "
+              "declared sizes exceed EIESIM_MEMORY_LIMIT (default 4G) before allocating, so this one was "
+              "underestimated: lower EIESIM_MEMORY_LIMIT or use a smaller input")
+    except RecursionError:
+        if debug:
+            raise
+        _fail("an input is nested too deeply to process")
+    except OSError as exc:  # an OS error the output checks did not foresee (e.g. the disk filled up meanwhile)
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        problem = os_problem(exc)
+        if not exc.filename and (not exc.errno or problem.lower() == "error"):
+            problem = f"an operating-system call failed ({exc.__class__.__name__}: {' '.join(str(exc).split())})"
+        _fail(f"{where}{problem}")

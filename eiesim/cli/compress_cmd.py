@@ -25,6 +25,7 @@ from eiesim.cli import cli
 from eiesim.compress import compress_layer, storage_summary
 from eiesim.dense import DenseModel, load_dense
 from eiesim.errors import ModelFileError, UsageError
+from eiesim.tables import shown
 from eiesim.workload import Workload, save_workload
 
 
@@ -121,6 +122,10 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     DENSE may also be an ONNX model (.onnx; needs the onnx extra), read by eiesim import-onnx's rules.
     """
     model = load_dense_any(dense)
+    if agreement is not False and (dense.suffix.lower() == ".onnx" or images or agreement):
+        from eiesim.limits import check_workload_memory
+
+        check_workload_memory(model, dense)  # the agreement report runs the model: refuse before compressing
     layer_names = [dl.spec.name for dl in model.layers]
     profile = load_density_profile(density_profile, layer_names) if density_profile is not None else None
     per_layer = parse_densities(densities, layer_names, profile)
@@ -141,7 +146,7 @@ def _print_storage(wl: Workload, bits: int, index_bits: int, output: Path) -> No
     for col in ("layer", "nnz", "density", "padding", "code bits", "index bits", "codebook+bias B", "total B",
                 "Huffman B", "ratio vs dense"):
         table.add_column(col, justify="left" if col == "layer" else "right")
-    for r in summary["layers"]:
+    for r in shown(summary["layers"], table, "layers"):
         table.add_row(r["name"], f"{r['nnz']:,}", f"{r['density']:.1%}", f"{r['padding_entries']:,}",
                       f"{r['codes_stream_bits']:,}", f"{r['index_stream_bits']:,}",
                       f"{(r['codebook_bits'] + r['bias_bits']) // 8:,}", f"{r['total_bytes']:,}",

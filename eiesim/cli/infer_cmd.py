@@ -15,6 +15,7 @@ from eiesim.cli import cli
 from eiesim.errors import InputDataError
 from eiesim.functional import PRECISIONS, ForwardResult, forward
 from eiesim.images import prepare_input
+from eiesim.tables import shown
 from eiesim.workload import Workload, load_workload
 
 
@@ -80,7 +81,7 @@ def infer_command(workload: Path, image: str | None, precision: str, json_path: 
     layers.add_column("layer", no_wrap=True)
     for col in ("output", "in", "pre-pool", "out") + (("sat", "frac") if fixed else ()):
         layers.add_column(col, justify="right", no_wrap=True)
-    for layer in wl.layers:
+    for layer in shown(wl.layers, layers, "layers", "all of them: --json"):
         n = layer.name
         row = [n, "x".join(map(str, result.outputs[n].shape)), f"{result.input_density[n]:.3f}",
                f"{result.output_density_before_pool[n]:.3f}", f"{result.output_density[n]:.3f}"]

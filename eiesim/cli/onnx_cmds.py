@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 import numpy as np
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -49,16 +48,15 @@ def load_preprocess(text: str | None) -> dict[str, Any] | None:
     """``--preprocess``: a JSON object inline, or a .json / .yaml file holding one."""
     if text is None:
         return None
+    from eiesim.safe_text import parse_yaml, read_text
+
     path = Path(text)
-    source: str | Path | None = None
+    source: str | Path = "--preprocess"
     if not text.lstrip().startswith("{"):
         if not path.is_file():
             raise UsageError(f"--preprocess {text!r}: neither a JSON object nor an existing file")
-        source, text = path, path.read_text(encoding="utf-8")
-    try:
-        value = yaml.safe_load(text)  # JSON is YAML
-    except yaml.YAMLError as exc:
-        raise UsageError(f"--preprocess: not valid JSON/YAML ({exc})", source) from None
+        source, text = path, read_text(path, UsageError, "preprocess file")
+    value = parse_yaml(text, source, UsageError)  # JSON is YAML
     if not isinstance(value, dict):
         raise UsageError("--preprocess must be a mapping such as {\"channel_order\": \"BGR\", \"mean\": [...]}", source)
     return value

@@ -10,6 +10,10 @@ from eiesim.cli import cli
 from eiesim.errors import UsageError
 
 
+#: Files of a run or sweep directory that hold data (never an output of ``eiesim report``).
+_DATA_FILES = ("report.json", "report.run.json", "layers.csv", "results.csv", "results.jsonl", "manifest.json")
+
+
 @cli.command("report")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
@@ -24,7 +28,7 @@ from eiesim.errors import UsageError
 def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Path | None,
                    figure_formats: tuple[str, ...]) -> None:
     """Render SOURCE (a run's report.json, or a sweep directory) with tables and embedded plots."""
-    from eiesim.atomic import write_text
+    from eiesim.atomic import check_not_input, check_output_file, write_text
     from eiesim.render import load_run_report, load_sweep_dir, load_sweep_manifest
     from eiesim.render.document import render
     from eiesim.render.export import DEFAULT_FORMATS, export_figures
@@ -37,17 +41,25 @@ def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Pat
         if not (source / "results.csv").is_file() and not (source / "results.jsonl").is_file() \
                 and (source / "report.json").is_file():
             source = source / "report.json"  # the --out directory of `eiesim run`
-    if source.is_dir():
+    sweep = source.is_dir()
+    target = output if output is not None else (source if sweep else source.parent) / f"report.{fmt}"
+    check_output_file(target)
+    # The report must never replace what it (or a later report) reads: a run's files, a sweep's store.
+    data_dir = source if sweep else source.parent
+    protected = [source] + [data_dir / name for name in _DATA_FILES]
+    if sweep:
+        protected += sorted((source / "points").glob("*"))
+        if (source / "points").is_dir() and target.absolute().parent == (source / "points").absolute():
+            raise UsageError("this is inside the sweep's point store; choose another -o", target)
+    check_not_input(target, protected, "sweep's data file" if sweep else "run's data file")
+    if sweep:
         rows, columns = load_sweep_dir(source)
         doc = build_sweep_document(rows, columns, load_sweep_manifest(source))
-        kind, default_dir = f"sweep of {len(rows)} points", source
+        kind = f"sweep of {len(rows)} points"
     else:
         doc = build_run_document(load_run_report(source))
-        kind, default_dir = "run", source.parent
+        kind = "run"
     text = render(doc, fmt)
-    target = output if output is not None else default_dir / f"report.{fmt}"
-    if target.resolve() == source.resolve():
-        raise UsageError("the output would overwrite the input; choose another -o", target)
     write_text(target, text)
     click.echo(f"wrote {target} ({kind}, {fmt}, {len(text.encode()):,} bytes)")
     if figures_dir is not None:

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import click
 
-from eiesim.atomic import write_text
+from eiesim.atomic import OutputSet, check_output_dir, check_output_file
 from eiesim.cli import cli
 from eiesim.errors import ArchError, UsageError
 
 _DEFAULT_OUT = "\0default"
+#: What ``run --out DIR`` writes (and ``eiesim report DIR`` may add); DIR is replaced as a whole.
+RUN_DIR_FILES = ("report.json", "report.run.json", "layers.csv", "report.html", "report.md")
 
 
 def _safe_name(text: str) -> str:
@@ -52,8 +54,8 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     from eiesim.multi import simulate_images
     from eiesim.render import render_run
     from eiesim.report import (
-        cost_table, energy_table, image_layers_table, images_table, layers_table, report_dict, run_metadata,
-        totals_table, write_json, write_layers_csv, write_run_metadata,
+        cost_table, energy_table, image_layers_table, images_layers_csv, images_table, layers_csv, layers_table,
+        metadata_path, report_dict, report_json, run_metadata, run_metadata_json, totals_table,
     )
     from eiesim.simulate import default_paths, estimate_event_seconds
     from eiesim.workload import load_workload
@@ -66,6 +68,14 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
             raise UsageError(f"{what} file not found" + (" (the default; is the installation complete?)"
                                                           if path in (default_arch, default_workload) else ""),
                              path)
+    directory = None
+    if out_dir is not None:  # every output is checked before anything is loaded or simulated
+        directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
+            Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
+        check_output_dir(directory, RUN_DIR_FILES)
+    if json_path is not None:
+        check_output_file(json_path)
+        check_output_file(metadata_path(json_path))
     arch = load_arch(arch_path, list(overrides))
     workload = load_workload(workload_path)
     specs = expand_image_specs(list(images)) if images else [None if workload.input is not None else "chelsea"]
@@ -117,17 +127,22 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
             out.print(table)
     for text in multi.warnings:
         sys.stderr.write(f"eiesim: warning: {' '.join(text.split())}\n")
+    # All outputs are committed together: written to temporaries first, then renamed in one step.
+    outputs = OutputSet()
+    if json_path is not None or directory is not None:
+        body, meta_text = report_json(report), run_metadata_json(meta)
     if json_path is not None:
-        write_json(report, json_path)
-        meta_file = write_run_metadata(meta, json_path)
-        out.print(f"wrote {json_path} (run metadata: {meta_file})")
-    if out_dir is not None:
-        directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
-            Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
-        write_json(report, directory / "report.json")
-        write_run_metadata(meta, directory / "report.json")
-        write_layers_csv(multi, directory / "layers.csv")
-        write_text(directory / "report.html", render_run({**report_dict(report), "engine": result.engine}, "html"))
+        outputs.add_file(json_path, body)
+        outputs.add_file(metadata_path(json_path), meta_text)
+    if directory is not None:
+        csv_text = images_layers_csv(multi) if len(multi.results) > 1 else layers_csv(result)
+        outputs.add_dir(directory, {
+            "report.json": body, "report.run.json": meta_text, "layers.csv": csv_text,
+            "report.html": render_run({**report_dict(report), "engine": result.engine}, "html")})
+    outputs.commit()
+    if json_path is not None:
+        out.print(f"wrote {json_path} (run metadata: {metadata_path(json_path)})")
+    if directory is not None:
         out.print(f"wrote report.json, report.run.json, layers.csv and report.html to {directory}")
     failed = [(label, r.check) for label, r in zip(multi.labels, multi.results)
               if r.check and r.check["functional"] != "pass"]

@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from eiesim.atomic import check_output_dir
 from eiesim.cli import cli
 from eiesim.errors import UsageError
+from eiesim.tables import shown
 
 
 @cli.command("sweep")
@@ -44,6 +46,7 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
             raise UsageError("no such file", path)
     if out_dir is None:
         out_dir = Path("reports") / f"sweep-{workload.stem}-{arch.stem}"
+    check_output_dir(out_dir)
     console = Console(stderr=True)
     root = click.get_current_context().find_root()
     t0 = time.perf_counter()
@@ -67,6 +70,12 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
         write_text(json_path, json.dumps({"columns": result.columns, "rows": result.rows}, indent=2) + "\n")
     out.print(f"{len(result.rows)} points: {result.computed} computed, {result.reused} reused from {out_dir}; "
               f"wall time {wall:.1f} s; table in {out_dir / 'results.csv'}", highlight=False)
+    for rejected in result.rejected:
+        console.print(f"eiesim: recomputed a stored point that failed verification: {rejected}", highlight=False,
+                      soft_wrap=True)
+    if result.retried:
+        console.print(f"eiesim: {result.retried} point attempt(s) repeated because their worker was lost",
+                      highlight=False)
 
 
 #: Metric columns shown in the terminal (all of them are in results.csv), with their headers.
@@ -96,10 +105,12 @@ def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
         table.add_column(header, justify="right", no_wrap=True)
     for col in resolved:
         table.add_column(col, justify="right", no_wrap=True)
-    for row in result.rows:
+    for row in shown(result.rows, table, "points", "all of them: results.csv"):
         table.add_row(*[_fmt(row.get(c)) for c in varying], *[_fmt(row.get(c)) for c in SHOWN_METRICS],
                       *[_fmt(row.get(c)) for c in resolved])
     return table
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"

@@ -25,17 +25,18 @@ def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | No
                   image: str | None, overrides: tuple[str, ...]) -> None:
     """Write a trace of one layer, viewable in ui.perfetto.dev or chrome://tracing (1 us = 1 cycle)."""
     from eiesim.arch import load_arch
-    from eiesim.atomic import write_text
+    from eiesim.atomic import check_output_file, write_text
     from eiesim.trace import layer_trace
     from eiesim.workload import load_workload
 
     for path in (arch, workload):
         if not path.is_file():
             raise UsageError("no such file", path)
+    target = output if output is not None else Path(f"trace-{layer_name}.json")
+    check_output_file(target)
     cfg = load_arch(arch, list(overrides))
     wl = load_workload(workload)
     trace = layer_trace(cfg, wl, layer_name, input=image, max_events=max_events)
-    target = output if output is not None else Path(f"trace-{layer_name}.json")
     write_text(target, json.dumps(trace, separators=(",", ":")))
     meta = trace["metadata"]
     if meta["truncated"]:

@@ -24,6 +24,7 @@ def _console() -> Console:
 from eiesim.compress import storage_summary
 from eiesim.dense import dense_from_workload, save_dense
 from eiesim.errors import UsageError
+from eiesim.tables import shown
 from eiesim.models.deep_compression import import_dc
 from eiesim.models.synthetic import make_workload, workload_names
 from eiesim.workload import Workload, load_workload, save_workload
@@ -148,7 +149,7 @@ def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
                          ("nnz", "right"), ("density", "right"), ("cb bits", "right"),
                          (f"padding ({index_bits}-bit idx)", "right"), ("storage B", "right")):
         table.add_column(col, justify=justify)
-    for row in data["layers"]:
+    for row in shown(data["layers"], table, "layers", "all of them: --json"):
         table.add_row(row["name"], row["kind"], f"{row['rows']} x {row['cols']}",
                       f"{_fmt_pair(row['kernel'])} / {_fmt_pair(row['stride'])} / {_fmt_pair(row['padding'])}",
                       f"{row['nnz']:,}", f"{row['density']:.1%}", str(row["codebook_bits"]),

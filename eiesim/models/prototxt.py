@@ -46,7 +46,12 @@ def _tokens(text: str, source: str | Path | None) -> list[tuple[str, Any, int]]:
         kind = m.lastgroup
         tok = m.group()
         if kind == "str":
-            out.append(("value", bytes(tok[1:-1], "utf-8").decode("unicode_escape"), line))
+            try:
+                value = bytes(tok[1:-1], "utf-8").decode("unicode_escape")
+            except UnicodeDecodeError as exc:
+                raise ModelFileError(f"line {line}: bad escape sequence in the string {tok[:40]!r} ({exc.reason})",
+                                     source) from None
+            out.append(("value", value, line))
         elif kind == "punct":
             out.append((tok, tok, line))
         elif kind == "word":
@@ -59,6 +64,8 @@ def _tokens(text: str, source: str | Path | None) -> list[tuple[str, Any, int]]:
 def _scalar(word: str) -> Any:
     """A bare protobuf text value: int, float, true/false, or an enum name kept as a string."""
     if re.fullmatch(r"[+-]?\d+", word):
+        if len(word.lstrip("+-")) > 19:  # beyond int64: no prototxt field holds such a number
+            raise ValueError(f"the integer {word[:24]}... is out of range")
         return int(word)
     if word in ("true", "True"):
         return True
@@ -101,7 +108,11 @@ def parse_prototxt(text: str, source: str | Path | None = None) -> dict[str, lis
             stack.append(block)
             i += 2
         elif nxt[0] in ("word", "value"):
-            stack[-1].setdefault(key, []).append(_scalar(nxt[1]) if nxt[0] == "word" else nxt[1])
+            try:
+                value = _scalar(nxt[1]) if nxt[0] == "word" else nxt[1]
+            except ValueError as exc:
+                raise ModelFileError(f"line {nxt[2]}: {exc}", source) from None
+            stack[-1].setdefault(key, []).append(value)
             i += 2
         else:
             raise ModelFileError(f"line {nxt[2]}: expected a value or '{{' after {key!r}, got {nxt[1]!r}", source)

@@ -8,27 +8,19 @@ of JSON says so in one line instead of rendering an empty page.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from eiesim.errors import UsageError
+from eiesim.safe_text import parse_json, read_text
 
 #: Refuse absurdly large inputs before reading them into memory.
 MAX_INPUT_BYTES = 512 << 20
 
 
 def _read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(f"file is {size} bytes; larger than the {MAX_INPUT_BYTES} bytes a report may be", path)
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError("not a text file (expected JSON)", path) from None
-    except OSError as exc:
-        raise UsageError(f"cannot read ({exc.strerror or exc})", path) from None
+    return read_text(path, UsageError, "file", MAX_INPUT_BYTES)
 
 
 def _parse_constant(name: str) -> float:
@@ -38,10 +30,7 @@ def _parse_constant(name: str) -> float:
 def load_run_report(path: str | Path) -> dict[str, Any]:
     """A run report (``report.json`` of ``eiesim run``); refuses other JSON with a clear message."""
     path = Path(path)
-    try:
-        data = json.loads(_read_text(path), parse_constant=_parse_constant)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path) from None
+    data = parse_json(_read_text(path), path, UsageError, parse_constant=_parse_constant)
     if not isinstance(data, dict):
         raise UsageError(f"expected an eiesim run report (a JSON object), got a JSON {type(data).__name__}", path)
     if not isinstance(data.get("layers"), list) or not isinstance(data.get("totals"), dict):
@@ -63,6 +52,25 @@ def _coerce(text: str) -> Any:
     return {"True": True, "False": False, "true": True, "false": False}.get(text, text)
 
 
+def _read_csv(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """(header, rows) of a results.csv; a row with more or fewer cells than the header is an error."""
+    try:
+        records = list(csv.reader(_read_text(path).splitlines()))
+    except csv.Error as exc:
+        raise UsageError(f"not a readable CSV table ({exc})", path) from None
+    if not records:
+        return [], []
+    header, rows = records[0], []
+    for n, record in enumerate(records[1:], 2):
+        if not record:
+            continue
+        if len(record) != len(header):
+            raise UsageError(f"line {n} has {len(record)} cells but the header has {len(header)}; "
+                             "the table is damaged (rerun the sweep to regenerate it)", path)
+        rows.append({k: _coerce(v) for k, v in zip(header, record)})
+    return header, rows
+
+
 def load_sweep_dir(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """(rows, columns) of a sweep directory: rows from results.jsonl, column order from results.csv."""
     path = Path(path)
@@ -73,18 +81,13 @@ def load_sweep_dir(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     columns: list[str] = []
     csv_rows: list[dict[str, Any]] = []
     if csv_path.is_file():
-        reader = csv.DictReader(_read_text(csv_path).splitlines())
-        columns = list(reader.fieldnames or [])
-        csv_rows = [{k: _coerce(v) for k, v in row.items()} for row in reader]
+        columns, csv_rows = _read_csv(csv_path)
     rows: list[dict[str, Any]] = []
     if jsonl_path.is_file():
         for n, line in enumerate(_read_text(jsonl_path).splitlines(), 1):
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line, parse_constant=_parse_constant)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"line {n} is not valid JSON ({exc.msg})", jsonl_path) from None
+            row = parse_json(line, jsonl_path, UsageError, f"line {n}", parse_constant=_parse_constant)
             if not isinstance(row, dict):
                 raise UsageError(f"line {n} is not a JSON object", jsonl_path)
             rows.append(row)
@@ -105,10 +108,7 @@ def load_sweep_manifest(path: str | Path) -> dict[str, Any] | None:
     target = Path(path) / "manifest.json"
     if not target.is_file():
         return None
-    try:
-        data = json.loads(_read_text(target), parse_constant=_parse_constant)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", target) from None
+    data = parse_json(_read_text(target), target, UsageError, parse_constant=_parse_constant)
     if not isinstance(data, dict):
         raise UsageError("expected a JSON object (written by `eiesim sweep`)", target)
     return data

@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from eiesim.atomic import write_text
+from eiesim.atomic import OutputSet, check_output_dir
 
 #: FIFO depths as the paper counts them: ring slots B of the authors' simulator (batch_buffer_cycles.py sweeps
 #: powers of two); B slots hold B - 1 entries, eiesim's fifo_depth (docs/timing-model.md, "Parameters").
@@ -320,16 +320,21 @@ def run_all(out_dir: Path, layers: Sequence[str] | None = None,
                       "More PEs make load imbalance worse (load-balance efficiency falls)", rising=False),
     ]
     findings = [f for f in findings if f is not None]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for s in studies:
-        with open(out_dir / f"{s.name}.png.tmp", "wb") as fh:
-            fh.write(s.png)
-        (out_dir / f"{s.name}.png.tmp").replace(out_dir / f"{s.name}.png")
-        write_text(out_dir / f"{s.name}.csv", _csv(s.columns, s.rows))
     log(f"{time.perf_counter() - t0:.0f} s")
     readme = _readme(studies, findings, list(workloads))
-    write_text(out_dir / "README.md", readme)
+    files: dict[str, str | bytes] = {"README.md": readme}
+    for s in studies:
+        files[f"{s.name}.png"] = s.png
+        files[f"{s.name}.csv"] = _csv(s.columns, s.rows)
+    outputs = OutputSet()  # the directory is replaced as a whole: never a mix of two runs
+    outputs.add_dir(out_dir, files)
+    outputs.commit()
     return studies, findings, readme
+
+
+#: Files ``eie-figures`` writes: an existing --out directory holding anything else is not replaced.
+FIGURE_FILES = ("README.md", *(f"{name}.{ext}" for name in ("fifo_depth", "spmat_width", "pe_speedup", "pe_padding",
+                                                              "pe_load_balance") for ext in ("png", "csv")))
 
 
 def _readme(studies: Sequence[Study], findings: Sequence[Finding], layers: Sequence[str]) -> str:
@@ -387,6 +392,7 @@ def command(out_dir: Path, layers: str | None) -> None:
     """Design-space figures of the EIE paper: FIFO depth, SRAM width, PE count (plots, CSVs, checked findings)."""
     from rich.console import Console
 
+    check_output_dir(out_dir, FIGURE_FILES)
     console = Console(stderr=True)
     names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
     _studies, findings, _readme_text = run_all(out_dir, names, log=lambda s: console.log(s))

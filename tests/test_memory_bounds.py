@@ -1,0 +1,231 @@
+"""Memory is bounded by what the input claims, checked before allocating.
+
+Each hostile input is a few hundred bytes that *declares* something huge. It is fed to the
+command that reads it in a real subprocess, and the test checks the clean one-line error and
+the child's peak resident memory (``os.wait4``): the refusal must come before the allocation.
+Before these checks the same files took 4 GB (an ONNX ``Range``), 3.9 GB (an npz of many
+members each just under the zip-bomb guard) or died with a MemoryError traceback (a 152-byte
+TIFF, a workload declaring a 20000 x 20000 input, an ONNX model with a huge input).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eiesim.limits import memory_limit_bytes, parse_bytes, workload_run_bytes
+from eiesim.workload import Workload, layer_from_dense, load_workload, save_workload
+from _support import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
+#: Peak RSS a refused input may cost (the interpreter, numpy, numba and scipy alone take ~200 MB).
+MAX_RSS_BYTES = 700 * 1024**2
+
+
+def run_measured(args: list[str], env: dict | None = None) -> tuple[int, str, int]:
+    """(exit code, stderr, peak RSS in bytes) of ``eiesim ARGS`` in a fresh process."""
+    proc = subprocess.Popen([sys.executable, "-m", "eiesim", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, err, usage.ru_maxrss * 1024
+
+
+def assert_refused(code: int, err: str, rss: int, path: Path, expected: str) -> None:
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {path}") and expected in lines[0], err
+    assert rss < MAX_RSS_BYTES, f"peak RSS {rss / 2**20:.0f} MiB: allocated before refusing"
+
+
+def _tiff(width: int, height: int) -> bytes:
+    """A valid-looking 8-bit RGB TIFF header declaring width x height, with 12 bytes of deflate data."""
+    data = zlib.compress(b"\0" * 64)
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, 8 + 2 + 12 * 10 + 4), (259, 3, 1, 8),
+               (262, 3, 1, 2), (273, 4, 1, 8 + 2 + 12 * 10 + 4 + 6), (277, 3, 1, 3), (278, 4, 1, height),
+               (279, 4, 1, len(data)), (284, 3, 1, 1)]
+    out = b"II*\0" + struct.pack("<IH", 8, len(entries))
+    out += b"".join(struct.pack("<HHII", *e) for e in entries) + struct.pack("<I", 0)
+    return out + struct.pack("<HHH", 8, 8, 8) + data
+
+
+def test_tiny_tiff_declaring_ten_billion_pixels(tmp_path):
+    path = tmp_path / "huge.tiff"
+    path.write_bytes(_tiff(100_000, 100_000))
+    assert path.stat().st_size < 200
+    code, err, rss = run_measured(["run", "--image", str(path), "--no-check"])
+    assert_refused(code, err, rss, path, "decoding this 100000x100000 pixels image would need about")
+
+
+def test_an_ordinary_image_still_works(tmp_path, capsys):
+    from skimage.io import imsave
+
+    path = tmp_path / "small.png"
+    imsave(path, np.full((40, 50, 3), 128, np.uint8), check_contrast=False)
+    wl = tmp_path / "wl.npz"
+    save_workload(_workload((3, 16, 16)), wl)
+    code, _, err = run_cli(["infer", str(wl), "--image", str(path)], capsys)
+    assert code == 0, err
+
+
+def _workload(shape: tuple[int, ...]) -> Workload:
+    """A 1x1 conv 3 -> 4 channels on a (3, H, W) input, or an fc 8 -> 4 on an (8,) input."""
+    kind = "conv" if len(shape) == 3 else "fc"
+    weights = np.ones((4, shape[0], 1, 1) if kind == "conv" else (4, shape[0]), np.float32)
+    layer = layer_from_dense("c1", weights, codebook=np.array([1.0], np.float32), kind=kind)
+    return Workload("declared-input", "test", shape, None, [layer],
+                    input=None if kind == "conv" else np.ones(shape, np.float32))
+
+
+def test_small_workload_declaring_a_huge_input(tmp_path, capsys):
+    path = tmp_path / "big-input.npz"
+    save_workload(_workload((3, 20_000, 20_000)), path)
+    assert path.stat().st_size < 4096
+    code, err, rss = run_measured(["run", str(TINY), str(path), "--no-check"])
+    assert_refused(code, err, rss, path, "one inference of workload 'declared-input' (input 3x20000x20000")
+    code, out, err = run_cli(["info", str(path)], capsys)  # describing it needs no activations
+    assert code == 0, err
+
+
+def test_npz_of_many_members_each_under_the_zip_bomb_guard(tmp_path):
+    path = tmp_path / "many.npz"
+    member = io.BytesIO()
+    np.lib.format.write_array(member, np.zeros((1 << 20) - 128, np.uint8))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for i in range(48):  # 48 MiB in all, each member 1 MiB: far below the per-member check
+            zf.writestr(f"junk{i}.npy", member.getvalue())
+    assert path.stat().st_size < 100_000
+    code, err, rss = run_measured(["info", str(path)])
+    assert_refused(code, err, rss, path, "the archive expands")
+
+
+def test_total_decompressed_size_is_capped_by_the_memory_limit(tmp_path):
+    path = tmp_path / "random.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, a=rng.integers(0, 255, 12 << 20, dtype=np.uint8), b=rng.integers(0, 255, 12 << 20, dtype=np.uint8))
+    code, err, rss = run_measured(["info", str(path)], env={"EIESIM_MEMORY_LIMIT": "16M"})
+    assert_refused(code, err, rss, path, "above the 16.0 MiB limit")
+
+
+def test_npy_input_declaring_more_than_it_holds(tmp_path):
+    wl = tmp_path / "fc.npz"
+    save_workload(_workload((8,)), wl)
+    arr = tmp_path / "x.npy"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (1 << 34,)})
+    arr.write_bytes(header.getvalue() + b"\0" * 32)
+    code, err, rss = run_measured(["run", str(TINY), str(wl), "--image", str(arr), "--no-check"])
+    assert_refused(code, err, rss, arr, "declares shape (17179869184,)")
+
+
+def test_memory_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
+    simulate_mod = importlib.import_module("eiesim.simulate")  # the module (``import eiesim.x as m`` binds the public function)
+
+    wl = tmp_path / "fc.npz"
+    save_workload(_workload((8,)), wl)
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    multi_mod = importlib.import_module("eiesim.multi")  # imported first: it binds the real simulate
+    monkeypatch.setattr(simulate_mod, "simulate", exhausted)
+    monkeypatch.setattr(multi_mod, "simulate", exhausted)  # what `run` calls
+    code, _, err = run_cli(["run", str(TINY), str(wl)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("eiesim: error: out of memory")
+
+
+def test_memory_limit_is_documented_and_overridable(tmp_path, monkeypatch, capsys):
+    assert parse_bytes("512M") == 512 << 20 and parse_bytes("8G") == 8 << 30 and parse_bytes("16GiB") == 16 << 30
+    monkeypatch.delenv("EIESIM_MEMORY_LIMIT", raising=False)
+    assert memory_limit_bytes() == 4 << 30
+    wl_path = tmp_path / "wl.npz"
+    wl = _workload((3, 128, 128))
+    save_workload(wl, wl_path)
+    need = workload_run_bytes(load_workload(wl_path))
+    assert need > 1 << 20
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "1M")
+    code, _, err = run_cli(["run", str(TINY), str(wl_path), "--no-check", "--image", "chelsea"], capsys)
+    assert code == 2 and "above the 1.0 MiB limit" in err
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "lots")
+    code, _, err = run_cli(["run", str(TINY), str(wl_path), "--no-check", "--image", "chelsea"], capsys)
+    assert code == 2 and "EIESIM_MEMORY_LIMIT='lots'" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "64M")
+    code, _, err = run_cli(["run", str(TINY), str(wl_path), "--no-check", "--image", "chelsea"], capsys)
+    assert code == 0, err
+
+
+def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates():
+    """The estimate is an upper bound of the largest arrays, worked out by hand for one layer."""
+    wl = _workload((3, 10, 10))  # 1x1 conv 3 -> 4 channels, 100 pixels
+    # kept outputs 8*400, im2col 4*100*3, dense weights 4*4*3, accumulators 16*100*4, input 12*300, image 24*300
+    assert workload_run_bytes(wl) == 8 * 400 + (4 * 100 * 3 + 4 * 4 * 3 + 16 * 100 * 4 + 12 * 300) + 24 * 300
+
+
+# -- ONNX ------------------------------------------------------------------------------------------
+
+def _onnx_model(path: Path, nodes, inputs, outputs, initializers=()) -> None:
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    onnx.save(onnx.helper.make_model(graph), str(path))
+
+
+def test_onnx_range_is_refused_before_it_is_folded(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    path = tmp_path / "range.onnx"
+    consts = [helper.make_node("Constant", [], [n], value=numpy_helper.from_array(np.array(v, np.int64)))
+              for n, v in (("s", 0), ("l", 1 << 29), ("d", 1))]
+    _onnx_model(path, [*consts, helper.make_node("Range", ["s", "l", "d"], ["r"]), helper.make_node("Relu", ["x"], ["y"])],
+                [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    assert path.stat().st_size < 300
+    code, err, rss = run_measured(["import-onnx", str(path), "-o", str(tmp_path / "d.npz")])
+    assert_refused(code, err, rss, path, "would fold to a constant of 536,870,912 elements")
+    assert onnx is not None
+
+
+def test_onnx_with_a_huge_input_shape(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    path = tmp_path / "huge-input.onnx"
+    w = numpy_helper.from_array(np.ones((1, 3, 1, 1), np.float32), "w")
+    _onnx_model(path, [helper.make_node("Conv", ["x", "w"], ["y"])],
+                [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 100_000, 100_000])],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    assert path.stat().st_size < 200
+    code, err, rss = run_measured(["compress", str(path), "-o", str(tmp_path / "c.npz")])
+    assert_refused(code, err, rss, path, "(input 3x100000x100000")
+    wl = tmp_path / "as-is.npz"
+    code, err, _ = run_measured(["import-onnx", str(path), "--workload", "-o", str(wl)])
+    assert code == 0, err
+    for args in (["run", str(TINY), str(wl)], ["infer", str(wl), "--image", "chelsea"]):
+        code, err, rss = run_measured(args)
+        assert_refused(code, err, rss, wl, "one inference of workload")
+
+
+def test_onnx_grouped_conv_that_would_expand_to_a_huge_dense_weight(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    groups = 1 << 15
+    path = tmp_path / "grouped.onnx"
+    w = numpy_helper.from_array(np.ones((groups, 1, 3, 3), np.float32), "w")
+    _onnx_model(path, [helper.make_node("Conv", ["x", "w"], ["y"], group=groups, pads=[1, 1, 1, 1])],
+                [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, groups, 4, 4])],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    code, err, rss = run_measured(["import-onnx", str(path), "-o", str(tmp_path / "d.npz")])
+    assert_refused(code, err, rss, path, "the dense weight of grouped conv")

@@ -1,0 +1,188 @@
+"""A sweep store trusts nothing it did not write; sweeps share one store; workers die with their sweep.
+
+* Stored points are verified (format, key, checksum, metrics): damaged or hand-edited files
+  are recomputed and named, never reused.
+* Two real ``eiesim sweep`` processes into one ``--out`` compute every point once between
+  them (claims), also when one of them is killed with SIGKILL.
+* ``kill -9`` of ``sweep --workers 2`` leaves no worker process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from eiesim.models.synthetic import eie_fc_layer
+from eiesim.sweep import sweep
+from eiesim.sweep_store import envelope
+from eiesim.workload import save_workload
+from _support import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
+RUNNER = ROOT / "tests" / "fault_runner.py"
+WAIT_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def fc_npz(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wl") / "fc.npz"
+    save_workload(eie_fc_layer("fc", 256, 128, 0.2, 0.4, bits=4, seed=3), path)
+    return path
+
+
+def _row_of(path: Path) -> dict:
+    return json.loads(path.read_text())["row"]
+
+
+#: Ways a stored point can be damaged, and the reason the sweep must give.
+DAMAGE = {
+    "empty-list": (lambda p, key: p.write_text("[]"), "holds a JSON list"),
+    "empty-object": (lambda p, key: p.write_text("{}"), "not a point record"),
+    "old-plain-row": (lambda p, key: p.write_text(json.dumps({**_row_of(p), "cycles": -5})), "not a point record"),
+    "edited-metric": (lambda p, key: p.write_text(json.dumps({**json.loads(p.read_text()),
+                                                              "row": {**_row_of(p), "cycles": 5}})), "checksum"),
+    "resealed-negative": (lambda p, key: p.write_text(json.dumps(envelope(key, {**_row_of(p), "cycles": -5}))),
+                          "cycles = -5 is not a non-negative integer"),
+    "missing-metric": (lambda p, key: p.write_text(json.dumps(envelope(
+        key, {k: v for k, v in _row_of(p).items() if k != "energy_uj"}))), "'energy_uj' is missing"),
+    "wrong-key": (lambda p, key: p.write_text(json.dumps(envelope("0" * 24, {**_row_of(p), "point": "0" * 24}))),
+                  "names the key"),
+    "truncated": (lambda p, key: p.write_text(p.read_text()[:40]), "not valid JSON"),
+    "not-utf8": (lambda p, key: p.write_bytes(b"\xff" * 10), "not a UTF-8"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_point_is_recomputed_and_named(damage, fc_npz, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    first = sweep(TINY, fc_npz, ["num_pes=1,2"], out)
+    key = first.rows[1]["point"]
+    path = out / "points" / f"{key}.json"
+    spoil, reason = DAMAGE[damage]
+    spoil(path, key)
+    again = sweep(TINY, fc_npz, ["num_pes=1,2"], out)
+    assert (again.computed, again.reused) == (1, 1)
+    assert again.rows == first.rows
+    assert [r.path for r in again.rejected] == [path] and reason in again.rejected[0].reason
+    assert _row_of(path) == first.points[1]  # rewritten, verified (the row plus its details)
+    # The command says so, on stderr, after the table.
+    spoil(path, key)
+    code, stdout, err = run_cli(["sweep", str(TINY), str(fc_npz), "--set", "num_pes=1,2", "--out", str(out),
+                                 "--workers", "1"], capsys)
+    assert code == 0, err
+    assert "1 computed, 1 reused" in stdout
+    problems = [line for line in err.strip().splitlines() if not line.startswith("eiesim: warning: ")]  # tiny-4pe warns
+    assert problems == [f"eiesim: recomputed a stored point that failed verification: {path}: "
+                        f"{again.rejected[0].reason}"]
+
+
+def test_results_tables_are_regenerated_from_verified_points_only(fc_npz, tmp_path):
+    out = tmp_path / "sweep"
+    first = sweep(TINY, fc_npz, ["num_pes=1,2,4"], out)
+    csv_before = (out / "results.csv").read_bytes()
+    for row in first.rows:
+        (out / "points" / f"{row['point']}.json").write_text("{}")
+    again = sweep(TINY, fc_npz, ["num_pes=1,2,4"], out)
+    assert again.computed == 3 and len(again.rejected) == 3
+    assert (out / "results.csv").read_bytes() == csv_before
+
+
+def _evaluations(log: Path) -> Counter:
+    return Counter(int(line.split()[0]) for line in log.read_text().splitlines()) if log.exists() else Counter()
+
+
+def _sweep_proc(spec: dict, fc_npz: Path, out: Path, values: str) -> subprocess.Popen:
+    args = ["sweep", str(TINY), str(fc_npz), "--set", values, "--out", str(out), "--workers", "1"]
+    return subprocess.Popen([sys.executable, str(RUNNER), json.dumps(spec), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_two_sweeps_into_one_directory_compute_each_point_once(fc_npz, tmp_path):
+    out, log = tmp_path / "shared", tmp_path / "evaluations.log"
+    values = "num_pes=1,2,3,4,5,6"
+    spec = {"log": str(log), "slow_s": 0.4}
+    procs = [_sweep_proc(spec, fc_npz, out, values) for _ in range(2)]
+    results = [p.communicate(timeout=WAIT_S) for p in procs]
+    for proc, (stdout, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+        assert "6 points:" in stdout
+    assert _evaluations(log) == Counter(range(1, 7)), "some point was computed by both sweeps"
+    computed = [int(stdout.split("points: ")[1].split(" computed")[0]) for stdout, _ in results]
+    assert sum(computed) == 6
+    clean = sweep(TINY, fc_npz, [values], tmp_path / "clean")
+    assert (out / "results.csv").read_bytes() == (tmp_path / "clean" / "results.csv").read_bytes()
+    assert sorted(p.suffix for p in (out / "points").iterdir()) == [".json"] * 6  # no claim files left
+
+
+def test_a_sweep_waiting_on_a_killed_sweeps_claims_computes_them(fc_npz, tmp_path):
+    out, log = tmp_path / "shared", tmp_path / "evaluations.log"
+    values = "num_pes=1,2,3,4"
+    first = _sweep_proc({"log": str(log), "slow_s": 1.5}, fc_npz, out, values)
+    deadline = time.monotonic() + WAIT_S
+    while not list((out / "points").glob("*.claim")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = _sweep_proc({"log": str(log), "slow_s": 0.0}, fc_npz, out, values)
+    time.sleep(1.0)
+    first.kill()
+    first.communicate()
+    stdout, err = second.communicate(timeout=WAIT_S)
+    assert second.returncode == 0, err
+    assert "4 points:" in stdout
+    assert set(_evaluations(log)) == {1, 2, 3, 4}
+    assert sorted(p.suffix for p in (out / "points").iterdir()) == [".json"] * 4
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_workers_exit_when_the_sweep_is_killed(tmp_path):
+    wl = tmp_path / "big.npz"
+    save_workload(eie_fc_layer("fc", 2048, 1024, 0.1, 0.5, bits=4, seed=1), wl)
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "eiesim", "sweep", str(TINY), str(wl), "--set",
+                             "num_pes=1,2,3,4,5,6,7,8", "--out", str(out), "--workers", "2"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + WAIT_S
+    while not list((out / "points").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, "worker processes outlived their sweep"
