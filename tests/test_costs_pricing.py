@@ -144,7 +144,7 @@ def test_eie_table2_command_with_the_engine(tmp_path):
 
     from click.testing import CliRunner
 
-    from eiesim.reproduce.table2 import command
+    from eiesim.cli.reproduce.table2 import command
     out = tmp_path / "t2.json"
     result = CliRunner().invoke(command, ["--json", str(out)])
     assert result.exit_code == 0, result.output
