@@ -145,8 +145,10 @@ def layer_matrix_q(layer: Layer, fmt: LayerFormat) -> sp.csr_matrix:
     return sp.csr_matrix((cb[layer.codes.astype(np.int64)], layer.indices, layer.indptr), shape=(layer.rows, layer.cols))
 
 
-#: Largest dense weight matrix (M x V values) the exact float64 path of ``accumulate_reference`` builds.
-DENSE_EXACT_MAX_VALUES = 1 << 24
+#: Largest dense weight matrix (M x V values, 32 MB) the exact float64 path of ``accumulate_reference`` builds.
+DENSE_EXACT_MAX_VALUES = 1 << 22
+#: Patch values converted to float64 at a time by that path (16 MB): its buffers stay small.
+DENSE_EXACT_CHUNK_VALUES = 1 << 21
 #: Integers float64 represents exactly: every product and partial sum must stay below this.
 FLOAT64_EXACT_BELOW = 1 << 53
 
@@ -169,7 +171,11 @@ def accumulate_reference(layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> np.
     cols = im2col(np.asarray(x_q, dtype=np.int64), layer.kernel, layer.stride, layer.padding)
     oh, ow = conv_output_hw(h, wd, layer.kernel, layer.stride, layer.padding)
     if _float64_is_exact(w, cols):
-        acc = (w.toarray().astype(np.float64) @ cols.astype(np.float64)).astype(np.int64)
+        dense = w.toarray().astype(np.float64)
+        acc = np.empty((layer.rows, cols.shape[1]), dtype=np.int64)
+        step = max(1, DENSE_EXACT_CHUNK_VALUES // max(1, cols.shape[0]))
+        for lo in range(0, cols.shape[1], step):
+            acc[:, lo:lo + step] = dense @ cols[:, lo:lo + step].astype(np.float64)
     else:
         acc = np.asarray(w @ cols, dtype=np.int64)
     return acc.reshape(layer.rows, oh, ow)

@@ -169,8 +169,9 @@ def test_memory_limit_is_documented_and_overridable(tmp_path, monkeypatch, capsy
 def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates():
     """The estimate is an upper bound of the largest arrays, worked out by hand for one layer."""
     wl = _workload((3, 10, 10))  # 1x1 conv 3 -> 4 channels, 100 pixels
-    # kept outputs 8*400, im2col 4*100*3, dense weights 4*4*3, accumulators 16*100*4, input 12*300, image 24*300
-    assert workload_run_bytes(wl) == 8 * 400 + (4 * 100 * 3 + 4 * 4 * 3 + 16 * 100 * 4 + 12 * 300) + 24 * 300
+    # kept outputs 8*400; im2col in int64 8*100*3, dense float64 weights 8*4*3, accumulators 16*100*4,
+    # input 12*300; image 24*300
+    assert workload_run_bytes(wl) == 8 * 400 + (8 * 100 * 3 + 8 * 4 * 3 + 16 * 100 * 4 + 12 * 300) + 24 * 300
 
 
 # -- ONNX ------------------------------------------------------------------------------------------
