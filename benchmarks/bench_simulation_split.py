@@ -18,7 +18,11 @@ arch_configs/eie-64pe-8bit.yaml with the bundled photo "chelsea", fast engine:
    same pixel range run on one thread, then split over two.
 
 Every figure is the median of interleaved repetitions, so a noisy neighbour on the
-machine hits all of them alike; ratios are taken inside one repetition.
+machine hits all of them alike; ratios are taken inside one repetition. Section [0]
+says how busy the machine was: its load average and what two threads gain on a loop
+that is trivially parallel (2.0x on two idle cores). Multithreaded BLAS (the float
+pass, the fixed-point reference) suffers most from a busy neighbour: run once more with
+``OPENBLAS_NUM_THREADS=1`` to see the split without that effect.
 """
 
 from __future__ import annotations
@@ -228,8 +232,40 @@ def bench_threads() -> None:
         print(f"    {name:<18} 1 thread {one * 1e3:7.1f} ms, 2 threads {two * 1e3:7.1f} ms: {speedup:.2f}x")
 
 
+def bench_machine() -> None:
+    """How much of the machine is free: load average, and the 2-thread speedup of a trivially parallel loop."""
+    import os
+
+    from numba import njit
+
+    @njit(nogil=True, cache=False)
+    def spin(n):  # noqa: ANN001, ANN202
+        acc = 0
+        for i in range(n):
+            acc += (i * 2654435761) % 1000003
+        return acc
+
+    spin(10)
+    n = 100_000_000
+    pool = ThreadPoolExecutor(2)
+    ratios = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        spin(n)
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        list(pool.map(spin, [n // 2, n // 2]))
+        ratios.append(one / (time.perf_counter() - t0))
+    pool.shutdown()
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"[0] machine: {os.cpu_count()} CPUs, load average {load}; 2 threads on a trivially parallel loop: "
+          f"{statistics.median(ratios):.2f}x (2.00x when both cores are free); "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+
+
 def main() -> None:
     print(f"eiesim simulation-split benchmark (python {sys.version.split()[0]})")
+    bench_machine()
     if not REAL_MODEL.is_file():
         print(f"skipped: {REAL_MODEL} not found")
         return
