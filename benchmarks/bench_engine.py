@@ -88,7 +88,7 @@ def bench_alex6() -> None:
     from eiesim.simulate import simulate
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.fast import run_layer_fast
-    from eiesim.timing.threads import set_thread_count, thread_count
+    from eiesim.jit.threads import set_thread_count, thread_count
 
     arch = load_arch(ROOT / "arch_configs" / "eie-64pe.yaml")
     wl = eie_fc_layer("Alex-6", 9216, 4096, 0.09, 0.351, 4, 0)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # what type checkers see: the real objects and their signatur
     from eiesim.functional import forward as forward
     from eiesim.multi import MultiImageResult as MultiImageResult
     from eiesim.multi import simulate_images as simulate_images
-    from eiesim.simulate import SimulationResult as SimulationResult
+    from eiesim.result import SimulationResult as SimulationResult
     from eiesim.simulate import simulate as simulate
     from eiesim.sweep import SweepResult as SweepResult
     from eiesim.sweep import sweep as sweep
@@ -50,7 +50,7 @@ _EXPORTS = {
     "Workload": "eiesim.workload",
     "Layer": "eiesim.workload",
     "simulate": "eiesim.simulate",
-    "SimulationResult": "eiesim.simulate",
+    "SimulationResult": "eiesim.result",
     "simulate_images": "eiesim.multi",
     "MultiImageResult": "eiesim.multi",
     "forward": "eiesim.functional",

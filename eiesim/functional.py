@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
 import numpy as np
 
 from eiesim.errors import InputDataError, UsageError, WorkloadError
@@ -139,30 +140,31 @@ def plan_fixed_point(workload: Workload, x_float: np.ndarray, bits: int = 16,
         # With ReLU only the non-negative outputs must fit (negative overflows clip to 0 exactly).
         peak = result.max_abs_before_pool if layer.relu else result.max_abs_before_relu
         frac[layer.name] = frac_bits_for(peak[layer.name], bits)
-    # Tensors read together must share one format: union-find over each layer's inputs.
-    parent = {name: name for name in frac}
-
-    def root(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    for layer in workload.layers:
-        first = root(layer.inputs[0])
-        for src in layer.inputs[1:]:
-            parent[root(src)] = first
-    shared: dict[str, int] = {}
-    for name, f in frac.items():
-        r = root(name)
-        shared[r] = min(shared.get(r, MAX_FRAC), f)
-    out = {name: shared[root(name)] for name in frac}
+    out = {}
+    for group in format_groups(workload):
+        shared = min(frac[name] for name in group)
+        out.update((name, shared) for name in group)
     layers = {
         layer.name: LayerFormat(weight_frac=weight_format(layer, bits), in_frac=out[layer.inputs[0]],
                                 out_frac=out[layer.name], bits=bits)
         for layer in workload.layers
     }
     return FixedPointPlan(bits=bits, input_frac=out[NETWORK_INPUT], layers=layers)
+
+
+def format_groups(workload: Workload) -> list[set[str]]:
+    """Tensors that must share one fixed-point format: the network input and every layer output, grouped.
+
+    Tensors read together (concatenated, or read by the same layer) meet in one
+    accumulator, so they need one format; the relation is transitive. The groups are
+    the connected components of the undirected graph that links the inputs of each
+    layer (networkx).
+    """
+    g = nx.Graph()
+    g.add_nodes_from([NETWORK_INPUT, *(layer.name for layer in workload.layers)])
+    for layer in workload.layers:
+        nx.add_path(g, layer.inputs)
+    return list(nx.connected_components(g))
 
 
 # -- graph plumbing (shared by every path) --------------------------------------------

@@ -92,10 +92,13 @@ def workload_run_bytes(workload: Workload) -> int:
     """Upper bound of the memory one inference of ``workload`` needs (simulation or forward pass).
 
     Every layer's output is kept (int64 fixed point or float32), and one layer at a
-    time needs its input patches (im2col, float32), its dense decoded weights (float32)
-    and its accumulators (int64), for the float pass and the fixed-point pass; the
-    network input is prepared from a float64 image of the same size.
+    time needs its input patches (im2col, int64 in the fixed-point reference), its dense
+    weights (float64 in the reference's exact product, ``fixed_point.accumulate_reference``)
+    and its accumulators (int64); the float pass needs at most that; the network input
+    is prepared from a float64 image of the same size.
     """
+    from eiesim.workload import conv_output_hw  # not at the top: workload imports safe_npz, which imports this
+
     shapes = workload.output_shapes()
     kept = 0
     peak = 0
@@ -105,10 +108,8 @@ def workload_run_bytes(workload: Workload) -> int:
         in_shape = workload.input_shape_of(layer)
         pixels = math.prod(shapes[layer.name][1:]) if layer.kind == "conv" else 1
         if layer.kind == "conv" and layer.pool is not None:  # the accumulators are before pooling
-            h, w = in_shape[1:]
-            (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-            pixels = ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1)
-        step = (4 * pixels * layer.cols + 4 * layer.rows * layer.cols + 16 * pixels * layer.rows
+            pixels = math.prod(conv_output_hw(*in_shape[1:], layer.kernel, layer.stride, layer.padding))
+        step = (8 * pixels * layer.cols + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows
                 + 12 * math.prod(in_shape))
         peak = max(peak, step)
     return kept + peak + 24 * math.prod(workload.input_shape)

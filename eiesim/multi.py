@@ -22,7 +22,8 @@ from eiesim.arch import ArchConfig
 from eiesim.event_budget import DEFAULT_EVENT_LIMIT_S
 from eiesim.images import expand_image_specs, image_label, prepare_input
 from eiesim.provenance import array_digest
-from eiesim.simulate import SimulationResult, simulate
+from eiesim.result import SimulationResult
+from eiesim.simulate import simulate
 from eiesim.workload import Workload
 
 #: Per-layer quantities summarised over images.

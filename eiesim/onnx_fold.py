@@ -1,17 +1,19 @@
-"""Constant folding for the ONNX importer: evaluate constant subgraphs with numpy.
+"""Constant folding for the ONNX importer: constant subgraphs evaluated by ONNX's own reference runtime.
 
 Exporters often compute weights instead of storing them: ``Constant`` and
 ``ConstantOfShape`` nodes, small chains of ``Reshape`` / ``Transpose`` / ``Mul``
 ..., and PyTorch's ``Shape -> Gather -> Unsqueeze -> Concat`` spelling of a
 flatten. ``eiesim.onnx_import`` calls :func:`fold_node` for every node in
 ``FOLDABLE`` whose inputs are all constants, so that each Conv / Gemm / MatMul
-sees plain numpy weights. Only the simple forms such subgraphs use are
-implemented; anything else raises ModelFileError naming the node.
+sees plain numpy weights. The node is evaluated by ``onnx.reference.ReferenceEvaluator``
+at the model's opset, so every operator has the semantics the ONNX specification
+gives it (``Shape``'s start and end, integer ``Div`` truncating exactly, ``Reshape``'s
+``allowzero``, ...); an evaluation failure is a ModelFileError naming the node.
 
 Every constant, decoded or folded, is capped at ``MAX_CONST_ELEMENTS`` so a small
 hostile file cannot make the importer allocate without bound; a folded constant's size is
-computed from its inputs' shapes *before* it is evaluated (a 200-byte ``Range(0, 2**29)``
-is refused without allocating its 4 GiB).
+computed from its inputs *before* it is evaluated (a 200-byte ``Range(0, 2**29)`` is
+refused without allocating its 4 GiB), and checked again after.
 """
 
 from __future__ import annotations
@@ -60,18 +62,21 @@ def tensor_to_array(tensor: Any, where: str, source: str | Path) -> np.ndarray:
     return np.array(arr)
 
 
-def fold_node(node: Any, consts: dict[str, np.ndarray], attrs: dict[str, Any],
-              source: str | Path) -> dict[str, np.ndarray]:
+def fold_node(node: Any, consts: dict[str, np.ndarray], attrs: dict[str, Any], source: str | Path,
+              opset: int | None = None) -> dict[str, np.ndarray]:
     """Evaluate one node whose inputs are all in ``consts``; returns its named outputs.
 
-    ``attrs`` are the node's decoded attributes. Raises ModelFileError (naming the
-    node) for an unsupported form, a numpy failure on malformed constants, or a
-    result larger than ``MAX_CONST_ELEMENTS``.
+    ``attrs`` are the node's decoded attributes (for the size pre-checks); ``opset`` is
+    the model's default-domain opset (default: the newest the installed onnx knows).
+    Raises ModelFileError (naming the node) for a result larger than
+    ``MAX_CONST_ELEMENTS``, known before evaluating or after, for string tensors, and
+    for anything the reference runtime refuses.
     """
     x = [consts[n] if n else None for n in node.input]
+    _check_declared(node, x, attrs, source)
     try:
         expected = _expected_elements(node.op_type, x, attrs)
-    except Exception:  # noqa: BLE001 -- malformed inputs: _evaluate reports them
+    except Exception:  # noqa: BLE001 -- malformed inputs: the evaluation reports them
         expected = None
     if expected is not None:
         if expected > MAX_CONST_ELEMENTS:
@@ -79,20 +84,61 @@ def fold_node(node: Any, consts: dict[str, np.ndarray], attrs: dict[str, Any],
                              f"{MAX_CONST_ELEMENTS:,} allowed", node, source)
         check_memory(8 * expected, f"folding node {node.name or node.op_type!r} ({expected:,} elements)",
                      source, ModelFileError)
-    try:
-        outs = _evaluate(node.op_type, x, attrs, node, source)
-    except EiesimError:
-        raise
-    except Exception as exc:  # numpy errors on malformed constant subgraphs
-        raise node_error(f"cannot fold this constant operator ({type(exc).__name__}: {exc})", node, source) from None
+    outs = _evaluate(node, {n: consts[n] for n in node.input if n}, opset, source)
     result = {}
     for name, value in zip(node.output, outs):
         if name:
             value = np.asarray(value)
+            if value.dtype == object:
+                raise node_error("string tensors are not supported", node, source)
             if value.size > MAX_CONST_ELEMENTS:
                 raise node_error(f"folded constant of shape {value.shape} is too large", node, source)
             result[name] = value
     return result
+
+
+def shape_of(node: Any, shape: tuple[int, ...], opset: int | None, source: str | Path) -> np.ndarray:
+    """The output of a ``Shape`` node reading a computed tensor of static ``shape`` (batch included).
+
+    Evaluated by the reference runtime on a zero-stride view of that shape (no memory), so a
+    computed tensor's ``Shape`` and a constant's (folded by ``fold_node``) follow the same
+    specification: ``start`` and ``end`` included.
+    """
+    dummy = np.broadcast_to(np.zeros((), np.float32), shape)
+    return _evaluate(node, {node.input[0]: dummy}, opset, source)[0]
+
+
+def _check_declared(node: Any, x: list[Any], at: dict[str, Any], source: str | Path) -> None:
+    """Refuse, before evaluating, a Constant tensor or a ConstantOfShape shape that is negative or too large."""
+    if node.op_type == "Constant" and "value" in at:
+        dims = list(at["value"].dims)
+        if (math.prod(dims) if dims else 1) > MAX_CONST_ELEMENTS:
+            raise node_error(f"Constant {node.name or node.output[0]!r}: constant of shape {dims} is too large",
+                             None, source)
+    if node.op_type == "ConstantOfShape" and x and x[0] is not None:
+        shape = [int(v) for v in np.asarray(x[0]).reshape(-1)]
+        if any(v < 0 for v in shape) or math.prod(shape) > MAX_CONST_ELEMENTS:
+            raise node_error(f"ConstantOfShape of shape {shape} is negative or too large", node, source)
+
+
+def _evaluate(node: Any, feeds: dict[str, np.ndarray], opset: int | None, source: str | Path) -> list[np.ndarray]:
+    """Run one node through ``onnx.reference.ReferenceEvaluator`` (the specification's semantics)."""
+    import onnx  # the caller has already required the onnx extra
+    from onnx.reference import ReferenceEvaluator
+
+    untyped = onnx.TypeProto()  # the runtime takes the feeds' own types
+    graph = onnx.helper.make_graph(
+        [node], "fold", [onnx.helper.make_value_info(n, untyped) for n in feeds],
+        [onnx.helper.make_value_info(n, untyped) for n in node.output if n])
+    model = onnx.helper.make_model(graph, opset_imports=[
+        onnx.helper.make_opsetid("", opset or onnx.defs.onnx_opset_version())])  # the operator version of the opset
+    try:
+        runtime = ReferenceEvaluator(model)
+        return list(runtime.run(None, feeds))
+    except EiesimError:
+        raise
+    except Exception as exc:  # the runtime's errors on malformed constant subgraphs
+        raise node_error(f"cannot fold this constant operator ({type(exc).__name__}: {exc})", node, source) from None
 
 
 #: Operators whose output has as many elements as their first input.
@@ -123,79 +169,4 @@ def _expected_elements(op: str, x: list[Any], at: dict[str, Any]) -> int | None:
     return None
 
 
-def _axes(x: list[Any], at: dict[str, Any], idx: int) -> list[int] | None:
-    """Axes from input ``idx`` (opset >= 13) or from the ``axes`` attribute (older opsets)."""
-    if len(x) > idx and x[idx] is not None:
-        return [int(v) for v in np.asarray(x[idx]).reshape(-1)]
-    return [int(v) for v in at["axes"]] if "axes" in at else None
-
-
-def _evaluate(op: str, x: list[Any], at: dict[str, Any], node: Any, source: str | Path) -> list[np.ndarray]:
-    """One constant operator with numpy (only the simple forms that weight subgraphs use)."""
-    if op == "Constant":
-        if "value" in at:
-            return [tensor_to_array(at["value"], f"Constant {node.name or node.output[0]!r}", source)]
-        for key in ("value_float", "value_int"):
-            if key in at:
-                return [np.array(at[key], np.float32 if key == "value_float" else np.int64)]
-        for key in ("value_floats", "value_ints"):
-            if key in at:
-                return [np.array(at[key], np.float32 if key == "value_floats" else np.int64)]
-        raise node_error("Constant without a supported value attribute", node, source)
-    if op == "ConstantOfShape":
-        shape = [int(v) for v in np.asarray(x[0]).reshape(-1)]
-        if any(s < 0 for s in shape) or math.prod(shape) > MAX_CONST_ELEMENTS:
-            raise node_error(f"ConstantOfShape of shape {shape} is negative or too large", node, source)
-        value = (tensor_to_array(at["value"], "ConstantOfShape value", source) if "value" in at
-                 else np.zeros(1, np.float32))
-        return [np.full(shape, value.reshape(-1)[0], dtype=value.dtype)]
-    if op in ("Identity", "Dropout"):
-        return [x[0], np.ones_like(x[0], dtype=bool)]
-    if op == "Cast":
-        from onnx import helper
-
-        return [x[0].astype(helper.tensor_dtype_to_np_dtype(int(at["to"])))]
-    if op == "Reshape":
-        shape = [int(v) for v in x[1].reshape(-1)]
-        shape = [x[0].shape[i] if v == 0 and not at.get("allowzero", 0) else v for i, v in enumerate(shape)]
-        return [x[0].reshape(shape)]
-    if op == "Flatten":
-        axis = int(at.get("axis", 1))
-        axis = axis + x[0].ndim if axis < 0 else axis
-        return [x[0].reshape(math.prod(x[0].shape[:axis]), -1)]
-    if op == "Transpose":
-        return [np.transpose(x[0], at.get("perm"))]
-    if op == "Squeeze":
-        axes = _axes(x, at, 1)
-        return [np.squeeze(x[0], axis=tuple(axes)) if axes else np.squeeze(x[0])]
-    if op == "Unsqueeze":
-        out = x[0]
-        axes = _axes(x, at, 1) or []
-        rank = out.ndim + len(axes)
-        for a in sorted(v + rank if v < 0 else v for v in axes):
-            out = np.expand_dims(out, a)
-        return [out]
-    if op == "Concat":
-        return [np.concatenate([v for v in x if v is not None], axis=int(at["axis"]))]
-    if op in ("Add", "Sub", "Mul", "Div"):
-        a, b = x
-        if op == "Div" and a.dtype.kind in "iu" and b.dtype.kind in "iu":
-            return [np.trunc(a / b).astype(np.result_type(a, b))]
-        fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
-        return [fn(a, b).astype(np.result_type(a, b))]
-    if op == "Neg":
-        return [np.negative(x[0])]
-    if op == "Sqrt":
-        return [np.sqrt(x[0])]
-    if op == "Reciprocal":
-        return [np.reciprocal(x[0])]
-    if op == "Gather":
-        return [np.take(x[0], x[1].astype(np.int64), axis=int(at.get("axis", 0)))]
-    if op == "Shape":
-        return [np.array(x[0].shape, dtype=np.int64)]
-    if op == "Range":
-        return [np.arange(x[0].reshape(()), x[1].reshape(()), x[2].reshape(()))]
-    raise node_error("cannot fold this operator", node, source)
-
-
-__all__ = ["FOLDABLE", "MAX_CONST_ELEMENTS", "fold_node", "node_error", "tensor_to_array"]
+__all__ = ["FOLDABLE", "MAX_CONST_ELEMENTS", "fold_node", "node_error", "shape_of", "tensor_to_array"]

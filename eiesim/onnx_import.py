@@ -14,8 +14,8 @@ layer's fields the way Caffe orders them (conv -> bias -> ReLU -> pool):
   nothing in the layer graph; a final ``Softmax`` is dropped with a note.
 
 Weights come from initializers or from constant producers (``Constant``,
-``ConstantOfShape`` and small constant subgraphs), evaluated with numpy by
-``eiesim.onnx_fold``.
+``ConstantOfShape`` and small constant subgraphs), evaluated by ONNX's reference
+runtime at the model's opset (``eiesim.onnx_fold``).
 Anything else raises ModelFileError naming the operator and the node.
 
 The model is read defensively: a size cap before parsing, and external tensor
@@ -42,8 +42,8 @@ from eiesim.dense import DenseLayer, DenseModel
 from eiesim.errors import EiesimError, ModelFileError, UsageError
 from eiesim.limits import check_memory
 from eiesim.models.topologies import LayerSpec
-from eiesim.onnx_fold import FOLDABLE, MAX_CONST_ELEMENTS, fold_node, node_error, tensor_to_array
-from eiesim.workload import MAX_CODEBOOK, NETWORK_INPUT, Layer, Pool, Workload, infer_shapes
+from eiesim.onnx_fold import FOLDABLE, MAX_CONST_ELEMENTS, fold_node, node_error, shape_of, tensor_to_array
+from eiesim.workload import MAX_CODEBOOK, NETWORK_INPUT, Layer, Pool, Workload, conv_output_hw, infer_shapes
 
 #: Install hint shared by every command that needs the optional extra.
 INSTALL_HINT = "install the onnx extra: pip install 'eiesim[onnx]'"
@@ -203,6 +203,8 @@ class _Converter:
         self.notes: list[str] = []
         self.logits_tensor: str | None = None  # set when a final Softmax is dropped
         self.override_shape = input_shape
+        #: The default-domain opset, at which constant subgraphs are evaluated (onnx_fold).
+        self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
     # -- helpers
     def fail(self, message: str, node: Any | None = None) -> ModelFileError:
@@ -382,7 +384,7 @@ class _Converter:
 
     # -- constant folding (eiesim.onnx_fold)
     def fold(self, node: Any) -> None:
-        self.consts.update(fold_node(node, self.consts, self.attrs(node), self.path))
+        self.consts.update(fold_node(node, self.consts, self.attrs(node), self.path, self.opset))
 
     # -- layers
     def weights(self, name: str, node: Any, what: str) -> np.ndarray:
@@ -434,7 +436,7 @@ class _Converter:
             bias = self.weights(node.input[2], node, "Conv bias").reshape(-1)
             if bias.shape != (out_c,):
                 raise self.fail(f"bias has {bias.size} values for {out_c} output channels", node)
-        oh, ow = (h + 2 * pads[0] - kh) // stride[0] + 1, (wd + 2 * pads[1] - kw) // stride[1] + 1
+        oh, ow = conv_output_hw(h, wd, (kh, kw), stride, pads)
         if oh < 1 or ow < 1:
             raise self.fail(f"kernel {kh}x{kw} does not fit the {h}x{wd} input", node)
         layer = _PendingLayer(self.layer_name(node, node.input[1]), "conv", w, bias, stride=stride, padding=pads,
@@ -645,11 +647,9 @@ class _Converter:
 
     def op_Shape(self, node: Any) -> None:
         # Shapes of computed tensors are static here (batch 1), so Shape becomes a constant;
-        # this is how exporters spell ``x.view(x.size(0), -1)``.
-        at = self.attrs(node)
+        # this is how exporters spell ``x.view(x.size(0), -1)``. The same evaluation as a constant's Shape.
         a = self.act(node.input[0], node)
-        full = np.array([1, *a.shape], dtype=np.int64)
-        self.consts[node.output[0]] = full[slice(at.get("start", 0), at.get("end"))]
+        self.consts[node.output[0]] = shape_of(node, (1, *a.shape), self.opset, self.path)
 
     def op_Identity(self, node: Any) -> None:
         self.put(node, self.act(node.input[0], node))

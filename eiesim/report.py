@@ -16,7 +16,7 @@ from rich.table import Table
 
 from eiesim.atomic import write_text
 from eiesim.multi import MultiImageResult
-from eiesim.simulate import SimulationResult
+from eiesim.result import SimulationResult
 from eiesim.tables import shown
 
 #: Version of the report layout (docs/report-schema.md); bumped only when fields are added.

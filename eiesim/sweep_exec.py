@@ -202,7 +202,7 @@ def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
 
 
 def _init_worker(workload_bytes: bytes, network_input: Any, parent_pid: int) -> None:
-    from eiesim.timing.threads import set_thread_count
+    from eiesim.jit.threads import set_thread_count
 
     exit_with_parent(parent_pid)
     set_thread_count(1)  # one point per worker process already keeps every CPU busy
@@ -314,7 +314,7 @@ def _dask_point(workload_bytes: bytes, network_input: Any, arch_dict: dict[str, 
 
     sweep_mod = importlib.import_module("eiesim.sweep")  # the module (``import eiesim.x as m`` binds the public function)
     from eiesim.arch import arch_from_dict
-    from eiesim.timing.threads import set_thread_count
+    from eiesim.jit.threads import set_thread_count
 
     set_thread_count(1)  # the worker runs one task per thread already: no extra kernel threads
     cache = _WORKER_STATE.setdefault("dask_cache", {})

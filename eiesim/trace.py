@@ -136,7 +136,7 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
     """The Chrome/Perfetto trace (a JSON-ready dict) of layer ``layer_name`` of one inference."""
     from eiesim.encoding import layout_layer
     from eiesim.fixed_point import im2col
-    from eiesim.simulate import check_codebook_bits, resolve_storage
+    from eiesim.timing.contract import check_codebook_bits, resolve_storage
     from eiesim.timing.contract import TimingParams, layer_geometry, layer_io, round_schedule
 
     if max_events < 1:

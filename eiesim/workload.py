@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,14 +160,12 @@ class Workload:
                 return layer
         raise KeyError(name)
 
-    def graph(self) -> nx.DiGraph:
-        """Directed graph: node per layer (plus "input"); edge order = concat order."""
-        g = nx.DiGraph()
-        g.add_node(NETWORK_INPUT, shape=self.input_shape)
-        for layer in self.layers:
-            g.add_node(layer.name, layer=layer, shape=self.output_shapes()[layer.name])
-            for pos, src in enumerate(layer.inputs):
-                g.add_edge(src, layer.name, position=pos)
+    def graph(self) -> nx.MultiDiGraph:
+        """The network graph (``network_graph``), each node with its output ``shape``."""
+        g = network_graph(self.layers)
+        g.nodes[NETWORK_INPUT]["shape"] = tuple(self.input_shape)
+        for name, shape in self.output_shapes().items():
+            g.nodes[name]["shape"] = shape
         return g
 
     def output_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -178,18 +177,12 @@ class Workload:
     def input_shape_of(self, layer: Layer) -> tuple[int, ...]:
         """Shape of the tensor a layer consumes (its inputs concatenated along channels)."""
         shapes = self.output_shapes()
-        parts = [self.input_shape if s == NETWORK_INPUT else shapes[s] for s in layer.inputs]
-        if len(parts[0]) == 1:
-            return (sum(p[0] for p in parts),)
-        return (sum(p[0] for p in parts), *parts[0][1:])
+        return concat_shape([self.input_shape if s == NETWORK_INPUT else shapes[s] for s in layer.inputs])
 
     def consumers(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {NETWORK_INPUT: []}
-        for layer in self.layers:
-            out.setdefault(layer.name, [])
-            for src in layer.inputs:
-                out.setdefault(src, []).append(layer.name)
-        return out
+        """Every tensor's consumers, once per input position that reads it (graph successors, in layer order)."""
+        g = network_graph(self.layers)
+        return {name: [v for _, v in g.out_edges(name)] for name in g}
 
     @property
     def output_layer(self) -> Layer:
@@ -212,49 +205,96 @@ class Workload:
 
 # -- shape inference ----------------------------------------------------------
 
-def conv_output_hw(h: int, w: int, layer: Layer) -> tuple[int, int]:
-    """Spatial output of a conv layer before pooling."""
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+def conv_output_hw(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int]) -> tuple[int, int]:
+    """Spatial output of a convolution before pooling: ``(n + 2 pad - k) // stride + 1`` per axis.
+
+    The one place this formula is written (Caffe's and ONNX's rule for symmetric zero
+    padding); shape inference, the im2col patches, the timing geometry and the model
+    importers all use it.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
+def network_graph(layers: Sequence[Layer]) -> nx.MultiDiGraph:
+    """The network as a networkx multigraph: a node per layer (attributes ``index``, ``layer``) and the input.
+
+    Each entry of a layer's ``inputs`` is one edge producer -> layer whose key is its
+    position, the concatenation order (a tensor read twice gives two edges). A name
+    that is neither a layer nor the network input becomes a node without attributes.
+    """
+    g = nx.MultiDiGraph()
+    g.add_node(NETWORK_INPUT, index=-1)
+    for i, layer in enumerate(layers):
+        g.add_node(layer.name, index=i, layer=layer)
+        for pos, src in enumerate(layer.inputs):
+            g.add_edge(src, layer.name, key=pos)
+    return g
+
+
+def producers(g: nx.MultiDiGraph, name: str) -> list[str]:
+    """The tensors layer ``name`` reads, in concatenation order (its in-edges by key)."""
+    return [u for u, _, _ in sorted(g.in_edges(name, keys=True), key=lambda edge: edge[2])]
+
+
+def concat_shape(parts: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """Shape of tensors concatenated along channels: (sum C, H, W), or (sum K,) for vectors."""
+    if len(parts[0]) == 1:
+        return (sum(p[0] for p in parts),)
+    return (sum(p[0] for p in parts), *parts[0][1:])
+
+
 def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tuple[int, ...]]:
-    """Propagate shapes along the graph, checking that every layer fits its inputs."""
+    """Propagate shapes along the graph in topological order, checking that every layer fits its inputs.
+
+    The stored order must itself be topological (every input is the network input or an
+    earlier layer: the layer loops run in it). The layers before the first one that breaks
+    that rule are propagated in the topological order networkx gives, ties broken by
+    position (which is the stored order), so the first problem in stored order is the one
+    reported.
+    """
+    g = network_graph(wl.layers)
+    bad = next(((i, src) for i, layer in enumerate(wl.layers) for src in producers(g, layer.name)
+                if g.nodes[src].get("index", i) >= i), None)
+    valid = g.subgraph([NETWORK_INPUT, *(layer.name for layer in wl.layers[:bad[0] if bad else len(wl.layers)])])
     shapes: dict[str, tuple[int, ...]] = {NETWORK_INPUT: tuple(wl.input_shape)}
-    for layer in wl.layers:
-        where = f"layer {layer.name!r}"
-        parts = []
-        for src in layer.inputs:
-            if src not in shapes:
-                raise WorkloadError(f"{where}: input {src!r} is not the network input or an earlier layer", source)
-            parts.append(shapes[src])
-        if layer.kind == "conv":
-            if any(len(p) != 3 for p in parts):
-                raise WorkloadError(f"{where}: a conv layer needs (C, H, W) inputs, got {parts}", source)
-            hw = {p[1:] for p in parts}
-            if len(hw) != 1:
-                raise WorkloadError(f"{where}: concatenated inputs have different spatial sizes {sorted(hw)}", source)
-            c = sum(p[0] for p in parts)
-            if c != layer.in_channels:
-                raise WorkloadError(f"{where}: inputs give {c} channels but in_channels is {layer.in_channels}", source)
-            h, w = parts[0][1:]
-            oh, ow = conv_output_hw(h, w, layer)
-            if oh < 1 or ow < 1:
-                raise WorkloadError(f"{where}: kernel {list(layer.kernel)} does not fit a {h}x{w} input", source)
-            if layer.pool is not None:
-                if layer.pool.kind != "global_avg" and (layer.pool.kernel > oh or layer.pool.kernel > ow):
-                    raise WorkloadError(f"{where}: pool kernel {layer.pool.kernel} larger than the {oh}x{ow} map", source)
-                oh, ow = layer.pool.output_hw(oh, ow)
-            shapes[layer.name] = (layer.out_channels, oh, ow)
-        else:
-            flat = sum(int(np.prod(p)) for p in parts)
-            if flat != layer.in_channels:
-                raise WorkloadError(f"{where}: inputs flatten to {flat} values but in_channels is {layer.in_channels}", source)
-            if layer.pool is not None:
-                raise WorkloadError(f"{where}: an fc layer cannot have a pool", source)
-            shapes[layer.name] = (layer.out_channels,)
+    for name in nx.lexicographical_topological_sort(valid, key=lambda n: g.nodes[n]["index"]):
+        if name != NETWORK_INPUT:
+            shapes[name] = _output_shape(g.nodes[name]["layer"], [shapes[src] for src in producers(g, name)], source)
+    if bad is not None:
+        raise WorkloadError(f"layer {wl.layers[bad[0]].name!r}: input {bad[1]!r} is not the network input or an "
+                            "earlier layer", source)
     del shapes[NETWORK_INPUT]
     return shapes
+
+
+def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path | None) -> tuple[int, ...]:
+    """The output shape of ``layer`` reading tensors of shapes ``parts``, or a WorkloadError saying why not."""
+    where = f"layer {layer.name!r}"
+    if layer.kind == "conv":
+        if any(len(p) != 3 for p in parts):
+            raise WorkloadError(f"{where}: a conv layer needs (C, H, W) inputs, got {parts}", source)
+        hw = {p[1:] for p in parts}
+        if len(hw) != 1:
+            raise WorkloadError(f"{where}: concatenated inputs have different spatial sizes {sorted(hw)}", source)
+        c, h, w = concat_shape(parts)
+        if c != layer.in_channels:
+            raise WorkloadError(f"{where}: inputs give {c} channels but in_channels is {layer.in_channels}", source)
+        oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+        if oh < 1 or ow < 1:
+            raise WorkloadError(f"{where}: kernel {list(layer.kernel)} does not fit a {h}x{w} input", source)
+        if layer.pool is not None:
+            if layer.pool.kind != "global_avg" and (layer.pool.kernel > oh or layer.pool.kernel > ow):
+                raise WorkloadError(f"{where}: pool kernel {layer.pool.kernel} larger than the {oh}x{ow} map", source)
+            oh, ow = layer.pool.output_hw(oh, ow)
+        return (layer.out_channels, oh, ow)
+    flat = sum(int(np.prod(p)) for p in parts)
+    if flat != layer.in_channels:
+        raise WorkloadError(f"{where}: inputs flatten to {flat} values but in_channels is {layer.in_channels}", source)
+    if layer.pool is not None:
+        raise WorkloadError(f"{where}: an fc layer cannot have a pool", source)
+    return (layer.out_channels,)
 
 
 # -- loading --------------------------------------------------------------------

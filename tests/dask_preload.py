@@ -40,7 +40,7 @@ def _log(line: str) -> None:
 
 def dask_setup(worker) -> None:  # noqa: ANN001 - called by Dask with the Worker
     sweep_mod = importlib.import_module("eiesim.sweep")  # the module (``import eiesim.x as m`` binds the public function)
-    from eiesim.timing.threads import thread_count
+    from eiesim.jit.threads import thread_count
 
     real = sweep_mod.evaluate_point
 

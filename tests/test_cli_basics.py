@@ -36,3 +36,41 @@ def test_debug_flag_shows_traceback(tmp_path):
 
 def test_architecture_doc_is_generated_from_declarations():
     assert (ROOT / "docs" / "architecture.md").read_text() == parameters_markdown()
+
+
+def test_every_command_has_help():
+    """``eiesim <command> --help`` works for every command and subcommand (its output options included)."""
+    from click.testing import CliRunner
+
+    from eiesim.cli import _register, cli
+
+    _register()
+    runner = CliRunner()
+    paths = []
+    for name, command in cli.commands.items():
+        paths.append([name])
+        paths += [[name, sub] for sub in getattr(command, "commands", {})]
+    assert ["reproduce", "eie-table4"] in paths and ["run"] in paths
+    for path in paths:
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, (path, result.output, result.exception)
+
+
+def test_only_the_cli_prints():
+    """Library modules (everything outside eiesim/cli/) never print, import click, or make a rich Console."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "eiesim").rglob("*.py")):
+        rel = path.relative_to(ROOT / "eiesim")
+        if rel.parts[0] == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                offenders.append(f"{rel}: print()")
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                imported = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                if any(n == "click" or n.startswith("click.") for n in names) or "Console" in imported:
+                    offenders.append(f"{rel}: imports {names[0]} {imported}")
+    assert not offenders, offenders

@@ -7,7 +7,9 @@ from eiesim.costs import evaluate, get_cost_model, lnzd_units
 from eiesim.costs import published as pub
 from eiesim.errors import EiesimError, UsageError
 
-ACTIONS = list(pub.ALEX7_REFERENCE_COUNTS)
+from eiesim.timing.contract import ACTION_NAMES
+
+ACTIONS = list(ACTION_NAMES)
 # Table II, typed in from the paper (not taken from the code under test)
 PAPER_PE_AREA_UM2 = 638_024.0
 PAPER_PE_POWER_MW = 9.157
@@ -142,7 +144,7 @@ def test_eie_table2_command_with_the_engine(tmp_path):
 
     from click.testing import CliRunner
 
-    from eiesim.reproduce.table2 import command
+    from eiesim.cli.reproduce.table2 import command
     out = tmp_path / "t2.json"
     result = CliRunner().invoke(command, ["--json", str(out)])
     assert result.exit_code == 0, result.output
@@ -252,3 +254,54 @@ def test_the_sensitivity_table_of_the_docs_is_what_the_model_gives(monkeypatch):
         monkeypatch.undo()
         assert abs(pj / base_pj - 1) < 5e-4 and abs(mm2 / base_mm2 - 1) < 5e-4, absorbed
     model.fit_calibration.cache_clear()
+
+
+# -- one action vocabulary -------------------------------------------------------------------
+
+def test_the_vocabulary_is_the_engines_and_the_docs_name_every_action():
+    """The actions priced are those the engines count (timing.contract), listed in docs/timing-model.md."""
+    import re
+    from pathlib import Path
+
+    from eiesim.costs.pricing import PRICEABLE_ACTIONS
+    from eiesim.timing.contract import ACTIONS as DESCRIBED, CLOCK_ACTIONS
+
+    assert set(pub.ALEX7_REFERENCE_COUNTS) <= set(ACTION_NAMES)  # the calibration activity uses the same names
+    assert PRICEABLE_ACTIONS == (*ACTION_NAMES, "pe_cycles", "chip_cycles") and CLOCK_ACTIONS == ("pe_cycles", "chip_cycles")
+    assert tuple(DESCRIBED) == ACTION_NAMES and all(DESCRIBED.values())
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "timing-model.md").read_text()
+    section = doc[doc.index("### Action counts of a round"):doc.index("### Arithmetic")]
+    assert set(re.findall(r"`([a-z_]+)`", section)) == set(ACTION_NAMES)
+    used = {a for comp in get_cost_model("default").component_costs(ArchConfig()) for a in comp.energy_pj}
+    assert used <= set(PRICEABLE_ACTIONS) and "pe_cycles" in used and "chip_cycles" in used
+
+
+def test_a_cost_model_pricing_an_unknown_action_is_refused():
+    from dataclasses import replace
+
+    from eiesim.costs import ComponentCosts
+
+    class Misspelt:
+        name = "misspelt"
+
+        def component_costs(self, arch):
+            good = get_cost_model("default").component_costs(arch)
+            comps = dict(good.components)
+            comps["ptr_sram"] = replace(comps["ptr_sram"], energy_pj={"ptr_read": {"memory": 1.0}})
+            return ComponentCosts("misspelt", comps)
+
+    with pytest.raises(UsageError, match="'ptr_read', which no engine counts"):
+        evaluate(ArchConfig(), [_alex7_layer()], model=Misspelt())
+
+
+def test_the_pricing_engine_imports_no_cost_model():
+    """pricing.py works with any plug-in: it imports the protocol, never a model module."""
+    import ast
+    from pathlib import Path
+
+    import eiesim.costs.pricing as pricing
+
+    tree = ast.parse(Path(pricing.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert not imported & {"eiesim.costs.default", "eiesim.costs.hwcomponents_backend", "eiesim.costs.cacti"}

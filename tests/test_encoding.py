@@ -158,7 +158,7 @@ def _count_with(kernel, layer, num_pes, regs, bits, biased):
 def test_mask_and_packed_counting_kernels_agree(regs, bits):
     """The two counting algorithms (bit masks for blocks of <= 64 rows, packed state for any) agree,
     and both agree with the entries the fill pass writes."""
-    from eiesim.timing import kernels
+    from eiesim.encoding import kernels
 
     from eiesim.encoding import bias_rows
 
@@ -187,3 +187,14 @@ def test_layout_rejects_column_indices_outside_the_matrix():
     bad = __import__("dataclasses").replace(layer, indices=np.where(layer.indices == 2, 7, layer.indices))
     with pytest.raises(WorkloadError, match="column indices"):
         layout_layer(bad, load_arch(None, {"num_pes": 2}))
+
+
+def test_the_encoding_does_not_import_the_timing_engines():
+    """The encoding is one room: the engines use it, it never uses them (no import cycle)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, eiesim.encoding; "
+            "print(sorted(m for m in sys.modules if m.startswith('eiesim.timing')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

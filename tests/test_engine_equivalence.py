@@ -7,6 +7,8 @@ engines' outputs must also equal the functional fixed-point reference.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from eiesim.arch import load_arch
 from eiesim.simulate import simulate
+from eiesim.timing import fast as fast_engine
 from eiesim.workload import Workload, layer_from_dense
 
 CASES = {"count": 0}
@@ -82,9 +85,11 @@ def test_event_and_fast_engines_are_identical(case):
     arch = load_arch(None, arch_over)
     fast = simulate(arch, workload, engine="fast")
     event = simulate(arch, workload, engine="event")
+    with mock.patch.object(fast_engine, "round_lane_dtype", lambda *_: np.int64):
+        wide = simulate(arch, workload, engine="fast")  # the rounds kernel's 64-bit lanes, used for huge layers
     assert fast.check["functional"] == "pass", fast.check
     assert event.check["functional"] == "pass", event.check
-    assert _comparable(fast) == _comparable(event)
+    assert _comparable(fast) == _comparable(event) == _comparable(wide)
     for name in fast.outputs:
         assert np.array_equal(fast.outputs[name], event.outputs[name])
     CASES["count"] += 1
@@ -142,3 +147,15 @@ def test_edge_cases_are_identical(label, case, feature):
     assert feature(fast.layers[0]), label
     assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
     assert _comparable(fast) == _comparable(event)
+
+
+def test_the_rounds_kernel_uses_32_bit_lanes_only_where_no_timestamp_can_overflow():
+    from eiesim.encoding import layout_layer
+    from eiesim.timing.contract import TimingParams
+
+    arch = load_arch(None, {"num_pes": 4})
+    small = layer_from_dense("s", np.ones((8, 8), np.float32), codebook=np.array([1.0]), kind="fc")
+    assert fast_engine.round_lane_dtype(layout_layer(small, arch), TimingParams.from_arch(arch)) is np.int32
+    slow = load_arch(None, {"num_pes": 4096, "act_regs_per_pe": 65536, "timing.empty_column_cycles": 8})
+    # A batch of 2**28 activations, each of which may move a round on by L + 2 + Z = 12 cycles: beyond 2**30.
+    assert fast_engine.round_lane_dtype(layout_layer(small, slow), TimingParams.from_arch(slow)) is np.int64

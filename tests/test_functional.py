@@ -339,3 +339,40 @@ def test_real_squeezenet_top1(squeezenet, photo, cls):
     # activation sparsity is real: some layers feed EIE less than half non-zeros
     assert min(f.output_density.values()) < 0.5
     assert q.output_density == pytest.approx(f.output_density, abs=0.02)
+
+
+def test_format_groups_close_transitively():
+    """Tensors read together share a format, transitively: a reads (x, y), b reads (y, z) => {x, y, z}."""
+    from eiesim.functional import format_groups
+    from eiesim.workload import Workload, layer_from_dense
+
+    w = np.ones((2, 1, 1, 1), np.float32)
+    cb = np.array([1.0], np.float32)
+    layers = [layer_from_dense("x", w[:, :1], codebook=cb), layer_from_dense("y", w[:, :1], codebook=cb),
+              layer_from_dense("z", w[:, :1], codebook=cb), layer_from_dense("q", w[:, :1], codebook=cb),
+              layer_from_dense("a", np.ones((2, 4, 1, 1), np.float32), codebook=cb, inputs=("x", "y")),
+              layer_from_dense("b", np.ones((2, 4, 1, 1), np.float32), codebook=cb, inputs=("y", "z"))]
+    wl = Workload("g", "test", (1, 3, 3), None, layers)
+    groups = sorted(sorted(g) for g in format_groups(wl))
+    assert groups == [["a"], ["b"], ["input"], ["q"], ["x", "y", "z"]]
+
+
+@pytest.mark.parametrize("scale", [1, 1 << 14, 1 << 30])
+def test_the_reference_conv_accumulators_are_exact_at_any_magnitude(scale):
+    """Exact integers whether the float64 path applies (small values) or not (2**30 x 2**30 products)."""
+    from eiesim.fixed_point import LayerFormat, accumulate_reference, im2col, layer_matrix_q
+    from eiesim.workload import layer_from_dense
+
+    rng = np.random.default_rng(scale)
+    cb = np.array([-1.0, -0.5, 0.5, 1.0], np.float32) * 0.9
+    codes = rng.integers(0, 4, (5, 3, 3, 3))
+    w = np.where(rng.random(codes.shape) < 0.6, cb[codes], 0).astype(np.float32)
+    layer = layer_from_dense("c", w, codes_dense=codes, codebook=cb, padding=(1, 1))
+    fmt = LayerFormat(weight_frac=30 if scale > 1 << 20 else 14, in_frac=0, out_frac=0, bits=32)
+    x = rng.integers(-scale, scale, (3, 6, 6), endpoint=True)
+    got = accumulate_reference(layer, x, fmt)
+    # Independent: Python integers (no overflow, no rounding), from the decoded CSR and the patches.
+    wq = layer_matrix_q(layer, fmt).toarray().astype(object)
+    cols = im2col(x, layer.kernel, layer.stride, layer.padding).astype(object)
+    want = (wq.dot(cols)).reshape(got.shape)
+    assert got.dtype == np.int64 and (got.astype(object) == want).all()

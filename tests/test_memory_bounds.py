@@ -33,14 +33,23 @@ TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 MAX_RSS_BYTES = 700 * 1024**2
 
 
+#: Runs ``eiesim ARGS`` and prints its exit code and peak RSS (KiB). A child's peak RSS counts the pages of
+#: the process that forked it until it executes, so the measuring parent must be this small process, not the
+#: test runner, whose own memory grows with every test it has run.
+_MEASURE = """
+import os, subprocess, sys
+proc = subprocess.Popen([sys.executable, "-m", "eiesim", *sys.argv[1:]], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def run_measured(args: list[str], env: dict | None = None) -> tuple[int, str, int]:
     """(exit code, stderr, peak RSS in bytes) of ``eiesim ARGS`` in a fresh process."""
-    proc = subprocess.Popen([sys.executable, "-m", "eiesim", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err, usage.ru_maxrss * 1024
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    code, maxrss_kib = (int(v) for v in proc.stdout.split())
+    return code, proc.stderr, maxrss_kib * 1024
 
 
 def assert_refused(code: int, err: str, rss: int, path: Path, expected: str) -> None:
@@ -169,8 +178,9 @@ def test_memory_limit_is_documented_and_overridable(tmp_path, monkeypatch, capsy
 def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates():
     """The estimate is an upper bound of the largest arrays, worked out by hand for one layer."""
     wl = _workload((3, 10, 10))  # 1x1 conv 3 -> 4 channels, 100 pixels
-    # kept outputs 8*400, im2col 4*100*3, dense weights 4*4*3, accumulators 16*100*4, input 12*300, image 24*300
-    assert workload_run_bytes(wl) == 8 * 400 + (4 * 100 * 3 + 4 * 4 * 3 + 16 * 100 * 4 + 12 * 300) + 24 * 300
+    # kept outputs 8*400; im2col in int64 8*100*3, dense float64 weights 8*4*3, accumulators 16*100*4,
+    # input 12*300; image 24*300
+    assert workload_run_bytes(wl) == 8 * 400 + (8 * 100 * 3 + 8 * 4 * 3 + 16 * 100 * 4 + 12 * 300) + 24 * 300
 
 
 # -- ONNX ------------------------------------------------------------------------------------------

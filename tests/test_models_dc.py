@@ -212,3 +212,40 @@ def test_cli_import_error_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"eiesim: error: {bad}: ")
     assert not out.exists()
+
+
+_NET = 'input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'
+_CONV = 'layer {{ name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param {{ {p} }} }}\n'
+
+
+@pytest.mark.parametrize("text, message", [
+    (_NET + _CONV.format(p="num_output: 4 kernel_size: 3 strid: 2"), "convolution_param has no field 'strid'"),
+    (_NET + 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_parm { num_output: 4 } }\n',
+     "layer has no field 'convolution_parm'"),
+    ('input: "data" input_dims: 1\n', "the net has no field 'input_dims'"),
+    (_NET + _CONV.format(p="num_output: 4 kernel_size: 3 weight_filler { type: \"xavier\" sdt: 1 }"),
+     "weight_filler has no field 'sdt'"),
+    (_NET + _CONV.format(p="num_output: 4 kernel_size: 3")
+     + 'layer { name: "r" type: "ReLU" bottom: "c" top: "c" relu_param { negative_slope: 0.1 } }\n', "leaky ReLU"),
+    (_NET + _CONV.format(p="num_output: 4 kernel_size: 3")
+     + 'layer { name: "p" type: "Pooling" bottom: "c" top: "p" pooling_param { kernel_size: 2 round_mode: FLOOR } }\n',
+     "'round_mode' must be CEIL"),
+    (_NET + _CONV.format(p="num_output: 4 kernel_size: 3")
+     + 'layer { name: "p" type: "Pooling" bottom: "c" top: "p" pooling_param { kernel_h: 2 kernel_w: 1 } }\n',
+     "'kernel_h' is not supported"),
+])
+def test_prototxt_fields_outside_the_schema_or_the_model_are_refused(tmp_path, text, message):
+    """``strid: 2`` used to import silently as stride 1: every field is checked against Caffe's schema."""
+    p = tmp_path / "deploy.prototxt"
+    p.write_text(text)
+    with pytest.raises(ModelFileError, match=message):
+        topology_from_prototxt(p)
+
+
+def test_prototxt_ignores_fields_that_cannot_change_the_topology(tmp_path):
+    p = tmp_path / "deploy.prototxt"
+    p.write_text(_NET + _CONV.format(p='num_output: 4 kernel_size: 3 stride: 2 bias_term: true engine: CAFFE '
+                                       'weight_filler { type: "gaussian" std: 0.01 }')
+                 + 'layer { name: "r" type: "ReLU" bottom: "c" top: "c" param { lr_mult: 1 } }\n')
+    _, specs = topology_from_prototxt(p)
+    assert [(s.name, s.stride, s.relu) for s in specs] == [("c", (2, 2), True)]

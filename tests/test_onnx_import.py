@@ -452,3 +452,35 @@ def test_pytorch_style_view_and_names(tmp_path):
         ("features.0", "conv", ("input",)), ("classifier", "fc", ("features.0",))]
     x = rng.normal(size=(3, 5, 5)).astype(np.float32)
     np.testing.assert_allclose(forward(to_workload(model, strict=False), x).logits, _ort(path, x), rtol=1e-5, atol=1e-5)
+
+
+@needs_onnx
+def test_constant_subgraphs_follow_the_onnx_specification(tmp_path):
+    """Folded by ONNX's reference runtime: Shape honours ``start`` on a constant, and integer Div is exact.
+
+    The fc weight is reshaped to (5, 16): 5 comes from Shape(T, start=1) of a (2, 5, 7) constant, 16 from
+    (2**53 + 1) / 1 - (2**53 - 15) in int64 (through float64 the quotient loses its last unit and gives 15).
+    onnxruntime runs the same graph as the independent check.
+    """
+    rng = np.random.default_rng(11)
+    w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    fw = rng.normal(size=(5 * 16,)).astype(np.float32)
+    big = np.array([2**53 + 1], np.int64)
+    nodes = [
+        helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="conv", strides=[2, 2]),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("Flatten", ["r"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Shape", ["T"], ["tshape"], name="shape_from_1", start=1, end=2),
+        helper.make_node("Div", ["big", "one"], ["q"], name="int_div"),
+        helper.make_node("Sub", ["q", "offset"], ["cols"], name="cols"),
+        helper.make_node("Concat", ["tshape", "cols"], ["wshape"], name="wshape", axis=0),
+        helper.make_node("Reshape", ["fc.flat", "wshape"], ["fc.weight"], name="reshape_w"),
+        helper.make_node("Gemm", ["flat", "fc.weight"], ["y"], name="fc", transB=1),
+    ]
+    inits = [_init("conv.weight", w), _init("fc.flat", fw), _init("T", np.zeros((2, 5, 7), np.float32)),
+             _init("big", big), _init("one", np.array([1], np.int64)), _init("offset", np.array([2**53 - 15], np.int64))]
+    path = _save(tmp_path, nodes, inits, [1, 3, 5, 5], opset=15)  # Shape has start and end from opset 15
+    model = import_onnx(path)
+    assert model.layers[1].weight.shape == (5, 16, 1, 1)
+    x = rng.normal(size=(3, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(forward(to_workload(model, strict=False), x).logits, _ort(path, x), rtol=1e-5, atol=1e-5)

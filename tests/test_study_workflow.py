@@ -87,7 +87,7 @@ def test_model_digest_covers_the_engines_not_the_cli():
     from eiesim.provenance import model_sources
 
     names = {p.as_posix() for p in model_sources()}
-    for needed in ("timing/fast.py", "timing/kernels.py", "encoding.py", "costs/default.py",
+    for needed in ("timing/fast.py", "timing/kernels.py", "encoding/layout.py", "encoding/kernels.py", "costs/default.py",
                    "data/cacti_sram_grid.csv", "sweep.py"):
         assert needed in names, needed
     assert not any(n.startswith(("cli/", "render/")) for n in names)

@@ -138,3 +138,19 @@ def test_structured_fc_layer_skews_columns_and_can_tie_activations_to_them():
     assert active[0] == pytest.approx(1.0, abs=0.15) and active[1] > 1.5
     with pytest.raises(ValueError, match="column_skew"):
         eie_fc_layer("s", 20, 30, 0.1, 0.3, column_skew=-1.0)
+
+
+def test_the_network_graph_of_squeezenet(sq10):
+    """The networkx graph: fire modules branch and concatenate in the topology's order, shapes on the nodes."""
+    import networkx as nx
+
+    from eiesim.workload import producers
+
+    g = sq10.graph()
+    assert nx.is_directed_acyclic_graph(g)
+    assert list(nx.lexicographical_topological_sort(g, key=lambda n: g.nodes[n]["index"])) == [
+        "input", *(layer.name for layer in sq10.layers)]
+    assert producers(g, "fire3/conv1x1_1") == ["fire2/conv1x1_2", "fire2/conv3x3_2"]  # concat order
+    assert sq10.consumers()["fire2/conv1x1_1"] == ["fire2/conv1x1_2", "fire2/conv3x3_2"]
+    assert g.nodes["fire3/conv1x1_1"]["shape"] == (16, 55, 55) and g.nodes["input"]["shape"] == (3, 227, 227)
+    assert sq10.input_shape_of(sq10.layer("fire3/conv1x1_1")) == (128, 55, 55)

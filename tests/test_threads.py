@@ -9,7 +9,7 @@ from _support import run_cli
 from eiesim.arch import load_arch
 from eiesim.errors import UsageError
 from eiesim.simulate import simulate
-from eiesim.timing import threads
+from eiesim.jit import threads
 from eiesim.workload import Workload, layer_from_dense
 
 
@@ -92,3 +92,48 @@ def _simulate_in_child(arch_dict):
 
     threads.set_thread_count(2)
     return simulate(arch_from_dict(arch_dict), _workload()).to_dict()
+
+
+def test_the_pool_is_created_once_and_shared_by_concurrent_callers():
+    """Asking for more threads never replaces the pool (a concurrent caller may be using it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def squares(lo, hi):
+        return [i * i for i in range(lo, hi)]
+
+    expected = [i * i for i in range(1000)]
+    try:
+        threads.set_thread_count(2)
+        threads.run_ranges(squares, 1000, work=10**9, min_work=1)
+        pool = threads._POOL
+        assert pool is not None
+        threads.set_thread_count(7)
+        with ThreadPoolExecutor(4) as callers:  # four callers at once, each splitting into 7 ranges
+            results = list(callers.map(lambda _: threads.run_ranges(squares, 1000, work=10**9, min_work=1), range(8)))
+        assert threads._POOL is pool
+    finally:
+        threads.set_thread_count(None)
+    for parts in results:
+        assert len(parts) == 7 and [v for part in parts for v in part] == expected
+
+
+def test_a_failing_range_is_raised_after_the_others_finish():
+    import threading
+
+    finished = []
+    lock = threading.Lock()
+
+    def work(lo, hi):
+        if lo == 0:
+            raise ValueError("first range")
+        with lock:
+            finished.append(lo)
+        return lo
+
+    try:
+        threads.set_thread_count(3)
+        with pytest.raises(ValueError, match="first range"):
+            threads.run_ranges(work, 30, work=10**9, min_work=1)
+    finally:
+        threads.set_thread_count(None)
+    assert sorted(finished) == [10, 20]

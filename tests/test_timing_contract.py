@@ -399,3 +399,23 @@ def _simulate_conv_case(engine):
 
     arch, wl = _conv_case()
     return simulate(arch, wl, engine=engine)
+
+
+def test_layer_statistics_are_defined_once_in_the_contract():
+    """The definitions of docs/timing-model.md ("Layer statistics"), on the worked example's layer and edge cases."""
+    from eiesim.timing.contract import (
+        PE_CYCLE_CLASSES, layer_cycles, load_balance_efficiency, real_work_fraction, stall_breakdown,
+        time_efficiency,
+    )
+
+    busy = np.array([7, 4, 5, 5])  # section 4: busy cycles of PEs 0..3 in the 17-cycle round
+    assert load_balance_efficiency(busy, 17) == pytest.approx(21 / (4 * 17))
+    assert load_balance_efficiency(busy, 0) == 1.0
+    assert layer_cycles(3, 0, 17, 0) == 20
+    assert time_efficiency(21, 4, 20) == pytest.approx(21 / 4 / 20) and time_efficiency(0, 4, 0) == 1.0
+    assert real_work_fraction(21, 0) == 1.0 and real_work_fraction(20, 5) == 0.75 and real_work_fraction(0, 0) == 1.0
+    per_pe = {"busy": busy, "empty": np.array([1, 2, 2, 1]), "starved": np.array([3, 5, 4, 5]),
+              "stalled": np.zeros(4, int), "drain": np.full(4, 6)}
+    assert PE_CYCLE_CLASSES == ("busy", "empty", "starved", "stalled", "drain")
+    assert stall_breakdown(per_pe) == {"busy": 21, "empty": 6, "starved": 17, "stalled": 0, "drain": 24}
+    assert sum(stall_breakdown(per_pe).values()) == 4 * 17

@@ -46,7 +46,7 @@ COMMAND_MODULES = (
     "eiesim.cli.compress_cmd",
     "eiesim.cli.infer_cmd",
     "eiesim.cli.run_cmd",
-    "eiesim.cli.reproduce_cmd",
+    "eiesim.cli.reproduce",
     "eiesim.cli.onnx_cmds",
     "eiesim.cli.arch_cmd",
     "eiesim.cli.sweep_cmd",

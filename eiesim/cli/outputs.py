@@ -44,8 +44,9 @@ class CheckedOutput(click.ParamType):
     def to_info_dict(self) -> dict[str, Any]:
         return self.inner.to_info_dict()
 
-    def get_metavar(self, param: click.Parameter, *args: Any) -> str | None:
-        return self.inner.get_metavar(param, *args)
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str | None:
+        # click >= 8.2 passes ``ctx`` by keyword (``--help`` of every command with an output option).
+        return self.inner.get_metavar(param, *args, **kwargs)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         return self.inner.shell_complete(ctx, param, incomplete)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from eiesim.arch import ArchConfig
 from eiesim.costs import published as pub
 from eiesim.costs.cacti import SramEstimate, sram_estimate
+from eiesim.costs.breakdown import pe_area_matrix_um2, pe_power_matrix_mw
 from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts
 from eiesim.costs.scaling import area_factor, energy_factor
 
@@ -260,38 +261,6 @@ class Calibration:
     filler_fraction: float
     #: Per-unit LNZD energy per detected non-zero (pJ), from the paper's 0.023 mW at Alex-7 activity.
     lnzd_unit_pj_per_op: float
-
-
-def pe_power_matrix_mw(components: Mapping[str, ComponentCost], rates: Mapping[str, float],
-                       clock_mhz: float) -> dict[tuple[str, str], float]:
-    """Per-PE power (mW) by (module, type) when actions occur at ``rates`` per PE per cycle."""
-    out: dict[tuple[str, str], float] = {}
-    for comp in components.values():
-        if comp.scope != "pe":
-            continue
-        by_type: dict[str, float] = {}
-        for action, parts in comp.energy_pj.items():
-            rate = 1.0 if action == PE_CYCLES else rates.get(action, 0.0)
-            for kind, pj in parts.items():
-                by_type[kind] = by_type.get(kind, 0.0) + pj * rate * clock_mhz * 1e-3
-        for kind, mw in comp.leakage_mw_by_type.items():
-            by_type[kind] = by_type.get(kind, 0.0) + mw
-        for module, share in comp.module_shares.items():
-            for kind, mw in by_type.items():
-                out[(module, kind)] = out.get((module, kind), 0.0) + share * mw
-    return out
-
-
-def pe_area_matrix_um2(components: Mapping[str, ComponentCost]) -> dict[tuple[str, str], float]:
-    """Per-PE area (um^2) by (module, type)."""
-    out: dict[tuple[str, str], float] = {}
-    for comp in components.values():
-        if comp.scope != "pe":
-            continue
-        for module, share in comp.area_shares.items():
-            for kind, um2 in comp.area_um2_by_type.items():
-                out[(module, kind)] = out.get((module, kind), 0.0) + share * um2
-    return out
 
 
 def biproportional_fit(matrix: Mapping[tuple[str, str], float], row_targets: Mapping[str, float],

@@ -17,15 +17,17 @@ from typing import Any
 
 from eiesim.arch import ArchConfig
 from eiesim.costs import published as pub
-from eiesim.costs.default import pe_power_matrix_mw
+from eiesim.costs.breakdown import pe_power_matrix_mw
 from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts, CostModel, get_cost_model
 from eiesim.errors import UsageError
+from eiesim.timing.contract import ACTION_NAMES, CLOCK_ACTIONS
 
 #: Module and type order of the report (Table II order, then what Table II does not name).
 PE_MODULES = (*pub.TABLE2_MODULES, "filler")
 PE_TYPES = (*pub.TABLE2_TYPES, "filler")
-#: The engine's action names (the pricing contract).
-ACTIONS = tuple(pub.ALEX7_REFERENCE_RATES)
+#: What a cost model may price: the engines' action counts (the vocabulary of eiesim.timing.contract.actions)
+#: and the two clock-driven counts a layer's cycles imply.
+PRICEABLE_ACTIONS = (*ACTION_NAMES, *CLOCK_ACTIONS)
 
 
 @dataclass
@@ -246,10 +248,22 @@ def reference_chip_power_mw(costs: ComponentCosts, arch: ArchConfig) -> float:
     return pe_mw * arch.num_pes + chip_mw
 
 
+def check_vocabulary(costs: ComponentCosts) -> None:
+    """Refuse a cost model that prices an action no engine counts (a misspelt name would cost nothing)."""
+    known = set(PRICEABLE_ACTIONS)
+    for comp in costs:
+        unknown = sorted(set(comp.energy_pj) - known)
+        if unknown:
+            raise UsageError(f"cost model {costs.model_name!r}: component {comp.name!r} prices "
+                             f"{', '.join(map(repr, unknown))}, which no engine counts; the actions are "
+                             f"{', '.join(PRICEABLE_ACTIONS)} (eiesim.timing.contract.actions)")
+
+
 def evaluate(arch: ArchConfig, layers: Sequence[Mapping[str, Any]], model: CostModel | None = None) -> CostReport:
     """Price the engine's per-layer results on ``arch`` (model: ``arch.cost_model`` unless given)."""
     model = model if model is not None else get_cost_model(arch.cost_model)
     costs = model.component_costs(arch)
+    check_vocabulary(costs)
     p_ref_mw = reference_chip_power_mw(costs, arch)
     priced: list[LayerCost] = []
     for i, raw in enumerate(layers):

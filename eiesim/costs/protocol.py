@@ -1,6 +1,8 @@
 """The cost-model plug-in interface and its registry.
 
-An engine counts actions; a cost model prices them. Given a resolved
+An engine counts actions; a cost model prices them, in the engines' vocabulary
+(``eiesim.timing.contract.actions``: the action counts plus the clock-driven
+``PE_CYCLES`` and ``CHIP_CYCLES``, re-exported here). Given a resolved
 architecture, a cost model returns one ``ComponentCost`` per hardware component:
 energy per action (pJ, split by Table II type), leakage (mW), area (um^2, split
 by type) and the Table II module(s) it belongs to. ``eiesim.costs.pricing``
@@ -16,13 +18,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 from eiesim.arch import ArchConfig
 from eiesim.errors import UsageError
+from eiesim.timing.contract import CHIP_CYCLES, PE_CYCLES
 
 #: Where a component lives: in every PE, once per chip, or off chip.
 Scope = Literal["pe", "chip", "offchip"]
-
-#: Pseudo-actions priced besides the engine's counts: one per PE per cycle, one per chip cycle.
-PE_CYCLES = "pe_cycles"
-CHIP_CYCLES = "chip_cycles"
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,8 @@ class ComponentCost:
     """Costs of one component, which has ``instances`` copies per chip.
 
     ``energy_pj[action][type]`` is the energy (pJ) of one action (an engine
-    action name, counted chip-wide, or PE_CYCLES/CHIP_CYCLES) attributed to a
+    action name of ``eiesim.timing.contract.ACTION_NAMES``, counted chip-wide, or one
+    of the clock-driven ``PE_CYCLES``/``CHIP_CYCLES``) attributed to a
     Table II type; it covers every instance the action touches. Area and
     leakage are per instance.
     ``module_shares`` says how its energy is split over Table II modules

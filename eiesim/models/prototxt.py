@@ -10,6 +10,14 @@ Concat (a blob made of several producers, in bottom order), Dropout and Softmax
 (identity at inference / left to the reader of the output). Anything else, or a
 structure the workload format cannot express (a pooled blob that is also
 consumed unpooled, a second pool on one layer), is a ``ModelFileError``.
+
+Fields are checked against Caffe's schema (``caffe.proto``: NetParameter,
+LayerParameter and the parameter messages of the supported layers): a field the
+schema does not have is an error naming it (``strid: 2`` is refused, not read as the
+default stride 1), and so is a known field that would change the layer in a way
+eiesim does not model (non-square pooling parameters, floor rounding, a leaky ReLU's
+negative slope, an axis other than the channels). Fields that cannot change the
+topology (fillers, learning-rate multipliers, engines) are accepted and ignored.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Any
 
 from eiesim.errors import ModelFileError
 from eiesim.models.topologies import LayerSpec
-from eiesim.workload import NETWORK_INPUT, Pool
+from eiesim.workload import NETWORK_INPUT, Pool, conv_output_hw
 
 __all__ = ["parse_prototxt", "topology_from_prototxt", "read_prototxt"]
 
@@ -145,6 +153,59 @@ class _Blob:
     consumed: list[str] = field(default_factory=list)
 
 
+#: The fields of the Caffe messages eiesim reads (caffe.proto, BVLC Caffe 1.0), for ``_check_fields``.
+_LAYER_PARAMS = (
+    "accuracy_param", "argmax_param", "batch_norm_param", "bias_param", "clip_param", "concat_param",
+    "contrastive_loss_param", "convolution_param", "crop_param", "data_param", "dropout_param", "dummy_data_param",
+    "eltwise_param", "elu_param", "embed_param", "exp_param", "flatten_param", "hdf5_data_param",
+    "hdf5_output_param", "hinge_loss_param", "image_data_param", "infogain_loss_param", "inner_product_param",
+    "input_param", "log_param", "lrn_param", "memory_data_param", "mvn_param", "parameter_param", "pooling_param",
+    "power_param", "prelu_param", "python_param", "recurrent_param", "reduction_param", "relu_param",
+    "reshape_param", "scale_param", "sigmoid_param", "softmax_param", "spp_param", "slice_param", "swish_param",
+    "tanh_param", "threshold_param", "tile_param", "window_data_param",
+)
+_FILLER = ("type", "value", "min", "max", "mean", "std", "sparse", "variance_norm")
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "net": ("name", "input", "input_shape", "input_dim", "force_backward", "state", "debug_info", "layer", "layers"),
+    "input_shape": ("dim",),
+    "layer": ("name", "type", "bottom", "top", "phase", "loss_weight", "param", "blobs", "propagate_down", "include",
+              "exclude", "transform_param", "loss_param", *_LAYER_PARAMS),
+    "convolution_param": ("num_output", "bias_term", "pad", "kernel_size", "stride", "dilation", "pad_h", "pad_w",
+                          "kernel_h", "kernel_w", "stride_h", "stride_w", "group", "weight_filler", "bias_filler",
+                          "engine", "axis", "force_nd_im2col"),
+    "inner_product_param": ("num_output", "bias_term", "weight_filler", "bias_filler", "axis", "transpose"),
+    "pooling_param": ("pool", "pad", "pad_h", "pad_w", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h",
+                      "stride_w", "engine", "global_pooling", "round_mode"),
+    "concat_param": ("axis", "concat_dim"),
+    "relu_param": ("negative_slope", "engine"),
+    "dropout_param": ("dropout_ratio", "scale_train"),
+    "softmax_param": ("engine", "axis"),
+    "weight_filler": _FILLER,
+    "bias_filler": _FILLER,
+}
+
+
+def _check_fields(block: dict[str, list[Any]], message: str, where: str, source: Path) -> None:
+    """Refuse a field ``message`` does not have, naming it; then check the nested messages eiesim knows."""
+    known = _FIELDS[message]
+    for key, values in block.items():
+        if key not in known:
+            raise ModelFileError(f"{where}: {message if message != 'net' else 'the net'} has no field {key!r} "
+                                 f"(a typo? its fields: {', '.join(sorted(known))})", source)
+        if key in _FIELDS and key != "layer":
+            for value in values:
+                if not isinstance(value, dict):
+                    raise ModelFileError(f"{where}: {key!r} must be a block {{ ... }}, got {value!r}", source)
+                _check_fields(value, key, where, source)
+
+
+def _refuse(block: dict[str, list[Any]], where: str, source: Path, **unsupported: str) -> None:
+    """Refuse the fields of ``block`` that eiesim does not model (``key=why``)."""
+    for key, why in unsupported.items():
+        if key in block:
+            raise ModelFileError(f"{where}: {key!r} is not supported ({why})", source)
+
+
 def _one(block: dict[str, list[Any]], key: str, default: Any, where: str, source: Path) -> Any:
     values = block.get(key, [])
     if len(values) > 1:
@@ -184,6 +245,7 @@ def topology_from_prototxt(path: str | Path) -> tuple[tuple[int, ...], list[Laye
     """Read a Caffe deploy prototxt into (input shape without batch, layer specs in file order)."""
     path = Path(path)
     net = read_prototxt(path)
+    _check_fields(net, "net", "prototxt", path)
     input_name, input_shape = _input_shape(net, path)
     blobs: dict[str, _Blob] = {input_name: _Blob((NETWORK_INPUT,), input_shape)}
     specs: dict[str, dict[str, Any]] = {}
@@ -191,6 +253,8 @@ def topology_from_prototxt(path: str | Path) -> tuple[tuple[int, ...], list[Laye
     for index, layer in enumerate(net.get("layer", []) or net.get("layers", [])):
         name = str(_one(layer, "name", f"#{index}", f"layer {index}", path))
         where = f"layer {name!r}"
+        if "layer" in net:  # V1 ``layers`` blocks have other fields; their enum types are refused below
+            _check_fields(layer, "layer", where, path)
         ltype = _one(layer, "type", None, where, path)
         bottoms = [str(b) for b in layer.get("bottom", [])]
         tops = [str(t) for t in layer.get("top", [])]
@@ -210,13 +274,14 @@ def topology_from_prototxt(path: str | Path) -> tuple[tuple[int, ...], list[Laye
                     raise ModelFileError(f"{where}: a convolution needs a (C, H, W) input, got {src.shape}", path)
                 if _int_field(p, "group", 1, where, path, 1) != 1 or p.get("dilation"):
                     raise ModelFileError(f"{where}: grouped or dilated convolutions are not supported", path)
+                if _int_field(p, "axis", 1, where, path, 0) != 1:
+                    raise ModelFileError(f"{where}: 'axis' must be 1 (the channels)", path)
                 kernel = _pair(p, "kernel", None, where, path, 1)
                 stride = _pair(p, "stride", 1, where, path, 1)
                 padding = _pair(p, "pad", 0, where, path, 0)
                 out_c = _int_field(p, "num_output", None, where, path, 1)
                 c, h, w = src.shape
-                oh = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
-                ow = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
+                oh, ow = conv_output_hw(h, w, kernel, stride, padding)
                 if oh < 1 or ow < 1:
                     raise ModelFileError(f"{where}: kernel {list(kernel)} does not fit a {h}x{w} input", path)
                 specs[name] = dict(name=name, kind="conv", in_channels=c, out_channels=out_c, kernel=kernel,
@@ -224,6 +289,8 @@ def topology_from_prototxt(path: str | Path) -> tuple[tuple[int, ...], list[Laye
                 blobs[tops[0]] = _Blob((name,), (out_c, oh, ow))
             else:
                 p = _one(layer, "inner_product_param", {}, where, path)
+                if _int_field(p, "axis", 1, where, path, 0) != 1 or _one(p, "transpose", False, where, path):
+                    raise ModelFileError(f"{where}: only 'axis: 1' without 'transpose' is supported", path)
                 out_c = _int_field(p, "num_output", None, where, path, 1)
                 flat = 1
                 for d in src.shape:
@@ -233,6 +300,8 @@ def topology_from_prototxt(path: str | Path) -> tuple[tuple[int, ...], list[Laye
                 blobs[tops[0]] = _Blob((name,), (out_c,))
             order.append(name)
         elif ltype == "ReLU":
+            if _one(_one(layer, "relu_param", {}, where, path), "negative_slope", 0, where, path) != 0:
+                raise ModelFileError(f"{where}: a leaky ReLU (negative_slope != 0) is not supported", path)
             src = _single_inplace(bottoms, tops, blobs, where, path)
             for prod in src.producers:
                 if prod == NETWORK_INPUT:
@@ -294,6 +363,10 @@ def _single_inplace(bottoms: list[str], tops: list[str], blobs: dict[str, _Blob]
 
 
 def _pool(p: dict[str, list[Any]], shape: tuple[int, ...], where: str, path: Path) -> tuple[Pool, tuple[int, ...]]:
+    _refuse(p, where, path, **{k: "square pools only: use kernel_size, stride, pad"
+                               for k in ("kernel_h", "kernel_w", "stride_h", "stride_w", "pad_h", "pad_w")})
+    if _one(p, "round_mode", "CEIL", where, path) != "CEIL":
+        raise ModelFileError(f"{where}: 'round_mode' must be CEIL (Caffe's default, which eiesim models)", path)
     method = _one(p, "pool", "MAX", where, path)
     if method not in ("MAX", "AVE"):
         raise ModelFileError(f"{where}: pool method {method!r} is not supported (MAX or AVE)", path)

@@ -1,5 +1,6 @@
-"""Reproductions of the EIE paper's results: one module per ``eiesim reproduce`` subcommand.
+"""Reproductions of the EIE paper's results: one study module per ``eiesim reproduce`` subcommand.
 
-Each module defines a click command named ``command``; the ``reproduce`` group
-(eiesim/cli/reproduce_cmd.py) imports every module of this package and registers it.
+The studies compute and return data (and ``figures.run_all`` writes its figures
+directory); they never print. The commands that run them and render the results are
+the CLI's (``eiesim/cli/reproduce/``).
 """

@@ -1,4 +1,4 @@
-"""``eiesim reproduce eie-figures``: the EIE paper's design-space figures, re-measured with eiesim.
+"""The studies behind ``eiesim reproduce eie-figures``: the EIE paper's design-space figures, re-measured.
 
 On the nine EIE benchmark layers (Table III shapes and densities, synthetic, seed 0;
 ``eiesim.models.synthetic.eie_benchmark_workloads``), with the fast engine:
@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
-
-from eiesim.atomic import OutputSet, check_output_dir
+from eiesim.atomic import OutputSet
 
 #: FIFO depths as the paper counts them: ring slots B of the authors' simulator (batch_buffer_cycles.py sweeps
 #: powers of two); B slots hold B - 1 entries, eiesim's fifo_depth (docs/timing-model.md, "Parameters").
@@ -287,7 +285,7 @@ def trend_finding(rows: Sequence[Mapping[str, Any]], key: str, claim: str, risin
         holds=len(ok) == len(layers))
 
 
-# -- the command -------------------------------------------------------------------------------------
+# -- all studies -------------------------------------------------------------------------------------
 
 def run_all(out_dir: Path, layers: Sequence[str] | None = None,
             log: Callable[[str], None] = lambda s: None) -> tuple[list[Study], list[Finding], str]:
@@ -381,23 +379,3 @@ def _readme(studies: Sequence[Study], findings: Sequence[Finding], layers: Seque
     lines += ["", "The three `pe_*.csv` files hold the same table (every PE-study column); each plot uses one "
               "column of it.", ""]
     return "\n".join(lines)
-
-
-@click.command("eie-figures")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/eie-figures"),
-              show_default=True, help="Directory for the PNGs, CSVs and README.md.")
-@click.option("--layers", default=None, metavar="NAME,NAME,...",
-              help="Only these benchmark layers (default: all nine of Table III).")
-def command(out_dir: Path, layers: str | None) -> None:
-    """Design-space figures of the EIE paper: FIFO depth, SRAM width, PE count (plots, CSVs, checked findings)."""
-    from rich.console import Console
-
-    check_output_dir(out_dir, FIGURE_FILES)
-    console = Console(stderr=True)
-    names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
-    _studies, findings, _readme_text = run_all(out_dir, names, log=lambda s: console.log(s))
-    out = Console()
-    for f in findings:
-        out.print(f"[{'green' if f.holds else 'red'}]{'CONFIRMED' if f.holds else 'NOT CONFIRMED'}[/]: {f.claim}")
-        out.print(f"   {f.evidence}", highlight=False)
-    out.print(f"wrote {out_dir}/README.md and {len(_studies)} figures + CSVs")

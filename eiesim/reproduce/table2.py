@@ -1,23 +1,20 @@
-"""``eiesim reproduce eie-table2``: the cost model against EIE Table II (one PE, 45 nm, 800 MHz).
+"""The comparison behind ``eiesim reproduce eie-table2``: the cost model against EIE Table II (one PE, 45 nm, 800 MHz).
 
 Runs the engine on the synthetic Alex-7 layer on the published 64-PE design,
 prices its computing phase (Table II's power was measured in computing mode)
-with the default cost model, and prints per-PE area (total, by module, by type),
-per-PE power (total, by module, by type), chip area and power, each with the
-published value, % error and pass/fail against the issue-4 tolerances. Without
-the engine it falls back to the stored reference activity (eiesim.costs.published).
+with the default cost model, and compares per-PE area (total, by module, by type),
+per-PE power (total, by module, by type), chip area and power with the published
+values, each with its residual and its role in the calibration. Without the engine
+it falls back to the stored reference activity (eiesim.costs.published).
+``table2_comparison`` returns the data; the command (``eiesim.cli.reproduce.table2``)
+renders it.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-import click
-
 from eiesim.arch import ArchConfig
-from eiesim.atomic import write_text
 from eiesim.costs import evaluate, fit_calibration
 from eiesim.costs import published as pub
 
@@ -113,40 +110,3 @@ def table2_comparison(use_engine: bool = True) -> dict[str, Any]:
         "provenance": report.costs.provenance,
         **extra,
     }
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
-
-
-@click.command("eie-table2")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the comparison as JSON to this file.")
-@click.option("--no-engine", is_flag=True, help="Use the stored Alex-7 activity instead of running the engine.")
-def command(json_path: Path | None, no_engine: bool) -> None:
-    """Cost model vs EIE Table II, which it is calibrated to: per-PE area and power, chip mm^2 and W, fit residuals."""
-    from rich.console import Console
-    from rich.table import Table
-
-    result = table2_comparison(use_engine=not no_engine)
-    table = Table(title=f"EIE Table II and the eiesim cost model, which is calibrated to it (Alex-7 activity: "
-                        f"{result['activity_source']}, {result['compute_cycles']} compute cycles)")
-    for col in ("item", "model", "paper", "unit", "residual %", "role"):
-        table.add_column(col, justify="left" if col in ("item", "unit", "role") else "right")
-    for r in result["rows"]:
-        table.add_row(r["item"], _fmt(r["model"]), _fmt(r["paper"]), r["unit"], f"{r['residual_pct']:+.2f}", r["role"])
-    console = Console()
-    console.print(table)
-    if "whole_layer_with_io" in result:
-        w = result["whole_layer_with_io"]
-        console.print(f"whole layer incl. I/O ({w['cycles']} cycles, {w['time_us']:.2f} us): "
-                      f"{w['per_pe_mw']:.3f} mW per PE, {w['chip_mw']:.1f} mW chip, "
-                      f"{w['energy_pj'] / 1e6:.3f} uJ (DRAM {w['dram_pj'] / 1e6:.3f} uJ)")
-    console.print(
-        f"calibrated to these numbers: the largest fit residual is {result['max_fit_residual_pct']:.3f} % "
-        "(Table II's module powers add up to 9.158 mW, its total says 9.157). Agreement here shows that the fit "
-        "converged, not that the model predicts Table II; the chip lines follow from the fitted PE plus the "
-        "LNZD tree and CCU.")
-    console.print(f"where the numbers come from: {result['provenance']}")
-    if json_path is not None:
-        write_text(json_path, json.dumps(result, indent=2) + "\n")

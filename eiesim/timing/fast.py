@@ -7,6 +7,9 @@ the layer's ``ColumnLayout``: the per-PE column pointers are all the timing need
 The exact arithmetic comes straight from the CSR (``kernels.accumulate_fc`` /
 ``accumulate_conv``); the PEs' entry order does not change integer sums, and the
 equivalence tests hold it to the event engine, which walks the encoded entries.
+A conv layer's input patches come from ``fixed_point.im2col`` (the one definition of
+which input feeds which patch row), a bounded chunk of output pixels at a time, and
+feed both kernels.
 """
 
 from __future__ import annotations
@@ -15,16 +18,22 @@ import numpy as np
 
 from eiesim.encoding import ColumnLayout, csr_arrays
 from eiesim.errors import InputDataError, WorkloadError
+from eiesim.fixed_point import im2col
 from eiesim.timing import kernels
-from eiesim.timing.cache_guard import call
+from eiesim.jit.cache_guard import call
 from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
-from eiesim.timing.threads import run_ranges
+from eiesim.jit.threads import run_ranges
 from eiesim.workload import Layer
 
-#: Output pixels the conv arithmetic kernel processes together (vector width x unrolling; cache-sized).
-ARITH_TILE_PIXELS = 64
+#: Output pixels the conv arithmetic kernel processes together: each row's entry loop is amortized over a tile
+#: (on SqueezeNet's layers, one thread, 512 was the fastest of 32 .. 4096: 76 ms against 139 ms for 64).
+ARITH_TILE_PIXELS = 512
+#: Pixel ranges (threads, im2col chunks) start at multiples of this: whole cache lines of patches and accumulators.
+PIXEL_ALIGN = 64
 #: Rounds work (pixels x columns x PEs) below which splitting them over threads does not pay.
 _ROUNDS_MIN_WORK = 2_000_000
+#: Patch values (columns x output pixels) one im2col chunk may hold: bounds each thread's buffer (16 MB).
+_PATCH_CHUNK_VALUES = 1 << 21
 #: Stream positions the word arithmetic is exact for (the encoding keeps PEs below this).
 _POSITION_BITS = 30
 
@@ -74,6 +83,37 @@ def _full_codebook(codebook_q: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return full
 
 
+def round_lane_dtype(layout: ColumnLayout, params: TimingParams) -> type:
+    """The dtype of the rounds kernel's per-PE state: int32 when no timestamp of a round can reach 2**30.
+
+    Every timestamp of a round is at most C, and C <= 2 (R + 2) + K' (L + 2 + Z) + (the
+    layer's entries, all PEs) + P + W + L + 3, where R = cap / N register rows and K' <=
+    cap + 1 activations (each activation moves the finder, the credits and the slowest
+    PE on by at most L + 2 + Z + its largest column, and the finder's row gaps add up
+    to at most R). With int32 lanes a vector instruction updates twice the PEs.
+    """
+    acts = params.cap + 1
+    bound = (2 * (params.cap // params.num_pes + 2) + acts * (params.latency + 2 + params.empty_cycles)
+             + int(layout.pe_ptr[:, -1].astype(np.int64).sum()) + params.pipe_depth + params.writeback
+             + params.latency + 3)
+    return np.int32 if bound < (1 << 30) else np.int64
+
+
+def _patch_chunks(x: np.ndarray, geom: LayerGeometry, lo: int, hi: int):  # noqa: ANN202 - a generator
+    """(first pixel, patches) for output pixels lo .. hi - 1, in chunks of at most ``_PATCH_CHUNK_VALUES`` values.
+
+    ``patches`` (cols, pixels) is C-contiguous, as ``fixed_point.im2col`` defines it; an
+    fc layer's input is one column. Chunks start at multiples of ``PIXEL_ALIGN``.
+    """
+    if geom.kind == "fc":
+        yield 0, x.reshape(geom.cols, 1)
+        return
+    step = max(PIXEL_ALIGN, _PATCH_CHUNK_VALUES // max(1, geom.cols) // PIXEL_ALIGN * PIXEL_ALIGN)
+    for first in range(lo, hi, step):
+        last = min(hi, first + step)
+        yield first, np.ascontiguousarray(im2col(x, geom.kernel, geom.stride, geom.padding, (first, last)))
+
+
 def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q: np.ndarray,
                    codebook_q: np.ndarray, params: TimingParams) -> tuple[np.ndarray, ComputeTotals]:
     """All rounds of one layer. Returns (exact accumulators (M, OH, OW) or (M,), compute totals).
@@ -89,8 +129,6 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         raise ValueError("encoded layer was laid out for another bias path (ccu.bias)")
     x = _as_pe_input(x_q, geom)
     n = params.num_pes
-    (kh, kw), (sh, sw), (ph, pw) = geom.kernel, geom.stride, geom.padding
-    oh, ow = geom.out_hw
     # The rounds read one row of (B*V + 1, N) per broadcast column: transpose the pointers
     # once (a strided view costs more than the copy, even for an fc layer's single pass).
     # An fc layer touches each column at most once per round: its words are computed on
@@ -104,23 +142,29 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         pos = ptr_cols.astype(np.int64)
         first_word = ((pos[:-1] * mul) >> shift).astype(np.int32)
         last_word = ((np.maximum(pos[1:] - 1, 0) * mul) >> shift).astype(np.int32)
+    lane = np.zeros(0, dtype=round_lane_dtype(layout, params))
+    indptr, indices, codes = csr_arrays(layer)
+    cb = _full_codebook(codebook_q, codes)
+    acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64) if geom.kind == "conv" else None
 
     def rounds(lo: int, hi: int) -> tuple[np.ndarray, ...]:  # output pixels lo..hi-1: own partial statistics
         per_pe = tuple(np.zeros(n, dtype=np.int64) for _ in range(5))
         counters = np.zeros(kernels.N_COUNTERS, dtype=np.int64)
-        call(
-            kernels.run_layer_rounds, x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols,
-            layout.stored_cols, n, params.cap, layout.num_blocks, params.fifo_depth, params.latency,
-            params.pipe_depth, params.writeback, params.empty_cycles, params.finder_rows, ptr_cols, mul, shift,
-            first_word, last_word, layout.col_pad, *per_pe, counters)
+        for first, patches in _patch_chunks(x, geom, lo, hi):
+            call(kernels.run_layer_rounds, patches, geom.rows, geom.cols, layout.stored_cols, n, params.cap,
+                 layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.writeback,
+                 params.empty_cycles, params.finder_rows, ptr_cols, mul, shift, first_word, last_word,
+                 layout.col_pad, lane, *per_pe, counters)
+            if acc is not None:  # the same patches feed the arithmetic
+                call(kernels.accumulate_conv, patches, geom.rows, ARITH_TILE_PIXELS, indptr, indices, codes, cb,
+                     acc[first:first + patches.shape[1]])
         return (*per_pe, counters)
 
-    parts = run_ranges(rounds, geom.pixels, work=geom.pixels * geom.cols * n, min_work=_ROUNDS_MIN_WORK)
+    work = geom.pixels * (geom.cols * n + (indices.shape[0] if acc is not None else 0))
+    parts = run_ranges(rounds, geom.pixels, work=work, min_work=_ROUNDS_MIN_WORK, align=PIXEL_ALIGN)
     busy, empty, starved, stalled, drain, counters = parts[0] if len(parts) == 1 else (
         sum(part[k] for part in parts) for k in range(6))
-    indptr, indices, codes = csr_arrays(layer)
-    cb = _full_codebook(codebook_q, codes)
-    if geom.kind == "fc":
+    if acc is None:
         out = np.zeros(geom.rows, dtype=np.int64)
         x_flat = x.reshape(-1)
         if x_flat.size and -(1 << 31) <= x_flat.min() and x_flat.max() < (1 << 31):
@@ -128,11 +172,6 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         run_ranges(lambda lo, hi: call(kernels.accumulate_fc, x_flat, indptr, indices, codes, cb, lo, hi, out),
                    geom.rows, work=indices.shape[0])
     else:
-        acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64)
-        run_ranges(lambda lo, hi: call(
-            kernels.accumulate_conv, x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols,
-            ARITH_TILE_PIXELS, indptr, indices, codes, cb, acc),
-            geom.pixels, work=geom.pixels * indices.shape[0], align=ARITH_TILE_PIXELS)
         out = np.ascontiguousarray(acc.T.reshape(geom.rows, *geom.out_hw))
     totals = ComputeTotals(
         num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),

@@ -1,28 +1,27 @@
-"""All Numba kernels of eiesim: per-PE encoding, the fast engine's rounds and its arithmetic.
+"""The Numba kernels of the fast engine: the rounds of a layer and its exact arithmetic.
 
-* Encoding: ``count_entries_masked`` / ``count_entries_packed`` (two algorithms, one
-  result: every PE's column pointers and paddings, straight from the CSR) and
-  ``encode_fill`` (the entries themselves, for the event engine and for inspection).
-* Fast engine: ``transpose_pointers`` (the pointer table column by column),
-  ``run_layer_rounds`` (the timing recurrence over every round of a layer) and
-  ``accumulate_fc`` / ``accumulate_conv`` (exact integer arithmetic).
+* ``transpose_pointers``: the encoding's pointer table column by column.
+* ``run_layer_rounds``: the timing recurrence (docs/timing-model.md section 3) over
+  every round of a layer, with its statistics.
+* ``accumulate_fc`` / ``accumulate_conv``: exact integer arithmetic straight from the CSR.
 * The heavy kernels release the GIL (``nogil=True``) and take the range of their outer
-  loop, so that ``eiesim.timing.threads`` can split them over threads.
+  loop, so that ``eiesim.jit.threads`` can split them over threads.
 
+The per-PE encoding's kernels live with the encoding (``eiesim.encoding.kernels``).
 Kernels take arrays and plain numbers only (no globals: Numba's on-disk cache freezes
 them) and are compiled with ``cache=True``. They are private: call them through the
-validating wrappers in ``eiesim.encoding`` and ``eiesim.timing.fast``. The rules they
-implement are written out in docs/timing-model.md; the slow, obvious versions live in
-the tests and in the SimPy engine (``eiesim.timing.event``). Loops over CSR entries
-use unsigned indices: Numba then skips its negative-index wraparound test, which
-otherwise costs about half the time of these memory-bound loops.
+validating wrapper ``eiesim.timing.fast``. The rules they implement are written out in
+docs/timing-model.md and stated as code in ``eiesim.timing.contract``; the slow, obvious
+versions live there (``round_timeline``), in the tests and in the SimPy engine
+(``eiesim.timing.event``). Loops over CSR entries use unsigned indices: Numba then skips
+its negative-index wraparound test, which otherwise costs about half the time of these
+memory-bound loops.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
 # Indices into the ``counters`` array filled by ``run_layer_rounds``.
 C_COMPUTE_CYCLES = 0
@@ -35,187 +34,6 @@ C_BCAST_STALL = 6
 C_BROADCASTS = 7
 C_POPS = 8
 N_COUNTERS = 9
-
-
-@intrinsic
-def _popcount(typingctx, x):  # noqa: ARG001 (Numba's intrinsic signature)
-    """Number of set bits of a uint64 (LLVM's ctpop; one instruction on current CPUs)."""
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):  # noqa: ARG001
-        return builder.ctpop(args[0])
-
-    return sig, codegen
-
-
-@njit(cache=True, nogil=True)
-def _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total):
-    """PE p's pointers from its per-column entry counts: ptr[p, c] = entries before column c."""
-    pos = 0
-    tot = 0
-    prow = ptr[p]
-    for c in range(nbv):
-        prow[c] = pos
-        pos += count[c]
-        tot += pads[c]
-    prow[nbv] = pos
-    for c in range(nbv):
-        col_pad[c] += pads[c]
-    pe_pad[p] = tot
-    pe_total[p] = pos
-
-
-@njit(cache=True, nogil=True)
-def _row_mask(g0, g1, g2, g3):
-    """A column's 64-bit local-row mask from its four 16-row groups."""
-    return (np.uint64(g0) | (np.uint64(g1) << np.uint64(16)) | (np.uint64(g2) << np.uint64(32))
-            | (np.uint64(g3) << np.uint64(48)))
-
-
-@njit(cache=True, nogil=True)
-def _spread(mk, d1, d2, d4, d8, d16):
-    """Rows with a set bit of ``mk`` among the ``span`` rows below them: OR of mk << 1 .. mk << span.
-
-    ``d1 .. d16`` are the doubling steps below span (a step of 0 is a no-op)."""
-    t = mk | (mk << d1)
-    t |= t << d2
-    t |= t << d4
-    t |= t << d8
-    t |= t << d16
-    return t << np.uint64(1)
-
-
-@njit(cache=True, nogil=True)
-def count_entries_masked(indptr, indices, biased, rows, cols, stride, num_pes, cap, num_blocks, rel_bits, pe_lo,
-                         pe_hi, ptr, col_pad, pe_pad, pe_total):
-    """Pointers and padding of every PE column, for blocks of at most 64 local rows.
-
-    Same result as ``count_entries_packed`` (the tests check it), faster: PE by PE, a
-    bit per (local row, column) is set (rows in groups of 16, so the scratch being
-    written stays in L1), then each column's 64-bit row mask gives its entries
-    without visiting them again. A real entry at row q needs floor(g / 2^bits)
-    paddings, g = q - (previous row of the column, or -1) - 1; summed over the
-    column that is sum over k >= 1 of #{set bits q >= k*2^bits with no set bit in
-    [q - k*2^bits, q - 1]}: a few shifts and popcounts per column, branch-free so
-    that the column loop vectorizes (k = 1..3 in that loop, k >= 4 only for
-    indices of 3 bits or fewer, in extra passes).
-
-    ``indices`` must be unsigned (the wrapper views them so) and below ``cols``. Each
-    block has ``stride`` columns: ``cols``, plus the bias column (index ``cols``) when
-    ``biased`` (uint8 per row, 1 = an entry in the bias column) is not empty. PEs
-    ``pe_lo .. pe_hi - 1`` are done (one thread's share): ``ptr`` (N, B*stride + 1)
-    receives each PE's pointers (position in the PE's stream, which runs through the
-    blocks in order), ``col_pad`` (B*stride, zeroed) the paddings of each column of a
-    block summed over PEs, ``pe_pad`` (N) those of each PE and ``pe_total`` (N, int64)
-    each PE's entries (``ptr`` may be int32: the wrapper checks the totals fit).
-    """
-    nbv = num_blocks * stride
-    has_bias = biased.shape[0] > 0
-    scratch = np.empty((4, nbv), np.uint16)  # local rows 16g .. 16g+15 set bits in row g
-    count = np.empty(nbv, np.int64)
-    pads = np.empty(nbv, np.int64)
-    span = 1 << rel_bits
-    kmax = 63 >> rel_bits  # a gap of at most 63 rows needs at most this many paddings
-    extra = kmax > 3
-    mask = np.empty(nbv if extra else 0, np.uint64)
-    spread = np.empty(nbv if extra else 0, np.uint64)
-    seen_all = np.empty(nbv if extra else 0, np.uint64)
-    one = np.uint64(1)
-    zero = np.uint64(0)
-    # Doubling steps that OR a mask with itself shifted by 0 .. span-1 (a 0 shift is a no-op).
-    d1 = np.uint64(1 if span > 1 else 0)
-    d2 = np.uint64(2 if span > 2 else 0)
-    d4 = np.uint64(4 if span > 4 else 0)
-    d8 = np.uint64(8 if span > 8 else 0)
-    d16 = np.uint64(16 if span > 16 else 0)
-    w1 = np.uint64(min(span, 63))
-    w2 = np.uint64(min(2 * span, 63))
-    w3 = np.uint64(min(3 * span, 63))
-    h1 = ~((one << w1) - one) if kmax >= 1 else zero  # rows that can have k paddings before them
-    h2 = ~((one << w2) - one) if kmax >= 2 else zero
-    h3 = ~((one << w3) - one) if kmax >= 3 else zero
-    for p in range(pe_lo, pe_hi):
-        scratch[:, :] = 0
-        for i in range(p, rows, num_pes):
-            r = (i % cap) // num_pes
-            srow = scratch[r >> 4]
-            bit = np.uint16(1 << (r & 15))
-            off = np.uint64((i // cap) * stride)
-            for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
-                srow[off + indices[t]] |= bit
-            if has_bias and biased[i]:
-                srow[off + np.uint64(cols)] |= bit
-        g0 = scratch[0]
-        g1 = scratch[1]
-        g2 = scratch[2]
-        g3 = scratch[3]
-        for c in range(nbv):
-            mk = _row_mask(g0[c], g1[c], g2[c], g3[c])
-            s1 = _spread(mk, d1, d2, d4, d8, d16)
-            seen = s1
-            pd = _popcount(mk & ~seen & h1)
-            seen |= s1 << w1
-            pd += _popcount(mk & ~seen & h2)
-            seen |= s1 << w2
-            pd += _popcount(mk & ~seen & h3)
-            count[c] = np.int64(_popcount(mk) + pd)
-            pads[c] = np.int64(pd)
-        if extra:  # 1-, 2- and 3-bit indices: more than three paddings can precede an entry
-            for c in range(nbv):
-                mk = _row_mask(g0[c], g1[c], g2[c], g3[c])
-                s1 = _spread(mk, d1, d2, d4, d8, d16)
-                mask[c] = mk
-                spread[c] = s1
-                seen_all[c] = s1 | (s1 << w1) | (s1 << w2) | (s1 << w3)
-            for k in range(4, kmax + 1):
-                width = np.uint64(k * span)
-                high = ~((one << width) - one)
-                for c in range(nbv):
-                    extra_pads = np.int64(_popcount(mask[c] & ~seen_all[c] & high))
-                    pads[c] += extra_pads
-                    count[c] += extra_pads
-                    seen_all[c] |= spread[c] << width
-        _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total)
-
-
-@njit(cache=True, nogil=True)
-def count_entries_packed(indptr, indices, biased, rows, cols, stride, num_pes, cap, num_blocks, rel_bits, pe_lo,
-                         pe_hi, ptr, col_pad, pe_pad, pe_total):
-    """Pointers and padding of every PE column, any block height (the general, slower path).
-
-    PE by PE, the PE's rows are visited in increasing order; each column of a block
-    keeps one int64 with three 21-bit fields: its last local row + 1 (0: none yet),
-    its entries and its paddings. An entry z rows after the previous one adds
-    ``z >> bits`` paddings. Same arguments and results as ``count_entries_masked``.
-    """
-    nbv = num_blocks * stride
-    has_bias = biased.shape[0] > 0
-    low = (1 << 21) - 1
-    state = np.empty(nbv, np.int64)
-    count = np.empty(nbv, np.int64)
-    pads = np.empty(nbv, np.int64)
-    for p in range(pe_lo, pe_hi):
-        state[:] = 0
-        for i in range(p, rows, num_pes):
-            r1 = (i % cap) // num_pes + 1
-            off = np.uint64((i // cap) * stride)
-            for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
-                c = off + indices[t]
-                s = state[c]
-                last1 = s & low
-                pd = (r1 - last1 - 1) >> rel_bits
-                state[c] = s - last1 + r1 + ((pd + 1) << 21) + (pd << 42)
-            if has_bias and biased[i]:
-                c = off + np.uint64(cols)
-                s = state[c]
-                last1 = s & low
-                pd = (r1 - last1 - 1) >> rel_bits
-                state[c] = s - last1 + r1 + ((pd + 1) << 21) + (pd << 42)
-        for c in range(nbv):
-            s = state[c]
-            count[c] = (s >> 21) & low
-            pads[c] = s >> 42
-        _pointer_prefix(p, count, pads, nbv, ptr, col_pad, pe_pad, pe_total)
 
 
 @njit(cache=True, nogil=True)
@@ -231,61 +49,31 @@ def transpose_pointers(ptr, out):
                 out[c, p] = row[c]
 
 
-@njit(cache=True)
-def encode_fill(indptr, indices, codes, biased, rows, cols, stride, num_pes, cap, num_blocks, rel_bits, cursor,
-                ent_row, ent_code, ent_z):
-    """Write every entry (real and padding) at its position in its PE's stream.
+@njit(cache=True, nogil=True)
+def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo_depth, latency, pipe_depth,
+                     writeback, empty_cycles, finder_rows, ptr_cols, word_mul, word_shift, first_word, last_word,
+                     col_pad, lane, busy, empty, starved, stalled, drain, counters):
+    """Every round of some output pixels of a layer: the timing recurrence and its statistics (section 3).
 
-    PE by PE, the PE's rows are visited in increasing order, so a column's zero run z
-    (the PE's rows skipped since its previous entry in the column) is the distance to
-    the last local row seen, kept in a scratch array. ``cursor`` (N*B*V) starts at each
-    column's global stream position (the layout's pointers plus the PE's base) and is
-    advanced in place. Padding entries get row -1, code 0 and z = 2^bits - 1; real
-    entries get their matrix row, codebook index and z mod 2^bits; bias entries (column
-    ``cols`` of a block, rows with ``biased[i]``) get their row, code 0 and z mod 2^bits.
-    """
-    zmax = (1 << rel_bits) - 1
-    has_bias = biased.shape[0] > 0
-    last = np.empty(num_blocks * stride, np.int32)
-    for p in range(num_pes):
-        last[:] = -1
-        base = p * num_blocks * stride
-        for i in range(p, rows, num_pes):
-            b = i // cap
-            r = (i % cap) // num_pes
-            for t in range(indptr[i], indptr[i + 1] + (1 if has_bias and biased[i] else 0)):
-                bias_entry = t == indptr[i + 1]
-                col = b * stride + (cols if bias_entry else indices[t])
-                z = r - last[col] - 1
-                last[col] = r
-                pos = cursor[base + col]
-                for _ in range(z >> rel_bits):
-                    ent_row[pos] = -1
-                    ent_code[pos] = 0
-                    ent_z[pos] = zmax
-                    pos += 1
-                ent_row[pos] = i
-                ent_code[pos] = 0 if bias_entry else codes[t]
-                ent_z[pos] = z & zmax
-                cursor[base + col] = pos + 1
+    ``patches`` (cols, P) holds the input patch of each of the P output pixels, as
+    ``fixed_point.im2col`` builds it (an fc layer: its input as one column). Rounds are
+    independent, so the caller may hand different pixel ranges to different threads.
+    For each pixel, for each row block, for each input batch of ``cap`` columns, the
+    patch's non-zeros (then, in a block's last batch, the bias column when ``stride >
+    cols``) are broadcast, and the recurrence of ``contract.round_timeline`` is applied
+    in O(K*N): the finder's reach R_k (per register row when ``finder_rows``), credits,
+    pops and ends; then the round's length C, and, only when some PE cannot handle its
+    last activations before C, a replay of the last D + Z + 2 activations from a
+    snapshot to drop them (section 3.3).
 
+    Per activation, only what depends on the order of events is updated for every PE:
+    its end F and its buffered Spmat word. The other statistics follow from sums: a PE's
+    busy cycles and empty columns from how often each column was broadcast (a dropped
+    activation is always a column the PE holds nothing for), its word reads from the
+    words each broadcast column spans less the buffered-word hits, and its starved
+    cycles from F = the sum of its waits and costs (each handled activation is a wait
+    for the FIFO head and then n entries or Z cycles).
 
-@njit(cache=True)
-def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, stride, num_pes, cap,
-                     num_blocks, fifo_depth, latency, pipe_depth, writeback, empty_cycles, finder_rows, ptr_cols,
-                     word_mul, word_shift, first_word, last_word, col_pad, busy, empty, starved, stalled, drain,
-                     counters):
-    """Every round of one layer: the timing recurrence and its statistics (docs/timing-model.md section 3).
-
-    ``x`` is the layer input as int64 (C, H, W) (an fc input is (V, 1, 1) with a 1x1
-    kernel). For each output pixel ``pix_lo .. pix_hi - 1`` (row-major; rounds are
-    independent, so threads can take pixel ranges), for each row block, for each input
-    batch of ``cap`` columns, the non-zeros of the im2col patch (then, in a block's last
-    batch, the bias column when ``stride > cols``) are broadcast, and the recurrence of
-    ``contract.round_timeline`` is applied in O(K*N): the finder's reach R_k (per
-    register row when ``finder_rows``), credits, pops and ends; then the round's length
-    C, and, only when some PE cannot handle its last activations before C, a replay of
-    the last D + Z + 2 activations from a snapshot to drop them (section 3.3).
     ``ptr_cols`` (B*stride + 1, N, contiguous) holds every PE's column pointers (row
     b*stride + j: where column j of block b starts in the PE's stream; the next row is
     where it ends), the transpose of the encoding's (N, B*stride + 1) table. The Spmat
@@ -294,12 +82,12 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
     pixel; pass 0 rows otherwise), else from the pointers: word of position s =
     ``(s * word_mul) >> word_shift`` (= s // entries_per_word, see
     ``fast.word_divider``). ``col_pad`` (B*stride) counts each column's padding entries
-    over all PEs. Per-PE cycle arrays and ``counters`` (see C_* indices) are accumulated
-    in place. The arithmetic is done separately (``accumulate_fc``, ``accumulate_conv``).
+    over all PEs. ``lane`` (an empty array) gives the dtype of the per-PE state of a
+    round: int32 doubles the PEs per vector instruction, and is exact when no timestamp
+    of a round reaches 2**30 (``fast.round_lane_dtype`` checks it); int64 otherwise.
+    Per-PE cycle arrays and ``counters`` (see C_* indices) are accumulated in place. The
+    arithmetic is done separately (``accumulate_fc``, ``accumulate_conv``).
     """
-    khw = kh * kw
-    in_h = x.shape[1]
-    in_w = x.shape[2]
     num_batches = (cols + cap - 1) // cap
     bias = stride > cols
     min_cycles = latency + 1 + pipe_depth + writeback
@@ -310,17 +98,32 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
     word_lo = np.empty(num_pes, np.int32)
     word_hi = np.empty(num_pes, np.int32)
     nz_j = np.empty(cols, np.int64)
+    # Register row of each column, and whether it is the row's last position (cap is a multiple of N, so a
+    # column's row inside its batch is its row here minus the batch's first row): no division per activation.
+    reg_row = np.empty(cols, np.int64)
+    row_end = np.empty(cols, np.bool_)
+    for j in range(cols):
+        reg_row[j] = j // num_pes
+        row_end[j] = j - reg_row[j] * num_pes == num_pes - 1
     batch_start = np.empty(num_batches + 1, np.int64)
-    fin = np.zeros(num_pes, np.int64)
-    buffered = np.empty(num_pes, np.int64)
+    # Per-PE state of a round, in the lanes of ``lane``'s dtype (int32 when the caller has checked that no
+    # timestamp of a round can reach 2**30: twice the PEs per vector instruction). Only what depends on the
+    # order of events is updated per activation (F, the buffered Spmat word); the rest follows at the end:
+    # busy and empty columns from how often each column was broadcast (``sent``; an activation a PE drops is
+    # always a column it holds nothing for), starved cycles from F = sum of (waits + costs) (section 3.2).
+    lane_t = lane.dtype.type
+    fin = np.zeros(num_pes, lane.dtype)
+    buffered = np.empty(num_pes, lane.dtype)
+    r_reuse = np.zeros(num_pes, lane.dtype)
+    snap_fin = np.zeros(num_pes, lane.dtype)
+    empty_lane = lane_t(empty_cycles)
+    zero_lane = lane_t(0)
     ring = np.zeros(max(fifo_depth, 1), np.int64)
-    r_starved = np.zeros(num_pes, np.int64)
-    r_empties = np.zeros(num_pes, np.int64)
     r_pops = np.zeros(num_pes, np.int64)
-    snap_fin = np.zeros(num_pes, np.int64)
-    snap_starved = np.zeros(num_pes, np.int64)
-    snap_empties = np.zeros(num_pes, np.int64)
-    snap_pops = np.zeros(num_pes, np.int64)
+    sent = np.zeros(num_blocks * stride, np.int64)  # broadcasts of each column of each block
+    fin_sum = np.zeros(num_pes, np.int64)           # sum over rounds of F_p, the end of PE p's last activation
+    reuses = np.zeros(num_pes, np.int64)            # Spmat words a PE found in its buffer
+    dropped = np.zeros(num_pes, np.int64)           # activations a PE dropped unread (all empty columns)
     alive = np.zeros(num_pes, np.bool_)
     tail_b = np.zeros(window, np.int64)
     tail_col = np.zeros(window, np.int64)
@@ -333,21 +136,11 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
     c_bstall = 0
     c_bcast = 0
     c_pops = 0
-    for pix in range(pix_lo, pix_hi):
-        oy = pix // out_w
-        ox = pix - oy * out_w
-        # Non-zeros of this pixel's patch, in increasing column index (c, dy, dx).
+    for pix in range(patches.shape[1]):
+        # Non-zeros of this pixel's patch, in increasing column index.
         k_all = 0
         for j in range(cols):
-            c = j // khw
-            rem = j - c * khw
-            dy = rem // kw
-            dx = rem - dy * kw
-            iy = oy * sh - ph + dy
-            ix = ox * sw - pw + dx
-            if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
-                continue
-            if x[c, iy, ix] != 0:
+            if patches[j, pix] != 0:
                 nz_j[k_all] = j
                 k_all += 1
         t = 0
@@ -368,14 +161,14 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
                     continue  # skip_zeros: nothing to broadcast, no round
                 col_lo = bt * cap
                 reg_rows = (min(cols, col_lo + cap) - col_lo + num_pes - 1) // num_pes
+                row_lo = col_lo // num_pes
+                slot = 0  # k mod D: activation k's slot in the credit ring
                 fin[:] = 0
                 buffered[:] = -1
-                r_starved[:] = 0
-                r_empties[:] = 0
-                r_pops[:] = 0
+                r_reuse[:] = 0
                 tail = kt - window if kt > window else 0
                 b_prev = 0
-                pos_prev = 0
+                j_prev = 0
                 b_bias = 0
                 last_real = 0
                 c_done = 0
@@ -385,33 +178,29 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
                 for k in range(kt):
                     if k < kk:
                         j = nz_j[k0 + k]
-                        pos = j - col_lo
                         if not finder_rows:
                             ready = 0 if k == 0 else b_prev + 1
                         elif k == 0:
-                            ready = pos // num_pes
+                            ready = reg_row[j] - row_lo
                         else:
-                            r = pos // num_pes
-                            r0 = pos_prev // num_pes
+                            r = reg_row[j]
+                            r0 = reg_row[j_prev]
                             if r == r0:
                                 ready = b_prev + 1
                             else:
-                                ready = b_prev + 1 + (1 if pos_prev - r0 * num_pes != num_pes - 1 else 0) + (r - r0 - 1)
+                                ready = b_prev + 1 + (0 if row_end[j_prev] else 1) + (r - r0 - 1)
                         col = b * stride + j
                     else:
                         ready = c_done
                         col = b * stride + cols
                     b_k = ready
                     if k >= fifo_depth:
-                        credit = ring[k % fifo_depth]
+                        credit = ring[slot]
                         if credit > b_k:
                             b_k = credit
                     c_bstall += b_k - ready
                     if k == tail:
                         snap_fin[:] = fin
-                        snap_starved[:] = r_starved
-                        snap_empties[:] = r_empties
-                        snap_pops[:] = r_pops
                     if k >= tail:
                         tail_b[k - tail] = b_k
                         tail_col[k - tail] = col
@@ -428,37 +217,37 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
                             word_hi[p] = np.int32((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
                         wfs = word_lo
                         wls = word_hi
-                    # Branch-free over PEs so that LLVM can vectorize this loop.
+                    # Branch-free over PEs, in lanes, so that LLVM can vectorize this loop.
+                    arrive_lane = lane_t(arrive)
+                    max_lane = zero_lane
+                    last_lane = zero_lane
                     for p in range(num_pes):
-                        f = fin[p]
-                        s = max(f, arrive)
-                        r_starved[p] += s - f
-                        max_s = max(max_s, s)
-                        lo_p = np.int64(starts[p])
-                        hi_p = np.int64(ends[p])
-                        n = hi_p - lo_p
+                        s = max(fin[p], arrive_lane)
+                        max_lane = max(max_lane, s)
+                        n = lane_t(ends[p] - starts[p])
                         none = n == 0
-                        f_new = s + (empty_cycles if none else n)
+                        f_new = s + (empty_lane if none else n)
                         fin[p] = f_new
-                        last_real = max(last_real, 0 if none else f_new)
-                        busy[p] += n
-                        c_entries += n
-                        r_empties[p] += none
-                        r_pops[p] += 1
-                        w0 = np.int64(wfs[p])
-                        w1 = np.int64(wls[p])
+                        last_lane = max(last_lane, zero_lane if none else f_new)
                         old = buffered[p]
-                        reads += 0 if none else w1 - w0 + (w0 != old)
-                        buffered[p] = old if none else w1
-                    ring[k % fifo_depth] = max_s
+                        r_reuse[p] += lane_t(lane_t(wfs[p]) == old and not none)
+                        buffered[p] = old if none else lane_t(wls[p])
+                    max_s = np.int64(max_lane)
+                    if last_lane > last_real:
+                        last_real = np.int64(last_lane)
+                    sent[col] += 1
+                    ring[slot] = max_s
+                    slot += 1
+                    if slot == fifo_depth:
+                        slot = 0
                     c_padding += col_pad[col]
                     if k < kk:
                         b_prev = b_k
-                        pos_prev = pos
+                        j_prev = j
                         if k == kk - 1:  # the finder is done in the cycle it reaches the next row
                             if finder_rows:
-                                rl = pos // num_pes
-                                c_done = b_k + 1 + (1 if pos - rl * num_pes != num_pes - 1 else 0) + (reg_rows - 1 - rl)
+                                rl = reg_row[j] - row_lo
+                                c_done = b_k + 1 + (0 if row_end[j] else 1) + (reg_rows - 1 - rl)
                             else:
                                 c_done = b_k + 1
                     else:
@@ -481,9 +270,7 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
                             drop = True
                 if drop:  # replay the tail from the snapshot, dropping what does not fit (section 3.3)
                     fin[:] = snap_fin
-                    r_starved[:] = snap_starved
-                    r_empties[:] = snap_empties
-                    r_pops[:] = snap_pops
+                    r_pops[:] = tail  # every PE popped every activation before the tail
                     alive[:] = True
                     for q in range(kt - tail):
                         arrive = tail_b[q] + latency
@@ -491,13 +278,10 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
                         ends = ptr_cols[tail_col[q] + 1]
                         for p in range(num_pes):
                             if alive[p]:
-                                f = fin[p]
-                                s = max(f, arrive)
+                                s = max(np.int64(fin[p]), arrive)
                                 n = np.int64(ends[p]) - np.int64(starts[p])
                                 f_new = s + (empty_cycles if n == 0 else n)
                                 if s < cycles and f_new <= cycles:
-                                    r_starved[p] += s - f
-                                    r_empties[p] += n == 0
                                     r_pops[p] += 1
                                     fin[p] = f_new
                                 else:
@@ -507,13 +291,46 @@ def run_layer_rounds(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, ro
                     if fin[p] > e_all:
                         e_all = fin[p]
                 for p in range(num_pes):
-                    starved[p] += r_starved[p]
-                    empty[p] += empty_cycles * r_empties[p]
+                    fin_sum[p] += fin[p]
+                    reuses[p] += r_reuse[p]
                     stalled[p] += e_all - fin[p]
                     drain[p] += cycles - e_all
-                    c_pops += r_pops[p]
+                if drop:
+                    for p in range(num_pes):
+                        c_pops += r_pops[p]
+                        dropped[p] += kt - r_pops[p]
+                else:
+                    c_pops += kt * num_pes
                 c_compute += cycles
                 c_rounds += 1
+    # What the broadcasts add up to: entries (busy), empty columns and Spmat words, per PE; then starved
+    # = sum of F - busy - Z x empty columns handled (every handled activation is a wait and then its cost).
+    call_busy = np.zeros(num_pes, np.int64)
+    call_empties = np.zeros(num_pes, np.int64)
+    for col in range(num_blocks * stride):
+        times = sent[col]
+        if times == 0:
+            continue
+        starts = ptr_cols[col]
+        ends = ptr_cols[col + 1]
+        for p in range(num_pes):
+            n = np.int64(ends[p]) - np.int64(starts[p])
+            call_busy[p] += times * n
+            if n == 0:
+                call_empties[p] += times
+            elif tables:
+                reads += times * (np.int64(last_word[col, p]) - np.int64(first_word[col, p]) + 1)
+            else:
+                w0 = np.int64((np.uint64(np.uint32(starts[p])) * mul32) >> shift)
+                w1 = np.int64((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
+                reads += times * (w1 - w0 + 1)
+    for p in range(num_pes):
+        handled_empties = call_empties[p] - dropped[p]
+        busy[p] += call_busy[p]
+        c_entries += call_busy[p]
+        empty[p] += empty_cycles * handled_empties
+        starved[p] += fin_sum[p] - call_busy[p] - empty_cycles * handled_empties
+        reads -= reuses[p]
     counters[C_COMPUTE_CYCLES] += c_compute
     counters[C_ROUNDS_RUN] += c_rounds
     counters[C_NONZERO_ACTS] += c_acts
@@ -542,41 +359,29 @@ def accumulate_fc(x, indptr, indices, codes, codebook_q, row_lo, row_hi, acc):
 
 
 @njit(cache=True, nogil=True)
-def accumulate_conv(x, kh, kw, sh, sw, ph, pw, out_h, out_w, pix_lo, pix_hi, rows, cols, tile, indptr, indices,
-                    codes, codebook_q, acc_out):
+def accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc_out):
     """Exact arithmetic of a conv layer from its CSR, ``tile`` output pixels at a time.
 
-    Output pixels ``pix_lo .. pix_hi - 1``. For each tile the im2col patch (cols x tile) is built once; then every row's
-    entries whose patch column is not all zero in the tile are applied to the whole
-    tile (the inner loop vectorizes). ``x`` is (C, H, W) int64; ``acc_out`` is
-    (pixels, M) int64. Same contract on ``indices``/``codebook_q`` as ``accumulate_fc``.
+    ``patches`` (cols, P) holds the input patches of P output pixels (``fixed_point.im2col``);
+    ``acc_out`` (P, M) int64 receives their accumulators. Each tile's patches are copied
+    into a small local buffer (it stays in cache, and the compiler can vectorize on
+    it), then every row's entries whose patch row is not all zero in the tile are
+    applied to the whole tile. Same contract on ``indices``/``codebook_q`` as
+    ``accumulate_fc``.
     """
-    n_pix = out_h * out_w
-    khw = kh * kw
-    in_h = x.shape[1]
-    in_w = x.shape[2]
+    cols, n_pix = patches.shape
     tile = max(1, min(tile, n_pix))
     patch = np.zeros((cols, tile), np.int64)
     live = np.zeros(cols, np.bool_)
     acc = np.zeros(tile, np.int64)
-    for t0 in range(pix_lo, pix_hi, tile):
-        tn = min(tile, pix_hi - t0)
+    for t0 in range(0, n_pix, tile):
+        tn = min(tile, n_pix - t0)
         for j in range(cols):
-            c = j // khw
-            rem = j - c * khw
-            dy = rem // kw
-            dx = rem - dy * kw
             prow = patch[j]
+            src = patches[j]
             any_nz = False
             for u in range(tn):
-                pix = t0 + u
-                oy = pix // out_w
-                ox = pix - oy * out_w
-                iy = oy * sh - ph + dy
-                ix = ox * sw - pw + dx
-                v = 0
-                if iy >= 0 and iy < in_h and ix >= 0 and ix < in_w:
-                    v = x[c, iy, ix]
+                v = src[t0 + u]
                 prow[u] = v
                 any_nz = any_nz or v != 0
             live[j] = any_nz

@@ -1,4 +1,4 @@
-"""Per-PE encoding of a layer: interleaved rows, per-PE CSC, relative indices, padding, packing.
+"""The per-PE encoding of a layer: interleaved rows, per-PE CSC, relative indices, padding, packing.
 
 Row i of the M x V matrix lives in PE ``i mod N``; matrices taller than the
 destination registers (cap = N x act_regs_per_pe rows) are cut into row blocks
@@ -12,10 +12,10 @@ Two levels, one set of rules:
 * ``layout_layer`` -> ``ColumnLayout``: every PE's column pointers, its padding and
   its storage. That is all timing depends on (how many entries each PE holds for
   each column and where they sit in its Spmat words), and it is what the fast engine
-  uses. One pass over the CSR (``kernels.count_entries_*``).
+  uses. One pass over the CSR (``eiesim.encoding.kernels.count_entries_*``).
 * ``encode_layer`` -> ``EncodedLayer``: the layout plus the entries themselves
   (row, codebook index, relative index), as the Spmat SRAM holds them. The event
-  engine walks these entries; ``kernels.encode_fill`` writes them.
+  engine walks these entries; ``eiesim.encoding.kernels.encode_fill`` writes them.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import numpy as np
 
 from eiesim.arch import ArchConfig
 from eiesim.errors import WorkloadError
-from eiesim.timing import kernels
-from eiesim.timing.cache_guard import call
-from eiesim.timing.threads import run_ranges
+from eiesim.encoding import kernels
+from eiesim.jit.cache_guard import call
+from eiesim.jit.threads import run_ranges
 from eiesim.workload import Layer
 
 #: Largest block height (local rows per PE) the bit-mask counting kernel handles.

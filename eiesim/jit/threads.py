@@ -1,7 +1,8 @@
 """Running a Numba kernel's outer loop on several threads.
 
-The heavy kernels (``eiesim.timing.kernels``) are compiled with ``nogil=True`` and take
-the range of their outer loop (PEs, rows or output pixels) as arguments. ``run_ranges``
+The heavy kernels (``eiesim.encoding.kernels``, ``eiesim.timing.kernels``) are compiled
+with ``nogil=True`` and take the range of their outer loop (PEs, rows or output pixels)
+as arguments. ``run_ranges``
 splits that loop over a shared thread pool. Every chunk writes disjoint outputs or its
 own partial sums, which the caller adds up, and the arithmetic is integer, so results
 are identical for any number of threads (the tests check 1 against several).
@@ -17,7 +18,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from eiesim.errors import UsageError
@@ -26,7 +27,6 @@ T = TypeVar("T")
 
 _LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
 _OVERRIDE: int | None = None
 
 
@@ -74,22 +74,25 @@ def split(total: int, parts: int, align: int = 1) -> list[tuple[int, int]]:
 
 def _forget_pool_after_fork() -> None:
     """A forked child inherits the pool object but none of its threads: start afresh."""
-    global _POOL, _POOL_SIZE, _LOCK
-    _POOL, _POOL_SIZE, _LOCK = None, 0, threading.Lock()
+    global _POOL, _LOCK
+    _POOL, _LOCK = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _pool(size: int) -> ThreadPoolExecutor:
-    global _POOL, _POOL_SIZE
+def _pool() -> ThreadPoolExecutor:
+    """The process's one pool, created on first use and never replaced (a concurrent caller may be using it).
+
+    It has one worker fewer than the CPUs this process may use (at least one): the
+    calling thread runs a range itself. A request for more ranges than workers + 1
+    queues the rest, which changes the wall time, never the results.
+    """
+    global _POOL
     with _LOCK:
-        if _POOL is None or _POOL_SIZE < size:
-            if _POOL is not None:
-                _POOL.shutdown(wait=False)
-            _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="eiesim")
-            _POOL_SIZE = size
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=max(1, _usable_cpus() - 1), thread_name_prefix="eiesim")
         return _POOL
 
 
@@ -98,8 +101,10 @@ def run_ranges(fn: Callable[[int, int], T], total: int, work: int, min_work: int
     """Call ``fn(lo, hi)`` over ranges covering ``[0, total)``, in parallel when worth it.
 
     ``work`` estimates the whole job (e.g. non-zeros visited); below ``min_work`` per
-    thread, or with one thread, ``fn(0, total)`` runs on the calling thread. Results are
-    returned in range order.
+    thread, or with one thread, ``fn(0, total)`` runs on the calling thread. Otherwise the
+    calling thread runs the first range and the shared pool the others. Results are
+    returned in range order; if a range fails, the others are waited for before the
+    error propagates (no worker is left writing into the caller's arrays).
     """
     if work < 2 * min_work:  # the common case for small layers: no thread bookkeeping at all
         return [fn(0, total)]
@@ -107,5 +112,10 @@ def run_ranges(fn: Callable[[int, int], T], total: int, work: int, min_work: int
     ranges = split(total, threads, align)
     if len(ranges) == 1:
         return [fn(*ranges[0])]
-    futures = [_pool(len(ranges)).submit(fn, lo, hi) for lo, hi in ranges]
-    return [f.result() for f in futures]
+    pool = _pool()
+    futures = [pool.submit(fn, lo, hi) for lo, hi in ranges[1:]]
+    try:
+        first = fn(*ranges[0])
+    finally:
+        wait(futures)
+    return [first, *(f.result() for f in futures)]

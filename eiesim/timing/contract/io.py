@@ -1,0 +1,44 @@
+"""I/O mode: the DRAM traffic of a layer while the PEs are idle (docs/timing-model.md section 2).
+
+A layer's input is read from DRAM when it does not fit on chip (or is the network
+input), its output written when it does not fit (or is the network's output), and
+streamed weights (``contract.storage``) add their bytes; the transfer takes
+``ceil(bytes / dram_bytes_per_cycle)`` cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from eiesim.arch import ArchConfig
+from eiesim.timing.contract.params import ACT_BYTES
+from eiesim.workload import Layer, Workload
+
+
+@dataclass(frozen=True)
+class LayerIo:
+    """I/O-mode traffic of one layer (docs/timing-model.md, section 2)."""
+
+    bytes_read: int
+    bytes_written: int
+    weight_bytes: int
+    cycles: int
+
+
+def layer_io(workload: Workload, layer: Layer, arch: ArchConfig, weight_bytes: int) -> LayerIo:
+    """DRAM traffic of ``layer``: input/output tensors that do not fit on chip, streamed weights."""
+    cap = arch.act_capacity
+    on_chip_bytes = arch.num_pes * arch.act_sram.size_bytes
+    in_vals = int(np.prod(workload.input_shape_of(layer)))
+    out_vals = int(np.prod(workload.output_shapes()[layer.name]))
+    from_network = any(src == "input" for src in layer.inputs)
+    in_fits = (layer.kind == "fc" and layer.cols <= cap) or ACT_BYTES * in_vals <= on_chip_bytes
+    out_fits = (layer.kind == "fc" and layer.rows <= cap) or ACT_BYTES * out_vals <= on_chip_bytes
+    is_last = layer is workload.output_layer
+    read = (ACT_BYTES * in_vals if (from_network or not in_fits) else 0) + weight_bytes
+    written = ACT_BYTES * out_vals if (is_last or not out_fits) else 0
+    cycles = math.ceil((read + written) / arch.dram_bytes_per_cycle) if read + written else 0
+    return LayerIo(read, written, weight_bytes, cycles)

@@ -1,0 +1,141 @@
+"""How a layer is cut into rounds, and the load and store phases around them (docs/timing-model.md section 2).
+
+``layer_geometry`` says what a layer is to the PEs (pixels, row blocks, input batches);
+``round_schedule`` walks every round in execution order with its load and store
+decisions (the event engine follows it round by round); ``phase_totals`` is its closed
+form (the fast engine uses it). The tests hold the two to each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from eiesim.timing.contract.params import TimingParams
+from eiesim.workload import Layer, conv_output_hw
+
+
+@dataclass(frozen=True)
+class LayerGeometry:
+    """How one layer is cut into rounds: pixels x row blocks x input batches."""
+
+    kind: str
+    rows: int       # M
+    cols: int       # V
+    in_shape: tuple[int, int, int]   # (C, H, W) as the PEs see it; fc: (V, 1, 1)
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    out_hw: tuple[int, int]
+    cap: int
+    num_pes: int
+
+    @property
+    def pixels(self) -> int:
+        return self.out_hw[0] * self.out_hw[1]
+
+    @property
+    def num_blocks(self) -> int:
+        return max(1, -(-self.rows // self.cap))
+
+    @property
+    def num_batches(self) -> int:
+        return max(1, -(-self.cols // self.cap))
+
+    @property
+    def rounds(self) -> int:
+        return self.pixels * self.num_blocks * self.num_batches
+
+    def block_rows(self, b: int) -> int:
+        return min(self.cap, self.rows - b * self.cap)
+
+    def batch_cols(self, t: int) -> tuple[int, int]:
+        return t * self.cap, min(self.cols, (t + 1) * self.cap)
+
+
+def layer_geometry(layer: Layer, in_shape: tuple[int, ...], params: TimingParams) -> LayerGeometry:
+    """Geometry of ``layer`` consuming a tensor of ``in_shape`` ((C, H, W) or (K,))."""
+    if layer.kind == "fc":
+        return LayerGeometry("fc", layer.rows, layer.cols, (layer.cols, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1),
+                             params.cap, params.num_pes)
+    c, h, w = in_shape
+    out_hw = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+    return LayerGeometry("conv", layer.rows, layer.cols, (c, h, w), layer.kernel, layer.stride, layer.padding,
+                         out_hw, params.cap, params.num_pes)
+
+
+@dataclass(frozen=True)
+class RoundSpec:
+    """One round: which pixel, row block and input batch; its load and store phases."""
+
+    pixel: int
+    block: int
+    batch: int
+    col_lo: int
+    col_hi: int
+    load_values: int    # activations written to the source registers before the round (0 = no load)
+    store_rows: int     # outputs moved out of the destination registers after it (0 = no store)
+
+    def load_cycles(self, num_pes: int) -> int:
+        return -(-self.load_values // num_pes)
+
+    def store_cycles(self, num_pes: int) -> int:
+        return -(-self.store_rows // num_pes)
+
+
+def _needs_store(geom: LayerGeometry) -> bool:
+    return geom.kind == "conv" or geom.num_blocks > 1
+
+
+def round_schedule(geom: LayerGeometry) -> Iterator[RoundSpec]:
+    """Every round of the layer in execution order, with its load/store decisions.
+
+    The source registers hold the last (pixel, batch) loaded; a round loads when its
+    activations are not there. An fc layer with V <= cap starts with its input already
+    in the registers (the previous layer's destination file).
+    """
+    held: tuple[int, int] | None = (0, 0) if geom.kind == "fc" and geom.num_batches == 1 else None
+    store = _needs_store(geom)
+    for pixel in range(geom.pixels):
+        for b in range(geom.num_blocks):
+            for t in range(geom.num_batches):
+                lo, hi = geom.batch_cols(t)
+                load = 0
+                if held != (pixel, t):
+                    load = hi - lo
+                    held = (pixel, t)
+                last = t == geom.num_batches - 1
+                yield RoundSpec(pixel, b, t, lo, hi, load, geom.block_rows(b) if store and last else 0)
+
+
+@dataclass(frozen=True)
+class PhaseTotals:
+    """Load and store phases of a layer, summed (closed form of ``round_schedule``)."""
+
+    rounds: int
+    load_cycles: int
+    load_values: int
+    store_cycles: int
+    store_rows: int
+
+
+def phase_totals(geom: LayerGeometry) -> PhaseTotals:
+    """Closed-form totals of the load and store phases of every round of the layer."""
+    n = geom.num_pes
+    batches = [geom.batch_cols(t) for t in range(geom.num_batches)]
+    batch_vals = [hi - lo for lo, hi in batches]
+    if geom.kind == "fc" and geom.num_batches == 1:
+        loads_per_batch_set = 0
+    elif geom.num_batches == 1:
+        loads_per_batch_set = geom.pixels            # conv: once per pixel, blocks reuse it
+    else:
+        loads_per_batch_set = geom.pixels * geom.num_blocks
+    load_cycles = loads_per_batch_set * sum(-(-v // n) for v in batch_vals)
+    load_values = loads_per_batch_set * sum(batch_vals)
+    if _needs_store(geom):
+        block_rows = [geom.block_rows(b) for b in range(geom.num_blocks)]
+        store_cycles = geom.pixels * sum(-(-r // n) for r in block_rows)
+        store_rows = geom.pixels * sum(block_rows)
+    else:
+        store_cycles = store_rows = 0
+    return PhaseTotals(geom.rounds, load_cycles, load_values, store_cycles, store_rows)

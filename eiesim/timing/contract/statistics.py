@@ -1,0 +1,93 @@
+"""What a layer's rounds measure, and the definitions of the layer statistics (docs/timing-model.md section 3).
+
+* ``ComputeTotals``: what an engine measured over the compute phases of a layer's
+  rounds (both engines return one; ``add_round`` is what one round contributes).
+* ``PE_CYCLE_CLASSES``: the five classes a PE's cycles of a round fall in; they add up
+  to the round's length C ("Per-PE statistics of a round").
+* The layer statistics of the report, defined once ("Layer statistics"):
+  ``layer_cycles``, ``load_balance_efficiency``, ``time_efficiency``,
+  ``real_work_fraction`` and ``stall_breakdown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eiesim.timing.contract.recurrence import RoundTimeline
+
+#: The classes of a PE's cycles in a round, in report order; per PE they add up to the round's C.
+PE_CYCLE_CLASSES = ("busy", "empty", "starved", "stalled", "drain")
+
+
+@dataclass
+class ComputeTotals:
+    """What an engine measured over the compute phases of a layer's rounds (section 3)."""
+
+    num_pes: int
+    compute_cycles: int = 0
+    rounds_run: int = 0            # rounds with C > 0
+    nonzero_activations: int = 0   # input non-zeros (K, summed over rounds)
+    broadcasts: int = 0            # activations pushed into the FIFOs, the bias included
+    pops: int = 0                  # activations popped (pointer-pair reads), summed over PEs
+    entries: int = 0
+    padding: int = 0
+    spmat_word_reads: int = 0
+    broadcast_stall_cycles: int = 0
+    busy: np.ndarray = field(default=None)     # type: ignore[assignment]
+    empty: np.ndarray = field(default=None)    # type: ignore[assignment]
+    starved: np.ndarray = field(default=None)  # type: ignore[assignment]
+    stalled: np.ndarray = field(default=None)  # type: ignore[assignment]
+    drain: np.ndarray = field(default=None)    # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        for name in PE_CYCLE_CLASSES:
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(self.num_pes, dtype=np.int64))
+
+    def add_round(self, tl: RoundTimeline, nonzero_activations: int, padding: int, spmat_word_reads: int) -> None:
+        """Accumulate one round's ``RoundTimeline`` (what a round contributes, section 3)."""
+        if tl.cycles == 0:
+            self.nonzero_activations += nonzero_activations
+            return
+        self.compute_cycles += tl.cycles
+        self.rounds_run += 1
+        self.nonzero_activations += nonzero_activations
+        self.broadcasts += int(tl.pushed.sum())
+        self.pops += int(tl.handled.sum())
+        self.entries += int(tl.busy.sum())
+        self.padding += padding
+        self.spmat_word_reads += spmat_word_reads
+        self.broadcast_stall_cycles += tl.broadcast_stall_cycles
+        for name in PE_CYCLE_CLASSES:
+            getattr(self, name)[:] += getattr(tl, name)
+
+
+def layer_cycles(io_cycles: int, load_cycles: int, compute_cycles: int, store_cycles: int) -> int:
+    """A layer's cycles: its phases never overlap (section 2), so I/O + load + compute + store."""
+    return io_cycles + load_cycles + compute_cycles + store_cycles
+
+
+def load_balance_efficiency(busy: np.ndarray, compute_cycles: int) -> float:
+    """ALU utilisation during the compute phases: sum_p busy_p / (N x compute_cycles) (1.0 with no compute)."""
+    n = len(busy)
+    return float(busy.sum()) / (n * compute_cycles) if compute_cycles else 1.0
+
+
+def time_efficiency(entries_processed: int, num_pes: int, cycles: int) -> float:
+    """The paper's theoretical over actual time: (entries / N) / the layer's total cycles (1.0 with no cycles)."""
+    return (entries_processed / num_pes) / cycles if cycles else 1.0
+
+
+def real_work_fraction(entries_processed: int, padding_entries: int) -> float:
+    """Real entries over all entries processed: padding costs cycles but does no work (1.0 with no entries)."""
+    if not entries_processed:
+        return 1.0
+    return (entries_processed - padding_entries) / entries_processed
+
+
+def stall_breakdown(per_pe: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Each class of ``PE_CYCLE_CLASSES`` summed over the PEs (chip-wide PE cycles of the layer)."""
+    return {name: int(per_pe[name].sum()) for name in PE_CYCLE_CLASSES}

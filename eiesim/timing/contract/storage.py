@@ -1,0 +1,121 @@
+"""What the SRAMs hold: codebook width, pointer width, SRAM sizes, residency and streaming (docs/timing-model.md section 1).
+
+* ``check_codebook_bits``: a workload whose codebooks need more index bits than the
+  architecture's ``codebook_bits`` is rejected.
+* ``resolve_storage``: pointer widths (a PE's pointers run 0 .. its entries of a layer;
+  ``auto`` takes the narrowest width that serves every layer, a fixed width too narrow
+  is widened with a warning), ``auto`` SRAM sizes, residency (every PE's sum over all
+  layers fits both SRAMs: preloaded once) and, when not resident, the bytes each layer
+  streams from DRAM (``dram.sram_overflow: stream``) or the error (``error``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eiesim.arch import MAX_POINTER_BITS, MIN_POINTER_BITS, ArchConfig, legal_sram_size
+from eiesim.errors import ArchError
+from eiesim.workload import Workload
+
+if TYPE_CHECKING:  # the layouts are the encoding's; the rules here need only their sizes
+    from eiesim.encoding import ColumnLayout
+
+
+@dataclass(frozen=True)
+class StorageSummary:
+    """Per-PE SRAM needs of the whole workload, whether the weights stay resident, and what to warn about."""
+
+    spmat_bytes_max: int
+    ptr_bytes_max: int
+    spmat_capacity_bytes: int
+    ptr_capacity_bytes: int
+    resident: bool
+    pointer_bits_needed: int = 0
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        del out["warnings"]  # reported once, in the report's ``warnings``
+        return out
+
+
+def check_codebook_bits(arch: ArchConfig, workload: Workload) -> None:
+    """Reject workloads whose codebook indices are wider than the architecture's."""
+    need = max(layer.codebook_bits for layer in workload.layers)
+    if need > arch.codebook_bits:
+        worst = max(workload.layers, key=lambda layer: layer.codebook_bits)
+        raise ArchError(
+            f"workload {workload.name!r} needs {need}-bit codebook indices (layer {worst.name!r} has "
+            f"{len(worst.codebook)} shared weights) but the architecture has codebook_bits={arch.codebook_bits}; "
+            f"use arch_configs/eie-64pe-8bit.yaml (or a config with codebook_bits >= {need}) or re-quantize with "
+            f"`eiesim compress --bits {arch.codebook_bits}`")
+
+
+def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, ColumnLayout],
+                    ) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
+    """Resolve pointer widths and 'auto' SRAM sizes, decide residency, and the bytes each layer streams.
+
+    Pointers must address every entry a PE holds for a layer (docs/timing-model.md section 1).
+    ``pointer_bits: auto`` resolves to the narrowest width (>= 8) that addresses every layer. A
+    fixed width too narrow for some layer (the published 16 bits address 65,535 entries; VGG-6
+    puts 101,002 on one PE) is widened to what the workload needs, and the summary's
+    ``warnings`` say so, naming the layer, the PE, its entries and the bits. The layouts in
+    ``encoded`` are replaced by ones with the resolved width. Returns (resolved arch, summary,
+    {layer: streamed weight bytes}).
+    """
+    n = arch.num_pes
+    needed = {layer.name: encoded[layer.name].pointer_bits_needed for layer in workload.layers}
+    need_max = max(needed.values(), default=0)
+    configured = arch.ptr_sram.pointer_bits
+    bits = max(MIN_POINTER_BITS, need_max) if configured == "auto" else max(int(configured), need_max)
+    warnings: list[str] = []
+    worst = max(workload.layers, key=lambda layer: needed[layer.name])
+    enc = encoded[worst.name]
+    pe = int(enc.entries_per_pe.argmax())
+    if need_max > MAX_POINTER_BITS:
+        raise ArchError(f"layer {worst.name!r}: PE {pe} holds {int(enc.entries_per_pe[pe]):,} entries, which needs "
+                        f"{need_max}-bit pointers; eiesim supports at most {MAX_POINTER_BITS} (use more PEs)")
+    if configured != "auto" and need_max > int(configured):
+        warnings.append(
+            f"ptr_sram.pointer_bits: {configured}-bit pointers address at most {(1 << int(configured)) - 1:,} entries, "
+            f"but PE {pe} holds {int(enc.entries_per_pe[pe]):,} of layer {worst.name!r}: simulated with {bits}-bit "
+            f"pointers (pointer storage and SRAM sizing at {bits} bits; set ptr_sram.pointer_bits: {bits} or auto "
+            "to say so in the configuration)")
+    for layer in workload.layers:
+        if encoded[layer.name].pointer_bits != bits:
+            encoded[layer.name] = replace(encoded[layer.name], pointer_bits=bits)
+    arch = arch.model_copy(update={"ptr_sram": arch.ptr_sram.model_copy(update={"pointer_bits": bits})})
+    spmat = np.zeros(n, np.int64)
+    ptr = np.zeros(n, np.int64)
+    cumulative = []
+    for layer in workload.layers:
+        enc = encoded[layer.name]
+        spmat += enc.spmat_bytes_per_pe
+        ptr += enc.ptr_bytes_per_pe
+        cumulative.append((layer.name, spmat.copy(), ptr.copy()))
+    s_cfg, p_cfg = arch.spmat_sram, arch.ptr_sram
+    if s_cfg.size_bytes == "auto":
+        s_cfg = s_cfg.model_copy(update={"size_bytes": legal_sram_size(int(spmat.max()), s_cfg.width_bits)})
+    if p_cfg.size_bytes == "auto":
+        size = legal_sram_size(int(ptr.max()), p_cfg.pointer_bits, p_cfg.banks)
+        p_cfg = p_cfg.model_copy(update={"size_bytes": size})
+    arch = arch.model_copy(update={"spmat_sram": s_cfg, "ptr_sram": p_cfg})
+    s_cap, p_cap = int(s_cfg.size_bytes), int(p_cfg.size_bytes)
+    resident = bool(spmat.max() <= s_cap and ptr.max() <= p_cap)
+    if not resident and arch.dram.sram_overflow == "error":
+        for name, s, p in cumulative:
+            for what, need, cap in (("Spmat SRAM", s, s_cap), ("pointer SRAM", p, p_cap)):
+                if need.max() > cap:
+                    pe = int(need.argmax())
+                    raise ArchError(
+                        f"the weights do not fit on chip: at layer {name!r}, PE {pe} needs {int(need[pe])} bytes of "
+                        f"{what} (all layers so far) but has {cap}; use `--set spmat_sram.size_bytes=auto` "
+                        f"(and ptr_sram.size_bytes=auto) or set dram.sram_overflow: stream")
+    stream = {layer.name: 0 if resident else int((encoded[layer.name].spmat_bytes_per_pe
+                                                  + encoded[layer.name].ptr_bytes_per_pe).sum())
+              for layer in workload.layers}
+    summary = StorageSummary(int(spmat.max()), int(ptr.max()), s_cap, p_cap, resident, need_max, tuple(warnings))
+    return arch, summary, stream
