@@ -124,6 +124,18 @@ class Ccu(_Strict):
                               "'output_path': the bias is added as outputs leave the accumulators, for free")
 
 
+class LayerMapping(_Strict):
+    """How layers are mapped onto the PEs (docs/timing-model.md, section 2, "Pixel groups")."""
+
+    pixel_groups: int | Literal["auto"] = Field(
+        1, description="Conv layers: the PEs form this many groups of num_pes / pixel_groups, each "
+                                      "holding all rows of the layer (weights stored once per group) and working "
+                                      "on every pixel_groups-th output pixel with its own non-zero finder; 1 = one "
+                                      "group (the published mapping); 'auto': per layer, the power of two dividing "
+                                      "num_pes with the fewest cycles whose replicas fit the SRAMs. fc layers and "
+                                      "one-pixel layers always use 1", json_schema_extra=_unit("1"))
+
+
 class Dram(_Strict):
     """Off-chip memory used in I/O mode (feature maps, and weights that do not fit)."""
 
@@ -157,6 +169,7 @@ class ArchConfig(_Strict):
     timing: Timing = Field(default_factory=Timing, description="Timing-model latencies")
     ccu: Ccu = Field(default_factory=Ccu, description="Central control unit: non-zero finder and bias path")
     dram: Dram = Field(default_factory=Dram, description="Off-chip memory")
+    mapping: LayerMapping = Field(default_factory=LayerMapping, description="How conv layers are mapped onto the PEs")
     cost_model: Literal["default", "hwcomponents"] = Field("default", description="Energy/area model (costs/)")
 
     @model_validator(mode="after")
@@ -170,6 +183,11 @@ class ArchConfig(_Strict):
         for key, sram in (("spmat_sram", self.spmat_sram), ("ptr_sram", self.ptr_sram)):
             if sram.size_bytes != "auto" and not 64 <= sram.size_bytes <= 1 << 30:
                 raise ValueError(f"{key}.size_bytes must be 'auto' or in [64, {1 << 30}], got {sram.size_bytes}")
+        groups = self.mapping.pixel_groups
+        if groups != "auto" and not 1 <= groups <= self.num_pes:
+            raise ValueError(f"mapping.pixel_groups must be 'auto' or in [1, num_pes = {self.num_pes}], got {groups}")
+        if groups != "auto" and self.num_pes % groups:
+            raise ValueError(f"mapping.pixel_groups ({groups}) must divide num_pes ({self.num_pes}), or be 'auto'")
         bits = self.ptr_sram.pointer_bits
         if bits != "auto" and not MIN_POINTER_BITS <= bits <= MAX_POINTER_BITS:
             raise ValueError(f"ptr_sram.pointer_bits must be 'auto' or in [{MIN_POINTER_BITS}, {MAX_POINTER_BITS}], "

@@ -17,6 +17,7 @@ from eiesim.arch import ArchConfig
 from eiesim.functional import FixedPointPlan
 from eiesim.timing.contract import (
     ACTION_NAMES,
+    BREAKDOWN_PARTS,
     StorageSummary,
     load_balance_efficiency,
     real_work_fraction,
@@ -58,6 +59,16 @@ class LayerStats:
     actions: dict[str, int]
     storage: dict[str, float]
     saturations: int
+    #: The layer's PE cycles by part (timing.contract.BREAKDOWN_PARTS); they add up to N x cycles.
+    breakdown_pe_cycles: dict[str, int] = field(default_factory=dict)
+    #: How the layer was mapped: pixel_groups, group_pes, slowest_group, group_cycles (, auto_cycles).
+    mapping: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cycle_breakdown(self) -> dict[str, float]:
+        """``breakdown_pe_cycles`` / N: the layer's cycles by part (they add up to ``cycles``)."""
+        n = len(self.busy_cycles)
+        return {name: value / n for name, value in self.breakdown_pe_cycles.items()}
 
     @property
     def load_balance_efficiency(self) -> float:
@@ -90,6 +101,8 @@ class LayerStats:
             "stall_breakdown": stall_breakdown(pe),
             "pe_cycles": {k: [int(x) for x in v] for k, v in pe.items()},
             "actions": dict(self.actions), "storage": dict(self.storage), "saturations": self.saturations,
+            "mapping": dict(self.mapping),
+            "cycle_breakdown": {"pe_cycles": dict(self.breakdown_pe_cycles), "cycles": self.cycle_breakdown},
         }
 
 
@@ -135,7 +148,14 @@ class SimulationResult:
             "store_cycles": sum(s.store_cycles for s in self.layers),
             "io_cycles": sum(s.io_cycles for s in self.layers),
             "macs": acts["macs"], "real_macs": acts["real_macs"], "actions": acts,
+            "cycle_breakdown": self.cycle_breakdown(),
         }
+
+    def cycle_breakdown(self) -> dict[str, dict[str, float]]:
+        """The network's cycles by part: the layers' PE cycles summed, and / N (they add up to ``cycles``)."""
+        parts = {name: sum(s.breakdown_pe_cycles.get(name, 0) for s in self.layers) for name in BREAKDOWN_PARTS}
+        n = self.arch.num_pes
+        return {"pe_cycles": parts, "cycles": {name: value / n for name, value in parts.items()}}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report body (docs/report-schema.md): deterministic, so identical inputs give identical bytes.

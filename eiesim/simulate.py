@@ -28,25 +28,31 @@ from eiesim.functional import FixedPointPlan, plan_fixed_point, run_fixed
 from eiesim.images import prepare_input
 from eiesim.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
-    ComputeTotals,
+    GroupRun,
     LayerGeometry,
     LayerIo,
     PhaseCycles,
-    PhaseTotals,
+    LayerTiming,
     TimingParams,
+    auto_candidates,
     check_codebook_bits,
+    combine_groups,
+    cycle_breakdown,
+    group_pixels,
     layer_actions,
     layer_cycles,
     layer_geometry,
     layer_io,
+    layer_pixel_groups,
     phase_totals,
     resolve_storage,
     sequence_layers,
 )
 from eiesim.jit.threads import thread_count
-from eiesim.timing.event import run_layer_event
-from eiesim.timing.fast import run_layer_fast
-from eiesim.workload import Layer, Workload
+from eiesim.timing.contract.storage import fits
+from eiesim.timing.event import run_layer_event_groups
+from eiesim.timing.fast import run_layer_fast_groups
+from eiesim.workload import Layer, Workload, conv_output_hw
 
 ENGINES = ("fast", "event")
 #: ``progress(done_layers, total_layers, layer_name)``, called after each layer.
@@ -93,38 +99,54 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         check_event_budget(workload, x_q, plan, params, event_limit_s)
     # The fast engine needs only each layer's pointers; the event engine walks the entries.
     encode = layout_layer if engine == "fast" else encode_layer
-    encoded = {layer.name: encode(layer, arch) for layer in workload.layers}
-    arch, storage, stream_bytes = resolve_storage(arch, workload, encoded)
-    records: dict[str, tuple[LayerGeometry, ComputeTotals, PhaseTotals]] = {}
+    options = {layer.name: group_options(workload, layer, arch) for layer in workload.layers}
+    group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
+    encoded = {(layer.name, g): encode(layer, group_arch[g]) for layer in workload.layers
+               for g in options[layer.name]}
+    if arch.mapping.pixel_groups != "auto":  # one option per layer: residency is known before any simulation
+        chosen = {name: opts[0] for name, opts in options.items()}
+        resolve_storage(arch, workload, {name: encoded[name, g] for name, g in chosen.items()}, chosen)
+    timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
     total = len(workload.layers)
 
     def accumulate(layer: Layer, x_layer: np.ndarray, fmt) -> np.ndarray:  # noqa: ANN001
-        geom = layer_geometry(layer, tuple(x_layer.shape), params)
         cb_q = quantized_codebook(layer, fmt)
-        if engine == "fast":
-            acc, comp = run_layer_fast(encoded[layer.name], layer, geom, x_layer, cb_q, params)
-            phases = phase_totals(geom)
-        else:
-            on_round = None
-            if progress is not None:
-                done = len(records)
+        timings[layer.name] = {}
+        acc = None
+        for g in options[layer.name]:  # the outputs do not depend on G (the equivalence tests hold them equal)
+            params_g = TimingParams.from_arch(group_arch[g])
+            geom = layer_geometry(layer, tuple(x_layer.shape), params_g)
+            enc = encoded[layer.name, g]
+            if engine == "fast":
+                acc, comp = run_layer_fast_groups(enc, layer, geom, x_layer, cb_q, params_g, g)
+                runs = [GroupRun(c, phase_totals(geom, len(group_pixels(geom.pixels, g, k))))
+                        for k, c in enumerate(comp)]
+            else:
+                on_round = None
+                if progress is not None:
+                    done = len(timings) - 1
 
-                def on_round(finished: int, rounds: int) -> None:
-                    progress(done + finished / rounds, total, layer.name)
-            acc, comp, phases = run_layer_event(encoded[layer.name], geom, x_layer, cb_q, params, on_round=on_round)
-        records[layer.name] = (geom, comp, phases)
+                    def on_round(finished: int, rounds: int) -> None:
+                        progress(done + finished / rounds, total, layer.name)
+                acc, runs = run_layer_event_groups(enc, geom, x_layer, cb_q, params_g, g, on_round=on_round)
+            timings[layer.name][g] = (geom, combine_groups(runs))
         if progress is not None:
-            progress(len(records), total, layer.name)
+            progress(len(timings), total, layer.name)
         return acc
 
     outputs = run_fixed(workload, x_q, plan, accumulate)
+    chosen = choose_pixel_groups(arch, workload, options, encoded, timings)
+    encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
+    arch, storage, stream_bytes = resolve_storage(arch, workload, encoded_chosen, chosen)
     ios = {layer.name: layer_io(workload, layer, arch, stream_bytes[layer.name]) for layer in workload.layers}
+    picked = {name: timings[name][g] for name, g in chosen.items()}
     spans = sequence_layers([
-        PhaseCycles(name, ios[name].cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
-        for name, (_, comp, ph) in records.items()])
+        PhaseCycles(name, ios[name].cycles, t.phases.load_cycles, t.compute.compute_cycles, t.phases.store_cycles)
+        for name, (_, t) in picked.items()])
     layers = [
-        _layer_stats(layer, *records[layer.name], ios[layer.name], span.start_cycle, arch, encoded[layer.name],
-                     outputs.saturations[layer.name], outputs.input_density[layer.name])
+        _layer_stats(layer, *picked[layer.name], ios[layer.name], span.start_cycle, arch, encoded_chosen[layer.name],
+                     outputs.saturations[layer.name], outputs.input_density[layer.name],
+                     {g: t.groups[t.slowest].cycles for g, (_, t) in timings[layer.name].items()})
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
@@ -132,6 +154,69 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         result.check = functional_check(workload, x_q, plan, outputs)
     result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
     return result
+
+
+def _group_arch(arch: ArchConfig, groups: int) -> ArchConfig:
+    """The architecture one of ``groups`` pixel groups is: N / G PEs, one group (the chip itself for G = 1)."""
+    if groups == 1:
+        return arch
+    return arch.derive({"num_pes": arch.num_pes // groups, "mapping.pixel_groups": 1})
+
+
+def group_options(workload: Workload, layer: Layer, arch: ArchConfig) -> tuple[int, ...]:
+    """The pixel-group counts ``layer`` may run with on ``arch`` (one, unless ``mapping.pixel_groups: auto``)."""
+    configured = arch.mapping.pixel_groups
+    if layer.kind == "fc":
+        return (1,)
+    c, h, w = workload.input_shape_of(layer)
+    oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+    if configured == "auto":
+        return tuple(dict.fromkeys(layer_pixel_groups(layer.kind, oh * ow, g) for g in auto_candidates(arch.num_pes)))
+    return (layer_pixel_groups(layer.kind, oh * ow, int(configured)),)
+
+
+def choose_pixel_groups(arch: ArchConfig, workload: Workload, options: dict[str, tuple[int, ...]],
+                        encoded: dict[tuple[str, int], ColumnLayout],
+                        timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]]) -> dict[str, int]:
+    """Each layer's G: the only option, or (``auto``) the fewest cycles whose replicas fit (section 2).
+
+    ``auto`` starts every layer at its fastest G (ties: the smaller G). While the weights do
+    not fit the SRAMs, the layer whose next smaller option costs the fewest cycles per byte
+    it frees on the fullest PE takes that option. Sizes that are ``auto`` always fit.
+    """
+    def cycles(name: str, g: int) -> int:
+        t = timings[name][g][1]
+        return t.groups[t.slowest].cycles
+
+    chosen = {name: min(opts, key=lambda g: (cycles(name, g), g)) for name, opts in options.items()}
+    if arch.mapping.pixel_groups != "auto":
+        return chosen
+
+    def per_pe(name: str, g: int) -> tuple[np.ndarray, np.ndarray]:
+        enc = encoded[name, g]
+        return np.tile(enc.spmat_bytes_per_pe, g), np.tile(enc.ptr_bytes_per_pe, g)
+
+    def totals(choice: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        parts = [per_pe(name, g) for name, g in choice.items()]
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+    if not fits(arch, *totals({name: 1 for name in chosen})):
+        return {name: 1 for name in chosen}  # not even one copy fits: no layer may be replicated
+    while not fits(arch, *totals(chosen)):
+        best = None
+        for name, g in chosen.items():
+            smaller = [h for h in options[name] if h < g]
+            if not smaller:
+                continue
+            h = max(smaller)  # the next smaller option
+            freed = int(sum(per_pe(name, g)).max() - sum(per_pe(name, h)).max())
+            cost = (cycles(name, h) - cycles(name, g)) / max(freed, 1)
+            if best is None or cost < best[0]:
+                best = (cost, name, h)
+        if best is None:
+            break
+        chosen[best[1]] = best[2]
+    return chosen
 
 
 def estimate_event_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> float:
@@ -174,8 +259,9 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
     return out
 
 
-def _layer_stats(layer: Layer, geom: LayerGeometry, comp: ComputeTotals, ph: PhaseTotals, io: LayerIo,
-                 start: int, arch: ArchConfig, enc: ColumnLayout, saturations: int, density: float) -> LayerStats:
+def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
+                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int]) -> LayerStats:
+    comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
     ent, pad = enc.entries_per_pe, enc.padding_per_pe
     storage = {
@@ -185,6 +271,10 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, comp: ComputeTotals, ph: Pha
         "ptr_bytes_max": int(enc.ptr_bytes_per_pe.max()), "ptr_bytes_mean": float(enc.ptr_bytes_per_pe.mean()),
         "streamed_bytes": io.weight_bytes,
     }
+    mapping = {"pixel_groups": timing.pixel_groups, "group_pes": geom.num_pes, "slowest_group": timing.slowest,
+               "group_cycles": [run.cycles for run in timing.groups]}
+    if len(candidates) > 1:
+        mapping["auto_cycles"] = {str(g): c for g, c in sorted(candidates.items())}
     return LayerStats(
         name=layer.name, kind=layer.kind, rows=geom.rows, cols=geom.cols, pixels=geom.pixels,
         row_blocks=geom.num_blocks, input_batches=geom.num_batches, start_cycle=start, cycles=cycles,
@@ -194,7 +284,8 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, comp: ComputeTotals, ph: Pha
         padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
         busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
         stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
-        actions=layer_actions(comp, ph, io), storage=storage, saturations=saturations)
+        actions=layer_actions(comp, ph, io), storage=storage, saturations=saturations,
+        breakdown_pe_cycles=cycle_breakdown(timing, io.cycles), mapping=mapping)
 
 
 def default_paths() -> tuple[Path, Path]:

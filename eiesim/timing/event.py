@@ -32,7 +32,15 @@ import simpy
 
 from eiesim.encoding import EncodedLayer
 from eiesim.fixed_point import im2col
-from eiesim.timing.contract import ComputeTotals, LayerGeometry, PhaseTotals, TimingParams, round_schedule
+from eiesim.timing.contract import (
+    ComputeTotals,
+    GroupRun,
+    LayerGeometry,
+    PhaseTotals,
+    TimingParams,
+    group_pixels,
+    round_schedule,
+)
 
 #: One trace record: (cycle from the start of the round's compute phase, "ccu" or PE index, event).
 TraceEvent = tuple[int, "str | int", str]
@@ -81,18 +89,38 @@ class _Round:
     finder_done: int = 0
 
 
+@dataclass
+class _Group:
+    """What one pixel group measured: its compute totals, its load and store phases, when it finished."""
+
+    pixels: range
+    totals: ComputeTotals
+    load_cycles: int = 0
+    load_values: int = 0
+    store_cycles: int = 0
+    store_rows: int = 0
+    rounds: int = 0
+    end: int = 0
+
+    def phases(self) -> PhaseTotals:
+        return PhaseTotals(self.rounds, self.load_cycles, self.load_values, self.store_cycles, self.store_rows)
+
+
 class EventEngine:
-    """Simulates the rounds of one layer with SimPy (see module docstring)."""
+    """Simulates the rounds of one layer with SimPy (see module docstring); pixel groups run as concurrent
+    processes of the layer's environment, each walking its own pixels' rounds."""
 
     def __init__(self, enc: EncodedLayer, geom: LayerGeometry, codebook_q: np.ndarray, params: TimingParams,
-                 trace: list[TraceEvent] | None = None, on_round: Callable[[int, int], None] | None = None) -> None:
+                 trace: list[TraceEvent] | None = None, on_round: Callable[[int, int], None] | None = None,
+                 pixel_groups: int = 1) -> None:
         self.enc, self.geom, self.p = enc, geom, params
         self.on_round = on_round  # progress: (rounds finished, rounds in the layer)
         self.cb = [int(v) for v in np.asarray(codebook_q, dtype=np.int64)]
         self.trace = trace
         self.env = simpy.Environment()
-        self.totals = ComputeTotals(num_pes=params.num_pes)
-        self.load_cycles = self.load_values = self.store_cycles = self.store_rows = self.rounds = 0
+        self.groups = [_Group(group_pixels(geom.pixels, pixel_groups, g), ComputeTotals(num_pes=params.num_pes))
+                       for g in range(pixel_groups)]
+        self.rounds = 0  # rounds started, all groups (progress)
 
     # -- one compute phase -------------------------------------------------------
     def _finder(self, env: simpy.Environment, rnd: _Round):
@@ -143,7 +171,7 @@ class EventEngine:
             dones.append(int(env.now))
 
     def _compute_round(self, acts: list[tuple[int, int]], bias: bool, col_lo: int, batch_cols: int, block: int,
-                       acc: np.ndarray) -> int:
+                       acc: np.ndarray, tot: ComputeTotals) -> int:
         """Run one compute phase in its own environment; account for it; return its length C."""
         p, n = self.p, self.p.num_pes
         k_in = len(acts)
@@ -168,7 +196,6 @@ class EventEngine:
         real_ends = [rnd.dones[pe][k] for k in range(len(acts)) for pe in range(n) if counts[k][pe]]
         drained = max(real_ends) + p.pipe_depth + p.writeback if real_ends else 0
         cycles = max(rnd.finder_done + 1, drained, p.min_round_cycles)
-        tot = self.totals
         ends = []
         for pe in range(n):
             handled = 0
@@ -198,6 +225,10 @@ class EventEngine:
         for pe in range(n):
             tot.stalled[pe] += e_all - ends[pe]
             tot.drain[pe] += cycles - e_all
+        for pe in range(min(n, self.geom.block_rows(block)), n):  # PEs with no rows in this block: idle
+            tot.idle_starved_empty += ends[pe]  # busy is 0: its F is all waits and empty columns
+            tot.idle_stalled += e_all - ends[pe]
+            tot.idle_drain += cycles - e_all
         pushed = [b + 1 < cycles for b in rnd.bcast]
         if self.trace is not None:
             for k, b in enumerate(rnd.bcast):
@@ -237,33 +268,35 @@ class EventEngine:
                 acc[row] += self.cb[int(self.enc.code[q])] * a
 
     # -- the layer ------------------------------------------------------------------
-    def _layer(self, patches: np.ndarray, acc: np.ndarray):
-        """Walk the round schedule: load phase, compute phase, store phase."""
+    def _layer(self, patches: np.ndarray, acc: np.ndarray, grp: _Group):
+        """One group's walk of its round schedule: load phase, compute phase, store phase."""
         env, n, geom = self.env, self.p.num_pes, self.geom
         total = geom.rounds
         every = max(1, total // 200) if self.on_round is not None else 0
-        for spec in round_schedule(geom):
+        for spec in round_schedule(geom, grp.pixels):
             if every and self.rounds % every == 0:
                 self.on_round(self.rounds, total)
             self.rounds += 1
+            grp.rounds += 1
             if spec.load_values:
-                self.load_cycles += spec.load_cycles(n)
-                self.load_values += spec.load_values
+                grp.load_cycles += spec.load_cycles(n)
+                grp.load_values += spec.load_values
                 yield env.timeout(spec.load_cycles(n))
             col = patches[spec.col_lo:spec.col_hi, spec.pixel]
             acts = [(spec.col_lo + int(i), int(col[i])) for i in np.flatnonzero(col)]
-            self.totals.nonzero_activations += len(acts)
+            grp.totals.nonzero_activations += len(acts)
             bias = self.p.bias_column and spec.batch == geom.num_batches - 1
             cycles = self._compute_round(acts, bias, spec.col_lo, spec.col_hi - spec.col_lo, spec.block,
-                                         acc[:, spec.pixel])
+                                         acc[:, spec.pixel], grp.totals)
             if cycles:
                 yield env.timeout(cycles)
             if spec.store_rows:
-                self.store_cycles += spec.store_cycles(n)
-                self.store_rows += spec.store_rows
+                grp.store_cycles += spec.store_cycles(n)
+                grp.store_rows += spec.store_rows
                 yield env.timeout(spec.store_cycles(n))
+        grp.end = int(env.now)
 
-    def run(self, x_q: np.ndarray) -> tuple[np.ndarray, ComputeTotals, PhaseTotals]:
+    def run(self, x_q: np.ndarray) -> tuple[np.ndarray, list[_Group]]:
         geom = self.geom
         x = np.asarray(x_q, dtype=np.int64)
         if geom.kind == "fc":
@@ -272,12 +305,12 @@ class EventEngine:
             patches = im2col(x.reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding)
         acc = np.zeros((geom.rows, geom.pixels), dtype=object)
         acc[:] = 0
-        self.env.process(self._layer(patches, acc))
+        for grp in self.groups:  # the groups advance independently, on one clock
+            self.env.process(self._layer(patches, acc, grp))
         self.env.run()
         out = acc.astype(np.int64)
         out = out.reshape(geom.rows) if geom.kind == "fc" else out.reshape(geom.rows, *geom.out_hw)
-        phases = PhaseTotals(self.rounds, self.load_cycles, self.load_values, self.store_cycles, self.store_rows)
-        return out, self.totals, phases
+        return out, self.groups
 
 
 def run_layer_event(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, codebook_q: np.ndarray,
@@ -288,9 +321,22 @@ def run_layer_event(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, cod
     relative to each round's start (meaningful for one-round layers); ``on_round(finished, total)`` is
     called as rounds finish (about 200 times per layer), for progress."""
     local: list[TraceEvent] | None = [] if trace is not None else None
-    result = EventEngine(enc, geom, codebook_q, params, local, on_round).run(x_q)
+    out, groups = EventEngine(enc, geom, codebook_q, params, local, on_round).run(x_q)
     if trace is not None and local is not None:
         order = {"broadcast": 0, "done": 1, "pop": 2}
         trace.extend(sorted(local, key=lambda ev: (ev[0], -1 if ev[1] == "ccu" else ev[1],
                                                    order[ev[2].split()[0]], ev[2])))
-    return result
+    return out, groups[0].totals, groups[0].phases()
+
+
+def run_layer_event_groups(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, codebook_q: np.ndarray,
+                           params: TimingParams, pixel_groups: int,
+                           on_round: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[GroupRun]]:
+    """All rounds of one layer on ``pixel_groups`` groups of PEs (docs/timing-model.md, "Pixel groups").
+
+    ``enc``, ``geom`` and ``params`` are one group's (N / G PEs). The groups run as
+    concurrent SimPy processes on the layer's clock (they share nothing, so each finishes
+    at the sum of its phases; the tests check it).
+    """
+    out, groups = EventEngine(enc, geom, codebook_q, params, None, on_round, pixel_groups).run(x_q)
+    return out, [GroupRun(grp.totals, grp.phases()) for grp in groups]

@@ -116,10 +116,24 @@ def _patch_chunks(x: np.ndarray, geom: LayerGeometry, lo: int, hi: int):  # noqa
 
 def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q: np.ndarray,
                    codebook_q: np.ndarray, params: TimingParams) -> tuple[np.ndarray, ComputeTotals]:
-    """All rounds of one layer. Returns (exact accumulators (M, OH, OW) or (M,), compute totals).
+    """All rounds of one layer on one group of PEs. Returns (exact accumulators (M, OH, OW) or (M,), totals).
 
     ``layout`` is ``encoding.layout_layer(layer, arch)`` (or an ``EncodedLayer``) for the
     same architecture as ``params``.
+    """
+    out, totals = run_layer_fast_groups(layout, layer, geom, x_q, codebook_q, params, 1)
+    return out, totals[0]
+
+
+def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q: np.ndarray,
+                          codebook_q: np.ndarray, params: TimingParams,
+                          pixel_groups: int) -> tuple[np.ndarray, list[ComputeTotals]]:
+    """All rounds of one layer on ``pixel_groups`` groups of PEs (docs/timing-model.md, "Pixel groups").
+
+    ``params``, ``geom`` and ``layout`` are one group's: N' = N / G PEs (``layout_layer`` for
+    the derived architecture). Group g runs the rounds of output pixels g, g + G, ...;
+    returns (exact accumulators, one ``ComputeTotals`` per group). The arithmetic does not
+    depend on the grouping and is done once.
     """
     if layout.num_pes != params.num_pes or layout.cols != geom.cols or layout.rows != geom.rows:
         raise ValueError("encoded layer does not match the geometry/architecture")
@@ -127,6 +141,9 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
         raise ValueError("encoded layer was laid out for another Spmat word size")
     if layout.has_bias_column != params.bias_column:
         raise ValueError("encoded layer was laid out for another bias path (ccu.bias)")
+    groups = int(pixel_groups)
+    if groups < 1 or (groups > 1 and geom.kind == "fc"):
+        raise ValueError(f"pixel groups must be >= 1 (1 for an fc layer), got {groups}")
     x = _as_pe_input(x_q, geom)
     n = params.num_pes
     # The rounds read one row of (B*V + 1, N) per broadcast column: transpose the pointers
@@ -147,23 +164,25 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
     cb = _full_codebook(codebook_q, codes)
     acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64) if geom.kind == "conv" else None
 
-    def rounds(lo: int, hi: int) -> tuple[np.ndarray, ...]:  # output pixels lo..hi-1: own partial statistics
-        per_pe = tuple(np.zeros(n, dtype=np.int64) for _ in range(5))
-        counters = np.zeros(kernels.N_COUNTERS, dtype=np.int64)
+    def rounds(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:  # output pixels lo..hi-1: own partial statistics
+        per_pe = np.zeros((groups, 5, n), dtype=np.int64)
+        counters = np.zeros((groups, kernels.N_COUNTERS), dtype=np.int64)
         for first, patches in _patch_chunks(x, geom, lo, hi):
-            call(kernels.run_layer_rounds, patches, geom.rows, geom.cols, layout.stored_cols, n, params.cap,
-                 layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.writeback,
-                 params.empty_cycles, params.finder_rows, ptr_cols, mul, shift, first_word, last_word,
-                 layout.col_pad, lane, *per_pe, counters)
+            for g in range(groups):  # pixel q is group q mod G's
+                mine = patches if groups == 1 else np.ascontiguousarray(patches[:, (g - first) % groups::groups])
+                call(kernels.run_layer_rounds, mine, geom.rows, geom.cols, layout.stored_cols, n, params.cap,
+                     layout.num_blocks, params.fifo_depth, params.latency, params.pipe_depth, params.writeback,
+                     params.empty_cycles, params.finder_rows, ptr_cols, mul, shift, first_word, last_word,
+                     layout.col_pad, lane, *per_pe[g], counters[g])
             if acc is not None:  # the same patches feed the arithmetic
                 call(kernels.accumulate_conv, patches, geom.rows, ARITH_TILE_PIXELS, indptr, indices, codes, cb,
                      acc[first:first + patches.shape[1]])
-        return (*per_pe, counters)
+        return per_pe, counters
 
-    work = geom.pixels * (geom.cols * n + (indices.shape[0] if acc is not None else 0))
+    work = geom.pixels * (geom.cols * n * groups + (indices.shape[0] if acc is not None else 0))
     parts = run_ranges(rounds, geom.pixels, work=work, min_work=_ROUNDS_MIN_WORK, align=PIXEL_ALIGN)
-    busy, empty, starved, stalled, drain, counters = parts[0] if len(parts) == 1 else (
-        sum(part[k] for part in parts) for k in range(6))
+    per_pe, counters = parts[0] if len(parts) == 1 else (sum(part[0] for part in parts),
+                                                         sum(part[1] for part in parts))
     if acc is None:
         out = np.zeros(geom.rows, dtype=np.int64)
         x_flat = x.reshape(-1)
@@ -173,12 +192,19 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
                    geom.rows, work=indices.shape[0])
     else:
         out = np.ascontiguousarray(acc.T.reshape(geom.rows, *geom.out_hw))
-    totals = ComputeTotals(
+    return out, [_totals(n, per_pe[g], counters[g]) for g in range(groups)]
+
+
+def _totals(n: int, per_pe: np.ndarray, counters: np.ndarray) -> ComputeTotals:
+    """One group's ``ComputeTotals`` from the kernel's per-PE arrays (busy, empty, starved, stalled, drain) and counters."""
+    busy, empty, starved, stalled, drain = (per_pe[k].copy() for k in range(5))
+    return ComputeTotals(
         num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),
         rounds_run=int(counters[kernels.C_ROUNDS_RUN]),
         nonzero_activations=int(counters[kernels.C_NONZERO_ACTS]), broadcasts=int(counters[kernels.C_BROADCASTS]),
         pops=int(counters[kernels.C_POPS]), entries=int(counters[kernels.C_ENTRIES]),
         padding=int(counters[kernels.C_PADDING]), spmat_word_reads=int(counters[kernels.C_SPMAT_READS]),
         broadcast_stall_cycles=int(counters[kernels.C_BCAST_STALL]),
-        busy=busy, empty=empty, starved=starved, stalled=stalled, drain=drain)
-    return out, totals
+        busy=busy, empty=empty, starved=starved, stalled=stalled, drain=drain,
+        idle_starved_empty=int(counters[kernels.C_IDLE_STARVED_EMPTY]),
+        idle_stalled=int(counters[kernels.C_IDLE_STALLED]), idle_drain=int(counters[kernels.C_IDLE_DRAIN]))

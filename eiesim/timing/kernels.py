@@ -33,7 +33,11 @@ C_SPMAT_READS = 5
 C_BCAST_STALL = 6
 C_BROADCASTS = 7
 C_POPS = 8
-N_COUNTERS = 9
+# PE cycles of PEs holding no rows of the round's block, by class (starved + empty, stalled, drain).
+C_IDLE_STARVED_EMPTY = 9
+C_IDLE_STALLED = 10
+C_IDLE_DRAIN = 11
+N_COUNTERS = 12
 
 
 @njit(cache=True, nogil=True)
@@ -136,6 +140,9 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     c_bstall = 0
     c_bcast = 0
     c_pops = 0
+    c_idle_se = 0
+    c_idle_st = 0
+    c_idle_dr = 0
     for pix in range(patches.shape[1]):
         # Non-zeros of this pixel's patch, in increasing column index.
         k_all = 0
@@ -295,6 +302,11 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                     reuses[p] += r_reuse[p]
                     stalled[p] += e_all - fin[p]
                     drain[p] += cycles - e_all
+                # PEs that hold no rows of this block (interleaving: PE p holds block rows p, p + N, ...)
+                for p in range(min(num_pes, rows - b * cap), num_pes):
+                    c_idle_se += fin[p]
+                    c_idle_st += e_all - fin[p]
+                    c_idle_dr += cycles - e_all
                 if drop:
                     for p in range(num_pes):
                         c_pops += r_pops[p]
@@ -340,6 +352,9 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     counters[C_BCAST_STALL] += c_bstall
     counters[C_BROADCASTS] += c_bcast
     counters[C_POPS] += c_pops
+    counters[C_IDLE_STARVED_EMPTY] += c_idle_se
+    counters[C_IDLE_STALLED] += c_idle_st
+    counters[C_IDLE_DRAIN] += c_idle_dr
 
 
 @njit(cache=True, nogil=True)

@@ -17,6 +17,9 @@ Parameters: the symbols N, D, L, P, W...  ``TimingParams``, ``ACT_BYTES``       
 2. Rounds, load and store phases          ``layer_geometry``, ``round_schedule`` (round by       ``rounds``
                                           round), ``phase_totals`` (closed form)
 2. I/O mode                               ``layer_io``, ``LayerIo``                              ``io``
+2. Pixel groups; 3. where the cycles go   ``layer_pixel_groups``, ``auto_candidates``,           ``groups``
+                                          ``group_pixels``, ``GroupRun``, ``combine_groups``,
+                                          ``cycle_breakdown``, ``BREAKDOWN_PARTS``
 3. The compute phase of one round: the    ``round_timeline`` (the statement, plain numpy; the    ``recurrence``
    recurrence, its end, the drop rule,    engines are held to it, the trace draws from it)
    per-PE statistics
@@ -36,6 +39,16 @@ closed-form ``phase_totals`` to ``round_schedule``.
 """
 
 from eiesim.timing.contract.actions import ACTION_NAMES, ACTIONS, CHIP_CYCLES, CLOCK_ACTIONS, PE_CYCLES, layer_actions
+from eiesim.timing.contract.groups import (
+    BREAKDOWN_PARTS,
+    GroupRun,
+    LayerTiming,
+    auto_candidates,
+    combine_groups,
+    cycle_breakdown,
+    group_pixels,
+    layer_pixel_groups,
+)
 from eiesim.timing.contract.io import LayerIo, layer_io
 from eiesim.timing.contract.params import ACT_BYTES, TimingParams
 from eiesim.timing.contract.recurrence import RoundTimeline, round_timeline
@@ -60,6 +73,8 @@ from eiesim.timing.contract.statistics import (
 from eiesim.timing.contract.storage import StorageSummary, check_codebook_bits, resolve_storage
 
 __all__ = [
+    "BREAKDOWN_PARTS", "GroupRun", "LayerTiming", "auto_candidates", "combine_groups", "cycle_breakdown",
+    "group_pixels", "layer_pixel_groups",
     "ACTIONS", "ACTION_NAMES", "ACT_BYTES", "CHIP_CYCLES", "CLOCK_ACTIONS", "PE_CYCLES", "PE_CYCLE_CLASSES",
     "ComputeTotals", "LayerGeometry", "LayerIo", "LayerSpan", "PhaseCycles", "PhaseTotals", "RoundSpec",
     "RoundTimeline", "StorageSummary", "TimingParams", "check_codebook_bits", "layer_actions", "layer_cycles",

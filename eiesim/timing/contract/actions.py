@@ -17,7 +17,7 @@ from eiesim.timing.contract.statistics import ComputeTotals
 #: Every action count an engine reports, in report order, and what one action is (section 3, "Action counts").
 ACTIONS: dict[str, str] = {
     "lnzd_ops": "an activation broadcast by the leading-non-zero finder (the bias included)",
-    "fifo_pushes": "an activation written into one PE's FIFO (N per broadcast)",
+    "fifo_pushes": "an activation written into one PE's FIFO (N per broadcast; N / G with pixel groups)",
     "fifo_pops": "an activation popped by one PE",
     "ptr_reads": "one PE reading the pointer pair (p_j, p_j+1) of a column it handles",
     "src_reg_reads": "an input activation read from the source registers for broadcast (the bias is a constant)",
@@ -46,9 +46,9 @@ CLOCK_ACTIONS = (PE_CYCLES, CHIP_CYCLES)
 
 def layer_actions(compute: ComputeTotals, phases: PhaseTotals, io: LayerIo) -> dict[str, int]:
     """Every action count of a layer, named as in ``ACTION_NAMES`` (section 3, "Action counts")."""
-    n, ent = compute.num_pes, compute.entries
+    ent = compute.entries
     acts = {
-        "lnzd_ops": compute.broadcasts, "fifo_pushes": compute.broadcasts * n, "fifo_pops": compute.pops,
+        "lnzd_ops": compute.broadcasts, "fifo_pushes": compute.broadcasts * compute.fanout, "fifo_pops": compute.pops,
         "ptr_reads": compute.pops, "src_reg_reads": compute.nonzero_activations,
         "spmat_word_reads": compute.spmat_word_reads, "codebook_lookups": ent, "macs": ent,
         "real_macs": ent - compute.padding, "dst_reg_reads": ent + phases.store_rows, "dst_reg_writes": ent,

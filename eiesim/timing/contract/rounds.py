@@ -9,7 +9,7 @@ form (the fast engine uses it). The tests hold the two to each other.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eiesim.timing.contract.params import TimingParams
 from eiesim.workload import Layer, conv_output_hw
@@ -87,16 +87,18 @@ def _needs_store(geom: LayerGeometry) -> bool:
     return geom.kind == "conv" or geom.num_blocks > 1
 
 
-def round_schedule(geom: LayerGeometry) -> Iterator[RoundSpec]:
-    """Every round of the layer in execution order, with its load/store decisions.
+def round_schedule(geom: LayerGeometry, pixels: range | None = None) -> Iterator[RoundSpec]:
+    """Every round of the layer (or of its output ``pixels``, one pixel group's) in execution order.
 
     The source registers hold the last (pixel, batch) loaded; a round loads when its
     activations are not there. An fc layer with V <= cap starts with its input already
-    in the registers (the previous layer's destination file).
+    in the registers (the previous layer's destination file). A pixel group (section 2,
+    "Pixel groups") walks its own pixels with its own registers: ``pixels`` =
+    ``range(g, P, G)``.
     """
     held: tuple[int, int] | None = (0, 0) if geom.kind == "fc" and geom.num_batches == 1 else None
     store = _needs_store(geom)
-    for pixel in range(geom.pixels):
+    for pixel in (range(geom.pixels) if pixels is None else pixels):
         for b in range(geom.num_blocks):
             for t in range(geom.num_batches):
                 lo, hi = geom.batch_cols(t)
@@ -119,9 +121,12 @@ class PhaseTotals:
     store_rows: int
 
 
-def phase_totals(geom: LayerGeometry) -> PhaseTotals:
-    """Closed-form totals of the load and store phases of every round of the layer."""
+def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
+    """Closed-form totals of the load and store phases of every round of the layer (or of ``pixels`` of its
+    output pixels: a pixel group's share, ``round_schedule(geom, range(g, P, G))``)."""
     n = geom.num_pes
+    if pixels is not None:
+        geom = replace(geom, out_hw=(pixels, 1))
     batches = [geom.batch_cols(t) for t in range(geom.num_batches)]
     batch_vals = [hi - lo for lo, hi in batches]
     if geom.kind == "fc" and geom.num_batches == 1:

@@ -41,14 +41,37 @@ class ComputeTotals:
     starved: np.ndarray = field(default=None)  # type: ignore[assignment]
     stalled: np.ndarray = field(default=None)  # type: ignore[assignment]
     drain: np.ndarray = field(default=None)    # type: ignore[assignment]
+    # PE cycles of PEs that hold no rows of the round's row block (p >= rows in the block), by class:
+    # starved + empty (such a PE's F), stalled, drain. Their busy is 0, so the three add up to C per idle PE
+    # ("Where the cycles go": the idle-PE part of the cycle breakdown).
+    idle_starved_empty: int = 0
+    idle_stalled: int = 0
+    idle_drain: int = 0
+    #: PEs each broadcast reaches (one pixel group's; 0 = all ``num_pes``): FIFO pushes = broadcasts x fanout.
+    group_pes: int = 0
+
+    @property
+    def fanout(self) -> int:
+        """PEs each broadcast is pushed to: the PEs of one pixel group (all N with one group)."""
+        return self.group_pes or self.num_pes
+
+    @property
+    def idle_pe_cycles(self) -> int:
+        """PE cycles of PEs that held no rows of their round's row block."""
+        return self.idle_starved_empty + self.idle_stalled + self.idle_drain
 
     def __post_init__(self) -> None:
         for name in PE_CYCLE_CLASSES:
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(self.num_pes, dtype=np.int64))
 
-    def add_round(self, tl: RoundTimeline, nonzero_activations: int, padding: int, spmat_word_reads: int) -> None:
-        """Accumulate one round's ``RoundTimeline`` (what a round contributes, section 3)."""
+    def add_round(self, tl: RoundTimeline, nonzero_activations: int, padding: int, spmat_word_reads: int,
+                  working_pes: int | None = None) -> None:
+        """Accumulate one round's ``RoundTimeline`` (what a round contributes, section 3).
+
+        ``working_pes``: the PEs that hold rows of the round's block (PEs 0 .. rows_in_block - 1 when the
+        block has fewer rows than PEs); the others' cycles are also counted as idle-PE cycles.
+        """
         if tl.cycles == 0:
             self.nonzero_activations += nonzero_activations
             return
@@ -63,6 +86,11 @@ class ComputeTotals:
         self.broadcast_stall_cycles += tl.broadcast_stall_cycles
         for name in PE_CYCLE_CLASSES:
             getattr(self, name)[:] += getattr(tl, name)
+        if working_pes is not None and working_pes < self.num_pes:
+            idle = slice(working_pes, None)
+            self.idle_starved_empty += int((tl.starved[idle] + tl.empty[idle]).sum())
+            self.idle_stalled += int(tl.stalled[idle].sum())
+            self.idle_drain += int(tl.drain[idle].sum())
 
 
 def layer_cycles(io_cycles: int, load_cycles: int, compute_cycles: int, store_cycles: int) -> int:

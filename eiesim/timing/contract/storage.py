@@ -24,6 +24,26 @@ if TYPE_CHECKING:  # the layouts are the encoding's; the rules here need only th
     from eiesim.encoding import ColumnLayout
 
 
+def fits(arch: ArchConfig, spmat_bytes: np.ndarray, ptr_bytes: np.ndarray) -> bool:
+    """Whether per-PE needs fit the configured SRAMs (an 'auto' size always fits: it is sized to the need)."""
+    s, p = arch.spmat_sram.size_bytes, arch.ptr_sram.size_bytes
+    return (s == "auto" or int(spmat_bytes.max()) <= s) and (p == "auto" or int(ptr_bytes.max()) <= p)
+
+
+def _refuse_groups(cumulative: list[tuple[str, np.ndarray, np.ndarray]], groups: dict[str, int], s_cap: int,
+                   p_cap: int) -> None:
+    """ArchError naming the first layer at which replicated weights no longer fit (pixel groups need residency)."""
+    for name, s, p in cumulative:
+        for what, need, cap in (("Spmat SRAM", s, s_cap), ("pointer SRAM", p, p_cap)):
+            if need.max() > cap:
+                pe = int(need.argmax())
+                stored = f"stored {groups[name]} times (mapping.pixel_groups)" if groups[name] > 1 else "stored once"
+                raise ArchError(
+                    f"layer {name!r} (weights {stored}): PE {pe} needs {int(need[pe]):,} bytes of {what} for the "
+                    f"layers up to it but has {cap:,}; pixel groups keep every layer resident: use fewer groups, "
+                    "mapping.pixel_groups=auto, or spmat_sram.size_bytes=auto and ptr_sram.size_bytes=auto")
+
+
 @dataclass(frozen=True)
 class StorageSummary:
     """Per-PE SRAM needs of the whole workload, whether the weights stay resident, and what to warn about."""
@@ -55,6 +75,7 @@ def check_codebook_bits(arch: ArchConfig, workload: Workload) -> None:
 
 
 def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, ColumnLayout],
+                    pixel_groups: dict[str, int] | None = None,
                     ) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
     """Resolve pointer widths and 'auto' SRAM sizes, decide residency, and the bytes each layer streams.
 
@@ -65,7 +86,13 @@ def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, Col
     ``warnings`` say so, naming the layer, the PE, its entries and the bits. The layouts in
     ``encoded`` are replaced by ones with the resolved width. Returns (resolved arch, summary,
     {layer: streamed weight bytes}).
+
+    ``pixel_groups``: {layer: G} for layers mapped on G pixel groups (section 2); their
+    layouts in ``encoded`` are one group's (N / G PEs), and every group stores them (PE p
+    holds group PE p mod N / G's share). Pixel groups need every layer resident: if the
+    weights do not fit, an ArchError names the first grouped layer at which they no longer do.
     """
+    groups = {layer.name: (pixel_groups or {}).get(layer.name, 1) for layer in workload.layers}
     n = arch.num_pes
     needed = {layer.name: encoded[layer.name].pointer_bits_needed for layer in workload.layers}
     need_max = max(needed.values(), default=0)
@@ -92,9 +119,9 @@ def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, Col
     ptr = np.zeros(n, np.int64)
     cumulative = []
     for layer in workload.layers:
-        enc = encoded[layer.name]
-        spmat += enc.spmat_bytes_per_pe
-        ptr += enc.ptr_bytes_per_pe
+        enc, g = encoded[layer.name], groups[layer.name]
+        spmat += np.tile(enc.spmat_bytes_per_pe, g)
+        ptr += np.tile(enc.ptr_bytes_per_pe, g)
         cumulative.append((layer.name, spmat.copy(), ptr.copy()))
     s_cfg, p_cfg = arch.spmat_sram, arch.ptr_sram
     if s_cfg.size_bytes == "auto":
@@ -105,6 +132,8 @@ def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, Col
     arch = arch.model_copy(update={"spmat_sram": s_cfg, "ptr_sram": p_cfg})
     s_cap, p_cap = int(s_cfg.size_bytes), int(p_cfg.size_bytes)
     resident = bool(spmat.max() <= s_cap and ptr.max() <= p_cap)
+    if not resident and max(groups.values(), default=1) > 1:
+        _refuse_groups(cumulative, groups, s_cap, p_cap)
     if not resident and arch.dram.sram_overflow == "error":
         for name, s, p in cumulative:
             for what, need, cap in (("Spmat SRAM", s, s_cap), ("pointer SRAM", p, p_cap)):
