@@ -38,6 +38,8 @@ def cases(draw):
         "ccu.bias": draw(st.sampled_from(["column", "output_path"])),
         "act_sram.size_bytes": draw(st.sampled_from([0, 64, 4096])),
         "dram.sram_overflow": "stream",
+        # pixel groups: any divisor of N (G = N included: one PE per group) or auto
+        "mapping.pixel_groups": draw(st.sampled_from([g for g in (1, 2, 3, 4) if n % g == 0] + ["auto"])),
     }
     cap = n * regs
     kind = draw(st.sampled_from(["fc", "conv"]))
@@ -92,6 +94,9 @@ def test_event_and_fast_engines_are_identical(case):
     assert _comparable(fast) == _comparable(event) == _comparable(wide)
     for name in fast.outputs:
         assert np.array_equal(fast.outputs[name], event.outputs[name])
+    for stats in fast.layers:  # the cycle breakdown adds up to N x the layer's cycles
+        assert sum(stats.breakdown_pe_cycles.values()) == arch.num_pes * stats.cycles
+        assert min(stats.breakdown_pe_cycles.values()) >= 0
     CASES["count"] += 1
 
 

@@ -32,16 +32,22 @@ def fits(arch: ArchConfig, spmat_bytes: np.ndarray, ptr_bytes: np.ndarray) -> bo
 
 def _refuse_groups(cumulative: list[tuple[str, np.ndarray, np.ndarray]], groups: dict[str, int], s_cap: int,
                    p_cap: int) -> None:
-    """ArchError naming the first layer at which replicated weights no longer fit (pixel groups need residency)."""
-    for name, s, p in cumulative:
-        for what, need, cap in (("Spmat SRAM", s, s_cap), ("pointer SRAM", p, p_cap)):
+    """ArchError naming the first layer at which replicated weights no longer fit (pixel groups need residency),
+    and the grouped layers up to it with their bytes on the PE that overflows."""
+    for i, (name, s, p) in enumerate(cumulative):
+        for what, k, need, cap in (("Spmat SRAM", 1, s, s_cap), ("pointer SRAM", 2, p, p_cap)):
             if need.max() > cap:
                 pe = int(need.argmax())
-                stored = f"stored {groups[name]} times (mapping.pixel_groups)" if groups[name] > 1 else "stored once"
+                shares = []
+                for j, (other, *sums) in enumerate(cumulative[:i + 1]):
+                    if groups[other] > 1:
+                        before = cumulative[j - 1][k][pe] if j else 0
+                        shares.append(f"{other!r} x{groups[other]}: {int(sums[k - 1][pe] - before):,} B")
                 raise ArchError(
-                    f"layer {name!r} (weights {stored}): PE {pe} needs {int(need[pe]):,} bytes of {what} for the "
-                    f"layers up to it but has {cap:,}; pixel groups keep every layer resident: use fewer groups, "
-                    "mapping.pixel_groups=auto, or spmat_sram.size_bytes=auto and ptr_sram.size_bytes=auto")
+                    f"pixel groups: at layer {name!r}, PE {pe} needs {int(need[pe]):,} bytes of {what} for the "
+                    f"layers up to it but has {cap:,} (layers stored once per group: {', '.join(shares)}); pixel "
+                    "groups keep every layer resident: use fewer groups, mapping.pixel_groups=auto, or "
+                    "spmat_sram.size_bytes=auto and ptr_sram.size_bytes=auto")
 
 
 @dataclass(frozen=True)

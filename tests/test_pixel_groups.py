@@ -1,0 +1,157 @@
+"""Pixel groups (mapping.pixel_groups) and the cycle breakdown: docs/timing-model.md section 2 ("Pixel groups"),
+section 3 ("Where the cycles go") and the worked example of section 4.1, derived by hand there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import eiesim
+from eiesim.arch import load_arch
+from eiesim.encoding import layout_layer
+from eiesim.errors import ArchError
+from eiesim.timing.contract import BREAKDOWN_PARTS, auto_candidates, group_pixels, layer_pixel_groups
+from eiesim.workload import Workload, layer_from_dense
+
+EXAMPLE_ARCH = {"num_pes": 4, "act_regs_per_pe": 2, "spmat_sram.width_bits": 32, "spmat_sram.size_bytes": 1024,
+                "ptr_sram.size_bytes": 1024, "act_sram.size_bytes": 1024}
+
+
+def _example(groups):
+    """The 1x1 conv of section 4.1: rows (1,0,1), (0,1,1), (1,1,0), bias only on row 2; pixels (1,0,1), (0,2,3)."""
+    arch = load_arch(None, {**EXAMPLE_ARCH, "mapping.pixel_groups": groups})
+    w = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], np.float32)[:, :, None, None]
+    layer = layer_from_dense("c", w, codebook=np.array([1.0]), bias=np.array([0.0, 0.0, 0.5]), relu=False)
+    x = np.array([[[1, 0]], [[0, 2]], [[1, 3]]], np.float32)
+    return arch, Workload("conv", "hand-derived", (3, 1, 2), None, [layer], x)
+
+
+# section 4.1, by hand: (busy, empty, starved, stalled, drain) per PE over both pixels
+HAND = {
+    1: {"cycles": 30, "io": 2, "load": 2, "compute": 24, "store": 2, "group_cycles": [28],
+        "per_pe": [(3, 3, 6, 0, 12), (3, 3, 6, 0, 12), (4, 2, 6, 0, 12), (0, 6, 6, 0, 12)],
+        "breakdown": {"ideal": 10, "idle_pes": 24, "imbalance": 0, "finder": 26, "drain": 36, "load": 8,
+                      "store": 8, "io": 8},
+        "fifo_pushes": 24, "entries_per_pe": [2, 2, 3, 0]},
+    2: {"cycles": 19, "io": 2, "load": 2, "compute": 13, "store": 2, "group_cycles": [17, 16],
+        "per_pe": [(4, 0, 3, 0, 6), (1, 2, 4, 0, 6), (3, 0, 3, 0, 6), (2, 1, 3, 0, 6)],
+        "breakdown": {"ideal": 10, "idle_pes": 0, "imbalance": 2, "finder": 16, "drain": 24, "load": 8,
+                      "store": 8, "io": 8},
+        "fifo_pushes": 12, "entries_per_pe": [5, 2]},
+}
+
+
+@pytest.mark.parametrize("engine", ["event", "fast"])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_worked_example_of_section_4_1(engine, groups):
+    arch, wl = _example(groups)
+    res = eiesim.simulate(arch, wl, engine=engine)
+    stats, hand = res.layers[0], HAND[groups]
+    assert res.check["functional"] == "pass"
+    assert (stats.cycles, stats.io_cycles, stats.load_cycles, stats.compute_cycles, stats.store_cycles) == (
+        hand["cycles"], hand["io"], hand["load"], hand["compute"], hand["store"])
+    assert stats.mapping["pixel_groups"] == groups and stats.mapping["group_cycles"] == hand["group_cycles"]
+    per_pe = list(zip(stats.busy_cycles, stats.empty_cycles, stats.starved_cycles, stats.stalled_cycles,
+                      stats.drain_cycles, strict=True))
+    assert [tuple(int(v) for v in row) for row in per_pe] == hand["per_pe"]
+    assert stats.breakdown_pe_cycles == hand["breakdown"]
+    assert sum(stats.cycle_breakdown.values()) == pytest.approx(stats.cycles)
+    assert stats.actions["lnzd_ops"] == 6 and stats.actions["entries_processed"] == 10
+    assert stats.actions["fifo_pushes"] == stats.actions["ptr_reads"] == hand["fifo_pushes"]
+    lay = layout_layer(wl.layers[0], arch.derive(num_pes=4 // groups, **{"mapping.pixel_groups": 1}))
+    assert [int(e) for e in lay.entries_per_pe] == hand["entries_per_pe"]
+
+
+def test_the_groups_outputs_equal_one_groups_and_the_reference():
+    outs = {}
+    for g in (1, 2, 4, "auto"):
+        res = eiesim.simulate(*_example(g))
+        assert res.check["functional"] == "pass"
+        outs[g] = res.outputs["c"]
+    assert all(np.array_equal(outs[1], o) for o in outs.values())
+
+
+def test_auto_takes_the_fastest_candidate_and_reports_them_all():
+    auto = eiesim.simulate(*_example("auto")).layers[0]
+    fixed = {g: eiesim.simulate(*_example(g)).layers[0] for g in (1, 2, 4)}
+    tried = {int(g): c for g, c in auto.mapping["auto_cycles"].items()}
+    assert tried == {g: s.mapping["group_cycles"][s.mapping["slowest_group"]] for g, s in fixed.items()}
+    best = min(tried, key=lambda g: (tried[g], g))
+    assert best == 2 and auto.mapping["pixel_groups"] == 2 and auto.cycles == fixed[2].cycles
+
+
+def test_pixel_group_rules():
+    assert auto_candidates(64) == (1, 2, 4, 8, 16, 32, 64) and auto_candidates(12) == (1, 2, 4)
+    assert auto_candidates(1) == (1,)
+    assert layer_pixel_groups("fc", 1, 8) == 1 and layer_pixel_groups("conv", 1, 8) == 1
+    assert layer_pixel_groups("conv", 5, 8) == 8
+    assert list(group_pixels(7, 3, 1)) == [1, 4]
+    assert list(BREAKDOWN_PARTS) == ["ideal", "idle_pes", "imbalance", "finder", "drain", "load", "store", "io"]
+
+
+def _conv_and_fc(groups, **over):
+    rng = np.random.default_rng(3)
+    conv_w = np.where(rng.random((8, 2, 3, 3)) < 0.4, 1.0, 0.0).astype(np.float32)
+    fc_w = np.where(rng.random((5, 8 * 4 * 4)) < 0.3, 0.5, 0.0).astype(np.float32)
+    conv = layer_from_dense("conv", conv_w, codebook=np.array([1.0]), padding=(1, 1), kind="conv")
+    fc = layer_from_dense("fc", fc_w, codebook=np.array([0.5]), kind="fc", inputs=("conv",))
+    x = np.where(rng.random((2, 4, 4)) < 0.6, rng.integers(1, 4, (2, 4, 4)), 0).astype(np.float32)
+    arch = load_arch(None, {"num_pes": 4, "act_regs_per_pe": 8, "mapping.pixel_groups": groups, **over})
+    return arch, Workload("cf", "test", (2, 4, 4), None, [conv, fc], x)
+
+
+def test_fc_layers_keep_one_group_and_engines_agree():
+    for g in (2, 4):
+        arch, wl = _conv_and_fc(g)
+        fast = eiesim.simulate(arch, wl, engine="fast")
+        event = eiesim.simulate(arch, wl, engine="event")
+        assert fast.to_dict() == event.to_dict()
+        assert [s.mapping["pixel_groups"] for s in fast.layers] == [g, 1]
+        assert fast.check["functional"] == "pass"
+        conv = fast.layers[0]
+        # 16 pixels dealt in turn, each a round per row block and input batch of cap' = 8 N / G
+        n_group = 4 // g
+        cap = 8 * n_group
+        assert conv.mapping["group_pes"] == n_group and len(conv.mapping["group_cycles"]) == g
+        assert conv.rounds == 16 * -(-8 // cap) * -(-18 // cap)
+        # each broadcast reaches the N / G PEs of its group
+        assert conv.actions["fifo_pushes"] == conv.actions["lnzd_ops"] * n_group
+
+
+def test_one_group_is_the_published_mapping():
+    arch, wl = _conv_and_fc(1)
+    default = load_arch(None, {"num_pes": 4, "act_regs_per_pe": 8})
+    assert eiesim.simulate(arch, wl).to_dict() == eiesim.simulate(default, wl).to_dict()
+
+
+def test_replicas_that_do_not_fit_are_refused_naming_the_layer_and_bytes():
+    # Spmat bytes per PE (encoding of the conv for 4 / G PEs, tiled G times; the fc layer on 4 PEs: 80, 48, 48, 48):
+    # G = 1: conv 16 each -> PE 0 needs 96; G = 2: 32 -> 112; G = 4: 64 -> 144 > 128.
+    def need(g, lay, arch):
+        return layout_layer(lay, arch.derive(num_pes=4 // g, **{"mapping.pixel_groups": 1})).spmat_bytes_per_pe
+
+    arch, wl = _conv_and_fc(4, **{"spmat_sram.size_bytes": 128})
+    conv, fc = wl.layers
+    assert [int(need(g, conv, arch).max()) for g in (1, 2, 4)] == [16, 32, 64]
+    assert [int(v) for v in need(1, fc, arch)] == [80, 48, 48, 48]
+    with pytest.raises(ArchError, match=r"pixel groups: at layer 'fc', PE 0 needs 144 bytes of Spmat SRAM .* has 128 "
+                                        r"\(layers stored once per group: 'conv' x4: 64 B\)"):
+        eiesim.simulate(arch, wl)
+    # auto: G = 4 is the fastest here, but only G <= 2 fits 128 B
+    auto_arch, _ = _conv_and_fc("auto", **{"spmat_sram.size_bytes": 128})
+    res = eiesim.simulate(auto_arch, wl)
+    tried = {int(g): c for g, c in res.layers[0].mapping["auto_cycles"].items()}
+    assert min(tried, key=tried.get) == 4
+    assert res.layers[0].mapping["pixel_groups"] == 2 and res.storage.spmat_bytes_max == 112
+    unlimited_arch, _ = _conv_and_fc("auto", **{"spmat_sram.size_bytes": "auto"})
+    assert eiesim.simulate(unlimited_arch, wl).layers[0].mapping["pixel_groups"] == 4
+
+
+def test_cli_refuses_a_group_count_that_does_not_divide_the_pes(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "eiesim", "run", "--set", "mapping.pixel_groups=3"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "pixel_groups (3) must divide num_pes (64)" in out.stderr
