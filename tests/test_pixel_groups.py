@@ -155,3 +155,12 @@ def test_cli_refuses_a_group_count_that_does_not_divide_the_pes(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "pixel_groups (3) must divide num_pes (64)" in out.stderr
+
+
+def test_trace_refuses_pixel_groups_and_says_how_to_trace_one_group():
+    from eiesim.errors import UsageError
+    from eiesim.trace import layer_trace
+
+    arch, wl = _example(2)
+    with pytest.raises(UsageError, match=r"--set num_pes=<num_pes / G> --set mapping.pixel_groups=1"):
+        layer_trace(arch, wl, "c")
