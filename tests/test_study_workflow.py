@@ -154,6 +154,19 @@ def test_tables_are_readable_at_80_columns_when_piped(args):
             assert name in proc.stdout, name
 
 
+def test_run_totals_are_not_cut_at_80_columns(tmp_path):
+    """Before: the two-column Totals table kept its widest cells' widths, and rich cut it at column 80:
+    `eiesim run | cat` showed 'cycles' with no number."""
+    env = {**os.environ, "COLUMNS": "80"}
+    proc = _eiesim("run", "--json", str(tmp_path / "r.json"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    totals = json.loads((tmp_path / "r.json").read_text())["totals"]
+    start = proc.stdout.index("Totals")
+    block = proc.stdout[start:start + 2000]
+    assert f"{totals['cycles']:,}" in block
+    assert f"{totals['real_macs']:,}" in block and "resident on chip" in block
+
+
 def test_fold_table_keeps_every_cell():
     from rich.table import Table
 

@@ -92,9 +92,11 @@ def fold_table(console: _RichConsole, table: Table, key_columns: int = 1) -> lis
     """
     width = console.width
     needs = [_column_need(console, table, i) for i in range(len(table.columns))]
+    if len(table.columns) <= key_columns + 1 and _table_width(needs, table) > width:
+        return [table]  # nothing to fold: rich wraps the cells at spaces (minimum widths would make it cut them)
     for col, need in zip(table.columns, needs):
         col.min_width = need
-    if _table_width(needs, table) <= width or len(table.columns) <= key_columns + 1:
+    if _table_width(needs, table) <= width:
         return [table]
     keys = list(range(key_columns))
     groups: list[list[int]] = []
