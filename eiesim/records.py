@@ -3,8 +3,10 @@
 ``records(result)`` flattens each layer of a ``SimulationResult`` into one dict of
 scalars: the layer's statistics, its energy, and the nested sections as dotted columns
 (``actions.macs``, ``stall_breakdown.busy``, ``storage.entries_max``,
-``energy_by_component_pj.spmat_sram``). Per-PE lists (``pe_cycles``) are left out (they
-are in the JSON report). ``dataframe(rows)`` builds a pandas DataFrame when pandas is
+``energy_by_component_pj.spmat_sram``, ``mapping.pixel_groups``, ``mapping.auto_cycles.4``,
+``cycle_breakdown.cycles.ideal``, ``cycle_breakdown.pe_cycles.ideal``). Lists (the per-PE
+``pe_cycles``, the per-group ``mapping.group_cycles``) are left out (they are in the JSON
+report). ``dataframe(rows)`` builds a pandas DataFrame when pandas is
 installed; pandas is not a dependency of eiesim.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from eiesim.errors import UsageError
 
 #: Nested per-layer sections flattened into dotted columns.
-FLATTENED = ("actions", "stall_breakdown", "storage", "energy_by_component_pj")
+FLATTENED = ("actions", "stall_breakdown", "storage", "energy_by_component_pj", "mapping", "cycle_breakdown")
 #: Per-layer fields not in the records (lists: see the JSON report).
 LEFT_OUT = ("pe_cycles",)
 
@@ -28,11 +30,19 @@ def flatten_layer(layer: Mapping[str, Any]) -> dict[str, Any]:
         if key in LEFT_OUT:
             continue
         if key in FLATTENED and isinstance(value, Mapping):
-            for sub, v in value.items():
-                row[f"{key}.{sub}"] = v
+            _flatten_into(row, key, value)
         else:
             row[key] = value
     return row
+
+
+def _flatten_into(row: dict[str, Any], prefix: str, section: Mapping[str, Any]) -> None:
+    """``section``'s scalars as ``prefix.key`` columns, nested sections as ``prefix.key.sub``; lists left out."""
+    for sub, v in section.items():
+        if isinstance(v, Mapping):
+            _flatten_into(row, f"{prefix}.{sub}", v)
+        elif not isinstance(v, (list, tuple)):
+            row[f"{prefix}.{sub}"] = v
 
 
 def records(report: Mapping[str, Any], **extra: Any) -> list[dict[str, Any]]:

@@ -18,9 +18,10 @@ from eiesim.atomic import write_text
 from eiesim.multi import MultiImageResult
 from eiesim.result import SimulationResult
 from eiesim.tables import shown
+from eiesim.timing.contract import BREAKDOWN_PARTS
 
 #: Version of the report layout (docs/report-schema.md); bumped only when fields are added.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Per-layer CSV columns (then one column per action).
 CSV_COLUMNS = (
@@ -190,6 +191,55 @@ def layers_table(result: SimulationResult) -> Table:
             f"{s.compute_cycles:,}", f"{s.store_cycles:,}", f"{s.nonzero_activations:,}",
             f"{s.entries_processed:,}", f"{s.padding_entries:,}", f"{s.broadcast_stall_cycles:,}",
             f"{s.load_balance_efficiency:.3f}")
+    return table
+
+
+#: Headers of the "where the cycles go" table, one per part of timing.contract.BREAKDOWN_PARTS (in that order).
+BREAKDOWN_HEADERS = {"ideal": "ideal", "idle_pes": "idle PEs", "imbalance": "imbalance", "finder": "finder",
+                     "drain": "drain", "load": "load", "store": "store", "io": "I/O"}
+
+
+def breakdown_table(result: SimulationResult) -> Table | None:
+    """Per layer and for the network: the cycles of each part of the cycle breakdown and its share.
+
+    A part's cycles are the layer's PE cycles of that part / N (docs/timing-model.md, "Where the
+    cycles go"), so a row's parts add up to its cycles. The pixel groups of each layer (G) are
+    shown when some layer has G != 1, with the G = 1 candidate's time over the chosen one's when
+    ``mapping.pixel_groups: auto`` tried several. None when no layer has a breakdown.
+    """
+    layers = result.layers
+    if not any(s.breakdown_pe_cycles for s in layers):
+        return None
+    groups = any(s.mapping.get("pixel_groups", 1) != 1 for s in layers)
+    auto = groups and any(s.mapping.get("auto_cycles") for s in layers)
+    legend = {"cycles": "the layer's cycles; each part: its PE cycles / N and its share of the layer's cycles"}
+    if groups:
+        legend["G"] = "pixel groups (mapping.pixel_groups) of N / G PEs each; fc and one-pixel layers use 1"
+    if auto:
+        legend["vs G=1"] = ("auto: the slowest group's time at G = 1 / at the chosen G (every candidate tried is "
+                            "in report.json, layers[].mapping.auto_cycles)")
+    legend.update({BREAKDOWN_HEADERS[name]: meaning for name, meaning in BREAKDOWN_PARTS.items()})
+    table = Table(title="Where the cycles go (docs/timing-model.md)", caption=_legend(legend), caption_justify="left")
+    for col in ("layer", *(["G"] if groups else []), *(["vs G=1"] if auto else []), "cycles",
+                *(BREAKDOWN_HEADERS[name] for name in BREAKDOWN_PARTS)):
+        table.add_column(col, justify="left" if col == "layer" else "right", no_wrap=True)
+
+    def parts(cycles: int, by_part: dict[str, float]) -> list[str]:
+        return [f"{by_part.get(name, 0.0):,.0f} {100 * by_part.get(name, 0.0) / cycles if cycles else 0.0:5.1f}%"
+                for name in BREAKDOWN_PARTS]
+
+    for s in shown(layers, table, "layers", "every layer is in the --json / --out report"):
+        mapping = s.mapping
+        g = mapping.get("pixel_groups", 1)
+        lead = [str(g)] if groups else []
+        if auto:
+            tried = mapping.get("auto_cycles") or {}
+            base, chosen = tried.get("1"), tried.get(str(g))
+            lead.append(f"{base / chosen:.2f}x" if base and chosen else "")
+        table.add_row(s.name, *lead, f"{s.cycles:,}", *parts(s.cycles, s.cycle_breakdown))
+    table.add_section()
+    table.add_row("network", *[""] * (groups + auto), f"{result.cycles:,}",
+                  *parts(result.cycles, result.cycle_breakdown()["cycles"]))
     return table
 
 

@@ -43,12 +43,16 @@ from eiesim.sweep_exec import (
     DaskRunner, PoolRunner, RunStats, SerialRunner, check_dask_address, quiet_dask_logs, raise_failures, run_points,
 )
 from eiesim.sweep_store import Rejected, ResultStore
+from eiesim.timing.contract import BREAKDOWN_PARTS
 
 #: Metrics every row carries (after the swept keys), in this order.
 METRIC_COLUMNS = (
     "cycles", "time_us", "frames_per_s", "energy_uj", "chip_power_mw", "pe_area_um2", "chip_area_mm2",
     "load_balance_efficiency", "padding_entries", "dram_bytes", "functional",
 )
+#: The network's cycle breakdown in cycles (report ``totals.cycle_breakdown.cycles``), after the metrics;
+#: they add up to ``cycles`` (docs/timing-model.md, "Where the cycles go").
+BREAKDOWN_COLUMNS = tuple(f"cycle_breakdown.{name}" for name in BREAKDOWN_PARTS)
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     energy = report.get("energy", {})
     power = report.get("power", {})
     area = report.get("area", {})
+    breakdown = totals.get("cycle_breakdown", {}).get("cycles", {})
     return {
         "cycles": totals["cycles"],
         "time_us": totals["time_us"],
@@ -160,6 +165,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "dram_bytes": sum(layer["actions"].get("dram_bytes_read", 0) + layer["actions"].get("dram_bytes_written", 0)
                           for layer in layers),
         "functional": report.get("check", {}).get("functional", "n/a"),
+        **{f"cycle_breakdown.{name}": breakdown.get(name, float("nan")) for name in BREAKDOWN_PARTS},
     }
 
 
@@ -205,7 +211,7 @@ def point_metrics(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return out
     per_image = [summarize(r) for r in reports]
     out = {}
-    for key in METRIC_COLUMNS:
+    for key in (*METRIC_COLUMNS, *BREAKDOWN_COLUMNS):
         values = [m[key] for m in per_image]
         if key == "functional":
             out[key] = "pass" if all(v == "pass" for v in values) else "fail"
@@ -330,7 +336,7 @@ def sweep(
     store = ResultStore(out_dir) if out_dir is not None else None
     swept = list(points[0].overrides) if points else []
     auto = sorted({k for p in points for k in auto_keys(p.arch)})
-    columns = (swept + ["point"] + list(METRIC_COLUMNS)
+    columns = (swept + ["point"] + list(METRIC_COLUMNS) + list(BREAKDOWN_COLUMNS)
                + ([f"{k}_{s}" for k in SPREAD_METRICS for s in ("min", "max")] + ["images"] if len(inputs) > 1 else [])
                + [f"resolved.{k}" for k in auto] + ["warnings"])
     keys = [p.key(digest) for p in points]

@@ -107,7 +107,7 @@ def test_cost_model_warning_reaches_terminal_json_and_html(tmp_path):
     assert len(warning) == 2 and "1048576 B x 64 bit is outside the CACTI grid" in warning[1]
     assert "16-bit pointers address at most 65,535 entries" in warning[0] and "simulated with 17-bit" in warning[0]
     report = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
     assert len(report["warnings"]) == 2 and "outside the CACTI grid" in report["warnings"][1]
     assert report["arch"]["ptr_sram"]["pointer_bits"] == 17 and report["storage"]["pointer_bits_needed"] == 17
     html = (tmp_path / "r" / "report.html").read_text()

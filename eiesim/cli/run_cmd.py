@@ -54,8 +54,8 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     from eiesim.multi import simulate_images
     from eiesim.render import render_run
     from eiesim.report import (
-        cost_table, energy_table, image_layers_table, images_layers_csv, images_table, layers_csv, layers_table,
-        metadata_path, report_dict, report_json, run_metadata, run_metadata_json, totals_table,
+        breakdown_table, cost_table, energy_table, image_layers_table, images_layers_csv, images_table, layers_csv,
+        layers_table, metadata_path, report_dict, report_json, run_metadata, run_metadata_json, totals_table,
     )
     from eiesim.simulate import default_paths, estimate_event_seconds
     from eiesim.workload import load_workload
@@ -122,7 +122,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         out.print(f"per-layer details of every image: --json / --out (report.json 'images', layers.csv); "
                   f"the tables below are the first image, {multi.labels[0]}", highlight=False)
     out.print(layers_table(result))
-    for table in (energy_table(result), totals_table(result), cost_table(result)):
+    for table in (breakdown_table(result), energy_table(result), totals_table(result), cost_table(result)):
         if table is not None:
             out.print(table)
     for text in multi.warnings:

@@ -94,7 +94,8 @@ LEGEND = ("ALU util.: busy PE cycles / (PEs x compute cycles), weighted over lay
 def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
     """Swept keys that vary, then the main metrics and resolved 'auto' sizes, one row per point."""
     swept = [c for c in result.columns if c not in SHOWN_METRICS and c != "point" and c in result.rows[0]
-             and not c.startswith("resolved.") and c != "warnings" and not c.endswith(("_min", "_max"))
+             and not c.startswith(("resolved.", "cycle_breakdown.")) and c != "warnings"
+             and not c.endswith(("_min", "_max"))
              and c != "images"]
     varying = [c for c in swept if len({str(r.get(c)) for r in result.rows}) > 1] or swept[:1]
     resolved = [c for c in result.columns if c.startswith("resolved.")]

@@ -28,6 +28,7 @@ from eiesim.render.document import (
     fmt_pct,
     render,
 )
+from eiesim.timing.contract import BREAKDOWN_PARTS
 
 #: PE-cycle categories of ``layers[].stalls``, in display order, with their colours.
 STALL_ORDER = ("busy", "empty", "starved", "stalled", "drain")
@@ -43,6 +44,11 @@ STALL_MEANING = {
 #: Per-layer cycle components stacked in the cycles figure.
 CYCLE_PARTS = (("compute_cycles", "compute"), ("load_cycles", "load"), ("store_cycles", "store"),
                ("io_cycles", "I/O"))
+#: Colours of the cycle-breakdown parts (BREAKDOWN_PARTS), from the palette; the compute parts share the
+#: colours of the PE states they come from (ideal = busy, finder = starved, imbalance = stalled, drain).
+BREAKDOWN_COLORS = {"ideal": plots.PALETTE[2], "idle_pes": plots.PALETTE[5], "imbalance": plots.PALETTE[3],
+                    "finder": plots.PALETTE[1], "drain": plots.PALETTE[7], "load": plots.PALETTE[0],
+                    "store": plots.PALETTE[4], "io": plots.PALETTE[6]}
 #: Most energy components drawn separately in the per-layer figure; the rest are summed as "other".
 MAX_COMPONENTS_SHOWN = 9
 
@@ -74,7 +80,8 @@ def build_run_document(report: Mapping[str, Any]) -> Document:
     if report.get("eiesim_version"):
         subtitle_bits.append(f"eiesim {report['eiesim_version']}")
     doc = Document(title=title, subtitle=" · ".join(subtitle_bits), summary=_summary_cards(report))
-    for build in (_warnings_section, _setup_section, _images_section, _check_section, _layers_section, _utilisation_section, _energy_section,
+    for build in (_warnings_section, _setup_section, _images_section, _check_section, _layers_section,
+                  _breakdown_section, _utilisation_section, _energy_section,
                   _power_area_section, _sources_section):
         section = build(report, layers)
         if section is not None and section.blocks:
@@ -353,6 +360,65 @@ def _weighted(layers: Sequence[Mapping[str, Any]], key: str) -> float | None:
     pairs = [(v, w) for v, w in pairs if v is not None and w]
     total = sum(w for _, w in pairs)
     return sum(v * w for v, w in pairs) / total if total else None
+
+
+def _breakdown_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) -> Section | None:
+    """Where each layer's cycles go (``layers[].cycle_breakdown.cycles``): a stacked bar per layer and the numbers.
+
+    Reports written before the breakdown existed (schema version 2) have none: the section is left out.
+    """
+    with_parts = [(layer, _dict(_dict(layer.get("cycle_breakdown")).get("cycles"))) for layer in layers]
+    with_parts = [(layer, parts) for layer, parts in with_parts if parts]
+    if not with_parts:
+        return None
+    keys = [k for k in BREAKDOWN_PARTS if any(k in parts for _, parts in with_parts)]
+    keys += sorted({str(k) for _, parts in with_parts for k in parts} - set(keys))  # parts of a later version
+    names = [str(layer.get("name", i)) for i, (layer, _) in enumerate(with_parts)]
+    groups = [_dict(layer.get("mapping")).get("pixel_groups") for layer, _ in with_parts]
+    show_groups = any(g not in (None, 1) for g in groups)
+    sec = Section("Where the cycles go", "cycle-breakdown")
+    sec.blocks.append(Para(
+        "Each layer's PE cycles (N PEs x the layer's cycles) split into parts, divided by N so that a layer's parts "
+        "add up to its cycles; definitions in `docs/timing-model.md`, section \"Where the cycles go\". "
+        + " ".join(f"`{k}`: {BREAKDOWN_PARTS[k]}." for k in keys if k in BREAKDOWN_PARTS)
+        + (" G: the layer's pixel groups (`mapping.pixel_groups`), each of N / G PEs." if show_groups else "")))
+    series = {k: [_num(parts.get(k)) or 0.0 for _, parts in with_parts] for k in keys}
+    totals = [sum(series[k][i] for k in keys) for i in range(len(with_parts))]
+    sec.blocks.append(Figure(
+        plots.stacked_bars(names, series, title="Where the cycles go, per layer", ylabel="cycles",
+                           colors=BREAKDOWN_COLORS),
+        "Stacked bar chart of each layer's cycles split into " + ", ".join(keys),
+        "One bar per layer, its height the layer's cycles; segments: the parts of the cycle breakdown."))
+    shares = {k: [100.0 * v / total if total else 0.0 for v, total in zip(series[k], totals)] for k in keys}
+    sec.blocks.append(Figure(
+        plots.stacked_bars(names, shares, title="Where the cycles go, share of each layer",
+                           ylabel="share of the layer's cycles (%)", colors=BREAKDOWN_COLORS),
+        "Stacked bar chart of each layer's cycle breakdown as shares of the layer's cycles",
+        "The same parts as shares (100 % = the layer's cycles), so that small layers can be read too."))
+    rows = []
+    for (layer, parts), name, g in zip(with_parts, names, groups):
+        cycles = _num(layer.get("cycles")) or sum(_num(parts.get(k)) or 0.0 for k in keys)
+        rows.append([name] + ([MISSING if g is None else str(g)] if show_groups else []) + [fmt_int(cycles)]
+                    + [_part_cell(parts.get(k), cycles) for k in keys])
+    network = _dict(_dict(_dict(report.get("totals")).get("cycle_breakdown")).get("cycles"))
+    if not network:
+        network = {k: sum(_num(parts.get(k)) or 0.0 for _, parts in with_parts) for k in keys}
+    total = _num(_dict(report.get("totals")).get("cycles")) or sum(_num(network.get(k)) or 0.0 for k in keys)
+    footer = ["network"] + ([""] if show_groups else []) + [fmt_int(total)] + [_part_cell(network.get(k), total)
+                                                                             for k in keys]
+    sec.blocks.append(Table(["layer"] + (["G"] if show_groups else []) + ["cycles"]
+                            + [f"{k} (cycles, % of the layer)" for k in keys], rows,
+                            [False] + [True] * (len(keys) + 1 + show_groups), footer=footer,
+                            caption="A part's cycles are its PE cycles / N (rounded here; report.json holds the exact "
+                                    "PE cycles), with its share of the layer's cycles."))
+    return sec
+
+
+def _part_cell(value: Any, cycles: float) -> str:
+    v = _num(value)
+    if v is None:
+        return MISSING
+    return f"{fmt_int(v)} ({fmt_pct(v / cycles) if cycles else MISSING} %)"
 
 
 def _stalls(layer: Mapping[str, Any]) -> Mapping[str, Any]:

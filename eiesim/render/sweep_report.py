@@ -31,6 +31,8 @@ METRIC_HEADERS = {
     "functional": "functional check",
     "speedup": "speedup (×)",
 }
+#: Columns of the network's cycle breakdown (eiesim.sweep.BREAKDOWN_COLUMNS) start with this.
+BREAKDOWN_PREFIX = "cycle_breakdown."
 #: The Pareto front minimises these two columns.
 PARETO_X, PARETO_Y = "chip_area_mm2", "time_us"
 
@@ -110,11 +112,11 @@ def pareto_front(rows: Sequence[Mapping[str, Any]], x_key: str = PARETO_X, y_key
 
 def swept_keys(columns: Sequence[str]) -> list[str]:
     """The swept architecture keys: the columns before ``point`` (eiesim.sweep's layout)."""
-    from eiesim.sweep import METRIC_COLUMNS
+    from eiesim.sweep import BREAKDOWN_COLUMNS, METRIC_COLUMNS
 
     if "point" in columns:
         return list(columns[:list(columns).index("point")])
-    return [c for c in columns if c not in METRIC_COLUMNS and c != "speedup"]
+    return [c for c in columns if c not in METRIC_COLUMNS and c not in BREAKDOWN_COLUMNS and c != "speedup"]
 
 
 def x_axis_key(keys: Sequence[str]) -> str | None:
@@ -219,7 +221,8 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
             doc.summary.append(("Pareto points", str(sum(front))))
 
     # table
-    metric_cols = [c for c in columns if c not in keys and c not in ("point", "warnings")]
+    metric_cols = [c for c in columns if c not in keys and c not in ("point", "warnings")
+                   and not c.startswith(BREAKDOWN_PREFIX)]  # the breakdown has a section of its own
     shown = keys + (["speedup"] if any(s is not None for s in spd) else []) + metric_cols
     table_rows = []
     for r, s, f in zip(rows, spd, front):
@@ -243,6 +246,10 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
             plot_sec.blocks.append(block)
         if plot_sec.blocks:
             doc.sections.append(plot_sec)
+
+    breakdown_sec = _breakdown_section(rows, columns, varying)
+    if breakdown_sec is not None:
+        doc.sections.append(breakdown_sec)
 
     pareto_sec = Section("Area / latency Pareto front", "pareto")
     idx = [i for i, r in enumerate(rows) if _num(r.get(PARETO_X)) is not None and _num(r.get(PARETO_Y)) is not None]
@@ -274,6 +281,40 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
 
         name_figures(doc, context)
     return doc
+
+
+def _breakdown_section(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                       varying: Sequence[str]) -> Section | None:
+    """The network's cycle breakdown per point (``cycle_breakdown.*`` columns): stacked bars and the numbers.
+
+    Sweeps written before the breakdown existed have no such columns: the section is left out.
+    """
+    from eiesim.render.run_report import BREAKDOWN_COLORS
+
+    cols = [c for c in columns if c.startswith(BREAKDOWN_PREFIX)]
+    if not cols or not any(_num(r.get(c)) is not None for r in rows for c in cols):
+        return None
+    parts = [c[len(BREAKDOWN_PREFIX):] for c in cols]
+    labels = [", ".join(f"{k}={r.get(k)}" for k in varying) or str(i) for i, r in enumerate(rows)]
+    series = {part: [_num(r.get(c)) or 0.0 for r in rows] for part, c in zip(parts, cols)}
+    sec = Section("Where the cycles go", "cycle-breakdown")
+    sec.blocks.append(Para("Each point's cycles split into the parts of the cycle breakdown (columns "
+                           "`cycle_breakdown.*` of results.csv, in cycles; they add up to `cycles`); definitions in "
+                           "`docs/timing-model.md`, section \"Where the cycles go\"."))
+    sec.blocks.append(Figure(plots.stacked_bars(labels, series, title="Where the cycles go, per point",
+                                                ylabel="cycles", colors=BREAKDOWN_COLORS),
+                             "Stacked bar chart of each point's cycles split into " + ", ".join(parts),
+                             "One bar per design point; segments: the parts of the cycle breakdown."))
+    table_rows = []
+    for label, r in zip(labels, rows):
+        total = _num(r.get("cycles"))
+        values = [_num(r.get(c)) for c in cols]
+        table_rows.append([label, _cell("cycles", r.get("cycles"))] + [
+            MISSING if v is None else f"{int(round(v)):,} ({fmt_pct(v / total) if total else MISSING} %)"
+            for v in values])
+    sec.blocks.append(Table(["point", "cycles"] + [f"{p} (cycles, % of the point)" for p in parts], table_rows,
+                            [False] + [True] * (len(cols) + 1)))
+    return sec
 
 
 def _metric_plots(rows: Sequence[Mapping[str, Any]], spd: Sequence[float | None], x_key: str,
