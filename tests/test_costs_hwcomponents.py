@@ -160,6 +160,18 @@ def test_cost_model_prices_srams_through_the_package(fake):
     assert (16, 16384 * 8, 45) in seen
 
 
+def test_pixel_groups_price_the_finders_and_ccus_as_the_default_model_does(fake):
+    """The backend reuses the default's LNZD tree and CCU: with 4 groups of 16 PEs, 21 units, 4 CCUs."""
+    arch = ArchConfig().derive({"mapping.pixel_groups": 4})
+    live = HwComponentsCostModel().component_costs(arch)
+    assert (live["lnzd"].instances, live["ccu"].instances) == (21, 4)  # max(16 + 4 + 1, 4 x (4 + 1)); one per group
+    default = get_cost_model("default").component_costs(arch)
+    for name in ("lnzd", "ccu"):
+        assert live[name].area_um2 == default[name].area_um2
+        assert live[name].energy_pj_at(4) == default[name].energy_pj_at(4) != live[name].energy_pj
+    assert "hardware for 4 groups" in live.provenance
+
+
 def test_older_guess_of_the_api_is_a_clean_error(monkeypatch):
     class NoLeakPower(_FakeSRAM):  # e.g. a release that renamed leak_power
         leak_power = property(lambda self: (_ for _ in ()).throw(AttributeError("no leak_power")))

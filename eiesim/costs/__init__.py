@@ -12,7 +12,8 @@ docs/cost-model.md documents every constant.
 from __future__ import annotations
 
 from eiesim.costs.cacti import SramEstimate, sram_estimate
-from eiesim.costs.default import DefaultCostModel, fit_calibration, lnzd_units
+from eiesim.costs.default import DefaultCostModel, fit_calibration, group_lnzd_units, lnzd_units
+from eiesim.costs.groups import hardware_pixel_groups
 from eiesim.costs.protocol import (
     CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts, CostModel, available_cost_models, get_cost_model,
     register_cost_model,
@@ -33,5 +34,6 @@ from eiesim.costs.pricing import CostReport, LayerCost, evaluate  # noqa: E402  
 __all__ = [
     "CHIP_CYCLES", "PE_CYCLES", "ComponentCost", "ComponentCosts", "CostModel", "CostReport", "DefaultCostModel",
     "LayerCost", "SramEstimate", "area_factor", "available_cost_models", "energy_factor", "evaluate",
-    "fit_calibration", "get_cost_model", "lnzd_units", "register_cost_model", "sram_estimate",
+    "fit_calibration", "get_cost_model", "group_lnzd_units", "hardware_pixel_groups", "lnzd_units",
+    "register_cost_model", "sram_estimate",
 ]

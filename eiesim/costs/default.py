@@ -21,7 +21,9 @@ How a number is made (docs/cost-model.md has the full table of constants):
 
 Components outside the PE (LNZD tree, CCU) and DRAM are not in Table II and are
 priced from the paper's own numbers (LNZD), an explicit assumption (CCU) and
-20 pJ/bit (DRAM), without calibration.
+20 pJ/bit (DRAM), without calibration. With pixel groups the chip carries a finder and a
+CCU per group (``group_lnzd_units``) and a layer in G groups is charged G groups' worth
+(docs/cost-model.md, "Pixel groups").
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass, replace
 from eiesim.arch import ArchConfig
 from eiesim.costs import published as pub
 from eiesim.costs.cacti import SramEstimate, sram_estimate
+from eiesim.costs.groups import hardware_pixel_groups
 from eiesim.costs.breakdown import pe_area_matrix_um2, pe_power_matrix_mw
 from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts
 from eiesim.costs.scaling import area_factor, energy_factor
@@ -94,6 +97,17 @@ def lnzd_units(num_pes: int) -> int:
         units += level
         if level <= 1:
             return units
+
+
+def group_lnzd_units(num_pes: int, groups: int) -> int:
+    """LNZD units of a chip of ``num_pes`` PEs built for ``groups`` pixel groups (an assumption).
+
+    max(lnzd_units(N), G x lnzd_units(N / G)): where the groups align with the quadtree
+    (N / G = 4, 16, 64, ...: a subtree of it), its subtrees are the group finders and the tree is
+    all there is; otherwise each group has a tree of its own, and these are taken to serve
+    one-group layers too (the few units that would join their roots are not counted).
+    """
+    return max(lnzd_units(num_pes), groups * lnzd_units(num_pes // groups))
 
 
 def _log2(n: int) -> int:
@@ -375,20 +389,61 @@ class DefaultCostModel:
             name="filler", scope="pe", instances=arch.num_pes, module_shares={FILLER: 1.0},
             area_um2_by_type={FILLER: placed * cal.filler_fraction},
             notes="filler cells: Table II's filler share of the placed PE area")
-        units = lnzd_units(arch.num_pes)
-        comps["lnzd"] = ComponentCost(
-            name="lnzd", scope="chip", instances=units, module_shares={"LNZD": 1.0},
-            area_um2_by_type={"logic": pub.LNZD_UNIT_AREA_UM2 * fa},
-            energy_pj={"lnzd_ops": {"logic": units * cal.lnzd_unit_pj_per_op * fe}},
-            notes=f"{units}-unit leading-non-zero-detection quadtree (EIE: 0.023 mW, 189 um^2 per unit)")
-        comps["ccu"] = ComponentCost(
-            name="ccu", scope="chip", instances=1, module_shares={"CCU": 1.0},
-            area_um2_by_type={"logic": CCU_AREA_UM2 * fa},
-            energy_pj={CHIP_CYCLES: {"logic": CCU_POWER_MW_AT_800MHZ / REFERENCE_CLOCK_MHZ * 1e3 * fe}},
-            notes="central control unit: assumed one LNZD unit's area and power (not published)")
+        groups = hardware_pixel_groups(arch)  # evaluate() passes the run's; see eiesim.costs.groups
+        comps.update(_finder_and_control(arch.num_pes, groups, cal.lnzd_unit_pj_per_op, fa, fe))
         comps["dram"] = ComponentCost(
             name="dram", scope="offchip", instances=1, module_shares={"DRAM": 1.0},
             energy_pj={"dram_bytes_read": {"dram": 8 * pub.DRAM_PJ_PER_BIT},
                        "dram_bytes_written": {"dram": 8 * pub.DRAM_PJ_PER_BIT}},
             notes="20 pJ/bit: 640 pJ per 32-bit DRAM read (Horowitz, quoted by EIE)")
-        return ComponentCosts(self.name, comps, tuple(warnings), provenance(cal, self.sram_source))
+        origin = provenance(cal, self.sram_source) + _groups_provenance(arch.num_pes, groups)
+        return ComponentCosts(self.name, comps, tuple(warnings), origin)
+
+
+def _group_counts(num_pes: int, groups: int) -> list[int]:
+    """The G > 1 a chip built for ``groups`` pixel groups may run a layer with: the divisors of N up to ``groups``."""
+    return [g for g in range(2, groups + 1) if num_pes % g == 0]
+
+
+def _finder_and_control(num_pes: int, groups: int, lnzd_unit_pj: float, fa: float,
+                        fe: float) -> dict[str, ComponentCost]:
+    """The chip-level LNZD tree and CCU of a chip built for ``groups`` pixel groups (1: the published chip).
+
+    Area: ``group_lnzd_units`` LNZD units and one CCU per group. Energy in a layer that runs
+    in G groups (``group_energy_pj``): a broadcast passes the lnzd_units(N / G) units of its
+    group's tree, and G CCUs are clocked every cycle (the others, if any, are clock-gated).
+    """
+    units = lnzd_units(num_pes)
+    ccu_pj = CCU_POWER_MW_AT_800MHZ / REFERENCE_CLOCK_MHZ * 1e3 * fe
+    lnzd_notes = f"{units}-unit leading-non-zero-detection quadtree (EIE: 0.023 mW, 189 um^2 per unit)"
+    ccu_notes = "central control unit: assumed one LNZD unit's area and power (not published)"
+    if groups > 1:
+        lnzd_notes = (f"{group_lnzd_units(num_pes, groups)} LNZD units: max({units}, {groups} x "
+                      f"{lnzd_units(num_pes // groups)}) for up to {groups} pixel groups; a broadcast in a group of "
+                      f"N' PEs passes lnzd_units(N') units (EIE: 0.023 mW, 189 um^2 per unit)")
+        ccu_notes = (f"{groups} central control units, one per pixel group, G of them clocked in a layer of G groups; "
+                     "each assumed one LNZD unit's area and power (not published)")
+    lnzd = ComponentCost(
+        name="lnzd", scope="chip", instances=group_lnzd_units(num_pes, groups), module_shares={"LNZD": 1.0},
+        area_um2_by_type={"logic": pub.LNZD_UNIT_AREA_UM2 * fa},
+        energy_pj={"lnzd_ops": {"logic": units * lnzd_unit_pj * fe}},
+        group_energy_pj={g: {"lnzd_ops": {"logic": lnzd_units(num_pes // g) * lnzd_unit_pj * fe}}
+                         for g in _group_counts(num_pes, groups)},
+        notes=lnzd_notes)
+    ccu = ComponentCost(
+        name="ccu", scope="chip", instances=groups, module_shares={"CCU": 1.0},
+        area_um2_by_type={"logic": CCU_AREA_UM2 * fa},
+        energy_pj={CHIP_CYCLES: {"logic": ccu_pj}},
+        group_energy_pj={g: {CHIP_CYCLES: {"logic": g * ccu_pj}} for g in _group_counts(num_pes, groups)},
+        notes=ccu_notes)
+    return {"lnzd": lnzd, "ccu": ccu}
+
+
+def _groups_provenance(num_pes: int, groups: int) -> str:
+    """The provenance sentence on pixel groups ('' for the one-group chip, whose reports it leaves as they were)."""
+    if groups == 1:
+        return ""
+    return (f"; pixel groups: the chip carries hardware for {groups} groups, {groups} CCUs and "
+            f"max(lnzd_units({num_pes}), {groups} x lnzd_units({num_pes // groups})) = "
+            f"{group_lnzd_units(num_pes, groups)} LNZD units; a layer in G groups is charged lnzd_units({num_pes}/G) "
+            "LNZD units per broadcast and G CCUs per cycle")

@@ -6,6 +6,10 @@
 component in a layer = sum over actions of count x pJ per action, plus leakage
 power x the layer's time. The EIE paper's own method (energy = time x power) is
 given beside it, using the model's chip power at the Alex-7 reference activity.
+
+Pixel groups: each layer is priced with the G it ran with (``layer["mapping"]
+["pixel_groups"]``, 1 if absent), and the components are those of the chip built for
+the run's largest G (``eiesim.costs.groups``; docs/cost-model.md, "Pixel groups").
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from eiesim.arch import ArchConfig
 from eiesim.costs import published as pub
 from eiesim.costs.breakdown import pe_power_matrix_mw
+from eiesim.costs.groups import hardware_pixel_groups, layer_pixel_groups_of
 from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts, CostModel, get_cost_model
 from eiesim.errors import UsageError
 from eiesim.timing.contract import ACTION_NAMES, CLOCK_ACTIONS
@@ -42,6 +47,8 @@ class LayerCost:
     paper_method_energy_pj: float
     #: The engine's action counts for this layer (chip totals).
     actions: dict[str, float] = field(default_factory=dict)
+    #: The pixel groups the layer ran in (prices its finder and CCU energy).
+    pixel_groups: int = 1
 
     @property
     def energy_pj(self) -> float:
@@ -210,7 +217,7 @@ def _component_energy_by_type(comp: ComponentCost, layer: LayerCost, arch: ArchC
     """Energy (pJ) of one component in one priced layer, split by type (uses the stored counts)."""
     actions = layer.actions
     out: dict[str, float] = {}
-    for action, parts in comp.energy_pj.items():
+    for action, parts in comp.energy_pj_at(layer.pixel_groups).items():
         n = _count(action, layer, arch, actions)
         for kind, pj in parts.items():
             out[kind] = out.get(kind, 0.0) + n * pj
@@ -219,7 +226,8 @@ def _component_energy_by_type(comp: ComponentCost, layer: LayerCost, arch: ArchC
     return out
 
 
-def _validated(layer: Mapping[str, Any], index: int) -> tuple[str, int, float, dict[str, float]]:
+def _validated(layer: Mapping[str, Any], index: int,
+               num_pes: int) -> tuple[str, int, float, dict[str, float], int]:
     try:
         name = str(layer.get("name", f"layer{index}"))
         cycles, time_us = int(layer["cycles"]), float(layer["time_us"])
@@ -230,11 +238,14 @@ def _validated(layer: Mapping[str, Any], index: int) -> tuple[str, int, float, d
     if cycles < 0 or not math.isfinite(time_us) or time_us < 0 or bad:
         raise UsageError(f"layer {name!r}: cycles, time_us and action counts must be finite and >= 0"
                          + (f" (bad: {', '.join(bad)})" if bad else ""))
-    return name, cycles, time_us, actions
+    return name, cycles, time_us, actions, layer_pixel_groups_of(layer, name, num_pes)
 
 
 def reference_chip_power_mw(costs: ComponentCosts, arch: ArchConfig) -> float:
-    """On-chip power (mW) of ``arch`` at the Alex-7 reference activity (per PE per cycle rates)."""
+    """On-chip power (mW) of ``arch`` at the Alex-7 reference activity (per PE per cycle rates).
+
+    Alex-7 is an fc layer, so it runs in one pixel group: the one-group energies (``energy_pj``).
+    """
     rates = pub.ALEX7_REFERENCE_RATES
     pe_mw = sum(pe_power_matrix_mw(costs.components, rates, arch.clock_mhz).values())
     chip_mw = 0.0
@@ -252,7 +263,7 @@ def check_vocabulary(costs: ComponentCosts) -> None:
     """Refuse a cost model that prices an action no engine counts (a misspelt name would cost nothing)."""
     known = set(PRICEABLE_ACTIONS)
     for comp in costs:
-        unknown = sorted(set(comp.energy_pj) - known)
+        unknown = sorted(set(comp.energy_pj).union(*comp.group_energy_pj.values()) - known)
         if unknown:
             raise UsageError(f"cost model {costs.model_name!r}: component {comp.name!r} prices "
                              f"{', '.join(map(repr, unknown))}, which no engine counts; the actions are "
@@ -260,15 +271,23 @@ def check_vocabulary(costs: ComponentCosts) -> None:
 
 
 def evaluate(arch: ArchConfig, layers: Sequence[Mapping[str, Any]], model: CostModel | None = None) -> CostReport:
-    """Price the engine's per-layer results on ``arch`` (model: ``arch.cost_model`` unless given)."""
+    """Price the engine's per-layer results on ``arch`` (model: ``arch.cost_model`` unless given).
+
+    The model prices the chip built for the run's pixel groups (``hardware_pixel_groups``:
+    the configured G, or with ``auto`` the largest G a layer used); each layer is priced
+    with its own G.
+    """
     model = model if model is not None else get_cost_model(arch.cost_model)
-    costs = model.component_costs(arch)
+    checked = [_validated(raw, i, arch.num_pes) for i, raw in enumerate(layers)]
+    groups = hardware_pixel_groups(arch, [layer[4] for layer in checked])
+    built = arch if arch.mapping.pixel_groups == groups else arch.derive({"mapping.pixel_groups": groups})
+    costs = model.component_costs(built)
     check_vocabulary(costs)
     p_ref_mw = reference_chip_power_mw(costs, arch)
     priced: list[LayerCost] = []
-    for i, raw in enumerate(layers):
-        name, cycles, time_us, actions = _validated(raw, i)
-        stub = LayerCost(name, cycles, time_us, {}, actions.get("real_macs", 0.0), p_ref_mw * time_us * 1e3, actions)
+    for name, cycles, time_us, actions, layer_groups in checked:
+        stub = LayerCost(name, cycles, time_us, {}, actions.get("real_macs", 0.0), p_ref_mw * time_us * 1e3, actions,
+                         layer_groups)
         for comp in costs:
             stub.energy_by_component_pj[comp.name] = float(sum(_component_energy_by_type(comp, stub, arch).values()))
         priced.append(stub)

@@ -36,6 +36,10 @@ class ComponentCost:
     ``module_shares`` says how its energy is split over Table II modules
     (fractions summing to 1; most components sit in one module), and
     ``area_shares`` how its area is.
+    ``group_energy_pj[G]`` replaces ``energy_pj`` in a layer that runs in G pixel groups
+    (``mapping.pixel_groups``), for a component whose energy per action depends on G (the
+    default model's LNZD tree and CCU); a G it does not list is priced with ``energy_pj``,
+    which is the one-group (G = 1) energy.
     """
 
     name: str
@@ -48,6 +52,8 @@ class ComponentCost:
     notes: str = ""
     #: Split of the area over modules when it differs from ``module_shares`` (the energy split).
     area_module_shares: Mapping[str, float] | None = None
+    #: Energy per action (as ``energy_pj``) in a layer mapped onto G > 1 pixel groups, by G.
+    group_energy_pj: Mapping[int, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
 
     @property
     def area_shares(self) -> Mapping[str, float]:
@@ -64,9 +70,13 @@ class ComponentCost:
         """Leakage power of one instance (mW)."""
         return float(sum(self.leakage_mw_by_type.values()))
 
-    def energy_per_action_pj(self, action: str) -> float:
-        """Energy (pJ) of one ``action`` on this component (0 if it does not take part)."""
-        return float(sum(self.energy_pj.get(action, {}).values()))
+    def energy_pj_at(self, pixel_groups: int = 1) -> Mapping[str, Mapping[str, float]]:
+        """``energy_pj`` in a layer that runs in ``pixel_groups`` groups (``group_energy_pj`` where listed)."""
+        return self.group_energy_pj.get(pixel_groups, self.energy_pj)
+
+    def energy_per_action_pj(self, action: str, pixel_groups: int = 1) -> float:
+        """Energy (pJ) of one ``action`` on this component (0 if it does not take part), in ``pixel_groups`` groups."""
+        return float(sum(self.energy_pj_at(pixel_groups).get(action, {}).values()))
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,12 @@ class CostModel(Protocol):
     name: str
 
     def component_costs(self, arch: ArchConfig) -> ComponentCosts:
-        """Per-component energy per action (pJ), leakage (mW) and area (um^2) for ``arch``."""
+        """Per-component energy per action (pJ), leakage (mW) and area (um^2) for ``arch``.
+
+        ``evaluate`` passes the chip as built: ``arch.mapping.pixel_groups`` is then the
+        integer G the hardware carries finders and CCUs for (``eiesim.costs.groups.
+        hardware_pixel_groups``: with ``auto``, the largest G the run's layers use).
+        """
         ...
 
 
