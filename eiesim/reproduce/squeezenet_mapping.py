@@ -46,11 +46,13 @@ AUTO_SRAMS = {"spmat_sram.size_bytes": "auto", "ptr_sram.size_bytes": "auto"}
 #: Row labels of the two ``auto`` rows.
 AUTO_LABEL = "auto"
 AUTO_PUBLISHED_LABEL = "auto, published SRAMs"
+#: How ``import_dc`` names the source of the real model (eiesim.models.deep_compression).
+DC_SOURCE = "Deep Compression SqueezeNet v1.0"
 
 
 @dataclass(frozen=True)
 class StudyWorkload:
-    """The network the study runs and where it came from (``kind``: "real" or "synthetic")."""
+    """The network the study runs and where it came from (``kind``: "real", "synthetic" or "file")."""
 
     workload: Workload
     kind: str
@@ -85,8 +87,8 @@ def study_workload(model: Path | None = None, synthetic: bool = False) -> StudyW
         if path is not None:
             path = Path(path)
             if path.suffix == ".npz":
-                return StudyWorkload(load_workload(path), "real", str(path),
-                                     f"Deep-Compression SqueezeNet v1.0 ({path.name})")
+                wl = load_workload(path)
+                return StudyWorkload(wl, _kind_of(wl), str(path), f"{wl.name} from {path.name} ({wl.source})")
             from eiesim.models.deep_compression import import_dc
 
             return StudyWorkload(import_dc(path), "real", str(path),
@@ -96,6 +98,14 @@ def study_workload(model: Path | None = None, synthetic: bool = False) -> StudyW
     return StudyWorkload(load_workload(path), "synthetic", str(path),
                          "SYNTHETIC SqueezeNet v1.0 (the released model's per-layer densities, random weights; "
                          "not the real model)")
+
+
+def _kind_of(workload: Workload) -> str:
+    """'real' (written by import-dc), 'synthetic' (eiesim's generator) or 'file' (anything else) for a workload file."""
+    text = f"{workload.name} {workload.source}".lower()
+    if "synthetic" in text:
+        return "synthetic"
+    return "real" if workload.source.startswith(DC_SOURCE) else "file"
 
 
 def published_arch():  # noqa: ANN201 - an ArchConfig

@@ -29,8 +29,11 @@ PART_COLORS = {"ideal": PALETTE[2], "idle_pes": PALETTE[7], "imbalance": PALETTE
 
 
 def workload_tag(study: dict[str, Any]) -> str:
-    """'real DC SqueezeNet' or 'SYNTHETIC SqueezeNet': the short label every title and caption carries."""
-    return "real DC SqueezeNet" if study["workload"]["kind"] == "real" else "SYNTHETIC SqueezeNet"
+    """'real DC SqueezeNet', 'SYNTHETIC SqueezeNet' or the workload's name: the label every title and caption carries."""
+    kind = study["workload"]["kind"]
+    if kind == "real":
+        return "real DC SqueezeNet"
+    return "SYNTHETIC SqueezeNet" if kind == "synthetic" else str(study["workload"]["name"])
 
 
 def row_by_label(study: dict[str, Any], label: str) -> dict[str, Any]:
