@@ -146,7 +146,7 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     if out_dir is not None:
         check_output_dir(out_dir, OUT_FILES)
     source = study_workload(model, synthetic)
-    err = Console(stderr=True)
+    err = Console(stderr=True, log_path=False)
     err.print(f"workload: {source.label}", highlight=False)
     study = mapping_study(source, check=not no_check, progress=lambda label: err.log(f"simulating {label}"))
     console = Console()
