@@ -325,6 +325,8 @@ def test_report_never_overwrites_the_data_it_reads(fc_npz, tmp_path, capsys):
     ["reproduce", "eie-table4", "--json", "{file}/x.json"],
     ["reproduce", "eie-table2", "--json", "{file}/x.json"],
     ["reproduce", "eie-energy", "--json", "{file}/x.json"],
+    ["reproduce", "squeezenet-mapping", "--out", "{file}"],
+    ["reproduce", "squeezenet-mapping", "--json", "{file}/x.json"],
     ["sweep", str(TINY), "{wl}", "--set", "num_pes=1", "--out", "{file}"],
     ["infer", "{wl}", "--json", "{file}/i.json"],
     ["trace", str(TINY), "{wl}", "--layer", "fc", "-o", "{file}/t.json"],

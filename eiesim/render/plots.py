@@ -189,6 +189,33 @@ def stacked_bars(categories: Sequence[str], series: Mapping[str, Sequence[float]
         return figure_png(fig)
 
 
+def stacked_bar_panels(categories: Sequence[str], panels: Mapping[str, Mapping[str, Sequence[float]]], *,
+                       title: str, ylabel: str, colors: Mapping[str, str] | None = None) -> bytes:
+    """``stacked_bars`` for several cases, one panel each, on one y scale (e.g. a layer breakdown before/after)."""
+    with _style():
+        width, _ = _wide_for(len(categories))
+        fig = _figure((width, 0.5 + 2.6 * max(len(panels), 1) + (0.6 if len(categories) > 12 else 0)))
+        axes = fig.subplots(max(len(panels), 1), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+        names = list(dict.fromkeys(name for series in panels.values() for name in series))
+        for ax, (panel, series) in zip(axes, panels.items()):
+            bottom = [0.0] * len(categories)
+            for name in names:
+                vals = [0.0 if math.isnan(v) else v for v in _finite(series.get(name, [0.0] * len(categories)))]
+                color = (colors or {}).get(name, color_for(names.index(name)))
+                ax.bar(range(len(categories)), vals, bottom=bottom, label=name, color=color, width=0.8)
+                bottom = [b + v for b, v in zip(bottom, vals)]
+            ax.set_title(panel, fontsize=9.5, loc="left")
+            ax.set_ylabel(ylabel)
+            ax.grid(axis="x", visible=False)
+        axes[-1].set_xticks(range(len(categories)), [str(c) for c in categories])
+        _rotate_if_crowded(axes[-1], categories)
+        if names:
+            axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.suptitle(title, fontsize=10.5)
+        fig.tight_layout()
+        return figure_png(fig)
+
+
 def line_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, title: str, xlabel: str,
               ylabel: str, logx: bool = False, logy: bool = False, xticks: Sequence[float] | None = None,
               xticklabels: Sequence[str] | None = None,
