@@ -221,12 +221,17 @@ def choose_pixel_groups(arch: ArchConfig, workload: Workload, options: dict[str,
 
 def estimate_event_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> float:
     """The event engine's estimated run time (s) for one inference (eiesim.event_budget; about 1 s to compute)."""
+    return float(sum(estimate_event_layer_seconds(arch, workload, input)))
+
+
+def estimate_event_layer_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> list[float]:
+    """The event engine's estimated run time (s) of each layer, in workload order (for progress bars)."""
     arch = checked_arch(arch)
     checked_workload(workload)
     x_float = prepare_input(workload, input)
     plan = plan_fixed_point(workload, x_float)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
-    return total_seconds(event_work(workload, x_q, plan, TimingParams.from_arch(arch)))
+    return [w.seconds for w in event_work(workload, x_q, plan, TimingParams.from_arch(arch))]
 
 
 def check_event_budget(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan, params: TimingParams,

@@ -223,13 +223,29 @@ def test_event_estimate_tracks_the_work():
     assert t64 == pytest.approx(SECONDS_PER_PE_BROADCAST * broadcasts * 64 + SECONDS_PER_ENTRY * entries)
 
 
-def test_event_engine_reports_progress_inside_a_layer():
+def test_event_engine_reports_progress_inside_a_layer(monkeypatch):
+    from eiesim.timing import event
+
+    monkeypatch.setattr(event, "PROGRESS_EVERY_S", 0.0)  # every chance to report (normally every 0.25 s)
     wl = Workload("c", "t", (3, 16, 16), None, conv_workload().layers[:1], None)
     calls: list[float] = []
     eiesim.simulate(eiesim.load_arch(TINY), wl, input="chelsea", engine="event",
                     progress=lambda done, total, name: calls.append(done))
     inside = [d for d in calls if 0 < d < 1]
     assert len(inside) > 10 and inside == sorted(inside)
+
+
+def test_event_engine_reports_progress_inside_one_round_of_an_fc_layer(monkeypatch):
+    """Before: an fc layer (one round) reported nothing until it was done (Alex-8 sat at 0 %)."""
+    from eiesim.timing import event
+
+    monkeypatch.setattr(event, "PROGRESS_EVERY_S", 0.0)
+    wl = eie_fc_layer("fc", 256, 128, 0.2, 0.4, 4, 0)
+    calls: list[float] = []
+    eiesim.simulate(eiesim.load_arch(TINY), wl, engine="event", progress=lambda done, total, name: calls.append(done))
+    inside = [d for d in calls if 0 < d < 1]
+    broadcasts = int(np.count_nonzero(wl.input))
+    assert len(inside) >= broadcasts - 1 and inside == sorted(inside)
 
 
 def test_limit_can_be_lifted_in_the_library():
@@ -351,3 +367,11 @@ def test_to_records_and_to_dataframe(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)  # pandas absent: a clean error, not an ImportError
     with pytest.raises(eiesim.EiesimError, match="needs pandas"):
         result.to_dataframe()
+
+
+def test_the_event_progress_bar_moves_by_each_layers_share_of_the_estimate():
+    from eiesim.cli.run_cmd import _layer_shares
+
+    share = _layer_shares([3.0, 1.0], 2)  # layer 0 is 3/4 of the work: it spans 1.5 of the bar's 2 units
+    assert [share(d) for d in (0, 0.5, 1, 1.5, 2, 2.5, 4)] == [0, 0.75, 1.5, 1.75, 2, 2.75, 4]
+    assert _layer_shares(None, 3)(1.5) == 1.5

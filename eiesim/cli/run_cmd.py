@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -57,7 +58,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         breakdown_table, cost_table, energy_table, image_layers_table, images_layers_csv, images_table, layers_csv,
         layers_table, metadata_path, report_dict, report_json, run_metadata, run_metadata_json, totals_table,
     )
-    from eiesim.simulate import default_paths, estimate_event_seconds
+    from eiesim.simulate import default_paths, estimate_event_layer_seconds
     from eiesim.workload import load_workload
 
     default_arch, default_workload = default_paths()
@@ -82,8 +83,10 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
 
     err = Console(stderr=True)
     limit = None if allow_slow else DEFAULT_EVENT_LIMIT_S
+    layer_seconds: list[float] | None = None
     if engine == "event":
-        seconds = estimate_event_seconds(arch, workload, specs[0])
+        layer_seconds = estimate_event_layer_seconds(arch, workload, specs[0])
+        seconds = float(sum(layer_seconds))
         err.print(f"event engine: estimated {_describe(seconds)} per image ({len(specs)} image"
                   f"{'s' if len(specs) != 1 else ''}){'' if seconds <= DEFAULT_EVENT_LIMIT_S or allow_slow else ''}",
                   highlight=False)
@@ -91,12 +94,14 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     bar = None
     if sys.stderr.isatty():
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f} %"),
+        pct = "{task.percentage:>5.1f} %" if layer_seconds else "{task.percentage:>3.0f} %"
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(pct),
                        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
         task = bar.add_task(f"simulating {workload.name}", total=len(workload.layers) * len(specs))
+        share = _layer_shares(layer_seconds, len(workload.layers))
 
         def progress_cb(done: float, total: int, name: str) -> None:
-            bar.update(task, completed=done, description=f"{name}")
+            bar.update(task, completed=share(done), description=f"{name}")
     t0 = time.perf_counter()
     try:
         if bar is not None:
@@ -156,3 +161,24 @@ def _describe(seconds: float) -> str:
     from eiesim.event_budget import describe
 
     return describe(seconds)
+
+
+def _layer_shares(layer_seconds: list[float] | None, n_layers: int) -> Callable[[float], float]:
+    """Map progress in layers (fractional, over all images) to the bar's scale of ``n_layers`` per image.
+
+    With the event engine's per-layer estimates, a layer advances the bar by its share of the
+    estimated time (conv1 is 40 % of SqueezeNet's work, not 1/26); otherwise every layer counts one.
+    """
+    total = float(sum(layer_seconds)) if layer_seconds else 0.0
+    if not layer_seconds or total <= 0:
+        return lambda done: done
+    cumulative = [0.0]
+    for sec in layer_seconds:
+        cumulative.append(cumulative[-1] + sec / total * n_layers)
+
+    def share(done: float) -> float:
+        image, within = divmod(done, n_layers)
+        i = min(int(within), n_layers - 1)
+        frac = within - i
+        return image * n_layers + cumulative[i] + frac * (cumulative[i + 1] - cumulative[i])
+    return share

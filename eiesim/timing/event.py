@@ -24,6 +24,7 @@ the order in which SimPy fires events scheduled for the same cycle:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,8 @@ from eiesim.timing.contract import (
     round_schedule,
 )
 
+#: Progress reports (``on_round``) come at most this often (seconds of wall time), within rounds too.
+PROGRESS_EVERY_S = 0.25
 #: One trace record: (cycle from the start of the round's compute phase, "ccu" or PE index, event).
 TraceEvent = tuple[int, "str | int", str]
 #: How the bias column is named in trace records.
@@ -111,13 +114,14 @@ class EventEngine:
     processes of the layer's environment, each walking its own pixels' rounds."""
 
     def __init__(self, enc: EncodedLayer, geom: LayerGeometry, codebook_q: np.ndarray, params: TimingParams,
-                 trace: list[TraceEvent] | None = None, on_round: Callable[[int, int], None] | None = None,
+                 trace: list[TraceEvent] | None = None, on_round: Callable[[float, int], None] | None = None,
                  pixel_groups: int = 1) -> None:
         self.enc, self.geom, self.p = enc, geom, params
         self.on_round = on_round  # progress: (rounds finished, rounds in the layer)
         self.cb = [int(v) for v in np.asarray(codebook_q, dtype=np.int64)]
         self.trace = trace
         self.env = simpy.Environment()
+        self._last_report = time.perf_counter()
         self.groups = [_Group(group_pixels(geom.pixels, pixel_groups, g), ComputeTotals(num_pes=params.num_pes))
                        for g in range(pixel_groups)]
         self.rounds = 0  # rounds started, all groups (progress)
@@ -136,6 +140,7 @@ class EventEngine:
                     yield env.timeout(target - env.now)
             rnd.bcast.append(int(env.now))
             env.process(self._deliver(env, rnd.fifos, k))
+            self._report(self.rounds - 1 + k / len(rnd.acts))  # a long round (an fc layer's) reports inside itself
 
         for row in rnd.rows_of:
             if not self.p.finder_rows and not row:
@@ -268,14 +273,17 @@ class EventEngine:
                 acc[row] += self.cb[int(self.enc.code[q])] * a
 
     # -- the layer ------------------------------------------------------------------
+    def _report(self, finished: float) -> None:
+        """Progress: ``on_round(rounds finished (fractional), rounds)``, at most every PROGRESS_EVERY_S seconds."""
+        if self.on_round is not None and time.perf_counter() - self._last_report >= PROGRESS_EVERY_S:
+            self._last_report = time.perf_counter()
+            self.on_round(finished, self.geom.rounds)
+
     def _layer(self, patches: np.ndarray, acc: np.ndarray, grp: _Group):
         """One group's walk of its round schedule: load phase, compute phase, store phase."""
         env, n, geom = self.env, self.p.num_pes, self.geom
-        total = geom.rounds
-        every = max(1, total // 200) if self.on_round is not None else 0
         for spec in round_schedule(geom, grp.pixels):
-            if every and self.rounds % every == 0:
-                self.on_round(self.rounds, total)
+            self._report(self.rounds)
             self.rounds += 1
             grp.rounds += 1
             if spec.load_values:
@@ -315,7 +323,7 @@ class EventEngine:
 
 def run_layer_event(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, codebook_q: np.ndarray,
                     params: TimingParams, trace: list[TraceEvent] | None = None,
-                    on_round: Callable[[int, int], None] | None = None,
+                    on_round: Callable[[float, int], None] | None = None,
                     ) -> tuple[np.ndarray, ComputeTotals, PhaseTotals]:
     """All rounds of one layer with SimPy. ``trace``, if a list, receives (cycle, who, event) records
     relative to each round's start (meaningful for one-round layers); ``on_round(finished, total)`` is
@@ -331,7 +339,7 @@ def run_layer_event(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, cod
 
 def run_layer_event_groups(enc: EncodedLayer, geom: LayerGeometry, x_q: np.ndarray, codebook_q: np.ndarray,
                            params: TimingParams, pixel_groups: int,
-                           on_round: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[GroupRun]]:
+                           on_round: Callable[[float, int], None] | None = None) -> tuple[np.ndarray, list[GroupRun]]:
     """All rounds of one layer on ``pixel_groups`` groups of PEs (docs/timing-model.md, "Pixel groups").
 
     ``enc``, ``geom`` and ``params`` are one group's (N / G PEs). The groups run as
