@@ -236,11 +236,15 @@ def point_metrics(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: 'auto' keys that resolve per layer, not to one value per point (the layers' results say what each chose).
+PER_LAYER_AUTO_KEYS = ("mapping.pixel_groups",)
+
+
 def auto_keys(arch: ArchConfig) -> list[str]:
-    """Dotted keys whose value is 'auto' (resolved by the simulator per workload)."""
+    """Dotted keys whose value is 'auto' and resolves to one value per point (per workload)."""
     data = arch.to_dict()
     return [f"{section}.{key}" for section, body in data.items() if isinstance(body, dict)
-            for key, value in body.items() if value == "auto"]
+            for key, value in body.items() if value == "auto" and f"{section}.{key}" not in PER_LAYER_AUTO_KEYS]
 
 
 def resolved_columns(arch: ArchConfig, resolved: dict[str, Any]) -> dict[str, Any]:

@@ -164,3 +164,23 @@ def test_trace_refuses_pixel_groups_and_says_how_to_trace_one_group():
     arch, wl = _example(2)
     with pytest.raises(UsageError, match=r"--set num_pes=<num_pes / G> --set mapping.pixel_groups=1"):
         layer_trace(arch, wl, "c")
+
+
+def test_sweeping_pixel_groups_from_the_cli(tmp_path):
+    """A sweep over G: one row per G with the network's cycles; 'auto' resolves per layer, so no resolved column."""
+    from eiesim.workload import save_workload
+
+    arch, wl = _conv_and_fc(1)
+    wl_path = save_workload(wl, tmp_path / "cf.npz")
+    (tmp_path / "a.yaml").write_text("num_pes: 4\nact_regs_per_pe: 8\n")
+    out = subprocess.run([sys.executable, "-m", "eiesim", "sweep", str(tmp_path / "a.yaml"), str(wl_path),
+                          "--set", "mapping.pixel_groups=1,2,auto", "--out", str(tmp_path / "sw")],
+                         capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    import json
+
+    rows = [json.loads(line) for line in (tmp_path / "sw" / "results.jsonl").read_text().splitlines()]
+    expect = {str(g): eiesim.simulate(_conv_and_fc(g)[0], wl).cycles for g in (1, 2, "auto")}
+    assert {str(r["mapping.pixel_groups"]): r["cycles"] for r in rows} == expect
+    assert not any(k.startswith("resolved.") for k in rows[0]) and "resolved:" not in out.stdout
+    assert "Several images" not in out.stdout

@@ -87,8 +87,10 @@ SHOWN_METRICS = {
 }
 #: What the abbreviated headers mean (the table's legend).
 LEGEND = ("ALU util.: busy PE cycles / (PEs x compute cycles), weighted over layers; padding: padding entries "
-          "processed; DRAM B: bytes read + written; check: functional check vs the fixed-point reference; "
-          "resolved: the size an 'auto' key resolved to. Several images: metrics are means (results.csv has _min/_max)")
+          "processed; DRAM B: bytes read + written; check: functional check vs the fixed-point reference")
+#: Legend parts that apply only to some sweeps.
+LEGEND_RESOLVED = "resolved: the size an 'auto' key resolved to"
+LEGEND_IMAGES = "Several images: metrics are means (results.csv has _min/_max)"
 
 
 def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
@@ -99,7 +101,10 @@ def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
              and c != "images"]
     varying = [c for c in swept if len({str(r.get(c)) for r in result.rows}) > 1] or swept[:1]
     resolved = [c for c in result.columns if c.startswith("resolved.")]
-    table = Table(title=title, caption=LEGEND, caption_justify="left")
+    legend = LEGEND + ("; " + LEGEND_RESOLVED if resolved else "") + "."
+    if "images" in result.columns:
+        legend += " " + LEGEND_IMAGES
+    table = Table(title=title, caption=legend, caption_justify="left")
     for col in varying:
         table.add_column(col, justify="right", no_wrap=True)
     for header in SHOWN_METRICS.values():
