@@ -61,3 +61,20 @@ def doc_example_layer(relu: bool = True):
     bias = np.zeros(16, np.float32)
     bias[list(DOC_BIAS_ROWS)] = 0.5
     return layer_from_dense("doc", w, codebook=np.array([1.0]), bias=bias, kind="fc", relu=relu)
+
+
+def small_workload():
+    """A conv layer (8 output channels, 16 pixels) and an fc layer (5 rows), with its own input: small enough
+    for any test, and every PE of a 4-PE chip holds rows."""
+    import numpy as np
+
+    from eiesim.workload import Workload, layer_from_dense
+
+    rng = np.random.default_rng(0)
+    cb = np.array([-1.0, 0.5, 1.0], np.float32)
+    codes = rng.integers(0, 3, size=(8, 2, 3, 3))
+    w = np.where(rng.random(codes.shape) < 0.5, cb[codes], 0).astype(np.float32)
+    layers = [layer_from_dense("c1", w, codes_dense=codes, codebook=cb, padding=(1, 1)),
+              layer_from_dense("fc", np.where(rng.random((5, 8 * 4 * 4)) < 0.3, 1.0, 0.0).astype(np.float32),
+                               codebook=np.array([1.0]), kind="fc", inputs=("c1",), relu=False)]
+    return Workload("small", "test", (2, 4, 4), None, layers, rng.integers(0, 3, (2, 4, 4)).astype(np.float32))

@@ -12,14 +12,15 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from eiesim.arch import load_arch
 from eiesim.cli import _register, cli
 from eiesim.simulate import simulate
-from eiesim.workload import Workload, layer_from_dense, save_workload
+from eiesim.workload import save_workload
+
+from _support import small_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -27,16 +28,6 @@ PARTS = ("ideal", "idle_pes", "imbalance", "finder", "drain", "load", "store", "
 HEADERS = ("ideal", "idle PEs", "imbalance", "finder", "drain", "load", "store", "I/O")
 
 
-def small_workload() -> Workload:
-    """A conv layer (8 output channels, 16 pixels) and an fc layer (5 rows) on 4 PEs: every PE holds rows."""
-    rng = np.random.default_rng(0)
-    cb = np.array([-1.0, 0.5, 1.0], np.float32)
-    codes = rng.integers(0, 3, size=(8, 2, 3, 3))
-    w = np.where(rng.random(codes.shape) < 0.5, cb[codes], 0).astype(np.float32)
-    layers = [layer_from_dense("c1", w, codes_dense=codes, codebook=cb, padding=(1, 1)),
-              layer_from_dense("fc", np.where(rng.random((5, 8 * 4 * 4)) < 0.3, 1.0, 0.0).astype(np.float32),
-                               codebook=np.array([1.0]), kind="fc", inputs=("c1",), relu=False)]
-    return Workload("small", "test", (2, 4, 4), None, layers, rng.integers(0, 3, (2, 4, 4)).astype(np.float32))
 
 
 @pytest.fixture(scope="module")
