@@ -34,25 +34,24 @@ from eiesim.timing.contract import (
     PhaseCycles,
     LayerTiming,
     TimingParams,
-    auto_candidates,
     check_codebook_bits,
+    choose_pixel_groups,
     combine_groups,
     cycle_breakdown,
+    group_options,
     group_pixels,
     layer_actions,
     layer_cycles,
     layer_geometry,
     layer_io,
-    layer_pixel_groups,
     phase_totals,
     resolve_storage,
     sequence_layers,
 )
 from eiesim.jit.threads import thread_count
-from eiesim.timing.contract.storage import fits
 from eiesim.timing.event import run_layer_event_groups
 from eiesim.timing.fast import run_layer_fast_groups
-from eiesim.workload import Layer, Workload, conv_output_hw
+from eiesim.workload import Layer, Workload
 
 ENGINES = ("fast", "event")
 #: ``progress(done_layers, total_layers, layer_name)``, called after each layer.
@@ -99,13 +98,15 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         check_event_budget(workload, x_q, plan, params, event_limit_s)
     # The fast engine needs only each layer's pointers; the event engine walks the entries.
     encode = layout_layer if engine == "fast" else encode_layer
-    options = {layer.name: group_options(workload, layer, arch) for layer in workload.layers}
+    options = {layer.name: group_options(layer, workload.input_shape_of(layer), arch) for layer in workload.layers}
     group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
     encoded = {(layer.name, g): encode(layer, group_arch[g]) for layer in workload.layers
                for g in options[layer.name]}
-    if arch.mapping.pixel_groups != "auto":  # one option per layer: residency is known before any simulation
+    resolved = None
+    if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
         chosen = {name: opts[0] for name, opts in options.items()}
-        resolve_storage(arch, workload, {name: encoded[name, g] for name, g in chosen.items()}, chosen)
+        encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
+        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
     total = len(workload.layers)
 
@@ -135,9 +136,12 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         return acc
 
     outputs = run_fixed(workload, x_q, plan, accumulate)
-    chosen = choose_pixel_groups(arch, workload, options, encoded, timings)
-    encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-    arch, storage, stream_bytes = resolve_storage(arch, workload, encoded_chosen, chosen)
+    if resolved is None:  # auto: the choice needs every candidate's cycles
+        chosen = choose_pixel_groups(arch, options, encoded, {name: {g: t.cycles for g, (_, t) in by_g.items()}
+                                                              for name, by_g in timings.items()})
+        encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
+        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
+    arch, storage, stream_bytes = resolved
     ios = {layer.name: layer_io(workload, layer, arch, stream_bytes[layer.name]) for layer in workload.layers}
     picked = {name: timings[name][g] for name, g in chosen.items()}
     spans = sequence_layers([
@@ -146,7 +150,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     layers = [
         _layer_stats(layer, *picked[layer.name], ios[layer.name], span.start_cycle, arch, encoded_chosen[layer.name],
                      outputs.saturations[layer.name], outputs.input_density[layer.name],
-                     {g: t.groups[t.slowest].cycles for g, (_, t) in timings[layer.name].items()})
+                     {g: t.cycles for g, (_, t) in timings[layer.name].items()})
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
@@ -161,62 +165,6 @@ def _group_arch(arch: ArchConfig, groups: int) -> ArchConfig:
     if groups == 1:
         return arch
     return arch.derive({"num_pes": arch.num_pes // groups, "mapping.pixel_groups": 1})
-
-
-def group_options(workload: Workload, layer: Layer, arch: ArchConfig) -> tuple[int, ...]:
-    """The pixel-group counts ``layer`` may run with on ``arch`` (one, unless ``mapping.pixel_groups: auto``)."""
-    configured = arch.mapping.pixel_groups
-    if layer.kind == "fc":
-        return (1,)
-    c, h, w = workload.input_shape_of(layer)
-    oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
-    if configured == "auto":
-        return tuple(dict.fromkeys(layer_pixel_groups(layer.kind, oh * ow, g) for g in auto_candidates(arch.num_pes)))
-    return (layer_pixel_groups(layer.kind, oh * ow, int(configured)),)
-
-
-def choose_pixel_groups(arch: ArchConfig, workload: Workload, options: dict[str, tuple[int, ...]],
-                        encoded: dict[tuple[str, int], ColumnLayout],
-                        timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]]) -> dict[str, int]:
-    """Each layer's G: the only option, or (``auto``) the fewest cycles whose replicas fit (section 2).
-
-    ``auto`` starts every layer at its fastest G (ties: the smaller G). While the weights do
-    not fit the SRAMs, the layer whose next smaller option costs the fewest cycles per byte
-    it frees on the fullest PE takes that option. Sizes that are ``auto`` always fit.
-    """
-    def cycles(name: str, g: int) -> int:
-        t = timings[name][g][1]
-        return t.groups[t.slowest].cycles
-
-    chosen = {name: min(opts, key=lambda g: (cycles(name, g), g)) for name, opts in options.items()}
-    if arch.mapping.pixel_groups != "auto":
-        return chosen
-
-    def per_pe(name: str, g: int) -> tuple[np.ndarray, np.ndarray]:
-        enc = encoded[name, g]
-        return np.tile(enc.spmat_bytes_per_pe, g), np.tile(enc.ptr_bytes_per_pe, g)
-
-    def totals(choice: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        parts = [per_pe(name, g) for name, g in choice.items()]
-        return sum(p[0] for p in parts), sum(p[1] for p in parts)
-
-    if not fits(arch, *totals({name: 1 for name in chosen})):
-        return {name: 1 for name in chosen}  # not even one copy fits: no layer may be replicated
-    while not fits(arch, *totals(chosen)):
-        best = None
-        for name, g in chosen.items():
-            smaller = [h for h in options[name] if h < g]
-            if not smaller:
-                continue
-            h = max(smaller)  # the next smaller option
-            freed = int(sum(per_pe(name, g)).max() - sum(per_pe(name, h)).max())
-            cost = (cycles(name, h) - cycles(name, g)) / max(freed, 1)
-            if best is None or cost < best[0]:
-                best = (cost, name, h)
-        if best is None:
-            break
-        chosen[best[1]] = best[2]
-    return chosen
 
 
 def estimate_event_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> float:

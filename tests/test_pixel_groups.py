@@ -184,3 +184,20 @@ def test_sweeping_pixel_groups_from_the_cli(tmp_path):
     assert {str(r["mapping.pixel_groups"]): r["cycles"] for r in rows} == expect
     assert not any(k.startswith("resolved.") for k in rows[0]) and "resolved:" not in out.stdout
     assert "Several images" not in out.stdout
+
+
+def test_event_groups_run_concurrently_and_each_ends_at_the_sum_of_its_phases():
+    from eiesim.encoding import encode_layer
+    from eiesim.fixed_point import quantize
+    from eiesim.timing.contract import TimingParams, layer_geometry
+    from eiesim.timing.event import EventEngine
+
+    arch, wl = _example(2)
+    group = arch.derive(num_pes=2, **{"mapping.pixel_groups": 1})
+    params = TimingParams.from_arch(group)
+    x_q, _ = quantize(wl.input, 8, 16)
+    geom = layer_geometry(wl.layers[0], tuple(x_q.shape), params)
+    _, groups = EventEngine(encode_layer(wl.layers[0], group), geom, np.array([256]), params,
+                            pixel_groups=2).run(x_q)
+    # section 4.1: group 0 takes 2 + 13 + 2 = 17 cycles, group 1 2 + 12 + 2 = 16, both from cycle 0
+    assert [g.end for g in groups] == [17, 16]

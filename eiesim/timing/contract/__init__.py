@@ -17,7 +17,8 @@ Parameters: the symbols N, D, L, P, W...  ``TimingParams``, ``ACT_BYTES``       
 2. Rounds, load and store phases          ``layer_geometry``, ``round_schedule`` (round by       ``rounds``
                                           round), ``phase_totals`` (closed form)
 2. I/O mode                               ``layer_io``, ``LayerIo``                              ``io``
-2. Pixel groups; 3. where the cycles go   ``layer_pixel_groups``, ``auto_candidates``,           ``groups``
+2. Pixel groups; 3. where the cycles go   ``group_options``, ``choose_pixel_groups`` (auto),     ``groups``
+                                          ``layer_pixel_groups``, ``auto_candidates``,
                                           ``group_pixels``, ``GroupRun``, ``combine_groups``,
                                           ``cycle_breakdown``, ``BREAKDOWN_PARTS``
 3. The compute phase of one round: the    ``round_timeline`` (the statement, plain numpy; the    ``recurrence``
@@ -44,8 +45,10 @@ from eiesim.timing.contract.groups import (
     GroupRun,
     LayerTiming,
     auto_candidates,
+    choose_pixel_groups,
     combine_groups,
     cycle_breakdown,
+    group_options,
     group_pixels,
     layer_pixel_groups,
 )
@@ -73,8 +76,8 @@ from eiesim.timing.contract.statistics import (
 from eiesim.timing.contract.storage import StorageSummary, check_codebook_bits, resolve_storage
 
 __all__ = [
-    "BREAKDOWN_PARTS", "GroupRun", "LayerTiming", "auto_candidates", "combine_groups", "cycle_breakdown",
-    "group_pixels", "layer_pixel_groups",
+    "BREAKDOWN_PARTS", "GroupRun", "LayerTiming", "auto_candidates", "choose_pixel_groups", "combine_groups",
+    "cycle_breakdown", "group_options", "group_pixels", "layer_pixel_groups",
     "ACTIONS", "ACTION_NAMES", "ACT_BYTES", "CHIP_CYCLES", "CLOCK_ACTIONS", "PE_CYCLES", "PE_CYCLE_CLASSES",
     "ComputeTotals", "LayerGeometry", "LayerIo", "LayerSpan", "PhaseCycles", "PhaseTotals", "RoundSpec",
     "RoundTimeline", "StorageSummary", "TimingParams", "check_codebook_bits", "layer_actions", "layer_cycles",

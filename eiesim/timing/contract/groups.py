@@ -10,6 +10,8 @@ use one group.
 
 * ``layer_pixel_groups``: the G a layer runs with, for a configured integer G.
 * ``auto_candidates``: the G ``auto`` chooses among (powers of two dividing N).
+* ``group_options`` (the G a layer may run with) and ``choose_pixel_groups`` (``auto``'s
+  choice: the fastest G whose replicas fit).
 * ``group_pixels``: the output pixels group g works on.
 * ``GroupRun`` (what one group measured), ``combine_groups`` (the layer: the slowest group's
   phases, every group's counts) and ``cycle_breakdown`` (the layer's PE cycles split into
@@ -19,11 +21,18 @@ use one group.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eiesim.arch import ArchConfig
 from eiesim.timing.contract.rounds import PhaseTotals
 from eiesim.timing.contract.statistics import PE_CYCLE_CLASSES, ComputeTotals
+from eiesim.timing.contract.storage import fits, replicated_bytes_per_pe
+from eiesim.workload import Layer, conv_output_hw
+
+if TYPE_CHECKING:  # the layouts are the encoding's; the rules here need only their sizes
+    from eiesim.encoding import ColumnLayout
 
 #: The parts of a layer's cycle breakdown, in report order (docs/timing-model.md, "Where the cycles go").
 BREAKDOWN_PARTS: dict[str, str] = {
@@ -49,6 +58,61 @@ def auto_candidates(num_pes: int) -> tuple[int, ...]:
     while num_pes % (out[-1] * 2) == 0:
         out.append(out[-1] * 2)
     return tuple(out)
+
+
+def group_options(layer: Layer, in_shape: tuple[int, ...], arch: ArchConfig) -> tuple[int, ...]:
+    """The G ``layer`` (reading a tensor of ``in_shape``) may run with: the configured one, or ``auto``'s candidates."""
+    if layer.kind == "fc":
+        return (1,)
+    _, h, w = in_shape
+    oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+    configured = arch.mapping.pixel_groups
+    if configured == "auto":
+        return tuple(dict.fromkeys(layer_pixel_groups(layer.kind, oh * ow, g) for g in auto_candidates(arch.num_pes)))
+    return (layer_pixel_groups(layer.kind, oh * ow, int(configured)),)
+
+
+def choose_pixel_groups(arch: ArchConfig, options: dict[str, tuple[int, ...]],
+                        layouts: dict[tuple[str, int], ColumnLayout],
+                        cycles: dict[str, dict[int, int]]) -> dict[str, int]:
+    """Each layer's G: its only option, or (``auto``) the fewest cycles whose replicas fit (section 2).
+
+    ``layouts[name, G]``: the layer encoded for one of G groups; ``cycles[name][G]``: its
+    time (``LayerTiming.cycles``). ``auto`` starts every layer at its fastest G (ties: the
+    smaller G). While the weights do not fit the SRAMs, the layer whose next smaller option
+    costs the fewest cycles per byte it frees on the fullest PE takes that option. Sizes
+    that are ``auto`` always fit; if not even one copy of every layer fits, no layer is
+    replicated.
+    """
+    chosen = {name: min(opts, key=lambda g: (cycles[name][g], g)) for name, opts in options.items()}
+    if arch.mapping.pixel_groups != "auto":
+        return chosen
+
+    def per_pe(name: str, g: int) -> np.ndarray:
+        spmat, ptr = replicated_bytes_per_pe(layouts[name, g], g)
+        return spmat + ptr
+
+    def fit(choice: dict[str, int]) -> bool:
+        parts = [replicated_bytes_per_pe(layouts[name, g], g) for name, g in choice.items()]
+        return fits(arch, sum(p[0] for p in parts), sum(p[1] for p in parts))
+
+    if not fit({name: 1 for name in chosen}):
+        return {name: 1 for name in chosen}
+    while not fit(chosen):
+        best = None
+        for name, g in chosen.items():
+            smaller = [h for h in options[name] if h < g]
+            if not smaller:
+                continue
+            h = max(smaller)  # the next smaller option
+            freed = int(per_pe(name, g).max() - per_pe(name, h).max())
+            cost = (cycles[name][h] - cycles[name][g]) / max(freed, 1)
+            if best is None or cost < best[0]:
+                best = (cost, name, h)
+        if best is None:
+            break
+        chosen[best[1]] = best[2]
+    return chosen
 
 
 def group_pixels(pixels: int, groups: int, g: int) -> range:
@@ -88,6 +152,11 @@ class LayerTiming:
     def pixel_groups(self) -> int:
         return len(self.groups)
 
+    @property
+    def cycles(self) -> int:
+        """The layer's time without I/O: the slowest group's load + compute + store."""
+        return self.groups[self.slowest].cycles
+
 
 def combine_groups(runs: list[GroupRun] | tuple[GroupRun, ...]) -> LayerTiming:
     """The layer of ``runs`` (one per group, in group order); the slowest group is the first of the longest."""
@@ -126,7 +195,7 @@ def cycle_breakdown(timing: LayerTiming, io_cycles: int) -> dict[str, int]:
     the slowest one adds N' x (T - T_g) to imbalance; I/O is N x io_cycles.
     """
     c = timing.compute
-    t = timing.groups[timing.slowest].cycles
+    t = timing.cycles
     busy, empty, starved, stalled, drain = (int(getattr(c, name).sum()) for name in PE_CYCLE_CLASSES)
     n_group = timing.groups[0].compute.num_pes
     tails = sum(n_group * (t - run.cycles) for run in timing.groups)

@@ -24,6 +24,12 @@ if TYPE_CHECKING:  # the layouts are the encoding's; the rules here need only th
     from eiesim.encoding import ColumnLayout
 
 
+def replicated_bytes_per_pe(enc: ColumnLayout, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Spmat, pointer) bytes every PE of the chip holds of a layer stored once per pixel group: PE p holds
+    group PE p mod (N / G)'s share of ``enc``, the layer encoded for one group (section 2, "Pixel groups")."""
+    return np.tile(enc.spmat_bytes_per_pe, groups), np.tile(enc.ptr_bytes_per_pe, groups)
+
+
 def fits(arch: ArchConfig, spmat_bytes: np.ndarray, ptr_bytes: np.ndarray) -> bool:
     """Whether per-PE needs fit the configured SRAMs (an 'auto' size always fits: it is sized to the need)."""
     s, p = arch.spmat_sram.size_bytes, arch.ptr_sram.size_bytes
@@ -125,9 +131,9 @@ def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, Col
     ptr = np.zeros(n, np.int64)
     cumulative = []
     for layer in workload.layers:
-        enc, g = encoded[layer.name], groups[layer.name]
-        spmat += np.tile(enc.spmat_bytes_per_pe, g)
-        ptr += np.tile(enc.ptr_bytes_per_pe, g)
+        layer_spmat, layer_ptr = replicated_bytes_per_pe(encoded[layer.name], groups[layer.name])
+        spmat += layer_spmat
+        ptr += layer_ptr
         cumulative.append((layer.name, spmat.copy(), ptr.copy()))
     s_cfg, p_cfg = arch.spmat_sram, arch.ptr_sram
     if s_cfg.size_bytes == "auto":
