@@ -109,7 +109,8 @@ def shape_of(node: Any, shape: tuple[int, ...], opset: int | None, source: str |
 
 
 def _check_declared(node: Any, x: list[Any], at: dict[str, Any], source: str | Path) -> None:
-    """Refuse, before evaluating, a Constant tensor or a ConstantOfShape shape that is negative or too large."""
+    """Refuse, before evaluating, a Constant tensor or a ConstantOfShape shape that is negative or too large,
+    and a Dropout in training mode (it would zero constants at random: the import would change from run to run)."""
     if node.op_type == "Constant" and "value" in at:
         dims = list(at["value"].dims)
         if (math.prod(dims) if dims else 1) > MAX_CONST_ELEMENTS:
@@ -119,6 +120,8 @@ def _check_declared(node: Any, x: list[Any], at: dict[str, Any], source: str | P
         shape = [int(v) for v in np.asarray(x[0]).reshape(-1)]
         if any(v < 0 for v in shape) or math.prod(shape) > MAX_CONST_ELEMENTS:
             raise node_error(f"ConstantOfShape of shape {shape} is negative or too large", node, source)
+    if node.op_type == "Dropout" and len(x) > 2 and x[2] is not None and np.any(x[2]):
+        raise node_error("Dropout in training mode is not supported", node, source)
 
 
 def _evaluate(node: Any, feeds: dict[str, np.ndarray], opset: int | None, source: str | Path) -> list[np.ndarray]:

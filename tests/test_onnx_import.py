@@ -18,13 +18,13 @@ import yaml
 
 from eiesim.errors import EiesimError, ModelFileError
 
-try:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-except ImportError:  # the optional extra is missing: only the "missing extra" test runs
-    onnx = None
+from _onnx_support import initializer as _init
+from _onnx_support import needs_onnx, onnx
+from _onnx_support import onnxruntime_output as _ort
+from _onnx_support import save_model as _save
 
-needs_onnx = pytest.mark.skipif(onnx is None, reason="the onnx extra is not installed")
+if onnx is not None:  # without the optional extra only the "missing extra" test runs
+    from onnx import TensorProto, helper, numpy_helper
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workloads" / "profiles" / "squeezenet-dc-densities.yaml"
@@ -69,20 +69,6 @@ from eiesim.onnx_import import import_onnx, to_workload  # noqa: E402
 from _support import run_cli
 
 
-def _save(tmp_path: Path, nodes, inits, in_shape, out_name="y", name="m.onnx", opset=13) -> Path:
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
-                              [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    path = tmp_path / name
-    onnx.save(model, str(path))
-    return path
-
-
-def _init(name: str, arr: np.ndarray):
-    return numpy_helper.from_array(np.asarray(arr), name)
-
-
 def tiny_cnn(tmp_path: Path, rng: np.random.Generator) -> Path:
     """conv3x3 -> relu -> maxpool -> {conv1x1 -> relu, conv3x3 -> relu} -> concat -> gap -> flatten -> gemm.
 
@@ -119,12 +105,6 @@ def tiny_cnn(tmp_path: Path, rng: np.random.Generator) -> Path:
              _init("wb_shape", np.array([5, 4, 3, 3], np.int64)), _init("wb_delta", wb_delta),
              _init("fc.weight", wfc)]
     return _save(tmp_path, nodes, inits, [1, 3, 10, 10])
-
-
-def _ort(path: Path, x: np.ndarray) -> np.ndarray:
-    ort = pytest.importorskip("onnxruntime")
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return sess.run(None, {sess.get_inputs()[0].name: x[None].astype(np.float32)})[0].reshape(-1)
 
 
 # -- the tiny CNN ------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Mutations of the 16-bit fixed-point datapath (eiesim/fixed_point.py; rules in docs/fixed-point.md)."""
+
+_FILE = "tests/test_fixed_point_rules.py::"
+
+MUTATIONS = [
+    {
+        "id": "relu_saturation_counts_max",
+        "file": "eiesim/fixed_point.py",
+        "old": "sat = int(np.count_nonzero(out > hi))",
+        "new": "sat = int(np.count_nonzero(out >= hi))",
+        "tests": [_FILE + "test_relu_output_exactly_at_the_16_bit_maximum_is_not_a_saturation"],
+        "why": "with ReLU, an output exactly at the largest 16-bit value (32767) fits: it is not a saturation",
+    },
+    {
+        "id": "global_avg_pool_truncates",
+        "file": "eiesim/fixed_point.py",
+        "old": "return ((2 * s + n) // (2 * n)).reshape(c, 1, 1)",
+        "new": "return (s // n).reshape(c, 1, 1)",
+        "tests": [_FILE + "test_global_average_pool_rounds_half_up"],
+        "why": "the integer global average is rounded half up, not floored",
+    },
+    {
+        "id": "avg_pool_clipped_window_by_k2",
+        "file": "eiesim/fixed_point.py",
+        "old": "n = (np.minimum(ys + k, h) - ys)[:, None] * (np.minimum(xs + k, w) - xs)[None, :]",
+        "new": "n = k * k",
+        "tests": [_FILE + "test_average_pool_window_clipped_by_the_edge_averages_the_values_inside"],
+        "why": "a window clipped at the map's edge (ceil mode) averages the values inside it, not k*k",
+    },
+    {
+        "id": "frac_bits_ceil_log2",
+        "file": "eiesim/fixed_point.py",
+        "old": "int_bits = math.floor(math.log2(max_abs)) + 1",
+        "new": "int_bits = math.ceil(math.log2(max_abs))",
+        "tests": [_FILE + "test_fractional_bits_at_and_between_powers_of_two",
+                  _FILE + "test_calibrated_input_whose_maximum_is_a_power_of_two_does_not_saturate"],
+        "why": "at an exact power of two, ceil(log2) gives one integer bit too few and the maximum overflows",
+    },
+    {
+        "id": "quantize_counts_only_negatives",
+        "file": "eiesim/fixed_point.py",
+        "old": "sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))",
+        "new": "sat = int(np.count_nonzero(scaled < lo))",
+        "tests": [_FILE + "test_quantize_counts_positive_and_negative_overflows",
+                  _FILE + "test_network_input_saturations_count_positive_overflows"],
+        "why": "quantizing (the network input among others) must count positive overflows too",
+    },
+]
