@@ -5,7 +5,8 @@ shared by both engines, so the engines agreeing cannot catch them; the fast engi
 pixels of each group is in eiesim/timing/fast.py.
 """
 
-_BEFORE = ["tests/test_pixel_groups.py", "tests/test_cycle_breakdown_report.py", "tests/test_costs_groups.py"]
+_FILE = "tests/test_pixel_groups_choice.py"
+_SRAM_LIMITS = f"{_FILE}::test_auto_under_sram_limits_takes_the_best_assignment_a_brute_force_finds"
 
 MUTATIONS = [
     {
@@ -13,7 +14,7 @@ MUTATIONS = [
         "file": "eiesim/timing/contract/groups.py",
         "old": "min(opts, key=lambda g: (cycles[name][g], g))",
         "new": "min(opts, key=lambda g: (cycles[name][g], -g))",
-        "tests": _BEFORE,
+        "tests": [f"{_FILE}::test_auto_takes_the_smaller_g_on_a_tie"],
         "why": "auto: of two G with the fewest cycles the smaller is taken (fewer replicas), not the larger",
     },
     {
@@ -21,7 +22,8 @@ MUTATIONS = [
         "file": "eiesim/timing/contract/groups.py",
         "old": "key=lambda g: (runs[g].cycles, -g))",
         "new": "key=lambda g: (runs[g].cycles, g))",
-        "tests": _BEFORE,
+        "tests": [f"{_FILE}::test_the_slowest_group_is_the_first_of_the_longest",
+                  f"{_FILE}::test_on_a_tie_the_layer_reports_the_first_slowest_groups_phases"],
         "why": "the layer's load, compute and store cycles are the first slowest group's, not the last's",
     },
     {
@@ -29,7 +31,7 @@ MUTATIONS = [
         "file": "eiesim/timing/fast.py",
         "old": "patches[:, (g - first) % groups::groups]",
         "new": "patches[:, g::groups]",
-        "tests": _BEFORE,
+        "tests": [f"{_FILE}::test_each_group_runs_pixels_g_g_plus_g_across_chunks"],
         "why": "pixel q is group q mod G's: in a chunk starting at pixel `first`, group g's first column is "
                "(g - first) mod G (matters when G does not divide the chunk start, e.g. G = 3)",
     },
@@ -38,7 +40,7 @@ MUTATIONS = [
         "file": "eiesim/timing/contract/groups.py",
         "old": "cost = (cycles[name][h] - cycles[name][g]) / max(freed, 1)",
         "new": "cost = cycles[name][h] - cycles[name][g]",
-        "tests": _BEFORE,
+        "tests": [f"{_SRAM_LIMITS}[spmat-binds]"],
         "why": "auto: the layer that gives up replicas is the one with the fewest extra cycles per byte freed",
     },
     {
@@ -46,7 +48,7 @@ MUTATIONS = [
         "file": "eiesim/timing/contract/groups.py",
         "old": "return fits(arch, sum(p[0] for p in parts), sum(p[1] for p in parts))",
         "new": "return fits(arch, sum(p[0] for p in parts), sum(p[0] for p in parts))",
-        "tests": _BEFORE,
+        "tests": [f"{_SRAM_LIMITS}[spmat-binds]", f"{_SRAM_LIMITS}[pointers-bind]"],
         "why": "auto: the pointer SRAM must hold the replicas' pointer bytes, not their Spmat bytes",
     },
 ]
