@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 
 import eiesim.atomic as atomic
-from eiesim.atomic import TEMP_MARK, OutputSet, atomic_directory, atomic_open, committed_outputs, reset_committed_outputs
+from eiesim.atomic import (
+    TEMP_MARK, OutputSet, atomic_directory, atomic_open, committed_outputs, reset_committed_outputs,
+)
 from eiesim.errors import OutputError
 
 WAIT_S = 60.0

@@ -198,7 +198,8 @@ def test_an_estimate_exactly_at_the_limit_is_allowed(monkeypatch):
     """The budget is what an input may use: needing exactly the limit is fine, one byte more is refused."""
     monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "4k")
     check_memory(4096, "4 KiB of something")
-    with pytest.raises(InputDataError, match=r"^4097 bytes would need about 4\.0 KiB of memory, above the 4\.0 KiB limit"):
+    with pytest.raises(InputDataError,
+                       match=r"^4097 bytes would need about 4\.0 KiB of memory, above the 4\.0 KiB limit"):
         check_memory(4097, "4097 bytes")
     wl = _workload((3, 10, 10))  # needs 22,896 bytes (worked out in the test above)
     monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "22896")

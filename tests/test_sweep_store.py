@@ -96,7 +96,8 @@ def test_a_hand_written_point_is_reused(efficiency, tmp_path):
 #: A hand-written point failing exactly one check (filed under KEY), and the reason it must be rejected with.
 ONE_CHECK_FAILS = {
     "row-names-another-point": (lambda: _sealed(KEY, _hand_row(point=OTHER)), f"'row.point' is {OTHER!r}, not {KEY}"),
-    "record-names-another-key": (lambda: _sealed(OTHER, _hand_row()), f"is filed under {KEY} but names the key {OTHER!r}"),
+    "record-names-another-key": (lambda: _sealed(OTHER, _hand_row()),
+                                 f"is filed under {KEY} but names the key {OTHER!r}"),
     "version-2": (lambda: _sealed(KEY, _hand_row(), version=2), "point record version 2 is not 1"),
     "version-0": (lambda: _sealed(KEY, _hand_row(), version=0), "point record version 0 is not 1"),
     "efficiency-1.5": (lambda: _sealed(KEY, _hand_row(load_balance_efficiency=1.5)),
