@@ -208,6 +208,7 @@ def test_an_estimate_exactly_at_the_limit_is_allowed(monkeypatch):
     with pytest.raises(WorkloadError, match=r"above the 22\.4 KiB limit"):
         check_workload_memory(wl)
 
+
 # -- ONNX ------------------------------------------------------------------------------------------
 
 def _onnx_model(path: Path, nodes, inputs, outputs, initializers=()) -> None:
