@@ -6,10 +6,12 @@ ONNX constant's shape) and calls :func:`check_memory` before allocating. A small
 that declares a huge tensor is therefore refused with one clear line instead of
 exhausting the machine.
 
-The limit is ``EIESIM_MEMORY_LIMIT`` (bytes, or with a suffix: ``512M``, ``8G``,
-``16GiB``) when set, else :data:`DEFAULT_MEMORY_LIMIT_BYTES` (4 GiB); library code can
-also call :func:`set_memory_limit`. The estimates are deliberately simple upper
-bounds of the largest arrays involved, not exact peak usage.
+The limit is ``EIESIM_MEMORY_LIMIT`` (bytes, or with a binary suffix -- K, M, G, T are
+powers of 1024, with or without ``iB``/``B``: ``512M``, ``8G``, ``16GiB``, ``4k`` = 4096)
+when set, else :data:`DEFAULT_MEMORY_LIMIT_BYTES` (4 GiB); library code can also call
+:func:`set_memory_limit`. An input may use exactly the limit; one byte more is refused.
+The estimates are deliberately simple upper bounds of the largest arrays involved, not
+exact peak usage.
 """
 
 from __future__ import annotations

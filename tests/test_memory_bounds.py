@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 
 from eiesim.arch import load_arch
+from eiesim.errors import InputDataError, WorkloadError
 from eiesim.functional import forward
-from eiesim.limits import memory_limit_bytes, parse_bytes, workload_run_bytes
+from eiesim.limits import check_memory, check_workload_memory, memory_limit_bytes, parse_bytes, workload_run_bytes
 from eiesim.simulate import simulate
 from eiesim.workload import Pool, Workload, layer_from_dense, load_workload, save_workload
 from _support import run_cli
@@ -230,6 +231,31 @@ def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates(make):
     floating = _peak_traced_bytes(lambda: forward(wl, x))
     assert max(simulated, fixed, floating) <= estimate, (simulated, fixed, floating, estimate)
     assert estimate <= 2 * simulated, (simulated, estimate)
+
+
+
+def test_size_suffixes_are_binary(monkeypatch):
+    """K, M, G and T are powers of 1024 (README, eiesim/limits.py), with or without 'iB'/'B', any case."""
+    sizes = {"4k": 4096, "4K": 4096, "4KiB": 4096, "4kb": 4096, "1.5k": 1536, "1m": 1048576, "3M": 3145728,
+             "2G": 2147483648, "1t": 1099511627776, "4096": 4096}
+    assert {text: parse_bytes(text) for text in sizes} == sizes
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "4k")
+    assert memory_limit_bytes() == 4096
+
+
+def test_an_estimate_exactly_at_the_limit_is_allowed(monkeypatch):
+    """The budget is what an input may use: needing exactly the limit is fine, one byte more is refused."""
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "4k")
+    check_memory(4096, "4 KiB of something")
+    with pytest.raises(InputDataError,
+                       match=r"^4097 bytes would need about 4\.0 KiB of memory, above the 4\.0 KiB limit"):
+        check_memory(4097, "4097 bytes")
+    wl = _workload((3, 10, 10))  # needs 22,896 bytes (worked out in the test above)
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "22896")
+    check_workload_memory(wl)
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "22895")
+    with pytest.raises(WorkloadError, match=r"above the 22\.4 KiB limit"):
+        check_workload_memory(wl)
 
 
 # -- ONNX ------------------------------------------------------------------------------------------
