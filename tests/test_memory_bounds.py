@@ -250,11 +250,15 @@ def test_an_estimate_exactly_at_the_limit_is_allowed(monkeypatch):
     with pytest.raises(InputDataError,
                        match=r"^4097 bytes would need about 4\.0 KiB of memory, above the 4\.0 KiB limit"):
         check_memory(4097, "4097 bytes")
-    wl = _workload((3, 10, 10))  # needs 22,896 bytes (worked out in the test above)
-    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "22896")
+    # The 1x1 conv 3 -> 4 on a 3x10x10 input, by the rule in workload_run_bytes' docstring:
+    # outputs 4x10x10 int64 kept twice = 2 x 3,200; the layer's step = patches 100 x 3 int64 (2,400)
+    # + their float64 chunk (2,400) + dense weights 4 x 3 float64 (96) + accumulators 16 x 100 x 4
+    # (6,400) + 12 x the 300 input values (3,600) = 14,896; the float64 input image 24 x 300 = 7,200.
+    wl = _workload((3, 10, 10))  # 6,400 + 14,896 + 7,200 = 28,496 bytes
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "28496")
     check_workload_memory(wl)
-    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "22895")
-    with pytest.raises(WorkloadError, match=r"above the 22\.4 KiB limit"):
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "28495")
+    with pytest.raises(WorkloadError, match=r"above the 27\.8 KiB limit"):
         check_workload_memory(wl)
 
 
