@@ -13,7 +13,6 @@ before simulating) and ``crash_on`` (PE counts whose evaluation kills the worker
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import threading
@@ -39,7 +38,7 @@ def _log(line: str) -> None:
 
 
 def dask_setup(worker) -> None:  # noqa: ANN001 - called by Dask with the Worker
-    sweep_mod = importlib.import_module("eiesim.sweep")  # the module (``import eiesim.x as m`` binds the public function)
+    import eiesim.sweeps.sweep as sweep_mod
     from eiesim.jit.threads import thread_count
 
     real = sweep_mod.evaluate_point

@@ -16,12 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.costs import evaluate, get_cost_model, group_lnzd_units, hardware_pixel_groups, lnzd_units
 from eiesim.errors import UsageError
-from eiesim.simulate import simulate
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.run.simulate import simulate
 from eiesim.timing.contract import ACTION_NAMES
-from eiesim.workload import Workload, layer_from_dense
 
 UNIT_UM2 = 189.0  # EIE Sec. IV: one LNZD unit
 UNIT_MW = 0.023  # EIE Sec. IV: one LNZD unit

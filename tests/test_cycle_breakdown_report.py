@@ -13,14 +13,13 @@ import json
 from pathlib import Path
 
 import pytest
+from _support import small_workload
 from click.testing import CliRunner
 
-from eiesim.arch import load_arch
 from eiesim.cli import _register, cli
-from eiesim.simulate import simulate
-from eiesim.workload import save_workload
-
-from _support import small_workload
+from eiesim.config.arch import load_arch
+from eiesim.network.workload import save_workload
+from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

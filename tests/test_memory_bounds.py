@@ -10,7 +10,6 @@ TIFF, a workload declaring a 20000 x 20000 input, an ONNX model with a huge inpu
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import struct
@@ -22,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from eiesim.limits import memory_limit_bytes, parse_bytes, workload_run_bytes
-from eiesim.workload import Workload, layer_from_dense, load_workload, save_workload
 from _support import run_cli
+
+from eiesim.inputs.memory import memory_limit_bytes, parse_bytes, workload_run_bytes
+from eiesim.network.workload import Workload, layer_from_dense, load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -140,7 +139,7 @@ def test_npy_input_declaring_more_than_it_holds(tmp_path):
 
 
 def test_memory_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
-    simulate_mod = importlib.import_module("eiesim.simulate")  # the module (``import eiesim.x as m`` binds the public function)
+    import eiesim.run.simulate as simulate_mod
 
     wl = tmp_path / "fc.npz"
     save_workload(_workload((8,)), wl)
@@ -148,7 +147,7 @@ def test_memory_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    multi_mod = importlib.import_module("eiesim.multi")  # imported first: it binds the real simulate
+    import eiesim.run.multi_image as multi_mod  # imported first: it binds the real simulate
     monkeypatch.setattr(simulate_mod, "simulate", exhausted)
     monkeypatch.setattr(multi_mod, "simulate", exhausted)  # what `run` calls
     code, _, err = run_cli(["run", str(TINY), str(wl)], capsys)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import os
 import signal
 import subprocess
@@ -14,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from eiesim.errors import ArchError, UsageError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.sweep import expand_grid, parse_set, sweep
-from eiesim.workload import save_workload
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload import save_workload
+from eiesim.sweeps.sweep import expand_grid, parse_set, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -125,7 +124,7 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
 
 def test_failed_point_in_worker_pool_keeps_the_others(fc_workload, tmp_path, monkeypatch):
     """A point that crashes in a worker process: the others are stored, the error is one clean SweepError."""
-    sweep_mod = importlib.import_module("eiesim.sweep")
+    import eiesim.sweeps.sweep as sweep_mod
     from eiesim.errors import SweepError
 
     real = sweep_mod.evaluate_point

@@ -12,7 +12,6 @@ victim is killed it has exactly one finished, stored point and exactly one point
 from __future__ import annotations
 
 import csv
-import importlib
 import os
 import signal
 import sys
@@ -27,10 +26,10 @@ import pytest
 distributed = pytest.importorskip("dask.distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-sweep_mod = importlib.import_module("eiesim.sweep")
+import eiesim.sweeps.sweep as sweep_mod
 from eiesim.errors import SweepError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.workload import save_workload
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -51,7 +50,7 @@ class CountingGate(distributed.WorkerPlugin):
         self.gate_path = gate_path
 
     def setup(self, worker) -> None:
-        mod = importlib.import_module("eiesim.sweep")
+        import eiesim.sweeps.sweep as mod
 
         real = getattr(mod, "_unwrapped_evaluate_point", mod.evaluate_point)
         mod._unwrapped_evaluate_point = real
@@ -204,7 +203,7 @@ class PoisonPoint(distributed.WorkerPlugin):
         self.num_pes = num_pes
 
     def setup(self, worker) -> None:
-        mod = importlib.import_module("eiesim.sweep")
+        import eiesim.sweeps.sweep as mod
 
         real = getattr(mod, "_unwrapped_evaluate_point", mod.evaluate_point)
         mod._unwrapped_evaluate_point = real

@@ -4,7 +4,7 @@ Each parameter has a type, a unit, a default, a valid range and a one-line
 description (the ``Field`` declarations below are the single source; ``eiesim
 arch-params`` and docs/architecture.md are generated from them). Unknown keys
 and out-of-range values are errors naming the key and what would be valid.
-YAML is read by the shared safe loader (``eiesim.safe_text``: ``yaml.safe_load`` rules, duplicate
+YAML is read by the shared safe loader (``eiesim.inputs.text``: ``yaml.safe_load`` rules, duplicate
 keys refused); ``--set KEY=VALUE`` overrides use
 dotted keys for nested sections.
 """
@@ -352,12 +352,12 @@ def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, A
 
 
 def read_arch_file(path: str | Path) -> dict[str, Any]:
-    """The mapping of an architecture YAML file, unvalidated (the shared safe loader: eiesim.safe_text).
+    """The mapping of an architecture YAML file, unvalidated (the shared safe loader: eiesim.inputs.text).
 
     Every command that reads an architecture file (``run``, ``sweep``, ``trace``, ...) goes
     through here, so a bad file gives the same one-line ArchError everywhere.
     """
-    from eiesim.safe_text import load_yaml
+    from eiesim.inputs.text import load_yaml
 
     loaded = load_yaml(path, ArchError, "architecture file")
     if loaded is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from eiesim.errors import UsageError
 
-DEFAULTS_DIR = Path(__file__).resolve().parent / "data" / "defaults"
+DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "data" / "defaults"
 #: The architecture and workload ``eiesim run`` uses when none is given.
 DEFAULT_ARCH = "eie-64pe-8bit.yaml"
 DEFAULT_WORKLOAD = "squeezenet-1.0-synthetic.npz"

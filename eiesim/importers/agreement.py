@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.dense import DenseModel
 from eiesim.errors import EiesimError, UsageError
-from eiesim.functional import forward
-from eiesim.images import prepare_input
-from eiesim.onnx_import import onnxruntime_available, onnxruntime_forward, to_workload
-from eiesim.workload import Workload
+from eiesim.importers.onnx.walker import onnxruntime_available, onnxruntime_forward, to_workload
+from eiesim.inputs.images import prepare_input
+from eiesim.network.dense import DenseModel
+from eiesim.network.functional import forward
+from eiesim.network.workload import Workload
 
 
 def load_density_profile(path: str | Path, layer_names: list[str]) -> dict[str, float]:
@@ -35,7 +35,7 @@ def load_density_profile(path: str | Path, layer_names: list[str]) -> dict[str, 
     (with the file as source) for a missing or unreadable file, a non-mapping,
     unknown layers, or a density that is not a number in [0, 1].
     """
-    from eiesim.safe_text import load_yaml
+    from eiesim.inputs.text import load_yaml
 
     path = Path(path)
     data = load_yaml(path, UsageError, "density profile")  # JSON is YAML
@@ -68,7 +68,7 @@ def max_rel_error(y: np.ndarray, ref: np.ndarray) -> float:
 def agreement_inputs(model: DenseModel, images: tuple[str, ...], seed: int) -> list[tuple[str, np.ndarray]]:
     """The (label, input) pairs of the report: the given images, else the model's stored input,
     else one random input in [0, 1) from ``seed``."""
-    from eiesim.limits import check_workload_memory
+    from eiesim.inputs.memory import check_workload_memory
 
     check_workload_memory(model)  # before any input of the model's declared shape is allocated
     if images:

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import InputDataError, WorkloadError
-from eiesim.limits import check_memory, check_workload_memory
-from eiesim.workload import Workload
+from eiesim.inputs.memory import check_memory, check_workload_memory
+from eiesim.network.workload import Workload
 
 #: Photos shipped inside scikit-image (loaded offline through skimage.data).
 BUNDLED_PHOTOS = (
@@ -263,7 +263,7 @@ def prepare_input(workload: Workload, spec: str | Path | np.ndarray | None = Non
     if isinstance(spec, np.ndarray) and tuple(spec.shape) == shape:
         return _finite(spec.astype(np.float32), None)
     if isinstance(spec, str | Path) and str(spec).endswith(".npy") and Path(spec).is_file():
-        from eiesim.safe_npz import read_npy
+        from eiesim.inputs.npz import read_npy
 
         arr = read_npy(spec)
         if arr.dtype.kind not in "fiu" or tuple(arr.shape) != shape:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from eiesim.errors import EiesimError, InputDataError
 
 if TYPE_CHECKING:
-    from eiesim.workload import Workload
+    from eiesim.network.workload import Workload
 
 #: Default memory budget of one input (bytes): well below a laptop's RAM, far above any real network.
 DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
@@ -97,7 +97,7 @@ def workload_run_bytes(workload: Workload) -> int:
     and its accumulators (int64); the float pass needs at most that; the network input
     is prepared from a float64 image of the same size.
     """
-    from eiesim.workload import conv_output_hw  # not at the top: workload imports safe_npz, which imports this
+    from eiesim.network.workload import conv_output_hw  # not at the top: workload imports safe_npz, which imports this
 
     shapes = workload.output_shapes()
     kept = 0

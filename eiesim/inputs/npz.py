@@ -5,7 +5,7 @@ reads the data, so a 1-KB file claiming 10^9 entries would allocate gigabytes.
 Here every member's header is parsed first and checked against the member's
 real size in the zip directory and against sane bounds; only then is the array
 read, always with ``allow_pickle=False``. The archive as a whole is checked first: its
-total decompressed size against the memory limit (``eiesim.limits``) and its overall
+total decompressed size against the memory limit (``eiesim.inputs.memory``) and its overall
 compression ratio, so many members each just under the per-member zip-bomb guard are
 refused as well.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from eiesim.errors import EiesimError, InputDataError, WorkloadError
-from eiesim.limits import check_memory
+from eiesim.inputs.memory import check_memory
 
 #: Largest uncompressed member accepted (bytes); far above any real layer.
 MAX_MEMBER_BYTES = 2 * 1024**3

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import UsageError, WorkloadError
-from eiesim.workload import MAX_LAYERS, NETWORK_INPUT, Layer, Workload, infer_shapes, parse_layer_meta
+from eiesim.network.workload import MAX_LAYERS, NETWORK_INPUT, Layer, Workload, infer_shapes, parse_layer_meta
 
 _ARRAYS = ("indptr", "indices", "codes", "codebook", "bias")
 
 
 def checked_workload(workload: Any) -> Workload:
     """``workload`` if it is a consistent Workload; WorkloadError/UsageError naming the problem otherwise."""
-    from eiesim.workload import _layer_arrays  # the loader's array rules, reused as they are
+    from eiesim.network.workload import _layer_arrays  # the loader's array rules, reused as they are
 
     if not isinstance(workload, Workload):
         raise UsageError(f"the workload must be an eiesim Workload (from eiesim.load_workload), "

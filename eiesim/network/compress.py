@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import UsageError
-from eiesim.workload import NETWORK_INPUT, Layer, Pool, Workload
+from eiesim.network.workload import NETWORK_INPUT, Layer, Pool, Workload
 
 __all__ = ["prune_to_density", "kmeans_share", "compress_layer", "padding_entries", "relative_index_streams",
            "huffman_code_lengths", "storage_report", "storage_summary", "KMEANS_ITERS"]

@@ -17,14 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.atomic import atomic_path
 from eiesim.errors import ModelFileError, WorkloadError
-from eiesim.models.topologies import LayerSpec
-from eiesim.safe_npz import read_npz
-from eiesim.safe_text import parse_json
-from eiesim.workload import (
-    MAX_LAYERS, Layer, Workload, parse_layer_meta, savez_deterministic, scalar_string, infer_shapes,
+from eiesim.inputs.npz import read_npz
+from eiesim.inputs.text import parse_json
+from eiesim.network.topologies import LayerSpec
+from eiesim.network.workload import (
+    MAX_LAYERS,
+    Layer,
+    Workload,
+    infer_shapes,
+    parse_layer_meta,
+    savez_deterministic,
+    scalar_string,
 )
+from eiesim.outputs.commit import atomic_path
 
 __all__ = ["DenseLayer", "DenseModel", "load_dense", "save_dense", "dense_from_workload", "DENSE_FORMAT_NAME"]
 

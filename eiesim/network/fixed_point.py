@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from eiesim.workload import Layer, Pool, conv_output_hw
+from eiesim.network.workload import Layer, Pool, conv_output_hw
 
 #: Bounds on fractional bits (keeps shifts within int64).
 MIN_FRAC, MAX_FRAC = -16, 30

@@ -6,7 +6,7 @@ inputs concatenated along channels, fc layers flattening (C, H, W) producers):
 * ``float32``: a straightforward dense implementation (sliding windows + tensordot
   with the decoded weights). It shares no convolution code with the fixed-point
   path, so the two check each other.
-* ``fixed16``: EIE's datapath (eiesim.fixed_point): activations quantized to 16-bit
+* ``fixed16``: EIE's datapath (eiesim.network.fixed_point): activations quantized to 16-bit
   dynamic fixed point, exact integer M x V accumulation, bias, requantization with
   saturation, ReLU, pooling. ``run_fixed`` is the layer loop the timing engines
   reuse with their own ``accumulate`` so that all paths share gather, finish,
@@ -29,7 +29,7 @@ import networkx as nx
 import numpy as np
 
 from eiesim.errors import InputDataError, UsageError, WorkloadError
-from eiesim.fixed_point import (
+from eiesim.network.fixed_point import (
     MAX_FRAC,
     MIN_FRAC,
     LayerFormat,
@@ -42,7 +42,7 @@ from eiesim.fixed_point import (
     quantize,
     weight_format,
 )
-from eiesim.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
 
 PRECISIONS = ("float32", "fixed16")
 #: Key of a pinned plan in the workload meta.

@@ -21,12 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.compress import compress_layer, kmeans_share
 from eiesim.errors import UsageError
-from eiesim.models.topologies import (
-    SQUEEZENET_INPUT_SHAPE, SQUEEZENET_PREPROCESS, VERSIONS, released_density, squeezenet_topology,
+from eiesim.network.compress import compress_layer, kmeans_share
+from eiesim.network.topologies import (
+    SQUEEZENET_INPUT_SHAPE,
+    SQUEEZENET_PREPROCESS,
+    VERSIONS,
+    released_density,
+    squeezenet_topology,
 )
-from eiesim.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
 
 __all__ = ["squeezenet", "synthetic_image", "eie_fc_layer", "eie_benchmark_workloads", "make_workload",
            "workload_names", "BENCHMARK_LAYERS"]

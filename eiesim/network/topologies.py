@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eiesim.errors import UsageError
-from eiesim.workload import NETWORK_INPUT, Pool
+from eiesim.network.workload import NETWORK_INPUT, Pool
 
 __all__ = [
     "LayerSpec", "SQUEEZENET_INPUT_SHAPE", "SQUEEZENET_PREPROCESS", "RELEASED_DC_NNZ",

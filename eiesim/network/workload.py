@@ -27,10 +27,10 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from eiesim.atomic import atomic_path
 from eiesim.errors import WorkloadError
-from eiesim.safe_npz import read_npz
-from eiesim.safe_text import parse_json
+from eiesim.inputs.npz import read_npz
+from eiesim.inputs.text import parse_json
+from eiesim.outputs.commit import atomic_path
 
 FORMAT_NAME = "eiesim-workload"
 FORMAT_VERSION = 1

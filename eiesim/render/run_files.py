@@ -14,10 +14,10 @@ from typing import Any
 
 from rich.table import Table
 
-from eiesim.atomic import write_text
-from eiesim.multi import MultiImageResult
-from eiesim.result import SimulationResult
-from eiesim.tables import shown
+from eiesim.outputs.commit import write_text
+from eiesim.render.bounded_tables import shown
+from eiesim.run.multi_image import MultiImageResult
+from eiesim.run.result import SimulationResult
 from eiesim.timing.contract import BREAKDOWN_PARTS
 
 #: Version of the report layout (docs/report-schema.md); bumped only when fields are added.

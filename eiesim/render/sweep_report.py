@@ -112,7 +112,7 @@ def pareto_front(rows: Sequence[Mapping[str, Any]], x_key: str = PARETO_X, y_key
 
 def swept_keys(columns: Sequence[str]) -> list[str]:
     """The swept architecture keys: the columns before ``point`` (eiesim.sweep's layout)."""
-    from eiesim.sweep import BREAKDOWN_COLUMNS, METRIC_COLUMNS
+    from eiesim.sweeps.sweep import BREAKDOWN_COLUMNS, METRIC_COLUMNS
 
     if "point" in columns:
         return list(columns[:list(columns).index("point")])
@@ -153,7 +153,7 @@ def _sort_key(value: Any) -> tuple:
 
 def _param_units() -> dict[str, str]:
     try:
-        from eiesim.arch import describe_parameters
+        from eiesim.config.arch import describe_parameters
 
         return {p["key"]: p["unit"] for p in describe_parameters() if p.get("unit") and p["unit"] != "1"}
     except Exception:  # noqa: BLE001 - units are a nicety; the report must still render

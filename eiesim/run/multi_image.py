@@ -18,13 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eiesim.arch import ArchConfig
-from eiesim.event_budget import DEFAULT_EVENT_LIMIT_S
-from eiesim.images import expand_image_specs, image_label, prepare_input
-from eiesim.provenance import array_digest
-from eiesim.result import SimulationResult
-from eiesim.simulate import simulate
-from eiesim.workload import Workload
+from eiesim.config.arch import ArchConfig
+from eiesim.inputs.images import expand_image_specs, image_label, prepare_input
+from eiesim.network.workload import Workload
+from eiesim.run.provenance import array_digest
+from eiesim.run.result import SimulationResult
+from eiesim.run.simulate import simulate
+from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S
 
 #: Per-layer quantities summarised over images.
 LAYER_STAT_FIELDS = ("cycles", "compute_cycles", "nonzero_activations", "input_density", "entries_processed",
@@ -102,7 +102,7 @@ class MultiImageResult:
         return [{"image": label, **row} for label, r in zip(self.labels, self.results) for row in r.to_records()]
 
     def to_dataframe(self):  # noqa: ANN201 - pandas.DataFrame; pandas is optional
-        from eiesim.records import dataframe
+        from eiesim.run.records import dataframe
 
         return dataframe(self.to_records())
 
@@ -122,7 +122,7 @@ def simulate_images(arch: ArchConfig, workload: Workload, images: Any, engine: s
                     progress: Callable[[float, int, str], None] | None = None) -> MultiImageResult:
     """Simulate ``workload`` once per image: ``images`` is a list of paths, bundled photo names,
     arrays or folders (each folder contributes its image files in name order; see
-    ``eiesim.images.expand_image_specs``). ``progress(done, total, label)`` counts layers over all images.
+    ``eiesim.inputs.images.expand_image_specs``). ``progress(done, total, label)`` counts layers over all images.
     ``event_limit_s``: as in ``simulate``, for each image (None: no limit).
     """
     specs = expand_image_specs(images)

@@ -18,16 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+#: The eiesim package directory (this module lives in its ``run/`` folder).
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 #: Package folders that cannot change a simulated number: the command line, the report
-#: renderers, and the paper-reproduction scripts (which call the model but are not part of it).
-PRESENTATION_PACKAGES = ("cli", "render", "reproduce")
+#: renderers, the paper-reproduction scripts (which call the model but are not part of it),
+#: and the deprecated old module paths (aliases of modules counted under their new paths).
+PRESENTATION_PACKAGES = ("cli", "render", "reproduce", "_deprecated")
 #: Files, besides Python modules, that the model reads.
 MODEL_DATA_SUFFIXES = (".csv", ".yaml", ".json")
 
 
 def model_sources(package_dir: Path | None = None) -> list[Path]:
     """The files ``model_digest`` covers, in a fixed order (paths relative to the package)."""
-    root = package_dir or Path(__file__).resolve().parent
+    root = package_dir or PACKAGE_DIR
     files = []
     for path in root.rglob("*"):
         rel = path.relative_to(root)
@@ -41,7 +44,7 @@ def model_sources(package_dir: Path | None = None) -> list[Path]:
 @lru_cache(maxsize=1)
 def model_digest() -> str:
     """SHA-256 (hex) of the model sources: relative path and bytes of each, in order."""
-    root = Path(__file__).resolve().parent
+    root = PACKAGE_DIR
     h = hashlib.sha256()
     for rel in model_sources(root):
         h.update(rel.as_posix().encode() + b"\0")

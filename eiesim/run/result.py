@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.arch import ArchConfig
-from eiesim.functional import FixedPointPlan
+from eiesim.config.arch import ArchConfig
+from eiesim.network.functional import FixedPointPlan
+from eiesim.network.workload import Workload
 from eiesim.timing.contract import (
     ACTION_NAMES,
     BREAKDOWN_PARTS,
@@ -24,7 +25,6 @@ from eiesim.timing.contract import (
     stall_breakdown,
     time_efficiency,
 )
-from eiesim.workload import Workload
 
 
 @dataclass
@@ -161,7 +161,7 @@ class SimulationResult:
         """The JSON report body (docs/report-schema.md): deterministic, so identical inputs give identical bytes.
 
         How the run was made (engine, wall time, date, host) is not part of the result;
-        it lives in ``eiesim.report.run_metadata`` (written beside the report).
+        it lives in ``eiesim.render.run_files.run_metadata`` (written beside the report).
         """
         wl = self.workload
         return {
@@ -179,14 +179,14 @@ class SimulationResult:
         }
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One flat dict per layer (statistics, energy, dotted action/stall/storage columns); see eiesim.records."""
-        from eiesim.records import records
+        """One flat dict per layer (statistics, energy, dotted action/stall/storage columns); see eiesim.run.records."""
+        from eiesim.run.records import records
 
         return records({"layers": [self._layer_dict(i, s) for i, s in enumerate(self.layers)]})
 
     def to_dataframe(self):  # noqa: ANN201 - pandas.DataFrame; pandas is optional
         """``to_records()`` as a pandas DataFrame (needs pandas, which eiesim does not install)."""
-        from eiesim.records import dataframe
+        from eiesim.run.records import dataframe
 
         return dataframe(self.to_records())
 
@@ -204,5 +204,5 @@ COST_SECTIONS = ("cost_model", "cost_model_provenance", "energy", "power", "area
 
 def _version() -> str:
     """The version of the eiesim package that ran (not of whichever eiesim pip has installed)."""
-    from eiesim import __version__
+    from eiesim.version import __version__
     return __version__

@@ -2,10 +2,11 @@
 
 This module orchestrates; the rules it applies are the timing contract's
 (``eiesim.timing.contract``: storage and residency, rounds, I/O, statistics, actions,
-the layer sequence) and the results are ``eiesim.result``'s records. The engine's per-layer M x V compute is plugged into the functional reference's
-layer loop (``functional.run_fixed``), so gathering, concat, bias, requantization,
-ReLU and pooling are the reference's own code and the engine's outputs can be
-compared with the reference bit for bit. The layers are then placed on the chip's
+the layer sequence) and the results are ``eiesim.run.result``'s records. The
+engine's per-layer M x V compute is plugged into the functional reference's layer
+loop (``functional.run_fixed``), so gathering, concat, bias, requantization, ReLU and
+pooling are the reference's own code and the engine's outputs can be compared with the
+reference bit for bit. The layers are then placed on the chip's
 timeline by the shared SimPy layer sequence (``timing.contract.sequence_layers``).
 """
 
@@ -17,22 +18,23 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.arch import ArchConfig, checked_arch
-from eiesim.checks import checked_workload
+from eiesim.config.arch import ArchConfig, checked_arch
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
 from eiesim.errors import UsageError
-from eiesim.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
-from eiesim.fixed_point import dequantize, quantize, quantized_codebook
-from eiesim.functional import FixedPointPlan, plan_fixed_point, run_fixed
-from eiesim.images import prepare_input
-from eiesim.result import LayerStats, SimulationResult
+from eiesim.inputs.images import prepare_input
+from eiesim.jit.threads import thread_count
+from eiesim.network.checks import checked_workload
+from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
+from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
+from eiesim.network.workload import Layer, Workload
+from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
     GroupRun,
     LayerGeometry,
     LayerIo,
-    PhaseCycles,
     LayerTiming,
+    PhaseCycles,
     TimingParams,
     check_codebook_bits,
     choose_pixel_groups,
@@ -48,10 +50,9 @@ from eiesim.timing.contract import (
     resolve_storage,
     sequence_layers,
 )
-from eiesim.jit.threads import thread_count
 from eiesim.timing.event import run_layer_event_groups
+from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
 from eiesim.timing.fast import run_layer_fast_groups
-from eiesim.workload import Layer, Workload
 
 ENGINES = ("fast", "event")
 #: ``progress(done_layers, total_layers, layer_name)``, called after each layer.
@@ -77,7 +78,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     formats (default: calibrated on the input). ``check``: also run the functional
     fixed-point reference and compare every layer's output bit for bit.
     ``event_limit_s``: the event engine first estimates its run time from the work
-    (``eiesim.event_budget``) and refuses, with a UsageError, a run estimated longer than
+    (``eiesim.timing.event_budget``) and refuses, with a UsageError, a run estimated longer than
     this many seconds (None: no limit). ``progress(done, total, name)`` is called after
     every layer and, on the event engine, within layers (``done`` is then fractional).
     """
@@ -89,7 +90,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     check_codebook_bits(arch, workload)
     x_float = prepare_input(workload, input)
     if plan is not None and not isinstance(plan, FixedPointPlan):
-        raise UsageError(f"plan must be a FixedPointPlan (eiesim.functional.plan_fixed_point), got {type(plan).__name__}")
+        raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "
+                         f"got {type(plan).__name__}")
     if plan is None:
         plan = plan_fixed_point(workload, x_float)
     params = TimingParams.from_arch(arch)
@@ -168,7 +170,7 @@ def _group_arch(arch: ArchConfig, groups: int) -> ArchConfig:
 
 
 def estimate_event_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> float:
-    """The event engine's estimated run time (s) for one inference (eiesim.event_budget; about 1 s to compute)."""
+    """The event engine's estimated run time (s) for one inference (``eiesim.timing.event_budget``; ~1 s to compute)."""
     return float(sum(estimate_event_layer_seconds(arch, workload, input)))
 
 
@@ -184,7 +186,7 @@ def estimate_event_layer_seconds(arch: ArchConfig, workload: Workload, input: An
 
 def check_event_budget(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan, params: TimingParams,
                        limit_s: float) -> float:
-    """The event engine's estimated seconds; UsageError if above ``limit_s`` (see eiesim.event_budget)."""
+    """The event engine's estimated seconds; UsageError if above ``limit_s`` (see eiesim.timing.event_budget)."""
     work = event_work(workload, x_q, plan, params)
     seconds = total_seconds(work)
     if seconds > limit_s:
@@ -242,7 +244,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
 
 
 def default_paths() -> tuple[Path, Path]:
-    """(arch, workload) used by ``eiesim run`` with no arguments: package data (eiesim.defaults)."""
-    from eiesim.defaults import DEFAULT_ARCH, DEFAULT_WORKLOAD, DEFAULTS_DIR
+    """(arch, workload) used by ``eiesim run`` with no arguments: package data (eiesim.config.defaults)."""
+    from eiesim.config.defaults import DEFAULT_ARCH, DEFAULT_WORKLOAD, DEFAULTS_DIR
 
     return DEFAULTS_DIR / DEFAULT_ARCH, DEFAULTS_DIR / DEFAULT_WORKLOAD

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import importlib
 import logging
 import os
 import threading
@@ -211,8 +210,8 @@ def _init_worker(workload_bytes: bytes, network_input: Any, parent_pid: int) -> 
 
 
 def _worker_point(arch_dict: dict[str, Any]) -> dict[str, Any]:
-    sweep_mod = importlib.import_module("eiesim.sweep")  # the module (``import eiesim.x as m`` binds the public function)
-    from eiesim.arch import arch_from_dict
+    import eiesim.sweeps.sweep as sweep_mod
+    from eiesim.config.arch import arch_from_dict
 
     return sweep_mod.evaluate_point(arch_from_dict(arch_dict), _WORKER_STATE["workload"], _WORKER_STATE["input"])
 
@@ -221,7 +220,7 @@ def workload_from_bytes(data: bytes) -> Any:
     """Load a workload sent as the bytes of its .npz file (through the validating loader)."""
     import tempfile
 
-    from eiesim.workload import load_workload
+    from eiesim.network.workload import load_workload
 
     with tempfile.NamedTemporaryFile(suffix=".npz") as fh:
         fh.write(data)
@@ -312,8 +311,8 @@ def _dask_point(workload_bytes: bytes, network_input: Any, arch_dict: dict[str, 
     """One point on a Dask worker: the workload is decoded once per worker process and cached."""
     import hashlib
 
-    sweep_mod = importlib.import_module("eiesim.sweep")  # the module (``import eiesim.x as m`` binds the public function)
-    from eiesim.arch import arch_from_dict
+    import eiesim.sweeps.sweep as sweep_mod
+    from eiesim.config.arch import arch_from_dict
     from eiesim.jit.threads import set_thread_count
 
     set_thread_count(1)  # the worker runs one task per thread already: no extra kernel threads

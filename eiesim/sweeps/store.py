@@ -9,7 +9,7 @@ reused only if it is this format, names the key it is filed under (and the key t
 sweep asks for), its digest matches its content and its row has every metric with a
 valid value; anything else -- a truncated file, ``[]``, ``{}``, a hand-edited
 ``"cycles": -5``, a file of an older eiesim -- is *rejected* (the sweep says which and
-why) and recomputed. Files are written with ``eiesim.atomic`` (complete or absent).
+why) and recomputed. Files are written with ``eiesim.outputs.commit`` (complete or absent).
 
 Claims: before computing a point a sweep takes an exclusive, non-blocking ``flock`` on
 ``points/<key>.claim``. A second sweep into the same directory skips points claimed by
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eiesim.atomic import OutputSet, write_text
 from eiesim.errors import EiesimError, OutputError, SweepError
+from eiesim.outputs.commit import OutputSet, write_text
 
 try:
     import fcntl
@@ -188,7 +188,7 @@ class ResultStore:
 
     def load(self, key: str, metrics: tuple[str, ...]) -> dict[str, Any] | None:
         """The stored row of ``key`` if it passes every check, else None (rejections are recorded)."""
-        from eiesim.safe_text import parse_json, read_text
+        from eiesim.inputs.text import parse_json, read_text
 
         path = self._path(key)
         if not path.exists():
@@ -209,7 +209,7 @@ class ResultStore:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored row of ``key`` (checked against the standard metrics), or None."""
-        from eiesim.sweep import METRIC_COLUMNS
+        from eiesim.sweeps.sweep import METRIC_COLUMNS
 
         return self.load(key, METRIC_COLUMNS)
 

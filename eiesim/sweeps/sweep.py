@@ -6,7 +6,7 @@
   (atomically), keyed by a hash of everything that can change its result: the point's
   architecture, the workload file's content, the content of every network input (the
   preprocessed image arrays, so a new photo at the same path counts), the eiesim version
-  and a digest of the simulator's own model sources (``eiesim.provenance.model_digest``).
+  and a digest of the simulator's own model sources (``eiesim.run.provenance.model_digest``).
   A restarted sweep recomputes only missing points; a changed input or model never reuses
   stale results. A point file holds the table row plus the resolved architecture ('auto'
   sizes replaced by bytes), per-layer results, per-image results when there are several
@@ -15,8 +15,8 @@
   records what the sweep was run on (command, version, model digest, architecture and
   workload paths with content digests, images), so the directory stands alone. A stored
   point is reused only after verification (format, key, checksum, metrics); sweeps into
-  one directory claim points so that each is computed once (``eiesim.sweep_store``).
-* Execution (``eiesim.sweep_exec``): in this process, on local worker processes (the
+  one directory claim points so that each is computed once (``eiesim.sweeps.store``).
+* Execution (``eiesim.sweeps.executors``): in this process, on local worker processes (the
   workload is loaded once per worker, not per point; workers exit when the sweep dies)
   or on a Dask cluster (the workload is scattered to the workers, again after workers
   are lost). Each result is stored at once; a point whose worker was lost is retried
@@ -34,16 +34,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eiesim import __version__
-from eiesim.arch import ArchConfig, apply_overrides, arch_from_dict, read_arch_file
-from eiesim.atomic import write_text
+from eiesim.config.arch import ArchConfig, apply_overrides, arch_from_dict, read_arch_file
 from eiesim.errors import EiesimError, UsageError
-from eiesim.provenance import array_digest, file_digest, model_digest
-from eiesim.sweep_exec import (
-    DaskRunner, PoolRunner, RunStats, SerialRunner, check_dask_address, quiet_dask_logs, raise_failures, run_points,
+from eiesim.outputs.commit import write_text
+from eiesim.run.provenance import array_digest, file_digest, model_digest
+from eiesim.sweeps.executors import (
+    DaskRunner,
+    PoolRunner,
+    RunStats,
+    SerialRunner,
+    check_dask_address,
+    quiet_dask_logs,
+    raise_failures,
+    run_points,
 )
-from eiesim.sweep_store import Rejected, ResultStore
+from eiesim.sweeps.store import Rejected, ResultStore
 from eiesim.timing.contract import BREAKDOWN_PARTS
+from eiesim.version import __version__
 
 #: Metrics every row carries (after the swept keys), in this order.
 METRIC_COLUMNS = (
@@ -188,7 +195,7 @@ def evaluate_point(arch: ArchConfig, workload: Any, network_input: Any) -> dict[
     inputs (several images): then the metrics are means over the images, with _min /
     _max columns for ``SPREAD_METRICS``, and ``images`` holds each image's metrics.
     """
-    from eiesim.simulate import simulate
+    from eiesim.run.simulate import simulate
 
     inputs = list(network_input) if isinstance(network_input, list) else [network_input]
     reports = [simulate(arch, workload, input=x).to_dict() for x in inputs]
@@ -256,7 +263,7 @@ def resolved_columns(arch: ArchConfig, resolved: dict[str, Any]) -> dict[str, An
     return out
 
 
-# -- the result store (eiesim.sweep_store) and the runners (eiesim.sweep_exec) -------------
+# -- the result store (eiesim.sweeps.store) and the runners (eiesim.sweeps.executors) -------------
 
 # -- running a sweep -------------------------------------------------------------------
 
@@ -295,7 +302,7 @@ class SweepResult:
 
     def to_dataframe(self):  # noqa: ANN201 - pandas.DataFrame; pandas is optional
         """The rows as a pandas DataFrame (needs pandas, which eiesim does not install)."""
-        from eiesim.records import dataframe
+        from eiesim.run.records import dataframe
 
         return dataframe(self.rows).reindex(columns=self.columns)
 
@@ -318,8 +325,8 @@ def sweep(
     them (each point then simulates every image; see ``evaluate_point``). ``command``: the
     command line, recorded in ``manifest.json``.
     """
-    from eiesim.images import expand_image_specs, prepare_input
-    from eiesim.workload import load_workload
+    from eiesim.inputs.images import expand_image_specs, prepare_input
+    from eiesim.network.workload import load_workload
 
     if dask_address is not None:
         check_dask_address(dask_address)  # a malformed address is reported before any work
@@ -409,7 +416,7 @@ def sweep_manifest(arch_path: str | Path | None, base: dict[str, Any], workload_
                    workload_name: str, image_specs: Sequence[Any], input_digests: Sequence[str],
                    sets: Sequence[str], keys: Sequence[str], command: Sequence[str] | None) -> dict[str, Any]:
     """``manifest.json``: what this sweep ran on, so that its directory stands alone."""
-    from eiesim.images import image_label
+    from eiesim.inputs.images import image_label
 
     images = []
     for spec, digest in zip(image_specs, input_digests):

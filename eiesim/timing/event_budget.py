@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eiesim.fixed_point import im2col
+from eiesim.network.fixed_point import im2col
 
 #: Event-engine seconds per (broadcast activation x PE) and per entry processed.
 SECONDS_PER_PE_BROADCAST = 2.5e-5
@@ -59,7 +59,7 @@ def layer_work(name: str, x_q: np.ndarray, layer, geom) -> EventWork:  # noqa: A
 
 def event_work(workload, x_q: np.ndarray, plan, params) -> list[EventWork]:  # noqa: ANN001
     """Per-layer event-engine work for ``workload`` on the fixed-point input ``x_q`` (one reference pass)."""
-    from eiesim.functional import accumulate_reference, run_fixed
+    from eiesim.network.functional import accumulate_reference, run_fixed
     from eiesim.timing.contract import layer_geometry
 
     work: list[EventWork] = []

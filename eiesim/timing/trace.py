@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.errors import UsageError
+from eiesim.network.workload import Layer, Workload
 from eiesim.timing.contract import RoundTimeline, round_timeline
-from eiesim.workload import Layer, Workload
 
 #: Default cap on span events (about 25 MB of JSON).
 DEFAULT_MAX_EVENTS = 200_000
@@ -106,9 +106,9 @@ def compute_phase_spans(columns: np.ndarray, tl: RoundTimeline, entries: np.ndar
 
 def _layer_input(workload: Workload, layer: Layer, network_input: Any) -> np.ndarray:
     """The layer's 16-bit fixed-point input, from the functional reference up to that layer."""
-    from eiesim.fixed_point import accumulate_reference, quantize
-    from eiesim.functional import plan_fixed_point, run_fixed
-    from eiesim.images import prepare_input
+    from eiesim.inputs.images import prepare_input
+    from eiesim.network.fixed_point import accumulate_reference, quantize
+    from eiesim.network.functional import plan_fixed_point, run_fixed
 
     x_float = prepare_input(workload, network_input)
     plan = plan_fixed_point(workload, x_float)
@@ -135,9 +135,15 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
                 max_events: int = DEFAULT_MAX_EVENTS) -> dict[str, Any]:
     """The Chrome/Perfetto trace (a JSON-ready dict) of layer ``layer_name`` of one inference."""
     from eiesim.encoding import layout_layer
-    from eiesim.fixed_point import im2col
-    from eiesim.timing.contract import check_codebook_bits, resolve_storage
-    from eiesim.timing.contract import TimingParams, layer_geometry, layer_io, round_schedule
+    from eiesim.network.fixed_point import im2col
+    from eiesim.timing.contract import (
+        TimingParams,
+        check_codebook_bits,
+        layer_geometry,
+        layer_io,
+        resolve_storage,
+        round_schedule,
+    )
 
     if max_events < 1:
         raise UsageError(f"max_events must be at least 1, got {max_events}")
@@ -235,7 +241,8 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
         "clock_mhz": arch.clock_mhz, "time_unit": "cycle (viewers label it microseconds)",
         "rounds_total": geom.rounds, "rounds_traced": rounds, "io_cycles": io.cycles,
         "span_events": len(events), "max_events": max_events, "truncated": truncated,
-        "span_source": "computed by eiesim.trace from the rules of docs/timing-model.md (independent of the engines)",
+        "span_source": ("computed by eiesim.timing.trace from the rules of docs/timing-model.md "
+                        "(independent of the engines)"),
     }
     if truncated:
         meta["complete_before_cycle"] = complete_before

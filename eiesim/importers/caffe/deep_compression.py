@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from eiesim.errors import ModelFileError, WorkloadError
-from eiesim.models.prototxt import topology_from_prototxt
-from eiesim.models.topologies import SQUEEZENET_INPUT_SHAPE, SQUEEZENET_PREPROCESS, LayerSpec, squeezenet_topology
-from eiesim.workload import Layer, Workload, infer_shapes
+from eiesim.importers.caffe.prototxt import topology_from_prototxt
+from eiesim.network.topologies import SQUEEZENET_INPUT_SHAPE, SQUEEZENET_PREPROCESS, LayerSpec, squeezenet_topology
+from eiesim.network.workload import Layer, Workload, infer_shapes
 
 __all__ = ["import_dc", "decode_dc_layers", "check_header", "DC_CODEBOOK_SIZE"]
 

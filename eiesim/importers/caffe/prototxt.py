@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from eiesim.errors import ModelFileError
-from eiesim.models.topologies import LayerSpec
-from eiesim.workload import NETWORK_INPUT, Pool, conv_output_hw
+from eiesim.network.topologies import LayerSpec
+from eiesim.network.workload import NETWORK_INPUT, Pool, conv_output_hw
 
 __all__ = ["parse_prototxt", "topology_from_prototxt", "read_prototxt"]
 

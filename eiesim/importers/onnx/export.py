@@ -10,7 +10,7 @@ and the layer's pool (``MaxPool`` / ``AveragePool`` with the workload's
 
 Naming makes the file readable and the round trip exact: each layer's weight
 initializer is ``<layer>.weight`` (and ``<layer>.bias``), so
-``eiesim.onnx_import`` recovers the layer names; each layer's final output
+``eiesim.importers.onnx.walker`` recovers the layer names; each layer's final output
 tensor (after ReLU and pool) is named after the layer. The workload's input
 preprocessing is stored in the model's metadata (``eiesim.preprocess``).
 """
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.atomic import atomic_path
 from eiesim.errors import UsageError
-from eiesim.onnx_import import PREPROCESS_KEY, require_onnx
-from eiesim.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.importers.onnx.walker import PREPROCESS_KEY, require_onnx
+from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.outputs.commit import atomic_path
 
 #: ONNX operator set written (ceil_mode on pools needs >= 10; 13 is widely supported).
 OPSET = 13

@@ -3,7 +3,7 @@
 Exporters often compute weights instead of storing them: ``Constant`` and
 ``ConstantOfShape`` nodes, small chains of ``Reshape`` / ``Transpose`` / ``Mul``
 ..., and PyTorch's ``Shape -> Gather -> Unsqueeze -> Concat`` spelling of a
-flatten. ``eiesim.onnx_import`` calls :func:`fold_node` for every node in
+flatten. ``eiesim.importers.onnx.walker`` calls :func:`fold_node` for every node in
 ``FOLDABLE`` whose inputs are all constants, so that each Conv / Gemm / MatMul
 sees plain numpy weights. The node is evaluated by ``onnx.reference.ReferenceEvaluator``
 at the model's opset, so every operator has the semantics the ONNX specification
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import EiesimError, ModelFileError
-from eiesim.limits import check_memory
+from eiesim.inputs.memory import check_memory
 
 #: Largest tensor (elements) a constant may have, declared or folded.
 MAX_CONST_ELEMENTS = 1 << 28

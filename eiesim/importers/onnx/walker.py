@@ -15,13 +15,13 @@ layer's fields the way Caffe orders them (conv -> bias -> ReLU -> pool):
 
 Weights come from initializers or from constant producers (``Constant``,
 ``ConstantOfShape`` and small constant subgraphs), evaluated by ONNX's reference
-runtime at the model's opset (``eiesim.onnx_fold``).
+runtime at the model's opset (``eiesim.importers.onnx.fold``).
 Anything else raises ModelFileError naming the operator and the node.
 
 The model is read defensively: a size cap before parsing, and external tensor
 data only from files inside the model's own directory, within their size.
 
-The result is an ``eiesim.dense.DenseModel`` (the input of ``eiesim
+The result is an ``eiesim.network.dense.DenseModel`` (the input of ``eiesim
 compress``); :func:`to_workload` turns a model whose weights are already shared
 into a workload without changing any weight.
 """
@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from eiesim.dense import DenseLayer, DenseModel
 from eiesim.errors import EiesimError, ModelFileError, UsageError
-from eiesim.limits import check_memory
-from eiesim.models.topologies import LayerSpec
-from eiesim.onnx_fold import FOLDABLE, MAX_CONST_ELEMENTS, fold_node, node_error, shape_of, tensor_to_array
-from eiesim.workload import MAX_CODEBOOK, NETWORK_INPUT, Layer, Pool, Workload, conv_output_hw, infer_shapes
+from eiesim.importers.onnx.fold import FOLDABLE, MAX_CONST_ELEMENTS, fold_node, node_error, shape_of, tensor_to_array
+from eiesim.inputs.memory import check_memory
+from eiesim.network.dense import DenseLayer, DenseModel
+from eiesim.network.topologies import LayerSpec
+from eiesim.network.workload import MAX_CODEBOOK, NETWORK_INPUT, Layer, Pool, Workload, conv_output_hw, infer_shapes
 
 #: Install hint shared by every command that needs the optional extra.
 INSTALL_HINT = "install the onnx extra: pip install 'eiesim[onnx]'"
@@ -350,7 +350,7 @@ class _Converter:
         props = {p.key: p.value for p in self.model.metadata_props}
         if PREPROCESS_KEY not in props:
             return None
-        from eiesim.safe_text import parse_json
+        from eiesim.inputs.text import parse_json
 
         value = parse_json(props[PREPROCESS_KEY], self.path, ModelFileError, f"metadata {PREPROCESS_KEY!r}")
         if not isinstance(value, dict):
@@ -382,7 +382,7 @@ class _Converter:
     def put(self, node: Any, a: _Act) -> None:
         self.acts[node.output[0]] = a
 
-    # -- constant folding (eiesim.onnx_fold)
+    # -- constant folding (eiesim.importers.onnx.fold)
     def fold(self, node: Any) -> None:
         self.consts.update(fold_node(node, self.consts, self.attrs(node), self.path, self.opset))
 
