@@ -51,8 +51,8 @@ def _peak_rss_mb() -> float:
 def bench_squeezenet() -> None:
     from eiesim.config.arch import load_arch
     from eiesim.importers.caffe.deep_compression import import_dc
-    from eiesim.inputs.images import prepare_input
     from eiesim.network.functional import plan_fixed_point
+    from eiesim.network.network_input import prepare_input
     from eiesim.run.simulate import simulate
 
     if not REAL_MODEL.is_file():

@@ -81,9 +81,9 @@ def bench_split() -> None:
     from eiesim.config.arch import load_arch
     from eiesim.costs import evaluate
     from eiesim.importers.caffe.deep_compression import import_dc
-    from eiesim.inputs.images import prepare_input
     from eiesim.network.fixed_point import quantize
     from eiesim.network.functional import forward, plan_fixed_point, run_fixed
+    from eiesim.network.network_input import prepare_input
     from eiesim.run.simulate import simulate
 
     arch = load_arch(ROOT / "arch_configs" / "eie-64pe-8bit.yaml")
@@ -151,8 +151,8 @@ def bench_threads() -> None:
     from eiesim.config.arch import load_arch
     from eiesim.encoding import csr_arrays, layout_layer
     from eiesim.importers.caffe.deep_compression import import_dc
-    from eiesim.inputs.images import prepare_input
     from eiesim.network.fixed_point import quantized_codebook
+    from eiesim.network.network_input import prepare_input
     from eiesim.timing import kernels
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.fast import word_divider

@@ -328,7 +328,7 @@ def squeezenet():
 @needs_real_model
 @pytest.mark.parametrize("photo, cls", [("chelsea", 285), ("coffee", 967)])
 def test_real_squeezenet_top1(squeezenet, photo, cls):
-    from eiesim.inputs.images import prepare_input
+    from eiesim.network.network_input import prepare_input
 
     x = prepare_input(squeezenet, photo)
     f = forward(squeezenet, x, "float32")

@@ -9,7 +9,8 @@ import pytest
 import skimage.io
 
 from eiesim.errors import InputDataError, WorkloadError
-from eiesim.inputs.images import load_image, prepare_input, preprocess
+from eiesim.inputs.images import load_image, preprocess
+from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Workload, layer_from_dense
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from _support import run_cli
 
-from eiesim.inputs.memory import memory_limit_bytes, parse_bytes, workload_run_bytes
+from eiesim.inputs.memory import memory_limit_bytes, parse_bytes
+from eiesim.network.memory import workload_run_bytes
 from eiesim.network.workload import Workload, layer_from_dense, load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]

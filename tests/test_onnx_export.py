@@ -170,8 +170,8 @@ def dc_workload():
 def test_real_dc_round_trip_and_onnxruntime_on_chelsea(dc_workload, tmp_path):
     from eiesim.importers.onnx.export import export_onnx
     from eiesim.importers.onnx.walker import import_onnx, onnxruntime_forward, to_workload
-    from eiesim.inputs.images import prepare_input
     from eiesim.network.functional import forward
+    from eiesim.network.network_input import prepare_input
 
     path = export_onnx(dc_workload, tmp_path / "dc.onnx")
     dense = import_onnx(path)

@@ -11,7 +11,6 @@ model, for any input format.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,7 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     """
     model = load_dense_any(dense)
     if agreement is not False and (dense.suffix.lower() == ".onnx" or images or agreement):
-        from eiesim.inputs.memory import check_workload_memory
+        from eiesim.network.memory import check_workload_memory
 
         check_workload_memory(model, dense)  # the agreement report runs the model: refuse before compressing
     layer_names = [dl.spec.name for dl in model.layers]

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from eiesim.cli.group import cli
 from eiesim.errors import InputDataError
-from eiesim.inputs.images import prepare_input
 from eiesim.network.functional import PRECISIONS, ForwardResult, forward
+from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Workload, load_workload
 from eiesim.outputs.commit import write_text
 from eiesim.render.bounded_tables import shown

@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 from eiesim.cli import compress_cmd
@@ -24,9 +23,9 @@ from eiesim.cli.group import cli
 from eiesim.errors import InputDataError, UsageError
 from eiesim.importers.agreement import max_rel_error
 from eiesim.importers.onnx.walker import import_onnx, onnxruntime_available, onnxruntime_forward, to_workload
-from eiesim.inputs.images import prepare_input
 from eiesim.network.dense import save_dense
 from eiesim.network.functional import forward
+from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import load_workload, save_workload
 
 # -- option parsing -------------------------------------------------------------------

@@ -22,9 +22,9 @@ import numpy as np
 
 from eiesim.errors import EiesimError, UsageError
 from eiesim.importers.onnx.walker import onnxruntime_available, onnxruntime_forward, to_workload
-from eiesim.inputs.images import prepare_input
 from eiesim.network.dense import DenseModel
 from eiesim.network.functional import forward
+from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Workload
 
 
@@ -68,7 +68,7 @@ def max_rel_error(y: np.ndarray, ref: np.ndarray) -> float:
 def agreement_inputs(model: DenseModel, images: tuple[str, ...], seed: int) -> list[tuple[str, np.ndarray]]:
     """The (label, input) pairs of the report: the given images, else the model's stored input,
     else one random input in [0, 1) from ``seed``."""
-    from eiesim.inputs.memory import check_workload_memory
+    from eiesim.network.memory import check_workload_memory
 
     check_workload_memory(model)  # before any input of the model's declared shape is allocated
     if images:

@@ -3,9 +3,10 @@
 ``load_image`` returns an (H, W, 3) uint8 RGB array from an image file (PNG, JPEG,
 ... read by scikit-image/imageio), from the name of a photo bundled with
 scikit-image (offline; e.g. "chelsea", "coffee"), or from an array.
-``preprocess`` applies a workload's ``input.preprocess`` dict; ``prepare_input``
-picks the network input from the workload's stored input, an array, a ``.npy``
-file or an image.
+``preprocess`` applies a workload's ``input.preprocess`` dict (given as a dict and an
+input shape: nothing here knows a workload); ``eiesim.network.network_input.prepare_input``
+picks the network input from the workload's stored input, an array, a ``.npy`` file or
+an image.
 
 Preprocess keys (all optional; docs/fixed-point.md and docs/workload-format.md):
 
@@ -30,8 +31,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import InputDataError, WorkloadError
-from eiesim.inputs.memory import check_memory, check_workload_memory
-from eiesim.network.workload import Workload
+from eiesim.inputs.memory import check_memory
 
 #: Photos shipped inside scikit-image (loaded offline through skimage.data).
 BUNDLED_PHOTOS = (
@@ -244,38 +244,3 @@ def preprocess(image: np.ndarray, preprocess: dict[str, Any] | None, input_shape
         raise WorkloadError(f"preprocess 'mean' must be three numbers (one per channel), got {mean!r}")
     img = img - np.asarray(mean, dtype=np.float64)
     return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
-
-
-def prepare_input(workload: Workload, spec: str | Path | np.ndarray | None = None) -> np.ndarray:
-    """The network input (float32, the workload's input shape) from ``spec``.
-
-    ``None``: the workload's stored input. An array of the input shape: used as is.
-    A ``.npy`` path: loaded (no pickles) and shape-checked. Anything else: an image
-    (path, bundled photo name or H x W x 3 array), preprocessed as the workload says.
-    """
-    shape = tuple(workload.input_shape)
-    check_workload_memory(workload)  # before the input (or anything else) is allocated
-    if spec is None:
-        if workload.input is None:
-            raise InputDataError(f"workload {workload.name!r} has no stored input; give an image with --image NAME|PATH "
-                                 f"(bundled photos: {', '.join(BUNDLED_PHOTOS[:6])}, ...)")
-        return np.asarray(workload.input, dtype=np.float32)
-    if isinstance(spec, np.ndarray) and tuple(spec.shape) == shape:
-        return _finite(spec.astype(np.float32), None)
-    if isinstance(spec, str | Path) and str(spec).endswith(".npy") and Path(spec).is_file():
-        from eiesim.inputs.npz import read_npy
-
-        arr = read_npy(spec)
-        if arr.dtype.kind not in "fiu" or tuple(arr.shape) != shape:
-            raise InputDataError(f"array has shape {arr.shape} ({arr.dtype}); the workload takes {list(shape)} numbers", spec)
-        return _finite(arr.astype(np.float32), spec)
-    if len(shape) != 3 or shape[0] != 3:
-        raise InputDataError(f"workload {workload.name!r} takes a {list(shape)} input, not an image; "
-                             "give a .npy array of that shape")
-    return preprocess(load_image(spec), workload.preprocess, shape)
-
-
-def _finite(x: np.ndarray, source: str | Path | None) -> np.ndarray:
-    if not np.all(np.isfinite(x)):
-        raise InputDataError("input holds NaN or Inf", source)
-    return x

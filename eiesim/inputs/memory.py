@@ -1,10 +1,10 @@
 """How much memory an input may make eiesim use, checked before anything is allocated.
 
 Every loader estimates the bytes an input will need from what its headers or shapes
-declare (an npz member's header, an image's dimensions, a workload's layer shapes, an
-ONNX constant's shape) and calls :func:`check_memory` before allocating. A small file
-that declares a huge tensor is therefore refused with one clear line instead of
-exhausting the machine.
+declare (an npz member's header, an image's dimensions, a workload's layer shapes in
+``eiesim.network.memory``, an ONNX constant's shape) and calls :func:`check_memory`
+before allocating. A small file that declares a huge tensor is therefore refused with
+one clear line instead of exhausting the machine.
 
 The limit is ``EIESIM_MEMORY_LIMIT`` (bytes, or with a suffix: ``512M``, ``8G``,
 ``16GiB``) when set, else :data:`DEFAULT_MEMORY_LIMIT_BYTES` (4 GiB); library code can
@@ -18,12 +18,8 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from eiesim.errors import EiesimError, InputDataError
-
-if TYPE_CHECKING:
-    from eiesim.network.workload import Workload
 
 #: Default memory budget of one input (bytes): well below a laptop's RAM, far above any real network.
 DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
@@ -88,45 +84,7 @@ def check_memory(nbytes: int | float, what: str, source: str | Path | None = Non
                     "if this input is really meant)", source)
 
 
-def workload_run_bytes(workload: Workload) -> int:
-    """Upper bound of the memory one inference of ``workload`` needs (simulation or forward pass).
-
-    Every layer's output is kept (int64 fixed point or float32), and one layer at a
-    time needs its input patches (im2col, int64 in the fixed-point reference), its dense
-    weights (float64 in the reference's exact product, ``fixed_point.accumulate_reference``)
-    and its accumulators (int64); the float pass needs at most that; the network input
-    is prepared from a float64 image of the same size.
-    """
-    from eiesim.network.workload import conv_output_hw  # not at the top: workload imports safe_npz, which imports this
-
-    shapes = workload.output_shapes()
-    kept = 0
-    peak = 0
-    for layer in workload.layers:
-        out_elems = math.prod(shapes[layer.name])
-        kept += 8 * out_elems
-        in_shape = workload.input_shape_of(layer)
-        pixels = math.prod(shapes[layer.name][1:]) if layer.kind == "conv" else 1
-        if layer.kind == "conv" and layer.pool is not None:  # the accumulators are before pooling
-            pixels = math.prod(conv_output_hw(*in_shape[1:], layer.kernel, layer.stride, layer.padding))
-        step = (8 * pixels * layer.cols + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows
-                + 12 * math.prod(in_shape))
-        peak = max(peak, step)
-    return kept + peak + 24 * math.prod(workload.input_shape)
-
-
-def check_workload_memory(workload: Workload, source: str | Path | None = None) -> None:
-    """Refuse a workload whose declared shapes need more memory than the budget for one inference."""
-    from eiesim.errors import WorkloadError
-
-    if not hasattr(workload, "output_shapes") and hasattr(workload, "skeleton"):  # a DenseModel
-        workload = workload.skeleton()
-    source = source if source is not None else (getattr(workload, "_path", None) or workload.source)
-    check_memory(workload_run_bytes(workload), f"one inference of workload {workload.name!r} (input "
-                 f"{'x'.join(map(str, workload.input_shape))}, {len(workload.layers)} layers)", source, WorkloadError)
-
-
 __all__ = [
-    "DEFAULT_MEMORY_LIMIT_BYTES", "MEMORY_LIMIT_ENV", "check_memory", "check_workload_memory", "format_bytes",
-    "memory_limit_bytes", "parse_bytes", "set_memory_limit", "workload_run_bytes",
+    "DEFAULT_MEMORY_LIMIT_BYTES", "MEMORY_LIMIT_ENV", "check_memory", "format_bytes", "memory_limit_bytes",
+    "parse_bytes", "set_memory_limit",
 ]

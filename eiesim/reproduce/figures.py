@@ -112,9 +112,9 @@ def reads_without_reuse(workload: Any, arch: Any) -> int:
     import numpy as np
 
     from eiesim.encoding import layout_layer
-    from eiesim.inputs.images import prepare_input
     from eiesim.network.fixed_point import quantize
     from eiesim.network.functional import plan_fixed_point
+    from eiesim.network.network_input import prepare_input
 
     layer = workload.layers[0]
     x = prepare_input(workload, None)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eiesim.config.arch import ArchConfig
-from eiesim.inputs.images import expand_image_specs, image_label, prepare_input
+from eiesim.inputs.images import expand_image_specs, image_label
+from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Workload
 from eiesim.run.provenance import array_digest
 from eiesim.run.result import SimulationResult

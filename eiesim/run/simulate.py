@@ -22,11 +22,11 @@ from eiesim.config.arch import ArchConfig, checked_arch
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
 from eiesim.errors import UsageError
-from eiesim.inputs.images import prepare_input
 from eiesim.jit.threads import thread_count
 from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
+from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Layer, Workload
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (

@@ -325,7 +325,8 @@ def sweep(
     them (each point then simulates every image; see ``evaluate_point``). ``command``: the
     command line, recorded in ``manifest.json``.
     """
-    from eiesim.inputs.images import expand_image_specs, prepare_input
+    from eiesim.inputs.images import expand_image_specs
+    from eiesim.network.network_input import prepare_input
     from eiesim.network.workload import load_workload
 
     if dask_address is not None:

@@ -106,9 +106,9 @@ def compute_phase_spans(columns: np.ndarray, tl: RoundTimeline, entries: np.ndar
 
 def _layer_input(workload: Workload, layer: Layer, network_input: Any) -> np.ndarray:
     """The layer's 16-bit fixed-point input, from the functional reference up to that layer."""
-    from eiesim.inputs.images import prepare_input
     from eiesim.network.fixed_point import accumulate_reference, quantize
     from eiesim.network.functional import plan_fixed_point, run_fixed
+    from eiesim.network.network_input import prepare_input
 
     x_float = prepare_input(workload, network_input)
     plan = plan_fixed_point(workload, x_float)
