@@ -138,10 +138,11 @@ def _time(fn) -> float:
 
 _SWEEP_SNIPPET = """
 import sys, time
+import eiesim.sweeps.points as points_mod
 import eiesim.sweeps.sweep as sweep_mod
 metrics = dict(cycles=1, time_us=0.1, frames_per_s=1e7, energy_uj=0.1, chip_power_mw=1.0, pe_area_um2=1.0,
                chip_area_mm2=1.0, load_balance_efficiency=1.0, padding_entries=0, dram_bytes=0, functional="pass")
-sweep_mod.evaluate_point = lambda arch, workload, x: dict(metrics)
+points_mod.evaluate_point = lambda arch, workload, x: dict(metrics)
 n, arch, wl, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 t0 = time.perf_counter()
 sweep_mod.sweep(arch, wl, ["fifo_depth=" + ",".join(str(v) for v in range(1, n + 1))], out)

@@ -68,9 +68,9 @@ def main() -> None:
 
         atomic._swap_dir = swap
     if spec.get("log") or spec.get("slow_s"):
-        import eiesim.sweeps.sweep as sweep_mod
+        import eiesim.sweeps.points as points_mod
 
-        real_eval = sweep_mod.evaluate_point
+        real_eval = points_mod.evaluate_point
 
         def logged(arch, workload, network_input):
             if spec.get("slow_s"):
@@ -82,7 +82,7 @@ def main() -> None:
                 os.close(fd)
             return result
 
-        sweep_mod.evaluate_point = logged
+        points_mod.evaluate_point = logged
     from eiesim.cli import main as eiesim_main
 
     eiesim_main(args)

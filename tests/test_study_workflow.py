@@ -72,12 +72,12 @@ def test_changed_image_bytes_at_the_same_path_recompute_the_point(tmp_path):
 
 def test_a_changed_model_source_changes_every_key(tmp_path, monkeypatch):
     """The key covers the simulator itself: a different model digest never reuses points."""
-    import eiesim.sweeps.sweep as sweep_mod
+    import eiesim.sweeps.keys as keys_mod
 
     wl = tmp_path / "fc.npz"
     save_workload(eie_fc_layer("fc", 64, 32, 0.3, 0.5, 4, 0), wl)
     eiesim.sweep(TINY, wl, ["num_pes=2"], tmp_path / "s")
-    monkeypatch.setattr(sweep_mod, "model_digest", lambda: "0" * 64)
+    monkeypatch.setattr(keys_mod, "model_digest", lambda: "0" * 64)
     again = eiesim.sweep(TINY, wl, ["num_pes=2"], tmp_path / "s")
     assert again.computed == 1 and again.reused == 0
 
@@ -87,7 +87,7 @@ def test_model_digest_covers_the_engines_not_the_cli():
 
     names = {p.as_posix() for p in model_sources()}
     for needed in ("timing/fast.py", "timing/kernels.py", "encoding/layout.py", "encoding/kernels.py", "costs/default.py",
-                   "data/cacti_sram_grid.csv", "sweeps/sweep.py", "run/simulate.py", "network/fixed_point.py"):
+                   "data/cacti_sram_grid.csv", "sweeps/points.py", "run/simulate.py", "network/fixed_point.py"):
         assert needed in names, needed
     assert not any(n.startswith(("cli/", "render/", "_deprecated/")) for n in names)
 

@@ -190,7 +190,7 @@ def test_a_point_that_always_kills_its_worker_fails_cleanly_after_bounded_retrie
 
 
 def test_dask_local_starts_the_requested_number_of_workers(fc_npz):
-    from eiesim.sweeps.executors import DaskRunner
+    from eiesim.sweeps.dask_runner import DaskRunner
 
     runner = DaskRunner("local", 3, fc_npz.read_bytes(), None, lambda i: {})
     try:

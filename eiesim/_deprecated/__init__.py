@@ -49,7 +49,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "eiesim.result": ("eiesim.run.result",),
     "eiesim.safe_npz": ("eiesim.inputs.npz",),
     "eiesim.safe_text": ("eiesim.inputs.text",),
-    "eiesim.sweep_exec": ("eiesim.sweeps.executors",),
+    "eiesim.sweep_exec": ("eiesim.sweeps.executors", "eiesim.sweeps.dask_runner"),
     "eiesim.sweep_store": ("eiesim.sweeps.store",),
     "eiesim.tables": ("eiesim.render.bounded_tables",),
     "eiesim.trace": ("eiesim.timing.trace",),

@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from eiesim.errors import EiesimError, OutputError, SweepError
+from eiesim.inputs.text import parse_json, read_text
 from eiesim.outputs.commit import OutputSet, write_text
+from eiesim.sweeps.points import METRIC_COLUMNS
 
 try:
     import fcntl
@@ -188,8 +190,6 @@ class ResultStore:
 
     def load(self, key: str, metrics: tuple[str, ...]) -> dict[str, Any] | None:
         """The stored row of ``key`` if it passes every check, else None (rejections are recorded)."""
-        from eiesim.inputs.text import parse_json, read_text
-
         path = self._path(key)
         if not path.exists():
             return None
@@ -209,8 +209,6 @@ class ResultStore:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored row of ``key`` (checked against the standard metrics), or None."""
-        from eiesim.sweeps.sweep import METRIC_COLUMNS
-
         return self.load(key, METRIC_COLUMNS)
 
     def put(self, key: str, row: dict[str, Any]) -> None:
