@@ -28,7 +28,9 @@ from _support import run_cli
 from eiesim.errors import OutputError
 from eiesim.network.synthetic import eie_fc_layer
 from eiesim.network.workload import save_workload
-from eiesim.outputs.commit import TEMP_MARK, OutputSet, check_output_file
+from eiesim.outputs.commit import OutputSet
+from eiesim.outputs.paths import check_output_file
+from eiesim.outputs.temporaries import TEMP_MARK
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

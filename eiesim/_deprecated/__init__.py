@@ -23,7 +23,7 @@ from typing import Any
 MOVED: dict[str, tuple[str, ...]] = {
     "eiesim.agreement": ("eiesim.importers.agreement",),
     "eiesim.arch": ("eiesim.config.arch",),
-    "eiesim.atomic": ("eiesim.outputs.commit",),
+    "eiesim.atomic": ("eiesim.outputs.commit", "eiesim.outputs.paths", "eiesim.outputs.temporaries"),
     "eiesim.checks": ("eiesim.network.checks",),
     "eiesim.compress": ("eiesim.network.compress",),
     "eiesim.defaults": ("eiesim.config.defaults",),

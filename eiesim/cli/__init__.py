@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    from eiesim.outputs.commit import os_problem, reset_committed_outputs
+    from eiesim.outputs.commit import reset_committed_outputs
+    from eiesim.outputs.paths import os_problem
 
     args = _debug_first(list(sys.argv[1:] if argv is None else argv))
     debug = args[:1] == ["--debug"] or os.environ.get("EIESIM_DEBUG") == "1"

@@ -12,7 +12,8 @@ import click
 
 from eiesim.cli.group import cli
 from eiesim.errors import ArchError, UsageError
-from eiesim.outputs.commit import OutputSet, check_output_dir, check_output_file
+from eiesim.outputs.commit import OutputSet
+from eiesim.outputs.paths import check_output_dir, check_output_file
 
 _DEFAULT_OUT = "\0default"
 #: What ``run --out DIR`` writes (and ``eiesim report DIR`` may add); DIR is replaced as a whole.

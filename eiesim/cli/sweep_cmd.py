@@ -13,7 +13,7 @@ from rich.table import Table
 
 from eiesim.cli.group import cli
 from eiesim.errors import UsageError
-from eiesim.outputs.commit import check_output_dir
+from eiesim.outputs.paths import check_output_dir
 from eiesim.render.bounded_tables import shown
 
 

@@ -26,7 +26,8 @@ def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | No
     """Write a trace of one layer, viewable in ui.perfetto.dev or chrome://tracing (1 us = 1 cycle)."""
     from eiesim.config.arch import load_arch
     from eiesim.network.workload import load_workload
-    from eiesim.outputs.commit import check_output_file, write_text
+    from eiesim.outputs.commit import write_text
+    from eiesim.outputs.paths import check_output_file
     from eiesim.timing.trace import layer_trace
 
     for path in (arch, workload):

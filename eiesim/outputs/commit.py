@@ -13,16 +13,10 @@
   ``renameat2(RENAME_EXCHANGE)`` (two renames where the file system cannot exchange),
   so DIR always holds exactly one run's files. A directory is replaced only if it is
   empty or holds nothing but files this kind of output writes; anything else is
-  refused before work starts (:func:`check_output_dir`).
+  refused before work starts (``eiesim.outputs.paths.check_output_dir``).
 
-Temporary names contain ``.eiesim-tmp-`` and each temporary is ``flock``-ed by its
-writer for as long as it exists. A writer killed with SIGKILL therefore leaves an
-*unlocked* temporary, which the next write into the same directory removes
-(:func:`clean_stale_temps`); a live writer's temporaries are never touched.
-
-:func:`check_output_file` and :func:`check_output_dir` are the preflight checks the
-CLI runs on every output path before any long work. Every OS error becomes an
-``OutputError`` naming the path. :func:`committed_outputs` lists what this process has
+The temporaries are ``eiesim.outputs.temporaries``' (locked by their writer, so a killed
+writer's are cleaned later). :func:`committed_outputs` lists what this process has
 completely written, so an interrupted command can say truthfully what it kept.
 """
 
@@ -32,246 +26,27 @@ import contextlib
 import ctypes
 import errno
 import os
-import re
 import shutil
 import signal
 import stat
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from eiesim.errors import OutputError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
-
-#: Part of every temporary name (``.<target name>.eiesim-tmp-<random><suffix>``).
-TEMP_MARK = ".eiesim-tmp-"
+from eiesim.outputs.paths import nearest_existing, os_problem, output_error
+from eiesim.outputs.temporaries import (
+    TEMP_MARK,
+    clean_stale_temps,
+    forget_cleaned_dirs,
+    lock_file,
+    new_temp_dir,
+    new_temp_file,
+)
 
 _COMMITTED: list[Path] = []
-_CLEANED: set[str] = set()
-_CLEAN_LOCK = threading.Lock()
 
-
-# -- errors ------------------------------------------------------------------------------
-
-def os_problem(exc: OSError) -> str:
-    """A short description of an OS error ('no space left on device', 'permission denied', ...)."""
-    if exc.errno == errno.ENOSPC:
-        return "no space left on device"
-    if exc.errno == errno.EDQUOT:
-        return "disk quota exceeded"
-    if exc.errno == errno.EFBIG:
-        return "file too large for this file system or the process's file-size limit"
-    text = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
-    return text[:1].lower() + text[1:]
-
-
-def _output_error(exc: OSError, target: Path, what: str = "cannot write", outcome: str = "nothing was written there"
-                  ) -> OutputError:
-    return OutputError(f"{what} ({os_problem(exc)}); {outcome}", target)
-
-
-# -- preflight ---------------------------------------------------------------------------
-
-def _nearest_existing(directory: Path, target: Path) -> Path:
-    """``directory`` itself or its nearest existing ancestor; OutputError (naming ``target``) if that is a file."""
-    probe = directory.absolute()
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if not probe.is_dir():
-        raise OutputError(f"cannot create it: {probe} is a file, not a directory", target)
-    return probe
-
-
-def _check_writable_dir(directory: Path, target: Path) -> None:
-    """``directory`` (existing) must accept new files."""
-    st = None
-    if hasattr(os, "statvfs"):
-        try:
-            st = os.statvfs(directory)
-        except OSError as exc:
-            raise _output_error(exc, target, "cannot check the output location") from None
-    if st is not None and st.f_flag & os.ST_RDONLY:
-        raise OutputError(f"cannot write in {directory}: read-only file system", target)
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write in {directory}: permission denied", target)
-    if st is not None and st.f_bavail * st.f_frsize < 4096:
-        raise OutputError(f"cannot write in {directory}: no space left on device", target)
-
-
-def check_output_file(path: str | Path) -> Path:
-    """Preflight of an output file: it can be created or replaced. Raises OutputError, creates nothing."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError("is a directory; give a file name", path)
-    if str(path).endswith(os.sep) or path.name in ("", ".", ".."):
-        raise OutputError("expected a file name", path)
-    _check_writable_dir(_nearest_existing(path.parent, path), path)
-    return path
-
-
-def check_output_dir(path: str | Path, allowed: Collection[str] | Callable[[str], bool] | None = None) -> Path:
-    """Preflight of an output directory that will be replaced as a whole (or, with ``allowed=None``,
-    added to). ``allowed``: the names this kind of output writes; an existing directory holding
-    anything else is refused, because replacing it would delete those files."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError("is a file, not a directory", path)
-    if path.is_dir():
-        if allowed is not None:
-            ok = allowed if callable(allowed) else (lambda name, names=frozenset(allowed): name in names)
-            try:
-                foreign = sorted(n for n in os.listdir(path) if TEMP_MARK not in n and not ok(n))
-            except OSError as exc:
-                raise _output_error(exc, path, "cannot read the directory") from None
-            if foreign:
-                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-                raise OutputError(f"holds files eiesim did not write here ({shown}); the output replaces the whole "
-                                  "directory, so choose a new or empty directory", path)
-            _check_writable_dir(path.absolute().parent, path)
-        else:
-            _check_writable_dir(path, path)
-    else:
-        _check_writable_dir(_nearest_existing(path.parent, path), path)
-    return path
-
-
-def check_not_input(output: str | Path, inputs: Collection[str | Path], what: str = "input") -> None:
-    """Refuse an output that is one of the files the command reads (same path or same file)."""
-    out = Path(output)
-    for item in inputs:
-        item = Path(item)
-        same = out.absolute() == item.absolute()
-        if not same and out.exists() and item.exists():
-            with contextlib.suppress(OSError):
-                same = os.path.samefile(out, item)
-        if same:
-            raise OutputError(f"this is the {what} {item}; writing the output there would destroy it, "
-                              "choose another -o", output)
-
-
-# -- temporaries and stale-temporary cleaning --------------------------------------------
-
-def _lock(fd: int, blocking: bool = True) -> bool:
-    if fcntl is None:  # pragma: no cover
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except BlockingIOError:
-        return False
-    except OSError as exc:
-        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-            return True  # a file system without locks: no stale-temporary detection there
-        raise
-    return True
-
-
-def _temp_prefix(target: Path) -> str:
-    return f".{target.name[:80]}{TEMP_MARK}"
-
-
-def _new_temp_file(target: Path, suffix: str) -> tuple[Path, int]:
-    """A locked temporary file beside ``target`` (created 0600, locked before anyone can judge it stale)."""
-    prefix = _temp_prefix(target)
-    while True:
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
-        _lock(fd)
-        tmp = Path(name)
-        try:
-            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
-                return tmp, fd
-        except FileNotFoundError:
-            pass
-        os.close(fd)  # a cleaner removed it in the instant before we locked it: make another
-
-
-def _new_temp_dir(target: Path) -> tuple[Path, int]:
-    prefix = _temp_prefix(target)
-    while True:
-        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
-        fd = os.open(tmp, os.O_RDONLY)
-        _lock(fd)
-        try:
-            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
-                return tmp, fd
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-
-
-def clean_stale_temps(directory: str | Path, force: bool = False) -> list[Path]:
-    """Remove the temporaries that killed eiesim writers left in ``directory``; returns them.
-
-    A temporary is stale when no process holds its lock. Each directory is scanned once
-    per process unless ``force``.
-    """
-    directory = Path(directory)
-    key = str(directory.absolute())
-    with _CLEAN_LOCK:
-        if key in _CLEANED and not force:
-            return []
-        _CLEANED.add(key)
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return []
-    names = [n for n in entries if TEMP_MARK in n]
-    removed = _clean_legacy_temps(directory, entries)
-    for name in names:
-        path = directory / name
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            continue
-        try:
-            if not _lock(fd, blocking=False):
-                continue  # a live writer
-            if not os.path.samestat(os.fstat(fd), os.lstat(path)):
-                continue
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-            removed.append(path)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-    return removed
-
-
-#: Temporaries of eiesim versions before the locked ones (``.report.json.k3j9x_2a.json.tmp.json``):
-#: their writers took no lock, so they are removed only once clearly abandoned.
-_LEGACY_TEMP = re.compile(r"^\.(.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?\.tmp(\.[A-Za-z0-9]+)?$")
-LEGACY_TEMP_AGE_S = 600.0
-
-
-def _clean_legacy_temps(directory: Path, entries: list[str]) -> list[Path]:
-    removed = []
-    now = time.time()
-    for name in entries:
-        if TEMP_MARK in name or not _LEGACY_TEMP.match(name):
-            continue
-        path = directory / name
-        try:
-            st = os.lstat(path)
-            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > LEGACY_TEMP_AGE_S:
-                os.unlink(path)
-                removed.append(path)
-        except OSError:
-            continue
-    return removed
-
-
-# -- committing --------------------------------------------------------------------------
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
@@ -310,7 +85,7 @@ def _directory_locked(directory: Path) -> Iterator[None]:
         yield
         return
     try:
-        _lock(fd)
+        lock_file(fd)
         yield
     finally:
         os.close(fd)
@@ -335,11 +110,11 @@ def _mode_for(target: Path, default: int | None = None) -> int:
 
 
 def _prepare_parent(target: Path) -> None:
-    _nearest_existing(target.parent, target)
+    nearest_existing(target.parent, target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _output_error(exc, target, "cannot create its directory") from None
+        raise output_error(exc, target, "cannot create its directory") from None
     clean_stale_temps(target.parent)
 
 
@@ -352,8 +127,7 @@ def reset_committed_outputs() -> None:
     """Start afresh (the CLI does this at the start of each command): forget the record of written
     outputs and which directories were already cleaned of stale temporaries."""
     _COMMITTED.clear()
-    with _CLEAN_LOCK:
-        _CLEANED.clear()
+    forget_cleaned_dirs()
 
 
 @contextlib.contextmanager
@@ -367,9 +141,9 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     target = Path(target)
     _prepare_parent(target)
     try:
-        tmp, fd = _new_temp_file(target, target.suffix if suffix is None else suffix)
+        tmp, fd = new_temp_file(target, target.suffix if suffix is None else suffix)
     except OSError as exc:
-        raise _output_error(exc, target) from None
+        raise output_error(exc, target) from None
     try:
         try:
             yield tmp
@@ -378,7 +152,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
                 os.replace(tmp, target)
                 _COMMITTED.append(target)
         except OSError as exc:
-            raise _output_error(exc, target) from None
+            raise output_error(exc, target) from None
     finally:
         with contextlib.suppress(OSError):
             if os.path.samestat(os.fstat(fd), os.stat(tmp)):
@@ -396,7 +170,7 @@ def atomic_open(target: str | Path, mode: str = "w", encoding: str | None = "utf
             with open(tmp, mode, encoding=encoding) as fh:
                 yield fh
         except OSError as exc:
-            raise _output_error(exc, Path(target)) from None
+            raise output_error(exc, Path(target)) from None
 
 
 def write_text(target: str | Path, text: str) -> None:
@@ -453,21 +227,21 @@ class OutputSet:
             for target, data in self._files:
                 _prepare_parent(target)
                 try:
-                    tmp, fd = _new_temp_file(target, target.suffix)
+                    tmp, fd = new_temp_file(target, target.suffix)
                 except OSError as exc:
-                    raise _output_error(exc, target, outcome=_NONE) from None
+                    raise output_error(exc, target, outcome=_NONE) from None
                 staged.append((tmp, target, fd, False))
                 try:
                     _write(tmp, data)
                     os.chmod(tmp, _mode_for(target))
                 except OSError as exc:
-                    raise _output_error(exc, target, outcome=_NONE) from None
+                    raise output_error(exc, target, outcome=_NONE) from None
             for target, files in self._dirs:
                 _prepare_parent(target)
                 try:
-                    tmp, fd = _new_temp_dir(target)
+                    tmp, fd = new_temp_dir(target)
                 except OSError as exc:
-                    raise _output_error(exc, target, outcome=_NONE) from None
+                    raise output_error(exc, target, outcome=_NONE) from None
                 staged.append((tmp, target, fd, True))
                 try:
                     for name, data in files.items():
@@ -475,7 +249,7 @@ class OutputSet:
                         os.chmod(tmp / name, _mode_for(target / name))
                     os.chmod(tmp, _mode_for(target, 0o777 & ~_umask_bits()))
                 except OSError as exc:
-                    raise _output_error(exc, target / name if files else target, outcome=_NONE) from None
+                    raise output_error(exc, target / name if files else target, outcome=_NONE) from None
             done: list[Path] = []
             parents = sorted({str(target.absolute().parent) for _, target, _, _ in staged})
             with _signals_deferred(), contextlib.ExitStack() as locks:
@@ -541,9 +315,9 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     target = _real_dir(Path(target))
     _prepare_parent(target)
     try:
-        tmp, fd = _new_temp_dir(target)
+        tmp, fd = new_temp_dir(target)
     except OSError as exc:
-        raise _output_error(exc, target) from None
+        raise output_error(exc, target) from None
     try:
         try:
             yield tmp
@@ -555,7 +329,7 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
                 _swap_dir(tmp, target)
                 _COMMITTED.append(target)
         except OSError as exc:
-            raise _output_error(exc, target) from None
+            raise output_error(exc, target) from None
     finally:
         with contextlib.suppress(OSError):
             if os.path.lexists(tmp) and os.path.samestat(os.fstat(fd), os.lstat(tmp)):
@@ -563,8 +337,5 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         os.close(fd)
 
 
-__all__ = [
-    "OutputSet", "TEMP_MARK", "atomic_directory", "atomic_open", "atomic_path", "check_not_input",
-    "check_output_dir", "check_output_file", "clean_stale_temps", "committed_outputs", "os_problem",
-    "reset_committed_outputs", "write_text",
-]
+__all__ = ["OutputSet", "atomic_directory", "atomic_open", "atomic_path", "committed_outputs",
+           "reset_committed_outputs", "write_text"]
