@@ -109,7 +109,8 @@ def test_exported_small_workload_runs_in_onnxruntime_like_eiesim(tmp_path):
 @needs_onnx
 def test_export_then_import_gives_identical_weights_and_graph(tmp_path):
     from eiesim.importers.onnx.export import export_onnx
-    from eiesim.importers.onnx.walker import import_onnx, to_workload
+    from eiesim.importers.onnx.walker import import_onnx
+    from eiesim.network.dense import to_workload
 
     wl = small_workload(3)
     export_onnx(wl, tmp_path / "m.onnx")
@@ -169,7 +170,9 @@ def dc_workload():
 @needs_ort
 def test_real_dc_round_trip_and_onnxruntime_on_chelsea(dc_workload, tmp_path):
     from eiesim.importers.onnx.export import export_onnx
-    from eiesim.importers.onnx.walker import import_onnx, onnxruntime_forward, to_workload
+    from eiesim.importers.onnx.runtime import onnxruntime_forward
+    from eiesim.importers.onnx.walker import import_onnx
+    from eiesim.network.dense import to_workload
     from eiesim.network.functional import forward
     from eiesim.network.network_input import prepare_input
 

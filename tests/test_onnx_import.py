@@ -46,7 +46,8 @@ def _hide_onnx(monkeypatch) -> None:
 
 
 def test_missing_extra_is_a_clean_error(monkeypatch, tmp_path, capsys):
-    from eiesim.importers.onnx.walker import import_onnx, require_onnx
+    from eiesim.importers.onnx.optional import require_onnx
+    from eiesim.importers.onnx.walker import import_onnx
 
     _hide_onnx(monkeypatch)
     with pytest.raises(EiesimError, match=r"pip install 'eiesim\[onnx\]'"):
@@ -66,7 +67,8 @@ def test_missing_extra_is_a_clean_error(monkeypatch, tmp_path, capsys):
 
 from _support import run_cli
 
-from eiesim.importers.onnx.walker import import_onnx, to_workload  # noqa: E402
+from eiesim.importers.onnx.walker import import_onnx  # noqa: E402
+from eiesim.network.dense import to_workload
 from eiesim.network.functional import forward  # noqa: E402
 
 
@@ -348,7 +350,7 @@ def test_light_squeezenet_has_26_layers_with_v11_shapes():
 @needs_light
 @needs_onnx
 def test_light_squeezenet_forward_matches_onnxruntime_logits():
-    from eiesim.importers.onnx.walker import onnxruntime_forward
+    from eiesim.importers.onnx.runtime import onnxruntime_forward
 
     pytest.importorskip("onnxruntime")
     model = import_onnx(LIGHT)

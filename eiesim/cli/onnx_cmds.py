@@ -22,8 +22,10 @@ from eiesim.cli import compress_cmd
 from eiesim.cli.group import cli
 from eiesim.errors import InputDataError, UsageError
 from eiesim.importers.agreement import max_rel_error
-from eiesim.importers.onnx.walker import import_onnx, onnxruntime_available, onnxruntime_forward, to_workload
-from eiesim.network.dense import save_dense
+from eiesim.importers.onnx.optional import onnxruntime_available
+from eiesim.importers.onnx.runtime import onnxruntime_forward
+from eiesim.importers.onnx.walker import import_onnx
+from eiesim.network.dense import save_dense, to_workload
 from eiesim.network.functional import forward
 from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import load_workload, save_workload

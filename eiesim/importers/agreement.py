@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import EiesimError, UsageError
-from eiesim.importers.onnx.walker import onnxruntime_available, onnxruntime_forward, to_workload
-from eiesim.network.dense import DenseModel
+from eiesim.importers.onnx.optional import onnxruntime_available
+from eiesim.importers.onnx.runtime import onnxruntime_forward
+from eiesim.network.dense import DenseModel, to_workload
 from eiesim.network.functional import forward
 from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Workload

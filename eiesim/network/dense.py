@@ -6,6 +6,9 @@ layers with the same layer keys), and per layer ``i``: ``L{i}.weight`` (float32,
 shape (out_channels, in_channels, kh, kw)) and ``L{i}.bias`` (float32,
 (out_channels,)); optional ``input``. Zeros in the weights are pruned weights.
 Graph and shape rules are those of workload format v1.
+
+``dense_from_workload`` decodes a workload into a dense model; ``to_workload`` is the way
+back without pruning or re-clustering, for models whose weights are already shared.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.inputs.npz import read_npz
 from eiesim.inputs.text import parse_json
 from eiesim.network.topologies import LayerSpec
 from eiesim.network.workload import (
+    MAX_CODEBOOK,
     MAX_LAYERS,
     Layer,
     Workload,
@@ -32,7 +37,8 @@ from eiesim.network.workload import (
 )
 from eiesim.outputs.commit import atomic_path
 
-__all__ = ["DenseLayer", "DenseModel", "load_dense", "save_dense", "dense_from_workload", "DENSE_FORMAT_NAME"]
+__all__ = ["DenseLayer", "DenseModel", "load_dense", "save_dense", "dense_from_workload", "to_workload",
+           "DENSE_FORMAT_NAME"]
 
 DENSE_FORMAT_NAME = "eiesim-dense"
 DENSE_FORMAT_VERSION = 1
@@ -180,3 +186,41 @@ def dense_from_workload(wl: Workload) -> DenseModel:
         layers.append(DenseLayer(spec, layer.dense_weights(), layer.bias.copy(), dict(layer.extra)))
     return DenseModel(wl.name, wl.source, tuple(wl.input_shape), wl.preprocess, layers, wl.input,
                       dict(wl.extra))
+
+
+def to_workload(model: DenseModel, *, strict: bool = True) -> Workload:
+    """A dense model as a workload WITHOUT any pruning or re-clustering (lossless).
+
+    Each layer's distinct non-zero weights become its codebook, so the decoded
+    weights equal the dense weights bit for bit: the way back for models whose
+    weights are already shared (e.g. exported by ``eiesim export-onnx``). With
+    ``strict`` a layer with more than ``MAX_CODEBOOK`` distinct values is an
+    error (the workload format could not store it: compress the model instead);
+    ``strict=False`` allows it for an in-memory float reference of a dense model
+    (such a workload cannot be saved).
+    """
+    layers = []
+    for dl in model.layers:
+        s = dl.spec
+        flat = sp.csr_matrix(np.asarray(dl.weight, np.float32).reshape(s.out_channels, -1))
+        flat.eliminate_zeros()
+        flat.sort_indices()
+        codebook, codes = np.unique(flat.data.astype(np.float32), return_inverse=True)
+        if strict and codebook.size > MAX_CODEBOOK:
+            raise ModelFileError(
+                f"layer {s.name!r} has {codebook.size} distinct weights, more than a workload codebook holds "
+                f"({MAX_CODEBOOK}); compress the model (eiesim compress) instead of converting it as is", model.source)
+        if codebook.size == 0:
+            codebook = np.ones(1, np.float32)
+        code_dtype = np.uint8 if codebook.size <= 256 else np.uint16 if codebook.size <= 1 << 16 else np.int64
+        layers.append(Layer(
+            name=s.name, kind=s.kind, in_channels=s.in_channels, out_channels=s.out_channels, kernel=s.kernel,
+            stride=s.stride, padding=s.padding, inputs=s.inputs, relu=s.relu, pool=s.pool,
+            indptr=flat.indptr.astype(np.int64), indices=flat.indices.astype(np.int32),
+            codes=codes.reshape(-1).astype(code_dtype), codebook=codebook.astype(np.float32),
+            bias=np.asarray(dl.bias, np.float32), extra=dict(dl.extra),
+        ))
+    wl = Workload(name=model.name, source=model.source, input_shape=tuple(model.input_shape),
+                  preprocess=model.preprocess, layers=layers, input=model.input, extra=dict(model.extra))
+    wl._shapes = infer_shapes(wl, model.source)
+    return wl

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import UsageError
-from eiesim.importers.onnx.walker import PREPROCESS_KEY, require_onnx
+from eiesim.importers.onnx.optional import require_onnx
+from eiesim.importers.onnx.walker import PREPROCESS_KEY
 from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
 from eiesim.outputs.commit import atomic_path
 
