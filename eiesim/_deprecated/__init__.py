@@ -46,7 +46,7 @@ MOVED: dict[str, tuple[str, ...]] = {
                            "eiesim.importers.onnx.runtime", "eiesim.network.dense"),
     "eiesim.provenance": ("eiesim.run.provenance",),
     "eiesim.records": ("eiesim.run.records",),
-    "eiesim.report": ("eiesim.render.run_files",),
+    "eiesim.report": ("eiesim.render.run_files", "eiesim.render.run_tables"),
     "eiesim.result": ("eiesim.run.result",),
     "eiesim.safe_npz": ("eiesim.inputs.npz",),
     "eiesim.safe_text": ("eiesim.inputs.text",),

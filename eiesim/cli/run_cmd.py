@@ -55,19 +55,21 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     from eiesim.network.workload import load_workload
     from eiesim.render import render_run
     from eiesim.render.run_files import (
-        breakdown_table,
-        cost_table,
-        energy_table,
-        image_layers_table,
         images_layers_csv,
-        images_table,
         layers_csv,
-        layers_table,
         metadata_path,
         report_dict,
         report_json,
         run_metadata,
         run_metadata_json,
+    )
+    from eiesim.render.run_tables import (
+        breakdown_table,
+        cost_table,
+        energy_table,
+        image_layers_table,
+        images_table,
+        layers_table,
         totals_table,
     )
     from eiesim.run.multi_image import simulate_images
@@ -106,7 +108,13 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     progress_cb = None
     bar = None
     if sys.stderr.isatty():
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         pct = "{task.percentage:>5.1f} %" if layer_seconds else "{task.percentage:>3.0f} %"
         bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(pct),
                        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
