@@ -37,7 +37,8 @@ TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 
 def chain_workload(n_layers: int, path: Path) -> None:
     """``n_layers`` fc layers 16 -> 16 in a chain, 30 % weights, diagonal kept so activations survive."""
-    from eiesim.network.workload import Workload, layer_from_dense, save_workload
+    from eiesim.network.workload import Workload, layer_from_dense
+    from eiesim.network.workload_file import save_workload
 
     rng = np.random.default_rng(0)
     cb = np.array([-0.125, 0.125, 0.25], np.float32)
@@ -159,7 +160,7 @@ def _sweep_time(n: int, wl: Path, out: Path, tree: Path) -> float:
 
 def bench_sweep_store(tmp: Path, baseline: Path | None) -> None:
     from eiesim.network.synthetic import eie_fc_layer
-    from eiesim.network.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     wl = tmp / "fc.npz"
     save_workload(eie_fc_layer("fc", 64, 32, 0.3, 0.5, bits=4, seed=0), wl)

@@ -50,8 +50,8 @@ __path__.append(_os.path.join(_os.path.dirname(__file__), "_deprecated"))  # noq
 #: Public functions and the module that implements each (a test compares their signatures).
 FUNCTIONS = {
     "load_arch": "eiesim.config.arch",
-    "load_workload": "eiesim.network.workload",
-    "save_workload": "eiesim.network.workload",
+    "load_workload": "eiesim.network.workload_file",
+    "save_workload": "eiesim.network.workload_file",
     "simulate": "eiesim.run.simulate",
     "simulate_images": "eiesim.run.multi_image",
     "forward": "eiesim.network.functional",
@@ -81,14 +81,14 @@ def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, A
 
 def load_workload(path: str | Path) -> Workload:
     """Load and fully validate a workload .npz (docs/workload-format.md); never unpickles anything."""
-    from eiesim.network.workload import load_workload as implementation
+    from eiesim.network.workload_file import load_workload as implementation
 
     return implementation(path)
 
 
 def save_workload(wl: Workload, path: str | Path) -> Path:
     """Write a workload atomically (compressed, deterministic npz); returns the path written."""
-    from eiesim.network.workload import save_workload as implementation
+    from eiesim.network.workload_file import save_workload as implementation
 
     return implementation(wl, path)
 

@@ -25,7 +25,7 @@ from eiesim.network.compress import (
 )
 from eiesim.network.dense import dense_from_workload, load_dense, save_dense
 from eiesim.network.synthetic import eie_fc_layer
-from eiesim.network.workload import load_workload
+from eiesim.network.workload_file import load_workload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"

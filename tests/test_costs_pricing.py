@@ -222,7 +222,7 @@ def test_the_sensitivity_table_of_the_docs_is_what_the_model_gives(monkeypatch):
     from pathlib import Path
 
     from eiesim.costs import default as model
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
     from eiesim.run.simulate import simulate
 
     root = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from eiesim.cli import _register, cli
 from eiesim.config.arch import load_arch
-from eiesim.network.workload import save_workload
+from eiesim.network.workload_file import save_workload
 from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from eiesim.config.arch import arch_from_dict
 from eiesim.errors import ArchError, WorkloadError
-from eiesim.network.workload import load_workload, save_workload
+from eiesim.network.workload_file import load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"

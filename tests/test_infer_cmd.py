@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from _support import run_cli
 
-from eiesim.network.workload import Pool, Workload, layer_from_dense, save_workload
+from eiesim.network.workload import Pool, Workload, layer_from_dense
+from eiesim.network.workload_file import save_workload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
@@ -67,7 +68,7 @@ def test_infer_fixed16_json_has_plan(small_npz, tmp_path, capsys):
 
 
 def test_infer_without_input_asks_for_an_image(small_npz, tmp_path, capsys):
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
 
     wl = load_workload(small_npz)
     wl.input = None

@@ -25,7 +25,8 @@ from _support import run_cli
 
 from eiesim.inputs.memory import memory_limit_bytes, parse_bytes
 from eiesim.network.memory import workload_run_bytes
-from eiesim.network.workload import Workload, layer_from_dense, load_workload, save_workload
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.network.workload_file import load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

@@ -15,7 +15,7 @@ from eiesim.importers.caffe.deep_compression import import_dc
 from eiesim.importers.caffe.prototxt import parse_prototxt, topology_from_prototxt
 from eiesim.network.compress import storage_summary
 from eiesim.network.topologies import squeezenet_topology
-from eiesim.network.workload import load_workload, save_workload
+from eiesim.network.workload_file import load_workload, save_workload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DC_DIR = SHARED / "models" / "squeezenet_dc"

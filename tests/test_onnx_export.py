@@ -10,7 +10,8 @@ import pytest
 from _support import run_cli
 
 from eiesim.errors import EiesimError, OutputError
-from eiesim.network.workload import Pool, Workload, layer_from_dense, load_workload, save_workload
+from eiesim.network.workload import Pool, Workload, layer_from_dense
+from eiesim.network.workload_file import load_workload, save_workload
 
 try:
     import onnx

@@ -377,7 +377,7 @@ def test_density_profile_names_and_values():
 @needs_light
 @needs_onnx
 def test_compress_light_squeezenet_to_released_densities(tmp_path, capsys):
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
 
     out = tmp_path / "light.npz"
     code, stdout, err = run_cli(["compress", str(LIGHT), "--density-profile", str(PROFILE), "--bits", "8",
@@ -409,7 +409,7 @@ def test_density_profile_errors(tmp_path, capsys):
 @needs_onnx
 def test_compress_dense_npz_profile_precedence_and_eiesim_reference(tmp_path, capsys):
     from eiesim.network.dense import save_dense
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
 
     model = import_onnx(tiny_cnn(tmp_path, np.random.default_rng(6)))
     dense = save_dense(model, tmp_path / "dense.npz")

@@ -27,7 +27,7 @@ from _support import run_cli
 
 from eiesim.errors import OutputError
 from eiesim.network.synthetic import eie_fc_layer
-from eiesim.network.workload import save_workload
+from eiesim.network.workload_file import save_workload
 from eiesim.outputs.commit import OutputSet
 from eiesim.outputs.paths import check_output_file
 from eiesim.outputs.temporaries import TEMP_MARK

@@ -168,7 +168,7 @@ def test_trace_refuses_pixel_groups_and_says_how_to_trace_one_group():
 
 def test_sweeping_pixel_groups_from_the_cli(tmp_path):
     """A sweep over G: one row per G with the network's cycles; 'auto' resolves per layer, so no resolved column."""
-    from eiesim.network.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     arch, wl = _conv_and_fc(1)
     wl_path = save_workload(wl, tmp_path / "cf.npz")

@@ -12,7 +12,7 @@ from _support import small_workload
 from click.testing import CliRunner
 
 from eiesim.cli import _register, cli
-from eiesim.network.workload import save_workload
+from eiesim.network.workload_file import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

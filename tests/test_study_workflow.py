@@ -15,7 +15,8 @@ import pytest
 
 import eiesim
 from eiesim.network.synthetic import eie_fc_layer
-from eiesim.network.workload import Workload, layer_from_dense, save_workload
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.network.workload_file import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

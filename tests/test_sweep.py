@@ -14,7 +14,7 @@ import pytest
 
 from eiesim.errors import ArchError, UsageError
 from eiesim.network.synthetic import eie_fc_layer
-from eiesim.network.workload import save_workload
+from eiesim.network.workload_file import save_workload
 from eiesim.sweeps.grid import expand_grid, parse_set
 from eiesim.sweeps.sweep import sweep
 

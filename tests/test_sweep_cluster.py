@@ -30,7 +30,7 @@ psutil = pytest.importorskip("psutil")
 from _support import run_cli  # noqa: E402
 
 from eiesim.network.synthetic import eie_fc_layer  # noqa: E402
-from eiesim.network.workload import save_workload  # noqa: E402
+from eiesim.network.workload_file import save_workload  # noqa: E402
 from eiesim.sweeps.sweep import sweep  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -29,7 +29,7 @@ cloudpickle = pytest.importorskip("cloudpickle")
 import eiesim.sweeps.sweep as sweep_mod
 from eiesim.errors import SweepError
 from eiesim.network.synthetic import eie_fc_layer
-from eiesim.network.workload import save_workload
+from eiesim.network.workload_file import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

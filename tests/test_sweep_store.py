@@ -22,7 +22,7 @@ import pytest
 from _support import run_cli
 
 from eiesim.network.synthetic import eie_fc_layer
-from eiesim.network.workload import save_workload
+from eiesim.network.workload_file import save_workload
 from eiesim.sweeps.store import envelope
 from eiesim.sweeps.sweep import sweep
 

@@ -12,7 +12,7 @@ from eiesim.cli import main
 from eiesim.errors import UsageError
 from eiesim.network.synthetic import BENCHMARK_LAYERS, eie_fc_layer, make_workload, squeezenet, workload_names
 from eiesim.network.topologies import RELEASED_DC_NNZ
-from eiesim.network.workload import load_workload, save_workload
+from eiesim.network.workload_file import load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "workloads" / "squeezenet-1.0-synthetic.npz"

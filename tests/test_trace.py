@@ -187,7 +187,7 @@ def test_trace_command_writes_json(tmp_path):
 
     import eiesim.cli.trace_cmd  # noqa: F401 - registers the command
     from eiesim.cli import cli
-    from eiesim.network.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     wl_path = save_workload(random_network(), tmp_path / "net.npz")
     out = tmp_path / "t.json"

@@ -54,7 +54,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "eiesim.sweep_store": ("eiesim.sweeps.store",),
     "eiesim.tables": ("eiesim.render.bounded_tables",),
     "eiesim.trace": ("eiesim.timing.trace",),
-    "eiesim.workload": ("eiesim.network.workload",),
+    "eiesim.workload": ("eiesim.network.workload", "eiesim.network.workload_file"),
 }
 
 #: Old module paths that are not kept (their names are public functions), and where the modules are now.

@@ -24,7 +24,8 @@ from eiesim.errors import ModelFileError, UsageError
 from eiesim.importers.agreement import agreement_inputs, agreement_report, load_density_profile
 from eiesim.network.compress import compress_layer, storage_summary
 from eiesim.network.dense import DenseModel, load_dense
-from eiesim.network.workload import Workload, save_workload
+from eiesim.network.workload import Workload
+from eiesim.network.workload_file import save_workload
 from eiesim.render.bounded_tables import shown
 
 

@@ -13,7 +13,8 @@ from eiesim.cli.group import cli
 from eiesim.errors import InputDataError
 from eiesim.network.functional import PRECISIONS, ForwardResult, forward
 from eiesim.network.network_input import prepare_input
-from eiesim.network.workload import Workload, load_workload
+from eiesim.network.workload import Workload
+from eiesim.network.workload_file import load_workload
 from eiesim.outputs.commit import write_text
 from eiesim.render.bounded_tables import shown
 

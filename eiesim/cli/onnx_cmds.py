@@ -28,7 +28,7 @@ from eiesim.importers.onnx.walker import import_onnx
 from eiesim.network.dense import save_dense, to_workload
 from eiesim.network.functional import forward
 from eiesim.network.network_input import prepare_input
-from eiesim.network.workload import load_workload, save_workload
+from eiesim.network.workload_file import load_workload, save_workload
 
 # -- option parsing -------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     from eiesim.cli.tables import out_console
     from eiesim.config.arch import load_arch
     from eiesim.inputs.images import expand_image_specs
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
     from eiesim.render import render_run
     from eiesim.render.run_files import (
         images_layers_csv,

@@ -25,7 +25,7 @@ def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | No
                   image: str | None, overrides: tuple[str, ...]) -> None:
     """Write a trace of one layer, viewable in ui.perfetto.dev or chrome://tracing (1 us = 1 cycle)."""
     from eiesim.config.arch import load_arch
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
     from eiesim.outputs.commit import write_text
     from eiesim.outputs.paths import check_output_file
     from eiesim.timing.trace import layer_trace

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ from eiesim.importers.caffe.deep_compression import import_dc
 from eiesim.network.compress import storage_summary
 from eiesim.network.dense import dense_from_workload, save_dense
 from eiesim.network.synthetic import make_workload, workload_names
-from eiesim.network.workload import Workload, load_workload, save_workload
+from eiesim.network.workload import Workload
+from eiesim.network.workload_file import load_workload, save_workload
 from eiesim.render.bounded_tables import shown
 
 

@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import UsageError, WorkloadError
-from eiesim.network.workload import MAX_LAYERS, NETWORK_INPUT, Layer, Workload, infer_shapes, parse_layer_meta
+from eiesim.network.workload import MAX_LAYERS, NETWORK_INPUT, Layer, Workload, infer_shapes
+from eiesim.network.workload_file import layer_arrays, parse_layer_meta
 
 _ARRAYS = ("indptr", "indices", "codes", "codebook", "bias")
 
 
 def checked_workload(workload: Any) -> Workload:
     """``workload`` if it is a consistent Workload; WorkloadError/UsageError naming the problem otherwise."""
-    from eiesim.network.workload import _layer_arrays  # the loader's array rules, reused as they are
-
     if not isinstance(workload, Workload):
         raise UsageError(f"the workload must be an eiesim Workload (from eiesim.load_workload), "
                          f"got {type(workload).__name__}")
@@ -53,7 +52,7 @@ def checked_workload(workload: Any) -> Workload:
                 arrays[f"L{i}.{key}"] = np.asarray(getattr(layer, key))
             except (TypeError, ValueError) as exc:
                 raise WorkloadError(f"layer {i} ({layer.name!r}): {key} is not an array ({exc})", source) from None
-        _layer_arrays(arrays, i, info, source)  # type: ignore[arg-type]
+        layer_arrays(arrays, i, info, source)  # type: ignore[arg-type]  # the loader's array rules, as they are
     if workload.input is not None:
         x = np.asarray(workload.input)
         if x.dtype.kind not in "fiu" or tuple(x.shape) != shape:

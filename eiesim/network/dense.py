@@ -25,16 +25,8 @@ from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.inputs.npz import read_npz
 from eiesim.inputs.text import parse_json
 from eiesim.network.topologies import LayerSpec
-from eiesim.network.workload import (
-    MAX_CODEBOOK,
-    MAX_LAYERS,
-    Layer,
-    Workload,
-    infer_shapes,
-    parse_layer_meta,
-    savez_deterministic,
-    scalar_string,
-)
+from eiesim.network.workload import MAX_CODEBOOK, MAX_LAYERS, Layer, Workload, infer_shapes
+from eiesim.network.workload_file import parse_layer_meta, savez_deterministic, scalar_string
 from eiesim.outputs.commit import atomic_path
 
 __all__ = ["DenseLayer", "DenseModel", "load_dense", "save_dense", "dense_from_workload", "to_workload",

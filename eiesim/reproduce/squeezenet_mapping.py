@@ -80,7 +80,7 @@ def synthetic_path() -> Path:
 def study_workload(model: Path | None = None, synthetic: bool = False) -> StudyWorkload:
     """The study's network: ``model`` (a Deep-Compression .net file, or a workload .npz such as
     ``import-dc`` writes), else the real model beside the checkout, else the synthetic one."""
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
 
     if not synthetic:
         path = model or default_real_model()

@@ -58,7 +58,7 @@ def default_real_alex8() -> Path | None:
 
 def real_alex8_row(path: Path, engine: str = "fast") -> dict[str, Any]:
     """The real Alex-8 (authors' pruned fc8, real activations) on the published design, against the paper."""
-    from eiesim.network.workload import load_workload
+    from eiesim.network.workload_file import load_workload
     from eiesim.run.simulate import simulate
 
     arch = load_arch(_arch_path())

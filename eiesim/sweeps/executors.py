@@ -31,7 +31,7 @@ from typing import Any
 from eiesim.config.arch import arch_from_dict
 from eiesim.errors import EiesimError, SweepError
 from eiesim.jit.threads import set_thread_count
-from eiesim.network.workload import load_workload
+from eiesim.network.workload_file import load_workload
 from eiesim.sweeps import points as point_rows
 
 #: Times a point is tried in all when its worker is lost (a crashing point is not retried).

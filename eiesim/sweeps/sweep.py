@@ -36,7 +36,7 @@ from eiesim.config.arch import read_arch_file
 from eiesim.errors import EiesimError
 from eiesim.inputs.images import expand_image_specs, image_label
 from eiesim.network.network_input import prepare_input
-from eiesim.network.workload import load_workload
+from eiesim.network.workload_file import load_workload
 from eiesim.outputs.commit import write_text
 from eiesim.run.provenance import array_digest, file_digest, model_digest
 from eiesim.sweeps import points as point_rows
