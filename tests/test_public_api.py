@@ -127,11 +127,11 @@ def test_public_signatures_are_annotated():
 
 
 def test_import_stays_light():
-    """``import eiesim`` (and so ``eiesim --help``) does not pull in numba or the engines."""
+    """``import eiesim`` (and so ``eiesim --help``) does not pull in numba, the engines or matplotlib."""
     code = textwrap.dedent("""
         import sys, eiesim
-        heavy = sorted(m for m in ("numba", "eiesim.run.simulate", "eiesim.sweeps.sweep", "scipy") if m in sys.modules)
-        print(heavy)
+        heavy = ("numba", "eiesim.run.simulate", "eiesim.sweeps.sweep", "scipy", "matplotlib")
+        print(sorted(m for m in heavy if m in sys.modules))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -70,7 +70,7 @@ def reexport(namespace: dict[str, Any]) -> None:
     Every name but the dunder ones is copied (public names are the same objects as in the
     new modules; a name two new modules define comes from the first one listed).
     """
-    old = namespace["__name__"]
+    old = namespace["__name__"].replace("eiesim._deprecated.", "eiesim.", 1)  # also when a tool walks this folder
     new = MOVED[old]
     warnings.warn(f"{old} is deprecated: its code moved to {' and '.join(new)}; import it from there (the old "
                   "path is kept for one release)", DeprecationWarning, stacklevel=3)

@@ -1,4 +1,4 @@
-"""The ``eiesim`` command line: the only part of eiesim that reads argv and prints.
+"""cli: the ``eiesim`` command line, the only part of eiesim that reads argv and prints.
 
 Each command lives in its own module under ``eiesim.cli`` and registers itself on
 the ``cli`` group (``eiesim.cli.group``). Every user error (``EiesimError`` or a bad

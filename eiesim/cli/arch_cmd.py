@@ -11,7 +11,7 @@ from eiesim.config.arch import describe_parameters
 
 
 def parameters_markdown() -> str:
-    """The parameter table as Markdown (docs/architecture.md is this text; a test keeps them equal)."""
+    """The parameter table as Markdown (docs/arch-parameters.md is this text; a test keeps them equal)."""
     lines = [
         "# Architecture parameters",
         "",
@@ -28,7 +28,7 @@ def parameters_markdown() -> str:
 
 
 @cli.command("params")
-@click.option("--markdown", is_flag=True, help="Print the table as Markdown (the text of docs/architecture.md).")
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown (the text of docs/arch-parameters.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print the parameters as JSON to stdout.")
 def params_command(markdown: bool, as_json: bool) -> None:
     """List every architecture parameter: key, unit, default, description."""

@@ -2,7 +2,7 @@
 
 Each parameter has a type, a unit, a default, a valid range and a one-line
 description (the ``Field`` declarations below are the single source; ``eiesim
-arch-params`` and docs/architecture.md are generated from them). Unknown keys
+params`` and docs/arch-parameters.md are generated from them). Unknown keys
 and out-of-range values are errors naming the key and what would be valid.
 YAML is read by the shared safe loader (``eiesim.inputs.text``: ``yaml.safe_load`` rules, duplicate
 keys refused); ``--set KEY=VALUE`` overrides use
@@ -428,7 +428,7 @@ def legal_sram_size(min_bytes: int, width_bits: int, banks: int = 1) -> int:
 
 
 def describe_parameters() -> list[dict[str, Any]]:
-    """Every parameter as {key, type, unit, default, description}; the source of docs/architecture.md."""
+    """Every parameter as {key, type, unit, default, description}; the source of docs/arch-parameters.md."""
     rows: list[dict[str, Any]] = []
 
     def walk(model: type[BaseModel], prefix: str) -> None:

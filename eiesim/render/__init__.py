@@ -1,4 +1,4 @@
-"""render: results as files and pictures: a run's JSON body and CSV, terminal tables, HTML / Markdown reports, plots.
+"""render: results as files and pictures: report bodies, CSV, terminal tables, HTML / Markdown pages, plots.
 
 * ``run_files``: a run's ``report.json`` body (docs/report-schema.md), ``report.run.json``
   metadata and ``layers.csv``; ``run_tables`` and ``bounded_tables``: the terminal tables.
