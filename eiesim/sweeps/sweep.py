@@ -8,19 +8,21 @@
   (``eiesim.sweeps.keys``): the point's architecture, the workload file's content, the
   content of every network input, the eiesim version and a digest of the simulator's own
   model sources. A restarted sweep recomputes only missing points; a changed input or
-  model never reuses stale results. A point file holds the table row plus the resolved architecture ('auto'
-  sizes replaced by bytes), per-layer results, per-image results when there are several
-  images, and the run's warnings. ``results.csv`` and ``results.jsonl`` (the rows) are
-  regenerated (atomically) from the stored points, in grid order; ``manifest.json``
-  records what the sweep was run on (command, version, model digest, architecture and
-  workload paths with content digests, images), so the directory stands alone. A stored
-  point is reused only after verification (format, key, checksum, metrics); sweeps into
-  one directory claim points so that each is computed once (``eiesim.sweeps.store``).
+  model never reuses stale results. A point file holds the table row plus the resolved
+  architecture ('auto' sizes replaced by bytes), per-layer results, per-image results when
+  there are several images, and the run's warnings. ``results.csv`` and ``results.jsonl``
+  (the rows) are regenerated (atomically) from the stored points, in grid order;
+  ``manifest.json`` records what the sweep was run on (command, version, model digest,
+  architecture and workload paths with content digests, images), so the directory stands
+  alone. A stored point is reused only after verification (format, key, checksum,
+  metrics); sweeps into one directory claim points so that each is computed once
+  (``eiesim.sweeps.store``).
 * Execution (``eiesim.sweeps.executors``, ``eiesim.sweeps.dask_runner``): in this process,
   on local worker processes (the workload is loaded once per worker, not per point; workers
   exit when the sweep dies) or on a Dask cluster (the workload is scattered to the workers,
-  again after workers are lost). Each result is stored at once; a point whose worker was lost is retried
-  (bounded); a point that fails is raised only after every other point has been stored.
+  again after workers are lost). Each result is stored at once; a point whose worker was
+  lost is retried (bounded); a point that fails is raised only after every other point has
+  been stored.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def sweep(
     """Run (or resume) a sweep; returns the table. ``arch_base`` is a YAML path, a dict or None.
 
     ``image``: None (the workload's own input), a path or bundled photo name, or a list of
-    them (each point then simulates every image; see ``evaluate_point``). ``command``: the
+    them (each point then simulates every image; see ``points.evaluate_point``). ``command``: the
     command line, recorded in ``manifest.json``.
     """
     if dask_address is not None:
@@ -223,4 +225,5 @@ def _runner(points: list[SweepPoint], workload: Any, workload_path: Path, networ
         return DaskRunner(dask_address, workers, workload_path.read_bytes(), network_input, arch_dict)
     if workers > 1:
         return PoolRunner(workers, workload_path.read_bytes(), network_input, arch_dict)
+    # evaluate_point is looked up on its module at call time, as in the workers (tests replace it there).
     return SerialRunner(lambda i: point_rows.evaluate_point(points[i].arch, workload, network_input))
