@@ -1,9 +1,9 @@
-"""The ``eiesim`` command line: the only part of eiesim that reads argv and prints.
+"""cli: the ``eiesim`` command line, the only part of eiesim that reads argv and prints.
 
 Each command lives in its own module under ``eiesim.cli`` and registers itself on
-the ``cli`` group. Every user error (``EiesimError`` or a bad command-line value)
-becomes one line on stderr, ``eiesim: error: <file>: <problem>``, and exit
-code 2; ``--debug`` shows the traceback instead.
+the ``cli`` group (``eiesim.cli.group``). Every user error (``EiesimError`` or a bad
+command-line value) becomes one line on stderr, ``eiesim: error: <file>: <problem>``, and
+exit code 2; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -34,43 +34,28 @@ if _started_as_command():
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _interrupted_while_starting)
 
-import importlib  # noqa: E402
-
 import click  # noqa: E402
 
+from eiesim.cli.group import cli  # noqa: E402
 from eiesim.errors import EiesimError  # noqa: E402
-
-#: Modules that define commands (imported for their side effect of registering).
-COMMAND_MODULES = (
-    "eiesim.cli.workload_cmds",
-    "eiesim.cli.compress_cmd",
-    "eiesim.cli.infer_cmd",
-    "eiesim.cli.run_cmd",
-    "eiesim.cli.reproduce",
-    "eiesim.cli.onnx_cmds",
-    "eiesim.cli.arch_cmd",
-    "eiesim.cli.sweep_cmd",
-    "eiesim.cli.report_cmd",
-    "eiesim.cli.trace_cmd",
-)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-@click.version_option(package_name="eiesim")
-def cli(debug: bool) -> None:
-    """eiesim: cycle-approximate simulator of the EIE sparse inference accelerator."""
 
 
 def _register() -> None:
+    """Import every command module: each registers its commands on ``cli`` (eiesim.cli.group)."""
+    from eiesim.cli import (  # noqa: F401 - imported for their registrations, in this order
+        arch_cmd,
+        compress_cmd,
+        infer_cmd,
+        onnx_cmds,
+        report_cmd,
+        reproduce,
+        run_cmd,
+        sweep_cmd,
+        trace_cmd,
+        workload_cmds,
+    )
     from eiesim.cli.outputs import guard_outputs
 
-    for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
     guard_outputs(cli)
 
 
@@ -102,7 +87,7 @@ def _on_signal(signum: int, frame) -> None:  # noqa: ANN001 - signal handler sig
 
 def _interrupted() -> None:
     """Say truthfully what an interrupted command kept (outputs are written whole or not at all)."""
-    from eiesim.atomic import committed_outputs
+    from eiesim.outputs.commit import committed_outputs
 
     kept = committed_outputs()
     if kept:
@@ -125,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    from eiesim.atomic import os_problem, reset_committed_outputs
+    from eiesim.outputs.commit import reset_committed_outputs
+    from eiesim.outputs.paths import os_problem
 
     args = _debug_first(list(sys.argv[1:] if argv is None else argv))
     debug = args[:1] == ["--debug"] or os.environ.get("EIESIM_DEBUG") == "1"
