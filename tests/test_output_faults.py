@@ -54,8 +54,8 @@ def run_args(fc_npz: Path, out: Path, num_pes: int, *extra: str) -> list[str]:
     return ["run", str(TINY), str(fc_npz), "--set", f"num_pes={num_pes}", "--out", str(out), *extra]
 
 
-def start(spec: dict, args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(RUNNER), json.dumps(spec), *args], cwd=ROOT,
+def start(spec: dict, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(RUNNER), json.dumps(spec), *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -440,6 +440,21 @@ def test_every_writing_command_on_a_full_disk(name, writer_inputs, tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {out}/") and "file too large" in lines[0], err
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert left in ([], ["s", "s/points"]), left  # a sweep directory is created before its first point
+
+
+@pytest.mark.slow
+def test_a_cold_numba_cache_on_a_full_disk_changes_nothing(tmp_path):
+    """A new install on a full disk: Numba compiles every kernel and cannot save one. The command still runs, and
+    its one line is about its own output (before, a kernel compiled but not saved ended the run, or added a line)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))  # empty: nothing compiled before
+    proc = start({"fsize": 1}, ["reproduce", "eie-table2", "--json", f"{out}/t2.json"], env)
+    _, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 2, err
+    lines = _lines(err)
+    assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {out}/t2.json: ") and "file too large" in lines[0], err
+    assert not list(out.iterdir())
 
 
 def test_a_symlinked_output_directory_keeps_its_link(fc_npz, tmp_path, capsys):
