@@ -54,6 +54,8 @@ def base_workload_path(tmp_path_factory) -> Path:
 
 #: What each corpus file's one error line must say: the damage that file was made with
 #: (tests/corpus/make_corpus.py), not just that it failed. A new corpus file needs an entry here.
+#: A tuple lists parts that must all be there: for a value pydantic refuses, eiesim names the key and the
+#: field's meaning, unit and bounds around pydantic's own words, which its releases may change.
 PROBLEM = {
     "wl-bias-inf.npz": "L1.bias holds NaN or Inf",
     "wl-bias-wrong-length.npz": "L1.bias has 5 entries, expected out_channels = 3",
@@ -100,10 +102,10 @@ PROBLEM = {
     "arch-nested-unknown-key.yaml": "unknown key 'spmat_sram.widht_bits'",
     "arch-not-yaml.yaml": "not valid YAML at line 2",
     "arch-python-tag.yaml": "python/object/apply:os.system' is not allowed",
-    "arch-section-scalar.yaml": "timing: Input should be a valid dictionary",
+    "arch-section-scalar.yaml": ("timing: ", "(Timing-model latencies)"),
     "arch-unknown-key.yaml": "unknown key 'num_pe'",
-    "arch-wrong-type.yaml": "fifo_depth: Input should be a valid integer",
-    "arch-zero-pes.yaml": "num_pes: Input should be greater than or equal to 1",
+    "arch-wrong-type.yaml": ("fifo_depth: ", ", unit entry; ge 1, le 4096)"),
+    "arch-zero-pes.yaml": ("num_pes: ", "(Processing elements, unit 1; ge 1, le 4096)"),
     "net-billion-nnz.net": "header claims 1000000000 entries but the layer has only 14112 weights",
     "net-empty.net": "file has 0 bytes, too short for the 26-entry header",
     "net-short-header.net": "file has 12 bytes, too short for the 26-entry header",
@@ -118,7 +120,9 @@ def test_corpus_has_at_least_30_kinds():
 
 def assert_reports(err: str, path: Path) -> None:
     """The one error line names this file's damage (``PROBLEM``)."""
-    assert PROBLEM[path.name] in err, (path.name, err)
+    expected = PROBLEM[path.name]
+    for part in (expected,) if isinstance(expected, str) else expected:
+        assert part in err, (path.name, err)
 
 
 @pytest.mark.parametrize("path", WORKLOADS, ids=lambda p: p.name)
