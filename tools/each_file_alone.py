@@ -1,0 +1,71 @@
+"""Run every test file alone, each in a pytest process of its own (a developer's tool; CI does not run it).
+
+A test that passes only after another file has run (a fixture, a file, a warm cache or a
+module-level setting that some other file leaves behind) fails here. With ``--cold`` every
+file also gets an empty Numba cache of its own, as on a fresh install.
+
+Usage::
+
+    python tools/each_file_alone.py [--cold] [--seed N] [tests/test_x.py ...]
+
+Runs the files given, or every ``tests/test_*.py``, with the interpreter running this tool
+(run it from the project's virtual environment). Prints one line per file and a total; the
+exit code is 1 if any file failed or collected no tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_alone(path: Path, cold: bool, seed: int | None) -> tuple[int, float, str]:
+    """(pytest's exit code, seconds, its closing line) for ``path`` run on its own."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)]
+    if seed is not None:
+        cmd.append(f"--randomly-seed={seed}")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
+        if cold:
+            env["NUMBA_CACHE_DIR"] = cache
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        seconds = time.monotonic() - start
+    lines = proc.stdout.strip().splitlines()
+    closing = lines[-1] if lines else proc.stderr.strip()[-200:]
+    if proc.returncode not in (0, 5):
+        sys.stdout.write(proc.stdout[-4000:])
+    return proc.returncode, seconds, closing
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="test files (default: every tests/test_*.py)")
+    parser.add_argument("--cold", action="store_true", help="an empty Numba cache for each file")
+    parser.add_argument("--seed", type=int, help="pytest-randomly's seed (default: a new one per file)")
+    args = parser.parse_args()
+    files = args.files or sorted((ROOT / "tests").glob("test_*.py"))
+    failed = []
+    total = time.monotonic()
+    for path in files:
+        code, seconds, closing = run_alone(path.resolve(), args.cold, args.seed)
+        ok = code == 0
+        print(f"{'ok  ' if ok else 'FAIL'} {seconds:7.1f} s  {path.name}: {closing}", flush=True)
+        if not ok:
+            failed.append(path.name)
+    print(f"{len(files) - len(failed)} passed, {len(failed)} failed (files, each alone"
+          f"{', cold Numba cache' if args.cold else ''}) in {time.monotonic() - total:.0f} s")
+    for name in failed:
+        print(f"failed: {name}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
