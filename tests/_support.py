@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,19 @@ def small_workload():
               layer_from_dense("fc", np.where(rng.random((5, 8 * 4 * 4)) < 0.3, 1.0, 0.0).astype(np.float32),
                                codebook=np.array([1.0]), kind="fc", inputs=("c1",), relu=False)]
     return Workload("small", "test", (2, 4, 4), None, layers, rng.integers(0, 3, (2, 4, 4)).astype(np.float32))
+
+
+def table4_rows(seed: int | None = None) -> list[dict]:
+    """``eiesim.reproduce.table4.table4_rows(seed=seed)`` (default: its seed), computed once per test process
+    (several files check it). A pure function of the seed, so sharing it cannot make one test depend on another;
+    each caller gets its own copy to read or change."""
+    from eiesim.reproduce.table4 import SEED
+
+    return copy.deepcopy(_table4_rows(SEED if seed is None else seed))
+
+
+@functools.cache
+def _table4_rows(seed: int) -> list[dict]:
+    from eiesim.reproduce.table4 import table4_rows as compute
+
+    return compute(seed=seed)

@@ -66,9 +66,11 @@ def test_interrupted_run_leaves_no_report(tmp_path, signum):
 
 
 def test_corrupt_numba_cache_is_recovered(tmp_path):
+    """``trace`` compiles only the encoding kernels (one calling another), so the cold cache costs seconds; the
+    guard that recovers is the same for every kernel (eiesim.jit.cache_guard)."""
     cache = tmp_path / "numba-cache"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
-    cmd = [sys.executable, "-m", "eiesim", "run", str(TINY), str(tmp_path / "wl.npz"), "--json"]
+    cmd = [sys.executable, "-m", "eiesim", "trace", str(TINY), str(tmp_path / "wl.npz"), "--layer", "fc", "-o"]
     from eiesim.workload import save_workload
 
     save_workload(base_workload(), tmp_path / "wl.npz")
