@@ -206,7 +206,11 @@ def _write(path: Path, members: dict[str, np.ndarray]) -> None:
     np.savez(path, **members)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: The examples reuse a per-test tmp_path (each writes and reads its own file); busy machines are not failures.
+FIXTURE_AND_SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(layer=st.integers(0, 1), key=st.sampled_from(["name", "kind", "in_channels", "out_channels", "kernel",
                                                       "stride", "padding", "inputs", "relu", "pool"]),
        value=json_values)
@@ -219,7 +223,7 @@ def test_fuzz_layer_meta(tmp_path, base_members, layer, key, value):
     load_or_clean_error(path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(member=st.sampled_from(["L0.indptr", "L0.indices", "L0.codes", "L0.codebook", "L0.bias", "L1.indptr",
                                "L1.indices", "input", "version", "format"]),
        dtype=st.sampled_from(["i1", "u1", "i4", "i8", "u8", "f4", "f8", "U3", "?"]),
@@ -238,7 +242,7 @@ def test_fuzz_member_arrays(tmp_path, base_members, member, dtype, shape, fill):
     load_or_clean_error(path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(data=st.data())
 def test_fuzz_raw_bytes(tmp_path, base_workload_path, data):
     raw = bytearray(base_workload_path.read_bytes())
@@ -265,7 +269,7 @@ def test_fuzz_arch_dict(data):
         assert "\n" not in exc.one_line()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(text=st.text(max_size=200))
 def test_fuzz_arch_yaml_text(tmp_path, text):
     from eiesim.arch import load_arch
