@@ -7,3 +7,13 @@ from hypothesis import HealthCheck, settings
 # max_examples.
 settings.register_profile("eiesim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("eiesim")
+
+
+def pytest_collection_finish(session) -> None:
+    """Print pytest-randomly's seed also under ``-q`` (the project's default, which hides its header line), so
+    that an order-dependent failure can be repeated with ``--randomly-seed=N``."""
+    config = session.config
+    seed = getattr(config.option, "randomly_seed", None)  # absent with -p no:randomly
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if isinstance(seed, int) and reporter is not None and config.get_verbosity() < 0:
+        reporter.write_line(f"Using --randomly-seed={seed}")

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_alone(path: Path, cold: bool, seed: int | None) -> tuple[int, float, str]:
     """(pytest's exit code, seconds, its closing line) for ``path`` run on its own."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(path)]  # -q comes from addopts
     if seed is not None:
         cmd.append(f"--randomly-seed={seed}")
     env = dict(os.environ, MPLBACKEND="Agg")
