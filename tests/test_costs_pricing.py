@@ -219,12 +219,15 @@ def _doc_sensitivity_rows():
     return rows
 
 
-def test_the_sensitivity_table_of_the_docs_is_what_the_model_gives(monkeypatch):
+def test_the_sensitivity_table_of_the_docs_is_what_the_model_gives(monkeypatch, request):
     from pathlib import Path
 
     from eiesim.costs import default as model
     from eiesim.simulate import simulate
     from eiesim.workload import load_workload
+
+    # Also when an assertion stops the test midway: no calibration fitted to changed constants is left for others.
+    request.addfinalizer(model.fit_calibration.cache_clear)
 
     root = Path(__file__).resolve().parents[1]
     run = simulate(load_arch(root / "arch_configs" / "eie-64pe-8bit.yaml"),

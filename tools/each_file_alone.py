@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_alone(path: Path, cold: bool, seed: int | None) -> tuple[int, float, str]:
-    """(pytest's exit code, seconds, its closing line) for ``path`` run on its own."""
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_alone(path: Path, cold: bool, seed: int | None) -> tuple[int, float, float, str]:
+    """(pytest's exit code, wall seconds, CPU seconds, its closing line) for ``path`` run on its own.
+
+    CPU seconds (user + system, the subprocesses the tests start included) compare runs on a busy machine."""
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(path)]  # -q comes from addopts
     if seed is not None:
         cmd.append(f"--randomly-seed={seed}")
@@ -35,14 +43,14 @@ def run_alone(path: Path, cold: bool, seed: int | None) -> tuple[int, float, str
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
         if cold:
             env["NUMBA_CACHE_DIR"] = cache
-        start = time.monotonic()
+        start, cpu = time.monotonic(), _children_cpu_s()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        seconds = time.monotonic() - start
+        seconds, cpu = time.monotonic() - start, _children_cpu_s() - cpu
     lines = proc.stdout.strip().splitlines()
     closing = lines[-1] if lines else proc.stderr.strip()[-200:]
     if proc.returncode not in (0, 5):
         sys.stdout.write(proc.stdout[-4000:])
-    return proc.returncode, seconds, closing
+    return proc.returncode, seconds, cpu, closing
 
 
 def main() -> int:
@@ -55,9 +63,9 @@ def main() -> int:
     failed = []
     total = time.monotonic()
     for path in files:
-        code, seconds, closing = run_alone(path.resolve(), args.cold, args.seed)
+        code, seconds, cpu, closing = run_alone(path.resolve(), args.cold, args.seed)
         ok = code == 0
-        print(f"{'ok  ' if ok else 'FAIL'} {seconds:7.1f} s  {path.name}: {closing}", flush=True)
+        print(f"{'ok  ' if ok else 'FAIL'} {seconds:7.1f} s wall {cpu:7.1f} s CPU  {path.name}: {closing}", flush=True)
         if not ok:
             failed.append(path.name)
     print(f"{len(files) - len(failed)} passed, {len(failed)} failed (files, each alone"
