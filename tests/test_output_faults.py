@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import errno
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -29,7 +30,7 @@ from eiesim.atomic import TEMP_MARK, OutputSet, check_output_file
 from eiesim.errors import OutputError
 from eiesim.models.synthetic import eie_fc_layer
 from eiesim.workload import save_workload
-from _support import run_cli
+from _support import run_cli, run_exit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -412,13 +413,11 @@ def writer_inputs(fc_npz, tmp_path_factory):
     run_json = d / "r.json"
     dense = d / "dense.npz"
     for args in (["run", str(TINY), str(fc_npz), "--json", str(run_json)], ["export-dense", str(fc_npz), "-o", str(dense)]):
-        assert subprocess.run([sys.executable, "-m", "eiesim", *args], cwd=ROOT, capture_output=True).returncode == 0
+        assert run_exit_code(args) == 0
     onnx_path = None
-    if __import__("importlib").util.find_spec("onnx") is not None:
+    if importlib.util.find_spec("onnx") is not None:
         onnx_path = d / "m.onnx"
-        res = subprocess.run([sys.executable, "-m", "eiesim", "export-onnx", str(fc_npz), "-o", str(onnx_path),
-                              "--no-check"], cwd=ROOT, capture_output=True)
-        assert res.returncode == 0, res.stderr
+        assert run_exit_code(["export-onnx", str(fc_npz), "-o", str(onnx_path), "--no-check"]) == 0
     return {"wl": fc_npz, "run": run_json, "dense": dense, "onnx": onnx_path}
 
 
