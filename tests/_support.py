@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,19 @@ def section_4_1_example(groups, copies: int = 1):
               for name in names]
     x = np.array([[[1, 0]], [[0, 2]], [[1, 3]]], np.float32)
     return arch, Workload("conv", "hand-derived", (3, 1, 2), None, layers, x)
+
+
+def table4_rows(seed: int | None = None) -> list[dict]:
+    """``eiesim.reproduce.table4.table4_rows(seed=seed)`` (default: its seed), computed once per test process
+    (several files check it). A pure function of the seed, so sharing it cannot make one test depend on another;
+    each caller gets its own copy to read or change."""
+    from eiesim.reproduce.table4 import SEED
+
+    return copy.deepcopy(_table4_rows(SEED if seed is None else seed))
+
+
+@functools.cache
+def _table4_rows(seed: int) -> list[dict]:
+    from eiesim.reproduce.table4 import table4_rows as compute
+
+    return compute(seed=seed)

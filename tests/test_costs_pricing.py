@@ -218,12 +218,15 @@ def _doc_sensitivity_rows():
     return rows
 
 
-def test_the_sensitivity_table_of_the_docs_is_what_the_model_gives(monkeypatch):
+def test_the_sensitivity_table_of_the_docs_is_what_the_model_gives(monkeypatch, request):
     from pathlib import Path
 
     from eiesim.costs import default as model
     from eiesim.network.workload_file import load_workload
     from eiesim.run.simulate import simulate
+
+    # Also when an assertion stops the test midway: no calibration fitted to changed constants is left for others.
+    request.addfinalizer(model.fit_calibration.cache_clear)
 
     root = Path(__file__).resolve().parents[1]
     run = simulate(load_arch(root / "arch_configs" / "eie-64pe-8bit.yaml"),

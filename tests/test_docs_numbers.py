@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from _support import NET, ROOT, SHARED
+from _support import NET, ROOT, SHARED, table4_rows
 
 from eiesim.config.arch import load_arch
 
@@ -31,8 +31,6 @@ def _signed(value: float, digits: int = 1) -> str:
 
 @pytest.fixture(scope="module")
 def table4():
-    from eiesim.reproduce.table4 import table4_rows
-
     return table4_rows()
 
 
@@ -49,8 +47,6 @@ def test_table4_synthetic_rows(table4):
 
 
 def test_table4_seed_spread():
-    from eiesim.reproduce.table4 import table4_rows
-
     times: dict[str, list[float]] = {}
     for seed in range(5):
         for r in table4_rows(seed=seed):

@@ -54,6 +54,8 @@ def base_workload_path(tmp_path_factory) -> Path:
 
 #: What each corpus file's one error line must say: the damage that file was made with
 #: (tests/corpus/make_corpus.py), not just that it failed. A new corpus file needs an entry here.
+#: A tuple lists parts that must all be there: for a value pydantic refuses, eiesim names the key and the
+#: field's meaning, unit and bounds around pydantic's own words, which its releases may change.
 PROBLEM = {
     "wl-bias-inf.npz": "L1.bias holds NaN or Inf",
     "wl-bias-wrong-length.npz": "L1.bias has 5 entries, expected out_channels = 3",
@@ -100,10 +102,10 @@ PROBLEM = {
     "arch-nested-unknown-key.yaml": "unknown key 'spmat_sram.widht_bits'",
     "arch-not-yaml.yaml": "not valid YAML at line 2",
     "arch-python-tag.yaml": "python/object/apply:os.system' is not allowed",
-    "arch-section-scalar.yaml": "timing: Input should be a valid dictionary",
+    "arch-section-scalar.yaml": ("timing: ", "(Timing-model latencies)"),
     "arch-unknown-key.yaml": "unknown key 'num_pe'",
-    "arch-wrong-type.yaml": "fifo_depth: Input should be a valid integer",
-    "arch-zero-pes.yaml": "num_pes: Input should be greater than or equal to 1",
+    "arch-wrong-type.yaml": ("fifo_depth: ", ", unit entry; ge 1, le 4096)"),
+    "arch-zero-pes.yaml": ("num_pes: ", "(Processing elements, unit 1; ge 1, le 4096)"),
     "net-billion-nnz.net": "header claims 1000000000 entries but the layer has only 14112 weights",
     "net-empty.net": "file has 0 bytes, too short for the 26-entry header",
     "net-short-header.net": "file has 12 bytes, too short for the 26-entry header",
@@ -118,7 +120,9 @@ def test_corpus_has_at_least_30_kinds():
 
 def assert_reports(err: str, path: Path) -> None:
     """The one error line names this file's damage (``PROBLEM``)."""
-    assert PROBLEM[path.name] in err, (path.name, err)
+    expected = PROBLEM[path.name]
+    for part in (expected,) if isinstance(expected, str) else expected:
+        assert part in err, (path.name, err)
 
 
 @pytest.mark.parametrize("path", WORKLOADS, ids=lambda p: p.name)
@@ -202,7 +206,11 @@ def _write(path: Path, members: dict[str, np.ndarray]) -> None:
     np.savez(path, **members)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: The examples reuse a per-test tmp_path (each writes and reads its own file); busy machines are not failures.
+FIXTURE_AND_SLOW = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(layer=st.integers(0, 1), key=st.sampled_from(["name", "kind", "in_channels", "out_channels", "kernel",
                                                       "stride", "padding", "inputs", "relu", "pool"]),
        value=json_values)
@@ -215,7 +223,7 @@ def test_fuzz_layer_meta(tmp_path, base_members, layer, key, value):
     load_or_clean_error(path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(member=st.sampled_from(["L0.indptr", "L0.indices", "L0.codes", "L0.codebook", "L0.bias", "L1.indptr",
                                "L1.indices", "input", "version", "format"]),
        dtype=st.sampled_from(["i1", "u1", "i4", "i8", "u8", "f4", "f8", "U3", "?"]),
@@ -234,7 +242,7 @@ def test_fuzz_member_arrays(tmp_path, base_members, member, dtype, shape, fill):
     load_or_clean_error(path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(data=st.data())
 def test_fuzz_raw_bytes(tmp_path, base_workload_path, data):
     raw = bytearray(base_workload_path.read_bytes())
@@ -261,7 +269,7 @@ def test_fuzz_arch_dict(data):
         assert "\n" not in exc.one_line()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=FIXTURE_AND_SLOW)
 @given(text=st.text(max_size=200))
 def test_fuzz_arch_yaml_text(tmp_path, text):
     from eiesim.config.arch import load_arch

@@ -123,6 +123,40 @@ def test_the_parser_rejects_what_safe_load_silently_accepts():
     assert parse_yaml("") is None
 
 
+#: Deep nesting in several shapes, and the line of the collection that opens level MAX_DEPTH + 1 (counted by hand).
+#: Some stay within libyaml's own limit (1,000 levels in recent releases) and some go beyond it, some on one
+#: line (where the parser reads far ahead of what it hands over) and some over many lines.
+DEEP_YAML = {
+    "flow-150-one-line": ("a: " + "[" * 150 + "]" * 150 + "\n", 1),
+    "flow-5000-one-line": ("a: " + "[" * 5000 + "]" * 5000 + "\n", 1),
+    "flow-mappings-2000": ("a:\n  b: " + "{k: " * 2000 + "1" + "}" * 2000 + "\n", 2),
+    "flow-2000-one-per-line": ("x: 1\ny: " + "[\n" * 2000 + "]" * 2000 + "\n", 101),
+    "after-quoted-brackets": ("a: '[[[[ '' [[['\nb: \"[[\\\" [[\"\nc: " + "[" * 3000 + "]" * 3000 + "\n", 3),
+    "block-mappings-150": ("".join(" " * i + "k:\n" for i in range(150)) + " " * 150 + "v\n", 101),
+    "block-then-flow": ("".join(" " * i + "k:\n" for i in range(60)) + " " * 60 + "[" * 1500 + "]" * 1500 + "\n", 61),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEEP_YAML))
+def test_deep_nesting_is_reported_in_eiesims_words_and_line(case):
+    """Whichever of eiesim's guard or the parser's own limit meets the nesting first, the message is eiesim's."""
+    text, line = DEEP_YAML[case]
+    with pytest.raises(ArchError) as info:
+        parse_yaml(text, "deep.yaml", ArchError)
+    assert str(info.value) == f"deep.yaml: line {line}: nested more than {MAX_DEPTH} levels deep"
+
+
+@pytest.mark.parametrize("text", [
+    "a: \"" + "[" * 3000 + "\n",  # the brackets are inside a quoted scalar that never ends
+    "# " + "[" * 3000 + "\nnum_pes: [1\n",  # the brackets are a comment; the error is the unclosed list
+    "a: " + "[" * 50 + "\n",  # shallow and unclosed
+])
+def test_other_damage_among_many_brackets_is_not_called_nesting(text):
+    with pytest.raises(ArchError) as info:
+        parse_yaml(text, "bad.yaml", ArchError)
+    assert str(info.value).startswith("bad.yaml: not valid YAML at line ")
+
+
 #: Damaged JSON texts and a word the error must contain.
 BAD_JSON = {
     "deep-nesting": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),

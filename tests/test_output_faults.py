@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import errno
+import importlib
+import importlib.util
 import json
 import os
 import re
@@ -23,7 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _support import run_cli
+from _support import run_cli, run_exit_code
 
 from eiesim.errors import OutputError
 from eiesim.network.synthetic import eie_fc_layer
@@ -55,8 +57,8 @@ def run_args(fc_npz: Path, out: Path, num_pes: int, *extra: str) -> list[str]:
     return ["run", str(TINY), str(fc_npz), "--set", f"num_pes={num_pes}", "--out", str(out), *extra]
 
 
-def start(spec: dict, args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(RUNNER), json.dumps(spec), *args], cwd=ROOT,
+def start(spec: dict, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(RUNNER), json.dumps(spec), *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -413,13 +415,11 @@ def writer_inputs(fc_npz, tmp_path_factory):
     run_json = d / "r.json"
     dense = d / "dense.npz"
     for args in (["run", str(TINY), str(fc_npz), "--json", str(run_json)], ["export-dense", str(fc_npz), "-o", str(dense)]):
-        assert subprocess.run([sys.executable, "-m", "eiesim", *args], cwd=ROOT, capture_output=True).returncode == 0
+        assert run_exit_code(args) == 0
     onnx_path = None
-    if __import__("importlib").util.find_spec("onnx") is not None:
+    if importlib.util.find_spec("onnx") is not None:
         onnx_path = d / "m.onnx"
-        res = subprocess.run([sys.executable, "-m", "eiesim", "export-onnx", str(fc_npz), "-o", str(onnx_path),
-                              "--no-check"], cwd=ROOT, capture_output=True)
-        assert res.returncode == 0, res.stderr
+        assert run_exit_code(["export-onnx", str(fc_npz), "-o", str(onnx_path), "--no-check"]) == 0
     return {"wl": fc_npz, "run": run_json, "dense": dense, "onnx": onnx_path}
 
 
@@ -441,6 +441,20 @@ def test_every_writing_command_on_a_full_disk(name, writer_inputs, tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {out}/") and "file too large" in lines[0], err
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert left in ([], ["s", "s/points"]), left  # a sweep directory is created before its first point
+
+
+def test_a_cold_numba_cache_on_a_full_disk_adds_no_line(fc_npz, tmp_path):
+    """A new install on a full disk: Numba compiles the kernels and cannot save them. The one line is still the
+    output's (before, the cache guard's log record reached stderr through Python's last-resort handler)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))  # empty: nothing compiled before
+    proc = start({"fsize": 1}, ["trace", str(TINY), str(fc_npz), "--layer", "fc", "-o", f"{out}/t.json"], env)
+    _, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 2, err
+    lines = _lines(err)
+    assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {out}/t.json: ") and "file too large" in lines[0], err
+    assert not list(out.iterdir())
 
 
 def test_a_symlinked_output_directory_keeps_its_link(fc_npz, tmp_path, capsys):

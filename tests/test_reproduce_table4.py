@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eiesim.reproduce.table4 import TOLERANCE, table4_rows
+from eiesim.reproduce.table4 import TOLERANCE
+from _support import table4_rows
 
 
 @pytest.fixture(scope="module")

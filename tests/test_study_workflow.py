@@ -17,6 +17,7 @@ import eiesim
 from eiesim.network.synthetic import eie_fc_layer
 from eiesim.network.workload import Workload, layer_from_dense
 from eiesim.network.workload_file import save_workload
+from _support import run_cli, small_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -340,19 +341,25 @@ def test_sweep_directory_stands_alone(tmp_path):
 
 # -- figures for papers and results as data --------------------------------------------------------
 
-def test_figures_as_svg_pdf_png_with_caption(tmp_path):
+def test_figures_as_svg_pdf_png_with_caption(tmp_path, capsys):
+    """A two-layer network (a conv and an fc layer) draws every figure; the second drawing, in another process,
+    gives the same bytes."""
+    wl = tmp_path / "small.npz"
+    save_workload(small_workload(), wl)
     out = tmp_path / "r"
-    assert _eiesim("run", str(TINY), str(SQUEEZENET), "--set", "codebook_bits=8", "--out", str(out)).returncode == 0
-    proc = _eiesim("report", str(out), "--figures", str(tmp_path / "figs"))
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_cli(["run", str(TINY), str(wl), "--set", "codebook_bits=8", "--out", str(out)], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["report", str(out), "--figures", str(tmp_path / "figs")], capsys)
+    assert code == 0, err
     files = sorted((tmp_path / "figs").iterdir())
     stems = {f.stem for f in files}
     assert stems and all({s + ".svg", s + ".pdf", s + ".png"} <= {f.name for f in files} for s in stems)
     svg = next(f for f in files if f.suffix == ".svg").read_text()
-    assert "squeezenet-1.0-synthetic on tiny-4pe" in svg and "cycles" in svg
+    assert "small on tiny-4pe" in svg and "cycles" in svg
     assert next(f for f in files if f.suffix == ".pdf").read_bytes().startswith(b"%PDF")
     again = tmp_path / "figs2"
-    _eiesim("report", str(out), "--figures", str(again))
+    proc = _eiesim("report", str(out), "--figures", str(again))
+    assert proc.returncode == 0, proc.stderr
     assert [f.read_bytes() for f in files] == [(again / f.name).read_bytes() for f in files]  # deterministic
 
 

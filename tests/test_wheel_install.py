@@ -2,9 +2,17 @@
 
 Builds a wheel from a copy of the source tree (offline: the installed setuptools and
 wheel, ``--no-build-isolation``), installs it into a fresh virtual environment
-(``--system-site-packages`` for the dependencies, ``--no-deps --no-index``: nothing is
-downloaded), and runs ``eiesim run`` and ``eiesim reproduce eie-table4`` from a folder
-outside the source tree with PYTHONPATH cleared, so only the installed package is used.
+(``--no-deps --no-index``: nothing is downloaded), and runs ``eiesim run`` and
+``eiesim reproduce eie-table4`` from a folder outside the source tree with PYTHONPATH
+cleared, so only the installed package is used.
+
+The new environment gets its dependencies from the environment running the tests: a
+``.pth`` file lists that environment's site-packages folders. Python does not read the
+``.pth`` files inside a folder added that way, so an editable install of eiesim there (a
+``.pth`` file or an import hook) stays invisible; the test checks that ``eiesim`` is
+imported from the new environment. (``--system-site-packages`` would expose the base
+interpreter's packages instead, which, in a virtual environment, are not eiesim's
+dependencies.)
 Before the fix both commands looked for ``arch_configs/`` and ``workloads/`` beside the
 package and failed ("architecture file not found").
 """
@@ -16,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -46,8 +55,9 @@ def installed(tmp_path_factory):
     wheels = list((base / "dist").glob("eiesim-*.whl"))
     assert len(wheels) == 1, wheels
     env_dir = base / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    _share_dependencies(python, env)
     # This interpreter's pip installs into the new environment (pip >= 22.3: --python); no pip copy needed.
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
           str(wheels[0])], base, env)
@@ -55,6 +65,14 @@ def installed(tmp_path_factory):
     work = base / "elsewhere"
     work.mkdir()
     return {"python": python, "eiesim": env_dir / "bin" / "eiesim", "env": env, "cwd": work, "venv": env_dir}
+
+
+def _share_dependencies(python: Path, env: dict[str, str]) -> None:
+    """Make the running environment's packages importable in the environment of ``python`` (a ``.pth`` file)."""
+    proc = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], python.parent, env)
+    site_packages = Path(proc.stdout.strip())
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (site_packages / "running-environment.pth").write_text("".join(f"{path}\n" for path in ours))
 
 
 def test_the_installed_package_is_the_wheel(installed):

@@ -20,11 +20,18 @@ the node graph makes large files about twice as fast and several times leaner th
 C loader (and three or more times faster than ``yaml.safe_load``), needs no recursion,
 and lets every check above name its line. (libyaml's composer recurses in C and crashes
 the interpreter on deeply nested input; it is not used.)
+
+The parser reads ahead of the events it has handed over (up to a line or 1,024 characters
+while a ``[`` or ``{`` may still turn out to be a mapping key), and newer libyaml releases
+stop at 1,000 levels of nesting themselves, with their own wording. So when the parser
+fails, the text it read beyond the last event is searched for the nesting that made it
+fail, and deep nesting is reported in eiesim's words whatever the PyYAML version.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +214,10 @@ def parse_yaml(text: str, source: str | Path | None = None, error: type[EiesimEr
     """Parse one YAML document safely (see the module docstring); ``error(message, source)`` on any problem."""
     builder = _Builder()
     documents = 0
+    last_mark = None  # where the last event handed over ends
     try:
         for event in yaml.parse(text, Loader=_ParserLoader):
+            last_mark = event.end_mark
             kind = type(event)
             if kind is yaml.ScalarEvent:
                 builder.scalar(event)
@@ -226,12 +235,76 @@ def parse_yaml(text: str, source: str | Path | None = None, error: type[EiesimEr
         raise error(f"line {exc.line}: {exc.message}", source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if mark is not None:
+            line = _line_nested_too_deep(text, last_mark.index if last_mark is not None else 0,
+                                         min(mark.index + 1, len(text)), len(builder.stack))
+            if line is not None:
+                raise error(f"line {line}: nested more than {MAX_DEPTH} levels deep", source) from None
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise error(f"not valid YAML{where}: {problem}", source) from None
     except RecursionError:
         raise error("nested too deeply", source) from None
     return builder.root
+
+
+#: What can open or close a flow collection, start a quoted scalar or a comment.
+_FLOW_SYNTAX = re.compile(r"[\[\]{}'\"#]")
+#: Characters after which a quote starts a quoted scalar (elsewhere it is part of a plain one, as in ``it's``).
+_BEFORE_QUOTE = " \t\r\n[{,:-?"
+
+
+def _line_nested_too_deep(text: str, start: int, end: int, depth: int) -> int | None:
+    """The line at which ``text[start:end]``, read at ``depth`` open collections, opens more than MAX_DEPTH.
+
+    Counts ``[``/``{`` and ``]``/``}`` outside quoted scalars and comments. Used only to name
+    the cause after the parser has refused the text (so a rough reading of plain scalars
+    costs nothing but the choice of message); ``None`` if the nesting stays within the limit.
+    """
+    pos = start
+    while True:
+        found = _FLOW_SYNTAX.search(text, pos, end)
+        if found is None:
+            return None
+        i = found.start()
+        char = text[i]
+        pos = i + 1
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return text.count("\n", 0, i) + 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "#":
+            if i == 0 or text[i - 1] in " \t\r\n":
+                pos = text.find("\n", i, end)
+                if pos < 0:
+                    return None
+        elif i == 0 or text[i - 1] in _BEFORE_QUOTE:
+            pos = _quoted_end(text, i, end)
+            if pos < 0:
+                return None
+
+
+def _quoted_end(text: str, i: int, end: int) -> int:
+    """Just past the quoted scalar opened at ``text[i]`` (``''`` and backslash escapes), or -1 if it does not end."""
+    quote = text[i]
+    pos = i + 1
+    while True:
+        close = text.find(quote, pos, end)
+        if close < 0:
+            return -1
+        if quote == "'":
+            if text.startswith("''", close) and close + 1 < end:
+                pos = close + 2
+                continue
+            return close + 1
+        first = close
+        while first > pos and text[first - 1] == "\\":
+            first -= 1
+        if (close - first) % 2 == 0:  # not itself escaped
+            return close + 1
+        pos = close + 1
 
 
 def load_yaml(path: str | Path, error: type[EiesimError] = EiesimError, what: str = "YAML file") -> Any:
