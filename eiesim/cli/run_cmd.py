@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -13,7 +14,7 @@ import click
 from eiesim.cli.group import cli
 from eiesim.errors import ArchError, UsageError
 from eiesim.outputs.commit import OutputSet
-from eiesim.outputs.paths import check_output_dir, check_output_file
+from eiesim.outputs.paths import check_dir_holds_no_input, check_not_input, check_output_dir, check_output_file
 
 _DEFAULT_OUT = "\0default"
 #: What ``run --out DIR`` writes (and ``eiesim report DIR`` may add); DIR is replaced as a whole.
@@ -85,13 +86,16 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
                                                           if path in (default_arch, default_workload) else ""),
                              path)
     directory = None
+    inputs = [arch_path, workload_path, *(i for i in images if os.path.lexists(i))]
     if out_dir is not None:  # every output is checked before anything is loaded or simulated
         directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
             Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
         check_output_dir(directory, RUN_DIR_FILES)
-    if json_path is not None:
+        check_dir_holds_no_input(directory, inputs, option="--out")
+    if json_path is not None:  # (--json itself is compared with the inputs by eiesim.cli.outputs)
         check_output_file(json_path)
         check_output_file(metadata_path(json_path))
+        check_not_input(metadata_path(json_path), inputs, option="--json")
     arch = load_arch(arch_path, list(overrides))
     workload = load_workload(workload_path)
     specs = expand_image_specs(list(images)) if images else [None if workload.input is not None else "chelsea"]

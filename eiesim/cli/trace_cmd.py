@@ -27,7 +27,7 @@ def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | No
     from eiesim.config.arch import load_arch
     from eiesim.network.workload_file import load_workload
     from eiesim.outputs.commit import write_text
-    from eiesim.outputs.paths import check_output_file
+    from eiesim.outputs.paths import check_not_input, check_output_file
     from eiesim.timing.trace import layer_trace
 
     for path in (arch, workload):
@@ -35,6 +35,7 @@ def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | No
             raise UsageError("no such file", path)
     target = output if output is not None else Path(f"trace-{layer_name}.json")
     check_output_file(target)
+    check_not_input(target, [arch, workload] + ([image] if image and Path(image).exists() else []))
     cfg = load_arch(arch, list(overrides))
     wl = load_workload(workload)
     trace = layer_trace(cfg, wl, layer_name, input=image, max_events=max_events)
