@@ -45,7 +45,7 @@ def open_regular(path: str | Path, error: type[EiesimError] = EiesimError, what:
         if stat.S_ISDIR(mode):
             raise error(f"is a directory, not a {what}", path)
         if not stat.S_ISREG(mode):
-            raise error(f"is {_special_kind(mode)}, not a regular file; a {what} must be a regular file", path)
+            raise error(f"is {_special_kind(mode)}, not a regular file; the {what} must be a regular file", path)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
     except BaseException:
