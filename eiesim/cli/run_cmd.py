@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -12,8 +13,9 @@ import click
 
 from eiesim.cli.group import cli
 from eiesim.errors import ArchError, UsageError
+from eiesim.inputs.files import require_regular_file
 from eiesim.outputs.commit import OutputSet
-from eiesim.outputs.paths import check_output_dir, check_output_file
+from eiesim.outputs.paths import check_dir_holds_no_input, check_not_input, check_output_dir, check_output_file
 
 _DEFAULT_OUT = "\0default"
 #: What ``run --out DIR`` writes (and ``eiesim report DIR`` may add); DIR is replaced as a whole.
@@ -80,18 +82,24 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     arch_path = arch_path or default_arch
     workload_path = workload_path or default_workload
     for what, path in (("architecture", arch_path), ("workload", workload_path)):
-        if not path.is_file():
+        if os.path.lexists(path):
+            require_regular_file(path, UsageError, f"{what} file")  # a FIFO or device: refused, never opened
+        else:
             raise UsageError(f"{what} file not found" + (" (the default; is the installation complete?)"
                                                           if path in (default_arch, default_workload) else ""),
                              path)
     directory = None
+    inputs = [arch_path, workload_path, *(i for i in images if os.path.lexists(i))]
     if out_dir is not None:  # every output is checked before anything is loaded or simulated
         directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
             Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
         check_output_dir(directory, RUN_DIR_FILES)
-    if json_path is not None:
+        check_dir_holds_no_input(directory, inputs, option="--out")
+    if json_path is not None:  # also compared with the default ARCH / WORKLOAD, which are no parameters
         check_output_file(json_path)
         check_output_file(metadata_path(json_path))
+        for target in (json_path, metadata_path(json_path)):
+            check_not_input(target, inputs, option="--json")
     arch = load_arch(arch_path, list(overrides))
     workload = load_workload(workload_path)
     specs = expand_image_specs(list(images)) if images else [None if workload.input is not None else "chelsea"]

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from eiesim.cli.group import cli
 from eiesim.errors import UsageError
+from eiesim.inputs.files import require_regular_file
 from eiesim.outputs.paths import check_output_dir
 from eiesim.render.bounded_tables import shown
 
@@ -42,8 +43,7 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
     from eiesim.sweeps.sweep import sweep
 
     for path in (arch, workload):
-        if not path.is_file():
-            raise UsageError("no such file", path)
+        require_regular_file(path, UsageError)  # missing, a directory, a FIFO or a device: one line
     if out_dir is None:
         out_dir = Path("reports") / f"sweep-{workload.stem}-{arch.stem}"
     check_output_dir(out_dir)

@@ -25,16 +25,17 @@ def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | No
                   image: str | None, overrides: tuple[str, ...]) -> None:
     """Write a trace of one layer, viewable in ui.perfetto.dev or chrome://tracing (1 us = 1 cycle)."""
     from eiesim.config.arch import load_arch
+    from eiesim.inputs.files import require_regular_file
     from eiesim.network.workload_file import load_workload
     from eiesim.outputs.commit import write_text
-    from eiesim.outputs.paths import check_output_file
+    from eiesim.outputs.paths import check_not_input, check_output_file
     from eiesim.timing.trace import layer_trace
 
     for path in (arch, workload):
-        if not path.is_file():
-            raise UsageError("no such file", path)
+        require_regular_file(path, UsageError)  # missing, a directory, a FIFO or a device: one line
     target = output if output is not None else Path(f"trace-{layer_name}.json")
     check_output_file(target)
+    check_not_input(target, [arch, workload] + ([image] if image and Path(image).exists() else []))
     cfg = load_arch(arch, list(overrides))
     wl = load_workload(workload)
     trace = layer_trace(cfg, wl, layer_name, input=image, max_events=max_events)

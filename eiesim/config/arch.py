@@ -71,7 +71,8 @@ class SpmatSram(_Strict):
 
     size_bytes: int | Literal["auto"] = Field(
         131072, description="Capacity per PE, or 'auto' = smallest legal size that holds the workload", json_schema_extra=_unit("B"))
-    width_bits: int = Field(64, ge=8, le=1024, description="Read width: one word per read", json_schema_extra=_unit("bit"))
+    width_bits: int = Field(64, ge=8, le=1024, json_schema_extra=_unit("bit"),
+                            description="Read width: one word per read; a whole number of bytes (a multiple of 8)")
 
 
 class PtrSram(_Strict):
@@ -176,6 +177,9 @@ class ArchConfig(_Strict):
     def _check(self) -> ArchConfig:
         if self.tech_nm not in TECH_NODES_NM:
             raise ValueError(f"tech_nm must be one of {list(TECH_NODES_NM)}, got {self.tech_nm}")
+        if self.spmat_sram.width_bits % 8:
+            raise ValueError(f"spmat_sram.width_bits ({self.spmat_sram.width_bits}) must be a whole number of bytes "
+                             "(a multiple of 8): an SRAM word is built from bytes")
         if self.spmat_sram.width_bits < self.entry_bits:
             raise ValueError(
                 f"spmat_sram.width_bits ({self.spmat_sram.width_bits}) must hold one entry of "
@@ -360,17 +364,36 @@ def read_arch_file(path: str | Path) -> dict[str, Any]:
     from eiesim.inputs.text import load_yaml
 
     loaded = load_yaml(path, ArchError, "architecture file")
-    if loaded is None:
-        return {}
+    if loaded is None:  # an empty file, only comments, or '~': a mistake, not a request for the defaults
+        raise ArchError("empty architecture file (no keys); write '{}' to simulate the default design, "
+                        "or give a file with the keys to change", path)
     if not isinstance(loaded, dict):
         raise ArchError("an architecture must be a YAML mapping of keys to values", path)
     return loaded
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``data`` with ``KEY=VALUE`` overrides applied (dotted keys for nested sections)."""
+    """Return a copy of ``data`` with ``KEY=VALUE`` overrides applied (dotted keys for nested sections).
+
+    ``overrides``: a mapping of (dotted) keys to values, or a list of ``KEY=VALUE`` strings (one
+    string is one override); anything else is an ArchError, not a TypeError."""
     data = copy.deepcopy(data)
-    items = overrides.items() if isinstance(overrides, dict) else (_split_override(o) for o in overrides)
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    if isinstance(overrides, Mapping):
+        bad = [k for k in overrides if not isinstance(k, str)]
+        if bad:
+            raise ArchError(f"an override key must be a string like 'num_pes' or 'spmat_sram.width_bits', got {bad[0]!r}")
+        items = overrides.items()
+    elif isinstance(overrides, list | tuple):
+        bad = [o for o in overrides if not isinstance(o, str)]
+        if bad:
+            raise ArchError(f"overrides must be 'KEY=VALUE' strings (e.g. 'num_pes=32'), got {bad[0]!r} "
+                            f"({type(bad[0]).__name__})")
+        items = (_split_override(o) for o in overrides)
+    else:
+        raise ArchError(f"overrides must be a list of 'KEY=VALUE' strings or a mapping of keys to values, "
+                        f"got {type(overrides).__name__}")
     for key, value in items:
         parts = key.split(".")
         if not all(parts):

@@ -49,13 +49,15 @@ def expand_image_specs(spec: Any) -> list[Any]:
     ``None`` -> ``[None]`` (the workload's own input); a path, photo name or array -> itself;
     a folder -> its image files (``IMAGE_SUFFIXES``) in name order; a list or tuple -> each
     item expanded in turn. The same image twice is an error (it would weigh double in the
-    mean), as is a folder without images.
+    mean), as is a folder without images, and so is an empty list (it names no image; it
+    does not mean the workload's own input, which is ``None``).
     """
     if spec is None:
         return [None]
     items = list(spec) if isinstance(spec, (list, tuple)) else [spec]
     if not items:
-        return [None]
+        raise InputDataError("the list of images is empty; give at least one image, or None for the "
+                             "workload's own input")
     out: list[Any] = []
     seen: set[str] = set()
     for item in items:

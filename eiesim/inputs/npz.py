@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from eiesim.errors import EiesimError, InputDataError, WorkloadError
+from eiesim.inputs.files import require_regular_file
 from eiesim.inputs.memory import check_memory
 
 #: Largest uncompressed member accepted (bytes); far above any real layer.
@@ -41,8 +42,8 @@ def read_npz(path: str | Path, error: type[Exception] = WorkloadError) -> dict[s
     content, or absurd sizes.
     """
     path = Path(path)
-    if not path.is_file():
-        raise error("no such file", path)
+    err = error if isinstance(error, type) and issubclass(error, EiesimError) else WorkloadError
+    require_regular_file(path, err)  # a FIFO or device is refused at a non-blocking open, never read
     try:
         zf = zipfile.ZipFile(path)
     except Exception as exc:  # untrusted bytes: any failure of the zip parser means "not an npz"
@@ -142,6 +143,7 @@ def _read_members(zf: zipfile.ZipFile, path: Path, error: type[Exception]) -> di
 def read_npy(path: str | Path, error: type[EiesimError] = InputDataError) -> np.ndarray:
     """A ``.npy`` file, its header checked against its size and the memory limit before reading."""
     path = Path(path)
+    require_regular_file(path, error)
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:

@@ -4,7 +4,9 @@ Architectures, density profiles, ``--preprocess`` files, run reports, sweep poin
 the JSON inside workloads all come through here, so every command gives the same
 one-line error for the same damage:
 
-* the file is missing, unreadable, larger than :data:`MAX_TEXT_BYTES`, or not UTF-8;
+* the file is missing, not a regular file (a device, FIFO or socket: refused at a
+  non-blocking open), unreadable, larger than :data:`MAX_TEXT_BYTES` (counted while
+  reading, never trusted from ``st_size``), or not UTF-8;
 * a syntax error (with its line);
 * YAML: nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_YAML_VALUES` values
   once aliases are expanded (an "alias bomb"), a duplicate mapping key (with its line:
@@ -38,6 +40,7 @@ from typing import Any
 import yaml
 
 from eiesim.errors import EiesimError
+from eiesim.inputs.files import read_bytes_bounded
 
 #: Largest YAML/JSON text file read (bytes). Architectures and profiles are a few KB;
 #: the run report of a 10,000-layer workload is about 30 MB.
@@ -54,21 +57,16 @@ _STANDARD_TAG = "tag:yaml.org,2002:"
 
 def read_text(path: str | Path, error: type[EiesimError] = EiesimError, what: str = "file",
               max_bytes: int = MAX_TEXT_BYTES) -> str:
-    """The UTF-8 text of ``path``; ``error(message, path)`` if missing, unreadable, too large or not UTF-8."""
+    """The UTF-8 text of ``path``; ``error(message, path)`` if missing, not a regular file, unreadable,
+    too large or not UTF-8 (:func:`read_bytes_bounded`)."""
     path = Path(path)
     try:
-        if not path.exists():
-            raise error(f"no such {what}", path)
-        if path.is_dir():
-            raise error(f"is a directory, not a {what}", path)
         size = path.stat().st_size
-        if size > max_bytes:
-            raise error(f"{what} is {size:,} bytes, larger than the {max_bytes:,} bytes accepted", path)
-        data = path.read_bytes()
-    except OSError as exc:
-        raise error(f"cannot read ({exc.strerror or exc.__class__.__name__})", path) from None
-    if len(data) > max_bytes:  # grew since stat (or a special file)
-        raise error(f"{what} is larger than the {max_bytes:,} bytes accepted", path)
+    except OSError:
+        size = 0
+    if size > max_bytes:  # the common case of a too-large file, said before reading it
+        raise error(f"{what} is {size:,} bytes, larger than the {max_bytes:,} bytes accepted", path)
+    data = read_bytes_bounded(path, max_bytes, error, what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -33,6 +33,8 @@ def prepare_input(workload: Workload, spec: str | Path | np.ndarray | None = Non
                                  f"(bundled photos: {', '.join(BUNDLED_PHOTOS[:6])}, ...)")
         return np.asarray(workload.input, dtype=np.float32)
     if isinstance(spec, np.ndarray) and tuple(spec.shape) == shape:
+        if spec.dtype.kind not in "fiu":  # complex, object, strings, booleans: never cast silently
+            raise InputDataError(f"the input array holds {spec.dtype} values; give real numbers (float or integer)")
         return _finite(spec.astype(np.float32), None)
     if isinstance(spec, str | Path) and str(spec).endswith(".npy") and Path(spec).is_file():
         arr = read_npy(spec)

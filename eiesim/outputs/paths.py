@@ -4,13 +4,26 @@
 runs on every output path before any long work; :func:`check_not_input` refuses an output
 that is one of the command's inputs. Every OS error becomes an ``OutputError`` naming the
 path (:func:`os_problem` says what went wrong in a few words).
+
+The rules (the README's "Commands" section states them for users):
+
+* An output file is written to a temporary beside it and renamed over it, so whatever is at
+  the path is *replaced*. That is only allowed for a regular file: a device node, FIFO or
+  socket at the path is refused (renaming over ``/dev/full`` would destroy the node), and so
+  is ``-`` (these outputs are files; eiesim does not write them to standard output).
+* A symbolic link at an output path is allowed only when it points to a regular file; the
+  link is then replaced by the new file and the file it pointed to is left unchanged. A link
+  to anything else (``/dev/stdout``, a dangling link) is refused.
+* An output is never one of the command's inputs: same path, same file through a symbolic
+  link or a hard link (compared by device and inode), or, for an output directory, a
+  directory holding an input. ``eiesim.cli.outputs`` runs this check for every command.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
+import stat
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -64,9 +77,52 @@ def _check_writable_dir(directory: Path, target: Path) -> None:
         raise OutputError(f"cannot write in {directory}: no space left on device", target)
 
 
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in a few words."""
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device node"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def check_replaceable(path: str | Path) -> None:
+    """Refuse an existing output path that is not a regular file (or a symlink to one): see the module rules."""
+    path = Path(path)
+    if str(path) == "-":
+        raise OutputError("'-' (standard output) is not supported for this output; give a file name", path)
+    try:
+        link = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise output_error(exc, path, "cannot check the output path") from None
+    if stat.S_ISREG(link.st_mode):
+        return
+    if stat.S_ISLNK(link.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError:
+            raise OutputError("is a symbolic link that points nowhere; eiesim would replace the link, remove it "
+                              "or give another path", path) from None
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"is a symbolic link to {_kind(st.st_mode)} ({os.path.realpath(path)}); eiesim writes "
+                              "regular files only and would replace the link, give another path", path)
+        return
+    if stat.S_ISDIR(link.st_mode):
+        return
+    raise OutputError(f"is {_kind(link.st_mode)}; eiesim writes regular files only and would replace it, "
+                      "give another path", path)
+
+
 def check_output_file(path: str | Path) -> Path:
     """Preflight of an output file: it can be created or replaced. Raises OutputError, creates nothing."""
     path = Path(path)
+    check_replaceable(path)
     if path.is_dir():
         raise OutputError("is a directory; give a file name", path)
     if str(path).endswith(os.sep) or path.name in ("", ".", ".."):
@@ -80,6 +136,8 @@ def check_output_dir(path: str | Path, allowed: Collection[str] | Callable[[str]
     added to). ``allowed``: the names this kind of output writes; an existing directory holding
     anything else is refused, because replacing it would delete those files."""
     path = Path(path)
+    if str(path) == "-":
+        raise OutputError("'-' (standard output) cannot be an output directory; give a directory name", path)
     if path.exists() and not path.is_dir():
         raise OutputError("is a file, not a directory", path)
     if path.is_dir():
@@ -101,18 +159,44 @@ def check_output_dir(path: str | Path, allowed: Collection[str] | Callable[[str]
     return path
 
 
-def check_not_input(output: str | Path, inputs: Collection[str | Path], what: str = "input") -> None:
-    """Refuse an output that is one of the files the command reads (same path or same file)."""
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the file ``path`` names (symlinks followed); None if it does not exist."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_not_input(output: str | Path, inputs: Collection[str | Path], what: str = "input",
+                    option: str = "-o") -> None:
+    """Refuse an output file that is one of the files the command reads: the same path, the same
+    resolved path, or the same file by device and inode (a hard link)."""
     out = Path(output)
+    out_id = _identity(out)
     for item in inputs:
         item = Path(item)
-        same = out.absolute() == item.absolute()
-        if not same and out.exists() and item.exists():
-            with contextlib.suppress(OSError):
-                same = os.path.samefile(out, item)
+        same = out.absolute() == item.absolute() or os.path.realpath(out) == os.path.realpath(item)
+        if not same and out_id is not None:
+            same = out_id == _identity(item)
         if same:
             raise OutputError(f"this is the {what} {item}; writing the output there would destroy it, "
-                              "choose another -o", output)
+                              f"choose another {option}", output)
 
 
-__all__ = ["check_not_input", "check_output_dir", "check_output_file", "nearest_existing", "os_problem", "output_error"]
+def check_dir_holds_no_input(directory: str | Path, inputs: Collection[str | Path], what: str = "input",
+                             option: str = "--out") -> None:
+    """Refuse an output directory (replaced as a whole) that is, or holds, one of the command's inputs."""
+    root = os.path.realpath(directory)
+    root_id = _identity(Path(directory))
+    for item in inputs:
+        real = os.path.realpath(item)
+        inside = real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+        if not inside and root_id is not None:
+            inside = _identity(Path(item)) == root_id
+        if inside:
+            raise OutputError(f"holds the {what} {item}; the output replaces the whole directory, which would "
+                              f"destroy it, choose another {option}", directory)
+
+
+__all__ = ["check_dir_holds_no_input", "check_not_input", "check_output_dir", "check_output_file", "check_replaceable", "nearest_existing", "os_problem", "output_error"]

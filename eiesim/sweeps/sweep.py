@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from eiesim.config.arch import read_arch_file
-from eiesim.errors import EiesimError
+from eiesim.errors import EiesimError, UsageError
 from eiesim.inputs.images import expand_image_specs, image_label
 from eiesim.network.network_input import prepare_input
 from eiesim.network.workload_file import load_workload
@@ -109,8 +109,15 @@ def sweep(
     them (each point then simulates every image; see ``points.evaluate_point``). ``command``: the
     command line, recorded in ``manifest.json``.
     """
+    if not isinstance(workload_path, str | Path):
+        raise UsageError(f"sweep takes the workload's file path (its workers load it themselves), got "
+                         f"{type(workload_path).__name__}; save a Workload first with "
+                         "eiesim.save_workload(workload, path)")
     if dask_address is not None:
         check_dask_address(dask_address)  # a malformed address is reported before any work
+    if arch_base is not None and not isinstance(arch_base, str | Path | dict):
+        raise UsageError(f"sweep takes the base architecture as a YAML path, a dict or None, got "
+                         f"{type(arch_base).__name__}")
     if isinstance(arch_base, (str, Path)):
         base = read_arch_file(arch_base)
         source = str(arch_base)

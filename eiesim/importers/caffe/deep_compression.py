@@ -29,6 +29,7 @@ import numpy as np
 
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.importers.caffe.prototxt import topology_from_prototxt
+from eiesim.inputs.files import require_regular_file
 from eiesim.network.topologies import SQUEEZENET_INPUT_SHAPE, SQUEEZENET_PREPROCESS, LayerSpec, squeezenet_topology
 from eiesim.network.workload import Layer, Workload, infer_shapes
 
@@ -119,8 +120,7 @@ def import_dc(net_path: str | Path, prototxt_path: str | Path | None = None) -> 
         specs = squeezenet_topology("1.0")
     else:
         input_shape, specs = topology_from_prototxt(prototxt_path)
-    if not net_path.is_file():
-        raise ModelFileError("no such file", net_path)
+    require_regular_file(net_path, ModelFileError)
     size = net_path.stat().st_size
     try:
         with open(net_path, "rb") as fh:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from eiesim.errors import ModelFileError
+from eiesim.inputs.text import read_text
 from eiesim.network.topologies import LayerSpec
 from eiesim.network.workload import NETWORK_INPUT, Pool, conv_output_hw
 
@@ -132,14 +133,7 @@ def parse_prototxt(text: str, source: str | Path | None = None) -> dict[str, lis
 def read_prototxt(path: str | Path) -> dict[str, list[Any]]:
     """Read and parse a prototxt file (size-limited, UTF-8)."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_PROTOTXT_BYTES:
-            raise ModelFileError(f"larger than {MAX_PROTOTXT_BYTES} bytes; not a deploy prototxt", path)
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFileError("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"cannot read ({exc.__class__.__name__}: {exc})", path) from None
+    text = read_text(path, ModelFileError, "prototxt", MAX_PROTOTXT_BYTES)  # regular files only, bounded
     return parse_prototxt(text, path)
 
 

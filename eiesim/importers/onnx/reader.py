@@ -8,6 +8,7 @@ from typing import Any
 from eiesim.errors import ModelFileError
 from eiesim.importers.onnx.fold import MAX_CONST_ELEMENTS
 from eiesim.importers.onnx.optional import require_onnx
+from eiesim.inputs.files import require_regular_file
 
 #: Largest .onnx file read (protobuf itself cannot parse more than 2 GiB).
 MAX_MODEL_BYTES = 2 * 1024**3 - 1
@@ -17,8 +18,7 @@ def read_model(path: str | Path) -> Any:
     """Parse an .onnx file (size-checked) and load its external data safely; returns a ModelProto."""
     onnx = require_onnx()
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError("no such file", path)
+    require_regular_file(path, ModelFileError)
     size = path.stat().st_size
     if size > MAX_MODEL_BYTES:
         raise ModelFileError(f"{size} bytes is above the {MAX_MODEL_BYTES}-byte protobuf limit", path)
@@ -57,6 +57,7 @@ def _load_external(tensor: Any, model_path: Path) -> None:
         raise ModelFileError(f"{where} lies outside the model's directory; refusing to read it", model_path)
     if not target.is_file():
         raise ModelFileError(f"{where} does not exist", model_path)
+    require_regular_file(target, ModelFileError, "external data file")
     try:
         offset = int(info.get("offset", "0"))
         length = int(info["length"]) if "length" in info else target.stat().st_size - offset
