@@ -94,7 +94,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         check_output_file(metadata_path(json_path))
     arch = load_arch(arch_path, list(overrides))
     workload = load_workload(workload_path)
-    specs = expand_image_specs(list(images)) if images else [None if workload.input is not None else "chelsea"]
+    specs = expand_image_specs(list(images)) if images else [None]  # None: the one default input rule
 
     err = Console(stderr=True)
     limit = None if allow_slow else DEFAULT_EVENT_LIMIT_S
