@@ -158,6 +158,7 @@ def sweep(
 
 def __getattr__(name: str) -> Any:
     """The public classes, imported on first use (``import eiesim`` stays light)."""
+    value: Any  # each branch imports a different kind of object
     if name == "ArchConfig":
         from eiesim.config.arch import ArchConfig as value
     elif name == "Workload":

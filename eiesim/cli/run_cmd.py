@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,10 @@ from eiesim.cli.group import cli
 from eiesim.errors import ArchError, UsageError
 from eiesim.outputs.commit import OutputSet
 from eiesim.outputs.paths import check_output_dir, check_output_file
+
+if TYPE_CHECKING:
+    from eiesim.run.multi_image import MultiImageResult
+    from eiesim.run.result import SimulationResult
 
 _DEFAULT_OUT = "\0default"
 #: What ``run --out DIR`` writes (and ``eiesim report DIR`` may add); DIR is replaced as a whole.
@@ -138,7 +143,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
             bar.stop()
 
     result = multi.first
-    report: object = multi if len(multi.results) > 1 else result
+    report: SimulationResult | MultiImageResult = multi if len(multi.results) > 1 else result
     root = click.get_current_context().find_root()
     meta = run_metadata(multi, time.perf_counter() - t0, (root.obj or {}).get("argv"))
     out = out_console()

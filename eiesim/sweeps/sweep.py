@@ -170,10 +170,11 @@ def sweep(
     def finish(i: int, metrics: dict[str, Any]) -> None:
         nonlocal done
         resolved = resolved_columns(points[i].arch, metrics.get("resolved_arch", {}))
-        stored[i] = {**points[i].overrides, "point": keys[i], **metrics, **resolved}
+        row = {**points[i].overrides, "point": keys[i], **metrics, **resolved}
+        stored[i] = row
         done += 1
         if store:
-            store.put(keys[i], stored[i])
+            store.put(keys[i], row)
             if store.tables_due():
                 store.write_tables([table_row(r) for r in stored if r is not None], columns)
         progress()
