@@ -7,9 +7,13 @@ Public API (plain functions that import their implementation when first called, 
 * ``load_workload(path)`` -> Workload; ``save_workload(workload, path)``
 * ``simulate(arch, workload, input=None, engine="fast")`` -> SimulationResult
   (``result.to_records()`` / ``to_dataframe()``: per-layer rows)
-* ``simulate_images(arch, workload, images)`` -> MultiImageResult (one simulation per image)
+* ``simulate_images(arch, workload, input)`` -> MultiImageResult (one simulation per image)
 * ``forward(workload, x, precision="float32")`` -> ForwardResult (functional reference)
-* ``sweep(...)`` -> SweepResult (design-space sweeps)
+* ``sweep(arch, workload, grid, out_dir=None, input=None)`` -> SweepResult (design-space sweeps;
+  ``grid``: ``{"num_pes": [16, 32]}``; ``arch`` and ``workload``: paths or loaded objects)
+
+The network input has one keyword, ``input``, in ``simulate``, ``simulate_images`` and
+``sweep``; None means the workload's own input, else the bundled photo "chelsea".
 
 The classes (``ArchConfig``, ``Workload``, ``Layer``, ``SimulationResult``,
 ``MultiImageResult``, ``SweepResult``, ``EiesimError``) are loaded on first use. The
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from eiesim.version import __version__ as __version__
 
 if TYPE_CHECKING:  # what type checkers see: the real classes (the functions below carry their own signatures)
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
     import numpy as np
@@ -73,7 +77,7 @@ __all__ = sorted([*FUNCTIONS, *CLASSES, "__version__"])
 
 def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> ArchConfig:
     """Load an architecture YAML (``None``: the published 64-PE design with defaults) and apply
-    ``--set``-style overrides (``["num_pes=32"]`` or a dict of dotted keys). ArchError if invalid."""
+    overrides (``["num_pes=32"]`` or a dict of dotted keys). ArchError if invalid."""
     from eiesim.config.arch import load_arch as implementation
 
     return implementation(path, overrides)
@@ -104,14 +108,17 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     return implementation(arch, workload, input, engine, plan, progress, check, event_limit_s)
 
 
-def simulate_images(arch: ArchConfig, workload: Workload, images: Any, engine: str = "fast", *,
+def simulate_images(arch: ArchConfig, workload: Workload, input: Any = None, engine: str = "fast", *,
                     check: bool = True, event_limit_s: float | None = 300.0,
-                    progress: Callable[[float, int, str], None] | None = None) -> MultiImageResult:
-    """Simulate ``workload`` once per image (paths, bundled photo names, arrays or folders) and
-    summarise the results (``eiesim.run.multi_image.simulate_images``)."""
+                    progress: Callable[[float, int, str], None] | None = None, images: Any = None) -> MultiImageResult:
+    """Simulate ``workload`` once per image of ``input`` (paths, bundled photo names, arrays or
+    folders) and summarise the results (``eiesim.run.multi_image.simulate_images``).
+    ``images``: the old name of ``input`` (deprecated; warns)."""
+    from eiesim.run.keywords import renamed_input
     from eiesim.run.multi_image import simulate_images as implementation
 
-    return implementation(arch, workload, images, engine, check=check, event_limit_s=event_limit_s, progress=progress)
+    input = renamed_input(input, images, "images", "simulate_images")
+    return implementation(arch, workload, input, engine, check=check, event_limit_s=event_limit_s, progress=progress)
 
 
 def forward(workload: Workload, x: np.ndarray, precision: str = "float32",
@@ -124,27 +131,34 @@ def forward(workload: Workload, x: np.ndarray, precision: str = "float32",
 
 
 def sweep(
-    arch_base: dict[str, Any] | str | Path | None,
-    workload_path: str | Path,
-    sets: Sequence[str],
+    arch: ArchConfig | dict[str, Any] | str | Path | None,
+    workload: Workload | str | Path,
+    grid: Mapping[str, Any] | Sequence[str],
     out_dir: str | Path | None = None,
     *,
-    image: Any = None,
+    input: Any = None,
     workers: int = 1,
     dask_address: str | None = None,
     on_point: Callable[[int, int], None] | None = None,
     command: Sequence[str] | None = None,
+    image: Any = None,
 ) -> SweepResult:
-    """Run (or resume, with ``out_dir``) a design-space sweep over the ``--set KEY=V1,V2`` axes
-    ``sets``; returns the table (``eiesim.sweeps.sweep.sweep`` documents every parameter)."""
+    """Run (or resume, with ``out_dir``) a design-space sweep of ``workload`` (a Workload or a
+    path) on ``arch`` (an ArchConfig, a YAML path, a dict or None) over the axes ``grid``
+    (``{"num_pes": [16, 32]}`` or ``["num_pes=16,32"]``); returns the table
+    (``eiesim.sweeps.sweep.sweep`` documents every parameter). ``image``: the old name of
+    ``input`` (deprecated; warns)."""
+    from eiesim.run.keywords import renamed_input
     from eiesim.sweeps.sweep import sweep as implementation
 
-    return implementation(arch_base, workload_path, sets, out_dir, image=image, workers=workers,
+    input = renamed_input(input, image, "image", "sweep")
+    return implementation(arch, workload, grid, out_dir, input=input, workers=workers,
                           dask_address=dask_address, on_point=on_point, command=command)
 
 
 def __getattr__(name: str) -> Any:
     """The public classes, imported on first use (``import eiesim`` stays light)."""
+    value: Any  # each branch imports a different kind of object
     if name == "ArchConfig":
         from eiesim.config.arch import ArchConfig as value
     elif name == "Workload":

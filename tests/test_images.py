@@ -160,10 +160,17 @@ def test_prepare_input_sources(tmp_path):
     np.testing.assert_allclose(img[0], np.tile(np.arange(1, 5)[:, None], (1, 4)), rtol=1e-6)
 
 
-def test_prepare_input_errors(tmp_path):
+def test_no_input_is_the_bundled_photo_for_an_rgb_network_without_a_stored_one():
     wl = workload((3, 4, 4))
-    with pytest.raises(InputDataError, match="--image"):
-        prepare_input(wl, None)
+    np.testing.assert_array_equal(prepare_input(wl, None), prepare_input(wl, "chelsea"))
+    stored = np.full((3, 4, 4), 0.25, np.float32)
+    np.testing.assert_array_equal(prepare_input(workload((3, 4, 4), stored=stored), None), stored)
+
+
+def test_prepare_input_errors(tmp_path):
+    with pytest.raises(InputDataError, match=r"no stored input and takes a \[2, 4, 4\] input, not an image"):
+        prepare_input(workload((2, 4, 4)), None)
+    wl = workload((3, 4, 4))
     np.save(tmp_path / "bad.npy", np.ones((2, 2)))
     with pytest.raises(InputDataError, match="shape"):
         prepare_input(wl, tmp_path / "bad.npy")

@@ -67,7 +67,8 @@ def test_infer_fixed16_json_has_plan(small_npz, tmp_path, capsys):
     assert "sat" in out
 
 
-def test_infer_without_input_asks_for_an_image(small_npz, tmp_path, capsys):
+def test_infer_without_input_asks_for_an_array(small_npz, tmp_path, capsys):
+    """A 1-channel network stores no input: no photo can feed it (the default photo only feeds RGB networks)."""
     from eiesim.network.workload_file import load_workload
 
     wl = load_workload(small_npz)
@@ -75,7 +76,7 @@ def test_infer_without_input_asks_for_an_image(small_npz, tmp_path, capsys):
     path = save_workload(wl, tmp_path / "noinput.npz")
     code, out, err = run_cli(["infer", str(path)], capsys)
     assert code == 2 and err.count("\n") == 1
-    assert err.startswith(f"eiesim: error: {path}: ") and "--image" in err
+    assert "has no stored input" in err and "[1, 4, 4]" in err and "not an image" in err
 
 
 @pytest.fixture()

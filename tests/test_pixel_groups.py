@@ -137,7 +137,7 @@ def test_trace_refuses_pixel_groups_and_says_how_to_trace_one_group():
     from eiesim.timing.trace import layer_trace
 
     arch, wl = section_4_1_example(2)
-    with pytest.raises(UsageError, match=r"--set num_pes=<num_pes / G> --set mapping.pixel_groups=1"):
+    with pytest.raises(UsageError, match=r"num_pes=<num_pes / G> and mapping.pixel_groups=1"):
         layer_trace(arch, wl, "c")
 
 

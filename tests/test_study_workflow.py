@@ -60,15 +60,15 @@ def test_changed_image_bytes_at_the_same_path_recompute_the_point(tmp_path):
     wl = tmp_path / "conv.npz"
     save_workload(conv_workload(), wl)
     photo = _png(tmp_path / "photo.png", 1)
-    first = eiesim.sweep(TINY, wl, ["num_pes=2,4"], tmp_path / "s", image=str(photo))
-    again = eiesim.sweep(TINY, wl, ["num_pes=2,4"], tmp_path / "s", image=str(photo))
+    first = eiesim.sweep(TINY, wl, ["num_pes=2,4"], tmp_path / "s", input=str(photo))
+    again = eiesim.sweep(TINY, wl, ["num_pes=2,4"], tmp_path / "s", input=str(photo))
     assert (first.computed, again.computed, again.reused) == (2, 0, 2)
     _png(photo, 2)  # another picture, same file name
-    changed = eiesim.sweep(TINY, wl, ["num_pes=2,4"], tmp_path / "s", image=str(photo))
+    changed = eiesim.sweep(TINY, wl, ["num_pes=2,4"], tmp_path / "s", input=str(photo))
     assert changed.computed == 2 and changed.reused == 0
     assert [r["point"] for r in changed.rows] != [r["point"] for r in first.rows]
     # The recomputed numbers are those of the new picture (a fresh, store-less sweep agrees).
-    fresh = eiesim.sweep(TINY, wl, ["num_pes=2,4"], image=str(photo))
+    fresh = eiesim.sweep(TINY, wl, ["num_pes=2,4"], input=str(photo))
     assert [r["cycles"] for r in changed.rows] == [r["cycles"] for r in fresh.rows]
 
 

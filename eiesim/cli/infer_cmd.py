@@ -10,9 +10,8 @@ import click
 from rich.table import Table
 
 from eiesim.cli.group import cli
-from eiesim.errors import InputDataError
 from eiesim.network.functional import PRECISIONS, ForwardResult, forward
-from eiesim.network.network_input import prepare_input
+from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.workload import Workload
 from eiesim.network.workload_file import load_workload
 from eiesim.outputs.commit import write_text
@@ -49,7 +48,7 @@ def infer_report(workload: Workload, result: ForwardResult, image: str | None) -
 @click.argument("workload", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--image", default=None, metavar="NAME|PATH",
               help="Image file, bundled photo name (chelsea, coffee, astronaut, rocket, ...) or .npy array "
-                   "(default: the input stored in the workload).")
+                   "(default: the input stored in the workload, else the photo chelsea).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
               help="float32 reference or EIE's 16-bit fixed-point datapath.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -57,15 +56,13 @@ def infer_report(workload: Workload, result: ForwardResult, image: str | None) -
 def infer_command(workload: Path, image: str | None, precision: str, json_path: Path | None) -> None:
     """Run WORKLOAD (.npz) on one input: top-5 classes and per-layer activation densities."""
     wl = load_workload(workload)
-    if image is None and wl.input is None:
-        raise InputDataError("this workload stores no input; give one with --image NAME|PATH "
-                             "(e.g. --image chelsea, a bundled photo)", workload)
-    x = prepare_input(wl, image)
+    x = prepare_input(wl, image)  # no --image: the workload's input, else the bundled photo (default_input)
     result = forward(wl, x, precision)
     from eiesim.cli.tables import out_console
 
     console = out_console()
-    source = image if image is not None else "stored input"
+    used = default_input(wl, image)
+    source = used if used is not None else "stored input"
     top = Table(title=f"{wl.name} on {source} ({precision}): top-5")
     top.add_column("rank", justify="right")
     top.add_column("class index", justify="right")

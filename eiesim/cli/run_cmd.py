@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,10 @@ from eiesim.errors import ArchError, UsageError
 from eiesim.inputs.files import require_regular_file
 from eiesim.outputs.commit import OutputSet
 from eiesim.outputs.paths import check_dir_holds_no_input, check_not_input, check_output_dir, check_output_file
+
+if TYPE_CHECKING:
+    from eiesim.run.multi_image import MultiImageResult
+    from eiesim.run.result import SimulationResult
 
 _DEFAULT_OUT = "\0default"
 #: What ``run --out DIR`` writes (and ``eiesim report DIR`` may add); DIR is replaced as a whole.
@@ -89,7 +94,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
                                                           if path in (default_arch, default_workload) else ""),
                              path)
     directory = None
-    inputs = [arch_path, workload_path, *(i for i in images if os.path.lexists(i))]
+    inputs: list[str | Path] = [arch_path, workload_path, *(str(i) for i in images if os.path.lexists(i))]
     if out_dir is not None:  # every output is checked before anything is loaded or simulated
         directory = Path(out_dir) if out_dir != _DEFAULT_OUT else (
             Path("reports") / f"{_safe_name(workload_path.stem)}-{_safe_name(arch_path.stem)}")
@@ -102,7 +107,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
             check_not_input(target, inputs, option="--json")
     arch = load_arch(arch_path, list(overrides))
     workload = load_workload(workload_path)
-    specs = expand_image_specs(list(images)) if images else [None if workload.input is not None else "chelsea"]
+    specs = expand_image_specs(list(images)) if images else [None]  # None: the one default input rule
 
     err = Console(stderr=True)
     limit = None if allow_slow else DEFAULT_EVENT_LIMIT_S
@@ -146,7 +151,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
             bar.stop()
 
     result = multi.first
-    report: object = multi if len(multi.results) > 1 else result
+    report: SimulationResult | MultiImageResult = multi if len(multi.results) > 1 else result
     root = click.get_current_context().find_root()
     meta = run_metadata(multi, time.perf_counter() - t0, (root.obj or {}).get("argv"))
     out = out_console()

@@ -27,7 +27,8 @@ from eiesim.render.bounded_tables import shown
               help="Directory for points/, results.csv and results.jsonl (default reports/sweep-<workload>-<arch>).")
 @click.option("--image", "images", multiple=True, metavar="NAME|PATH|DIR",
               help="Input image: path, bundled photo name or folder; repeat for several (each point then "
-                   "simulates every image: metrics are means, with _min/_max columns). Default: the workload's input.")
+                   "simulates every image: metrics are means, with _min/_max columns). Default: the workload's input, "
+                   "else the photo chelsea.")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True, help="Local worker processes.")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS|local",
               help="Run points on a Dask distributed cluster ('local' starts one).")
@@ -58,7 +59,7 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
         def on_point(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = sweep(arch, workload, list(sets), out_dir, image=list(images) or None, workers=workers,
+        result = sweep(arch, workload, list(sets), out_dir, input=list(images) or None, workers=workers,
                        dask_address=dask_address, on_point=on_point, command=(root.obj or {}).get("argv"))
     wall = time.perf_counter() - t0
     out = out_console()

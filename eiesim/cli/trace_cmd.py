@@ -19,7 +19,8 @@ from eiesim.errors import UsageError
               help="Trace file (default: trace-<layer>.json).")
 @click.option("--max-events", type=click.IntRange(1, 50_000_000), default=200_000, show_default=True,
               help="Cap on span events; a longer layer is cut (the trace metadata says where).")
-@click.option("--image", default=None, help="Input image: path or bundled photo name (default: the workload's input).")
+@click.option("--image", default=None,
+              help="Input image: path or bundled photo name (default: the workload's input, else the photo chelsea).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override an architecture key.")
 def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | None, max_events: int,
                   image: str | None, overrides: tuple[str, ...]) -> None:

@@ -397,24 +397,24 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
     for key, value in items:
         parts = key.split(".")
         if not all(parts):
-            raise ArchError(f"--set {key}: empty key component")
+            raise ArchError(f"override {key}: empty key component")
         node = data
         model: type[BaseModel] | None = ArchConfig
         for part in parts[:-1]:
             if model is None or part not in model.model_fields:
                 valid = ", ".join(sorted(model.model_fields)) if model else ""
-                raise ArchError(f"--set {key}: unknown key {part!r}; valid keys here: {valid}")
+                raise ArchError(f"override {key}: unknown key {part!r}; valid keys here: {valid}")
             model = _submodel(model, part)
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ArchError(f"--set {key}: {part!r} is not a section")
+                raise ArchError(f"override {key}: {part!r} is not a section")
         if model is None or parts[-1] not in model.model_fields:
             valid = ", ".join(sorted(model.model_fields)) if model else ""
-            raise ArchError(f"--set {key}: unknown key {parts[-1]!r}; valid keys here: {valid}")
+            raise ArchError(f"override {key}: unknown key {parts[-1]!r}; valid keys here: {valid}")
         parsed = _parse_value(key, value) if isinstance(value, str) else value
         if isinstance(parsed, str) and "," in parsed and _is_numeric(model.model_fields[parts[-1]].annotation):
-            raise ArchError(f"--set {key}={value}: one value per key here; a list of values is a sweep axis "
-                            f"(`eiesim sweep ARCH WORKLOAD --set {key}={value}`)")
+            raise ArchError(f"override {key}={value}: one value per key here; a list of values is a sweep axis "
+                            f"(`eiesim sweep`, or eiesim.sweep with the grid {{{key!r}: [...]}})")
         node[parts[-1]] = parsed
     return data
 
@@ -426,7 +426,7 @@ def _submodel(model: type[BaseModel], part: str) -> type[BaseModel] | None:
 
 def _split_override(text: str) -> tuple[str, str]:
     if "=" not in text:
-        raise ArchError(f"--set {text!r}: expected KEY=VALUE, e.g. num_pes=32 or spmat_sram.width_bits=128")
+        raise ArchError(f"override {text!r}: expected KEY=VALUE, e.g. num_pes=32 or spmat_sram.width_bits=128")
     key, value = text.split("=", 1)
     return key.strip(), value.strip()
 
@@ -438,9 +438,9 @@ def _parse_value(key: str, text: str) -> Any:
     except yaml.YAMLError:
         return text
     except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
-        raise ArchError(f"--set {key}={text[:24]}{'...' if len(text) > 24 else ''}: the value cannot be converted") from None
+        raise ArchError(f"override {key}={text[:24]}{'...' if len(text) > 24 else ''}: the value cannot be converted") from None
     if isinstance(value, float) and not math.isfinite(value):
-        raise ArchError(f"--set {key}={text}: the value is not a finite number")
+        raise ArchError(f"override {key}={text}: the value is not a finite number")
     return value
 
 

@@ -140,7 +140,7 @@ def plan_fixed_point(workload: Workload, x_float: np.ndarray, bits: int = 16,
         # With ReLU only the non-negative outputs must fit (negative overflows clip to 0 exactly).
         peak = result.max_abs_before_pool if layer.relu else result.max_abs_before_relu
         frac[layer.name] = frac_bits_for(peak[layer.name], bits)
-    out = {}
+    out: dict[str, int] = {}
     for group in format_groups(workload):
         shared = min(frac[name] for name in group)
         out.update((name, shared) for name in group)

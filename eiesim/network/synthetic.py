@@ -95,9 +95,9 @@ def _check_fc(name: str, n_in: int, n_out: int, wd: float, ad: float) -> None:
     for key, v in (("in", n_in), ("out", n_out)):
         if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1 << 24:
             raise UsageError(f"{name}: {key!r} must be an integer in [1, {1 << 24}], got {v!r}")
-    for key, v in (("weight_density", wd), ("act_density", ad)):
-        if not isinstance(v, (int, float)) or not 0.0 < v <= 1.0:
-            raise UsageError(f"{name}: {key!r} must be in (0, 1], got {v!r}")
+    for key, density in (("weight_density", wd), ("act_density", ad)):
+        if not isinstance(density, (int, float)) or not 0.0 < density <= 1.0:
+            raise UsageError(f"{name}: {key!r} must be in (0, 1], got {density!r}")
     if n_in * n_out > 1 << 31:
         raise UsageError(f"{name}: {n_in} x {n_out} weights is more than eiesim handles ({1 << 31})")
 

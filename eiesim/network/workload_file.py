@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -239,9 +239,29 @@ def load_workload(path: str | Path) -> Workload:
 
 def save_workload(wl: Workload, path: str | Path) -> Path:
     """Write a workload atomically (compressed npz); returns the path written."""
+    members = _members(wl)
+    path = Path(path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        savez_deterministic(tmp, members)
+    return path
+
+
+def workload_bytes(wl: Workload) -> bytes:
+    """The bytes ``save_workload`` would write for ``wl`` (deterministic: equal content, equal bytes).
+
+    A sweep given a loaded workload ships these to its workers and keys its points by their digest.
+    """
+    import io
+
+    buf = io.BytesIO()
+    savez_deterministic(buf, _members(wl))
+    return buf.getvalue()
+
+
+def _members(wl: Workload) -> dict[str, np.ndarray]:
+    """The arrays of a workload file (format v1), by member name."""
     if not isinstance(wl, Workload):
         raise WorkloadError(f"save_workload needs a Workload, got {type(wl).__name__}")
-    path = Path(path)
     members: dict[str, np.ndarray] = {
         "format": np.array(FORMAT_NAME),
         "version": np.array(FORMAT_VERSION, dtype=np.int64),
@@ -256,12 +276,10 @@ def save_workload(wl: Workload, path: str | Path) -> Path:
         members[f"L{i}.bias"] = np.asarray(layer.bias, dtype=np.float32)
     if wl.input is not None:
         members["input"] = np.asarray(wl.input, dtype=np.float32)
-    with atomic_path(path, suffix=".npz") as tmp:
-        savez_deterministic(tmp, members)
-    return path
+    return members
 
 
-def savez_deterministic(path: Path, members: dict[str, np.ndarray]) -> None:
+def savez_deterministic(path: Path | BinaryIO, members: dict[str, np.ndarray]) -> None:
     """Like ``np.savez_compressed`` but byte-identical for identical content (fixed zip timestamps)."""
     import io
     import zipfile

@@ -68,10 +68,10 @@ def _signals_deferred() -> Iterator[None]:
         for sig, handler in old.items():
             signal.signal(sig, handler)
         if pending:
-            sig = pending[0]
-            handler = old.get(sig)
+            first = pending[0]
+            handler = old.get(signal.Signals(first))
             if callable(handler):
-                handler(sig, None)
+                handler(first, None)
             elif handler == signal.SIG_DFL:
                 signal.raise_signal(sig)
 

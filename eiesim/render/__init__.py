@@ -25,6 +25,7 @@ __all__ = ["load_run_report", "load_sweep_dir", "load_sweep_manifest", "pareto_f
 
 def __getattr__(name: str) -> Any:
     """The renderers and readers above, imported on first use."""
+    value: Any  # each branch imports a different kind of object
     if name == "render_run":
         from eiesim.render.run_report import render_run as value
     elif name == "render_sweep":

@@ -206,7 +206,16 @@ def cost_table(result: SimulationResult) -> Table | None:
     table.add_row("average power: per PE / chip", f"{p['per_pe_mw']:,.3f} / {p['chip_mw']:,.1f} mW")
     modules = ", ".join(f"{k} {v:,.0f}" for k, v in a["pe_by_module_um2"].items())
     table.add_row("area per PE", f"{a['pe_um2']:,.0f} um^2 ({modules})")
-    table.add_row("chip area", f"{a['chip_mm2']:,.2f} mm^2")
+    # The SRAM sizes priced, beside the numbers they set: another command may price the same run with
+    # SRAMs sized to fit (reproduce squeezenet-mapping), and its energy and area differ for that reason.
+    srams = (f"SRAMs per PE as priced: Spmat {_kib(result.storage.spmat_capacity_bytes)}, "
+             f"pointers {_kib(result.storage.ptr_capacity_bytes)}")
+    table.add_row("chip area", f"{a['chip_mm2']:,.2f} mm^2 ({srams})")
     table.add_row("frames/J, GOP/s, frames/s/mm^2",
                   f"{f['frames_per_j']:,.1f}, {f['gop_per_s']:,.2f}, {f['frames_per_s_per_mm2']:,.2f}")
     return table
+
+
+def _kib(size_bytes: int) -> str:
+    """``131072`` -> ``"128 KB"`` (KB = 1024 B, as the SRAM sizes are given)."""
+    return f"{size_bytes / 1024:,.4g} KB"

@@ -55,6 +55,6 @@ def energy_study(layers: tuple[str, ...] = REFERENCE_LAYERS, widths: tuple[int, 
             run = _layer_run(name, {"spmat_sram.width_bits": width}, workloads)
             rep = evaluate(run["arch"], run["layers"]).to_dict()
             study[name][width] = rep["energy"]["by_component_pj"]["spmat_sram"]
-    minima = {name: min(by_w, key=by_w.get) for name, by_w in study.items()}
+    minima = {name: min(by_w, key=lambda width: by_w[width]) for name, by_w in study.items()}
     return {"layers": per_layer, "width_study_spmat_read_pj": study, "width_minimum_bits": minima,
             "paper_choice_bits": 64}

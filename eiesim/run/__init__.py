@@ -3,4 +3,5 @@
 * ``simulate``: checks, encoding, engine, costs and the functional check of one inference.
 * ``multi_image``: one simulation per image and the spread of their results.
 * ``result``, ``records``, ``provenance``: results, per-layer rows, content digests.
+* ``keywords``: renamed keywords of the public functions, kept for one release.
 """

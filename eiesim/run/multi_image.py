@@ -20,8 +20,9 @@ from typing import Any
 
 from eiesim.config.arch import ArchConfig
 from eiesim.inputs.images import expand_image_specs, image_label
-from eiesim.network.network_input import prepare_input
+from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.workload import Workload
+from eiesim.run.keywords import renamed_input
 from eiesim.run.provenance import array_digest
 from eiesim.run.result import SimulationResult
 from eiesim.run.simulate import simulate
@@ -118,15 +119,19 @@ class MultiImageResult:
         return body
 
 
-def simulate_images(arch: ArchConfig, workload: Workload, images: Any, engine: str = "fast", *,
+def simulate_images(arch: ArchConfig, workload: Workload, input: Any = None, engine: str = "fast", *,
                     check: bool = True, event_limit_s: float | None = DEFAULT_EVENT_LIMIT_S,
-                    progress: Callable[[float, int, str], None] | None = None) -> MultiImageResult:
-    """Simulate ``workload`` once per image: ``images`` is a list of paths, bundled photo names,
+                    progress: Callable[[float, int, str], None] | None = None, images: Any = None) -> MultiImageResult:
+    """Simulate ``workload`` once per image: ``input`` is a list of paths, bundled photo names,
     arrays or folders (each folder contributes its image files in name order; see
-    ``eiesim.inputs.images.expand_image_specs``). ``progress(done, total, label)`` counts layers over all images.
+    ``eiesim.inputs.images.expand_image_specs``), or one of them, or None (the workload's own
+    input, else the bundled photo: ``eiesim.network.network_input.default_input``).
+    ``progress(done, total, label)`` counts layers over all images.
     ``event_limit_s``: as in ``simulate``, for each image (None: no limit).
+    ``images``: the old name of ``input`` (deprecated; warns).
     """
-    specs = expand_image_specs(images)
+    input = renamed_input(input, images, "images", "simulate_images")
+    specs = [default_input(workload, spec) for spec in expand_image_specs(input)]
     results, labels, digests = [], [], []
     n_layers = len(workload.layers)
     total = n_layers * len(specs)

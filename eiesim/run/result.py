@@ -153,7 +153,8 @@ class SimulationResult:
 
     def cycle_breakdown(self) -> dict[str, dict[str, float]]:
         """The network's cycles by part: the layers' PE cycles summed, and / N (they add up to ``cycles``)."""
-        parts = {name: sum(s.breakdown_pe_cycles.get(name, 0) for s in self.layers) for name in BREAKDOWN_PARTS}
+        parts: dict[str, float] = {name: sum(s.breakdown_pe_cycles.get(name, 0) for s in self.layers)
+                                   for name in BREAKDOWN_PARTS}
         n = self.arch.num_pes
         return {"pe_cycles": parts, "cycles": {name: value / n for name, value in parts.items()}}
 

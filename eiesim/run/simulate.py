@@ -26,7 +26,7 @@ from eiesim.jit.threads import thread_count
 from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
-from eiesim.network.network_input import prepare_input
+from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.workload import Layer, Workload
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
@@ -73,7 +73,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     """Simulate one inference of ``workload`` on ``arch``.
 
     ``input``: an array of the workload's input shape, an image path, a bundled photo
-    name, an H x W x 3 array, or None (the workload's own input). ``engine``: "fast"
+    name, an H x W x 3 array, or None (the workload's own input, else the bundled photo:
+    ``eiesim.network.network_input.default_input``). ``engine``: "fast"
     (Numba, default) or "event" (SimPy, small layers only). ``plan``: fixed-point
     formats (default: calibrated on the input). ``check``: also run the functional
     fixed-point reference and compare every layer's output bit for bit.
@@ -88,6 +89,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     checked_workload(workload)
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
+    input = default_input(workload, input)  # the one default input rule (so the report names the input used)
     x_float = prepare_input(workload, input)
     if plan is not None and not isinstance(plan, FixedPointPlan):
         raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "

@@ -1,6 +1,8 @@
-"""The sweep grid: every ``--set KEY=V1,V2,...`` expression is one axis, the sweep their Cartesian product.
+"""The sweep grid: every axis is one architecture key and its values, the sweep their Cartesian product.
 
-Axes take any architecture key (dotted for nested sections) and are expanded in the order
+A grid is a mapping ``{"num_pes": [16, 32], "fifo_depth": [4, 8]}`` (the library's form) or a
+list of ``KEY=V1,V2,...`` strings (the command line's ``--set``; the values are parsed as
+YAML scalars); both give the same axes. Axes take any architecture key (dotted for nested sections) and are expanded in the order
 given; each point is validated as an architecture, and two points that resolve to the same
 architecture, or an axis that lists a value twice, are usage errors. ``auto`` keys get a
 ``resolved.<key>`` column saying what each point resolved them to.
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,34 +33,74 @@ class SweepPoint:
         return point_key(self.arch, inputs_digest)
 
 
+#: A sweep grid: ``{"num_pes": [16, 32]}`` or ``["num_pes=16,32"]``.
+Grid = Mapping[str, Any] | Sequence[str]
+
+
 def parse_set(expr: str) -> tuple[str, list[Any]]:
     """``KEY=V1,V2,...`` -> (key, values); values are parsed as YAML scalars."""
     import yaml
 
-    if "=" not in expr:
-        raise UsageError(f"--set {expr!r}: expected KEY=V1,V2,... e.g. num_pes=1,2,4,8")
+    if not isinstance(expr, str) or "=" not in expr:
+        raise UsageError(f"sweep axis {expr!r}: expected KEY=V1,V2,... e.g. num_pes=1,2,4,8")
     key, raw = (s.strip() for s in expr.split("=", 1))
     values = []
     for item in raw.split(","):
         item = item.strip()
         if not item:
-            raise UsageError(f"--set {expr!r}: empty value in the list")
+            raise UsageError(f"sweep axis {expr!r}: empty value in the list")
         try:
             values.append(yaml.safe_load(item))
         except yaml.YAMLError:
             values.append(item)
         except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
-            raise UsageError(f"--set {key}={item[:24]}{'...' if len(item) > 24 else ''}: the value cannot be "
+            raise UsageError(f"sweep axis {key}={item[:24]}{'...' if len(item) > 24 else ''}: the value cannot be "
                              "converted") from None
     return key, values
 
 
-def expand_grid(base: dict[str, Any], sets: Sequence[str], source: str | None = None) -> list[SweepPoint]:
-    """All combinations of the ``--set`` axes applied to ``base`` (validated, in order)."""
-    axes = [parse_set(s) for s in sets]
+def grid_axes(grid: Grid) -> list[tuple[str, list[Any]]]:
+    """The axes of ``grid``, in order: ``(key, values)`` per axis.
+
+    A mapping's value is a list, tuple or range of values, or one value (an axis of one
+    point); a sequence holds ``KEY=V1,V2,...`` strings. A lone string is one such axis.
+    """
+    if isinstance(grid, Mapping):
+        axes = []
+        for key, values in grid.items():
+            if not isinstance(key, str) or not key:
+                raise UsageError(f"sweep grid: the key {key!r} is not an architecture key (a non-empty string)")
+            listed = list(values) if isinstance(values, list | tuple | range) else [values]
+            if not listed:
+                raise UsageError(f"sweep axis {key}: no values")
+            axes.append((key, listed))
+        return axes
+    if isinstance(grid, str):
+        return [parse_set(grid)]
+    if not isinstance(grid, Sequence):
+        raise UsageError(f"a sweep grid is a mapping of keys to value lists or a list of KEY=V1,V2 strings, "
+                         f"not {type(grid).__name__}")
+    return [parse_set(s) for s in grid]
+
+
+def grid_strings(grid: Grid) -> list[str]:
+    """The grid as ``KEY=V1,V2,...`` strings (what ``manifest.json`` records; YAML scalars parse back)."""
+    def scalar(value: Any) -> str:
+        if value is None or isinstance(value, bool):
+            return {None: "null", True: "true", False: "false"}[value]
+        return str(value)
+
+    if isinstance(grid, Mapping):
+        return [f"{key}={','.join(scalar(v) for v in values)}" for key, values in grid_axes(grid)]
+    return [grid] if isinstance(grid, str) else list(grid)
+
+
+def expand_grid(base: dict[str, Any], grid: Grid, source: str | None = None) -> list[SweepPoint]:
+    """All combinations of the grid's axes applied to ``base`` (validated, in order)."""
+    axes = grid_axes(grid)
     keys = [k for k, _ in axes]
     if len(set(keys)) != len(keys):
-        raise UsageError(f"--set: a key appears twice in {keys}")
+        raise UsageError(f"sweep grid: a key appears twice in {keys}")
     for key, values in axes:
         _check_distinct(key, values)
     points = []
@@ -71,11 +113,11 @@ def expand_grid(base: dict[str, Any], sets: Sequence[str], source: str | None = 
 
 
 def _check_distinct(key: str, values: list[Any]) -> None:
-    """``--set num_pes=4,4`` is an error: each value of an axis is one point (it was computed twice)."""
+    """``num_pes=4,4`` is an error: each value of an axis is one point (it was computed twice)."""
     seen: list[Any] = []
     for value in values:
         if any(value == s and isinstance(value, bool) == isinstance(s, bool) for s in seen):  # 4 and 4.0 too
-            raise UsageError(f"--set {key}: the value {value!r} is given twice; each value of an axis is one "
+            raise UsageError(f"sweep axis {key}: the value {value!r} is given twice; each value of an axis is one "
                              "point of the grid, so list each value once")
         seen.append(value)
 
@@ -86,7 +128,7 @@ def _check_distinct_points(points: list[SweepPoint]) -> None:
     for point in points:
         key = json.dumps(point.arch.to_dict(), sort_keys=True)
         if key in first:
-            raise UsageError(f"--set: the points {first[key]} and {point.overrides} are the same architecture; "
+            raise UsageError(f"sweep grid: the points {first[key]} and {point.overrides} are the same architecture; "
                              "list each configuration once")
         first[key] = point.overrides
 

@@ -1,8 +1,8 @@
 """Design-space sweeps: a grid of architecture overrides, each point a full simulation.
 
-* Grid (``eiesim.sweeps.grid``): every ``--set KEY=V1,V2,...`` expression is one axis (any
-  architecture key, dotted for nested sections); the sweep is their Cartesian product, in
-  the order given. Each point is one row (``eiesim.sweeps.points``).
+* Grid (``eiesim.sweeps.grid``): a mapping ``{"num_pes": [16, 32]}`` or ``--set``-style
+  ``KEY=V1,V2,...`` strings; each key is one axis (any architecture key, dotted for nested
+  sections); the sweep is their Cartesian product, in the order given. Each point is one row (``eiesim.sweeps.points``).
 * Store: each finished point is written at once to ``DIR/points/<key>.json``
   (atomically), keyed by a hash of everything that can change its result
   (``eiesim.sweeps.keys``): the point's architecture, the workload file's content, the
@@ -28,23 +28,26 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eiesim.config.arch import read_arch_file
+from eiesim.config.arch import ArchConfig, read_arch_file
 from eiesim.errors import EiesimError, UsageError
 from eiesim.inputs.images import expand_image_specs, image_label
-from eiesim.network.network_input import prepare_input
-from eiesim.network.workload_file import load_workload
+from eiesim.network.network_input import default_input, prepare_input
+from eiesim.network.workload import Workload
+from eiesim.network.workload_file import load_workload, workload_bytes
 from eiesim.outputs.commit import write_text
+from eiesim.run.keywords import renamed_input
 from eiesim.run.provenance import array_digest, file_digest, model_digest
 from eiesim.sweeps import points as point_rows
 from eiesim.sweeps.dask_runner import DaskRunner, check_dask_address, quiet_dask_logs
 from eiesim.sweeps.executors import PoolRunner, RunStats, SerialRunner, raise_failures, run_points
-from eiesim.sweeps.grid import SweepPoint, auto_keys, expand_grid, resolved_columns
+from eiesim.sweeps.grid import SweepPoint, auto_keys, expand_grid, grid_strings, resolved_columns
 from eiesim.sweeps.keys import inputs_digest
 from eiesim.sweeps.points import BREAKDOWN_COLUMNS, METRIC_COLUMNS, SPREAD_METRICS, WARNING_SEPARATOR, table_row
 from eiesim.sweeps.store import Rejected, ResultStore
@@ -92,44 +95,56 @@ class SweepResult:
 
 
 def sweep(
-    arch_base: dict[str, Any] | str | Path | None,
-    workload_path: str | Path,
-    sets: Sequence[str],
+    arch: ArchConfig | dict[str, Any] | str | Path | None,
+    workload: Workload | str | Path,
+    grid: Mapping[str, Any] | Sequence[str],
     out_dir: str | Path | None = None,
     *,
-    image: Any = None,
+    input: Any = None,
     workers: int = 1,
     dask_address: str | None = None,
     on_point: Callable[[int, int], None] | None = None,
     command: Sequence[str] | None = None,
+    image: Any = None,
 ) -> SweepResult:
-    """Run (or resume) a sweep; returns the table. ``arch_base`` is a YAML path, a dict or None.
+    """Run (or resume) a sweep; returns the table.
 
-    ``image``: None (the workload's own input), a path or bundled photo name, or a list of
-    them (each point then simulates every image; see ``points.evaluate_point``). ``command``: the
-    command line, recorded in ``manifest.json``.
+    ``arch``: the base architecture, an ``ArchConfig``, a YAML path, a dict of keys or None
+    (the defaults). ``workload``: a ``Workload`` or a workload file path. ``grid``: the axes,
+    a mapping ``{"num_pes": [16, 32], "fifo_depth": [4, 8]}`` or ``KEY=V1,V2`` strings
+    (``eiesim.sweeps.grid``). ``input``: None (the workload's own input, else the bundled
+    photo: ``eiesim.network.network_input.default_input``), a path or bundled photo name, or
+    a list of them (each point then simulates every image; see ``points.evaluate_point``).
+    ``out_dir``: the store of points (a resumed sweep reuses them). ``command``: the command
+    line, recorded in ``manifest.json``. ``image``: the old name of ``input`` (deprecated; warns).
     """
-    if not isinstance(workload_path, str | Path):
-        raise UsageError(f"sweep takes the workload's file path (its workers load it themselves), got "
-                         f"{type(workload_path).__name__}; save a Workload first with "
-                         "eiesim.save_workload(workload, path)")
+    input = renamed_input(input, image, "image", "sweep")
     if dask_address is not None:
         check_dask_address(dask_address)  # a malformed address is reported before any work
-    if arch_base is not None and not isinstance(arch_base, str | Path | dict):
-        raise UsageError(f"sweep takes the base architecture as a YAML path, a dict or None, got "
-                         f"{type(arch_base).__name__}")
-    if isinstance(arch_base, (str, Path)):
-        base = read_arch_file(arch_base)
-        source = str(arch_base)
+    arch_path: str | Path | None = None
+    if isinstance(arch, ArchConfig):
+        base, source = arch.to_dict(), None
+    elif isinstance(arch, (str, Path)):
+        arch_path = arch
+        base, source = read_arch_file(arch), str(arch)
+    elif arch is None or isinstance(arch, dict):
+        base, source = dict(arch or {}), None
     else:
-        base, source = dict(arch_base or {}), None
-    points = expand_grid(base, sets, source)
-    workload_path = Path(workload_path)
-    specs = expand_image_specs(image)
-    workload = load_workload(workload_path)
-    inputs = [prepare_input(workload, spec) for spec in specs]
+        raise UsageError(f"sweep: the architecture is an ArchConfig, a YAML path, a dict or None, "
+                         f"not {type(arch).__name__}")
+    points = expand_grid(base, grid, source)
+    workload_path: Path | None = None
+    if isinstance(workload, Workload):
+        loaded, data = workload, workload_bytes(workload)
+    elif isinstance(workload, (str, Path)):
+        workload_path = Path(workload)
+        loaded, data = load_workload(workload_path), workload_path.read_bytes()
+    else:
+        raise UsageError(f"sweep: the workload is a Workload or a workload file path, not {type(workload).__name__}")
+    specs = [default_input(loaded, spec) for spec in expand_image_specs(input)]
+    inputs = [prepare_input(loaded, spec) for spec in specs]
     network_input: Any = inputs if len(inputs) > 1 else inputs[0]
-    wl_digest = file_digest(workload_path)
+    wl_digest = hashlib.sha256(data).hexdigest()
     input_digests = [array_digest(x) for x in inputs]
     digest = inputs_digest(wl_digest, input_digests)
     store = ResultStore(out_dir) if out_dir is not None else None
@@ -141,8 +156,8 @@ def sweep(
     keys = [p.key(digest) for p in points]
     if store:
         write_text(store.dir / "manifest.json", json.dumps(sweep_manifest(
-            arch_base if isinstance(arch_base, (str, Path)) else None, base, workload_path, wl_digest, workload.name,
-            specs, input_digests, sets, keys, command), indent=2, sort_keys=True) + "\n")
+            arch_path, base, workload_path, wl_digest, loaded.name,
+            specs, input_digests, grid_strings(grid), keys, command), indent=2, sort_keys=True) + "\n")
     stored: list[dict[str, Any] | None] = [store.get(k) if store else None for k in keys]
     todo = [i for i, r in enumerate(stored) if r is None]
     reused = len(points) - len(todo)
@@ -155,10 +170,11 @@ def sweep(
     def finish(i: int, metrics: dict[str, Any]) -> None:
         nonlocal done
         resolved = resolved_columns(points[i].arch, metrics.get("resolved_arch", {}))
-        stored[i] = {**points[i].overrides, "point": keys[i], **metrics, **resolved}
+        row = {**points[i].overrides, "point": keys[i], **metrics, **resolved}
+        stored[i] = row
         done += 1
         if store:
-            store.put(keys[i], stored[i])
+            store.put(keys[i], row)
             if store.tables_due():
                 store.write_tables([table_row(r) for r in stored if r is not None], columns)
         progress()
@@ -176,7 +192,7 @@ def sweep(
     stats = RunStats()
     if todo:
         with quiet_dask_logs() if dask_address is not None else contextlib.nullcontext():
-            runner = _runner(points, workload, workload_path, network_input, workers, dask_address)
+            runner = _runner(points, loaded, data, network_input, workers, dask_address)
             try:
                 stats = run_points(todo, runner, keys, store, finish, stored_by_another_sweep)
             except BaseException:  # interrupted: the tables still show every point stored so far
@@ -195,10 +211,14 @@ def sweep(
                        points=final, rejected=list(store.rejected) if store else [], retried=stats.retried)
 
 
-def sweep_manifest(arch_path: str | Path | None, base: dict[str, Any], workload_path: Path, workload_digest: str,
+def sweep_manifest(arch_path: str | Path | None, base: dict[str, Any], workload_path: Path | None, workload_digest: str,
                    workload_name: str, image_specs: Sequence[Any], input_digests: Sequence[str],
                    sets: Sequence[str], keys: Sequence[str], command: Sequence[str] | None) -> dict[str, Any]:
-    """``manifest.json``: what this sweep ran on, so that its directory stands alone."""
+    """``manifest.json``: what this sweep ran on, so that its directory stands alone.
+
+    ``workload_path`` is None for a sweep given a loaded ``Workload``: the manifest then
+    records its name and the digest of its file form (``workload_bytes``), not a path.
+    """
     images = []
     for spec, digest in zip(image_specs, input_digests):
         entry: dict[str, Any] = {"image": image_label(spec), "input_sha256": digest}
@@ -215,22 +235,23 @@ def sweep_manifest(arch_path: str | Path | None, base: dict[str, Any], workload_
         "model_digest": model_digest(),
         "command": list(command) if command is not None else None,
         "arch": arch,
-        "workload": {"path": str(workload_path.resolve()), "sha256": workload_digest, "name": workload_name},
+        "workload": {"path": str(workload_path.resolve()) if workload_path is not None else None,
+                     "sha256": workload_digest, "name": workload_name},
         "images": images,
         "sets": list(sets),
         "points": list(keys),
     }
 
 
-def _runner(points: list[SweepPoint], workload: Any, workload_path: Path, network_input: Any, workers: int,
+def _runner(points: list[SweepPoint], workload: Workload, workload_data: bytes, network_input: Any, workers: int,
             dask_address: str | None) -> Any:
     """The runner for this sweep: Dask, local worker processes, or this process."""
     def arch_dict(i: int) -> dict[str, Any]:
         return points[i].arch.to_dict()
 
     if dask_address is not None:
-        return DaskRunner(dask_address, workers, workload_path.read_bytes(), network_input, arch_dict)
+        return DaskRunner(dask_address, workers, workload_data, network_input, arch_dict)
     if workers > 1:
-        return PoolRunner(workers, workload_path.read_bytes(), network_input, arch_dict)
+        return PoolRunner(workers, workload_data, network_input, arch_dict)
     # evaluate_point is looked up on its module at call time, as in the workers (tests replace it there).
     return SerialRunner(lambda i: point_rows.evaluate_point(points[i].arch, workload, network_input))

@@ -156,8 +156,8 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
     if arch.mapping.pixel_groups != 1:
         raise UsageError(
             f"the trace draws one group of PEs (mapping.pixel_groups: 1), not {arch.mapping.pixel_groups}; a pixel "
-            f"group is a chip of num_pes / G PEs working on every G-th pixel: trace it with --set "
-            f"num_pes=<num_pes / G> --set mapping.pixel_groups=1 (its rounds are those of the group's pixels)")
+            f"group is a chip of num_pes / G PEs working on every G-th pixel: trace it with the overrides "
+            f"num_pes=<num_pes / G> and mapping.pixel_groups=1 (its rounds are those of the group's pixels)")
     params = TimingParams.from_arch(arch)
     encoded = {lay.name: layout_layer(lay, arch) for lay in workload.layers}
     arch, _storage, stream = resolve_storage(arch, workload, encoded)

@@ -46,18 +46,21 @@ def _print_rows(console: Any, study: dict[str, Any]) -> None:
         "(compute - bound) the row recovers; speedup is on total cycles.", highlight=False)
     pub = study["arch"]
     c = Table(title=f"Pixel groups on {tag}: what they cost")
-    for col in ("mapping", "mJ", "ptr reads", "Spmat B/PE", "ptr B/PE", "fits", "mm²"):
-        c.add_column(col, justify="left" if col == "mapping" else "right", no_wrap=col == "mapping")
+    # "SRAMs" stands beside mJ and mm², which it sets: `eiesim run` prices the published SRAMs.
+    for col in ("mapping", "SRAMs", "mJ", "mm²", "ptr reads", "Spmat B/PE", "ptr B/PE", "fits"):
+        c.add_column(col, justify="left" if col in ("mapping", "SRAMs") else "right", no_wrap=col in ("mapping", "SRAMs"))
     for r in rows:
-        c.add_row(r["label"], f"{r['energy_pj'] / 1e9:.3f}", f"{r['ptr_reads'] / 1e6:.1f} M",
+        c.add_row(r["label"], "sized to fit" if r["srams"] == "auto" else "published", f"{r['energy_pj'] / 1e9:.3f}",
+                  f"{r['chip_mm2']:.2f}", f"{r['ptr_reads'] / 1e6:.1f} M",
                   f"{r['spmat_bytes_per_pe']:,}", f"{r['ptr_bytes_per_pe']:,}",
-                  "yes" if r["fits_published_srams"] else "no", f"{r['chip_mm2']:.2f}")
+                  "yes" if r["fits_published_srams"] else "no")
     console.print(c)
     console.print(
-        f"mJ = energy per inference; B/PE = per-PE SRAM the weights need (all layers resident, replicas included); fits = within the "
+        "SRAMs = the SRAM sizes priced: sized to fit the weights (auto) or the published chip's (as `eiesim run` "
+        "prices them); mJ = energy per inference and mm² = chip area, both priced with those SRAMs; B/PE = per-PE "
+        "SRAM the weights need (all layers resident, replicas included); fits = within the "
         f"published {pub['published_spmat_bytes_per_pe']:,} B Spmat and {pub['published_ptr_bytes_per_pe']:,} B "
-        "pointer SRAM; mm² = chip area, SRAMs sized to fit (auto) except in 'auto, published SRAMs'. Energy and "
-        "area: the cost model's pricing of each run.", highlight=False)
+        "pointer SRAM.", highlight=False)
     functional = {r["functional"] for r in rows}
     if functional != {None}:
         console.print(f"functional check (outputs vs the fixed-point reference, every row): "

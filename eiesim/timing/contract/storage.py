@@ -153,8 +153,8 @@ def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, Col
                     pe = int(need.argmax())
                     raise ArchError(
                         f"the weights do not fit on chip: at layer {name!r}, PE {pe} needs {int(need[pe])} bytes of "
-                        f"{what} (all layers so far) but has {cap}; use `--set spmat_sram.size_bytes=auto` "
-                        f"(and ptr_sram.size_bytes=auto) or set dram.sram_overflow: stream")
+                        f"{what} (all layers so far) but has {cap}; set spmat_sram.size_bytes (and "
+                        f"ptr_sram.size_bytes) to auto, or dram.sram_overflow to stream")
     stream = {layer.name: 0 if resident else int((encoded[layer.name].spmat_bytes_per_pe
                                                   + encoded[layer.name].ptr_bytes_per_pe).sum())
               for layer in workload.layers}

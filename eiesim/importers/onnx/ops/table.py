@@ -39,5 +39,5 @@ def handles(op_type: str, listed_as: Any = _AS_IS) -> Callable[[OpHandler], OpHa
 
 def listed_in(module: ModuleType) -> list[str]:
     """The listed names of the operators ``module`` handles, in the order it defines their handlers."""
-    return [LISTED_AS[op] for op, handler in OPS.items()
-            if handler.__module__ == module.__name__ and LISTED_AS[op] is not None]
+    return [listed for op, handler in OPS.items()
+            if handler.__module__ == module.__name__ and (listed := LISTED_AS[op]) is not None]
