@@ -5,7 +5,9 @@
 array) skips the loader. ``checked_workload`` applies the loader's own rules to such an
 object, so that a code beyond the codebook, a non-monotone ``indptr`` or a wrong shape is
 a ``WorkloadError`` naming the layer instead of an IndexError deep inside an engine.
-The checks are linear in the number of stored entries (milliseconds for SqueezeNet).
+The checks are linear in the number of stored entries (milliseconds for SqueezeNet); a
+layer whose content digest was already checked in this process is not checked again
+(``eiesim.content_cache``: the digest covers its attributes and every byte of its arrays).
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ _ARRAYS = ("indptr", "indices", "codes", "codebook", "bias")
 
 def checked_workload(workload: Any) -> Workload:
     """``workload`` if it is a consistent Workload; WorkloadError/UsageError naming the problem otherwise."""
+    checked_layer_digests(workload)
+    return workload
+
+
+def checked_layer_digests(workload: Any) -> list[str]:
+    """Check ``workload`` as ``checked_workload`` does; return each layer's content digest, in order."""
+    from eiesim.content_cache import VALIDATED_LAYERS, layer_digest
     from eiesim.workload import _layer_arrays  # the loader's array rules, reused as they are
 
     if not isinstance(workload, Workload):
@@ -37,6 +46,7 @@ def checked_workload(workload: Any) -> Workload:
         raise WorkloadError(f"input_shape must be (C, H, W) or (K,) of positive integers, got {workload.input_shape!r}",
                             source)
     names: set[str] = set()
+    digests: list[str] = []
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise WorkloadError(f"layer {i} is a {type(layer).__name__}, not an eiesim Layer", source)
@@ -53,7 +63,14 @@ def checked_workload(workload: Any) -> Workload:
                 arrays[f"L{i}.{key}"] = np.asarray(getattr(layer, key))
             except (TypeError, ValueError) as exc:
                 raise WorkloadError(f"layer {i} ({layer.name!r}): {key} is not an array ({exc})", source) from None
-        _layer_arrays(arrays, i, info, source)  # type: ignore[arg-type]
+        if all(a.dtype.kind in "iuf" for a in arrays.values()):
+            digest = layer_digest(layer)
+            # The digest names the layer's content, not its position: the array rules are the
+            # same at any index, and an error found there is raised before anything is cached.
+            VALIDATED_LAYERS.get_or_compute(digest, lambda: bool(_layer_arrays(arrays, i, info, source)))
+            digests.append(digest)
+        else:
+            _layer_arrays(arrays, i, info, source)  # type: ignore[arg-type]  # raises: not numeric
     if workload.input is not None:
         x = np.asarray(workload.input)
         if x.dtype.kind not in "fiu" or tuple(x.shape) != shape:
@@ -66,4 +83,4 @@ def checked_workload(workload: Any) -> Workload:
         if bad:
             raise WorkloadError(f"layer {layer.name!r}: input {bad[0]!r} is not the network input or a layer", source)
     infer_shapes(workload, source)
-    return workload
+    return digests

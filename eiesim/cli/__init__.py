@@ -1,7 +1,10 @@
 """The ``eiesim`` command line: the only part of eiesim that reads argv and prints.
 
 Each command lives in its own module under ``eiesim.cli`` and registers itself on
-the ``cli`` group. Every user error (``EiesimError`` or a bad command-line value)
+the ``cli`` group. The group imports a command's module only when that command runs
+(or its ``--help`` is asked for): ``eiesim --help`` lists every command from the
+one-line helps kept in ``COMMANDS``, so ``eiesim --version`` and ``--help`` start without
+numba, scipy or matplotlib (issue 27). Every user error (``EiesimError`` or a bad command-line value)
 becomes one line on stderr, ``eiesim: error: <file>: <problem>``, and exit
 code 2; ``--debug`` shows the traceback instead.
 """
@@ -38,40 +41,92 @@ import importlib  # noqa: E402
 
 import click  # noqa: E402
 
+from eiesim import __version__  # noqa: E402
 from eiesim.errors import EiesimError  # noqa: E402
 
-#: Modules that define commands (imported for their side effect of registering).
-COMMAND_MODULES = (
-    "eiesim.cli.workload_cmds",
-    "eiesim.cli.compress_cmd",
-    "eiesim.cli.infer_cmd",
-    "eiesim.cli.run_cmd",
-    "eiesim.cli.reproduce",
-    "eiesim.cli.onnx_cmds",
-    "eiesim.cli.arch_cmd",
-    "eiesim.cli.sweep_cmd",
-    "eiesim.cli.report_cmd",
-    "eiesim.cli.trace_cmd",
-)
+#: Command name -> (the modules that define it, the first paragraph of its help).
+#: The modules are imported for their side effect of registering on ``cli``, only when the
+#: command is used; a test checks each help line against the command's own docstring.
+#: ``compress`` also needs ``onnx_cmds``, which adds the ``.onnx`` dense-model reader.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "compress": (("eiesim.cli.compress_cmd", "eiesim.cli.onnx_cmds"),
+                 "Prune a dense model, share weights with k-means, and report its storage."),
+    "export-dense": (("eiesim.cli.workload_cmds",),
+                     "Decode a workload to dense float32 weights (the input format of `eiesim compress`)."),
+    "export-onnx": (("eiesim.cli.onnx_cmds",),
+                    "Write WORKLOAD's decoded (dense, shared-weight) network as an ONNX model."),
+    "import-dc": (("eiesim.cli.workload_cmds",),
+                  "Decode a Deep-Compression .net file (e.g. compressed_SqueezeNet.net) into a workload."),
+    "import-onnx": (("eiesim.cli.onnx_cmds",),
+                    "Read an ONNX MODEL into eiesim's dense model format (input of eiesim compress)."),
+    "infer": (("eiesim.cli.infer_cmd",),
+              "Run WORKLOAD (.npz) on one input: top-5 classes and per-layer activation densities."),
+    "info": (("eiesim.cli.workload_cmds",),
+             "Show a workload's layers: shapes, non-zeros, density, codebook bits, storage."),
+    "params": (("eiesim.cli.arch_cmd",), "List every architecture parameter: key, unit, default, description."),
+    "report": (("eiesim.cli.report_cmd",),
+               "Render SOURCE (a run's report.json, or a sweep directory) with tables and embedded plots."),
+    "reproduce": (("eiesim.cli.reproduce",), "Reproduce results of the EIE paper (Han et al., ISCA 2016)."),
+    "run": (("eiesim.cli.run_cmd",),
+            "Simulate WORKLOAD (.npz) on ARCH (.yaml); defaults: eie-64pe-8bit.yaml and the bundled SqueezeNet."),
+    "sweep": (("eiesim.cli.sweep_cmd",),
+              "Simulate every combination of the --set values; finished points survive interruption."),
+    "trace": (("eiesim.cli.trace_cmd",),
+              "Write a trace of one layer, viewable in ui.perfetto.dev or chrome://tracing (1 us = 1 cycle)."),
+    "workload": (("eiesim.cli.workload_cmds",), "Make a deterministic synthetic workload (see --list)."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A click group that imports a command's module the first time the command is looked up.
+
+    ``list_commands`` names every command of ``COMMANDS`` without importing anything; the
+    top-level help's command list is written from the help lines kept there.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            load_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``eiesim --help``, without importing the command modules."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name) or click.Command(name, help=COMMANDS[name][1])
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-@click.version_option(package_name="eiesim")
+@click.version_option(version=__version__)  # the version the package metadata is made from (pyproject)
 def cli(debug: bool) -> None:
     """eiesim: cycle-approximate simulator of the EIE sparse inference accelerator."""
 
 
-def _register() -> None:
+def load_command(name: str) -> None:
+    """Import the modules that define command ``name`` and give its output options their checks."""
     from eiesim.cli.outputs import guard_outputs
 
-    for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    for module in COMMANDS[name][0]:
+        importlib.import_module(module)
     guard_outputs(cli)
+
+
+def _register() -> None:
+    """Import every command (tests and tools that walk the whole command tree)."""
+    for name in COMMANDS:
+        load_command(name)
 
 
 def _debug_first(args: list[str]) -> list[str]:
@@ -125,12 +180,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    from eiesim.atomic import os_problem, reset_committed_outputs
-
     args = _debug_first(list(sys.argv[1:] if argv is None else argv))
     debug = args[:1] == ["--debug"] or os.environ.get("EIESIM_DEBUG") == "1"
-    reset_committed_outputs()
-    _register()  # imports every command: still under the early handlers when started as a command
+    atomic = sys.modules.get("eiesim.atomic")  # not imported yet: nothing was written, nothing to forget
+    if atomic is not None:
+        atomic.reset_committed_outputs()
+    # The command's module is imported when click looks the command up (LazyGroup), under the
+    # handlers below: an interrupt while it imports is one line too.
     try:
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
@@ -163,6 +219,8 @@ def _main(argv: list[str] | None) -> None:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
+        from eiesim.atomic import os_problem
+
         problem = os_problem(exc)
         if not exc.filename and (not exc.errno or problem.lower() == "error"):
             problem = f"an operating-system call failed ({exc.__class__.__name__}: {' '.join(str(exc).split())})"
