@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
-from typing import Any
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -361,12 +359,6 @@ def provenance(cal: Calibration, sram_source: str) -> str:
             "(docs/cost-model.md)")
 
 
-#: The default model's last priced chips: (SRAM source, its name, architecture JSON) -> ComponentCosts.
-_PRICED: dict[tuple[Any, str, str], ComponentCosts] = {}
-_PRICED_MAX = 64
-_PRICED_LOCK = threading.Lock()
-
-
 class DefaultCostModel:
     """CACTI-grid SRAMs + gate-level logic, calibrated to EIE Table II (docs/cost-model.md)."""
 
@@ -382,24 +374,7 @@ class DefaultCostModel:
         return fit_calibration(self._sram)
 
     def component_costs(self, arch: ArchConfig) -> ComponentCosts:
-        """Priced components of ``arch`` at its technology node.
-
-        A pure function of the SRAM source and the architecture's values: the last few are
-        kept (keyed by the source and every architecture value), so that repeated runs and
-        sweep points on one chip price it once.
-        """
-        key = (self._sram, self.sram_source, arch.model_dump_json())
-        with _PRICED_LOCK:
-            found = _PRICED.get(key)
-        if found is None:
-            found = self._component_costs(arch)
-            with _PRICED_LOCK:
-                _PRICED[key] = found
-                while len(_PRICED) > _PRICED_MAX:
-                    _PRICED.pop(next(iter(_PRICED)))
-        return found
-
-    def _component_costs(self, arch: ArchConfig) -> ComponentCosts:
+        """Priced components of ``arch`` at its technology node."""
         cal = self.calibration()
         node = arch.tech_nm
         fa, fe = area_factor(45, node), energy_factor(45, node)
