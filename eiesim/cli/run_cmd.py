@@ -53,7 +53,6 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     from eiesim.event_budget import DEFAULT_EVENT_LIMIT_S
     from eiesim.images import expand_image_specs
     from eiesim.multi import simulate_images
-    from eiesim.render import render_run
     from eiesim.report import (
         breakdown_table, cost_table, energy_table, image_layers_table, images_layers_csv, images_table, layers_csv,
         layers_table, metadata_path, report_dict, report_json, run_metadata, run_metadata_json, totals_table,
@@ -140,6 +139,8 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         outputs.add_file(json_path, body)
         outputs.add_file(metadata_path(json_path), meta_text)
     if directory is not None:
+        from eiesim.render import render_run  # matplotlib: imported only when a report page is written
+
         csv_text = images_layers_csv(multi) if len(multi.results) > 1 else layers_csv(result)
         outputs.add_dir(directory, {
             "report.json": body, "report.run.json": meta_text, "layers.csv": csv_text,
