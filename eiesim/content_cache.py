@@ -29,7 +29,7 @@ from eiesim.digest_kernels import mix_words
 from eiesim.jit.cache_guard import call
 
 #: Byte budget of each cache (values counted by their arrays' sizes).
-DEFAULT_BUDGET_BYTES = 512 << 20
+DEFAULT_BUDGET_BYTES = 256 << 20
 #: Largest number of values each cache holds.
 DEFAULT_MAX_ENTRIES = 256
 
