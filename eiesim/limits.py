@@ -6,10 +6,12 @@ ONNX constant's shape) and calls :func:`check_memory` before allocating. A small
 that declares a huge tensor is therefore refused with one clear line instead of
 exhausting the machine.
 
-The limit is ``EIESIM_MEMORY_LIMIT`` (bytes, or with a suffix: ``512M``, ``8G``,
-``16GiB``) when set, else :data:`DEFAULT_MEMORY_LIMIT_BYTES` (4 GiB); library code can
-also call :func:`set_memory_limit`. The estimates are deliberately simple upper
-bounds of the largest arrays involved, not exact peak usage.
+The limit is ``EIESIM_MEMORY_LIMIT`` (bytes, or with a binary suffix -- K, M, G, T are
+powers of 1024, with or without ``iB``/``B``: ``512M``, ``8G``, ``16GiB``, ``4k`` = 4096)
+when set, else :data:`DEFAULT_MEMORY_LIMIT_BYTES` (4 GiB); library code can also call
+:func:`set_memory_limit`. An input may use exactly the limit; one byte more is refused.
+The estimates are deliberately simple upper bounds of the largest arrays involved, not
+exact peak usage.
 """
 
 from __future__ import annotations
@@ -91,12 +93,16 @@ def check_memory(nbytes: int | float, what: str, source: str | Path | None = Non
 def workload_run_bytes(workload: Workload) -> int:
     """Upper bound of the memory one inference of ``workload`` needs (simulation or forward pass).
 
-    Every layer's output is kept (int64 fixed point or float32), and one layer at a
-    time needs its input patches (im2col, int64 in the fixed-point reference), its dense
-    weights (float64 in the reference's exact product, ``fixed_point.accumulate_reference``)
-    and its accumulators (int64); the float pass needs at most that; the network input
-    is prepared from a float64 image of the same size.
+    Every layer's output is kept (int64 fixed point or float32), twice in a simulation:
+    its functional check recomputes every output with the reference while the simulated
+    ones are still held. One layer at a time needs its input patches (im2col, int64 in
+    the fixed-point reference), its dense weights and a chunk of its patches (float64 in
+    the reference's exact product, ``fixed_point.accumulate_reference``) and its
+    accumulators (int64); the float pass needs at most that; the network input is
+    prepared from a float64 image of the same size. Left out: the encoded pointers of the
+    simulation (N x columns per layer, which depend on the architecture).
     """
+    from eiesim.fixed_point import DENSE_EXACT_CHUNK_VALUES  # not at the top: fixed_point imports workload
     from eiesim.workload import conv_output_hw  # not at the top: workload imports safe_npz, which imports this
 
     shapes = workload.output_shapes()
@@ -109,10 +115,11 @@ def workload_run_bytes(workload: Workload) -> int:
         pixels = math.prod(shapes[layer.name][1:]) if layer.kind == "conv" else 1
         if layer.kind == "conv" and layer.pool is not None:  # the accumulators are before pooling
             pixels = math.prod(conv_output_hw(*in_shape[1:], layer.kernel, layer.stride, layer.padding))
-        step = (8 * pixels * layer.cols + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows
-                + 12 * math.prod(in_shape))
+        patches = pixels * layer.cols
+        step = (8 * patches + 8 * min(patches, DENSE_EXACT_CHUNK_VALUES) * (layer.kind == "conv")
+                + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows + 12 * math.prod(in_shape))
         peak = max(peak, step)
-    return kept + peak + 24 * math.prod(workload.input_shape)
+    return 2 * kept + peak + 24 * math.prod(workload.input_shape)
 
 
 def check_workload_memory(workload: Workload, source: str | Path | None = None) -> None:

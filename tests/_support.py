@@ -78,3 +78,43 @@ def small_workload():
               layer_from_dense("fc", np.where(rng.random((5, 8 * 4 * 4)) < 0.3, 1.0, 0.0).astype(np.float32),
                                codebook=np.array([1.0]), kind="fc", inputs=("c1",), relu=False)]
     return Workload("small", "test", (2, 4, 4), None, layers, rng.integers(0, 3, (2, 4, 4)).astype(np.float32))
+
+
+#: docs/timing-model.md section 4.1 (pixel groups): N = 4, R = 2, 8-bit entries in 32-bit words; the rest is the
+#: published design (D = 7, L = 2, P = 4, W = 2, Z = 1, the authors' finder and bias column).
+SECTION_4_1_ARCH = {"num_pes": 4, "act_regs_per_pe": 2, "spmat_sram.width_bits": 32, "spmat_sram.size_bytes": 1024,
+                    "ptr_sram.size_bytes": 1024, "act_sram.size_bytes": 1024}
+
+#: Section 4.1 worked by hand, per G: the layer's cycles and phases (I/O: the 12-byte input read and the 12-byte
+#: output written, ceil(24 / 16) = 2), each group's time, (busy, empty, starved, stalled, drain) per PE over both
+#: pixels, the PE cycles by part of the cycle breakdown, FIFO pushes, and the entries per PE of one group.
+SECTION_4_1_HAND = {
+    1: {"cycles": 30, "io": 2, "load": 2, "compute": 24, "store": 2, "group_cycles": [28],
+        "per_pe": [(3, 3, 6, 0, 12), (3, 3, 6, 0, 12), (4, 2, 6, 0, 12), (0, 6, 6, 0, 12)],
+        "breakdown": {"ideal": 10, "idle_pes": 24, "imbalance": 0, "finder": 26, "drain": 36, "load": 8,
+                      "store": 8, "io": 8},
+        "fifo_pushes": 24, "entries_per_pe": [2, 2, 3, 0]},
+    2: {"cycles": 19, "io": 2, "load": 2, "compute": 13, "store": 2, "group_cycles": [17, 16],
+        "per_pe": [(4, 0, 3, 0, 6), (1, 2, 4, 0, 6), (3, 0, 3, 0, 6), (2, 1, 3, 0, 6)],
+        "breakdown": {"ideal": 10, "idle_pes": 0, "imbalance": 2, "finder": 16, "drain": 24, "load": 8,
+                      "store": 8, "io": 8},
+        "fifo_pushes": 12, "entries_per_pe": [5, 2]},
+}
+
+
+def section_4_1_example(groups, copies: int = 1):
+    """(arch, workload) of section 4.1: the 1 x 1 conv with rows (1,0,1), (0,1,1), (1,1,0), bias only on row 2,
+    on pixels (1,0,1), (0,2,3). With ``copies`` > 1 the workload holds that many copies of the layer (c1, c2, ...),
+    each reading the network input; only the last one's output is the network's."""
+    import numpy as np
+
+    from eiesim.arch import load_arch
+    from eiesim.workload import Workload, layer_from_dense
+
+    arch = load_arch(None, {**SECTION_4_1_ARCH, "mapping.pixel_groups": groups})
+    w = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], np.float32)[:, :, None, None]
+    names = ["c"] if copies == 1 else [f"c{k + 1}" for k in range(copies)]
+    layers = [layer_from_dense(name, w, codebook=np.array([1.0]), bias=np.array([0.0, 0.0, 0.5]), relu=False)
+              for name in names]
+    x = np.array([[[1, 0]], [[0, 2]], [[1, 3]]], np.float32)
+    return arch, Workload("conv", "hand-derived", (3, 1, 2), None, layers, x)

@@ -16,6 +16,7 @@ import os
 import struct
 import subprocess
 import sys
+import tracemalloc
 import zipfile
 import zlib
 from pathlib import Path
@@ -23,8 +24,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiesim.limits import memory_limit_bytes, parse_bytes, workload_run_bytes
-from eiesim.workload import Workload, layer_from_dense, load_workload, save_workload
+from eiesim.arch import load_arch
+from eiesim.errors import InputDataError, WorkloadError
+from eiesim.functional import forward
+from eiesim.limits import check_memory, check_workload_memory, memory_limit_bytes, parse_bytes, workload_run_bytes
+from eiesim.simulate import simulate
+from eiesim.workload import Pool, Workload, layer_from_dense, load_workload, save_workload
 from _support import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,12 +180,86 @@ def test_memory_limit_is_documented_and_overridable(tmp_path, monkeypatch, capsy
     assert code == 0, err
 
 
-def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates():
-    """The estimate is an upper bound of the largest arrays, worked out by hand for one layer."""
-    wl = _workload((3, 10, 10))  # 1x1 conv 3 -> 4 channels, 100 pixels
-    # kept outputs 8*400; im2col in int64 8*100*3, dense float64 weights 8*4*3, accumulators 16*100*4,
-    # input 12*300; image 24*300
-    assert workload_run_bytes(wl) == 8 * 400 + (8 * 100 * 3 + 8 * 4 * 3 + 16 * 100 * 4 + 12 * 300) + 24 * 300
+def _peak_traced_bytes(run) -> int:
+    """The most memory ``run()`` held at once: numpy's arrays and Python's objects, traced by tracemalloc (which does
+    not see the small scratch a Numba kernel allocates inside itself: O(columns x 512) here). ``run`` is called once
+    before, so that compiling the Numba kernels (a cold cache) is not measured."""
+    run()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _deep_chain() -> Workload:
+    """Eight 1x1 convs 8 -> 8 on 64 x 64: the outputs every layer keeps dominate, as in SqueezeNet."""
+    rng = np.random.default_rng(2)
+    layers, prev = [], "input"
+    for k in range(8):
+        w = np.where(rng.random((8, 8, 1, 1)) < 0.5, 0.5, 0.0).astype(np.float32)
+        layers.append(layer_from_dense(f"l{k}", w, codebook=np.array([0.5], np.float32), inputs=(prev,)))
+        prev = f"l{k}"
+    return Workload("chain", "test", (8, 64, 64), None, layers, rng.integers(0, 4, (8, 64, 64)).astype(np.float32))
+
+
+def _pooled_convs() -> Workload:
+    """A 3x3 conv 4 -> 32 with 2x2 max pooling on 96 x 96, a 1x1 conv 32 -> 8 with global average pooling, an fc
+    8 -> 10: the patches and accumulators of the first conv (before pooling) dominate."""
+    rng = np.random.default_rng(1)
+    conv = np.where(rng.random((32, 4, 3, 3)) < 0.3, 1.0, 0.0).astype(np.float32)
+    squeeze = np.where(rng.random((8, 32, 1, 1)) < 0.5, 0.5, 0.0).astype(np.float32)
+    layers = [layer_from_dense("conv", conv, codebook=np.array([1.0], np.float32), padding=(1, 1),
+                               pool=Pool("max", 2, 2)),
+              layer_from_dense("squeeze", squeeze, codebook=np.array([0.5], np.float32), inputs=("conv",),
+                               pool=Pool("global_avg")),
+              layer_from_dense("fc", np.full((10, 8), 0.25, np.float32), codebook=np.array([0.25], np.float32),
+                               kind="fc", inputs=("squeeze",), relu=False)]
+    return Workload("pooled", "test", (4, 96, 96), None, layers, rng.integers(0, 4, (4, 96, 96)).astype(np.float32))
+
+
+@pytest.mark.parametrize("make", [_deep_chain, _pooled_convs], ids=["deep-chain", "pooled-convs"])
+def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates(make):
+    """The estimate bounds the peak of one inference measured three ways (a simulation with its functional check,
+    as ``eiesim run`` does; the fixed-point and the float forward passes), and is within 2x of the simulation's."""
+    wl = make()
+    estimate = workload_run_bytes(wl)
+    x = np.asarray(wl.input)
+    simulated = _peak_traced_bytes(lambda: simulate(load_arch(None), wl))
+    fixed = _peak_traced_bytes(lambda: forward(wl, x, "fixed16"))
+    floating = _peak_traced_bytes(lambda: forward(wl, x))
+    assert max(simulated, fixed, floating) <= estimate, (simulated, fixed, floating, estimate)
+    assert estimate <= 2 * simulated, (simulated, estimate)
+
+
+
+def test_size_suffixes_are_binary(monkeypatch):
+    """K, M, G and T are powers of 1024 (README, eiesim/limits.py), with or without 'iB'/'B', any case."""
+    sizes = {"4k": 4096, "4K": 4096, "4KiB": 4096, "4kb": 4096, "1.5k": 1536, "1m": 1048576, "3M": 3145728,
+             "2G": 2147483648, "1t": 1099511627776, "4096": 4096}
+    assert {text: parse_bytes(text) for text in sizes} == sizes
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "4k")
+    assert memory_limit_bytes() == 4096
+
+
+def test_an_estimate_exactly_at_the_limit_is_allowed(monkeypatch):
+    """The budget is what an input may use: needing exactly the limit is fine, one byte more is refused."""
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "4k")
+    check_memory(4096, "4 KiB of something")
+    with pytest.raises(InputDataError,
+                       match=r"^4097 bytes would need about 4\.0 KiB of memory, above the 4\.0 KiB limit"):
+        check_memory(4097, "4097 bytes")
+    # The 1x1 conv 3 -> 4 on a 3x10x10 input, by the rule in workload_run_bytes' docstring:
+    # outputs 4x10x10 int64 kept twice = 2 x 3,200; the layer's step = patches 100 x 3 int64 (2,400)
+    # + their float64 chunk (2,400) + dense weights 4 x 3 float64 (96) + accumulators 16 x 100 x 4
+    # (6,400) + 12 x the 300 input values (3,600) = 14,896; the float64 input image 24 x 300 = 7,200.
+    wl = _workload((3, 10, 10))  # 6,400 + 14,896 + 7,200 = 28,496 bytes
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "28496")
+    check_workload_memory(wl)
+    monkeypatch.setenv("EIESIM_MEMORY_LIMIT", "28495")
+    with pytest.raises(WorkloadError, match=r"above the 27\.8 KiB limit"):
+        check_workload_memory(wl)
 
 
 # -- ONNX ------------------------------------------------------------------------------------------

@@ -16,40 +16,15 @@ from eiesim.errors import ArchError
 from eiesim.timing.contract import BREAKDOWN_PARTS, auto_candidates, group_pixels, layer_pixel_groups
 from eiesim.workload import Workload, layer_from_dense
 
-EXAMPLE_ARCH = {"num_pes": 4, "act_regs_per_pe": 2, "spmat_sram.width_bits": 32, "spmat_sram.size_bytes": 1024,
-                "ptr_sram.size_bytes": 1024, "act_sram.size_bytes": 1024}
-
-
-def _example(groups):
-    """The 1x1 conv of section 4.1: rows (1,0,1), (0,1,1), (1,1,0), bias only on row 2; pixels (1,0,1), (0,2,3)."""
-    arch = load_arch(None, {**EXAMPLE_ARCH, "mapping.pixel_groups": groups})
-    w = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], np.float32)[:, :, None, None]
-    layer = layer_from_dense("c", w, codebook=np.array([1.0]), bias=np.array([0.0, 0.0, 0.5]), relu=False)
-    x = np.array([[[1, 0]], [[0, 2]], [[1, 3]]], np.float32)
-    return arch, Workload("conv", "hand-derived", (3, 1, 2), None, [layer], x)
-
-
-# section 4.1, by hand: (busy, empty, starved, stalled, drain) per PE over both pixels
-HAND = {
-    1: {"cycles": 30, "io": 2, "load": 2, "compute": 24, "store": 2, "group_cycles": [28],
-        "per_pe": [(3, 3, 6, 0, 12), (3, 3, 6, 0, 12), (4, 2, 6, 0, 12), (0, 6, 6, 0, 12)],
-        "breakdown": {"ideal": 10, "idle_pes": 24, "imbalance": 0, "finder": 26, "drain": 36, "load": 8,
-                      "store": 8, "io": 8},
-        "fifo_pushes": 24, "entries_per_pe": [2, 2, 3, 0]},
-    2: {"cycles": 19, "io": 2, "load": 2, "compute": 13, "store": 2, "group_cycles": [17, 16],
-        "per_pe": [(4, 0, 3, 0, 6), (1, 2, 4, 0, 6), (3, 0, 3, 0, 6), (2, 1, 3, 0, 6)],
-        "breakdown": {"ideal": 10, "idle_pes": 0, "imbalance": 2, "finder": 16, "drain": 24, "load": 8,
-                      "store": 8, "io": 8},
-        "fifo_pushes": 12, "entries_per_pe": [5, 2]},
-}
+from _support import SECTION_4_1_HAND, section_4_1_example
 
 
 @pytest.mark.parametrize("engine", ["event", "fast"])
 @pytest.mark.parametrize("groups", [1, 2])
 def test_worked_example_of_section_4_1(engine, groups):
-    arch, wl = _example(groups)
+    arch, wl = section_4_1_example(groups)
     res = eiesim.simulate(arch, wl, engine=engine)
-    stats, hand = res.layers[0], HAND[groups]
+    stats, hand = res.layers[0], SECTION_4_1_HAND[groups]
     assert res.check["functional"] == "pass"
     assert (stats.cycles, stats.io_cycles, stats.load_cycles, stats.compute_cycles, stats.store_cycles) == (
         hand["cycles"], hand["io"], hand["load"], hand["compute"], hand["store"])
@@ -68,15 +43,15 @@ def test_worked_example_of_section_4_1(engine, groups):
 def test_the_groups_outputs_equal_one_groups_and_the_reference():
     outs = {}
     for g in (1, 2, 4, "auto"):
-        res = eiesim.simulate(*_example(g))
+        res = eiesim.simulate(*section_4_1_example(g))
         assert res.check["functional"] == "pass"
         outs[g] = res.outputs["c"]
     assert all(np.array_equal(outs[1], o) for o in outs.values())
 
 
 def test_auto_takes_the_fastest_candidate_and_reports_them_all():
-    auto = eiesim.simulate(*_example("auto")).layers[0]
-    fixed = {g: eiesim.simulate(*_example(g)).layers[0] for g in (1, 2, 4)}
+    auto = eiesim.simulate(*section_4_1_example("auto")).layers[0]
+    fixed = {g: eiesim.simulate(*section_4_1_example(g)).layers[0] for g in (1, 2, 4)}
     tried = {int(g): c for g, c in auto.mapping["auto_cycles"].items()}
     assert tried == {g: s.mapping["group_cycles"][s.mapping["slowest_group"]] for g, s in fixed.items()}
     best = min(tried, key=lambda g: (tried[g], g))
@@ -161,7 +136,7 @@ def test_trace_refuses_pixel_groups_and_says_how_to_trace_one_group():
     from eiesim.errors import UsageError
     from eiesim.trace import layer_trace
 
-    arch, wl = _example(2)
+    arch, wl = section_4_1_example(2)
     with pytest.raises(UsageError, match=r"--set num_pes=<num_pes / G> --set mapping.pixel_groups=1"):
         layer_trace(arch, wl, "c")
 
@@ -192,7 +167,7 @@ def test_event_groups_run_concurrently_and_each_ends_at_the_sum_of_its_phases():
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.event import EventEngine
 
-    arch, wl = _example(2)
+    arch, wl = section_4_1_example(2)
     group = arch.derive(num_pes=2, **{"mapping.pixel_groups": 1})
     params = TimingParams.from_arch(group)
     x_q, _ = quantize(wl.input, 8, 16)

@@ -1,7 +1,8 @@
 """A sweep store trusts nothing it did not write; sweeps share one store; workers die with their sweep.
 
-* Stored points are verified (format, key, checksum, metrics): damaged or hand-edited files
-  are recomputed and named, never reused.
+* Stored points are verified (format, version, key, checksum, the row's point, metrics): damaged
+  or hand-edited files are recomputed and named, never reused. Point files written here by hand
+  (from the format in eiesim/sweep_store.py's docstring) fail exactly one check each.
 * Two real ``eiesim sweep`` processes into one ``--out`` compute every point once between
   them (claims), also when one of them is killed with SIGKILL.
 * ``kill -9`` of ``sweep --workers 2`` leaves no worker process behind.
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -22,7 +24,7 @@ import pytest
 
 from eiesim.models.synthetic import eie_fc_layer
 from eiesim.sweep import sweep
-from eiesim.sweep_store import envelope
+from eiesim.sweep_store import ResultStore
 from eiesim.workload import save_workload
 from _support import run_cli
 
@@ -43,6 +45,13 @@ def _row_of(path: Path) -> dict:
     return json.loads(path.read_text())["row"]
 
 
+def _sealed(key: str, row: dict, version: int = 1) -> str:
+    """A point record written by hand from the documented format: the SHA-256 of the sorted-key JSON of
+    everything but the digest (so a check that is meant to fail is not the checksum's)."""
+    body = {"format": "eiesim-sweep-point", "version": version, "key": key, "row": row}
+    return json.dumps({**body, "sha256": hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()})
+
+
 #: Ways a stored point can be damaged, and the reason the sweep must give.
 DAMAGE = {
     "empty-list": (lambda p, key: p.write_text("[]"), "holds a JSON list"),
@@ -50,15 +59,64 @@ DAMAGE = {
     "old-plain-row": (lambda p, key: p.write_text(json.dumps({**_row_of(p), "cycles": -5})), "not a point record"),
     "edited-metric": (lambda p, key: p.write_text(json.dumps({**json.loads(p.read_text()),
                                                               "row": {**_row_of(p), "cycles": 5}})), "checksum"),
-    "resealed-negative": (lambda p, key: p.write_text(json.dumps(envelope(key, {**_row_of(p), "cycles": -5}))),
+    "resealed-negative": (lambda p, key: p.write_text(_sealed(key, {**_row_of(p), "cycles": -5})),
                           "cycles = -5 is not a non-negative integer"),
-    "missing-metric": (lambda p, key: p.write_text(json.dumps(envelope(
-        key, {k: v for k, v in _row_of(p).items() if k != "energy_uj"}))), "'energy_uj' is missing"),
-    "wrong-key": (lambda p, key: p.write_text(json.dumps(envelope("0" * 24, {**_row_of(p), "point": "0" * 24}))),
-                  "names the key"),
+    "missing-metric": (lambda p, key: p.write_text(_sealed(
+        key, {k: v for k, v in _row_of(p).items() if k != "energy_uj"})), "'energy_uj' is missing"),
+    # The record's key and its row's point are checked separately: each case spoils one of them.
+    "wrong-key": (lambda p, key: p.write_text(_sealed("0" * 24, _row_of(p))), "names the key '000000000000"),
+    "wrong-row-point": (lambda p, key: p.write_text(_sealed(key, {**_row_of(p), "point": "0" * 24})),
+                        "'row.point' is '000000000000"),
     "truncated": (lambda p, key: p.write_text(p.read_text()[:40]), "not valid JSON"),
     "not-utf8": (lambda p, key: p.write_bytes(b"\xff" * 10), "not a UTF-8"),
 }
+
+
+#: The key a hand-written point is filed under, and another one (any 24 hex digits will do).
+KEY, OTHER = "0123456789abcdef01234567", "fedcba9876543210fedcba98"
+
+
+def _hand_row(**changes) -> dict:
+    """A row with every metric of a sweep, valid values chosen by hand."""
+    row = {"num_pes": 2, "point": KEY, "cycles": 1234, "time_us": 1.234, "frames_per_s": 810372.8, "energy_uj": 0.5,
+           "chip_power_mw": 405.2, "pe_area_um2": 123456.0, "chip_area_mm2": 0.25, "load_balance_efficiency": 0.75,
+           "padding_entries": 3, "dram_bytes": 0, "functional": "pass"}
+    return {**row, **changes}
+
+
+@pytest.mark.parametrize("efficiency", [0.0, 0.75, 1.0, 1])
+def test_a_hand_written_point_is_reused(efficiency, tmp_path):
+    store = ResultStore(tmp_path)
+    row = _hand_row(load_balance_efficiency=efficiency)
+    (store.points_dir / f"{KEY}.json").write_text(_sealed(KEY, row))
+    assert store.get(KEY) == row
+    assert store.rejected == []
+
+
+#: A hand-written point failing exactly one check (filed under KEY), and the reason it must be rejected with.
+ONE_CHECK_FAILS = {
+    "row-names-another-point": (lambda: _sealed(KEY, _hand_row(point=OTHER)), f"'row.point' is {OTHER!r}, not {KEY}"),
+    "record-names-another-key": (lambda: _sealed(OTHER, _hand_row()),
+                                 f"is filed under {KEY} but names the key {OTHER!r}"),
+    "version-2": (lambda: _sealed(KEY, _hand_row(), version=2), "point record version 2 is not 1"),
+    "version-0": (lambda: _sealed(KEY, _hand_row(), version=0), "point record version 0 is not 1"),
+    "efficiency-1.5": (lambda: _sealed(KEY, _hand_row(load_balance_efficiency=1.5)),
+                       "load_balance_efficiency = 1.5 is not a number in [0, 1]"),
+    "efficiency-just-above-1": (lambda: _sealed(KEY, _hand_row(load_balance_efficiency=1.000001)),
+                                "load_balance_efficiency = 1.000001 is not a number in [0, 1]"),
+    "efficiency-negative": (lambda: _sealed(KEY, _hand_row(load_balance_efficiency=-0.25)),
+                            "load_balance_efficiency = -0.25 is not a number in [0, 1]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_CHECK_FAILS))
+def test_a_hand_written_point_failing_one_check_is_rejected(case, tmp_path):
+    store = ResultStore(tmp_path)
+    path = store.points_dir / f"{KEY}.json"
+    text, reason = ONE_CHECK_FAILS[case]
+    path.write_text(text())
+    assert store.get(KEY) is None
+    assert [(r.path, r.reason) for r in store.rejected] == [(path, reason)]
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
