@@ -19,7 +19,9 @@ Rows (real inputs are read from ``../shared``; a row whose input is absent says 
    exact arithmetic). Goal: simulate <= 5x the recurrence. Rows 1 and 2 run on one
    thread (``EIESIM_THREADS=1`` unless set), so that the kernel times are not summed
    over threads.
-2. A warm ``simulate`` of the real Deep-Compression SqueezeNet (eie-64pe-8bit, chelsea).
+2. A warm ``simulate`` of the real Deep-Compression SqueezeNet (eie-64pe-8bit, chelsea),
+   its rounds kernel's time, and that time per PE-broadcast step (the report's FIFO pushes:
+   each broadcast is pushed into every PE's FIFO).
 3. A 9-point PE sweep of the real SqueezeNet with 2 workers, whole process
    (``eiesim sweep ... --image chelsea``); the two sides' results.csv must be identical
    but for the ``point`` column (each point's key includes a digest of the model sources,
@@ -98,10 +100,13 @@ def _child_simulate(workload_path: str, arch_path: str, sets: dict, image: str |
         for key in spent:
             spent[key] = 0.0
         t0 = time.perf_counter()
-        simulate(arch, wl, input=image)
+        result = simulate(arch, wl, input=image)
         total = time.perf_counter() - t0
+        # PE-broadcast steps: every broadcast is pushed into each PE's FIFO.
+        steps = sum(layer.actions["fifo_pushes"] for layer in result.layers)
         rows.append({"simulate_ms": 1e3 * total, "rounds_ms": 1e3 * spent["run_layer_rounds"],
-                     "engine_ms": 1e3 * spent["run_layer_fast_groups"]})
+                     "engine_ms": 1e3 * spent["run_layer_fast_groups"],
+                     "ns_per_step": 1e9 * spent["run_layer_rounds"] / max(steps, 1)})
     return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
 
 
@@ -220,6 +225,9 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
         med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in got.items()}
         _row("simulate (real SqueezeNet)", med["baseline"]["simulate_ms"], med["current"]["simulate_ms"])
         _row("  of which the rounds kernel", med["baseline"]["rounds_ms"], med["current"]["rounds_ms"])
+        b, c = med["baseline"]["ns_per_step"], med["current"]["ns_per_step"]
+        print(f"  rounds kernel per PE-broadcast step, one thread: {b:.2f} ns -> {c:.2f} ns "
+              f"({c / b:.2f}x; goal <= 0.5x)")
     else:
         print(f"  skipped: {SQUEEZENET_NET} is absent")
 
