@@ -45,7 +45,7 @@ ROW_CHUNK_VALUES = 1 << 23  # weights drawn at a time while building a layer (bo
 
 def _sparse_layer(name: str, kind: str, c_in: int, c_out: int, k: int, stride: int, pad: int, inputs: str,
                   relu: bool, pool, rng: np.random.Generator):  # noqa: ANN001, ANN202
-    from eiesim.workload import Layer
+    from eiesim.network.workload import Layer
 
     cols = c_in * k * k
     density = KNOWN_DENSITY.get(name, DEFAULT_DENSITY)
@@ -67,7 +67,7 @@ def _sparse_layer(name: str, kind: str, c_in: int, c_out: int, k: int, stride: i
 
 
 def vgg16(rng: np.random.Generator):  # noqa: ANN201
-    from eiesim.workload import Pool, Workload
+    from eiesim.network.workload import Pool, Workload
 
     layers = []
     prev, c_in = "input", 3
@@ -86,7 +86,7 @@ def vgg16(rng: np.random.Generator):  # noqa: ANN201
 
 
 def resnet50(rng: np.random.Generator):  # noqa: ANN201
-    from eiesim.workload import Pool, Workload
+    from eiesim.network.workload import Pool, Workload
 
     layers = [_sparse_layer("conv1", "conv", 3, 64, 7, 2, 3, "input", True, Pool("max", 3, 2, True), rng)]
     prev, c_in = "conv1", 64

@@ -49,11 +49,11 @@ def _peak_rss_mb() -> float:
 
 
 def bench_squeezenet() -> None:
-    from eiesim.arch import load_arch
-    from eiesim.functional import plan_fixed_point
-    from eiesim.images import prepare_input
-    from eiesim.models.deep_compression import import_dc
-    from eiesim.simulate import simulate
+    from eiesim.config.arch import load_arch
+    from eiesim.importers.caffe.deep_compression import import_dc
+    from eiesim.network.functional import plan_fixed_point
+    from eiesim.network.network_input import prepare_input
+    from eiesim.run.simulate import simulate
 
     if not REAL_MODEL.is_file():
         print(f"[1] SqueezeNet: skipped ({REAL_MODEL} not found)")
@@ -81,14 +81,14 @@ def bench_squeezenet() -> None:
 
 
 def bench_alex6() -> None:
-    from eiesim.arch import load_arch
+    from eiesim.config.arch import load_arch
     from eiesim.encoding import encode_layer, layout_layer
-    from eiesim.fixed_point import quantize, quantized_codebook, weight_format
-    from eiesim.models.synthetic import eie_fc_layer
-    from eiesim.simulate import simulate
+    from eiesim.jit.threads import set_thread_count, thread_count
+    from eiesim.network.fixed_point import quantize, quantized_codebook, weight_format
+    from eiesim.network.synthetic import eie_fc_layer
+    from eiesim.run.simulate import simulate
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.fast import run_layer_fast
-    from eiesim.jit.threads import set_thread_count, thread_count
 
     arch = load_arch(ROOT / "arch_configs" / "eie-64pe.yaml")
     wl = eie_fc_layer("Alex-6", 9216, 4096, 0.09, 0.351, 4, 0)
@@ -145,10 +145,10 @@ def bench_alex6() -> None:
 
 
 def bench_event_vs_fast() -> None:
-    from eiesim.arch import load_arch
+    from eiesim.config.arch import load_arch
     from eiesim.encoding import encode_layer, layout_layer
-    from eiesim.fixed_point import quantize
-    from eiesim.models.synthetic import eie_fc_layer
+    from eiesim.network.fixed_point import quantize
+    from eiesim.network.synthetic import eie_fc_layer
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.event import run_layer_event
     from eiesim.timing.fast import run_layer_fast

@@ -1,8 +1,8 @@
 """How good the event engine's time estimate is (``python benchmarks/bench_event_estimate.py``).
 
 For a few layers (fc and conv, 4 to 64 PEs) prints the estimate of
-``eiesim.simulate.estimate_event_seconds`` next to the event engine's measured wall
-time in this run, and their ratio. The constants of ``eiesim/event_budget.py`` are
+``eiesim.run.simulate.estimate_event_seconds`` next to the event engine's measured wall
+time in this run, and their ratio. The constants of ``eiesim/timing/event_budget.py`` are
 meant to keep the ratio within about 0.5..2 on the reference machine (2 cores).
 """
 
@@ -13,9 +13,9 @@ import time
 import numpy as np
 
 import eiesim
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.simulate import estimate_event_seconds
-from eiesim.workload import Workload, layer_from_dense
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.run.simulate import estimate_event_seconds
 
 
 def _conv(channels: int, size: int, seed: int = 0) -> Workload:

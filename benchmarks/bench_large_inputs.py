@@ -11,7 +11,7 @@ cases with that tree first on the path and prints the speed-up.
    layers; growth < 15x.
 2. An 11 MB architecture YAML (a long list under an unknown key, refused after parsing):
    eiesim's loader vs ``yaml.safe_load``. Goal: >= 3x faster, less peak memory.
-3. Reading the 10,000-layer workload's 50,004 npz members: ``eiesim.safe_npz.read_npz``
+3. Reading the 10,000-layer workload's 50,004 npz members: ``eiesim.inputs.npz.read_npz``
    (every header checked) vs ``numpy.load``. Goal: < 2x numpy.
 4. A sweep's store with a stub simulation: 200 vs 2,000 points. Goal: time per point
    constant (growth < 15x).
@@ -37,7 +37,8 @@ TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 
 def chain_workload(n_layers: int, path: Path) -> None:
     """``n_layers`` fc layers 16 -> 16 in a chain, 30 % weights, diagonal kept so activations survive."""
-    from eiesim.workload import Workload, layer_from_dense, save_workload
+    from eiesim.network.workload import Workload, layer_from_dense
+    from eiesim.network.workload_file import save_workload
 
     rng = np.random.default_rng(0)
     cb = np.array([-0.125, 0.125, 0.25], np.float32)
@@ -102,7 +103,7 @@ def bench_yaml(tmp: Path, baseline: Path | None) -> None:
             fh.write("".join(f"  - {j}\n" for j in range(i, i + 10_000)))
             i += 10_000
     size = path.stat().st_size / 1e6
-    ours = _peak_of(f"from eiesim.safe_text import load_yaml; load_yaml({str(path)!r})")
+    ours = _peak_of(f"from eiesim.inputs.text import load_yaml; load_yaml({str(path)!r})")
     plain = _peak_of(f"import yaml; yaml.safe_load(open({str(path)!r}).read())")
     print(f"[2] {size:.1f} MB YAML ({i:,} list items): eiesim load_yaml {ours[0]:.2f} s / {ours[1]:.0f} MiB, "
           f"yaml.safe_load {plain[0]:.2f} s / {plain[1]:.0f} MiB: {plain[0] / ours[0]:.1f}x faster "
@@ -116,7 +117,7 @@ def bench_yaml(tmp: Path, baseline: Path | None) -> None:
 
 
 def bench_npz(tmp: Path) -> None:
-    from eiesim.safe_npz import read_npz
+    from eiesim.inputs.npz import read_npz
 
     path = tmp / "chain10000.npz"
 
@@ -138,10 +139,11 @@ def _time(fn) -> float:
 
 _SWEEP_SNIPPET = """
 import sys, time
-import eiesim.sweep as sweep_mod
+import eiesim.sweeps.points as points_mod
+import eiesim.sweeps.sweep as sweep_mod
 metrics = dict(cycles=1, time_us=0.1, frames_per_s=1e7, energy_uj=0.1, chip_power_mw=1.0, pe_area_um2=1.0,
                chip_area_mm2=1.0, load_balance_efficiency=1.0, padding_entries=0, dram_bytes=0, functional="pass")
-sweep_mod.evaluate_point = lambda arch, workload, x: dict(metrics)
+points_mod.evaluate_point = lambda arch, workload, x: dict(metrics)
 n, arch, wl, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 t0 = time.perf_counter()
 sweep_mod.sweep(arch, wl, ["fifo_depth=" + ",".join(str(v) for v in range(1, n + 1))], out)
@@ -157,8 +159,8 @@ def _sweep_time(n: int, wl: Path, out: Path, tree: Path) -> float:
 
 
 def bench_sweep_store(tmp: Path, baseline: Path | None) -> None:
-    from eiesim.models.synthetic import eie_fc_layer
-    from eiesim.workload import save_workload
+    from eiesim.network.synthetic import eie_fc_layer
+    from eiesim.network.workload_file import save_workload
 
     wl = tmp / "fc.npz"
     save_workload(eie_fc_layer("fc", 64, 32, 0.3, 0.5, bits=4, seed=0), wl)

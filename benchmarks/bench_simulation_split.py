@@ -61,12 +61,12 @@ class _Stopwatch:
 @contextmanager
 def _timing_engine(watch: _Stopwatch):
     """Wrap the timing engine's entry points as ``simulate`` calls them (encoding, then the rounds)."""
-    sim = sys.modules["eiesim.simulate"]  # the module (the package exports a function of that name)
+    import eiesim.run.simulate as sim
 
     names = ["layout_layer", "run_layer_fast_groups"]
     missing = [n for n in names if not hasattr(sim, n)]
     if missing:  # a renamed entry point would silently drop out of the split
-        raise SystemExit(f"eiesim.simulate no longer calls {missing}: update this benchmark")
+        raise SystemExit(f"eiesim.run.simulate no longer calls {missing}: update this benchmark")
     saved = {n: getattr(sim, n) for n in names}
     try:
         for n in names:
@@ -78,13 +78,13 @@ def _timing_engine(watch: _Stopwatch):
 
 
 def bench_split() -> None:
-    from eiesim.arch import load_arch
+    from eiesim.config.arch import load_arch
     from eiesim.costs import evaluate
-    from eiesim.fixed_point import quantize
-    from eiesim.functional import forward, plan_fixed_point, run_fixed
-    from eiesim.images import prepare_input
-    from eiesim.models.deep_compression import import_dc
-    from eiesim.simulate import simulate
+    from eiesim.importers.caffe.deep_compression import import_dc
+    from eiesim.network.fixed_point import quantize
+    from eiesim.network.functional import forward, plan_fixed_point, run_fixed
+    from eiesim.network.network_input import prepare_input
+    from eiesim.run.simulate import simulate
 
     arch = load_arch(ROOT / "arch_configs" / "eie-64pe-8bit.yaml")
     wl = import_dc(REAL_MODEL)
@@ -129,8 +129,8 @@ def bench_split() -> None:
 
 def _heaviest_conv(wl, arch, x):  # noqa: ANN001, ANN202
     """(layer, its fixed-point input, its format) of the conv layer with the most output pixels x columns."""
-    from eiesim.fixed_point import quantize
-    from eiesim.functional import gather_input, plan_fixed_point, run_fixed
+    from eiesim.network.fixed_point import quantize
+    from eiesim.network.functional import gather_input, plan_fixed_point, run_fixed
 
     plan = plan_fixed_point(wl, x)
     x_q, _ = quantize(x, plan.input_frac, plan.bits)
@@ -148,15 +148,14 @@ def _conv_pixels(wl, layer) -> int:  # noqa: ANN001
 
 
 def bench_threads() -> None:
-    from eiesim.arch import load_arch
-    from eiesim.fixed_point import quantized_codebook
-    from eiesim.images import prepare_input
-    from eiesim.models.deep_compression import import_dc
+    from eiesim.config.arch import load_arch
+    from eiesim.encoding import csr_arrays, layout_layer
+    from eiesim.importers.caffe.deep_compression import import_dc
+    from eiesim.network.fixed_point import quantized_codebook
+    from eiesim.network.network_input import prepare_input
     from eiesim.timing import kernels
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.fast import word_divider
-
-    from eiesim.encoding import csr_arrays, layout_layer
 
     arch = load_arch(ROOT / "arch_configs" / "eie-64pe-8bit.yaml")
     wl = import_dc(REAL_MODEL)
@@ -180,7 +179,7 @@ def bench_threads() -> None:
 
     patch_kernels = "patches" in inspect.signature(kernels.run_layer_rounds.py_func).parameters
     if patch_kernels:  # the kernels take im2col patches (fixed_point.im2col), chunk by chunk
-        from eiesim.fixed_point import im2col
+        from eiesim.network.fixed_point import im2col
         from eiesim.timing.fast import round_lane_dtype
 
         patches = np.ascontiguousarray(im2col(x, geom.kernel, geom.stride, geom.padding))

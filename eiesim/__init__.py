@@ -1,93 +1,169 @@
 """eiesim: a cycle-approximate simulator of the EIE sparse inference accelerator.
 
-Public API (imported lazily so ``import eiesim`` and the CLI stay fast):
+Public API (plain functions that import their implementation when first called, so that
+``import eiesim`` and the CLI stay fast):
 
 * ``load_arch(path=None, overrides=None)`` -> ArchConfig (``arch.derive({...})`` for validated variants)
-* ``load_workload(path)`` -> Workload
+* ``load_workload(path)`` -> Workload; ``save_workload(workload, path)``
 * ``simulate(arch, workload, input=None, engine="fast")`` -> SimulationResult
   (``result.to_records()`` / ``to_dataframe()``: per-layer rows)
 * ``simulate_images(arch, workload, images)`` -> MultiImageResult (one simulation per image)
 * ``forward(workload, x, precision="float32")`` -> ForwardResult (functional reference)
 * ``sweep(...)`` -> SweepResult (design-space sweeps)
 
-``eiesim.simulate`` and ``eiesim.sweep`` are the *functions*, on every call and however
-the package was imported; the modules of the same names are reached with
-``from eiesim.simulate import ...`` or ``importlib.import_module("eiesim.sweep")``
-(``import eiesim.sweep as m`` binds the function, as ``from eiesim import sweep`` does).
+The classes (``ArchConfig``, ``Workload``, ``Layer``, ``SimulationResult``,
+``MultiImageResult``, ``SweepResult``, ``EiesimError``) are loaded on first use. The
+implementations live in the stage folders (docs/architecture.md): ``eiesim.config``,
+``eiesim.network``, ``eiesim.run``, ``eiesim.sweeps``. The old flat module paths
+(``eiesim.workload``, ``eiesim.atomic``, ...) still import for one release, with a
+DeprecationWarning (``eiesim/_deprecated/``); ``eiesim.simulate`` and ``eiesim.sweep`` are
+only the functions (their modules are ``eiesim.run.simulate`` and ``eiesim.sweeps.sweep``).
 """
 
 from __future__ import annotations
 
-import sys
-import types
-from importlib import import_module
+import os as _os
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+from eiesim.version import __version__ as __version__
 
-if TYPE_CHECKING:  # what type checkers see: the real objects and their signatures
-    from eiesim.arch import ArchConfig as ArchConfig
-    from eiesim.arch import load_arch as load_arch
+if TYPE_CHECKING:  # what type checkers see: the real classes (the functions below carry their own signatures)
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    import numpy as np
+
+    from eiesim.config.arch import ArchConfig as ArchConfig
     from eiesim.errors import EiesimError as EiesimError
-    from eiesim.functional import forward as forward
-    from eiesim.multi import MultiImageResult as MultiImageResult
-    from eiesim.multi import simulate_images as simulate_images
-    from eiesim.result import SimulationResult as SimulationResult
-    from eiesim.simulate import simulate as simulate
-    from eiesim.sweep import SweepResult as SweepResult
-    from eiesim.sweep import sweep as sweep
-    from eiesim.workload import Layer as Layer
-    from eiesim.workload import Workload as Workload
-    from eiesim.workload import load_workload as load_workload
-    from eiesim.workload import save_workload as save_workload
+    from eiesim.network.functional import FixedPointPlan, ForwardResult
+    from eiesim.network.workload import Layer as Layer
+    from eiesim.network.workload import Workload as Workload
+    from eiesim.run.multi_image import MultiImageResult as MultiImageResult
+    from eiesim.run.result import SimulationResult as SimulationResult
+    from eiesim.run.simulate import Progress
+    from eiesim.sweeps.sweep import SweepResult as SweepResult
 
-#: Public name -> the module that defines it (a test checks this against the TYPE_CHECKING imports).
-_EXPORTS = {
-    "load_arch": "eiesim.arch",
-    "ArchConfig": "eiesim.arch",
-    "load_workload": "eiesim.workload",
-    "save_workload": "eiesim.workload",
-    "Workload": "eiesim.workload",
-    "Layer": "eiesim.workload",
-    "simulate": "eiesim.simulate",
-    "SimulationResult": "eiesim.result",
-    "simulate_images": "eiesim.multi",
-    "MultiImageResult": "eiesim.multi",
-    "forward": "eiesim.functional",
-    "sweep": "eiesim.sweep",
-    "SweepResult": "eiesim.sweep",
+# The old flat module paths (eiesim.atomic, eiesim.workload, ...) are found in _deprecated/ for one
+# release; each warns and re-exports its new module (the list: eiesim/_deprecated/__init__.py).
+__path__.append(_os.path.join(_os.path.dirname(__file__), "_deprecated"))  # noqa: F821 - the package's __path__
+
+#: Public functions and the module that implements each (a test compares their signatures).
+FUNCTIONS = {
+    "load_arch": "eiesim.config.arch",
+    "load_workload": "eiesim.network.workload_file",
+    "save_workload": "eiesim.network.workload_file",
+    "simulate": "eiesim.run.simulate",
+    "simulate_images": "eiesim.run.multi_image",
+    "forward": "eiesim.network.functional",
+    "sweep": "eiesim.sweeps.sweep",
+}
+#: Public classes and the module that defines each (loaded on first use by ``__getattr__``).
+CLASSES = {
+    "ArchConfig": "eiesim.config.arch",
+    "Workload": "eiesim.network.workload",
+    "Layer": "eiesim.network.workload",
+    "SimulationResult": "eiesim.run.result",
+    "MultiImageResult": "eiesim.run.multi_image",
+    "SweepResult": "eiesim.sweeps.sweep",
     "EiesimError": "eiesim.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = sorted([*FUNCTIONS, *CLASSES, "__version__"])
+
+
+def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> ArchConfig:
+    """Load an architecture YAML (``None``: the published 64-PE design with defaults) and apply
+    ``--set``-style overrides (``["num_pes=32"]`` or a dict of dotted keys). ArchError if invalid."""
+    from eiesim.config.arch import load_arch as implementation
+
+    return implementation(path, overrides)
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Load and fully validate a workload .npz (docs/workload-format.md); never unpickles anything."""
+    from eiesim.network.workload_file import load_workload as implementation
+
+    return implementation(path)
+
+
+def save_workload(wl: Workload, path: str | Path) -> Path:
+    """Write a workload atomically (compressed, deterministic npz); returns the path written."""
+    from eiesim.network.workload_file import save_workload as implementation
+
+    return implementation(wl, path)
+
+
+def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: str = "fast",
+             plan: FixedPointPlan | None = None, progress: Progress | None = None,
+             check: bool = True, event_limit_s: float | None = 300.0) -> SimulationResult:
+    """Simulate one inference of ``workload`` on ``arch`` with the "fast" (Numba) or "event" (SimPy)
+    engine; ``input``: an array, image path, bundled photo name or None (the workload's own input).
+    The parameters are those of ``eiesim.run.simulate.simulate``, which documents each."""
+    from eiesim.run.simulate import simulate as implementation
+
+    return implementation(arch, workload, input, engine, plan, progress, check, event_limit_s)
+
+
+def simulate_images(arch: ArchConfig, workload: Workload, images: Any, engine: str = "fast", *,
+                    check: bool = True, event_limit_s: float | None = 300.0,
+                    progress: Callable[[float, int, str], None] | None = None) -> MultiImageResult:
+    """Simulate ``workload`` once per image (paths, bundled photo names, arrays or folders) and
+    summarise the results (``eiesim.run.multi_image.simulate_images``)."""
+    from eiesim.run.multi_image import simulate_images as implementation
+
+    return implementation(arch, workload, images, engine, check=check, event_limit_s=event_limit_s, progress=progress)
+
+
+def forward(workload: Workload, x: np.ndarray, precision: str = "float32",
+            plan: FixedPointPlan | None = None) -> ForwardResult:
+    """Run the functional reference on input ``x``: "float32" (dense float) or "fixed16" (the
+    chip's fixed-point datapath) precision (``eiesim.network.functional.forward``)."""
+    from eiesim.network.functional import forward as implementation
+
+    return implementation(workload, x, precision, plan)
+
+
+def sweep(
+    arch_base: dict[str, Any] | str | Path | None,
+    workload_path: str | Path,
+    sets: Sequence[str],
+    out_dir: str | Path | None = None,
+    *,
+    image: Any = None,
+    workers: int = 1,
+    dask_address: str | None = None,
+    on_point: Callable[[int, int], None] | None = None,
+    command: Sequence[str] | None = None,
+) -> SweepResult:
+    """Run (or resume, with ``out_dir``) a design-space sweep over the ``--set KEY=V1,V2`` axes
+    ``sets``; returns the table (``eiesim.sweeps.sweep.sweep`` documents every parameter)."""
+    from eiesim.sweeps.sweep import sweep as implementation
+
+    return implementation(arch_base, workload_path, sets, out_dir, image=image, workers=workers,
+                          dask_address=dask_address, on_point=on_point, command=command)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # cached: later lookups never come here again
-        return value
-    raise AttributeError(f"module 'eiesim' has no attribute {name!r}")
+    """The public classes, imported on first use (``import eiesim`` stays light)."""
+    if name == "ArchConfig":
+        from eiesim.config.arch import ArchConfig as value
+    elif name == "Workload":
+        from eiesim.network.workload import Workload as value
+    elif name == "Layer":
+        from eiesim.network.workload import Layer as value
+    elif name == "SimulationResult":
+        from eiesim.run.result import SimulationResult as value
+    elif name == "MultiImageResult":
+        from eiesim.run.multi_image import MultiImageResult as value
+    elif name == "SweepResult":
+        from eiesim.sweeps.sweep import SweepResult as value
+    elif name == "EiesimError":
+        from eiesim.errors import EiesimError as value
+    else:
+        raise AttributeError(f"module 'eiesim' has no attribute {name!r}")
+    globals()[name] = value  # later lookups find it directly
+    return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """The package module, guarded against its submodules hiding its public functions.
-
-    Importing the submodule ``eiesim.simulate`` makes Python bind it as the package
-    attribute ``simulate``, which would replace the function of that name (the bug of
-    issue 12: ``eiesim.simulate(...)`` worked once, then raised "'module' object is not
-    callable"). Here that one binding is ignored for public names, so the attribute is
-    always the function.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -44,6 +44,10 @@ class InputDataError(EiesimError):
     """An input tensor or image cannot be used."""
 
 
+class CostModelError(EiesimError):
+    """A cost model cannot price what a run did (e.g. it lists no energy for a layer's pixel-group count)."""
+
+
 class OutputError(EiesimError):
     """An output path cannot be written (a file where a directory is needed, read-only, full disk, ...)."""
 

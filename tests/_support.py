@@ -51,7 +51,7 @@ def doc_example_layer(relu: bool = True):
     bias 0.5 on rows 0 and 6 (the bias column of docs/timing-model.md section 4)."""
     import numpy as np
 
-    from eiesim.workload import layer_from_dense
+    from eiesim.network.workload import layer_from_dense
 
     w = np.zeros((16, 6), np.float32)
     for pe, cols in DOC_LOCAL_ROWS.items():
@@ -68,7 +68,7 @@ def small_workload():
     for any test, and every PE of a 4-PE chip holds rows."""
     import numpy as np
 
-    from eiesim.workload import Workload, layer_from_dense
+    from eiesim.network.workload import Workload, layer_from_dense
 
     rng = np.random.default_rng(0)
     cb = np.array([-1.0, 0.5, 1.0], np.float32)
@@ -108,8 +108,8 @@ def section_4_1_example(groups, copies: int = 1):
     each reading the network input; only the last one's output is the network's."""
     import numpy as np
 
-    from eiesim.arch import load_arch
-    from eiesim.workload import Workload, layer_from_dense
+    from eiesim.config.arch import load_arch
+    from eiesim.network.workload import Workload, layer_from_dense
 
     arch = load_arch(None, {**SECTION_4_1_ARCH, "mapping.pixel_groups": groups})
     w = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], np.float32)[:, :, None, None]

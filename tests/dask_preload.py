@@ -1,6 +1,6 @@
 """Preloaded into real ``dask worker`` processes by tests/test_sweep_cluster.py (``--preload``).
 
-Wraps ``eiesim.sweep.evaluate_point`` in the worker so the test counts real evaluations
+Wraps ``eiesim.sweeps.points.evaluate_point`` in the worker so the test counts real evaluations
 instead of trusting the sweep's own counters. Each evaluation appends to the file named
 by ``EIESIM_TEST_DASK_LOG``::
 
@@ -13,7 +13,6 @@ before simulating) and ``crash_on`` (PE counts whose evaluation kills the worker
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import threading
@@ -39,10 +38,10 @@ def _log(line: str) -> None:
 
 
 def dask_setup(worker) -> None:  # noqa: ANN001 - called by Dask with the Worker
-    sweep_mod = importlib.import_module("eiesim.sweep")  # the module (``import eiesim.x as m`` binds the public function)
+    import eiesim.sweeps.points as points_mod
     from eiesim.jit.threads import thread_count
 
-    real = sweep_mod.evaluate_point
+    real = points_mod.evaluate_point
 
     def counted(arch, workload, network_input):  # noqa: ANN001
         cfg = _config()
@@ -55,4 +54,4 @@ def dask_setup(worker) -> None:  # noqa: ANN001 - called by Dask with the Worker
         _log(f"end {arch.num_pes} {os.getpid()} {thread_count()} {','.join(pool) or '-'}")
         return result
 
-    sweep_mod.evaluate_point = counted
+    points_mod.evaluate_point = counted

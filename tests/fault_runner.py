@@ -18,7 +18,6 @@ Nothing here is used by eiesim itself; it only wraps eiesim's functions from out
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import resource
@@ -47,7 +46,7 @@ def main() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes beyond the limit fail with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (spec["fsize"], spec["fsize"]))
     sys.argv = ["eiesim", *args]
-    import eiesim.atomic as atomic
+    import eiesim.outputs.commit as atomic
 
     at = spec.get("at")
     if at == "pre-commit":
@@ -69,9 +68,9 @@ def main() -> None:
 
         atomic._swap_dir = swap
     if spec.get("log") or spec.get("slow_s"):
-        sweep_mod = importlib.import_module("eiesim.sweep")  # the module (``import eiesim.x as m`` binds the public function)
+        import eiesim.sweeps.points as points_mod
 
-        real_eval = sweep_mod.evaluate_point
+        real_eval = points_mod.evaluate_point
 
         def logged(arch, workload, network_input):
             if spec.get("slow_s"):
@@ -83,7 +82,7 @@ def main() -> None:
                 os.close(fd)
             return result
 
-        sweep_mod.evaluate_point = logged
+        points_mod.evaluate_point = logged
     from eiesim.cli import main as eiesim_main
 
     eiesim_main(args)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from eiesim.arch import ArchConfig, apply_overrides, describe_parameters, legal_sram_size, load_arch
+from eiesim.config.arch import ArchConfig, apply_overrides, describe_parameters, legal_sram_size, load_arch
 from eiesim.errors import ArchError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "arch_configs"

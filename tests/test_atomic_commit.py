@@ -1,4 +1,4 @@
-"""How outputs are committed (eiesim.atomic), checked with facts of the file system rather than eiesim's word.
+"""How outputs are committed (eiesim.outputs.commit), checked with facts of the file system rather than eiesim's word.
 
 * A file is *renamed* into place, never copied over the old one: after a rename the target is the
   temporary's inode, and a reader that opened the old version keeps reading the old bytes (a copy
@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pytest
 
-import eiesim.atomic as atomic
-from eiesim.atomic import (
-    TEMP_MARK, OutputSet, atomic_directory, atomic_open, committed_outputs, reset_committed_outputs,
-)
+import eiesim.outputs.commit as atomic
 from eiesim.errors import OutputError
+from eiesim.outputs.commit import (
+    OutputSet, atomic_directory, atomic_open, committed_outputs, reset_committed_outputs,
+)
+from eiesim.outputs.temporaries import TEMP_MARK
 
 WAIT_S = 60.0
 

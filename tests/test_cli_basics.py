@@ -100,8 +100,8 @@ def test_debug_flag_shows_traceback(tmp_path):
     assert loud.returncode != 0
 
 
-def test_architecture_doc_is_generated_from_declarations():
-    assert (ROOT / "docs" / "architecture.md").read_text() == parameters_markdown()
+def test_arch_parameters_doc_is_generated_from_declarations():
+    assert (ROOT / "docs" / "arch-parameters.md").read_text() == parameters_markdown()
 
 
 def test_every_command_has_help():

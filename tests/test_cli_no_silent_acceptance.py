@@ -37,8 +37,8 @@ def test_run_with_a_list_value_points_to_sweep():
 def test_sweep_with_a_repeated_value_is_an_error(tmp_path):
     """Before: ``sweep --set num_pes=4,4`` computed (and listed) the same point twice."""
     wl = tmp_path / "fc.npz"
-    from eiesim.models.synthetic import eie_fc_layer
-    from eiesim.workload import save_workload
+    from eiesim.network.synthetic import eie_fc_layer
+    from eiesim.network.workload_file import save_workload
 
     save_workload(eie_fc_layer("fc", 64, 32, 0.3, 0.5, 4, 0), wl)
     line = _one_error_line(_eiesim("sweep", str(TINY), str(wl), "--set", "num_pes=4,4", "--out", str(tmp_path / "s")))

@@ -9,18 +9,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _support import run_exit_code as _run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eiesim.compress import (
-    compress_layer, huffman_code_lengths, kmeans_share, padding_entries, prune_to_density, relative_index_streams,
+from eiesim.errors import ModelFileError, UsageError
+from eiesim.network.compress import (
+    compress_layer,
+    huffman_code_lengths,
+    kmeans_share,
+    padding_entries,
+    prune_to_density,
+    relative_index_streams,
     storage_report,
 )
-from eiesim.dense import dense_from_workload, load_dense, save_dense
-from eiesim.errors import ModelFileError, UsageError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.workload import load_workload
-from _support import run_exit_code as _run
+from eiesim.network.dense import dense_from_workload, load_dense, save_dense
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload_file import load_workload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"

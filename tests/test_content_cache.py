@@ -1,4 +1,4 @@
-"""Content-keyed caches (eiesim.content_cache): shared work is reused, never leaked.
+"""Content-keyed caches (eiesim.run.content_cache): shared work is reused, never leaked.
 
 The expectations do not come from the caches themselves: a changed layer must give the
 result of the plain (uncached) computations of ``eiesim.functional`` on the changed
@@ -12,15 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiesim.arch import load_arch
-from eiesim.checks import checked_workload
-from eiesim.content_cache import (ENCODINGS, PLANS, REFERENCES, VALIDATED_LAYERS, ContentCache, array_digest,
-                                  clear_caches, layer_digest)
+from eiesim.config.arch import load_arch
 from eiesim.errors import WorkloadError
-from eiesim.fixed_point import dequantize, quantize
-from eiesim.functional import plan_fixed_point, run_fixed
-from eiesim.simulate import simulate
-from eiesim.workload import Workload, layer_from_dense
+from eiesim.network.fixed_point import dequantize, quantize
+from eiesim.network.functional import plan_fixed_point, run_fixed
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, VALIDATED_LAYERS, ContentCache, array_digest,
+                                      checked_layer_digests, clear_caches, layer_digest)
+from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -79,11 +78,11 @@ def test_cached_arrays_are_read_only():
 
 def test_an_edited_layer_is_validated_again():
     wl = _fc_workload()
-    checked_workload(wl)
+    checked_layer_digests(wl)
     assert layer_digest(wl.layers[0]) in VALIDATED_LAYERS._values
     wl.layers[0].codes[0] = 9  # beyond the 4-entry codebook, edited in place after a successful check
     with pytest.raises(WorkloadError, match="codes must be < codebook size"):
-        checked_workload(wl)
+        checked_layer_digests(wl)
 
 
 def test_an_edited_layer_is_simulated_afresh():

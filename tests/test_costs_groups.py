@@ -16,12 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.costs import evaluate, get_cost_model, group_lnzd_units, hardware_pixel_groups, lnzd_units
 from eiesim.errors import UsageError
-from eiesim.simulate import simulate
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.run.simulate import simulate
 from eiesim.timing.contract import ACTION_NAMES
-from eiesim.workload import Workload, layer_from_dense
 
 UNIT_UM2 = 189.0  # EIE Sec. IV: one LNZD unit
 UNIT_MW = 0.023  # EIE Sec. IV: one LNZD unit
@@ -191,3 +191,43 @@ def test_the_table_of_the_docs_is_the_hand_derivation_and_the_model():
         assert costs["ccu"].instances * costs["ccu"].area_um2 == pytest.approx(g * UNIT_UM2)
         assert costs["lnzd"].energy_per_action_pj("lnzd_ops", g) == pytest.approx(TREE_UNITS_64[g] * UNIT_PJ)
         assert costs["ccu"].energy_per_action_pj("chip_cycles", g) == pytest.approx(g * CCU_PJ_PER_CYCLE)
+
+
+# -- a missing price is an error ------------------------------------------------------------------
+
+def test_a_missing_group_price_is_an_error_not_the_one_group_energy():
+    """A component priced per G that lists no energy for a layer's G fails loudly; it used to be priced
+    silently with its one-group energy. A component whose energy does not depend on G has no table."""
+    from eiesim.costs import CHIP_CYCLES, ComponentCost
+    from eiesim.errors import CostModelError
+
+    one, two = {CHIP_CYCLES: {"logic": 1.0}}, {CHIP_CYCLES: {"logic": 2.0}}
+    ccu = ComponentCost("ccu", "chip", 2, {"CCU": 1.0}, energy_pj=one, group_energy_pj={2: two})
+    assert ccu.energy_pj_at(1) == one and ccu.energy_pj_at(2) == two
+    with pytest.raises(CostModelError, match=r"'ccu' has no energy for a layer in 4 pixel groups \(it prices G = 1 and 2\)"):
+        ccu.energy_pj_at(4)
+    alu = ComponentCost("alu", "pe", 64, {"Arith": 1.0}, energy_pj={"macs": {"logic": 0.5}})
+    assert alu.energy_pj_at(4) == alu.energy_pj  # the same in every G
+
+
+def test_evaluate_refuses_a_cost_model_without_the_layers_group_price():
+    import dataclasses
+
+    from eiesim.errors import CostModelError
+
+    class CcuForTwoGroupsOnly:
+        """The default model, but its CCU energy is listed for G = 2 only (the chip is built for 4)."""
+
+        name = "default-without-g4"
+
+        def component_costs(self, arch):
+            costs = get_cost_model("default").component_costs(arch)
+            ccu = costs["ccu"]
+            assert sorted(ccu.group_energy_pj) == [2, 4]  # the default model lists every G the chip can run
+            components = {**costs.components, "ccu": dataclasses.replace(ccu, group_energy_pj={2: ccu.group_energy_pj[2]})}
+            return dataclasses.replace(costs, components=components)
+
+    with pytest.raises(CostModelError, match="'ccu'.*4 pixel groups"):
+        evaluate(_arch(4), [_layer("conv", 1000, 100, groups=4)], model=CcuForTwoGroupsOnly())
+    two = evaluate(_arch(4), [_layer("conv", 1000, 100, groups=2)], model=CcuForTwoGroupsOnly())
+    assert two.layers[0].energy_by_component_pj["ccu"] == pytest.approx(2 * CCU_PJ_PER_CYCLE * 1000, rel=1e-3)

@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import pytest
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.costs import get_cost_model
 from eiesim.costs.default import fit_calibration
 from eiesim.costs.hwcomponents_backend import (

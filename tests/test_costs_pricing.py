@@ -2,11 +2,10 @@
 
 import pytest
 
-from eiesim.arch import ArchConfig, load_arch
+from eiesim.config.arch import ArchConfig, load_arch
 from eiesim.costs import evaluate, get_cost_model, lnzd_units
 from eiesim.costs import published as pub
 from eiesim.errors import EiesimError, UsageError
-
 from eiesim.timing.contract import ACTION_NAMES
 
 ACTIONS = list(ACTION_NAMES)
@@ -139,7 +138,7 @@ def test_hwcomponents_missing_names_the_packages():
 
 
 def test_eie_table2_command_with_the_engine(tmp_path):
-    pytest.importorskip("eiesim.simulate")
+    pytest.importorskip("eiesim.run.simulate")
     import json
 
     from click.testing import CliRunner
@@ -168,8 +167,8 @@ def test_stored_calibration_activity_is_what_the_engine_produces_today():
     cannot leave the energy model calibrated on stale activity."""
     from pathlib import Path
 
-    from eiesim.models.synthetic import eie_fc_layer
-    from eiesim.simulate import simulate
+    from eiesim.network.synthetic import eie_fc_layer
+    from eiesim.run.simulate import simulate
 
     arch = load_arch(Path(__file__).resolve().parents[1] / "arch_configs" / "eie-64pe.yaml")
     a7 = pub.ALEX7
@@ -223,8 +222,8 @@ def test_the_sensitivity_table_of_the_docs_is_what_the_model_gives(monkeypatch):
     from pathlib import Path
 
     from eiesim.costs import default as model
-    from eiesim.simulate import simulate
-    from eiesim.workload import load_workload
+    from eiesim.network.workload_file import load_workload
+    from eiesim.run.simulate import simulate
 
     root = Path(__file__).resolve().parents[1]
     run = simulate(load_arch(root / "arch_configs" / "eie-64pe-8bit.yaml"),
@@ -264,7 +263,8 @@ def test_the_vocabulary_is_the_engines_and_the_docs_name_every_action():
     from pathlib import Path
 
     from eiesim.costs.pricing import PRICEABLE_ACTIONS
-    from eiesim.timing.contract import ACTIONS as DESCRIBED, CLOCK_ACTIONS
+    from eiesim.timing.contract import ACTIONS as DESCRIBED
+    from eiesim.timing.contract import CLOCK_ACTIONS
 
     assert set(pub.ALEX7_REFERENCE_COUNTS) <= set(ACTION_NAMES)  # the calibration activity uses the same names
     assert PRICEABLE_ACTIONS == (*ACTION_NAMES, "pe_cycles", "chip_cycles") and CLOCK_ACTIONS == ("pe_cycles", "chip_cycles")

@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 
 import pytest
+from _support import small_workload
 from click.testing import CliRunner
 
 from eiesim.cli import _register, cli
-from eiesim.simulate import simulate
-from eiesim.workload import save_workload
+from eiesim.network.workload_file import save_workload
+from eiesim.run.simulate import simulate
 
 from _support import SECTION_4_1_ARCH, SECTION_4_1_HAND, section_4_1_example
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from _support import NET, ROOT, SHARED
 import pytest
+from _support import NET, ROOT, SHARED
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 
 VALIDATION = (ROOT / "docs" / "validation.md").read_text()
 COST_MODEL = (ROOT / "docs" / "cost-model.md").read_text()
@@ -148,8 +148,8 @@ def test_design_space_numbers(tmp_path):
 
 @pytest.mark.skipif(not NET.is_file(), reason="real Deep-Compression SqueezeNet not available")
 def test_real_squeezenet_figures(tmp_path):
-    from eiesim.models.deep_compression import import_dc
-    from eiesim.simulate import simulate
+    from eiesim.importers.caffe.deep_compression import import_dc
+    from eiesim.run.simulate import simulate
 
     wl = import_dc(NET)
     arch8 = ROOT / "arch_configs" / "eie-64pe-8bit.yaml"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from _support import doc_example_layer
 import pytest
+from _support import doc_example_layer
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.encoding import encode_layer
-from eiesim.workload import layer_from_dense
+from eiesim.network.workload import layer_from_dense
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 #: docs/timing-model.md section 4: local rows holding non-zeros, per PE and column.
@@ -158,9 +158,7 @@ def _count_with(kernel, layer, num_pes, regs, bits, biased):
 def test_mask_and_packed_counting_kernels_agree(regs, bits):
     """The two counting algorithms (bit masks for blocks of <= 64 rows, packed state for any) agree,
     and both agree with the entries the fill pass writes."""
-    from eiesim.encoding import kernels
-
-    from eiesim.encoding import bias_rows
+    from eiesim.encoding import bias_rows, kernels
 
     rng = np.random.default_rng(regs * 100 + bits)
     for density in (0.01, 0.05, 0.3, 0.9):

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eiesim.arch import load_arch
-from eiesim.simulate import simulate
+from eiesim.config.arch import load_arch
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.run.simulate import simulate
 from eiesim.timing import fast as fast_engine
-from eiesim.workload import Workload, layer_from_dense
 
 CASES = {"count": 0}
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eiesim.fixed_point import LayerFormat, finish_layer, frac_bits_for, pool_fixed, quantize
-from eiesim.functional import FixedPointPlan, forward, plan_fixed_point
-from eiesim.workload import Pool, Workload, layer_from_dense
+from eiesim.network.fixed_point import LayerFormat, finish_layer, frac_bits_for, pool_fixed, quantize
+from eiesim.network.functional import FixedPointPlan, forward, plan_fixed_point
+from eiesim.network.workload import Pool, Workload, layer_from_dense
 
 
 def _identity_fc(relu: bool):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from eiesim.errors import InputDataError, UsageError, WorkloadError
-from eiesim.fixed_point import LayerFormat, accumulate_reference, dequantize, quantize
-from eiesim.functional import (
+from eiesim.network.fixed_point import LayerFormat, accumulate_reference, dequantize, quantize
+from eiesim.network.functional import (
     FixedPointPlan,
     forward,
     gather_input,
@@ -19,7 +19,7 @@ from eiesim.functional import (
     run_fixed,
     softmax,
 )
-from eiesim.workload import Pool, Workload, layer_from_dense
+from eiesim.network.workload import Pool, Workload, layer_from_dense
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
@@ -112,7 +112,7 @@ def test_float_forward_matches_direct_loops(tiny):
 
 
 def test_top5_order_and_ties():
-    from eiesim.functional import ForwardResult
+    from eiesim.network.functional import ForwardResult
 
     probs = np.array([0.1, 0.3, 0.05, 0.3, 0.2, 0.05], np.float32)
     r = ForwardResult("float32", {}, {}, {}, {}, {}, probs, probs, np.zeros(1))
@@ -225,7 +225,7 @@ def test_plan_shares_formats_of_concatenated_producers(tiny):
     b1, b3 = plan.format("b1"), plan.format("b3")
     assert b1.out_frac == b3.out_frac == plan.format("fc").in_frac
     # the shared format is the narrower of the two individual ones
-    from eiesim.fixed_point import frac_bits_for
+    from eiesim.network.fixed_point import frac_bits_for
     # ReLU layers: only their non-negative outputs must fit (max after ReLU, before pooling)
     own = [frac_bits_for(f.max_abs_before_pool[n] if wl.layer(n).relu else f.max_abs_before_relu[n])
            for n in ("b1", "b3")]
@@ -314,13 +314,13 @@ def test_forward_rejects_bad_inputs(tiny):
 # -- the real Deep-Compression SqueezeNet -----------------------------------------------------
 
 needs_real_model = pytest.mark.skipif(
-    not NET.is_file() or importlib.util.find_spec("eiesim.models.deep_compression") is None,
-    reason="real model file or eiesim.models.deep_compression not available")
+    not NET.is_file() or importlib.util.find_spec("eiesim.importers.caffe.deep_compression") is None,
+    reason="real model file or eiesim.importers.caffe.deep_compression not available")
 
 
 @pytest.fixture(scope="module")
 def squeezenet():
-    from eiesim.models.deep_compression import import_dc
+    from eiesim.importers.caffe.deep_compression import import_dc
 
     return import_dc(NET)
 
@@ -328,7 +328,7 @@ def squeezenet():
 @needs_real_model
 @pytest.mark.parametrize("photo, cls", [("chelsea", 285), ("coffee", 967)])
 def test_real_squeezenet_top1(squeezenet, photo, cls):
-    from eiesim.images import prepare_input
+    from eiesim.network.network_input import prepare_input
 
     x = prepare_input(squeezenet, photo)
     f = forward(squeezenet, x, "float32")
@@ -343,8 +343,8 @@ def test_real_squeezenet_top1(squeezenet, photo, cls):
 
 def test_format_groups_close_transitively():
     """Tensors read together share a format, transitively: a reads (x, y), b reads (y, z) => {x, y, z}."""
-    from eiesim.functional import format_groups
-    from eiesim.workload import Workload, layer_from_dense
+    from eiesim.network.functional import format_groups
+    from eiesim.network.workload import Workload, layer_from_dense
 
     w = np.ones((2, 1, 1, 1), np.float32)
     cb = np.array([1.0], np.float32)
@@ -360,8 +360,8 @@ def test_format_groups_close_transitively():
 @pytest.mark.parametrize("scale", [1, 1 << 14, 1 << 30])
 def test_the_reference_conv_accumulators_are_exact_at_any_magnitude(scale):
     """Exact integers whether the float64 path applies (small values) or not (2**30 x 2**30 products)."""
-    from eiesim.fixed_point import LayerFormat, accumulate_reference, im2col, layer_matrix_q
-    from eiesim.workload import layer_from_dense
+    from eiesim.network.fixed_point import LayerFormat, accumulate_reference, im2col, layer_matrix_q
+    from eiesim.network.workload import layer_from_dense
 
     rng = np.random.default_rng(scale)
     cb = np.array([-1.0, -0.5, 0.5, 1.0], np.float32) * 0.9

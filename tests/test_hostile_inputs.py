@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _support import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eiesim.arch import arch_from_dict
+from eiesim.config.arch import arch_from_dict
 from eiesim.errors import ArchError, WorkloadError
-from eiesim.workload import load_workload, save_workload
-from _support import run_cli
+from eiesim.network.workload_file import load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
@@ -264,7 +264,7 @@ def test_fuzz_arch_dict(data):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=200))
 def test_fuzz_arch_yaml_text(tmp_path, text):
-    from eiesim.arch import load_arch
+    from eiesim.config.arch import load_arch
 
     path = tmp_path / "fuzz.yaml"
     path.write_text(text, encoding="utf-8")

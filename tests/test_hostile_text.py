@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _support import run_cli
 
 from eiesim.errors import ArchError, UsageError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.safe_text import MAX_DEPTH, parse_json, parse_yaml
-from eiesim.workload import save_workload
-from _support import run_cli
+from eiesim.inputs.text import MAX_DEPTH, parse_json, parse_yaml
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload_file import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

@@ -9,8 +9,9 @@ import pytest
 import skimage.io
 
 from eiesim.errors import InputDataError, WorkloadError
-from eiesim.images import load_image, prepare_input, preprocess
-from eiesim.workload import Workload, layer_from_dense
+from eiesim.inputs.images import load_image, preprocess
+from eiesim.network.network_input import prepare_input
+from eiesim.network.workload import Workload, layer_from_dense
 
 
 def rgb(h: int, w: int) -> np.ndarray:
@@ -180,7 +181,7 @@ def test_prepare_input_errors(tmp_path):
 
 
 def test_squeezenet_preprocess_constant_gives_the_network_input():
-    topologies = pytest.importorskip("eiesim.models.topologies")
+    topologies = pytest.importorskip("eiesim.network.topologies")
     pre = topologies.SQUEEZENET_PREPROCESS
     json.dumps(pre)  # must be storable in the workload meta
     x = preprocess(load_image("chelsea"), pre, (3, 227, 227))

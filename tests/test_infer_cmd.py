@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from eiesim.workload import Pool, Workload, layer_from_dense, save_workload
 from _support import run_cli
+
+from eiesim.network.workload import Pool, Workload, layer_from_dense
+from eiesim.network.workload_file import save_workload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
@@ -67,7 +68,7 @@ def test_infer_fixed16_json_has_plan(small_npz, tmp_path, capsys):
 
 
 def test_infer_without_input_asks_for_an_image(small_npz, tmp_path, capsys):
-    from eiesim.workload import load_workload
+    from eiesim.network.workload_file import load_workload
 
     wl = load_workload(small_npz)
     wl.input = None
@@ -120,7 +121,7 @@ def test_infer_missing_workload(tmp_path, capsys):
 
 @pytest.mark.skipif(not NET.is_file(), reason="real model file not available")
 def test_infer_real_squeezenet_on_coffee(tmp_path, capsys):
-    dc = pytest.importorskip("eiesim.models.deep_compression")
+    dc = pytest.importorskip("eiesim.importers.caffe.deep_compression")
     path = save_workload(dc.import_dc(NET), tmp_path / "sq.npz")
     out_json = tmp_path / "coffee.json"
     code, out, err = run_cli(["infer", str(path), "--image", "coffee", "--precision", "fixed16",

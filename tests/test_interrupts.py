@@ -34,7 +34,7 @@ runpy.run_module("eiesim", run_name="__main__", alter_sys=True)
 
 #: Modules imported while a command starts, in about the order they are first imported.
 START_UP = ["click", "eiesim.errors", "eiesim.cli.workload_cmds", "numpy", "scipy.sparse", "networkx", "numba",
-            "rich.table", "pydantic", "yaml", "eiesim.simulate", "eiesim.cli.sweep_cmd", "eiesim.cli.outputs"]
+            "rich.table", "pydantic", "yaml", "eiesim.run.simulate", "eiesim.cli.sweep_cmd", "eiesim.cli.outputs"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

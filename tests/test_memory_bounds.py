@@ -10,7 +10,6 @@ TIFF, a workload declaring a 20000 x 20000 input, an ONNX model with a huge inpu
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import struct
@@ -23,14 +22,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from eiesim.arch import load_arch
-from eiesim.errors import InputDataError, WorkloadError
-from eiesim.functional import forward
-from eiesim.limits import check_memory, check_workload_memory, memory_limit_bytes, parse_bytes, workload_run_bytes
-from eiesim.simulate import simulate
-from eiesim.workload import Pool, Workload, layer_from_dense, load_workload, save_workload
 from _support import run_cli
+
+from eiesim.config.arch import load_arch
+from eiesim.errors import InputDataError, WorkloadError
+from eiesim.inputs.memory import check_memory, memory_limit_bytes, parse_bytes
+from eiesim.network.functional import forward
+from eiesim.network.memory import check_workload_memory, workload_run_bytes
+from eiesim.network.workload import Pool, Workload, layer_from_dense
+from eiesim.network.workload_file import load_workload, save_workload
+from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -145,7 +146,7 @@ def test_npy_input_declaring_more_than_it_holds(tmp_path):
 
 
 def test_memory_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
-    simulate_mod = importlib.import_module("eiesim.simulate")  # the module (``import eiesim.x as m`` binds the public function)
+    import eiesim.run.simulate as simulate_mod
 
     wl = tmp_path / "fc.npz"
     save_workload(_workload((8,)), wl)
@@ -153,7 +154,7 @@ def test_memory_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    multi_mod = importlib.import_module("eiesim.multi")  # imported first: it binds the real simulate
+    import eiesim.run.multi_image as multi_mod  # imported first: it binds the real simulate
     monkeypatch.setattr(simulate_mod, "simulate", exhausted)
     monkeypatch.setattr(multi_mod, "simulate", exhausted)  # what `run` calls
     code, _, err = run_cli(["run", str(TINY), str(wl)], capsys)

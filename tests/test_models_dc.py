@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from eiesim.cli import main
-from eiesim.compress import storage_summary
 from eiesim.errors import ModelFileError
-from eiesim.models.deep_compression import import_dc
-from eiesim.models.prototxt import parse_prototxt, topology_from_prototxt
-from eiesim.models.topologies import squeezenet_topology
-from eiesim.workload import load_workload, save_workload
+from eiesim.importers.caffe.deep_compression import import_dc
+from eiesim.importers.caffe.prototxt import parse_prototxt, topology_from_prototxt
+from eiesim.network.compress import storage_summary
+from eiesim.network.topologies import squeezenet_topology
+from eiesim.network.workload_file import load_workload, save_workload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DC_DIR = SHARED / "models" / "squeezenet_dc"

@@ -14,8 +14,9 @@ import pytest
 
 from _onnx_support import initializer, needs_onnx, onnx, onnxruntime_output, save_model
 from eiesim.errors import ModelFileError
-from eiesim.functional import forward
-from eiesim.onnx_import import import_onnx, to_workload
+from eiesim.network.functional import forward
+from eiesim.importers.onnx.walker import import_onnx
+from eiesim.network.dense import to_workload
 
 if onnx is not None:
     from onnx import helper, numpy_helper

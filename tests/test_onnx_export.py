@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _support import run_cli
 
 from eiesim.errors import EiesimError, OutputError
-from eiesim.workload import Pool, Workload, layer_from_dense, load_workload, save_workload
-from _support import run_cli
+from eiesim.network.workload import Pool, Workload, layer_from_dense
+from eiesim.network.workload_file import load_workload, save_workload
 
 try:
     import onnx
@@ -60,7 +61,7 @@ def test_missing_extra_is_a_clean_error(monkeypatch, tmp_path, capsys):
     import builtins
     import sys
 
-    from eiesim.onnx_export import export_onnx
+    from eiesim.importers.onnx.export import export_onnx
 
     real_import = builtins.__import__
 
@@ -83,8 +84,8 @@ def test_missing_extra_is_a_clean_error(monkeypatch, tmp_path, capsys):
 
 @needs_ort
 def test_exported_small_workload_runs_in_onnxruntime_like_eiesim(tmp_path):
-    from eiesim.functional import forward
-    from eiesim.onnx_export import export_onnx
+    from eiesim.importers.onnx.export import export_onnx
+    from eiesim.network.functional import forward
 
     wl = small_workload(1)
     path = export_onnx(wl, tmp_path / "small.onnx")
@@ -108,8 +109,9 @@ def test_exported_small_workload_runs_in_onnxruntime_like_eiesim(tmp_path):
 
 @needs_onnx
 def test_export_then_import_gives_identical_weights_and_graph(tmp_path):
-    from eiesim.onnx_export import export_onnx
-    from eiesim.onnx_import import import_onnx, to_workload
+    from eiesim.importers.onnx.export import export_onnx
+    from eiesim.importers.onnx.walker import import_onnx
+    from eiesim.network.dense import to_workload
 
     wl = small_workload(3)
     export_onnx(wl, tmp_path / "m.onnx")
@@ -128,7 +130,7 @@ def test_export_then_import_gives_identical_weights_and_graph(tmp_path):
 
 @needs_onnx
 def test_export_is_atomic(tmp_path, monkeypatch):
-    from eiesim.onnx_export import export_onnx
+    from eiesim.importers.onnx.export import export_onnx
 
     target = tmp_path / "m.onnx"
     target.write_bytes(b"old")
@@ -162,16 +164,18 @@ def test_export_onnx_command_checks_with_onnxruntime(tmp_path, capsys):
 def dc_workload():
     if not DC_NET.is_file():
         pytest.skip("the real DC SqueezeNet file is not present")
-    deep_compression = pytest.importorskip("eiesim.models.deep_compression")
+    deep_compression = pytest.importorskip("eiesim.importers.caffe.deep_compression")
     return deep_compression.import_dc(DC_NET)
 
 
 @needs_ort
 def test_real_dc_round_trip_and_onnxruntime_on_chelsea(dc_workload, tmp_path):
-    from eiesim.functional import forward
-    from eiesim.images import prepare_input
-    from eiesim.onnx_export import export_onnx
-    from eiesim.onnx_import import import_onnx, onnxruntime_forward, to_workload
+    from eiesim.importers.onnx.export import export_onnx
+    from eiesim.importers.onnx.runtime import onnxruntime_forward
+    from eiesim.importers.onnx.walker import import_onnx
+    from eiesim.network.dense import to_workload
+    from eiesim.network.functional import forward
+    from eiesim.network.network_input import prepare_input
 
     path = export_onnx(dc_workload, tmp_path / "dc.onnx")
     dense = import_onnx(path)

@@ -46,7 +46,8 @@ def _hide_onnx(monkeypatch) -> None:
 
 
 def test_missing_extra_is_a_clean_error(monkeypatch, tmp_path, capsys):
-    from eiesim.onnx_import import import_onnx, require_onnx
+    from eiesim.importers.onnx.optional import require_onnx
+    from eiesim.importers.onnx.walker import import_onnx
 
     _hide_onnx(monkeypatch)
     with pytest.raises(EiesimError, match=r"pip install 'eiesim\[onnx\]'"):
@@ -64,9 +65,11 @@ def test_missing_extra_is_a_clean_error(monkeypatch, tmp_path, capsys):
 
 # -- helpers to build models ------------------------------------------------------------
 
-from eiesim.functional import forward  # noqa: E402
-from eiesim.onnx_import import import_onnx, to_workload  # noqa: E402
 from _support import run_cli
+
+from eiesim.importers.onnx.walker import import_onnx  # noqa: E402
+from eiesim.network.dense import to_workload
+from eiesim.network.functional import forward  # noqa: E402
 
 
 def tiny_cnn(tmp_path: Path, rng: np.random.Generator) -> Path:
@@ -301,7 +304,7 @@ needs_light = pytest.mark.skipif(not LIGHT.is_file(), reason="light_squeezenet.o
 @needs_light
 @needs_onnx
 def test_light_squeezenet_has_26_layers_with_v11_shapes():
-    from eiesim.models.topologies import squeezenet_topology
+    from eiesim.network.topologies import squeezenet_topology
 
     model = import_onnx(LIGHT)
     assert model.input_shape == (3, 224, 224)
@@ -327,7 +330,7 @@ def test_light_squeezenet_has_26_layers_with_v11_shapes():
 @needs_light
 @needs_onnx
 def test_light_squeezenet_forward_matches_onnxruntime_logits():
-    from eiesim.onnx_import import onnxruntime_forward
+    from eiesim.importers.onnx.runtime import onnxruntime_forward
 
     pytest.importorskip("onnxruntime")
     model = import_onnx(LIGHT)
@@ -341,7 +344,7 @@ def test_light_squeezenet_forward_matches_onnxruntime_logits():
 @needs_light
 @needs_onnx
 def test_density_profile_names_and_values():
-    from eiesim.models.topologies import RELEASED_DC_NNZ, squeezenet_topology
+    from eiesim.network.topologies import RELEASED_DC_NNZ, squeezenet_topology
 
     profile = yaml.safe_load(PROFILE.read_text())
     assert list(profile) == [dl.spec.name for dl in import_onnx(LIGHT).layers]
@@ -354,7 +357,7 @@ def test_density_profile_names_and_values():
 @needs_light
 @needs_onnx
 def test_compress_light_squeezenet_to_released_densities(tmp_path, capsys):
-    from eiesim.workload import load_workload
+    from eiesim.network.workload_file import load_workload
 
     out = tmp_path / "light.npz"
     code, stdout, err = run_cli(["compress", str(LIGHT), "--density-profile", str(PROFILE), "--bits", "8",
@@ -369,8 +372,8 @@ def test_compress_light_squeezenet_to_released_densities(tmp_path, capsys):
 
 
 def test_density_profile_errors(tmp_path, capsys):
-    from eiesim.agreement import load_density_profile
     from eiesim.errors import UsageError
+    from eiesim.importers.agreement import load_density_profile
 
     bad = tmp_path / "p.yaml"
     bad.write_text("conv1: 1.5\n")
@@ -385,8 +388,8 @@ def test_density_profile_errors(tmp_path, capsys):
 
 @needs_onnx
 def test_compress_dense_npz_profile_precedence_and_eiesim_reference(tmp_path, capsys):
-    from eiesim.dense import save_dense
-    from eiesim.workload import load_workload
+    from eiesim.network.dense import save_dense
+    from eiesim.network.workload_file import load_workload
 
     model = import_onnx(tiny_cnn(tmp_path, np.random.default_rng(6)))
     dense = save_dense(model, tmp_path / "dense.npz")

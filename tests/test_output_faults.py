@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import importlib
 import json
 import os
 import re
@@ -24,12 +23,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-from eiesim.atomic import TEMP_MARK, OutputSet, check_output_file
-from eiesim.errors import OutputError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.workload import save_workload
 from _support import run_cli
+
+from eiesim.errors import OutputError
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload_file import save_workload
+from eiesim.outputs.commit import OutputSet
+from eiesim.outputs.paths import check_output_file
+from eiesim.outputs.temporaries import TEMP_MARK
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -196,7 +197,7 @@ class FullDisk:
 
 @pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5, 6])
 def test_disk_full_at_every_file_of_the_set(fc_npz, tmp_path, monkeypatch, capsys, fail_at):
-    import eiesim.atomic as atomic
+    import eiesim.outputs.commit as atomic
 
     out = tmp_path / "out"
     code, _, err = run_cli(run_args(fc_npz, out, 2), capsys)
@@ -232,7 +233,7 @@ def test_real_full_tmpfs_when_it_can_be_mounted(fc_npz, tmp_path, capsys):
 
 
 def test_read_only_location_is_refused_before_simulating(fc_npz, tmp_path, monkeypatch, capsys):
-    simulate_mod = importlib.import_module("eiesim.simulate")  # the module (``import eiesim.x as m`` binds the public function)
+    import eiesim.run.simulate as simulate_mod
 
     target = tmp_path / "ro"
     target.mkdir()
@@ -336,7 +337,7 @@ def test_report_never_overwrites_the_data_it_reads(fc_npz, tmp_path, capsys):
 ], ids=lambda a: " ".join(x for x in a[:3] if "{" not in x))
 def test_bad_output_paths_are_one_line_before_any_work(args, fc_npz, tmp_path, monkeypatch, capsys):
     """Issue 12, bug 4: every output path is checked first; every problem is one line, exit 2."""
-    simulate_mod = importlib.import_module("eiesim.simulate")  # the module (``import eiesim.x as m`` binds the public function)
+    import eiesim.run.simulate as simulate_mod
 
     afile = tmp_path / "afile"
     afile.write_text("a file, not a directory")

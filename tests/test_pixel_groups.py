@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import eiesim
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.encoding import layout_layer
 from eiesim.errors import ArchError
+from eiesim.network.workload import Workload, layer_from_dense
 from eiesim.timing.contract import BREAKDOWN_PARTS, auto_candidates, group_pixels, layer_pixel_groups
-from eiesim.workload import Workload, layer_from_dense
 
 from _support import SECTION_4_1_HAND, section_4_1_example
 
@@ -134,7 +134,7 @@ def test_cli_refuses_a_group_count_that_does_not_divide_the_pes(tmp_path):
 
 def test_trace_refuses_pixel_groups_and_says_how_to_trace_one_group():
     from eiesim.errors import UsageError
-    from eiesim.trace import layer_trace
+    from eiesim.timing.trace import layer_trace
 
     arch, wl = section_4_1_example(2)
     with pytest.raises(UsageError, match=r"--set num_pes=<num_pes / G> --set mapping.pixel_groups=1"):
@@ -143,7 +143,7 @@ def test_trace_refuses_pixel_groups_and_says_how_to_trace_one_group():
 
 def test_sweeping_pixel_groups_from_the_cli(tmp_path):
     """A sweep over G: one row per G with the network's cycles; 'auto' resolves per layer, so no resolved column."""
-    from eiesim.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     arch, wl = _conv_and_fc(1)
     wl_path = save_workload(wl, tmp_path / "cf.npz")
@@ -163,7 +163,7 @@ def test_sweeping_pixel_groups_from_the_cli(tmp_path):
 
 def test_event_groups_run_concurrently_and_each_ends_at_the_sum_of_its_phases():
     from eiesim.encoding import encode_layer
-    from eiesim.fixed_point import quantize
+    from eiesim.network.fixed_point import quantize
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.event import EventEngine
 

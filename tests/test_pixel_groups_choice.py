@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 import eiesim
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.errors import ArchError
 from eiesim.timing import fast as fast_engine
 from eiesim.timing.contract import ComputeTotals, GroupRun, combine_groups
 from eiesim.timing.contract.rounds import PhaseTotals
-from eiesim.workload import Workload, layer_from_dense
+from eiesim.network.workload import Workload, layer_from_dense
 
 
 # -- ties ------------------------------------------------------------------------------------------

@@ -16,14 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 
 #: A sweep script as a user writes it: each public name used twice, in a loop, in a fresh
-#: interpreter (where the submodules ``eiesim.simulate`` / ``eiesim.sweep`` are imported for the
-#: first time *during* the first iteration: that import used to replace the functions).
+#: interpreter (where the implementing modules are imported for the first time *during* the
+#: first iteration: importing a submodule named like a function used to replace the function).
 SCRIPT = """
 import types
 import numpy as np
 import eiesim
 from eiesim import simulate as first_simulate, sweep as first_sweep
-from eiesim.models.synthetic import eie_fc_layer
+from eiesim.network.synthetic import eie_fc_layer
 
 assert callable(first_simulate) and not isinstance(first_simulate, types.ModuleType), first_simulate
 assert callable(first_sweep) and not isinstance(first_sweep, types.ModuleType), first_sweep
@@ -42,7 +42,7 @@ for i in range(2):
     swept = eiesim.sweep({tiny!r}, wl_path, ["num_pes=1,2"])
     assert isinstance(swept, eiesim.SweepResult) and len(swept.rows) == 2
     eiesim.forward(wl, wl.input)
-    import eiesim.simulate, eiesim.sweep, eiesim.functional  # noqa: F401  (the imports that used to rebind)
+    import eiesim.run.simulate, eiesim.sweeps.sweep, eiesim.network.functional  # noqa: F401
     from eiesim import simulate, sweep
     assert simulate is first_simulate and sweep is first_sweep
     try:
@@ -63,35 +63,52 @@ def test_every_public_name_works_on_every_call(tmp_path):
 
 
 def test_from_eiesim_import_gives_the_functions():
-    from eiesim import simulate, sweep
-    from eiesim.simulate import simulate as real_simulate
-    from eiesim.sweep import sweep as real_sweep
+    """``eiesim.simulate`` / ``eiesim.sweep`` are plain functions that call the implementations."""
+    import types
 
-    assert simulate is real_simulate and sweep is real_sweep
-    assert eiesim.simulate is real_simulate and eiesim.sweep is real_sweep
+    from eiesim import simulate, sweep
+    from eiesim.run.simulate import simulate as real_simulate
+    from eiesim.sweeps.sweep import sweep as real_sweep
+
+    for public, real in ((simulate, real_simulate), (sweep, real_sweep)):
+        assert isinstance(public, types.FunctionType) and public.__module__ == "eiesim"
+        assert real.__module__ != "eiesim"
+    assert eiesim.simulate is simulate and eiesim.sweep is sweep
+    assert type(eiesim) is types.ModuleType  # no module subclass guards the names
+
+
+def test_each_function_has_its_implementations_signature():
+    """The wrappers in ``eiesim/__init__.py`` take exactly what their implementations take."""
+    import importlib
+    import inspect
+
+    assert set(eiesim.FUNCTIONS) | set(eiesim.CLASSES) | {"__version__"} == set(eiesim.__all__)
+    for name, module in eiesim.FUNCTIONS.items():
+        implementation = getattr(importlib.import_module(module), name)
+        assert inspect.signature(getattr(eiesim, name)) == inspect.signature(implementation), name
+        assert getattr(eiesim, name).__doc__, name
 
 
 def _type_checking_imports() -> dict[str, str]:
-    """{name: module} of the ``if TYPE_CHECKING:`` block of eiesim/__init__.py."""
+    """{name: module} of the re-exports (``import X as X``) in the ``if TYPE_CHECKING:`` block of eiesim/__init__.py."""
     tree = ast.parse((ROOT / "eiesim" / "__init__.py").read_text())
     found: dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
             for stmt in node.body:
-                assert isinstance(stmt, ast.ImportFrom), ast.dump(stmt)
-                for alias in stmt.names:
-                    # "import X as X" is the explicit re-export form type checkers honour.
-                    assert alias.asname == alias.name, alias.name
-                    found[alias.name] = stmt.module
+                if isinstance(stmt, ast.ImportFrom):
+                    for alias in stmt.names:
+                        if alias.asname == alias.name:  # "import X as X": the explicit re-export form
+                            found[alias.name] = stmt.module
     return found
 
 
-def test_type_checkers_see_every_public_name_with_its_real_definition():
-    """Each public name is imported for type checkers from the module that defines it (not ``Any``)."""
-    assert _type_checking_imports() == eiesim._EXPORTS
-    for name, module in eiesim._EXPORTS.items():
+def test_type_checkers_see_every_public_class_with_its_real_definition():
+    """Each public class is imported for type checkers from the module that defines it (not ``Any``)."""
+    assert _type_checking_imports() == eiesim.CLASSES
+    for name, module in eiesim.CLASSES.items():
         obj = getattr(eiesim, name)
-        assert getattr(obj, "__module__", None) == module, (name, obj)
+        assert isinstance(obj, type) and obj.__module__ == module, (name, obj)
 
 
 def test_unknown_attribute_is_an_attribute_error():
@@ -110,11 +127,11 @@ def test_public_signatures_are_annotated():
 
 
 def test_import_stays_light():
-    """``import eiesim`` (and so ``eiesim --help``) does not pull in numba or the engines."""
+    """``import eiesim`` (and so ``eiesim --help``) does not pull in numba, the engines or matplotlib."""
     code = textwrap.dedent("""
         import sys, eiesim
-        heavy = sorted(m for m in ("numba", "eiesim.simulate", "eiesim.sweep", "scipy") if m in sys.modules)
-        print(heavy)
+        heavy = ("numba", "eiesim.run.simulate", "eiesim.sweeps.sweep", "scipy", "matplotlib")
+        print(sorted(m for m in heavy if m in sys.modules))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -237,7 +237,7 @@ def test_load_run_report_rejects_other_json(tmp_path):
 
 
 def test_load_sweep_dir_reads_store_layout(tmp_path):
-    from eiesim.sweep import ResultStore
+    from eiesim.sweeps.store import ResultStore
 
     rows, columns = example_sweep()
     ResultStore(tmp_path).write_tables(rows, columns)
@@ -258,7 +258,7 @@ def _run_cli(args):
 
 
 def test_report_command_run_and_sweep(tmp_path):
-    from eiesim.sweep import ResultStore
+    from eiesim.sweeps.store import ResultStore
 
     report_path = tmp_path / "run" / "report.json"
     report_path.parent.mkdir()

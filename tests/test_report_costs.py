@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from eiesim.arch import load_arch
-from eiesim.report import report_dict
-from eiesim.simulate import simulate
+from eiesim.config.arch import load_arch
+from eiesim.render.run_files import report_dict
+from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "corpus"))

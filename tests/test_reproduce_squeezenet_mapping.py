@@ -205,12 +205,12 @@ def test_groups_must_include_the_baseline():
     ["--model", "{file}", "--synthetic"],
 ])
 def test_bad_paths_are_one_line_and_exit_2_before_any_work(args, tmp_path, monkeypatch, capsys):
-    import importlib
+    import eiesim.run.simulate as simulate_mod
 
     def must_not_run(*a, **k):
         raise AssertionError("work started before the paths were checked")
 
-    monkeypatch.setattr(importlib.import_module("eiesim.simulate"), "simulate", must_not_run)
+    monkeypatch.setattr(simulate_mod, "simulate", must_not_run)
     afile = tmp_path / "afile"
     afile.write_text("a file")
     adir = tmp_path / "adir"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from eiesim.arch import load_arch
-from eiesim.report import report_json
-from eiesim.simulate import simulate
+from eiesim.config.arch import load_arch
+from eiesim.render.run_files import report_json
+from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "corpus"))
@@ -32,7 +32,7 @@ def test_report_bytes_identical_across_runs_and_engines():
 
 
 def test_cli_reports_identical_metadata_separate(tmp_path):
-    from eiesim.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     wl = save_workload(base_workload(), tmp_path / "wl.npz")
     outs = []
@@ -69,7 +69,7 @@ def test_corrupt_numba_cache_is_recovered(tmp_path):
     cache = tmp_path / "numba-cache"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
     cmd = [sys.executable, "-m", "eiesim", "run", str(TINY), str(tmp_path / "wl.npz"), "--json"]
-    from eiesim.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     save_workload(base_workload(), tmp_path / "wl.npz")
     subprocess.run([*cmd, str(tmp_path / "a.json")], check=True, capture_output=True, env=env, cwd=ROOT)
@@ -84,7 +84,7 @@ def test_corrupt_numba_cache_is_recovered(tmp_path):
 
 
 def test_unwritable_numba_cache_is_harmless(tmp_path):
-    from eiesim.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     save_workload(base_workload(), tmp_path / "wl.npz")
     blocker = tmp_path / "file"

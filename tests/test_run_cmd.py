@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from _support import small_workload
 from click.testing import CliRunner
 
 from eiesim.cli import _register, cli
-from eiesim.workload import save_workload
-
-from _support import small_workload
+from eiesim.network.workload_file import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

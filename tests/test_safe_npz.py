@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from eiesim.errors import WorkloadError
-from eiesim.safe_npz import read_npz
+from eiesim.inputs.npz import read_npz
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:

@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _support import DOC_INPUT, doc_example_layer
 import pytest
+from _support import DOC_INPUT, doc_example_layer
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.errors import ArchError, UsageError
-from eiesim.report import layers_csv, report_dict
-from eiesim.simulate import simulate
-from eiesim.workload import Workload, layer_from_dense
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.render.run_files import layers_csv, report_dict
+from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -128,7 +128,7 @@ def test_progress_callback_sees_every_layer():
 
 @pytest.mark.skipif(not REAL_MODEL.is_file(), reason="real Deep-Compression SqueezeNet not available")
 def test_real_squeezenet_on_chelsea():
-    from eiesim.models.deep_compression import import_dc
+    from eiesim.importers.caffe.deep_compression import import_dc
 
     wl = import_dc(REAL_MODEL)
     result = simulate(load_arch(ROOT / "arch_configs" / "eie-64pe-8bit.yaml"), wl, input="chelsea")

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import eiesim
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.workload import Workload, layer_from_dense, save_workload
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.network.workload_file import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -72,25 +73,24 @@ def test_changed_image_bytes_at_the_same_path_recompute_the_point(tmp_path):
 
 def test_a_changed_model_source_changes_every_key(tmp_path, monkeypatch):
     """The key covers the simulator itself: a different model digest never reuses points."""
-    import importlib
+    import eiesim.sweeps.keys as keys_mod
 
-    sweep_mod = importlib.import_module("eiesim.sweep")
     wl = tmp_path / "fc.npz"
     save_workload(eie_fc_layer("fc", 64, 32, 0.3, 0.5, 4, 0), wl)
     eiesim.sweep(TINY, wl, ["num_pes=2"], tmp_path / "s")
-    monkeypatch.setattr(sweep_mod, "model_digest", lambda: "0" * 64)
+    monkeypatch.setattr(keys_mod, "model_digest", lambda: "0" * 64)
     again = eiesim.sweep(TINY, wl, ["num_pes=2"], tmp_path / "s")
     assert again.computed == 1 and again.reused == 0
 
 
 def test_model_digest_covers_the_engines_not_the_cli():
-    from eiesim.provenance import model_sources
+    from eiesim.run.provenance import model_sources
 
     names = {p.as_posix() for p in model_sources()}
     for needed in ("timing/fast.py", "timing/kernels.py", "encoding/layout.py", "encoding/kernels.py", "costs/default.py",
-                   "data/cacti_sram_grid.csv", "sweep.py"):
+                   "data/cacti_sram_grid.csv", "sweeps/points.py", "run/simulate.py", "network/fixed_point.py"):
         assert needed in names, needed
-    assert not any(n.startswith(("cli/", "render/")) for n in names)
+    assert not any(n.startswith(("cli/", "render/", "_deprecated/")) for n in names)
 
 
 # -- bug 3: warnings ---------------------------------------------------------------------------
@@ -211,8 +211,8 @@ def test_event_engine_refuses_squeezenet_before_starting():
 
 def test_event_estimate_tracks_the_work():
     """The estimate is linear in broadcasts x PEs: 4x the PEs on the same layer, about 4x the broadcast term."""
-    from eiesim.event_budget import SECONDS_PER_ENTRY, SECONDS_PER_PE_BROADCAST
-    from eiesim.simulate import estimate_event_seconds
+    from eiesim.run.simulate import estimate_event_seconds
+    from eiesim.timing.event_budget import SECONDS_PER_ENTRY, SECONDS_PER_PE_BROADCAST
 
     wl = eie_fc_layer("fc", 512, 256, 0.2, 0.4, 4, 0)
     t16 = estimate_event_seconds(eiesim.load_arch(None, ["num_pes=16"]), wl)
@@ -297,12 +297,12 @@ def test_run_with_repeated_images_and_a_folder(tmp_path):
 
 def test_bundled_photos_load_offline():
     """Every bundled photo name loads without network (they ship inside scikit-image)."""
-    from eiesim.images import BUNDLED_PHOTOS, load_image
+    from eiesim.inputs.images import BUNDLED_PHOTOS, load_image
 
     code = ("import socket\n"
             "def refuse(*a, **k): raise OSError('network disabled in this test')\n"
             "socket.socket.connect = refuse\n"
-            "from eiesim.images import BUNDLED_PHOTOS, load_image\n"
+            "from eiesim.inputs.images import BUNDLED_PHOTOS, load_image\n"
             "print(sorted(name for name in BUNDLED_PHOTOS if load_image(name).shape[2] == 3))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -320,7 +320,7 @@ def test_sweep_directory_stands_alone(tmp_path):
                    "--out", str(out), "--workers", "1")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    from eiesim.provenance import file_digest, model_digest
+    from eiesim.run.provenance import file_digest, model_digest
 
     assert manifest["workload"]["sha256"] == file_digest(wl) and manifest["arch"]["sha256"] == file_digest(TINY)
     assert manifest["model_digest"] == model_digest() and manifest["eiesim_version"] == eiesim.__version__

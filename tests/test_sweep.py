@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import os
 import signal
 import subprocess
@@ -14,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from eiesim.errors import ArchError, UsageError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.sweep import expand_grid, parse_set, sweep
-from eiesim.workload import save_workload
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload_file import save_workload
+from eiesim.sweeps.grid import expand_grid, parse_set
+from eiesim.sweeps.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -125,22 +125,22 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
 
 def test_failed_point_in_worker_pool_keeps_the_others(fc_workload, tmp_path, monkeypatch):
     """A point that crashes in a worker process: the others are stored, the error is one clean SweepError."""
-    sweep_mod = importlib.import_module("eiesim.sweep")
+    import eiesim.sweeps.points as points_mod
     from eiesim.errors import SweepError
 
-    real = sweep_mod.evaluate_point
+    real = points_mod.evaluate_point
 
     def flaky(arch, workload, network_input):
         if arch.num_pes == 2:
             raise RuntimeError("simulated crash")
         return real(arch, workload, network_input)
 
-    monkeypatch.setattr(sweep_mod, "evaluate_point", flaky)  # inherited by the forked workers
+    monkeypatch.setattr(points_mod, "evaluate_point", flaky)  # inherited by the forked workers
     out = tmp_path / "sweep"
     with pytest.raises(SweepError, match="1 point\\(s\\) failed .*simulated crash"):
         sweep(TINY, fc_workload, ["num_pes=1,2,4"], out, workers=2)
     stored = [p for p in (out / "points").glob("*.json") if not p.name.startswith(".")]
     assert len(stored) == 2
-    monkeypatch.setattr(sweep_mod, "evaluate_point", real)
+    monkeypatch.setattr(points_mod, "evaluate_point", real)
     again = sweep(TINY, fc_workload, ["num_pes=1,2,4"], out, workers=2)
     assert (again.computed, again.reused) == (1, 2)

@@ -27,10 +27,11 @@ import pytest
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
 
-from eiesim.models.synthetic import eie_fc_layer  # noqa: E402
-from eiesim.sweep import sweep  # noqa: E402
-from eiesim.workload import save_workload  # noqa: E402
 from _support import run_cli  # noqa: E402
+
+from eiesim.network.synthetic import eie_fc_layer  # noqa: E402
+from eiesim.network.workload_file import save_workload  # noqa: E402
+from eiesim.sweeps.sweep import sweep  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -168,7 +169,7 @@ def test_each_worker_uses_one_kernel_thread(cluster, fc_npz, serial_rows, tmp_pa
 
 def test_a_point_that_always_kills_its_worker_fails_cleanly_after_bounded_retries(cluster, fc_npz, serial_rows,
                                                                                   tmp_path, capsys):
-    from eiesim.sweep_exec import MAX_ATTEMPTS
+    from eiesim.sweeps.executors import MAX_ATTEMPTS
 
     cluster.configure(crash_on=[3])
     cluster.log.unlink(missing_ok=True)
@@ -189,7 +190,7 @@ def test_a_point_that_always_kills_its_worker_fails_cleanly_after_bounded_retrie
 
 
 def test_dask_local_starts_the_requested_number_of_workers(fc_npz):
-    from eiesim.sweep_exec import DaskRunner
+    from eiesim.sweeps.dask_runner import DaskRunner
 
     runner = DaskRunner("local", 3, fc_npz.read_bytes(), None, lambda i: {})
     try:

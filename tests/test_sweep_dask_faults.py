@@ -1,7 +1,7 @@
 """A Dask worker killed mid-sweep: finished points are kept, only its in-flight point re-runs.
 
 The test starts its own ``LocalCluster`` (2 worker processes, 1 thread each) and installs a
-worker plugin that wraps ``eiesim.sweep.evaluate_point`` in every worker process (also in
+worker plugin that wraps ``eiesim.sweeps.points.evaluate_point`` in every worker process (also in
 the one the nanny restarts after the kill). The wrapper appends ``start``/``end`` lines to
 a log file, so the test counts real evaluations instead of trusting the sweep's own
 counters, and it holds each worker process at the start of its second point until the test
@@ -12,7 +12,6 @@ victim is killed it has exactly one finished, stored point and exactly one point
 from __future__ import annotations
 
 import csv
-import importlib
 import os
 import signal
 import sys
@@ -27,10 +26,10 @@ import pytest
 distributed = pytest.importorskip("dask.distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-sweep_mod = importlib.import_module("eiesim.sweep")
+import eiesim.sweeps.sweep as sweep_mod
 from eiesim.errors import SweepError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.workload import save_workload
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload_file import save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -51,7 +50,7 @@ class CountingGate(distributed.WorkerPlugin):
         self.gate_path = gate_path
 
     def setup(self, worker) -> None:
-        mod = importlib.import_module("eiesim.sweep")
+        import eiesim.sweeps.points as mod
 
         real = getattr(mod, "_unwrapped_evaluate_point", mod.evaluate_point)
         mod._unwrapped_evaluate_point = real
@@ -204,7 +203,7 @@ class PoisonPoint(distributed.WorkerPlugin):
         self.num_pes = num_pes
 
     def setup(self, worker) -> None:
-        mod = importlib.import_module("eiesim.sweep")
+        import eiesim.sweeps.points as mod
 
         real = getattr(mod, "_unwrapped_evaluate_point", mod.evaluate_point)
         mod._unwrapped_evaluate_point = real

@@ -21,12 +21,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.sweep import sweep
-from eiesim.sweep_store import ResultStore
-from eiesim.workload import save_workload
 from _support import run_cli
+
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload_file import save_workload
+from eiesim.sweeps.store import ResultStore, envelope
+from eiesim.sweeps.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"

@@ -10,9 +10,9 @@ import pytest
 
 from eiesim.cli import main
 from eiesim.errors import UsageError
-from eiesim.models.synthetic import BENCHMARK_LAYERS, eie_fc_layer, make_workload, squeezenet, workload_names
-from eiesim.models.topologies import RELEASED_DC_NNZ
-from eiesim.workload import load_workload, save_workload
+from eiesim.network.synthetic import BENCHMARK_LAYERS, eie_fc_layer, make_workload, squeezenet, workload_names
+from eiesim.network.topologies import RELEASED_DC_NNZ
+from eiesim.network.workload_file import load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "workloads" / "squeezenet-1.0-synthetic.npz"
@@ -115,7 +115,7 @@ def test_embedded_default_regenerates_identically(tmp_path):
 
 
 def test_eie_fc_accepts_a_layer_name(tmp_path):
-    from eiesim.models.synthetic import make_workload
+    from eiesim.network.synthetic import make_workload
 
     wl = make_workload("eie-fc", name="X", **{"in": 64, "out": 32}, weight_density=0.25, act_density=0.5)
     assert wl.layers[0].name == "X" and wl.layers[0].cols == 64 and wl.layers[0].rows == 32
@@ -144,7 +144,7 @@ def test_the_network_graph_of_squeezenet(sq10):
     """The networkx graph: fire modules branch and concatenate in the topology's order, shapes on the nodes."""
     import networkx as nx
 
-    from eiesim.workload import producers
+    from eiesim.network.workload import producers
 
     g = sq10.graph()
     assert nx.is_directed_acyclic_graph(g)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from _support import run_cli
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.errors import UsageError
-from eiesim.simulate import simulate
 from eiesim.jit import threads
-from eiesim.workload import Workload, layer_from_dense
+from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.run.simulate import simulate
 
 
 @pytest.mark.parametrize("total,parts,align", [(10, 3, 1), (1000, 2, 64), (5, 8, 1), (130, 4, 64), (0, 2, 1)])
@@ -88,7 +88,7 @@ def test_a_forked_child_gets_its_own_pool():
 
 
 def _simulate_in_child(arch_dict):
-    from eiesim.arch import arch_from_dict
+    from eiesim.config.arch import arch_from_dict
 
     threads.set_thread_count(2)
     return simulate(arch_from_dict(arch_dict), _workload()).to_dict()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from _support import DOC_INPUT as DOC_INPUT_LIST
 from _support import doc_example_layer
-import pytest
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.encoding import encode_layer, layout_layer
+from eiesim.network.workload import Workload, layer_from_dense
 from eiesim.timing.contract import (
     LayerGeometry,
     PhaseCycles,
@@ -25,7 +26,6 @@ from eiesim.timing.contract import (
 )
 from eiesim.timing.event import run_layer_event
 from eiesim.timing.fast import run_layer_fast
-from eiesim.workload import Workload, layer_from_dense
 
 ROOT = Path(__file__).resolve().parents[1]
 #: docs/timing-model.md section 4: local rows holding non-zeros, per PE and column.
@@ -395,7 +395,7 @@ def test_hand_derived_conv_case_with_load_and_store_phases(engine):
 
 
 def _simulate_conv_case(engine):
-    from eiesim.simulate import simulate
+    from eiesim.run.simulate import simulate
 
     arch, wl = _conv_case()
     return simulate(arch, wl, engine=engine)
@@ -404,7 +404,11 @@ def _simulate_conv_case(engine):
 def test_layer_statistics_are_defined_once_in_the_contract():
     """The definitions of docs/timing-model.md ("Layer statistics"), on the worked example's layer and edge cases."""
     from eiesim.timing.contract import (
-        PE_CYCLE_CLASSES, layer_cycles, load_balance_efficiency, real_work_fraction, stall_breakdown,
+        PE_CYCLE_CLASSES,
+        layer_cycles,
+        load_balance_efficiency,
+        real_work_fraction,
+        stall_breakdown,
         time_efficiency,
     )
 

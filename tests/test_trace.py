@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.errors import UsageError
-from eiesim.trace import layer_trace
-from eiesim.workload import NETWORK_INPUT, Layer, Pool, Workload
+from eiesim.network.workload import NETWORK_INPUT, Layer, Pool, Workload
+from eiesim.timing.trace import layer_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -97,8 +97,8 @@ def test_worked_example_matches_the_hand_derivation():
 def test_worked_example_agrees_with_event_engine_trace():
     """The event engine's pop/done records equal the start/end of this module's busy/empty spans."""
     from eiesim.encoding import encode_layer
-    from eiesim.fixed_point import quantize, quantized_codebook
-    from eiesim.functional import plan_fixed_point
+    from eiesim.network.fixed_point import quantize, quantized_codebook
+    from eiesim.network.functional import plan_fixed_point
     from eiesim.timing.contract import TimingParams, layer_geometry
     from eiesim.timing.event import run_layer_event
 
@@ -127,7 +127,7 @@ def test_worked_example_agrees_with_event_engine_trace():
 
 @pytest.mark.parametrize("layer_name", ["c1", "f2"])
 def test_spans_agree_with_engine_statistics_on_multi_round_layers(layer_name):
-    from eiesim.simulate import simulate
+    from eiesim.run.simulate import simulate
 
     arch = load_arch(TINY)
     wl = random_network()
@@ -187,7 +187,7 @@ def test_trace_command_writes_json(tmp_path):
 
     import eiesim.cli.trace_cmd  # noqa: F401 - registers the command
     from eiesim.cli import cli
-    from eiesim.workload import save_workload
+    from eiesim.network.workload_file import save_workload
 
     wl_path = save_workload(random_network(), tmp_path / "net.npz")
     out = tmp_path / "t.json"

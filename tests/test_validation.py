@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import eiesim
-from eiesim.arch import ArchConfig, load_arch
+from eiesim.config.arch import ArchConfig, load_arch
 from eiesim.errors import ArchError, EiesimError, UsageError, WorkloadError
-from eiesim.models.synthetic import eie_fc_layer
-from eiesim.workload import Workload, layer_from_dense
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload import Workload, layer_from_dense
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_model_copy_with_an_invalid_value_is_refused_not_a_segfault():
     """Before: ``simulate(arch.model_copy(update={"fifo_depth": -3}), wl)`` killed the process (SIGSEGV)."""
     code = textwrap.dedent("""
         import eiesim
-        from eiesim.models.synthetic import eie_fc_layer
+        from eiesim.network.synthetic import eie_fc_layer
         wl = eie_fc_layer("fc", 64, 32, 0.3, 0.5, 4, 0)
         try:
             eiesim.simulate(eiesim.ArchConfig().model_copy(update={"fifo_depth": -3}), wl)

@@ -58,7 +58,7 @@ def installed(tmp_path_factory):
 
 
 def test_the_installed_package_is_the_wheel(installed):
-    proc = _run([str(installed["python"]), "-c", "import eiesim, eiesim.defaults as d; "
+    proc = _run([str(installed["python"]), "-c", "import eiesim, eiesim.config.defaults as d; "
                  "print(eiesim.__file__); print(d.DEFAULTS_DIR)"], installed["cwd"], installed["env"])
     module_file, defaults = proc.stdout.split()
     assert Path(module_file).is_relative_to(installed["venv"]), module_file

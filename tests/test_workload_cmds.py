@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from eiesim.dense import load_dense
-from eiesim.workload import load_workload
 from _support import run_exit_code as run
+
+from eiesim.network.dense import load_dense
+from eiesim.network.workload_file import load_workload
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"

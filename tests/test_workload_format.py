@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from eiesim.cli import main
-from eiesim.compress import compress_layer
 from eiesim.errors import WorkloadError
-from eiesim.workload import Pool, Workload, load_workload, save_workload
+from eiesim.network.compress import compress_layer
+from eiesim.network.workload import Pool, Workload
+from eiesim.network.workload_file import load_workload, save_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 

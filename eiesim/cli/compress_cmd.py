@@ -4,14 +4,13 @@ The dense model is read by ``load_dense_any``, which picks a loader by file
 suffix from ``DENSE_LOADERS``; another module adds formats (e.g. ``.onnx``) with
 ``register_dense_loader``. Densities come from ``--density`` and a
 ``--density-profile`` file; the optional agreement report
-(``eiesim.agreement``) compares the compressed workload with the uncompressed
+(``eiesim.importers.agreement``) compares the compressed workload with the uncompressed
 model, for any input format.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from eiesim.agreement import agreement_inputs, agreement_report, load_density_profile
-from eiesim.cli import cli
-from eiesim.compress import compress_layer, storage_summary
-from eiesim.dense import DenseModel, load_dense
+from eiesim.cli.group import cli
 from eiesim.errors import ModelFileError, UsageError
-from eiesim.tables import shown
-from eiesim.workload import Workload, save_workload
+from eiesim.importers.agreement import agreement_inputs, agreement_report, load_density_profile
+from eiesim.network.compress import compress_layer, storage_summary
+from eiesim.network.dense import DenseModel, load_dense
+from eiesim.network.workload import Workload
+from eiesim.network.workload_file import save_workload
+from eiesim.render.bounded_tables import shown
 
 
 def _console() -> Console:
@@ -123,7 +123,7 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     """
     model = load_dense_any(dense)
     if agreement is not False and (dense.suffix.lower() == ".onnx" or images or agreement):
-        from eiesim.limits import check_workload_memory
+        from eiesim.network.memory import check_workload_memory
 
         check_workload_memory(model, dense)  # the agreement report runs the model: refuse before compressing
     layer_names = [dl.spec.name for dl in model.layers]

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from eiesim.atomic import write_text
-from eiesim.cli import cli
+from eiesim.cli.group import cli
 from eiesim.errors import InputDataError
-from eiesim.functional import PRECISIONS, ForwardResult, forward
-from eiesim.images import prepare_input
-from eiesim.tables import shown
-from eiesim.workload import Workload, load_workload
+from eiesim.network.functional import PRECISIONS, ForwardResult, forward
+from eiesim.network.network_input import prepare_input
+from eiesim.network.workload import Workload
+from eiesim.network.workload_file import load_workload
+from eiesim.outputs.commit import write_text
+from eiesim.render.bounded_tables import shown
 
 
 def infer_report(workload: Workload, result: ForwardResult, image: str | None) -> dict[str, Any]:

@@ -16,17 +16,19 @@ from typing import Any
 
 import click
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
-from eiesim.agreement import max_rel_error
-from eiesim.cli import cli, compress_cmd
-from eiesim.dense import save_dense
+from eiesim.cli import compress_cmd
+from eiesim.cli.group import cli
 from eiesim.errors import InputDataError, UsageError
-from eiesim.functional import forward
-from eiesim.images import prepare_input
-from eiesim.onnx_import import import_onnx, onnxruntime_available, onnxruntime_forward, to_workload
-from eiesim.workload import load_workload, save_workload
+from eiesim.importers.agreement import max_rel_error
+from eiesim.importers.onnx.optional import onnxruntime_available
+from eiesim.importers.onnx.runtime import onnxruntime_forward
+from eiesim.importers.onnx.walker import import_onnx
+from eiesim.network.dense import save_dense, to_workload
+from eiesim.network.functional import forward
+from eiesim.network.network_input import prepare_input
+from eiesim.network.workload_file import load_workload, save_workload
 
 # -- option parsing -------------------------------------------------------------------
 
@@ -48,7 +50,7 @@ def load_preprocess(text: str | None) -> dict[str, Any] | None:
     """``--preprocess``: a JSON object inline, or a .json / .yaml file holding one."""
     if text is None:
         return None
-    from eiesim.safe_text import parse_yaml, read_text
+    from eiesim.inputs.text import parse_yaml, read_text
 
     path = Path(text)
     source: str | Path = "--preprocess"
@@ -125,7 +127,7 @@ def import_onnx_command(model: Path, output: Path, as_workload: bool, input_shap
               help="Run the written file with onnxruntime (if installed) and compare with eiesim's float pass.")
 def export_onnx_command(workload: Path, output: Path, image: str | None, check: bool) -> None:
     """Write WORKLOAD's decoded (dense, shared-weight) network as an ONNX model."""
-    from eiesim.onnx_export import export_onnx
+    from eiesim.importers.onnx.export import export_onnx
 
     wl = load_workload(workload)
     export_onnx(wl, output)

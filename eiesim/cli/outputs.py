@@ -3,7 +3,7 @@
 Commands declare their outputs as options named ``output`` (``-o``), ``json_path``
 (``--json PATH``) or ``out_dir`` (``--out DIR``) with a ``click.Path`` type. After all
 commands are registered, :func:`guard_outputs` gives each such option a type that runs
-the preflight check of ``eiesim.atomic`` while click parses the command line: a path
+the preflight check of ``eiesim.outputs.paths`` while click parses the command line: a path
 that is a directory where a file is wanted (or a file where a directory is wanted), lies
 under a file, or sits on a read-only or full file system is one ``eiesim: error:``
 line before anything is loaded or simulated. Commands with a computed default output
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from eiesim.atomic import check_output_dir, check_output_file
+from eiesim.outputs.paths import check_output_dir, check_output_file
 
 #: Option names that hold an output path.
 OUTPUT_OPTION_NAMES = ("output", "json_path", "out_dir")

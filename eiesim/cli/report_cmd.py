@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from eiesim.cli import cli
+from eiesim.cli.group import cli
 from eiesim.errors import UsageError
-
 
 #: Files of a run or sweep directory that hold data (never an output of ``eiesim report``).
 _DATA_FILES = ("report.json", "report.run.json", "layers.csv", "results.csv", "results.jsonl", "manifest.json")
@@ -28,7 +27,8 @@ _DATA_FILES = ("report.json", "report.run.json", "layers.csv", "results.csv", "r
 def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Path | None,
                    figure_formats: tuple[str, ...]) -> None:
     """Render SOURCE (a run's report.json, or a sweep directory) with tables and embedded plots."""
-    from eiesim.atomic import check_not_input, check_output_file, write_text
+    from eiesim.outputs.commit import write_text
+    from eiesim.outputs.paths import check_not_input, check_output_file
     from eiesim.render import load_run_report, load_sweep_dir, load_sweep_manifest
     from eiesim.render.document import render
     from eiesim.render.export import DEFAULT_FORMATS, export_figures

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from eiesim.atomic import OutputSet, check_output_dir, check_output_file
-from eiesim.cli import cli
+from eiesim.cli.group import cli
 from eiesim.errors import ArchError, UsageError
+from eiesim.outputs.commit import OutputSet
+from eiesim.outputs.paths import check_output_dir, check_output_file
 
 _DEFAULT_OUT = "\0default"
 #: What ``run --out DIR`` writes (and ``eiesim report DIR`` may add); DIR is replaced as a whole.
@@ -48,17 +49,31 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     """Simulate WORKLOAD (.npz) on ARCH (.yaml); defaults: eie-64pe-8bit.yaml and the bundled SqueezeNet."""
     from rich.console import Console
 
-    from eiesim.arch import load_arch
     from eiesim.cli.tables import out_console
-    from eiesim.event_budget import DEFAULT_EVENT_LIMIT_S
-    from eiesim.images import expand_image_specs
-    from eiesim.multi import simulate_images
-    from eiesim.report import (
-        breakdown_table, cost_table, energy_table, image_layers_table, images_layers_csv, images_table, layers_csv,
-        layers_table, metadata_path, report_dict, report_json, run_metadata, run_metadata_json, totals_table,
+    from eiesim.config.arch import load_arch
+    from eiesim.inputs.images import expand_image_specs
+    from eiesim.network.workload_file import load_workload
+    from eiesim.render.run_files import (
+        images_layers_csv,
+        layers_csv,
+        metadata_path,
+        report_dict,
+        report_json,
+        run_metadata,
+        run_metadata_json,
     )
-    from eiesim.simulate import default_paths, estimate_event_layer_seconds
-    from eiesim.workload import load_workload
+    from eiesim.render.run_tables import (
+        breakdown_table,
+        cost_table,
+        energy_table,
+        image_layers_table,
+        images_table,
+        layers_table,
+        totals_table,
+    )
+    from eiesim.run.multi_image import simulate_images
+    from eiesim.run.simulate import default_paths, estimate_event_layer_seconds
+    from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S
 
     default_arch, default_workload = default_paths()
     arch_path = arch_path or default_arch
@@ -92,7 +107,13 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     progress_cb = None
     bar = None
     if sys.stderr.isatty():
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         pct = "{task.percentage:>5.1f} %" if layer_seconds else "{task.percentage:>3.0f} %"
         bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(pct),
                        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
@@ -139,7 +160,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         outputs.add_file(json_path, body)
         outputs.add_file(metadata_path(json_path), meta_text)
     if directory is not None:
-        from eiesim.render import render_run  # matplotlib: imported only when a report page is written
+        from eiesim.render import render_run  # the report page: imported only when one is written
 
         csv_text = images_layers_csv(multi) if len(multi.results) > 1 else layers_csv(result)
         outputs.add_dir(directory, {
@@ -159,7 +180,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
 
 
 def _describe(seconds: float) -> str:
-    from eiesim.event_budget import describe
+    from eiesim.timing.event_budget import describe
 
     return describe(seconds)
 

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from eiesim.atomic import check_output_dir
-from eiesim.cli import cli
+from eiesim.cli.group import cli
 from eiesim.errors import UsageError
-from eiesim.tables import shown
+from eiesim.outputs.paths import check_output_dir
+from eiesim.render.bounded_tables import shown
 
 
 @cli.command("sweep")
@@ -37,9 +37,9 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
     """Simulate every combination of the --set values; finished points survive interruption."""
     import json
 
-    from eiesim.atomic import write_text
     from eiesim.cli.tables import out_console
-    from eiesim.sweep import sweep
+    from eiesim.outputs.commit import write_text
+    from eiesim.sweeps.sweep import sweep
 
     for path in (arch, workload):
         if not path.is_file():

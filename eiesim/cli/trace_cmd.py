@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from eiesim.cli import cli
+from eiesim.cli.group import cli
 from eiesim.errors import UsageError
 
 
@@ -24,10 +24,11 @@ from eiesim.errors import UsageError
 def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | None, max_events: int,
                   image: str | None, overrides: tuple[str, ...]) -> None:
     """Write a trace of one layer, viewable in ui.perfetto.dev or chrome://tracing (1 us = 1 cycle)."""
-    from eiesim.arch import load_arch
-    from eiesim.atomic import check_output_file, write_text
-    from eiesim.trace import layer_trace
-    from eiesim.workload import load_workload
+    from eiesim.config.arch import load_arch
+    from eiesim.network.workload_file import load_workload
+    from eiesim.outputs.commit import write_text
+    from eiesim.outputs.paths import check_output_file
+    from eiesim.timing.trace import layer_trace
 
     for path in (arch, workload):
         if not path.is_file():

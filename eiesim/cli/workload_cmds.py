@@ -7,13 +7,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import sys
-
 import click
 from rich.console import Console
 from rich.table import Table
 
-from eiesim.cli import cli
+from eiesim.cli.group import cli
 
 
 def _console() -> Console:
@@ -21,13 +19,14 @@ def _console() -> Console:
     from eiesim.cli.tables import out_console
 
     return out_console()
-from eiesim.compress import storage_summary
-from eiesim.dense import dense_from_workload, save_dense
 from eiesim.errors import UsageError
-from eiesim.tables import shown
-from eiesim.models.deep_compression import import_dc
-from eiesim.models.synthetic import make_workload, workload_names
-from eiesim.workload import Workload, load_workload, save_workload
+from eiesim.importers.caffe.deep_compression import import_dc
+from eiesim.network.compress import storage_summary
+from eiesim.network.dense import dense_from_workload, save_dense
+from eiesim.network.synthetic import make_workload, workload_names
+from eiesim.network.workload import Workload
+from eiesim.network.workload_file import load_workload, save_workload
+from eiesim.render.bounded_tables import shown
 
 
 @cli.command("import-dc")

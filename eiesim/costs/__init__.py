@@ -1,4 +1,4 @@
-"""Energy, power and die-area models: price the engine's action counts.
+"""costs: energy, power and die-area models that price the engines' action counts.
 
 * ``get_cost_model(name)``: a registered ``CostModel`` ("default": CACTI grid +
   calibrated logic; "hwcomponents": live CACTI through the optional

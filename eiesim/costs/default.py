@@ -33,11 +33,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.costs import published as pub
+from eiesim.costs.breakdown import pe_area_matrix_um2, pe_power_matrix_mw
 from eiesim.costs.cacti import SramEstimate, sram_estimate
 from eiesim.costs.groups import hardware_pixel_groups
-from eiesim.costs.breakdown import pe_area_matrix_um2, pe_power_matrix_mw
 from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts
 from eiesim.costs.scaling import area_factor, energy_factor
 

@@ -18,7 +18,7 @@ import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.errors import UsageError
 from eiesim.timing.contract import auto_candidates
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.costs import published as pub
 from eiesim.costs.breakdown import pe_power_matrix_mw
 from eiesim.costs.groups import hardware_pixel_groups, layer_pixel_groups_of

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from eiesim.arch import ArchConfig
-from eiesim.errors import UsageError
+from eiesim.config.arch import ArchConfig
+from eiesim.errors import CostModelError, UsageError
 from eiesim.timing.contract import CHIP_CYCLES, PE_CYCLES
 
 #: Where a component lives: in every PE, once per chip, or off chip.
@@ -38,8 +38,9 @@ class ComponentCost:
     ``area_shares`` how its area is.
     ``group_energy_pj[G]`` replaces ``energy_pj`` in a layer that runs in G pixel groups
     (``mapping.pixel_groups``), for a component whose energy per action depends on G (the
-    default model's LNZD tree and CCU); a G it does not list is priced with ``energy_pj``,
-    which is the one-group (G = 1) energy.
+    default model's LNZD tree and CCU). A component without ``group_energy_pj`` costs the
+    same in any G (``energy_pj``, the one-group energy); one with it must list every G > 1 it
+    is priced at: a missing G is a CostModelError, never the one-group price in its place.
     """
 
     name: str
@@ -71,8 +72,19 @@ class ComponentCost:
         return float(sum(self.leakage_mw_by_type.values()))
 
     def energy_pj_at(self, pixel_groups: int = 1) -> Mapping[str, Mapping[str, float]]:
-        """``energy_pj`` in a layer that runs in ``pixel_groups`` groups (``group_energy_pj`` where listed)."""
-        return self.group_energy_pj.get(pixel_groups, self.energy_pj)
+        """Energy per action (as ``energy_pj``) in a layer that runs in ``pixel_groups`` groups.
+
+        ``group_energy_pj[G]`` where listed; ``energy_pj`` for one group or for a component whose
+        energy does not depend on G (no ``group_energy_pj``). CostModelError for a G > 1 that a
+        G-dependent component does not list: its one-group energy would silently misprice the layer.
+        """
+        if pixel_groups in self.group_energy_pj:
+            return self.group_energy_pj[pixel_groups]
+        if pixel_groups == 1 or not self.group_energy_pj:
+            return self.energy_pj
+        listed = ", ".join(str(g) for g in sorted(self.group_energy_pj))
+        raise CostModelError(f"cost model component {self.name!r} has no energy for a layer in {pixel_groups} pixel "
+                             f"groups (it prices G = 1 and {listed}); its one-group energy would be wrong there")
 
     def energy_per_action_pj(self, action: str, pixel_groups: int = 1) -> float:
         """Energy (pJ) of one ``action`` on this component (0 if it does not take part), in ``pixel_groups`` groups."""

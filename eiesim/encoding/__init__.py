@@ -1,4 +1,4 @@
-"""The per-PE encoding of a layer (docs/timing-model.md section 1): one room, kernels included.
+"""encoding: the per-PE encoding of a layer (docs/timing-model.md section 1), kernels included.
 
 * ``layout``: ``layout_layer`` -> ``ColumnLayout`` (every PE's column pointers, padding and
   storage: all that timing depends on) and ``encode_layer`` -> ``EncodedLayer`` (the

@@ -26,12 +26,12 @@ from functools import cached_property
 
 import numpy as np
 
-from eiesim.arch import ArchConfig
-from eiesim.errors import WorkloadError
+from eiesim.config.arch import ArchConfig
 from eiesim.encoding import kernels
+from eiesim.errors import WorkloadError
 from eiesim.jit.cache_guard import call
 from eiesim.jit.threads import run_ranges
-from eiesim.workload import Layer
+from eiesim.network.workload import Layer
 
 #: Largest block height (local rows per PE) the bit-mask counting kernel handles.
 MASK_KERNEL_MAX_ROWS = 64

@@ -1,4 +1,4 @@
-"""Running eiesim's Numba kernels: the shared thread pool and the on-disk-cache guard.
+"""jit: running eiesim's Numba kernels: the shared thread pool and the on-disk-cache guard.
 
 * ``threads``: ``run_ranges`` splits a kernel's outer loop over one shared pool of
   threads; ``thread_count`` / ``set_thread_count`` say how many (``EIESIM_THREADS``).

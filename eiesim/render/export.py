@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from eiesim.atomic import atomic_path
+from eiesim.outputs.commit import atomic_path
 from eiesim.render.document import Document, Figure
 from eiesim.render.plots import FORMATS, PlotImage
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from eiesim.errors import UsageError
-from eiesim.safe_text import parse_json, read_text
+from eiesim.inputs.text import parse_json, read_text
 
 #: Refuse absurdly large inputs before reading them into memory.
 MAX_INPUT_BYTES = 512 << 20

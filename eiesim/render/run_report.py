@@ -596,6 +596,6 @@ def _sources_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]])
             f"Energy, power and area price the engine's action counts with the `{report.get('cost_model', '?')}` "
             f"cost model in `eiesim/costs/`: {origin}. Every constant, its unit and its source are documented with "
             "the cost model."))
-    sec.blocks.append(Para("The architecture parameters and their units are listed in `docs/architecture.md` "
+    sec.blocks.append(Para("The architecture parameters and their units are listed in `docs/arch-parameters.md` "
                            "(`eiesim params` prints the same table)."))
     return sec

@@ -16,7 +16,7 @@ from typing import Any
 from eiesim.render import plots
 from eiesim.render.document import MISSING, Document, Figure, Para, Section, Table, fmt_num, fmt_pct, render
 
-#: Header (with unit) of each metric column of eiesim.sweep.METRIC_COLUMNS.
+#: Header (with unit) of each metric column of eiesim.sweeps.points.METRIC_COLUMNS.
 METRIC_HEADERS = {
     "cycles": "cycles",
     "time_us": "time (µs)",
@@ -31,7 +31,7 @@ METRIC_HEADERS = {
     "functional": "functional check",
     "speedup": "speedup (×)",
 }
-#: Columns of the network's cycle breakdown (eiesim.sweep.BREAKDOWN_COLUMNS) start with this.
+#: Columns of the network's cycle breakdown (eiesim.sweeps.points.BREAKDOWN_COLUMNS) start with this.
 BREAKDOWN_PREFIX = "cycle_breakdown."
 #: The Pareto front minimises these two columns.
 PARETO_X, PARETO_Y = "chip_area_mm2", "time_us"
@@ -111,8 +111,8 @@ def pareto_front(rows: Sequence[Mapping[str, Any]], x_key: str = PARETO_X, y_key
 
 
 def swept_keys(columns: Sequence[str]) -> list[str]:
-    """The swept architecture keys: the columns before ``point`` (eiesim.sweep's layout)."""
-    from eiesim.sweep import BREAKDOWN_COLUMNS, METRIC_COLUMNS
+    """The swept architecture keys: the columns before ``point`` (eiesim.sweeps.sweep's layout)."""
+    from eiesim.sweeps.points import BREAKDOWN_COLUMNS, METRIC_COLUMNS
 
     if "point" in columns:
         return list(columns[:list(columns).index("point")])
@@ -153,7 +153,7 @@ def _sort_key(value: Any) -> tuple:
 
 def _param_units() -> dict[str, str]:
     try:
-        from eiesim.arch import describe_parameters
+        from eiesim.config.arch import describe_parameters
 
         return {p["key"]: p["unit"] for p in describe_parameters() if p.get("unit") and p["unit"] != "1"}
     except Exception:  # noqa: BLE001 - units are a nicety; the report must still render

@@ -1,4 +1,4 @@
-"""Reproductions of the EIE paper's results: one study module per ``eiesim reproduce`` subcommand.
+"""reproduce: the EIE paper's results reproduced, one study module per ``eiesim reproduce`` subcommand.
 
 The studies compute and return data (and ``figures.run_all`` writes its figures
 directory); they never print. The commands that run them and render the results are

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 from eiesim.costs import evaluate
 
 #: The Table IV layers (EIE Table III shapes and densities).
@@ -23,7 +23,7 @@ WIDTHS_BITS = (32, 64, 128, 256, 512)
 
 
 def _layer_run(name: str, overrides: dict[str, Any], workloads: dict[str, Any]) -> dict[str, Any]:
-    from eiesim.simulate import simulate
+    from eiesim.run.simulate import simulate
     arch = load_arch(None, {"dram.sram_overflow": "stream", **overrides})
     result = simulate(arch, workloads[name], check=False)
     return {"arch": result.arch, "layers": [s.to_dict() for s in result.layers], "storage": result.storage}
@@ -31,7 +31,7 @@ def _layer_run(name: str, overrides: dict[str, Any], workloads: dict[str, Any]) 
 
 def energy_study(layers: tuple[str, ...] = REFERENCE_LAYERS, widths: tuple[int, ...] = WIDTHS_BITS) -> dict[str, Any]:
     """Per-layer energy (both methods) and the Spmat width study, as one JSON-able dict."""
-    from eiesim.models.synthetic import BENCHMARK_LAYERS, eie_fc_layer
+    from eiesim.network.synthetic import BENCHMARK_LAYERS, eie_fc_layer
     spec = {entry[0]: entry for entry in BENCHMARK_LAYERS}
     workloads = {name: eie_fc_layer(*spec[name]) for name in layers}
     per_layer = []

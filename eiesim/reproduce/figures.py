@@ -1,7 +1,7 @@
 """The studies behind ``eiesim reproduce eie-figures``: the EIE paper's design-space figures, re-measured.
 
 On the nine EIE benchmark layers (Table III shapes and densities, synthetic, seed 0;
-``eiesim.models.synthetic.eie_benchmark_workloads``), with the fast engine:
+``eiesim.network.synthetic.eie_benchmark_workloads``), with the fast engine:
 
 * load-balance efficiency vs activation FIFO depth 1..256 (64 PEs);
 * Spmat SRAM read energy vs SRAM width 32..512 bits (64 PEs, 128 KB per PE; word reads
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eiesim.atomic import OutputSet
+from eiesim.outputs.commit import OutputSet
 
 #: FIFO depths as the paper counts them: ring slots B of the authors' simulator (batch_buffer_cycles.py sweeps
 #: powers of two); B slots hold B - 1 entries, eiesim's fifo_depth (docs/timing-model.md, "Parameters").
@@ -52,8 +52,8 @@ class Study:
 
 def _simulate_layer(workload: Any, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
     """(layer statistics dict, resolved arch) of a one-layer workload on the published chip + overrides."""
-    from eiesim.arch import load_arch
-    from eiesim.simulate import simulate
+    from eiesim.config.arch import load_arch
+    from eiesim.run.simulate import simulate
 
     arch = load_arch(None, {"dram.sram_overflow": "stream", **overrides})
     result = simulate(arch, workload, check=False)
@@ -112,9 +112,9 @@ def reads_without_reuse(workload: Any, arch: Any) -> int:
     import numpy as np
 
     from eiesim.encoding import layout_layer
-    from eiesim.fixed_point import quantize
-    from eiesim.functional import plan_fixed_point
-    from eiesim.images import prepare_input
+    from eiesim.network.fixed_point import quantize
+    from eiesim.network.functional import plan_fixed_point
+    from eiesim.network.network_input import prepare_input
 
     layer = workload.layers[0]
     x = prepare_input(workload, None)
@@ -291,7 +291,7 @@ def run_all(out_dir: Path, layers: Sequence[str] | None = None,
             log: Callable[[str], None] = lambda s: None) -> tuple[list[Study], list[Finding], str]:
     """Run every study, write PNGs, CSVs and README.md into ``out_dir``; returns (studies, findings, readme)."""
     from eiesim.errors import UsageError
-    from eiesim.models.synthetic import eie_benchmark_workloads
+    from eiesim.network.synthetic import eie_benchmark_workloads
 
     t0 = time.perf_counter()
     workloads = eie_benchmark_workloads()
@@ -350,7 +350,7 @@ def _readme(studies: Sequence[Study], findings: Sequence[Finding], layers: Seque
         "",
         f"* Layers: {', '.join(layers)} -- the EIE benchmark layers of Table III, generated synthetically at the "
         "published shapes, weight densities and activation densities (4-bit codebooks, seed 0; "
-        "`eiesim.models.synthetic.eie_benchmark_workloads`). Whole layers, batch 1, no input slicing.",
+        "`eiesim.network.synthetic.eie_benchmark_workloads`). Whole layers, batch 1, no input slicing.",
         "* Architecture: the published 64-PE design (`arch_configs/eie-64pe.yaml` values), weights that do not fit "
         "the SRAMs streamed from DRAM (`dram.sram_overflow: stream`).",
         "* FIFO study: FIFO depth 2..256 as the paper counts it (ring slots B of the authors' simulator, which hold "

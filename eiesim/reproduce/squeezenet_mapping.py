@@ -18,7 +18,7 @@ compute / bound caps the compute speedup any mapping of this work can reach.
 
 The workload is the real Deep-Compression SqueezeNet v1.0 when its file is beside the
 checkout (``../shared/models/squeezenet_dc/compressed_SqueezeNet.net``) or given, decoded
-in memory (``eiesim.models.deep_compression.import_dc``; no file is written); else the
+in memory (``eiesim.importers.caffe.deep_compression.import_dc``; no file is written); else the
 bundled synthetic SqueezeNet (workloads/squeezenet-1.0-synthetic.npz), labelled synthetic
 wherever the results go. Every number is measured by the simulator; none is fitted.
 ``mapping_study`` returns the data; the command (``eiesim.cli.reproduce.squeezenet_mapping``)
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eiesim.network.workload import Workload
 from eiesim.timing.contract import BREAKDOWN_PARTS
-from eiesim.workload import Workload
 
 #: The fixed pixel-group counts of the study (each row is one full network simulation).
 GROUPS: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -46,7 +46,7 @@ AUTO_SRAMS = {"spmat_sram.size_bytes": "auto", "ptr_sram.size_bytes": "auto"}
 #: Row labels of the two ``auto`` rows.
 AUTO_LABEL = "auto"
 AUTO_PUBLISHED_LABEL = "auto, published SRAMs"
-#: How ``import_dc`` names the source of the real model (eiesim.models.deep_compression).
+#: How ``import_dc`` names the source of the real model (eiesim.importers.caffe.deep_compression).
 DC_SOURCE = "Deep Compression SqueezeNet v1.0"
 
 
@@ -72,7 +72,7 @@ def default_real_model() -> Path | None:
 
 def synthetic_path() -> Path:
     """The bundled synthetic SqueezeNet v1.0 (package data; workloads/squeezenet-1.0-synthetic.npz)."""
-    from eiesim.defaults import DEFAULT_WORKLOAD, packaged
+    from eiesim.config.defaults import DEFAULT_WORKLOAD, packaged
 
     return packaged(DEFAULT_WORKLOAD)
 
@@ -80,7 +80,7 @@ def synthetic_path() -> Path:
 def study_workload(model: Path | None = None, synthetic: bool = False) -> StudyWorkload:
     """The study's network: ``model`` (a Deep-Compression .net file, or a workload .npz such as
     ``import-dc`` writes), else the real model beside the checkout, else the synthetic one."""
-    from eiesim.workload import load_workload
+    from eiesim.network.workload_file import load_workload
 
     if not synthetic:
         path = model or default_real_model()
@@ -89,7 +89,7 @@ def study_workload(model: Path | None = None, synthetic: bool = False) -> StudyW
             if path.suffix == ".npz":
                 wl = load_workload(path)
                 return StudyWorkload(wl, _kind_of(wl), str(path), f"{wl.name} from {path.name} ({wl.source})")
-            from eiesim.models.deep_compression import import_dc
+            from eiesim.importers.caffe.deep_compression import import_dc
 
             return StudyWorkload(import_dc(path), "real", str(path),
                                  "the real Deep-Compression SqueezeNet v1.0 (decoded in memory from "
@@ -110,8 +110,8 @@ def _kind_of(workload: Workload) -> str:
 
 def published_arch():  # noqa: ANN201 - an ArchConfig
     """The published chip of the study, as its YAML file gives it (SRAM sizes fixed)."""
-    from eiesim.arch import load_arch
-    from eiesim.defaults import packaged
+    from eiesim.config.arch import load_arch
+    from eiesim.config.defaults import packaged
 
     return load_arch(packaged(ARCH_FILE))
 
@@ -176,7 +176,7 @@ def mapping_study(source: StudyWorkload | None = None, groups: Sequence[int] | N
     fixed-point reference; ``progress(label)`` is called before each row.
     """
     from eiesim.errors import UsageError
-    from eiesim.simulate import simulate
+    from eiesim.run.simulate import simulate
 
     source = source or study_workload()
     groups = tuple(GROUPS if groups is None else groups)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 from eiesim.costs import evaluate, fit_calibration
 from eiesim.costs import published as pub
 
@@ -26,8 +26,8 @@ def alex7_activity(use_engine: bool = True) -> dict[str, Any]:
     arch = ArchConfig()
     if use_engine:
         try:
-            from eiesim.models.synthetic import eie_fc_layer
-            from eiesim.simulate import simulate
+            from eiesim.network.synthetic import eie_fc_layer
+            from eiesim.run.simulate import simulate
         except ImportError:
             use_engine = False
     if use_engine:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eiesim.arch import load_arch
+from eiesim.config.arch import load_arch
 
 #: (layer, in, out, weight density, activation density, published theoretical us, published actual us).
 #: Densities: Table III; times: Table IV of Han et al., ISCA 2016.
@@ -45,7 +45,7 @@ PAPER_ALEX8_ACTUAL_US = 9.9
 
 
 def _arch_path() -> Path:
-    from eiesim.defaults import packaged  # package data: also there in a non-editable install
+    from eiesim.config.defaults import packaged  # package data: also there in a non-editable install
 
     return packaged("eie-64pe.yaml")
 
@@ -58,8 +58,8 @@ def default_real_alex8() -> Path | None:
 
 def real_alex8_row(path: Path, engine: str = "fast") -> dict[str, Any]:
     """The real Alex-8 (authors' pruned fc8, real activations) on the published design, against the paper."""
-    from eiesim.simulate import simulate
-    from eiesim.workload import load_workload
+    from eiesim.network.workload_file import load_workload
+    from eiesim.run.simulate import simulate
 
     arch = load_arch(_arch_path())
     s = simulate(arch, load_workload(path), engine=engine, check=True)
@@ -80,8 +80,8 @@ def real_alex8_row(path: Path, engine: str = "fast") -> dict[str, Any]:
 
 def table4_rows(engine: str = "fast", seed: int = SEED) -> list[dict[str, Any]]:
     """One dict per layer: published and simulated times (us), % error, pass/fail, and why."""
-    from eiesim.models.synthetic import eie_fc_layer
-    from eiesim.simulate import simulate
+    from eiesim.network.synthetic import eie_fc_layer
+    from eiesim.run.simulate import simulate
 
     # VGG-6 puts 101,002 entries on one PE: more than the published 16-bit pointers address. The simulation
     # widens its pointers to what it needs (17 bits; the row and the output say so); the others fit 16 bits.
@@ -133,8 +133,8 @@ def structure_rows(engine: str = "fast", seed: int = SEED) -> list[dict[str, Any
     is a sensitivity study, not a fit: the published densities do not say how skewed
     the real layers are.
     """
-    from eiesim.models.synthetic import eie_fc_layer
-    from eiesim.simulate import simulate
+    from eiesim.network.synthetic import eie_fc_layer
+    from eiesim.run.simulate import simulate
 
     arch = load_arch(_arch_path())
     specs = {spec[0]: spec for spec in TABLE4_LAYERS}

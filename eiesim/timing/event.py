@@ -32,7 +32,7 @@ import numpy as np
 import simpy
 
 from eiesim.encoding import EncodedLayer
-from eiesim.fixed_point import im2col
+from eiesim.network.fixed_point import im2col
 from eiesim.timing.contract import (
     ComputeTotals,
     GroupRun,

@@ -18,12 +18,12 @@ import numpy as np
 
 from eiesim.encoding import ColumnLayout, csr_arrays
 from eiesim.errors import InputDataError, WorkloadError
-from eiesim.fixed_point import im2col
-from eiesim.timing import kernels
 from eiesim.jit.cache_guard import call
-from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
 from eiesim.jit.threads import run_ranges
-from eiesim.workload import Layer
+from eiesim.network.fixed_point import im2col
+from eiesim.network.workload import Layer
+from eiesim.timing import kernels
+from eiesim.timing.contract import ComputeTotals, LayerGeometry, TimingParams
 
 #: Output pixels the conv arithmetic kernel processes together: each row's entry loop is amortized over a tile
 #: (on SqueezeNet's layers, one thread, 512 was the fastest of 32 .. 4096: 76 ms against 139 ms for 64).

@@ -22,7 +22,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from eiesim.workload import NETWORK_INPUT, Pool, Workload, layer_from_dense, save_workload  # noqa: E402
+from eiesim.network.workload import NETWORK_INPUT, Pool, Workload, layer_from_dense  # noqa: E402
+from eiesim.network.workload_file import save_workload
 
 
 def base_workload() -> Workload:

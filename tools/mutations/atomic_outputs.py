@@ -1,6 +1,6 @@
-"""Mutations of the output transactions (eiesim/atomic.py); see tools/mutation_audit.py."""
+"""Mutations of the output transactions (eiesim/outputs/commit.py); see tools/mutation_audit.py."""
 
-FILE = "eiesim/atomic.py"
+FILE = "eiesim/outputs/commit.py"
 TESTS = "tests/test_atomic_commit.py"
 
 MUTATIONS = [
@@ -47,7 +47,7 @@ MUTATIONS = [
     {
         "id": "directory-lock-not-taken",
         "file": FILE,
-        "old": "        _lock(fd)\n        yield",
+        "old": "        lock_file(fd)\n        yield",
         "new": "        yield",
         "tests": [f"{TESTS}::test_two_sets_committed_at_once_do_not_mix"],
         "why": "_directory_locked opens the directory but never locks it",

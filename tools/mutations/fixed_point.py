@@ -1,11 +1,11 @@
-"""Mutations of the 16-bit fixed-point datapath (eiesim/fixed_point.py; rules in docs/fixed-point.md)."""
+"""Mutations of the 16-bit fixed-point datapath (eiesim/network/fixed_point.py; rules in docs/fixed-point.md)."""
 
 _FILE = "tests/test_fixed_point_rules.py::"
 
 MUTATIONS = [
     {
         "id": "relu_saturation_counts_max",
-        "file": "eiesim/fixed_point.py",
+        "file": "eiesim/network/fixed_point.py",
         "old": "sat = int(np.count_nonzero(out > hi))",
         "new": "sat = int(np.count_nonzero(out >= hi))",
         "tests": [_FILE + "test_relu_output_exactly_at_the_16_bit_maximum_is_not_a_saturation"],
@@ -13,7 +13,7 @@ MUTATIONS = [
     },
     {
         "id": "global_avg_pool_truncates",
-        "file": "eiesim/fixed_point.py",
+        "file": "eiesim/network/fixed_point.py",
         "old": "return ((2 * s + n) // (2 * n)).reshape(c, 1, 1)",
         "new": "return (s // n).reshape(c, 1, 1)",
         "tests": [_FILE + "test_global_average_pool_rounds_half_up"],
@@ -21,7 +21,7 @@ MUTATIONS = [
     },
     {
         "id": "avg_pool_clipped_window_by_k2",
-        "file": "eiesim/fixed_point.py",
+        "file": "eiesim/network/fixed_point.py",
         "old": "n = (np.minimum(ys + k, h) - ys)[:, None] * (np.minimum(xs + k, w) - xs)[None, :]",
         "new": "n = k * k",
         "tests": [_FILE + "test_average_pool_window_clipped_by_the_edge_averages_the_values_inside"],
@@ -29,7 +29,7 @@ MUTATIONS = [
     },
     {
         "id": "frac_bits_ceil_log2",
-        "file": "eiesim/fixed_point.py",
+        "file": "eiesim/network/fixed_point.py",
         "old": "int_bits = math.floor(math.log2(max_abs)) + 1",
         "new": "int_bits = math.ceil(math.log2(max_abs))",
         "tests": [_FILE + "test_fractional_bits_at_and_between_powers_of_two",
@@ -38,7 +38,7 @@ MUTATIONS = [
     },
     {
         "id": "quantize_counts_only_negatives",
-        "file": "eiesim/fixed_point.py",
+        "file": "eiesim/network/fixed_point.py",
         "old": "sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))",
         "new": "sat = int(np.count_nonzero(scaled < lo))",
         "tests": [_FILE + "test_quantize_counts_positive_and_negative_overflows",

@@ -1,6 +1,6 @@
-"""Mutations of the memory budget (eiesim/limits.py); see tools/mutation_audit.py."""
+"""Mutations of the memory budget (eiesim/inputs/memory.py); see tools/mutation_audit.py."""
 
-FILE = "eiesim/limits.py"
+FILE = "eiesim/inputs/memory.py"
 TESTS = "tests/test_memory_bounds.py"
 
 MUTATIONS = [

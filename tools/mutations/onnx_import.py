@@ -1,11 +1,11 @@
-"""Mutations of the ONNX importer (eiesim/onnx_import.py, eiesim/onnx_fold.py; what it accepts in docs/onnx.md)."""
+"""Mutations of the ONNX importer (eiesim/importers/onnx/ops/, eiesim/importers/onnx/fold.py; what it accepts in docs/onnx.md)."""
 
 _FILE = "tests/test_onnx_attributes.py::"
 
 MUTATIONS = [
     {
         "id": "gemm_alpha_ignored",
-        "file": "eiesim/onnx_import.py",
+        "file": "eiesim/importers/onnx/ops/layers.py",
         "old": 'else b) * np.float32(at.get("alpha", 1.0))',
         "new": "else b)",
         "tests": [_FILE + "test_gemm_alpha_beta_trans_b_match_onnxruntime"],
@@ -13,7 +13,7 @@ MUTATIONS = [
     },
     {
         "id": "gemm_beta_ignored",
-        "file": "eiesim/onnx_import.py",
+        "file": "eiesim/importers/onnx/ops/layers.py",
         "old": ' * np.float32(at.get("beta", 1.0))',
         "new": "",
         "tests": [_FILE + "test_gemm_alpha_beta_trans_b_match_onnxruntime"],
@@ -21,7 +21,7 @@ MUTATIONS = [
     },
     {
         "id": "relu_after_avg_pool_folded",
-        "file": "eiesim/onnx_import.py",
+        "file": "eiesim/importers/onnx/ops/folded.py",
         "old": 'if layer.pool is not None and layer.pool.kind != "max":',
         "new": "if False:",
         "tests": [_FILE + "test_relu_after_an_average_pool_is_refused"],
@@ -29,7 +29,7 @@ MUTATIONS = [
     },
     {
         "id": "pool_always_ceil_mode",
-        "file": "eiesim/onnx_import.py",
+        "file": "eiesim/importers/onnx/ops/folded.py",
         "old": 'ceil_mode = bool(int(at.get("ceil_mode", 0)))',
         "new": "ceil_mode = True",
         "tests": [_FILE + "test_pool_ceil_mode_matches_onnxruntime"],
@@ -37,7 +37,7 @@ MUTATIONS = [
     },
     {
         "id": "grouped_conv_on_first_channels",
-        "file": "eiesim/onnx_import.py",
+        "file": "eiesim/importers/onnx/ops/layers.py",
         "old": "g * in_per_group:(g + 1) * in_per_group]",
         "new": "0:in_per_group]",
         "tests": [_FILE + "test_grouped_strided_conv_matches_onnxruntime"],
@@ -45,7 +45,7 @@ MUTATIONS = [
     },
     {
         "id": "add_bias_replaces_layer_bias",
-        "file": "eiesim/onnx_import.py",
+        "file": "eiesim/importers/onnx/ops/folded.py",
         "old": "layer.bias = (layer.bias + b).astype(np.float32)",
         "new": "layer.bias = b.astype(np.float32)",
         "tests": [_FILE + "test_add_after_a_biased_conv_adds_to_its_bias",
@@ -54,15 +54,15 @@ MUTATIONS = [
     },
     {
         "id": "dropout_training_mode_accepted",
-        "file": "eiesim/onnx_import.py",
-        "old": "and bool(self.consts[node.input[2]]):",
+        "file": "eiesim/importers/onnx/ops/plumbing.py",
+        "old": "and bool(walker.consts[node.input[2]]):",
         "new": "and False:",
         "tests": [_FILE + "test_dropout_in_training_mode_is_refused"],
         "why": "Dropout with training_mode = 1 drops values at random; eiesim can only treat inference Dropout",
     },
     {
         "id": "dropout_training_mode_folded",
-        "file": "eiesim/onnx_fold.py",
+        "file": "eiesim/importers/onnx/fold.py",
         "old": 'if node.op_type == "Dropout" and len(x) > 2 and x[2] is not None and np.any(x[2]):',
         "new": "if False:",
         "tests": [_FILE + "test_dropout_in_training_mode_on_a_constant_weight_is_refused"],

@@ -1,7 +1,7 @@
 """Mutations that tests comparing the code with itself cannot see (issue 20).
 
 The cycle breakdown's parts (eiesim/timing/contract/groups.py, ``cycle_breakdown``) add up whatever
-part a PE cycle is put in, and the run's memory estimate (eiesim/limits.py, ``workload_run_bytes``)
+part a PE cycle is put in, and the run's memory estimate (eiesim/network/memory.py, ``workload_run_bytes``)
 matches any formula retyped from it: the tests listed here get their expected values elsewhere (the
 hand-derived example of docs/timing-model.md section 4.1; the memory a run really takes).
 """
@@ -37,7 +37,7 @@ MUTATIONS = [
     },
     {
         "id": "pooled_conv_estimate_after_pool",
-        "file": "eiesim/limits.py",
+        "file": "eiesim/network/memory.py",
         "old": 'if layer.kind == "conv" and layer.pool is not None:',
         "new": "if False:",
         "tests": [f"{_ESTIMATE}[pooled-convs]"],
@@ -45,7 +45,7 @@ MUTATIONS = [
     },
     {
         "id": "outputs_kept_once",
-        "file": "eiesim/limits.py",
+        "file": "eiesim/network/memory.py",
         "old": "return 2 * kept + peak",
         "new": "return kept + peak",
         "tests": [f"{_ESTIMATE}[deep-chain]"],
@@ -53,7 +53,7 @@ MUTATIONS = [
     },
     {
         "id": "float64_patch_chunk_left_out",
-        "file": "eiesim/limits.py",
+        "file": "eiesim/network/memory.py",
         "old": '8 * min(patches, DENSE_EXACT_CHUNK_VALUES) * (layer.kind == "conv")',
         "new": "0",
         "tests": [f"{_ESTIMATE}[pooled-convs]"],

@@ -1,6 +1,6 @@
-"""Mutations of the sweep store's point verification (eiesim/sweep_store.py); see tools/mutation_audit.py."""
+"""Mutations of the sweep store's point verification (eiesim/sweeps/store.py); see tools/mutation_audit.py."""
 
-FILE = "eiesim/sweep_store.py"
+FILE = "eiesim/sweeps/store.py"
 UNIT = "tests/test_sweep_store.py::test_a_hand_written_point_failing_one_check_is_rejected"
 SWEEP = "tests/test_sweep_store.py::test_damaged_point_is_recomputed_and_named"
 

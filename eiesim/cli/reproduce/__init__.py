@@ -12,7 +12,7 @@ import functools
 
 import click
 
-from eiesim.cli import cli
+from eiesim.cli.group import cli
 from eiesim.cli.reproduce import energy, figures, squeezenet_mapping, table2, table4
 from eiesim.cli.tables import reproduce_console
 

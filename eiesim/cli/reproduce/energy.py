@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from eiesim.atomic import write_text
+from eiesim.outputs.commit import write_text
 from eiesim.reproduce.energy import energy_study
 
 

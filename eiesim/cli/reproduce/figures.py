@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eiesim.atomic import check_output_dir
+from eiesim.outputs.paths import check_output_dir
 from eiesim.reproduce.figures import FIGURE_FILES, run_all
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from eiesim.atomic import OutputSet, check_output_dir
 from eiesim.cli.reproduce.squeezenet_mapping_report import (
     OUT_FILES,
     PART_LABELS,
@@ -16,6 +15,8 @@ from eiesim.cli.reproduce.squeezenet_mapping_report import (
     results_json,
     workload_tag,
 )
+from eiesim.outputs.commit import OutputSet
+from eiesim.outputs.paths import check_output_dir
 
 #: Short mapping labels for the narrow columns of the energy table.
 _SHORT = {"auto, published SRAMs": "auto pub."}

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from eiesim.atomic import write_text
+from eiesim.outputs.commit import write_text
 from eiesim.reproduce.table4 import (
     SEED,
     TOLERANCE,

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
+from eiesim.network.workload import Layer, conv_output_hw
 from eiesim.timing.contract.rounds import PhaseTotals
 from eiesim.timing.contract.statistics import PE_CYCLE_CLASSES, ComputeTotals
 from eiesim.timing.contract.storage import fits, replicated_bytes_per_pe
-from eiesim.workload import Layer, conv_output_hw
 
 if TYPE_CHECKING:  # the layouts are the encoding's; the rules here need only their sizes
     from eiesim.encoding import ColumnLayout

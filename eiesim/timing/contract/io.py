@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
+from eiesim.network.workload import Layer, Workload
 from eiesim.timing.contract.params import ACT_BYTES
-from eiesim.workload import Layer, Workload
 
 
 @dataclass(frozen=True)

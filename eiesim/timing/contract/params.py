@@ -1,14 +1,14 @@
 """The parameters of the timing model: the symbols of docs/timing-model.md ("Parameters").
 
 Read once from an ``ArchConfig`` (where each is declared with its unit and doc,
-``eiesim/arch.py``), so that the rules and both engines name them alike.
+``eiesim/config/arch.py``), so that the rules and both engines name them alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eiesim.arch import ArchConfig
+from eiesim.config.arch import ArchConfig
 
 #: Bytes per activation value in SRAM and DRAM (16-bit fixed point).
 ACT_BYTES = 2

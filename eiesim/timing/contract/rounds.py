@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from eiesim.network.workload import Layer, conv_output_hw
 from eiesim.timing.contract.params import TimingParams
-from eiesim.workload import Layer, conv_output_hw
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eiesim.arch import MAX_POINTER_BITS, MIN_POINTER_BITS, ArchConfig, legal_sram_size
+from eiesim.config.arch import MAX_POINTER_BITS, MIN_POINTER_BITS, ArchConfig, legal_sram_size
 from eiesim.errors import ArchError
-from eiesim.workload import Workload
+from eiesim.network.workload import Workload
 
 if TYPE_CHECKING:  # the layouts are the encoding's; the rules here need only their sizes
     from eiesim.encoding import ColumnLayout

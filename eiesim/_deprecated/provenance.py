@@ -1,0 +1,5 @@
+"""Deprecated old path eiesim.provenance: see eiesim/_deprecated/__init__.py (MOVED)."""
+
+from eiesim._deprecated import reexport
+
+reexport(globals())

@@ -1,0 +1,1 @@
+"""importers.onnx: ONNX models in (``walker``, ``ops``, ``fold``) and out (``export``); docs/onnx.md."""

@@ -1,0 +1,143 @@
+"""Write a workload's decoded network as a standard ONNX graph.
+
+What a user gets is the network EIE computes, in float: every layer's pruned,
+weight-shared matrix decoded to dense float32 weights (zeros where pruned, each
+non-zero its codebook value), as ``Conv`` or ``Gemm`` nodes followed by ``Relu``
+and the layer's pool (``MaxPool`` / ``AveragePool`` with the workload's
+``ceil_mode``, or ``GlobalAveragePool``); several inputs become a channel
+``Concat``, and fc layers fed by (C, H, W) maps get a ``Flatten``. onnxruntime
+(or any ONNX tool) can then run and inspect the compressed model.
+
+Naming makes the file readable and the round trip exact: each layer's weight
+initializer is ``<layer>.weight`` (and ``<layer>.bias``), so
+``eiesim.importers.onnx.walker`` recovers the layer names; each layer's final output
+tensor (after ReLU and pool) is named after the layer. The workload's input
+preprocessing is stored in the model's metadata (``eiesim.preprocess``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eiesim.errors import UsageError
+from eiesim.importers.onnx.optional import require_onnx
+from eiesim.importers.onnx.walker import PREPROCESS_KEY
+from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.outputs.commit import atomic_path
+
+#: ONNX operator set written (ceil_mode on pools needs >= 10; 13 is widely supported).
+OPSET = 13
+#: IR version written (onnxruntime >= 1.17 reads IR 9; keep it conservative).
+IR_VERSION = 8
+#: Largest model written without external data (protobuf's 2 GiB limit, with margin).
+MAX_INLINE_BYTES = 2 * 1024**3 - 64 * 1024**2
+
+
+def build_model(workload: Workload) -> Any:
+    """The workload as an ``onnx.ModelProto`` (decoded dense float32 weights, batch 1)."""
+    onnx = require_onnx()
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    shapes = workload.output_shapes()
+    shapes_in = {NETWORK_INPUT: tuple(workload.input_shape), **shapes}
+    concat_cache: dict[tuple[tuple[str, ...], bool], str] = {}
+    total_bytes = 0
+
+    def tensor_of(source: str) -> str:
+        return "input" if source == NETWORK_INPUT else source
+
+    def gathered(layer: Layer) -> str:
+        """Name of the tensor a layer reads: its inputs (flattened for fc) concatenated on channels."""
+        flat = layer.kind == "fc"
+        key = (layer.inputs, flat)
+        if key in concat_cache:
+            return concat_cache[key]
+        parts = []
+        for src in layer.inputs:
+            name = tensor_of(src)
+            if flat and len(shapes_in[src]) != 1:
+                flat_name = f"{name}:flat"
+                if flat_name not in {n.output[0] for n in nodes}:
+                    nodes.append(helper.make_node("Flatten", [name], [flat_name], name=f"{name}/flatten", axis=1))
+                name = flat_name
+            parts.append(name)
+        if len(parts) == 1:
+            out = parts[0]
+        else:
+            out = f"{layer.name}:in"
+            nodes.append(helper.make_node("Concat", parts, [out], name=f"{layer.name}/concat", axis=1))
+        concat_cache[key] = out
+        return out
+
+    for layer in workload.layers:
+        if layer.name == "input":
+            raise UsageError("a layer named 'input' clashes with the ONNX graph input name", workload.source)
+        w = layer.dense_weights()
+        b = np.asarray(layer.bias, dtype=np.float32)
+        total_bytes += w.nbytes + b.nbytes
+        x = gathered(layer)
+        pre = f"{layer.name}:{layer.kind}"
+        if layer.kind == "conv":
+            inits += [numpy_helper.from_array(w, f"{layer.name}.weight"), numpy_helper.from_array(b, f"{layer.name}.bias")]
+            (ph, pw) = layer.padding
+            nodes.append(helper.make_node(
+                "Conv", [x, f"{layer.name}.weight", f"{layer.name}.bias"], [pre], name=layer.name,
+                kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=[ph, pw, ph, pw]))
+        else:
+            w2 = np.ascontiguousarray(w.reshape(layer.rows, layer.cols))
+            inits += [numpy_helper.from_array(w2, f"{layer.name}.weight"), numpy_helper.from_array(b, f"{layer.name}.bias")]
+            nodes.append(helper.make_node("Gemm", [x, f"{layer.name}.weight", f"{layer.name}.bias"], [pre],
+                                          name=layer.name, transB=1))
+        cur = pre
+        steps: list[tuple[str, dict[str, Any]]] = []
+        if layer.relu:
+            steps.append(("Relu", {}))
+        if layer.pool is not None:
+            p = layer.pool
+            if p.kind == "global_avg":
+                steps.append(("GlobalAveragePool", {}))
+            else:
+                op = "MaxPool" if p.kind == "max" else "AveragePool"
+                steps.append((op, dict(kernel_shape=[p.kernel, p.kernel], strides=[p.stride, p.stride],
+                                       pads=[0, 0, 0, 0], ceil_mode=int(p.ceil_mode))))
+        if not steps:
+            steps.append(("Identity", {}))
+        for i, (op, attrs) in enumerate(steps):
+            out = layer.name if i == len(steps) - 1 else f"{layer.name}:{op.lower()}"
+            nodes.append(helper.make_node(op, [cur], [out], name=f"{layer.name}/{op.lower()}", **attrs))
+            cur = out
+    if total_bytes > MAX_INLINE_BYTES:
+        raise UsageError(f"the decoded model needs {total_bytes} bytes, above ONNX's 2-GiB single-file limit",
+                         workload.source)
+
+    last = workload.output_layer.name
+    graph = helper.make_graph(
+        nodes, workload.name or "eiesim",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, *workload.input_shape])],
+        [helper.make_tensor_value_info(last, TensorProto.FLOAT, [1, *shapes[last]])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, producer_name="eiesim", opset_imports=[helper.make_opsetid("", OPSET)],
+                              doc_string=f"Decoded (dense, shared-weight) network of eiesim workload {workload.name!r} "
+                                         f"(source {workload.source!r}).")
+    model.ir_version = IR_VERSION
+    if workload.preprocess is not None:
+        helper.set_model_props(model, {PREPROCESS_KEY: json.dumps(workload.preprocess, sort_keys=True)})
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_onnx(workload: Workload, path: str | Path) -> Path:
+    """Write ``workload`` as an ONNX model at ``path`` (atomically); returns the path written."""
+    onnx = require_onnx()
+    model = build_model(workload)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        onnx.save(model, str(tmp))
+    return path

@@ -1,0 +1,59 @@
+"""What the ONNX graph walker builds: layers under construction and the computed tensors between them.
+
+A :class:`PendingLayer` is a Conv / Gemm / MatMul layer whose bias, ReLU and pool are still
+being folded in from later nodes; a :class:`ComputedTensor` is a non-constant tensor of the
+graph, recorded as the channel concatenation of some layers' (or the network input's)
+outputs, with the state each of those layers had when the tensor was made (so that a tensor
+read before a later fold can be caught).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from eiesim.network.dense import DenseLayer
+from eiesim.network.topologies import LayerSpec
+from eiesim.network.workload import NETWORK_INPUT, Pool
+
+
+@dataclass
+class PendingLayer:
+    """A layer being built: ReLU, pool and bias are folded in as later nodes are read."""
+
+    name: str
+    kind: str  # "conv" | "fc"
+    weight: np.ndarray  # (out, in, kh, kw) float32
+    bias: np.ndarray
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    inputs: tuple[str, ...] = (NETWORK_INPUT,)
+    relu: bool = False
+    pool: Pool | None = None
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        """(kh, kw) of the weight."""
+        return int(self.weight.shape[2]), int(self.weight.shape[3])
+
+    def to_dense(self) -> DenseLayer:
+        """The finished layer, as a dense model holds it."""
+        spec = LayerSpec(self.name, self.kind, int(self.weight.shape[1]), int(self.weight.shape[0]), self.kernel,
+                         self.stride, self.padding, self.inputs, self.relu, self.pool)
+        return DenseLayer(spec, np.ascontiguousarray(self.weight, dtype=np.float32), self.bias.astype(np.float32))
+
+
+@dataclass
+class ComputedTensor:
+    """A non-constant tensor: the channel concatenation of some layers' (or the input's) outputs."""
+
+    sources: tuple[str, ...]
+    shape: tuple[int, ...]  # without the batch axis: (C, H, W) or (K,)
+    snapshot: tuple[Any, ...]  # state of each source when this tensor was made
+
+    @property
+    def flat(self) -> bool:
+        """True for a flattened (K,) tensor, the input of an fc layer."""
+        return len(self.shape) == 1

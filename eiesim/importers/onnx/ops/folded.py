@@ -1,0 +1,119 @@
+"""The operators folded into the layer before them: Add (bias), Relu and the pools."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eiesim.importers.onnx.ops.table import handles
+from eiesim.network.workload import NETWORK_INPUT, Pool
+
+if TYPE_CHECKING:
+    from eiesim.importers.onnx.walker import GraphWalker
+
+
+@handles("Add", listed_as="Add as bias")
+def add(walker: GraphWalker, node: Any) -> None:
+    """An Add of a constant after a layer becomes (part of) that layer's bias."""
+    names = list(node.input)
+    if len(names) != 2:
+        raise walker.fail("Add needs two inputs", node)
+    const_side = [n for n in names if n in walker.consts]
+    if len(const_side) != 1:
+        raise walker.fail("only Add of a constant bias is supported (no residual / element-wise adds of two tensors)", node)
+    a = walker.act(next(n for n in names if n not in walker.consts), node)
+    layer = walker.single_layer(a, node, "a bias Add")
+    c = walker.weights(const_side[0], node, "Add bias").astype(np.float32)
+    out_c = layer.weight.shape[0]
+    if layer.kind == "conv":
+        # Broadcast against (N, C, H, W): the constant must vary along channels only.
+        shape = (1,) * (4 - c.ndim) + c.shape if c.ndim <= 4 else None
+        if shape is None or shape[0] != 1 or shape[2:] != (1, 1) or shape[1] not in (1, out_c):
+            raise walker.fail(f"constant of shape {c.shape} is not a per-channel bias for {out_c} channels", node)
+    b = walker.bias_vector(c.reshape(-1), out_c, node) if layer.kind == "conv" else walker.bias_vector(c, out_c, node)
+    layer.bias = (layer.bias + b).astype(np.float32)
+    walker.bump(layer)
+    walker.put(node, walker.make_act(a.sources, a.shape))
+
+
+@handles("Relu")
+def relu(walker: GraphWalker, node: Any) -> None:
+    """A ReLU becomes ``relu = True`` of every layer its input comes from."""
+    a = walker.act(node.input[0], node)
+    for src in a.sources:
+        if src == NETWORK_INPUT:
+            raise walker.fail("a ReLU on the network input cannot be folded into a layer", node)
+        layer = walker.layers[src]
+        if layer.relu:
+            continue  # ReLU is idempotent: the tensor does not change
+        if layer.pool is not None and layer.pool.kind != "max":
+            raise walker.fail(f"ReLU after average pooling of layer {src!r} cannot be folded "
+                            "(EIE applies ReLU before pooling)", node)
+        layer.relu = True  # ReLU commutes with max pooling
+        walker.bump(layer)
+    walker.put(node, walker.make_act(a.sources, a.shape))
+
+
+def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
+    """Attach ``pool`` to every layer the node's input comes from (all conv layers, none pooled yet)."""
+    a = walker.act(node.input[0], node)
+    if len(a.shape) != 3:
+        raise walker.fail(f"pooling needs a (N, C, H, W) input, got shape {a.shape} (without batch)", node)
+    if NETWORK_INPUT in a.sources:
+        raise walker.fail("pooling of the network input cannot be attached to a layer", node)
+    owners = [walker.layers[s] for s in a.sources]
+    for layer in owners:
+        if layer.pool is not None:
+            raise walker.fail(f"layer {layer.name!r} already has a pool; two pools in a row cannot be attached "
+                            "to a single producer", node)
+        if layer.kind != "conv":
+            raise walker.fail(f"layer {layer.name!r} is fully connected; pooling attaches to conv layers only", node)
+    c, h, w = a.shape
+    if pool.kind != "global_avg" and (pool.kernel > h or pool.kernel > w):
+        raise walker.fail(f"pool kernel {pool.kernel} is larger than the {h}x{w} map", node)
+    for layer in owners:
+        layer.pool = pool
+        walker.bump(layer)
+    oh, ow = pool.output_hw(h, w)
+    if len(owners) > 1:
+        walker.notes.append(f"{node.name or node.output[0]}: {pool.kind} pool after a concat attached to each branch "
+                          f"{[layer.name for layer in owners]}")
+    walker.put(node, walker.make_act(a.sources, (c, oh, ow)))
+
+
+def window_pool(walker: GraphWalker, node: Any, kind: str) -> None:
+    """A MaxPool / AveragePool node as a ``Pool`` of ``kind``: square, 2-D, unpadded."""
+    at = walker.attrs(node)
+    if len(node.output) > 1 and node.output[1]:
+        raise walker.fail("the Indices output of MaxPool is not supported", node)
+    k = [int(v) for v in at.get("kernel_shape", [])]
+    s = [int(v) for v in at.get("strides", [1] * len(k))]
+    pads = [int(v) for v in at.get("pads", [0] * 2 * len(k))]
+    if len(k) != 2 or k[0] != k[1] or len(s) != 2 or s[0] != s[1]:
+        raise walker.fail(f"only square 2-D pools are supported (kernel {k}, strides {s})", node)
+    if any(d != 1 for d in at.get("dilations", [1, 1])):
+        raise walker.fail("pool dilations are not supported", node)
+    auto = at.get("auto_pad", "NOTSET")
+    if auto not in ("NOTSET", "VALID") or any(pads):
+        raise walker.fail(f"padded pooling (pads {pads}, auto_pad {auto}) is not supported; EIE pools without padding", node)
+    ceil_mode = bool(int(at.get("ceil_mode", 0)))
+    attach_pool(walker, node, Pool(kind, k[0], s[0], ceil_mode))
+
+
+@handles("MaxPool")
+def max_pool(walker: GraphWalker, node: Any) -> None:
+    """A square 2-D max pool attaches to the layer(s) its input comes from."""
+    window_pool(walker, node, "max")
+
+
+@handles("AveragePool")
+def average_pool(walker: GraphWalker, node: Any) -> None:
+    """A square 2-D average pool attaches to the layer(s) its input comes from."""
+    window_pool(walker, node, "avg")
+
+
+@handles("GlobalAveragePool")
+def global_average_pool(walker: GraphWalker, node: Any) -> None:
+    """A global average pool attaches to the layer(s) its input comes from."""
+    attach_pool(walker, node, Pool("global_avg", 0, 1, False))

@@ -1,0 +1,306 @@
+"""Read an ONNX model into eiesim's dense (uncompressed) layer graph.
+
+EIE runs a network as a chain of M x V matrix-vector products, so an ONNX graph
+is accepted when it reduces to that: every Conv / Gemm / MatMul becomes one layer
+(``kind`` "conv" or "fc"), and the element-wise operators around it fold into the
+layer's fields the way Caffe orders them (conv -> bias -> ReLU -> pool):
+
+* ``Add`` of a constant after Conv / Gemm / MatMul -> the layer's bias;
+* ``Relu`` -> ``relu = True``; ``MaxPool`` / ``AveragePool`` / ``GlobalAveragePool``
+  -> ``pool`` (a pool after a channel ``Concat`` is attached to every branch, which
+  is exact because pooling works channel by channel);
+* ``Concat`` on the channel axis -> a consumer's ``inputs`` list (concat order);
+* ``Flatten`` (axis 1), ``Reshape`` to (1, -1), ``Dropout`` and ``Identity`` change
+  nothing in the layer graph; a final ``Softmax`` is dropped with a note.
+
+Weights come from initializers or from constant producers (``Constant``,
+``ConstantOfShape`` and small constant subgraphs), evaluated by ONNX's reference
+runtime at the model's opset (``eiesim.importers.onnx.fold``).
+Anything else raises ModelFileError naming the operator and the node.
+
+This module is the walker: it visits the nodes in order and hands each one to its
+operator's handler, one small function per operator in ``eiesim.importers.onnx.ops``
+(the table ``OPS``; adding an operator touches only that package). The file is read by
+``eiesim.importers.onnx.reader`` (a size cap before parsing, external tensor data only
+from inside the model's own directory).
+
+The result is an ``eiesim.network.dense.DenseModel`` (the input of ``eiesim
+compress``); ``eiesim.network.dense.to_workload`` turns a model whose weights are already
+shared into a workload without changing any weight.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eiesim.errors import EiesimError, ModelFileError, UsageError
+from eiesim.importers.onnx.fold import FOLDABLE, fold_node, node_error, tensor_to_array
+from eiesim.importers.onnx.graph_state import ComputedTensor, PendingLayer
+from eiesim.importers.onnx.ops import LISTED, OPS
+from eiesim.importers.onnx.optional import require_onnx
+from eiesim.importers.onnx.reader import read_model
+from eiesim.inputs.text import parse_json
+from eiesim.network.dense import DenseModel
+from eiesim.network.workload import NETWORK_INPUT, infer_shapes
+
+#: Metadata key under which eiesim's exporter stores the workload's input preprocessing.
+PREPROCESS_KEY = "eiesim.preprocess"
+
+_WEIGHT_SUFFIXES = (".weight", "/weight", "_weight", "_w_0", "_W", "_w", "_kernel")
+
+
+class GraphWalker:
+    """Walks an ONNX graph in node order, folding each node into the layers under construction.
+
+    Constants (initializers, folded constant subgraphs) are kept as arrays; every other
+    tensor is a ``ComputedTensor``. Each node is either folded as a constant
+    (``eiesim.importers.onnx.fold``) or handed to its operator's handler
+    (``eiesim.importers.onnx.ops.OPS``); :meth:`run` returns the finished dense model.
+    The methods below are the handlers' vocabulary.
+    """
+
+    def __init__(self, model: Any, path: Path, input_shape: tuple[int, ...] | None) -> None:
+        self.onnx = require_onnx()
+        self.model = model
+        self.graph = model.graph
+        self.path = path
+        self.consts: dict[str, np.ndarray] = {}
+        self.acts: dict[str, ComputedTensor] = {}
+        self.layers: dict[str, PendingLayer] = {}
+        self.version: dict[str, int] = {NETWORK_INPUT: 0}
+        self.uses: list[tuple[str, ComputedTensor]] = []  # (user, tensor it read) -- checked at the end
+        self.notes: list[str] = []
+        self.logits_tensor: str | None = None  # set when a final Softmax is dropped
+        self.override_shape = input_shape
+        #: The default-domain opset, at which constant subgraphs are evaluated (eiesim.importers.onnx.fold).
+        self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+    # -- the handlers' vocabulary
+    def fail(self, message: str, node: Any | None = None) -> ModelFileError:
+        """The ModelFileError to raise: ``message`` about ``node`` (or the graph) of this file."""
+        return node_error(message, node, self.path)
+
+    def attrs(self, node: Any) -> dict[str, Any]:
+        """The node's attributes as Python values (strings decoded); control-flow subgraphs are refused."""
+        out = {}
+        for attr in node.attribute:
+            if attr.type == self.onnx.AttributeProto.GRAPH or attr.type == self.onnx.AttributeProto.GRAPHS:
+                raise self.fail("control-flow subgraphs are not supported", node)
+            value = self.onnx.helper.get_attribute_value(attr)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            out[attr.name] = value
+        return out
+
+    def state(self, source: str) -> tuple[Any, ...]:
+        """How often ``source`` (a layer) has been changed by a fold so far (the network input: never)."""
+        if source == NETWORK_INPUT:
+            return (0,)
+        return (self.version[source],)
+
+    def make_act(self, sources: tuple[str, ...], shape: tuple[int, ...]) -> ComputedTensor:
+        """A computed tensor of ``sources``' outputs as they are now."""
+        return ComputedTensor(sources, shape, tuple(self.state(s) for s in sources))
+
+    def bump(self, layer: PendingLayer) -> None:
+        """Record that a fold changed ``layer`` (tensors read before it no longer match the layer's output)."""
+        self.version[layer.name] += 1
+
+    def act(self, name: str, node: Any) -> ComputedTensor:
+        """The computed tensor ``name`` that ``node`` reads (an error for a constant or an unknown tensor)."""
+        if name not in self.acts:
+            if name in self.consts:
+                raise self.fail(f"input {name!r} is a constant where a computed tensor was expected", node)
+            raise self.fail(f"input {name!r} is not produced by an earlier node (graph not topologically sorted?)", node)
+        return self.acts[name]
+
+    def const(self, name: str, node: Any, what: str) -> np.ndarray:
+        """The constant ``name`` that ``node`` reads as its ``what`` (an error if it is computed)."""
+        if name not in self.consts:
+            raise self.fail(f"{what} ({name!r}) must be a constant (initializer or constant subgraph)", node)
+        return self.consts[name]
+
+    def single_layer(self, a: ComputedTensor, node: Any, what: str) -> PendingLayer:
+        """The one layer a tensor comes from, still without ReLU / pool (for bias-like folding)."""
+        if len(a.sources) != 1 or a.sources[0] == NETWORK_INPUT:
+            raise self.fail(f"{what} must follow a single Conv/Gemm/MatMul output", node)
+        layer = self.layers[a.sources[0]]
+        if layer.relu or layer.pool is not None:
+            raise self.fail(f"{what} after ReLU or pooling cannot be folded into layer {layer.name!r}", node)
+        return layer
+
+    def layer_name(self, node: Any, weight_name: str) -> str:
+        """A new layer's name: its weight's name without the usual suffix, else the node's; made unique."""
+        base = ""
+        if weight_name in {t.name for t in self.graph.initializer} or weight_name in self.consts:
+            for suffix in _WEIGHT_SUFFIXES:
+                if weight_name.endswith(suffix) and len(weight_name) > len(suffix):
+                    base = weight_name[: -len(suffix)]
+                    break
+        base = base or node.name or node.output[0]
+        base = re.sub(r"\s+", "_", base).strip("/") or "layer"
+        name, k = base, 2
+        while name in self.layers or name == NETWORK_INPUT:
+            name, k = f"{base}_{k}", k + 1
+        return name
+
+    # -- graph input
+    def network_input(self) -> tuple[str, tuple[int, ...]]:
+        """The graph's one non-initializer input: its name and its shape without the batch axis."""
+        init_names = {t.name for t in self.graph.initializer}
+        inputs = [i for i in self.graph.input if i.name not in init_names]
+        if len(inputs) != 1:
+            raise self.fail(f"the graph must have exactly one (non-initializer) input, found {[i.name for i in inputs]}")
+        inp = inputs[0]
+        tt = inp.type.tensor_type
+        if tt.elem_type not in (self.onnx.TensorProto.FLOAT, self.onnx.TensorProto.FLOAT16, self.onnx.TensorProto.DOUBLE):
+            raise self.fail(f"input {inp.name!r} must be a float tensor")
+        dims: list[int | None] = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        if self.override_shape is not None:
+            shape = tuple(int(s) for s in self.override_shape)
+            if len(dims) not in (len(shape), len(shape) + 1):
+                raise UsageError(f"--input-shape {list(shape)} does not match the graph input's rank {len(dims)}", self.path)
+            return inp.name, shape
+        if len(dims) not in (2, 4):
+            raise self.fail(f"input {inp.name!r} must be (N, C, H, W) or (N, K), got rank {len(dims)}")
+        if dims[0] not in (None, 1):
+            raise self.fail(f"input {inp.name!r} has batch size {dims[0]}; EIE runs batch 1")
+        rest = dims[1:]
+        if any(d is None or d < 1 for d in rest):
+            raise self.fail(f"input {inp.name!r} has symbolic dimensions {dims}; give the shape explicitly (--input-shape C,H,W)")
+        return inp.name, tuple(int(d) for d in rest)
+
+    # -- main loop
+    def run(self) -> DenseModel:
+        """Walk every node, check that no tensor was read before a later fold, and return the dense model."""
+        for tensor in self.graph.initializer:
+            self.consts[tensor.name] = tensor_to_array(tensor, f"initializer {tensor.name!r}", self.path)
+        input_name, input_shape = self.network_input()
+        self.consts.pop(input_name, None)
+        self.acts[input_name] = self.make_act((NETWORK_INPUT,), input_shape)
+        nodes = list(self.graph.node)
+        self.consumers: dict[str, int] = {}
+        for node in nodes:
+            for name in node.input:
+                self.consumers[name] = self.consumers.get(name, 0) + 1
+        outputs = [o.name for o in self.graph.output]
+        for name in outputs:
+            self.consumers[name] = self.consumers.get(name, 0) + 1
+        self.graph_outputs = set(outputs)
+        for node in nodes:
+            if node.domain not in ("", "ai.onnx"):
+                raise self.fail(f"operator domain {node.domain!r} is not supported", node)
+            self.step(node)
+        if len(outputs) != 1:
+            raise self.fail(f"the graph must have exactly one output, found {outputs}")
+        out = outputs[0]
+        if out in self.consts:
+            raise self.fail(f"the graph output {out!r} is a constant")
+        final = self.act(out, None)
+        if len(final.sources) != 1 or final.sources[0] == NETWORK_INPUT:
+            raise self.fail(f"the graph output {out!r} must be the output of one Conv/Gemm/MatMul layer")
+        self.uses.append(("the graph output", final))
+        for user, a in self.uses:
+            for src, snap in zip(a.sources, a.snapshot):
+                if self.state(src) != snap:
+                    raise self.fail(
+                        f"{user} reads layer {src!r}'s output before a later Add/ReLU/pool that eiesim folds "
+                        "into that layer; the un-activated tensor cannot also be used")
+        layers = list(self.layers.values())
+        last = final.sources[0]
+        used = {s for layer in layers for s in layer.inputs} | {last}
+        dead = [layer.name for layer in layers if layer.name not in used]
+        if dead:
+            self.notes.append(f"dropped layers whose output is never used: {dead}")
+            layers = [layer for layer in layers if layer.name in used]
+        if layers[-1].name != last:
+            raise self.fail(f"the output layer {last!r} must come last in the graph")
+        model = DenseModel(
+            name=self.graph.name or self.path.stem, source=f"onnx:{self.path.name}", input_shape=input_shape,
+            preprocess=self.preprocess(), layers=[layer.to_dense() for layer in layers],
+            extra={"onnx_input": input_name, "onnx_output": self.logits_tensor or out,
+                   "import_notes": list(self.notes)},
+        )
+        infer_shapes(model.skeleton(), self.path)
+        return model
+
+    def preprocess(self) -> dict[str, Any] | None:
+        """The preprocess dict eiesim's exporter stores in the model metadata, if any."""
+        props = {p.key: p.value for p in self.model.metadata_props}
+        if PREPROCESS_KEY not in props:
+            return None
+        value = parse_json(props[PREPROCESS_KEY], self.path, ModelFileError, f"metadata {PREPROCESS_KEY!r}")
+        if not isinstance(value, dict):
+            raise self.fail(f"metadata {PREPROCESS_KEY!r} must be a JSON object")
+        return value
+
+    def step(self, node: Any) -> None:
+        """One node: folded when all its inputs are constants and it can be, else its operator's handler."""
+        ins = [n for n in node.input]
+        present = [n for n in ins if n]
+        if node.op_type in FOLDABLE and all(n in self.consts for n in present):
+            self.fold(node)
+            return
+        handler = OPS.get(node.op_type)
+        if handler is None:
+            if node.op_type in FOLDABLE:
+                raise self.fail("only supported on constants (weights), not on computed tensors", node)
+            raise self.fail(f"operator not supported by eiesim (supported: {', '.join(LISTED)})", node)
+        try:
+            handler(self, node)
+        except EiesimError:
+            raise
+        except (IndexError, KeyError, ValueError, TypeError, AttributeError) as exc:
+            # Missing inputs/attributes or impossible shapes in a malformed graph.
+            raise self.fail(f"malformed node ({type(exc).__name__}: {exc})", node) from None
+
+    def put(self, node: Any, a: ComputedTensor) -> None:
+        """Record ``a`` as the node's (first) output."""
+        self.acts[node.output[0]] = a
+
+    # -- constant folding (eiesim.importers.onnx.fold)
+    def fold(self, node: Any) -> None:
+        """Evaluate a node whose inputs are all constants; its outputs become constants."""
+        self.consts.update(fold_node(node, self.consts, self.attrs(node), self.path, self.opset))
+
+    # -- layers
+    def weights(self, name: str, node: Any, what: str) -> np.ndarray:
+        """The constant ``name`` as finite float32 weights (``what`` names it in errors)."""
+        w = self.const(name, node, what)
+        if w.dtype.kind != "f":
+            raise self.fail(f"{what} must hold floats, got {w.dtype}", node)
+        w = w.astype(np.float32)
+        if not np.all(np.isfinite(w)):
+            raise self.fail(f"{what} holds NaN or Inf", node)
+        return w
+
+    def add_layer(self, node: Any, layer: PendingLayer, a: ComputedTensor, out_shape: tuple[int, ...]) -> None:
+        """Start ``layer``, which reads ``a``; the node's output is the layer's, of ``out_shape``."""
+        self.layers[layer.name] = layer
+        self.version[layer.name] = 0
+        self.uses.append((f"layer {layer.name!r}", a))
+        self.put(node, self.make_act((layer.name,), out_shape))
+
+    def bias_vector(self, c: np.ndarray, n: int, node: Any) -> np.ndarray:
+        """A constant that broadcasts to one value per output (a scalar, (n,), (1, n), ...)."""
+        if c.size == 1 or (c.size == n and c.shape[-1] == n):
+            return np.broadcast_to(c.reshape(-1), (n,)).astype(np.float32)
+        raise self.fail(f"bias of shape {c.shape} does not broadcast to {n} outputs", node)
+
+
+def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None) -> DenseModel:
+    """Read an ONNX file into a dense eiesim model (float32 weights, Caffe-ordered ReLU / pool).
+
+    ``input_shape`` (without batch, e.g. (3, 224, 224)) overrides the graph input's
+    shape, for models exported with symbolic dimensions. Raises ModelFileError for
+    unreadable files and for any operator or pattern eiesim cannot represent. What
+    was dropped or rewritten is listed in ``model.extra["import_notes"]``; the ONNX
+    input's name is ``model.extra["onnx_input"]``.
+    """
+    path = Path(path)
+    model = read_model(path)
+    return GraphWalker(model, path, input_shape).run()

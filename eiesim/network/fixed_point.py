@@ -1,0 +1,272 @@
+"""EIE's 16-bit fixed-point datapath, shared by the functional reference and both engines.
+
+Format (docs/fixed-point.md): dynamic fixed point, per layer.
+
+* Every tensor is signed ``bits``-bit (default 16) with ``frac`` fractional bits:
+  value = integer / 2**frac. Rounding is round-half-up (add 2**(s-1), arithmetic
+  shift right by s); conversion to ``bits`` bits saturates and the saturations are
+  counted.
+* A layer's codebook is quantized with ``weight_frac`` = the most fractional bits
+  that keep max|codebook| representable.
+* A layer's output uses ``out_frac`` = the most fractional bits that keep the
+  largest float output (measured by the float pass on a calibration input)
+  representable. Producers that are concatenated share one format (the smaller
+  ``out_frac``), so a consumer sees one format per input tensor.
+* The PE multiplies a ``bits``-bit weight by a ``bits``-bit activation and adds
+  the product into an accumulator wide enough to be exact (guard bits); bias is
+  added in accumulator format; the result is shifted to ``out_frac``, saturated to
+  ``bits`` bits, then ReLU and pooling apply (with ReLU, only positive overflows
+  count as saturations: negative ones become 0 exactly). Because accumulation is exact, the
+  result does not depend on the order in which PEs process columns, so the
+  engines and the reference agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from eiesim.network.workload import Layer, Pool, conv_output_hw
+
+#: Bounds on fractional bits (keeps shifts within int64).
+MIN_FRAC, MAX_FRAC = -16, 30
+
+
+@dataclass(frozen=True)
+class LayerFormat:
+    """Fixed-point formats of one layer: weights, its input tensor, its output tensor."""
+
+    weight_frac: int
+    in_frac: int
+    out_frac: int
+    bits: int = 16
+
+    @property
+    def acc_frac(self) -> int:
+        """Fractional bits of the products and the accumulator."""
+        return self.weight_frac + self.in_frac
+
+    def to_dict(self) -> dict[str, int]:
+        return {"weight_frac": self.weight_frac, "in_frac": self.in_frac, "out_frac": self.out_frac, "bits": self.bits}
+
+
+def frac_bits_for(max_abs: float, bits: int = 16) -> int:
+    """Most fractional bits such that ``max_abs`` fits a signed ``bits``-bit integer."""
+    if not math.isfinite(max_abs) or max_abs <= 0:
+        return MAX_FRAC if max_abs == 0 else 0
+    int_bits = math.floor(math.log2(max_abs)) + 1  # bits left of the point, sign excluded
+    frac = bits - 1 - int_bits
+    # Rounding up to 2**int_bits exactly would overflow by one LSB; saturation handles that edge.
+    return int(min(max(frac, MIN_FRAC), MAX_FRAC))
+
+
+def limits(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def quantize(x: np.ndarray, frac: int, bits: int = 16) -> tuple[np.ndarray, int]:
+    """Float -> fixed point (round half up, saturate). Returns (int64 array, saturations)."""
+    lo, hi = limits(bits)
+    scaled = np.floor(np.asarray(x, dtype=np.float64) * (2.0 ** frac) + 0.5)
+    sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))
+    return np.clip(scaled, lo, hi).astype(np.int64), sat
+
+
+def dequantize(q: np.ndarray, frac: int) -> np.ndarray:
+    """Fixed point -> float32."""
+    return (np.asarray(q, dtype=np.float64) / (2.0 ** frac)).astype(np.float32)
+
+
+def shift_round(v: np.ndarray, shift: int) -> np.ndarray:
+    """Arithmetic right shift by ``shift`` with round-half-up (left shift when negative)."""
+    v = np.asarray(v, dtype=np.int64)
+    if shift > 0:
+        return (v + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
+    return v << np.int64(-shift)
+
+
+def saturate(v: np.ndarray, bits: int = 16) -> tuple[np.ndarray, int]:
+    lo, hi = limits(bits)
+    sat = int(np.count_nonzero((v < lo) | (v > hi)))
+    return np.clip(v, lo, hi), sat
+
+
+def quantized_codebook(layer: Layer, fmt: LayerFormat) -> np.ndarray:
+    """The layer's codebook as ``bits``-bit integers (int64)."""
+    q, _ = quantize(layer.codebook, fmt.weight_frac, fmt.bits)
+    return q
+
+
+def weight_format(layer: Layer, bits: int = 16) -> int:
+    """``weight_frac`` for a layer's codebook."""
+    return frac_bits_for(float(np.max(np.abs(layer.codebook))) if layer.codebook.size else 0.0, bits)
+
+
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+           pixels: tuple[int, int] | None = None) -> np.ndarray:
+    """(C, H, W) -> (C*kh*kw, P): column p is output pixel p's input patch, rows in (c, dy, dx) order.
+
+    The one place the im2col index arithmetic is written: patch row j = (c, dy, dx) of
+    output pixel (oy, ox) reads input (c, oy*sh - ph + dy, ox*sw - pw + dx), and a
+    position in the zero padding reads 0. Rows match the layer matrix's column order
+    (flattened (in_channels, kh, kw)); output pixels are in row-major (oy, ox) order.
+    ``pixels`` = (lo, hi) gives only the columns of output pixels lo .. hi - 1 (the
+    fast engine works through a layer a range of pixels at a time). Every path uses
+    it: the fixed-point reference, both engines, the event-engine estimate, the trace.
+    A 1 x 1 kernel with stride 1 and no padding returns a view of ``x``.
+    """
+    c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = conv_output_hw(h, w, kernel, stride, padding)
+    lo, hi = (0, oh * ow) if pixels is None else pixels
+    if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+        return x.reshape(c, h * w)[:, lo:hi]
+    if hi <= lo:
+        return np.empty((c * kh * kw, 0), dtype=x.dtype)
+    y0, y1 = lo // ow, -(-hi // ow)  # the output rows the range touches
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
+    rows = y1 - y0
+    cols = np.empty((c, kh, kw, rows, ow), dtype=x.dtype)
+    for dy in range(kh):
+        top = y0 * sh + dy
+        for dx in range(kw):
+            cols[:, dy, dx] = xp[:, top:top + sh * (rows - 1) + 1:sh, dx:dx + sw * (ow - 1) + 1:sw]
+    out = cols.reshape(c * kh * kw, rows * ow)
+    first = lo - y0 * ow
+    return out if (first, hi - lo) == (0, rows * ow) else out[:, first:first + hi - lo]
+
+
+def layer_matrix_q(layer: Layer, fmt: LayerFormat) -> sp.csr_matrix:
+    """The layer's M x V matrix with quantized weights (int64 CSR)."""
+    cb = quantized_codebook(layer, fmt)
+    return sp.csr_matrix((cb[layer.codes.astype(np.int64)], layer.indices, layer.indptr), shape=(layer.rows, layer.cols))
+
+
+#: Largest dense weight matrix (M x V values, 32 MB) the exact float64 path of ``accumulate_reference`` builds.
+DENSE_EXACT_MAX_VALUES = 1 << 22
+#: Patch values converted to float64 at a time by that path (16 MB): its buffers stay small.
+DENSE_EXACT_CHUNK_VALUES = 1 << 21
+#: Integers float64 represents exactly: every product and partial sum must stay below this.
+FLOAT64_EXACT_BELOW = 1 << 53
+
+
+def accumulate_reference(layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> np.ndarray:
+    """Exact integer M x V products of one layer, before bias: (M, OH, OW) for conv, (M,) for fc.
+
+    ``x_q`` is the layer's input in fixed point (``fmt.in_frac``): (C, H, W) or (K,).
+    This is what every engine's PEs must accumulate, bit for bit. A conv layer is one
+    matrix product of the quantized weights with the im2col patches: in float64 through
+    BLAS when that is exact (every product and every partial sum an integer below 2**53,
+    checked from the largest row of |weights| times the largest |input|; then any
+    summation order gives the same integers), else in int64 with scipy. It shares no
+    arithmetic with the engines' kernels.
+    """
+    w = layer_matrix_q(layer, fmt)
+    if layer.kind == "fc":
+        return np.asarray(w @ np.asarray(x_q, dtype=np.int64).reshape(-1), dtype=np.int64)
+    _, h, wd = x_q.shape
+    cols = im2col(np.asarray(x_q, dtype=np.int64), layer.kernel, layer.stride, layer.padding)
+    oh, ow = conv_output_hw(h, wd, layer.kernel, layer.stride, layer.padding)
+    if _float64_is_exact(w, cols):
+        dense = w.toarray().astype(np.float64)
+        acc = np.empty((layer.rows, cols.shape[1]), dtype=np.int64)
+        step = max(1, DENSE_EXACT_CHUNK_VALUES // max(1, cols.shape[0]))
+        for lo in range(0, cols.shape[1], step):
+            acc[:, lo:lo + step] = dense @ cols[:, lo:lo + step].astype(np.float64)
+    else:
+        acc = np.asarray(w @ cols, dtype=np.int64)
+    return acc.reshape(layer.rows, oh, ow)
+
+
+def _float64_is_exact(w: sp.csr_matrix, cols: np.ndarray) -> bool:
+    """Whether W @ cols in float64 is exact: max_i sum_j |w_ij| x max |cols| < 2**53 (and W is small enough)."""
+    if w.shape[0] * w.shape[1] > DENSE_EXACT_MAX_VALUES or not w.nnz or not cols.size:
+        return False
+    row_abs = int(np.max(abs(w).sum(axis=1)))
+    x_abs = max(abs(int(cols.max())), abs(int(cols.min())))
+    return row_abs * x_abs < FLOAT64_EXACT_BELOW
+
+
+def finish_layer(acc: np.ndarray, layer: Layer, fmt: LayerFormat) -> tuple[np.ndarray, int]:
+    """Bias, requantize to ``out_frac``, saturate, ReLU, pool. Returns (int64 output, saturations).
+
+    ``acc`` holds exact accumulators (``fmt.acc_frac``) shaped (M, OH, OW) or (M,).
+    """
+    bias_q, sat_b = quantize(layer.bias, fmt.acc_frac, 64 - 2)
+    shape = (-1,) + (1,) * (acc.ndim - 1)
+    out = shift_round(acc + bias_q.reshape(shape), fmt.acc_frac - fmt.out_frac)
+    if layer.relu:
+        # ReLU follows the write-back: a negative value clipped to the range would be
+        # zeroed anyway, so only positive overflows lose information (and are counted).
+        hi = limits(fmt.bits)[1]
+        sat = int(np.count_nonzero(out > hi))
+        out = np.clip(out, 0, hi)
+    else:
+        out, sat = saturate(out, fmt.bits)
+    if layer.pool is not None:
+        out = pool_fixed(out, layer.pool)
+    return out, sat + sat_b
+
+
+def pool_fixed(x: np.ndarray, pool: Pool) -> np.ndarray:
+    """Pooling on integers (max exact; averages rounded half up), Caffe window rules."""
+    c, h, w = x.shape
+    if pool.kind == "global_avg":
+        n = h * w
+        s = x.reshape(c, -1).sum(axis=1)
+        return ((2 * s + n) // (2 * n)).reshape(c, 1, 1)
+    return _pool_windows(x, pool, integer=True)
+
+
+def pool_float(x: np.ndarray, pool: Pool) -> np.ndarray:
+    """Float pooling with the same window rules (Caffe)."""
+    if pool.kind == "global_avg":
+        return x.reshape(x.shape[0], -1).mean(axis=1).reshape(x.shape[0], 1, 1).astype(x.dtype)
+    return _pool_windows(x, pool, integer=False)
+
+
+def _pool_windows(x: np.ndarray, pool: Pool, integer: bool) -> np.ndarray:
+    """Max or average over each window (clipped at the map's edge, Caffe's ceil mode).
+
+    Max pooling and integer averages are taken over all windows at once, one shifted
+    strided view per window offset (exact in any order; the map is padded with the
+    lowest value for max, zeros for sums). Float averages keep numpy's own mean of each
+    window, so that their rounding is that of ``np.mean``.
+    """
+    c, h, w = x.shape
+    oh, ow = pool.output_hw(h, w)
+    k, s = pool.kernel, pool.stride
+    if pool.kind == "avg" and not integer:
+        return _float_avg_windows(x, oh, ow, k, s)
+    ph, pw = max(0, (oh - 1) * s + k - h), max(0, (ow - 1) * s + k - w)
+    if pool.kind == "max":
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xp = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=fill) if (ph or pw) else x
+        out = None
+        for dy in range(k):
+            for dx in range(k):
+                view = xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s]
+                out = view.copy() if out is None else np.maximum(out, view, out=out)
+        return out
+    xp = np.pad(x, ((0, 0), (0, ph), (0, pw))) if (ph or pw) else x
+    total = np.zeros((c, oh, ow), dtype=np.int64)
+    for dy in range(k):
+        for dx in range(k):
+            total += xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s]
+    ys, xs = np.arange(oh) * s, np.arange(ow) * s
+    n = (np.minimum(ys + k, h) - ys)[:, None] * (np.minimum(xs + k, w) - xs)[None, :]  # real values per window
+    return ((2 * total + n) // (2 * n)).astype(x.dtype)
+
+
+def _float_avg_windows(x: np.ndarray, oh: int, ow: int, k: int, s: int) -> np.ndarray:
+    c, h, w = x.shape
+    out = np.empty((c, oh, ow), dtype=x.dtype)
+    for oy in range(oh):
+        y0, y1 = oy * s, min(oy * s + k, h)
+        for ox in range(ow):
+            x0, x1 = ox * s, min(ox * s + k, w)
+            out[:, oy, ox] = x[:, y0:y1, x0:x1].reshape(c, -1).mean(axis=1)
+    return out

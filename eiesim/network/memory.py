@@ -1,0 +1,57 @@
+"""How much memory one inference of a workload needs, checked before anything is allocated.
+
+The estimate (:func:`workload_run_bytes`) is an upper bound from the layer shapes the
+workload declares; :func:`check_workload_memory` refuses a workload above the budget of
+``eiesim.inputs.memory`` (``EIESIM_MEMORY_LIMIT``) with one line naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from eiesim.errors import WorkloadError
+from eiesim.inputs.memory import check_memory
+from eiesim.network.fixed_point import DENSE_EXACT_CHUNK_VALUES
+from eiesim.network.workload import Workload, conv_output_hw
+
+
+def workload_run_bytes(workload: Workload) -> int:
+    """Upper bound of the memory one inference of ``workload`` needs (simulation or forward pass).
+
+    Every layer's output is kept (int64 fixed point or float32), twice in a simulation:
+    its functional check recomputes every output with the reference while the simulated
+    ones are still held. One layer at a time needs its input patches (im2col, int64 in
+    the fixed-point reference), its dense weights and a chunk of its patches (float64 in
+    the reference's exact product, ``fixed_point.accumulate_reference``) and its
+    accumulators (int64); the float pass needs at most that; the network input is
+    prepared from a float64 image of the same size. Left out: the encoded pointers of the
+    simulation (N x columns per layer, which depend on the architecture).
+    """
+    shapes = workload.output_shapes()
+    kept = 0
+    peak = 0
+    for layer in workload.layers:
+        out_elems = math.prod(shapes[layer.name])
+        kept += 8 * out_elems
+        in_shape = workload.input_shape_of(layer)
+        pixels = math.prod(shapes[layer.name][1:]) if layer.kind == "conv" else 1
+        if layer.kind == "conv" and layer.pool is not None:  # the accumulators are before pooling
+            pixels = math.prod(conv_output_hw(*in_shape[1:], layer.kernel, layer.stride, layer.padding))
+        patches = pixels * layer.cols
+        step = (8 * patches + 8 * min(patches, DENSE_EXACT_CHUNK_VALUES) * (layer.kind == "conv")
+                + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows + 12 * math.prod(in_shape))
+        peak = max(peak, step)
+    return 2 * kept + peak + 24 * math.prod(workload.input_shape)
+
+
+def check_workload_memory(workload: Workload, source: str | Path | None = None) -> None:
+    """Refuse a workload whose declared shapes need more memory than the budget for one inference."""
+    if not hasattr(workload, "output_shapes") and hasattr(workload, "skeleton"):  # a DenseModel
+        workload = workload.skeleton()
+    source = source if source is not None else (getattr(workload, "_path", None) or workload.source)
+    check_memory(workload_run_bytes(workload), f"one inference of workload {workload.name!r} (input "
+                 f"{'x'.join(map(str, workload.input_shape))}, {len(workload.layers)} layers)", source, WorkloadError)
+
+
+__all__ = ["check_workload_memory", "workload_run_bytes"]

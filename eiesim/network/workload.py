@@ -1,0 +1,332 @@
+"""Workload format v1: compressed networks as CSR layers with codebook indices.
+
+A workload is one ``.npz`` archive (documented in docs/workload-format.md):
+
+* ``format`` = "eiesim-workload", ``version`` = 1, ``meta`` = one JSON string
+  describing the network (name, source, input, layers in topological order);
+* per layer ``i``: ``L{i}.indptr``, ``L{i}.indices``, ``L{i}.codes``,
+  ``L{i}.codebook``, ``L{i}.bias`` -- the layer's M x V matrix (rows = output
+  channels, columns = flattened (in_channels, kh, kw)) in CSR form, each stored
+  entry a real non-zero given as an index into the layer's codebook;
+* optionally ``input``, the network's first-layer input.
+
+This module describes workloads in memory (layers, pools, the network graph as a
+networkx graph, shape inference); ``eiesim.network.workload_file`` loads them (validating
+everything) and saves them (deterministically, atomically).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from eiesim.errors import WorkloadError
+
+#: Name used in ``inputs`` for the network's own input.
+NETWORK_INPUT = "input"
+#: Bounds on declared sizes (checked before anything is allocated).
+MAX_DIM = 1 << 24
+MAX_LAYERS = 10_000
+MAX_CODEBOOK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Pooling applied to a layer's output after its ReLU (Caffe order: conv, relu, pool)."""
+
+    kind: str  # "max" | "avg" | "global_avg"
+    kernel: int = 0
+    stride: int = 1
+    ceil_mode: bool = True
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"kind": self.kind, "kernel": self.kernel, "stride": self.stride, "ceil_mode": self.ceil_mode}
+
+    def output_hw(self, h: int, w: int) -> tuple[int, int]:
+        """Spatial output size of this pool on an h x w map (Caffe's rule in ceil mode)."""
+        if self.kind == "global_avg":
+            return 1, 1
+        return _pool_out(h, self.kernel, self.stride, self.ceil_mode), _pool_out(w, self.kernel, self.stride, self.ceil_mode)
+
+
+def _pool_out(n: int, k: int, s: int, ceil_mode: bool) -> int:
+    if ceil_mode:
+        out = -(-(n - k) // s) + 1
+        # Caffe: the last window must start inside the input.
+        if (out - 1) * s >= n:
+            out -= 1
+        return max(out, 1)
+    return (n - k) // s + 1
+
+
+@dataclass
+class Layer:
+    """One compressed layer: graph attributes plus its CSR matrix with codebook indices."""
+
+    name: str
+    kind: str  # "conv" | "fc"
+    in_channels: int
+    out_channels: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    inputs: tuple[str, ...]
+    relu: bool
+    pool: Pool | None
+    indptr: np.ndarray
+    indices: np.ndarray
+    codes: np.ndarray
+    codebook: np.ndarray
+    bias: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """M: output channels."""
+        return self.out_channels
+
+    @property
+    def cols(self) -> int:
+        """V: flattened (in_channels, kh, kw)."""
+        return self.in_channels * self.kernel[0] * self.kernel[1]
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.shape[0])
+
+    @property
+    def density(self) -> float:
+        return self.nnz / (self.rows * self.cols) if self.rows * self.cols else 0.0
+
+    @property
+    def codebook_bits(self) -> int:
+        """Bits needed to index this layer's codebook."""
+        return max(1, math.ceil(math.log2(max(len(self.codebook), 2))))
+
+    def weights_csr(self) -> sp.csr_matrix:
+        """The decoded (shared-weight) M x V matrix, float32."""
+        data = np.asarray(self.codebook, dtype=np.float32)[self.codes]
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.rows, self.cols))
+
+    def dense_weights(self) -> np.ndarray:
+        """Decoded weights as (out_channels, in_channels, kh, kw) float32."""
+        return self.weights_csr().toarray().reshape(self.out_channels, self.in_channels, *self.kernel)
+
+    def to_meta(self) -> dict[str, Any]:
+        meta = dict(self.extra)
+        meta.update(
+            name=self.name, kind=self.kind, in_channels=self.in_channels, out_channels=self.out_channels,
+            kernel=list(self.kernel), stride=list(self.stride), padding=list(self.padding),
+            inputs=list(self.inputs), relu=self.relu, pool=self.pool.to_meta() if self.pool else None,
+        )
+        return meta
+
+
+@dataclass
+class Workload:
+    """A compressed network: layers in topological order plus its input description."""
+
+    name: str
+    source: str
+    input_shape: tuple[int, ...]
+    preprocess: dict[str, Any] | None
+    layers: list[Layer]
+    input: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._shapes: dict[str, tuple[int, ...]] | None = None
+        self._path: Path | None = None  # the file it was loaded from (for error messages)
+
+    # -- structure ---------------------------------------------------------
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def graph(self) -> nx.MultiDiGraph:
+        """The network graph (``network_graph``), each node with its output ``shape``."""
+        g = network_graph(self.layers)
+        g.nodes[NETWORK_INPUT]["shape"] = tuple(self.input_shape)
+        for name, shape in self.output_shapes().items():
+            g.nodes[name]["shape"] = shape
+        return g
+
+    def output_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of every layer's output after ReLU and pooling: (C, H, W) or (K,)."""
+        if self._shapes is None:
+            self._shapes = infer_shapes(self)
+        return self._shapes
+
+    def input_shape_of(self, layer: Layer) -> tuple[int, ...]:
+        """Shape of the tensor a layer consumes (its inputs concatenated along channels)."""
+        shapes = self.output_shapes()
+        return concat_shape([self.input_shape if s == NETWORK_INPUT else shapes[s] for s in layer.inputs])
+
+    def consumers(self) -> dict[str, list[str]]:
+        """Every tensor's consumers, once per input position that reads it (graph successors, in layer order)."""
+        g = network_graph(self.layers)
+        return {name: [v for _, v in g.out_edges(name)] for name in g}
+
+    @property
+    def output_layer(self) -> Layer:
+        """The last layer (the network's output)."""
+        return self.layers[-1]
+
+    @property
+    def nnz(self) -> int:
+        return sum(layer.nnz for layer in self.layers)
+
+    def to_meta(self) -> dict[str, Any]:
+        meta = dict(self.extra)
+        meta.update(
+            name=self.name, source=self.source,
+            input={"shape": list(self.input_shape), "preprocess": self.preprocess},
+            layers=[layer.to_meta() for layer in self.layers],
+        )
+        return meta
+
+
+# -- shape inference ----------------------------------------------------------
+
+def conv_output_hw(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int]) -> tuple[int, int]:
+    """Spatial output of a convolution before pooling: ``(n + 2 pad - k) // stride + 1`` per axis.
+
+    The one place this formula is written (Caffe's and ONNX's rule for symmetric zero
+    padding); shape inference, the im2col patches, the timing geometry and the model
+    importers all use it.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def network_graph(layers: Sequence[Layer]) -> nx.MultiDiGraph:
+    """The network as a networkx multigraph: a node per layer (attributes ``index``, ``layer``) and the input.
+
+    Each entry of a layer's ``inputs`` is one edge producer -> layer whose key is its
+    position, the concatenation order (a tensor read twice gives two edges). A name
+    that is neither a layer nor the network input becomes a node without attributes.
+    """
+    g = nx.MultiDiGraph()
+    g.add_node(NETWORK_INPUT, index=-1)
+    for i, layer in enumerate(layers):
+        g.add_node(layer.name, index=i, layer=layer)
+        for pos, src in enumerate(layer.inputs):
+            g.add_edge(src, layer.name, key=pos)
+    return g
+
+
+def producers(g: nx.MultiDiGraph, name: str) -> list[str]:
+    """The tensors layer ``name`` reads, in concatenation order (its in-edges by key)."""
+    return [u for u, _, _ in sorted(g.in_edges(name, keys=True), key=lambda edge: edge[2])]
+
+
+def concat_shape(parts: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """Shape of tensors concatenated along channels: (sum C, H, W), or (sum K,) for vectors."""
+    if len(parts[0]) == 1:
+        return (sum(p[0] for p in parts),)
+    return (sum(p[0] for p in parts), *parts[0][1:])
+
+
+def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tuple[int, ...]]:
+    """Propagate shapes along the graph in topological order, checking that every layer fits its inputs.
+
+    The stored order must itself be topological (every input is the network input or an
+    earlier layer: the layer loops run in it). The layers before the first one that breaks
+    that rule are propagated in the topological order networkx gives, ties broken by
+    position (which is the stored order), so the first problem in stored order is the one
+    reported.
+    """
+    g = network_graph(wl.layers)
+    bad = next(((i, src) for i, layer in enumerate(wl.layers) for src in producers(g, layer.name)
+                if g.nodes[src].get("index", i) >= i), None)
+    valid = g.subgraph([NETWORK_INPUT, *(layer.name for layer in wl.layers[:bad[0] if bad else len(wl.layers)])])
+    shapes: dict[str, tuple[int, ...]] = {NETWORK_INPUT: tuple(wl.input_shape)}
+    for name in nx.lexicographical_topological_sort(valid, key=lambda n: g.nodes[n]["index"]):
+        if name != NETWORK_INPUT:
+            shapes[name] = _output_shape(g.nodes[name]["layer"], [shapes[src] for src in producers(g, name)], source)
+    if bad is not None:
+        raise WorkloadError(f"layer {wl.layers[bad[0]].name!r}: input {bad[1]!r} is not the network input or an "
+                            "earlier layer", source)
+    del shapes[NETWORK_INPUT]
+    return shapes
+
+
+def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path | None) -> tuple[int, ...]:
+    """The output shape of ``layer`` reading tensors of shapes ``parts``, or a WorkloadError saying why not."""
+    where = f"layer {layer.name!r}"
+    if layer.kind == "conv":
+        if any(len(p) != 3 for p in parts):
+            raise WorkloadError(f"{where}: a conv layer needs (C, H, W) inputs, got {parts}", source)
+        hw = {p[1:] for p in parts}
+        if len(hw) != 1:
+            raise WorkloadError(f"{where}: concatenated inputs have different spatial sizes {sorted(hw)}", source)
+        c, h, w = concat_shape(parts)
+        if c != layer.in_channels:
+            raise WorkloadError(f"{where}: inputs give {c} channels but in_channels is {layer.in_channels}", source)
+        oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+        if oh < 1 or ow < 1:
+            raise WorkloadError(f"{where}: kernel {list(layer.kernel)} does not fit a {h}x{w} input", source)
+        if layer.pool is not None:
+            if layer.pool.kind != "global_avg" and (layer.pool.kernel > oh or layer.pool.kernel > ow):
+                raise WorkloadError(f"{where}: pool kernel {layer.pool.kernel} larger than the {oh}x{ow} map", source)
+            oh, ow = layer.pool.output_hw(oh, ow)
+        return (layer.out_channels, oh, ow)
+    flat = sum(int(np.prod(p)) for p in parts)
+    if flat != layer.in_channels:
+        raise WorkloadError(f"{where}: inputs flatten to {flat} values but in_channels is {layer.in_channels}", source)
+    if layer.pool is not None:
+        raise WorkloadError(f"{where}: an fc layer cannot have a pool", source)
+    return (layer.out_channels,)
+
+
+def layer_from_dense(
+    name: str, weights: np.ndarray, codes_dense: np.ndarray | None = None, codebook: np.ndarray | None = None,
+    bias: np.ndarray | None = None, *, kind: str = "conv", stride: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0), inputs: tuple[str, ...] = (NETWORK_INPUT,), relu: bool = True,
+    pool: Pool | None = None, extra: dict[str, Any] | None = None,
+) -> Layer:
+    """Build a Layer from a dense code tensor (0 = pruned) or from dense weights plus codebook.
+
+    ``codes_dense`` has the weight tensor's shape (out, in, kh, kw) or (out, in); a
+    stored entry is every position whose *weight* is non-zero. When only ``weights``
+    are given, ``codebook`` must contain each distinct non-zero value.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    if w.ndim == 2:
+        w = w[:, :, None, None]
+    if w.ndim != 4:
+        raise WorkloadError(f"layer {name!r}: weights must be (out, in) or (out, in, kh, kw), got shape {w.shape}")
+    out_c, in_c, kh, kw = w.shape
+    flat = w.reshape(out_c, -1)
+    csr = sp.csr_matrix(flat)
+    csr.sort_indices()
+    if codes_dense is None:
+        if codebook is None:
+            raise WorkloadError(f"layer {name!r}: give codes_dense or codebook (the shared weights)")
+        cb = np.asarray(codebook, dtype=np.float32)
+        order = np.argsort(cb)
+        pos = np.searchsorted(cb[order], csr.data)
+        codes = order[np.clip(pos, 0, len(cb) - 1)]
+    else:
+        cflat = np.asarray(codes_dense).reshape(out_c, -1)
+        rows = np.repeat(np.arange(out_c), np.diff(csr.indptr))
+        codes = cflat[rows, csr.indices]
+        cb = np.asarray(codebook, dtype=np.float32)
+    return Layer(
+        name=name, kind=kind, in_channels=in_c, out_channels=out_c, kernel=(kh, kw), stride=stride,
+        padding=padding, inputs=tuple(inputs), relu=relu, pool=pool,
+        indptr=csr.indptr.astype(np.int64), indices=csr.indices.astype(np.int32),
+        codes=np.asarray(codes, dtype=np.uint8 if len(cb) <= 256 else np.uint16), codebook=cb,
+        bias=np.zeros(out_c, np.float32) if bias is None else np.asarray(bias, dtype=np.float32),
+        extra=dict(extra or {}),
+    )

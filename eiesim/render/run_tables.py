@@ -1,0 +1,212 @@
+"""A run's terminal tables: per layer, where the cycles go, totals, energy, cost, and per image.
+
+Each function returns a rich ``Table`` (nothing here prints; the CLI does); long tables
+show their first and last rows (``eiesim.render.bounded_tables``).
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from eiesim.render.bounded_tables import shown
+from eiesim.run.multi_image import MultiImageResult
+from eiesim.run.result import SimulationResult
+from eiesim.timing.contract import BREAKDOWN_PARTS
+
+#: Abbreviated headers of the terminal tables and what they mean (printed as the tables' legend).
+LAYER_TABLE_LEGEND = {
+    "I/O, load, compute, store": "cycles of each phase (docs/timing-model.md)",
+    "nz acts": "non-zero input activations broadcast by the CCU",
+    "entries": "entries issued to the PE pipelines (real weights + padding)",
+    "bcast stall": "cycles the CCU held a ready activation because a FIFO was full",
+    "ALU util.": "busy PE cycles / (PEs x compute cycles)",
+}
+ENERGY_TABLE_LEGEND = {
+    "Spmat": "sparse-matrix SRAM and its read logic", "Ptr": "pointer SRAM and its read logic",
+    "Arith": "codebook, multiplier, adder, bypass, pipeline registers",
+    "Act": "activation FIFO, register files and SRAM", "LNZD+CCU": "leading-non-zero detection tree and CCU",
+    "time x power": "the EIE paper's method: layer time x chip power at the Alex-7 activity",
+}
+
+
+def _legend(items: dict[str, str]) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in items.items())
+
+
+def images_table(multi: MultiImageResult) -> Table:
+    """One row per image: cycles, time, energy, frames/s, functional check; then mean / min / max."""
+    table = Table(title=f"{multi.first.workload.name} on {multi.first.arch.name}: {len(multi.results)} images",
+                  caption="mean / min / max over the images; check: functional check vs the fixed-point reference")
+    for col in ("image", "cycles", "time us", "energy uJ", "frames/s", "check"):
+        table.add_column(col, justify="left" if col == "image" else "right", no_wrap=col != "image")
+    for img in multi.per_image():
+        table.add_row(img["input"], f"{img['cycles']:,}", f"{img['time_us']:,.2f}", f"{img['energy_pj'] / 1e6:,.2f}",
+                      f"{img['frames_per_s']:,.1f}", img["functional"])
+    stats = multi.stats()["totals"]
+    table.add_section()
+    for stat in ("mean", "min", "max"):
+        table.add_row(stat, f"{stats['cycles'][stat]:,.0f}", f"{stats['time_us'][stat]:,.2f}",
+                      f"{stats['energy_pj'][stat] / 1e6:,.2f}", f"{stats['frames_per_s'][stat]:,.1f}", "")
+    return table
+
+
+def image_layers_table(multi: MultiImageResult) -> Table:
+    """Per layer: cycles and input density, mean / min / max over the images."""
+    table = Table(title="Per layer over the images: cycles and input density (non-zero fraction)",
+                  caption="spread = (max - min) / mean of the cycles")
+    for col in ("layer", "cycles mean", "min", "max", "spread", "density mean", "min ", "max "):
+        table.add_column(col, justify="left" if col == "layer" else "right", no_wrap=True)
+    for layer in multi.stats()["layers"]:
+        c, d = layer["cycles"], layer["input_density"]
+        rel = (c["max"] - c["min"]) / c["mean"] if c["mean"] else 0.0
+        table.add_row(layer["name"], f"{c['mean']:,.0f}", f"{c['min']:,.0f}", f"{c['max']:,.0f}", f"{100 * rel:.1f} %",
+                      f"{d['mean']:.3f}", f"{d['min']:.3f}", f"{d['max']:.3f}")
+    return table
+
+
+def layers_table(result: SimulationResult) -> Table:
+    """Per-layer rich table: cycles by phase, work, stalls, efficiency."""
+    arch = result.arch
+    table = Table(title=f"{result.workload.name} on {arch.name} ({arch.num_pes} PEs, {arch.clock_mhz:g} MHz), "
+                        f"{result.engine} engine", caption=_legend(LAYER_TABLE_LEGEND), caption_justify="left")
+    cols = ("layer", "cycles", "time us", "I/O", "load", "compute", "store", "nz acts", "entries",
+            "padding", "bcast stall", "ALU util.")
+    for c in cols:
+        table.add_column(c, justify="left" if c == "layer" else "right", no_wrap=True)
+    for s in shown(result.layers, table, "layers", "every layer is in the --json / --out report"):
+        table.add_row(
+            s.name, f"{s.cycles:,}", f"{s.time_us:,.2f}", f"{s.io_cycles:,}", f"{s.load_cycles:,}",
+            f"{s.compute_cycles:,}", f"{s.store_cycles:,}", f"{s.nonzero_activations:,}",
+            f"{s.entries_processed:,}", f"{s.padding_entries:,}", f"{s.broadcast_stall_cycles:,}",
+            f"{s.load_balance_efficiency:.3f}")
+    return table
+
+
+#: Headers of the "where the cycles go" table, one per part of timing.contract.BREAKDOWN_PARTS (in that order).
+BREAKDOWN_HEADERS = {"ideal": "ideal", "idle_pes": "idle PEs", "imbalance": "imbalance", "finder": "finder",
+                     "drain": "drain", "load": "load", "store": "store", "io": "I/O"}
+
+
+def breakdown_table(result: SimulationResult) -> Table | None:
+    """Per layer and for the network: the cycles of each part of the cycle breakdown and its share.
+
+    A part's cycles are the layer's PE cycles of that part / N (docs/timing-model.md, "Where the
+    cycles go"), so a row's parts add up to its cycles. The pixel groups of each layer (G) are
+    shown when some layer has G != 1, with the G = 1 candidate's time over the chosen one's when
+    ``mapping.pixel_groups: auto`` tried several. None when no layer has a breakdown.
+    """
+    layers = result.layers
+    if not any(s.breakdown_pe_cycles for s in layers):
+        return None
+    groups = any(s.mapping.get("pixel_groups", 1) != 1 for s in layers)
+    auto = groups and any(s.mapping.get("auto_cycles") for s in layers)
+    legend = {"cycles": "the layer's cycles; each part: its PE cycles / N and its share of the layer's cycles"}
+    if groups:
+        legend["G"] = "pixel groups (mapping.pixel_groups) of N / G PEs each; fc and one-pixel layers use 1"
+    if auto:
+        legend["vs G=1"] = ("auto: the slowest group's time at G = 1 / at the chosen G (every candidate tried is "
+                            "in report.json, layers[].mapping.auto_cycles)")
+    legend.update({BREAKDOWN_HEADERS[name]: meaning for name, meaning in BREAKDOWN_PARTS.items()})
+    table = Table(title="Where the cycles go (docs/timing-model.md)", caption=_legend(legend), caption_justify="left")
+    for col in ("layer", *(["G"] if groups else []), *(["vs G=1"] if auto else []), "cycles",
+                *(BREAKDOWN_HEADERS[name] for name in BREAKDOWN_PARTS)):
+        table.add_column(col, justify="left" if col == "layer" else "right", no_wrap=True)
+
+    def parts(cycles: int, by_part: dict[str, float]) -> list[str]:
+        return [f"{by_part.get(name, 0.0):,.0f} {100 * by_part.get(name, 0.0) / cycles if cycles else 0.0:5.1f}%"
+                for name in BREAKDOWN_PARTS]
+
+    for s in shown(layers, table, "layers", "every layer is in the --json / --out report"):
+        mapping = s.mapping
+        g = mapping.get("pixel_groups", 1)
+        lead = [str(g)] if groups else []
+        if auto:
+            tried = mapping.get("auto_cycles") or {}
+            base, chosen = tried.get("1"), tried.get(str(g))
+            lead.append(f"{base / chosen:.2f}x" if base and chosen else "")
+        table.add_row(s.name, *lead, f"{s.cycles:,}", *parts(s.cycles, s.cycle_breakdown))
+    table.add_section()
+    table.add_row("network", *[""] * (groups + auto), f"{result.cycles:,}",
+                  *parts(result.cycles, result.cycle_breakdown()["cycles"]))
+    return table
+
+
+def totals_table(result: SimulationResult) -> Table:
+    """Whole-inference totals and the functional check."""
+    t = result.totals()
+    table = Table(title="Totals", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("cycles", f"{t['cycles']:,}")
+    table.add_row("time", f"{t['time_us']:,.2f} us")
+    table.add_row("frames/s", f"{t['frames_per_s']:,.1f}")
+    table.add_row("cycles: I/O / load / compute / store",
+                  f"{t['io_cycles']:,} / {t['load_cycles']:,} / {t['compute_cycles']:,} / {t['store_cycles']:,}")
+    table.add_row("MACs (incl. padding) / real", f"{t['macs']:,} / {t['real_macs']:,}")
+    table.add_row("DRAM bytes read / written",
+                  f"{t['actions']['dram_bytes_read']:,} / {t['actions']['dram_bytes_written']:,}")
+    st = result.storage
+    table.add_row("weights", "resident on chip" if st.resident else "streamed from DRAM every inference")
+    table.add_row("Spmat / pointer SRAM per PE (max need / size)",
+                  f"{st.spmat_bytes_max:,} / {st.spmat_capacity_bytes:,} B, "
+                  f"{st.ptr_bytes_max:,} / {st.ptr_capacity_bytes:,} B")
+    chk = result.check
+    if chk:
+        line = f"{chk['functional']} (max abs error {chk['max_abs_error']:g})"
+        if chk.get("top1") is not None:
+            line += f", top-1 {chk['top1']} (reference {chk['reference_top1']})"
+        table.add_row("functional check vs fixed-point reference", line)
+    return table
+
+
+#: How the energy table groups the cost model's components (display only; the JSON keeps each one).
+ENERGY_GROUPS = {
+    "Spmat": ("spmat_sram", "spmat_read_logic"),
+    "Ptr": ("ptr_sram", "ptr_read_logic"),
+    "Arith": ("codebook", "multiplier", "adder", "bypass", "pipeline_regs"),
+    "Act": ("act_fifo", "act_regfiles", "act_sram"),
+    "Clock": ("clock_network",),
+    "LNZD+CCU": ("lnzd", "ccu"),
+    "DRAM": ("dram",),
+}
+
+
+def energy_table(result: SimulationResult) -> Table | None:
+    """Per-layer energy (uJ) split by component group, and the paper's time x power estimate."""
+    costs = result.costs
+    if not costs:
+        return None
+    table = Table(title=f"Energy per layer, uJ ({costs['cost_model']} cost model; docs/cost-model.md)",
+                  caption=_legend(ENERGY_TABLE_LEGEND), caption_justify="left")
+    table.add_column("layer", no_wrap=True)
+    for c in ("total", *ENERGY_GROUPS, "other", "time x power"):
+        table.add_column(c, justify="right", no_wrap=True)
+    grouped = {name for names in ENERGY_GROUPS.values() for name in names}
+    for layer in shown(costs["layers"], table, "layers", "every layer is in the --json / --out report"):
+        parts = layer["energy_by_component_pj"]
+        cells = [sum(parts.get(n, 0.0) for n in names) for names in ENERGY_GROUPS.values()]
+        other = sum(v for n, v in parts.items() if n not in grouped)
+        table.add_row(layer["name"], f"{layer['energy_pj'] / 1e6:.3f}", *(f"{c / 1e6:.3f}" for c in cells),
+                      f"{other / 1e6:.3f}", f"{layer['paper_method_energy_pj'] / 1e6:.3f}")
+    return table
+
+
+def cost_table(result: SimulationResult) -> Table | None:
+    """Energy, power, area and figures of merit of the whole inference."""
+    costs = result.costs
+    if not costs:
+        return None
+    e, p, a, f = costs["energy"], costs["power"], costs["area"], costs["figures_of_merit"]
+    table = Table(title="Energy, power, area", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("energy: total / on-chip / DRAM",
+                  f"{e['total_pj'] / 1e6:,.2f} / {e['on_chip_pj'] / 1e6:,.2f} / {e['dram_pj'] / 1e6:,.2f} uJ")
+    table.add_row("energy, paper's method (time x power)", f"{costs['paper_method']['energy_pj'] / 1e6:,.2f} uJ")
+    table.add_row("average power: per PE / chip", f"{p['per_pe_mw']:,.3f} / {p['chip_mw']:,.1f} mW")
+    modules = ", ".join(f"{k} {v:,.0f}" for k, v in a["pe_by_module_um2"].items())
+    table.add_row("area per PE", f"{a['pe_um2']:,.0f} um^2 ({modules})")
+    table.add_row("chip area", f"{a['chip_mm2']:,.2f} mm^2")
+    table.add_row("frames/J, GOP/s, frames/s/mm^2",
+                  f"{f['frames_per_j']:,.1f}, {f['gop_per_s']:,.2f}, {f['frames_per_s_per_mm2']:,.2f}")
+    return table

@@ -1,0 +1,286 @@
+"""``simulate``: run a workload on an EIE architecture with one of the two engines.
+
+This module orchestrates; the rules it applies are the timing contract's
+(``eiesim.timing.contract``: storage and residency, rounds, I/O, statistics, actions,
+the layer sequence) and the results are ``eiesim.run.result``'s records. The
+engine's per-layer M x V compute is plugged into the functional reference's layer
+loop (``functional.run_fixed``), so gathering, concat, bias, requantization, ReLU and
+pooling are the reference's own code and the engine's outputs can be compared with the
+reference bit for bit. The layers are then placed on the chip's
+timeline by the shared SimPy layer sequence (``timing.contract.sequence_layers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eiesim.config.arch import ArchConfig, checked_arch
+from eiesim.costs import evaluate
+from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
+from eiesim.errors import UsageError
+from eiesim.jit.threads import thread_count
+from eiesim.network.checks import checked_workload
+from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
+from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
+from eiesim.network.network_input import prepare_input
+from eiesim.network.workload import Layer, Workload
+from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, array_digest, checked_layer_digests,
+                                      encoding_key, workload_digest)
+from eiesim.run.result import LayerStats, SimulationResult
+from eiesim.timing.contract import (
+    GroupRun,
+    LayerGeometry,
+    LayerIo,
+    LayerTiming,
+    PhaseCycles,
+    TimingParams,
+    check_codebook_bits,
+    choose_pixel_groups,
+    combine_groups,
+    cycle_breakdown,
+    group_options,
+    group_pixels,
+    layer_actions,
+    layer_cycles,
+    layer_geometry,
+    layer_io,
+    phase_totals,
+    resolve_storage,
+    sequence_layers,
+)
+from eiesim.timing.event import run_layer_event_groups
+from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
+from eiesim.timing.fast import run_layer_fast_groups
+
+ENGINES = ("fast", "event")
+#: ``progress(done_layers, total_layers, layer_name)``, called after each layer.
+Progress = Callable[[float, int, str], None]
+
+
+def _describe_input(input: Any, workload: Workload) -> str:
+    if input is None:
+        return "workload input"
+    if isinstance(input, np.ndarray):
+        return f"array {list(input.shape)}"
+    return str(input)
+
+
+def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: str = "fast",
+             plan: FixedPointPlan | None = None, progress: Progress | None = None,
+             check: bool = True, event_limit_s: float | None = DEFAULT_EVENT_LIMIT_S) -> SimulationResult:
+    """Simulate one inference of ``workload`` on ``arch``.
+
+    ``input``: an array of the workload's input shape, an image path, a bundled photo
+    name, an H x W x 3 array, or None (the workload's own input). ``engine``: "fast"
+    (Numba, default) or "event" (SimPy, small layers only). ``plan``: fixed-point
+    formats (default: calibrated on the input). ``check``: also run the functional
+    fixed-point reference and compare every layer's output bit for bit.
+    ``event_limit_s``: the event engine first estimates its run time from the work
+    (``eiesim.timing.event_budget``) and refuses, with a UsageError, a run estimated longer than
+    this many seconds (None: no limit). ``progress(done, total, name)`` is called after
+    every layer and, on the event engine, within layers (``done`` is then fractional).
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    arch = checked_arch(arch)  # configs made in code may have bypassed validation
+    digests = checked_layer_digests(workload)
+    thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
+    check_codebook_bits(arch, workload)
+    x_float = prepare_input(workload, input)
+    if plan is not None and not isinstance(plan, FixedPointPlan):
+        raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "
+                         f"got {type(plan).__name__}")
+    network = Network(workload, digests)
+    if plan is None:
+        plan = network.plan(x_float)
+    params = TimingParams.from_arch(arch)
+    x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
+    if engine == "event" and event_limit_s is not None:
+        check_event_budget(workload, x_q, plan, params, event_limit_s)
+    # The fast engine needs only each layer's pointers; the event engine walks the entries.
+    encode = layout_layer if engine == "fast" else encode_layer
+    options = {layer.name: group_options(layer, workload.input_shape_of(layer), arch) for layer in workload.layers}
+    group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
+    encoded = {(layer.name, g): network.encoding(encode, layer, group_arch[g]) for layer in workload.layers
+               for g in options[layer.name]}
+    resolved = None
+    if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
+        chosen = {name: opts[0] for name, opts in options.items()}
+        encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
+        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
+    timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
+    total = len(workload.layers)
+
+    def accumulate(layer: Layer, x_layer: np.ndarray, fmt) -> np.ndarray:  # noqa: ANN001
+        cb_q = quantized_codebook(layer, fmt)
+        timings[layer.name] = {}
+        acc = None
+        for g in options[layer.name]:  # the outputs do not depend on G (the equivalence tests hold them equal)
+            params_g = TimingParams.from_arch(group_arch[g])
+            geom = layer_geometry(layer, tuple(x_layer.shape), params_g)
+            enc = encoded[layer.name, g]
+            if engine == "fast":
+                acc, comp = run_layer_fast_groups(enc, layer, geom, x_layer, cb_q, params_g, g)
+                runs = [GroupRun(c, phase_totals(geom, len(group_pixels(geom.pixels, g, k))))
+                        for k, c in enumerate(comp)]
+            else:
+                on_round = None
+                if progress is not None:
+                    done = len(timings) - 1
+
+                    def on_round(finished: int, rounds: int) -> None:
+                        progress(done + finished / rounds, total, layer.name)
+                acc, runs = run_layer_event_groups(enc, geom, x_layer, cb_q, params_g, g, on_round=on_round)
+            timings[layer.name][g] = (geom, combine_groups(runs))
+        if progress is not None:
+            progress(len(timings), total, layer.name)
+        return acc
+
+    outputs = run_fixed(workload, x_q, plan, accumulate)
+    if resolved is None:  # auto: the choice needs every candidate's cycles
+        chosen = choose_pixel_groups(arch, options, encoded, {name: {g: t.cycles for g, (_, t) in by_g.items()}
+                                                              for name, by_g in timings.items()})
+        encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
+        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
+    arch, storage, stream_bytes = resolved
+    ios = {layer.name: layer_io(workload, layer, arch, stream_bytes[layer.name]) for layer in workload.layers}
+    picked = {name: timings[name][g] for name, g in chosen.items()}
+    spans = sequence_layers([
+        PhaseCycles(name, ios[name].cycles, t.phases.load_cycles, t.compute.compute_cycles, t.phases.store_cycles)
+        for name, (_, t) in picked.items()])
+    layers = [
+        _layer_stats(layer, *picked[layer.name], ios[layer.name], span.start_cycle, arch, encoded_chosen[layer.name],
+                     outputs.saturations[layer.name], outputs.input_density[layer.name],
+                     {g: t.cycles for g, (_, t) in timings[layer.name].items()})
+        for layer, span in zip(workload.layers, spans, strict=True)]
+    result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
+                              dict(outputs))
+    if check:
+        result.check = functional_check(workload, x_q, plan, outputs, reference=network.reference(x_q, plan))
+    result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
+    return result
+
+
+class Network:
+    """One workload's content-keyed shared work (``eiesim.run.content_cache``): the fixed-point plan
+    calibrated on an input, the fixed-point reference, and the per-PE encodings.
+
+    Each value is what the plain call would compute (the keys are digests of every input the
+    computation reads), so a repeated simulation or another sweep point computes it once.
+    """
+
+    def __init__(self, workload: Workload, layer_digests: list[str]) -> None:
+        self.workload = workload
+        self.layer_digests = dict(zip((layer.name for layer in workload.layers), layer_digests, strict=True))
+        self.digest = workload_digest(workload, layer_digests)
+
+    def plan(self, x_float: np.ndarray) -> FixedPointPlan:
+        """``plan_fixed_point(workload, x_float)``."""
+        key = (self.digest, array_digest(x_float))
+        return PLANS.get_or_compute(key, lambda: plan_fixed_point(self.workload, x_float))
+
+    def reference(self, x_q: np.ndarray, plan: FixedPointPlan) -> dict[str, np.ndarray]:
+        """``run_fixed(workload, x_q, plan)``: every layer's fixed-point reference output."""
+        key = (self.digest, array_digest(x_q), repr(plan.to_dict()))
+        return REFERENCES.get_or_compute(key, lambda: run_fixed(self.workload, x_q, plan))
+
+    def encoding(self, encode: Callable[[Layer, ArchConfig], ColumnLayout], layer: Layer,
+                 arch: ArchConfig) -> ColumnLayout:
+        """``encode(layer, arch)`` (``layout_layer`` or ``encode_layer``)."""
+        key = encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
+        return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
+
+
+def _group_arch(arch: ArchConfig, groups: int) -> ArchConfig:
+    """The architecture one of ``groups`` pixel groups is: N / G PEs, one group (the chip itself for G = 1)."""
+    if groups == 1:
+        return arch
+    return arch.derive({"num_pes": arch.num_pes // groups, "mapping.pixel_groups": 1})
+
+
+def estimate_event_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> float:
+    """The event engine's estimated run time (s) for one inference (``eiesim.timing.event_budget``; ~1 s to compute)."""
+    return float(sum(estimate_event_layer_seconds(arch, workload, input)))
+
+
+def estimate_event_layer_seconds(arch: ArchConfig, workload: Workload, input: Any = None) -> list[float]:
+    """The event engine's estimated run time (s) of each layer, in workload order (for progress bars)."""
+    arch = checked_arch(arch)
+    checked_workload(workload)
+    x_float = prepare_input(workload, input)
+    plan = plan_fixed_point(workload, x_float)
+    x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
+    return [w.seconds for w in event_work(workload, x_q, plan, TimingParams.from_arch(arch))]
+
+
+def check_event_budget(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan, params: TimingParams,
+                       limit_s: float) -> float:
+    """The event engine's estimated seconds; UsageError if above ``limit_s`` (see eiesim.timing.event_budget)."""
+    work = event_work(workload, x_q, plan, params)
+    seconds = total_seconds(work)
+    if seconds > limit_s:
+        broadcasts = sum(w.broadcasts for w in work)
+        raise UsageError(
+            f"the event engine would take {describe(seconds)} on {workload.name!r} ({broadcasts:,} broadcasts x "
+            f"{params.num_pes} PEs; limit {describe(limit_s)}); the fast engine gives the same numbers in seconds. "
+            "To run it anyway: `eiesim run --engine event --allow-slow` (simulate(..., event_limit_s=None))")
+    return seconds
+
+
+def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
+                     outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Compare the engine's outputs with the fixed-point reference, layer by layer.
+
+    ``reference``: ``run_fixed(workload, x_q, plan)`` when already computed (else it is run here).
+    """
+    ref = run_fixed(workload, x_q, plan) if reference is None else reference
+    mismatched = [name for name in ref if not np.array_equal(ref[name], outputs[name])]
+    last = workload.output_layer.name
+    frac = plan.format(last).out_frac
+    err = float(np.max(np.abs(dequantize(outputs[last], frac) - dequantize(ref[last], frac)), initial=0.0))
+    out = {"functional": "pass" if not mismatched else "fail", "max_abs_error": err,
+           "layers_mismatched": mismatched, "top1": None, "reference_top1": None}
+    if outputs[last].size > 1:
+        out["top1"] = int(np.argmax(outputs[last].reshape(-1)))
+        out["reference_top1"] = int(np.argmax(ref[last].reshape(-1)))
+    return out
+
+
+def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
+                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int]) -> LayerStats:
+    comp, ph = timing.compute, timing.phases
+    cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
+    ent, pad = enc.entries_per_pe, enc.padding_per_pe
+    storage = {
+        "entries_max": int(ent.max()), "entries_mean": float(ent.mean()),
+        "padding_max": int(pad.max()), "padding_mean": float(pad.mean()),
+        "spmat_bytes_max": int(enc.spmat_bytes_per_pe.max()), "spmat_bytes_mean": float(enc.spmat_bytes_per_pe.mean()),
+        "ptr_bytes_max": int(enc.ptr_bytes_per_pe.max()), "ptr_bytes_mean": float(enc.ptr_bytes_per_pe.mean()),
+        "streamed_bytes": io.weight_bytes,
+    }
+    mapping = {"pixel_groups": timing.pixel_groups, "group_pes": geom.num_pes, "slowest_group": timing.slowest,
+               "group_cycles": [run.cycles for run in timing.groups]}
+    if len(candidates) > 1:
+        mapping["auto_cycles"] = {str(g): c for g, c in sorted(candidates.items())}
+    return LayerStats(
+        name=layer.name, kind=layer.kind, rows=geom.rows, cols=geom.cols, pixels=geom.pixels,
+        row_blocks=geom.num_blocks, input_batches=geom.num_batches, start_cycle=start, cycles=cycles,
+        compute_cycles=comp.compute_cycles, load_cycles=ph.load_cycles, store_cycles=ph.store_cycles,
+        io_cycles=io.cycles, time_us=cycles / arch.clock_mhz, rounds=ph.rounds,
+        nonzero_activations=comp.nonzero_activations, input_density=density, entries_processed=comp.entries,
+        padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
+        busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
+        stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
+        actions=layer_actions(comp, ph, io), storage=storage, saturations=saturations,
+        breakdown_pe_cycles=cycle_breakdown(timing, io.cycles), mapping=mapping)
+
+
+def default_paths() -> tuple[Path, Path]:
+    """(arch, workload) used by ``eiesim run`` with no arguments: package data (eiesim.config.defaults)."""
+    from eiesim.config.defaults import DEFAULT_ARCH, DEFAULT_WORKLOAD, DEFAULTS_DIR
+
+    return DEFAULTS_DIR / DEFAULT_ARCH, DEFAULTS_DIR / DEFAULT_WORKLOAD

@@ -1,0 +1,111 @@
+"""The sweep grid: every ``--set KEY=V1,V2,...`` expression is one axis, the sweep their Cartesian product.
+
+Axes take any architecture key (dotted for nested sections) and are expanded in the order
+given; each point is validated as an architecture, and two points that resolve to the same
+architecture, or an axis that lists a value twice, are usage errors. ``auto`` keys get a
+``resolved.<key>`` column saying what each point resolved them to.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eiesim.config.arch import ArchConfig, apply_overrides, arch_from_dict
+from eiesim.errors import UsageError
+from eiesim.sweeps.keys import point_key
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One grid point: the overrides that define it and the resolved architecture."""
+
+    overrides: dict[str, Any]
+    arch: ArchConfig
+
+    def key(self, inputs_digest: str) -> str:
+        """The point's store key (``eiesim.sweeps.keys.point_key``)."""
+        return point_key(self.arch, inputs_digest)
+
+
+def parse_set(expr: str) -> tuple[str, list[Any]]:
+    """``KEY=V1,V2,...`` -> (key, values); values are parsed as YAML scalars."""
+    import yaml
+
+    if "=" not in expr:
+        raise UsageError(f"--set {expr!r}: expected KEY=V1,V2,... e.g. num_pes=1,2,4,8")
+    key, raw = (s.strip() for s in expr.split("=", 1))
+    values = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            raise UsageError(f"--set {expr!r}: empty value in the list")
+        try:
+            values.append(yaml.safe_load(item))
+        except yaml.YAMLError:
+            values.append(item)
+        except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+            raise UsageError(f"--set {key}={item[:24]}{'...' if len(item) > 24 else ''}: the value cannot be "
+                             "converted") from None
+    return key, values
+
+
+def expand_grid(base: dict[str, Any], sets: Sequence[str], source: str | None = None) -> list[SweepPoint]:
+    """All combinations of the ``--set`` axes applied to ``base`` (validated, in order)."""
+    axes = [parse_set(s) for s in sets]
+    keys = [k for k, _ in axes]
+    if len(set(keys)) != len(keys):
+        raise UsageError(f"--set: a key appears twice in {keys}")
+    for key, values in axes:
+        _check_distinct(key, values)
+    points = []
+    for combo in itertools.product(*[vals for _, vals in axes]) if axes else [()]:
+        overrides = dict(zip(keys, combo))
+        data = apply_overrides(base, overrides)
+        points.append(SweepPoint(overrides, arch_from_dict(data, source)))
+    _check_distinct_points(points)
+    return points
+
+
+def _check_distinct(key: str, values: list[Any]) -> None:
+    """``--set num_pes=4,4`` is an error: each value of an axis is one point (it was computed twice)."""
+    seen: list[Any] = []
+    for value in values:
+        if any(value == s and isinstance(value, bool) == isinstance(s, bool) for s in seen):  # 4 and 4.0 too
+            raise UsageError(f"--set {key}: the value {value!r} is given twice; each value of an axis is one "
+                             "point of the grid, so list each value once")
+        seen.append(value)
+
+
+def _check_distinct_points(points: list[SweepPoint]) -> None:
+    """Two grid points that resolve to the same architecture would be one simulation shown twice."""
+    first: dict[str, dict[str, Any]] = {}
+    for point in points:
+        key = json.dumps(point.arch.to_dict(), sort_keys=True)
+        if key in first:
+            raise UsageError(f"--set: the points {first[key]} and {point.overrides} are the same architecture; "
+                             "list each configuration once")
+        first[key] = point.overrides
+
+
+#: 'auto' keys that resolve per layer, not to one value per point (the layers' results say what each chose).
+PER_LAYER_AUTO_KEYS = ("mapping.pixel_groups",)
+
+
+def auto_keys(arch: ArchConfig) -> list[str]:
+    """Dotted keys whose value is 'auto' and resolves to one value per point (per workload)."""
+    data = arch.to_dict()
+    return [f"{section}.{key}" for section, body in data.items() if isinstance(body, dict)
+            for key, value in body.items() if value == "auto" and f"{section}.{key}" not in PER_LAYER_AUTO_KEYS]
+
+
+def resolved_columns(arch: ArchConfig, resolved: dict[str, Any]) -> dict[str, Any]:
+    """``{"resolved.spmat_sram.size_bytes": 262144, ...}`` for every 'auto' key of the point."""
+    out = {}
+    for dotted in auto_keys(arch):
+        section, key = dotted.split(".", 1)
+        out[f"resolved.{dotted}"] = resolved.get(section, {}).get(key)
+    return out

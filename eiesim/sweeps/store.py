@@ -1,0 +1,240 @@
+"""The sweep result store: one verified file per finished point, claims so that sweeps share work.
+
+``DIR/points/<key>.json`` holds one finished point::
+
+    {"format": "eiesim-sweep-point", "version": 1, "key": KEY, "row": {...}, "sha256": DIGEST}
+
+where DIGEST is the SHA-256 of the canonical JSON of everything else. A stored point is
+reused only if it is this format, names the key it is filed under (and the key the
+sweep asks for), its digest matches its content and its row has every metric with a
+valid value; anything else -- a truncated file, ``[]``, ``{}``, a hand-edited
+``"cycles": -5``, a file of an older eiesim -- is *rejected* (the sweep says which and
+why) and recomputed. Files are written with ``eiesim.outputs.commit`` (complete or absent).
+
+Claims: before computing a point a sweep takes an exclusive, non-blocking ``flock`` on
+``points/<key>.claim``. A second sweep into the same directory skips points claimed by
+the first, computes the others, and at the end waits for the first sweep's claims and
+reuses what it stored -- so each point is computed once. A claim dies with its process
+(``flock``), so a killed sweep never blocks the next one; claim files are removed when
+released. ``results.csv`` and ``results.jsonl`` are written together (``OutputSet``)
+under a lock on the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eiesim.errors import EiesimError, OutputError, SweepError
+from eiesim.inputs.text import parse_json, read_text
+from eiesim.outputs.commit import OutputSet, write_text
+from eiesim.sweeps.points import METRIC_COLUMNS
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+POINT_FORMAT = "eiesim-sweep-point"
+POINT_VERSION = 1
+#: Largest point file read (bytes); a row is a few hundred bytes.
+MAX_POINT_BYTES = 16 * 1024**2
+#: Seconds between two regenerations of results.csv / results.jsonl while a sweep runs.
+TABLES_INTERVAL_S = 1.0
+
+
+# -- validating a stored point ---------------------------------------------------------
+
+def _nonneg_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _nonneg_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and (math.isnan(v) or v >= 0)
+
+
+def _fraction(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+
+
+#: What each metric of a row must be (a stored row failing any of these is recomputed).
+METRIC_RULES: dict[str, tuple[Any, str]] = {
+    "cycles": (_nonneg_int, "a non-negative integer"),
+    "time_us": (_nonneg_number, "a non-negative number"),
+    "frames_per_s": (_nonneg_number, "a non-negative number"),
+    "energy_uj": (_nonneg_number, "a non-negative number"),
+    "chip_power_mw": (_nonneg_number, "a non-negative number"),
+    "pe_area_um2": (_nonneg_number, "a non-negative number"),
+    "chip_area_mm2": (_nonneg_number, "a non-negative number"),
+    "load_balance_efficiency": (_fraction, "a number in [0, 1]"),
+    "padding_entries": (_nonneg_int, "a non-negative integer"),
+    "dram_bytes": (_nonneg_int, "a non-negative integer"),
+    "functional": (lambda v: v in ("pass", "fail", "n/a"), "'pass', 'fail' or 'n/a'"),
+}
+
+
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def envelope(key: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a finished point."""
+    body = {"format": POINT_FORMAT, "version": POINT_VERSION, "key": key, "row": row}
+    return {**body, "sha256": _digest(body)}
+
+
+def check_point(data: Any, key: str, metrics: tuple[str, ...]) -> dict[str, Any]:
+    """The row of a stored point, or ValueError saying why it cannot be trusted."""
+    if not isinstance(data, dict):
+        raise ValueError(f"holds a JSON {type(data).__name__}, not a point record")
+    if data.get("format") != POINT_FORMAT:
+        raise ValueError("not a point record of this eiesim (no 'format': written by an older version?)")
+    if data.get("version") != POINT_VERSION:
+        raise ValueError(f"point record version {data.get('version')!r} is not {POINT_VERSION}")
+    if data.get("key") != key:
+        raise ValueError(f"is filed under {key} but names the key {data.get('key')!r}")
+    body = {k: v for k, v in data.items() if k != "sha256"}
+    if data.get("sha256") != _digest(body):
+        raise ValueError("its checksum does not match its content (edited or damaged)")
+    row = data.get("row")
+    if not isinstance(row, dict):
+        raise ValueError("'row' is not an object")
+    if row.get("point") != key:
+        raise ValueError(f"'row.point' is {row.get('point')!r}, not {key}")
+    for name in metrics:
+        if name not in row:
+            raise ValueError(f"the metric {name!r} is missing")
+        rule = METRIC_RULES.get(name)
+        if rule is not None and not rule[0](row[name]):
+            raise ValueError(f"{name} = {row[name]!r} is not {rule[1]}")
+    return row
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A stored point that was not reused, and why."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+# -- claims ------------------------------------------------------------------------------
+
+class Claim:
+    """An exclusive flock on ``points/<key>.claim``; ``release()`` removes the file."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self.fd = path, fd
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(self.fd), os.stat(self.path)):
+                os.unlink(self.path)  # still ours: nobody else can have it locked
+        os.close(self.fd)
+        self.fd = -1
+
+
+def _acquire(path: Path, blocking: bool) -> Claim | None:
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot create a claim file ({exc.strerror})", path) from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            except OSError:  # no locks on this file system: no coordination between sweeps
+                pass
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return Claim(path, fd)
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the previous holder removed the file as we locked it: take the new one
+
+
+# -- the store ---------------------------------------------------------------------------
+
+class ResultStore:
+    """One verified JSON file per finished point under ``DIR/points``; tables regenerated from them."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.dir = Path(directory)
+        self.points_dir = self.dir / "points"
+        try:
+            self.points_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the sweep directory ({exc.strerror})", self.dir) from None
+        self._rejected: dict[Path, Rejected] = {}
+        self._tables_written = float("-inf")
+
+    def _path(self, key: str) -> Path:
+        return self.points_dir / f"{key}.json"
+
+    def load(self, key: str, metrics: tuple[str, ...]) -> dict[str, Any] | None:
+        """The stored row of ``key`` if it passes every check, else None (rejections are recorded)."""
+        path = self._path(key)
+        if not path.exists():
+            return None
+        try:
+            data = parse_json(read_text(path, SweepError, "point file", MAX_POINT_BYTES), path, SweepError)
+            row = check_point(data, key, metrics)
+        except (EiesimError, ValueError) as exc:
+            reason = exc.message if isinstance(exc, EiesimError) else str(exc)
+            self._rejected.setdefault(path, Rejected(path, reason.removeprefix(f"{path}: ")))
+            return None
+        return row
+
+    @property
+    def rejected(self) -> list[Rejected]:
+        """Stored points that failed verification (each once), in the order they were found."""
+        return list(self._rejected.values())
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored row of ``key`` (checked against the standard metrics), or None."""
+        return self.load(key, METRIC_COLUMNS)
+
+    def put(self, key: str, row: dict[str, Any]) -> None:
+        write_text(self._path(key), json.dumps(envelope(key, row), sort_keys=True))
+
+    def claim(self, key: str, blocking: bool = False) -> Claim | None:
+        """Claim ``key`` for computing; None if another sweep holds it (``blocking``: wait for it)."""
+        return _acquire(self.points_dir / f"{key}.claim", blocking)
+
+    def tables_due(self) -> bool:
+        """Whether the tables should be regenerated now: at most every ``TABLES_INTERVAL_S`` during a
+        sweep (rewriting them after every point made a sweep of N points O(N^2)); the points are the
+        record, so a killed sweep's tables are at most that stale and the next run rewrites them."""
+        return time.monotonic() - self._tables_written >= TABLES_INTERVAL_S
+
+    def write_tables(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        self._tables_written = time.monotonic()
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        tables = OutputSet()
+        tables.add_file(self.dir / "results.csv", buf.getvalue())
+        tables.add_file(self.dir / "results.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+        tables.commit()
+
+
+__all__ = ["Claim", "METRIC_RULES", "POINT_FORMAT", "POINT_VERSION", "Rejected", "ResultStore", "check_point",
+           "envelope"]

@@ -1,0 +1,229 @@
+"""Design-space sweeps: a grid of architecture overrides, each point a full simulation.
+
+* Grid (``eiesim.sweeps.grid``): every ``--set KEY=V1,V2,...`` expression is one axis (any
+  architecture key, dotted for nested sections); the sweep is their Cartesian product, in
+  the order given. Each point is one row (``eiesim.sweeps.points``).
+* Store: each finished point is written at once to ``DIR/points/<key>.json``
+  (atomically), keyed by a hash of everything that can change its result
+  (``eiesim.sweeps.keys``): the point's architecture, the workload file's content, the
+  content of every network input, the eiesim version and a digest of the simulator's own
+  model sources. A restarted sweep recomputes only missing points; a changed input or
+  model never reuses stale results. A point file holds the table row plus the resolved
+  architecture ('auto' sizes replaced by bytes), per-layer results, per-image results when
+  there are several images, and the run's warnings. ``results.csv`` and ``results.jsonl``
+  (the rows) are regenerated (atomically) from the stored points, in grid order;
+  ``manifest.json`` records what the sweep was run on (command, version, model digest,
+  architecture and workload paths with content digests, images), so the directory stands
+  alone. A stored point is reused only after verification (format, key, checksum,
+  metrics); sweeps into one directory claim points so that each is computed once
+  (``eiesim.sweeps.store``).
+* Execution (``eiesim.sweeps.executors``, ``eiesim.sweeps.dask_runner``): in this process,
+  on local worker processes (the workload is loaded once per worker, not per point; workers
+  exit when the sweep dies) or on a Dask cluster (the workload is scattered to the workers,
+  again after workers are lost). Each result is stored at once; a point whose worker was
+  lost is retried (bounded); a point that fails is raised only after every other point has
+  been stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eiesim.config.arch import read_arch_file
+from eiesim.errors import EiesimError
+from eiesim.inputs.images import expand_image_specs, image_label
+from eiesim.network.network_input import prepare_input
+from eiesim.network.workload_file import load_workload
+from eiesim.outputs.commit import write_text
+from eiesim.run.provenance import array_digest, file_digest, model_digest
+from eiesim.sweeps import points as point_rows
+from eiesim.sweeps.dask_runner import DaskRunner, check_dask_address, quiet_dask_logs
+from eiesim.sweeps.executors import PoolRunner, RunStats, SerialRunner, raise_failures, run_points
+from eiesim.sweeps.grid import SweepPoint, auto_keys, expand_grid, resolved_columns
+from eiesim.sweeps.keys import inputs_digest
+from eiesim.sweeps.points import BREAKDOWN_COLUMNS, METRIC_COLUMNS, SPREAD_METRICS, WARNING_SEPARATOR, table_row
+from eiesim.sweeps.store import Rejected, ResultStore
+from eiesim.version import __version__
+
+
+@dataclass
+class SweepResult:
+    """Rows in grid order plus how many points were computed now vs reused.
+
+    ``rows`` are the table (what results.csv holds); ``points`` the full stored points in
+    the same order (rows plus ``resolved_arch``, per-layer ``layers`` and, with several
+    images, ``per_image`` and ``layer_stats``). ``rejected``: stored points that failed
+    verification and were recomputed (file and reason); ``retried``: point attempts
+    repeated because their worker was lost.
+    """
+
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    computed: int
+    reused: int
+    points: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    retried: int = 0
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every distinct warning of any point."""
+        seen: dict[str, None] = {}
+        for row in self.rows:
+            for text in str(row.get("warnings") or "").split(WARNING_SEPARATOR):
+                if text:
+                    seen[text] = None
+        return list(seen)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The rows (one per point), as plain dicts."""
+        return [dict(r) for r in self.rows]
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas.DataFrame; pandas is optional
+        """The rows as a pandas DataFrame (needs pandas, which eiesim does not install)."""
+        from eiesim.run.records import dataframe
+
+        return dataframe(self.rows).reindex(columns=self.columns)
+
+
+def sweep(
+    arch_base: dict[str, Any] | str | Path | None,
+    workload_path: str | Path,
+    sets: Sequence[str],
+    out_dir: str | Path | None = None,
+    *,
+    image: Any = None,
+    workers: int = 1,
+    dask_address: str | None = None,
+    on_point: Callable[[int, int], None] | None = None,
+    command: Sequence[str] | None = None,
+) -> SweepResult:
+    """Run (or resume) a sweep; returns the table. ``arch_base`` is a YAML path, a dict or None.
+
+    ``image``: None (the workload's own input), a path or bundled photo name, or a list of
+    them (each point then simulates every image; see ``points.evaluate_point``). ``command``: the
+    command line, recorded in ``manifest.json``.
+    """
+    if dask_address is not None:
+        check_dask_address(dask_address)  # a malformed address is reported before any work
+    if isinstance(arch_base, (str, Path)):
+        base = read_arch_file(arch_base)
+        source = str(arch_base)
+    else:
+        base, source = dict(arch_base or {}), None
+    points = expand_grid(base, sets, source)
+    workload_path = Path(workload_path)
+    specs = expand_image_specs(image)
+    workload = load_workload(workload_path)
+    inputs = [prepare_input(workload, spec) for spec in specs]
+    network_input: Any = inputs if len(inputs) > 1 else inputs[0]
+    wl_digest = file_digest(workload_path)
+    input_digests = [array_digest(x) for x in inputs]
+    digest = inputs_digest(wl_digest, input_digests)
+    store = ResultStore(out_dir) if out_dir is not None else None
+    swept = list(points[0].overrides) if points else []
+    auto = sorted({k for p in points for k in auto_keys(p.arch)})
+    columns = (swept + ["point"] + list(METRIC_COLUMNS) + list(BREAKDOWN_COLUMNS)
+               + ([f"{k}_{s}" for k in SPREAD_METRICS for s in ("min", "max")] + ["images"] if len(inputs) > 1 else [])
+               + [f"resolved.{k}" for k in auto] + ["warnings"])
+    keys = [p.key(digest) for p in points]
+    if store:
+        write_text(store.dir / "manifest.json", json.dumps(sweep_manifest(
+            arch_base if isinstance(arch_base, (str, Path)) else None, base, workload_path, wl_digest, workload.name,
+            specs, input_digests, sets, keys, command), indent=2, sort_keys=True) + "\n")
+    stored: list[dict[str, Any] | None] = [store.get(k) if store else None for k in keys]
+    todo = [i for i, r in enumerate(stored) if r is None]
+    reused = len(points) - len(todo)
+    done = reused
+
+    def progress() -> None:
+        if on_point:
+            on_point(done, len(points))
+
+    def finish(i: int, metrics: dict[str, Any]) -> None:
+        nonlocal done
+        resolved = resolved_columns(points[i].arch, metrics.get("resolved_arch", {}))
+        stored[i] = {**points[i].overrides, "point": keys[i], **metrics, **resolved}
+        done += 1
+        if store:
+            store.put(keys[i], stored[i])
+            if store.tables_due():
+                store.write_tables([table_row(r) for r in stored if r is not None], columns)
+        progress()
+
+    def stored_by_another_sweep(i: int) -> dict[str, Any] | None:
+        nonlocal done
+        row = store.get(keys[i]) if store else None
+        if row is not None:
+            stored[i] = row
+            done += 1
+            progress()
+        return row
+
+    progress()
+    stats = RunStats()
+    if todo:
+        with quiet_dask_logs() if dask_address is not None else contextlib.nullcontext():
+            runner = _runner(points, workload, workload_path, network_input, workers, dask_address)
+            try:
+                stats = run_points(todo, runner, keys, store, finish, stored_by_another_sweep)
+            except BaseException:  # interrupted: the tables still show every point stored so far
+                if store:
+                    with contextlib.suppress(EiesimError):
+                        store.write_tables([table_row(r) for r in stored if r is not None], columns)
+                raise
+            finally:
+                runner.close()
+    final = [r for r in stored if r is not None]
+    rows = [table_row(r) for r in final]
+    if store:
+        store.write_tables(rows, columns)
+    raise_failures(stats.failures, out_dir, lambda i: ", ".join(f"{k}={v}" for k, v in points[i].overrides.items()))
+    return SweepResult(rows, columns, computed=stats.computed, reused=reused + stats.reused_from_others,
+                       points=final, rejected=list(store.rejected) if store else [], retried=stats.retried)
+
+
+def sweep_manifest(arch_path: str | Path | None, base: dict[str, Any], workload_path: Path, workload_digest: str,
+                   workload_name: str, image_specs: Sequence[Any], input_digests: Sequence[str],
+                   sets: Sequence[str], keys: Sequence[str], command: Sequence[str] | None) -> dict[str, Any]:
+    """``manifest.json``: what this sweep ran on, so that its directory stands alone."""
+    images = []
+    for spec, digest in zip(image_specs, input_digests):
+        entry: dict[str, Any] = {"image": image_label(spec), "input_sha256": digest}
+        if isinstance(spec, (str, Path)) and Path(spec).is_file():
+            entry["path"] = str(Path(spec).resolve())
+            entry["file_sha256"] = file_digest(spec)
+        images.append(entry)
+    arch: dict[str, Any] = {"base": base}
+    if arch_path is not None:
+        arch.update(path=str(Path(arch_path).resolve()), sha256=file_digest(arch_path), name=Path(arch_path).name)
+    return {
+        "kind": "eiesim-sweep",
+        "eiesim_version": __version__,
+        "model_digest": model_digest(),
+        "command": list(command) if command is not None else None,
+        "arch": arch,
+        "workload": {"path": str(workload_path.resolve()), "sha256": workload_digest, "name": workload_name},
+        "images": images,
+        "sets": list(sets),
+        "points": list(keys),
+    }
+
+
+def _runner(points: list[SweepPoint], workload: Any, workload_path: Path, network_input: Any, workers: int,
+            dask_address: str | None) -> Any:
+    """The runner for this sweep: Dask, local worker processes, or this process."""
+    def arch_dict(i: int) -> dict[str, Any]:
+        return points[i].arch.to_dict()
+
+    if dask_address is not None:
+        return DaskRunner(dask_address, workers, workload_path.read_bytes(), network_input, arch_dict)
+    if workers > 1:
+        return PoolRunner(workers, workload_path.read_bytes(), network_input, arch_dict)
+    # evaluate_point is looked up on its module at call time, as in the workers (tests replace it there).
+    return SerialRunner(lambda i: point_rows.evaluate_point(points[i].arch, workload, network_input))
