@@ -20,6 +20,72 @@ def test_help_lists_every_command():
         assert f"  {command} " in out.stdout, command
 
 
+def test_help_lists_every_registered_command_with_its_own_help(monkeypatch):
+    """``eiesim --help`` names every command with the first line of the command's own help, though
+    it imports no command module: the lazily kept help lines must not drift from the docstrings."""
+    import os
+
+    import click
+
+    from eiesim.cli import COMMANDS, _register, cli
+
+    monkeypatch.setenv("COLUMNS", "120")  # the same terminal width here and in the subprocess
+    out = subprocess.run([sys.executable, "-m", "eiesim", "--help"], capture_output=True, text=True, cwd=ROOT,
+                         env=dict(os.environ))
+    assert out.returncode == 0
+    _register()
+    assert sorted(cli.commands) == sorted(COMMANDS)  # no command is missing from the lazy table, none extra
+    listed = {line.split()[0]: " ".join(line.split()[1:]) for line in
+              out.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert sorted(listed) == sorted(COMMANDS)
+    limit = click.HelpFormatter(max_width=100).width - 6 - max(map(len, COMMANDS))  # as click's Group computes it
+    for name, command in cli.commands.items():
+        own = command.get_short_help_str(limit)
+        assert listed[name] == " ".join(own.split()), name
+        assert click.Command(name, help=COMMANDS[name][1]).get_short_help_str(500) == command.get_short_help_str(500)
+
+
+def test_importing_the_cli_imports_no_heavy_library():
+    """``import eiesim.cli`` and ``eiesim --help`` / ``--version`` stay light: no numba, scipy, matplotlib,
+    simpy, numpy or rich until a command that uses them runs (checked in a fresh interpreter)."""
+    heavy = ("numba", "scipy", "matplotlib", "simpy", "numpy", "rich", "dask", "pandas", "onnx")
+    probe = ("import sys, runpy\n"
+             "sys.argv = ['eiesim', {arg!r}]\n"
+             "try:\n"
+             "    runpy.run_module('eiesim', run_name='__main__')\n"
+             "except SystemExit:\n"
+             "    pass\n"
+             "print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))\n")
+    plain = subprocess.run([sys.executable, "-c", "import sys, eiesim.cli; "
+                            f"print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"],
+                           capture_output=True, text=True, cwd=ROOT)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip().splitlines()[-1] == "LOADED []"
+    for arg in ("--help", "--version"):
+        out = subprocess.run([sys.executable, "-c", probe.format(arg=arg, heavy=heavy)],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().splitlines()[-1] == "LOADED []", arg
+
+
+def test_a_command_imports_its_module_only_when_used():
+    """Looking up one command loads its module (with its output checks), not the others'."""
+    probe = ("import sys\n"
+             "from eiesim.cli import cli\n"
+             "from eiesim.cli.outputs import CheckedOutput\n"
+             "import click\n"
+             "cmd = cli.get_command(click.Context(cli), 'info')\n"
+             "assert cmd is not None and cmd.name == 'info'\n"
+             "run = cli.get_command(click.Context(cli), 'run')\n"
+             "print(sorted(m for m in sys.modules if m.startswith('eiesim.cli.') and m.endswith(('_cmd', '_cmds'))))\n"
+             "print(all(isinstance(p.type, CheckedOutput) for p in run.params if p.name == 'json_path'))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    loaded, guarded = out.stdout.strip().splitlines()
+    assert loaded == "['eiesim.cli.run_cmd', 'eiesim.cli.workload_cmds']"
+    assert guarded == "True"
+
+
 def test_unknown_command_is_one_line_exit_2():
     out = _eiesim("frobnicate")
     assert out.returncode == 2

@@ -36,27 +36,15 @@ if _started_as_command():
 
 import click  # noqa: E402
 
-from eiesim.cli.group import cli  # noqa: E402
+from eiesim.cli.group import COMMANDS, cli, load_command  # noqa: E402
 from eiesim.errors import EiesimError  # noqa: E402
 
 
 def _register() -> None:
-    """Import every command module: each registers its commands on ``cli`` (eiesim.cli.group)."""
-    from eiesim.cli import (  # noqa: F401 - imported for their registrations, in this order
-        arch_cmd,
-        compress_cmd,
-        infer_cmd,
-        onnx_cmds,
-        report_cmd,
-        reproduce,
-        run_cmd,
-        sweep_cmd,
-        trace_cmd,
-        workload_cmds,
-    )
-    from eiesim.cli.outputs import guard_outputs
-
-    guard_outputs(cli)
+    """Import every command module (tests and tools that walk the whole command tree); ``eiesim``
+    itself imports a command's module only when the command is used (eiesim.cli.group)."""
+    for name in COMMANDS:
+        load_command(name)
 
 
 def _debug_first(args: list[str]) -> list[str]:
@@ -110,13 +98,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    from eiesim.outputs.commit import reset_committed_outputs
-    from eiesim.outputs.paths import os_problem
 
     args = _debug_first(list(sys.argv[1:] if argv is None else argv))
     debug = args[:1] == ["--debug"] or os.environ.get("EIESIM_DEBUG") == "1"
-    reset_committed_outputs()
-    _register()  # imports every command: still under the early handlers when started as a command
+    commit = sys.modules.get("eiesim.outputs.commit")  # not imported yet: nothing was written, nothing to forget
+    if commit is not None:
+        commit.reset_committed_outputs()
+    # The command's module is imported when click looks the command up (LazyGroup), under the
+    # handlers below: an interrupt while it imports is one line too.
     try:
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
@@ -149,6 +138,8 @@ def _main(argv: list[str] | None) -> None:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
+        from eiesim.outputs.paths import os_problem
+
         problem = os_problem(exc)
         if not exc.filename and (not exc.errno or problem.lower() == "error"):
             problem = f"an operating-system call failed ({exc.__class__.__name__}: {' '.join(str(exc).split())})"

@@ -60,7 +60,6 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
     from eiesim.config.arch import load_arch
     from eiesim.inputs.images import expand_image_specs
     from eiesim.network.workload_file import load_workload
-    from eiesim.render import render_run
     from eiesim.render.run_files import (
         images_layers_csv,
         layers_csv,
@@ -174,6 +173,8 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         outputs.add_file(json_path, body)
         outputs.add_file(metadata_path(json_path), meta_text)
     if directory is not None:
+        from eiesim.render import render_run  # the report page: imported only when one is written
+
         csv_text = images_layers_csv(multi) if len(multi.results) > 1 else layers_csv(result)
         outputs.add_dir(directory, {
             "report.json": body, "report.run.json": meta_text, "layers.csv": csv_text,

@@ -124,6 +124,14 @@ def sram_estimate(size_bytes: int, width_bits: int, tech_nm: int = 45) -> SramEs
     """Area (um^2), read/write energy (pJ per access), leakage (mW) of one SRAM macro."""
     if int(size_bytes) <= 0 or int(width_bits) <= 0:
         raise UsageError(f"SRAM size ({size_bytes} B) and width ({width_bits} bit) must be positive")
+    return _interpolated(size_bytes, width_bits, tech_nm)
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _interpolated(size_bytes: int, width_bits: int, tech_nm: int) -> SramEstimate:
+    """``sram_estimate``'s interpolation: a pure function of its arguments and the bundled grid
+    (``load_grids``, read once), so each macro is interpolated once per process (a run prices
+    the same three macros for every layer's report, and a sweep for every point)."""
     grids = load_grids()
     base = min(grids, key=lambda n: abs(math.log(n / tech_nm)))
     grid = grids[base]

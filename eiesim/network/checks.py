@@ -5,11 +5,15 @@
 array) skips the loader. ``checked_workload`` applies the loader's own rules to such an
 object, so that a code beyond the codebook, a non-monotone ``indptr`` or a wrong shape is
 a ``WorkloadError`` naming the layer instead of an IndexError deep inside an engine.
-The checks are linear in the number of stored entries (milliseconds for SqueezeNet).
+The checks are linear in the number of stored entries (milliseconds for SqueezeNet). A caller
+may pass ``check_arrays`` to decide whether a layer's array rules must run again: ``simulate``
+skips them for a layer whose content digest was already checked in the process
+(``eiesim.run.content_cache``: the digest covers its attributes and every byte of its arrays).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,7 +25,16 @@ from eiesim.network.workload_file import layer_arrays, parse_layer_meta
 _ARRAYS = ("indptr", "indices", "codes", "codebook", "bias")
 
 
-def checked_workload(workload: Any) -> Workload:
+#: ``check_arrays(layer, rules)``: run ``rules()`` (the loader's array rules for ``layer``, which
+#: raise WorkloadError) or know they hold for this content.
+ArrayCheck = Callable[[Layer, Callable[[], object]], None]
+
+
+def _run_rules(layer: Layer, rules: Callable[[], object]) -> None:
+    rules()
+
+
+def checked_workload(workload: Any, check_arrays: ArrayCheck = _run_rules) -> Workload:
     """``workload`` if it is a consistent Workload; WorkloadError/UsageError naming the problem otherwise."""
     if not isinstance(workload, Workload):
         raise UsageError(f"the workload must be an eiesim Workload (from eiesim.load_workload), "
@@ -52,7 +65,7 @@ def checked_workload(workload: Any) -> Workload:
                 arrays[f"L{i}.{key}"] = np.asarray(getattr(layer, key))
             except (TypeError, ValueError) as exc:
                 raise WorkloadError(f"layer {i} ({layer.name!r}): {key} is not an array ({exc})", source) from None
-        layer_arrays(arrays, i, info, source)  # type: ignore[arg-type]  # the loader's array rules, as they are
+        check_arrays(layer, lambda: layer_arrays(arrays, i, info, source))  # type: ignore[arg-type]  # the loader's rules
     if workload.input is not None:
         x = np.asarray(workload.input)
         if x.dtype.kind not in "fiu" or tuple(x.shape) != shape:

@@ -28,6 +28,8 @@ from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.workload import Layer, Workload
+from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, array_digest, checked_layer_digests,
+                                      encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
     GroupRun,
@@ -86,7 +88,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     arch = checked_arch(arch)  # configs made in code may have bypassed validation
-    checked_workload(workload)
+    digests = checked_layer_digests(workload)
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
     input = default_input(workload, input)  # the one default input rule (so the report names the input used)
@@ -94,8 +96,9 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     if plan is not None and not isinstance(plan, FixedPointPlan):
         raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "
                          f"got {type(plan).__name__}")
+    network = Network(workload, digests)
     if plan is None:
-        plan = plan_fixed_point(workload, x_float)
+        plan = network.plan(x_float)
     params = TimingParams.from_arch(arch)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
     if engine == "event" and event_limit_s is not None:
@@ -104,7 +107,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     encode = layout_layer if engine == "fast" else encode_layer
     options = {layer.name: group_options(layer, workload.input_shape_of(layer), arch) for layer in workload.layers}
     group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
-    encoded = {(layer.name, g): encode(layer, group_arch[g]) for layer in workload.layers
+    encoded = {(layer.name, g): network.encoding(encode, layer, group_arch[g]) for layer in workload.layers
                for g in options[layer.name]}
     resolved = None
     if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
@@ -159,9 +162,39 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
     if check:
-        result.check = functional_check(workload, x_q, plan, outputs)
+        result.check = functional_check(workload, x_q, plan, outputs, reference=network.reference(x_q, plan))
     result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
     return result
+
+
+class Network:
+    """One workload's content-keyed shared work (``eiesim.run.content_cache``): the fixed-point plan
+    calibrated on an input, the fixed-point reference, and the per-PE encodings.
+
+    Each value is what the plain call would compute (the keys are digests of every input the
+    computation reads), so a repeated simulation or another sweep point computes it once.
+    """
+
+    def __init__(self, workload: Workload, layer_digests: list[str]) -> None:
+        self.workload = workload
+        self.layer_digests = dict(zip((layer.name for layer in workload.layers), layer_digests, strict=True))
+        self.digest = workload_digest(workload, layer_digests)
+
+    def plan(self, x_float: np.ndarray) -> FixedPointPlan:
+        """``plan_fixed_point(workload, x_float)``."""
+        key = (self.digest, array_digest(x_float))
+        return PLANS.get_or_compute(key, lambda: plan_fixed_point(self.workload, x_float))
+
+    def reference(self, x_q: np.ndarray, plan: FixedPointPlan) -> dict[str, np.ndarray]:
+        """``run_fixed(workload, x_q, plan)``: every layer's fixed-point reference output."""
+        key = (self.digest, array_digest(x_q), repr(plan.to_dict()))
+        return REFERENCES.get_or_compute(key, lambda: run_fixed(self.workload, x_q, plan))
+
+    def encoding(self, encode: Callable[[Layer, ArchConfig], ColumnLayout], layer: Layer,
+                 arch: ArchConfig) -> ColumnLayout:
+        """``encode(layer, arch)`` (``layout_layer`` or ``encode_layer``)."""
+        key = encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
+        return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
 
 
 def _group_arch(arch: ArchConfig, groups: int) -> ArchConfig:
@@ -201,9 +234,12 @@ def check_event_budget(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan
 
 
 def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
-                     outputs: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Compare the engine's outputs with the fixed-point reference, layer by layer."""
-    ref = run_fixed(workload, x_q, plan)
+                     outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Compare the engine's outputs with the fixed-point reference, layer by layer.
+
+    ``reference``: ``run_fixed(workload, x_q, plan)`` when already computed (else it is run here).
+    """
+    ref = run_fixed(workload, x_q, plan) if reference is None else reference
     mismatched = [name for name in ref if not np.array_equal(ref[name], outputs[name])]
     last = workload.output_layer.name
     frac = plan.format(last).out_frac

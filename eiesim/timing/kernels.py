@@ -224,7 +224,11 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                             word_hi[p] = np.int32((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
                         wfs = word_lo
                         wls = word_hi
-                    # Branch-free over PEs, in lanes, so that LLVM can vectorize this loop.
+                    # Branch-free over PEs, in lanes, so that LLVM can vectorize this loop: every value
+                    # stays in the lane type (Numba widens int32 + int32 to int64, which halves the PEs
+                    # per vector instruction; the sum is a timestamp of the round, below 2**30 when the
+                    # lanes are int32), and both word loads are unconditional (a load under a condition
+                    # is a masked load).
                     arrive_lane = lane_t(arrive)
                     max_lane = zero_lane
                     last_lane = zero_lane
@@ -232,13 +236,15 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                         s = max(fin[p], arrive_lane)
                         max_lane = max(max_lane, s)
                         n = lane_t(ends[p] - starts[p])
-                        none = n == 0
-                        f_new = s + (empty_lane if none else n)
+                        none = n == zero_lane
+                        f_new = lane_t(s + (empty_lane if none else n))
                         fin[p] = f_new
                         last_lane = max(last_lane, zero_lane if none else f_new)
                         old = buffered[p]
-                        r_reuse[p] += lane_t(lane_t(wfs[p]) == old and not none)
-                        buffered[p] = old if none else lane_t(wls[p])
+                        first = lane_t(wfs[p])
+                        last = lane_t(wls[p])
+                        r_reuse[p] += lane_t((first == old) & (n != zero_lane))
+                        buffered[p] = old if none else last
                     max_s = np.int64(max_lane)
                     if last_lane > last_real:
                         last_real = np.int64(last_lane)
