@@ -229,7 +229,8 @@ def test_unsupported_op_names_type_and_node(tmp_path, capsys):
     out = tmp_path / "d.npz"
     code, _, err = run_cli(["import-onnx", str(path), "-o", str(out)], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert err.startswith(f"eiesim: error: {path}: node 'my_sigmoid' (Sigmoid)")
+    assert err.startswith(f"eiesim: error: {path}: cannot import: 1 node refused, blocking operator Sigmoid: "
+                          "node 'my_sigmoid' (Sigmoid): operator not supported")
     assert not out.exists()
 
 

@@ -55,6 +55,29 @@ def load_dense_any(path: str | Path) -> DenseModel:
     return loader(path)
 
 
+def load_preprocess(text: str | None) -> dict[str, Any] | None:
+    """``--preprocess``: a preset name (``imagenet``, ...), a JSON object inline, or a .json / .yaml file holding one."""
+    if text is None:
+        return None
+    from eiesim.inputs.images import PREPROCESS_PRESETS
+    from eiesim.inputs.text import parse_yaml, read_text
+
+    if text in PREPROCESS_PRESETS:
+        return dict(PREPROCESS_PRESETS[text])
+
+    path = Path(text)
+    source: str | Path = "--preprocess"
+    if not text.lstrip().startswith("{"):
+        if not path.is_file():
+            raise UsageError(f"--preprocess {text!r}: neither a preset ({', '.join(PREPROCESS_PRESETS)}), "
+                             "a JSON object nor an existing file")
+        source, text = path, read_text(path, UsageError, "preprocess file")
+    value = parse_yaml(text, source, UsageError)  # JSON is YAML
+    if not isinstance(value, dict):
+        raise UsageError("--preprocess must be a mapping such as {\"channel_order\": \"BGR\", \"mean\": [...]}", source)
+    return value
+
+
 def parse_densities(items: tuple[str, ...], layer_names: list[str],
                     profile: dict[str, float] | None = None) -> dict[str, float]:
     """Per-layer densities from ``--density`` values and a density profile (default 1.0 = no pruning).
@@ -111,17 +134,27 @@ def compress_model(model: DenseModel, densities: dict[str, float], bits: int) ->
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random agreement input used when no --image is given (compression itself "
                    "is deterministic).")
+@click.option("--preprocess", default=None, metavar="PRESET|JSON|FILE",
+              help="Image preprocessing to store in the workload (and use for --image): a preset (imagenet, "
+                   "caffe-imagenet, none) or a mapping (keys resize, crop, channel_order, mean, scale, std); "
+                   "default: the model's own.")
+@click.option("--name", default=None, help="The workload's name (default: the model's; for .onnx the file name).")
 @click.option("--agreement/--no-agreement", default=None,
               help="Compare the compressed model with the uncompressed one (default: on for .onnx input "
                    "or when --image is given).")
 def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits: int, index_bits: int,
                      density_profile: Path | None, images: tuple[str, ...], seed: int,
-                     agreement: bool | None) -> None:
+                     preprocess: str | None, name: str | None, agreement: bool | None) -> None:
     """Prune a dense model, share weights with k-means, and report its storage.
 
     DENSE may also be an ONNX model (.onnx; needs the onnx extra), read by eiesim import-onnx's rules.
     """
+    pre = load_preprocess(preprocess)
     model = load_dense_any(dense)
+    if pre is not None:
+        model.preprocess = pre
+    if name is not None:
+        model.name = name
     if agreement is not False and (dense.suffix.lower() == ".onnx" or images or agreement):
         from eiesim.network.memory import check_workload_memory
 
