@@ -16,7 +16,11 @@ layer's fields the way Caffe orders them (conv -> bias -> ReLU -> pool):
 Weights come from initializers or from constant producers (``Constant``,
 ``ConstantOfShape`` and small constant subgraphs), evaluated by ONNX's reference
 runtime at the model's opset (``eiesim.importers.onnx.fold``).
-Anything else raises ModelFileError naming the operator and the node.
+``BatchNormalization`` folds into the layer's weights and bias, ``Clip`` to [0, inf) is a ReLU,
+and an identity pool (kernel 1, stride 1) is dropped. A node eiesim cannot represent is recorded
+as refused and the walk goes on, so the one ModelFileError at the end names every blocking node;
+every node's fate is recorded in ``coverage`` (``eiesim.importers.onnx.coverage``), which the
+model keeps as ``extra["onnx_coverage"]``.
 
 This module is the walker: it visits the nodes in order and hands each one to its
 operator's handler, one small function per operator in ``eiesim.importers.onnx.ops``
