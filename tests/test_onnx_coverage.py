@@ -186,3 +186,101 @@ def test_std_divides_after_the_mean():
             for j in range(2):
                 expected[ch, i, j] = (img[i, j, ch] / 255.0 - pre["mean"][ch]) / pre["std"][ch]
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+# -- padded pooling -------------------------------------------------------------------------
+
+_PADDED_POOLS = [
+    ("MaxPool", 3, 2, 1, 0, 0), ("MaxPool", 3, 2, 1, 1, 0), ("MaxPool", 2, 2, 1, 1, 0), ("MaxPool", 3, 1, 1, 0, 0),
+    ("AveragePool", 3, 2, 1, 0, 0), ("AveragePool", 3, 2, 1, 1, 0), ("AveragePool", 3, 2, 1, 0, 1),
+    ("AveragePool", 3, 2, 1, 1, 1), ("AveragePool", 5, 3, 2, 1, 1), ("AveragePool", 3, 1, 1, 0, 1),
+]
+
+
+@pytest.mark.parametrize("op,k,s,p,ceil,include", _PADDED_POOLS)
+@pytest.mark.parametrize("hw", [7, 8])
+def test_padded_pools_match_onnxruntime(tmp_path, op, k, s, p, ceil, include, hw):
+    rng = np.random.default_rng(11)
+    attrs = dict(kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, ceil_mode=ceil)
+    if op == "AveragePool":
+        attrs["count_include_pad"] = include
+    nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="conv"),
+             helper.make_node(op, ["c"], ["y"], name="pool", **attrs)]
+    path = save_graph(tmp_path, nodes, [init("conv.weight", rng.normal(size=(3, 2, 1, 1)).astype(np.float32))],
+                      [1, 2, hw, hw], opset=13)
+    model = import_onnx(path)
+    x = rng.normal(size=(2, hw, hw)).astype(np.float32)
+    ours = forward(to_workload(model, strict=False), x).logits.reshape(-1)
+    theirs = ort_output(path, x)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_integer_padded_average_rounds_against_a_slow_reference():
+    from eiesim.network.fixed_point import pool_fixed
+    from eiesim.network.workload import Pool
+
+    x = np.random.default_rng(5).integers(-300, 300, size=(2, 7, 6)).astype(np.int64)
+    for include in (False, True):
+        for ceil in (False, True):
+            pool = Pool("avg", 3, 2, ceil, 1, include)
+            got = pool_fixed(x, pool)
+            oh, ow = pool.output_hw(7, 6)
+            expected = np.zeros((2, oh, ow), np.int64)
+            for ch in range(2):
+                for oy in range(oh):
+                    for ox in range(ow):
+                        total, real, padded = 0, 0, 0
+                        for dy in range(3):
+                            for dx in range(3):
+                                yy, xx = oy * 2 - 1 + dy, ox * 2 - 1 + dx
+                                if -1 <= yy <= 7 and -1 <= xx <= 6:
+                                    padded += 1
+                                if 0 <= yy < 7 and 0 <= xx < 6:
+                                    total += int(x[ch, yy, xx])
+                                    real += 1
+                        n = padded if include else real
+                        expected[ch, oy, ox] = (2 * total + n) // (2 * n)  # round half up
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_padded_max_pool_runs_and_passes_the_functional_check(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    nodes = [helper.make_node("Conv", ["x", "c1.weight"], ["c"], name="c1", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+             helper.make_node("AveragePool", ["p"], ["a"], name="avg", kernel_shape=[3, 3], strides=[1, 1],
+                              pads=[1] * 4, count_include_pad=1),
+             helper.make_node("Conv", ["a", "c2.weight"], ["y"], name="c2")]
+    inits = [init("c1.weight", rng.normal(size=(4, 3, 3, 3)).astype(np.float32)),
+             init("c2.weight", rng.normal(size=(5, 4, 1, 1)).astype(np.float32))]
+    path = save_graph(tmp_path, nodes, inits, [1, 3, 9, 9])
+    with pytest.raises(ModelFileError, match=r"layer 'c1' already has a pool"):
+        import_onnx(path)  # two pools in a row stay refused
+    nodes[3] = helper.make_node("Relu", ["p"], ["a"], name="relu2")
+    path = save_graph(tmp_path, nodes, inits, [1, 3, 9, 9])
+    model = import_onnx(path)
+    assert model.layers[0].spec.pool.pad == 1
+    x = rng.normal(size=(3, 9, 9)).astype(np.float32)
+    np.testing.assert_allclose(forward(to_workload(model, strict=False), x).logits.reshape(-1), ort_output(path, x),
+                               rtol=1e-5, atol=1e-5)
+    wl = tmp_path / "wl.npz"
+    assert run_cli(["compress", str(path), "-o", str(wl), "--density", "0.5", "--bits", "4"], capsys)[0] == 0
+    code, out, err = run_cli(["run", str(TINY_ARCH), str(wl)], capsys)
+    assert code == 0, err
+    back = tmp_path / "back.onnx"
+    code, out, err = run_cli(["export-onnx", str(wl), "-o", str(back)], capsys)
+    assert code == 0, err
+    out = " ".join(out.split())
+    assert "max |difference| / max |output| = " in out
+    assert float(out.split("max |difference| / max |output| = ")[1].split()[0]) < 1e-5
+
+
+def test_pool_pad_is_checked_when_a_workload_is_loaded():
+    from eiesim.errors import WorkloadError
+    from eiesim.network.workload_file import _parse_pool
+
+    assert _parse_pool({"kind": "max", "kernel": 3, "stride": 2, "pad": 1}, "layer 0", Path("w.npz")).pad == 1
+    for bad in (2, -1, True, 1.0):
+        with pytest.raises(WorkloadError, match="pool 'pad' must be an integer in \\[0, kernel // 2 = 1\\]"):
+            _parse_pool({"kind": "max", "kernel": 3, "stride": 2, "pad": bad}, "layer 0", Path("w.npz"))

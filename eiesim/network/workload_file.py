@@ -79,7 +79,14 @@ def _parse_pool(value: Any, where: str, path: Path) -> Pool | None:
             raise WorkloadError(f"{where}: pool {key!r} must be an integer in [1, 1024], got {v!r}", path)
     if not isinstance(ceil_mode, bool):
         raise WorkloadError(f"{where}: pool 'ceil_mode' must be true or false", path)
-    return Pool(value["kind"], kernel, stride, ceil_mode)
+    pad = value.get("pad", 0)
+    if not isinstance(pad, int) or isinstance(pad, bool) or not 0 <= pad <= kernel // 2:
+        raise WorkloadError(f"{where}: pool 'pad' must be an integer in [0, kernel // 2 = {kernel // 2}], got {pad!r}",
+                            path)
+    include = value.get("count_include_pad", False)
+    if not isinstance(include, bool):
+        raise WorkloadError(f"{where}: pool 'count_include_pad' must be true or false", path)
+    return Pool(value["kind"], kernel, stride, ceil_mode, pad, include)
 
 
 def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
         if layer.kind != "conv":
             raise walker.fail(f"layer {layer.name!r} is fully connected; pooling attaches to conv layers only", node)
     c, h, w = a.shape
-    if pool.kind != "global_avg" and (pool.kernel > h or pool.kernel > w):
+    if pool.kind != "global_avg" and (pool.kernel > h + 2 * pool.pad or pool.kernel > w + 2 * pool.pad):
         raise walker.fail(f"pool kernel {pool.kernel} is larger than the {h}x{w} map", node)
     for layer in owners:
         layer.pool = pool
@@ -143,10 +143,15 @@ def window_pool(walker: GraphWalker, node: Any, kind: str) -> None:
         walker.put(node, walker.act(node.input[0], node))
         return
     auto = at.get("auto_pad", "NOTSET")
-    if auto not in ("NOTSET", "VALID") or any(pads):
-        raise walker.fail(f"padded pooling (pads {pads}, auto_pad {auto}) is not supported; EIE pools without padding", node)
+    if auto not in ("NOTSET", "VALID"):
+        raise walker.fail(f"pool auto_pad {auto} is not supported; give explicit pads", node)
+    if auto == "VALID":
+        pads = [0, 0, 0, 0]
+    if len(pads) != 4 or len(set(pads)) != 1 or not 0 <= pads[0] <= k[0] // 2:
+        raise walker.fail(f"pool pads {pads} are not supported: the same pad on every side, at most kernel // 2", node)
+    include = bool(int(at.get("count_include_pad", 0))) and kind == "avg" and pads[0] > 0
     ceil_mode = bool(int(at.get("ceil_mode", 0)))
-    attach_pool(walker, node, Pool(kind, k[0], s[0], ceil_mode))
+    attach_pool(walker, node, Pool(kind, k[0], s[0], ceil_mode, pads[0], include))
 
 
 @handles("MaxPool")
