@@ -284,3 +284,19 @@ def test_pool_pad_is_checked_when_a_workload_is_loaded():
     for bad in (2, -1, True, 1.0):
         with pytest.raises(WorkloadError, match="pool 'pad' must be an integer in \\[0, kernel // 2 = 1\\]"):
             _parse_pool({"kind": "max", "kernel": 3, "stride": 2, "pad": bad}, "layer 0", Path("w.npz"))
+
+
+def test_float_reference_of_a_layer_with_more_distinct_weights_than_a_codebook_decodes_exactly():
+    from eiesim.network.dense import DenseLayer, DenseModel
+    from eiesim.network.topologies import LayerSpec
+    from eiesim.network.workload import MAX_CODEBOOK
+
+    rng = np.random.default_rng(9)
+    w = rng.normal(size=(MAX_CODEBOOK // 50, 101)).astype(np.float32)  # ~110,000 distinct non-zeros
+    w[w < -1] = 0.0
+    model = DenseModel("big", "test", (101,), None,
+                       [DenseLayer(LayerSpec("fc", "fc", 101, w.shape[0]), w[:, :, None, None],
+                                   np.zeros(w.shape[0], np.float32))])
+    assert np.count_nonzero(w) > MAX_CODEBOOK
+    wl = to_workload(model, strict=False)
+    np.testing.assert_array_equal(wl.layers[0].dense_weights().reshape(w.shape), w)

@@ -36,23 +36,26 @@ def _console() -> Console:
     return out_console()
 
 
+#: A dense-model reader: ``loader(path, progress=None)``; ``progress(done, total, name)`` may be called per step.
+DenseLoader = Callable[..., DenseModel]
+
 #: Dense-model readers by lower-case file suffix.
-DENSE_LOADERS: dict[str, Callable[[Path], DenseModel]] = {".npz": load_dense}
+DENSE_LOADERS: dict[str, DenseLoader] = {".npz": lambda path, progress=None: load_dense(path)}
 
 
-def register_dense_loader(suffix: str, loader: Callable[[Path], DenseModel]) -> None:
-    """Make ``eiesim compress`` read files ending in ``suffix`` with ``loader``."""
+def register_dense_loader(suffix: str, loader: DenseLoader) -> None:
+    """Make ``eiesim compress`` read files ending in ``suffix`` with ``loader(path, progress=None)``."""
     DENSE_LOADERS[suffix.lower()] = loader
 
 
-def load_dense_any(path: str | Path) -> DenseModel:
-    """Read a dense model with the loader registered for its suffix."""
+def load_dense_any(path: str | Path, progress: Callable[[int, int, str], None] | None = None) -> DenseModel:
+    """Read a dense model with the loader registered for its suffix (``progress`` per step, if it has steps)."""
     path = Path(path)
     loader = DENSE_LOADERS.get(path.suffix.lower())
     if loader is None:
         raise ModelFileError(f"unknown dense model type {path.suffix!r}; readable: {', '.join(sorted(DENSE_LOADERS))}",
                              path)
-    return loader(path)
+    return loader(path, progress=progress)
 
 
 def load_preprocess(text: str | None) -> dict[str, Any] | None:
@@ -105,10 +108,15 @@ def parse_densities(items: tuple[str, ...], layer_names: list[str],
     return {name: per_layer.get(name, default) for name in layer_names}
 
 
-def compress_model(model: DenseModel, densities: dict[str, float], bits: int) -> Workload:
-    """Prune and weight-share every layer of ``model``."""
-    layers = [compress_layer(dl.spec.name, dl.weight, dl.bias, density=densities[dl.spec.name], bits=bits,
-                             **dl.spec.layer_kwargs()) for dl in model.layers]
+def compress_model(model: DenseModel, densities: dict[str, float], bits: int,
+                   progress: Callable[[int, int, str], None] | None = None) -> Workload:
+    """Prune and weight-share every layer of ``model`` (``progress(done, total, layer)`` after each)."""
+    layers = []
+    for done, dl in enumerate(model.layers, 1):
+        layers.append(compress_layer(dl.spec.name, dl.weight, dl.bias, density=densities[dl.spec.name], bits=bits,
+                                     **dl.spec.layer_kwargs()))
+        if progress is not None:
+            progress(done, len(model.layers), dl.spec.name)
     for layer, dl in zip(layers, model.layers):
         layer.extra = dict(dl.extra)
     extra = dict(model.extra)
@@ -150,7 +158,10 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     DENSE may also be an ONNX model (.onnx; needs the onnx extra), read by eiesim import-onnx's rules.
     """
     pre = load_preprocess(preprocess)
-    model = load_dense_any(dense)
+    from eiesim.cli.progress import step_bar
+
+    with step_bar(f"reading {dense.name}") as tick:
+        model = load_dense_any(dense, tick)
     if pre is not None:
         model.preprocess = pre
     if name is not None:
@@ -162,7 +173,8 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     layer_names = [dl.spec.name for dl in model.layers]
     profile = load_density_profile(density_profile, layer_names) if density_profile is not None else None
     per_layer = parse_densities(densities, layer_names, profile)
-    wl = compress_model(model, per_layer, bits)
+    with step_bar("compressing") as tick:
+        wl = compress_model(model, per_layer, bits, tick)
     save_workload(wl, output)
     _print_storage(wl, bits, index_bits, output)
     is_onnx = dense.suffix.lower() == ".onnx"

@@ -49,7 +49,7 @@ def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
 
 # -- eiesim compress MODEL.onnx -----------------------------------------------------
 
-compress_cmd.register_dense_loader(".onnx", import_onnx)
+compress_cmd.register_dense_loader(".onnx", lambda path, progress=None: import_onnx(path, progress=progress))
 
 
 # -- eiesim import-onnx / export-onnx --------------------------------------------------
@@ -80,7 +80,10 @@ def import_onnx_command(model: Path, output: Path | None, coverage: bool, as_wor
     from eiesim.cli.tables import coverage_table, out_console
 
     console = out_console()
-    dense, rows, error = import_onnx_report(model, input_shape=parse_input_shape(input_shape))
+    from eiesim.cli.progress import step_bar
+
+    with step_bar(f"importing {model.name}") as tick:
+        dense, rows, error = import_onnx_report(model, input_shape=parse_input_shape(input_shape), progress=tick)
     if coverage:
         console.print(coverage_table([r.to_meta() for r in rows], f"{model.name}: where each node runs"))
     if error is not None:

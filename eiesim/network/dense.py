@@ -197,7 +197,12 @@ def to_workload(model: DenseModel, *, strict: bool = True) -> Workload:
         flat = sp.csr_matrix(np.asarray(dl.weight, np.float32).reshape(s.out_channels, -1))
         flat.eliminate_zeros()
         flat.sort_indices()
-        codebook, codes = np.unique(flat.data.astype(np.float32), return_inverse=True)
+        if not strict and flat.data.size > MAX_CODEBOOK:
+            # A float reference only (it cannot be saved): every weight its own entry, decoding to
+            # the same weights without np.unique's sort, which took minutes on VGG-sized layers.
+            codebook, codes = flat.data.astype(np.float32), np.arange(flat.data.size, dtype=np.int64)
+        else:
+            codebook, codes = np.unique(flat.data.astype(np.float32), return_inverse=True)
         if strict and codebook.size > MAX_CODEBOOK:
             raise ModelFileError(
                 f"layer {s.name!r} has {codebook.size} distinct weights, more than a workload codebook holds "

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,8 @@ class GraphWalker:
     The methods below are the handlers' vocabulary.
     """
 
-    def __init__(self, model: Any, path: Path, input_shape: tuple[int, ...] | None) -> None:
+    def __init__(self, model: Any, path: Path, input_shape: tuple[int, ...] | None,
+                 progress: Callable[[int, int, str], None] | None = None) -> None:
         self.onnx = require_onnx()
         self.model = model
         self.graph = model.graph
@@ -85,6 +87,8 @@ class GraphWalker:
         #: Tensor name -> the refused node it (transitively) comes from; nodes reading it are not checked.
         self.refused_from: dict[str, str] = {}
         self.override_shape = input_shape
+        #: Called after each node as ``progress(done, total, node name)`` (a command's progress bar).
+        self.progress = progress
         #: The default-domain opset, at which constant subgraphs are evaluated (eiesim.importers.onnx.fold).
         self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
@@ -200,8 +204,10 @@ class GraphWalker:
         for name in outputs:
             self.consumers[name] = self.consumers.get(name, 0) + 1
         self.graph_outputs = set(outputs)
-        for node in nodes:
+        for done, node in enumerate(nodes, 1):
             self.visit(node)
+            if self.progress is not None:
+                self.progress(done, len(nodes), node_label(node))
         if any(row.where == "refused" for row in self.coverage):
             raise blockers_error(self.coverage, self.path)
         if len(outputs) != 1:
@@ -338,21 +344,24 @@ class GraphWalker:
         raise self.fail(f"bias of shape {c.shape} does not broadcast to {n} outputs", node)
 
 
-def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None) -> DenseModel:
+def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> DenseModel:
     """Read an ONNX file into a dense eiesim model (float32 weights, Caffe-ordered ReLU / pool).
 
     ``input_shape`` (without batch, e.g. (3, 224, 224)) overrides the graph input's
     shape, for models exported with symbolic dimensions. Raises ModelFileError for
     unreadable files and for any operator or pattern eiesim cannot represent. What
     was dropped or rewritten is listed in ``model.extra["import_notes"]``; the ONNX
-    input's name is ``model.extra["onnx_input"]``.
+    input's name is ``model.extra["onnx_input"]``. ``progress(done, total, node)`` is
+    called after each node.
     """
     path = Path(path)
     model = read_model(path)
-    return GraphWalker(model, path, input_shape).run()
+    return GraphWalker(model, path, input_shape, progress).run()
 
 
-def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None = None
+def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
+                       progress: Callable[[int, int, str], None] | None = None
                        ) -> tuple[DenseModel | None, list[CoverageRow], ModelFileError | None]:
     """Like :func:`import_onnx`, but a refused model still gives its coverage report.
 
@@ -360,7 +369,7 @@ def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None 
     come before any node is visited (unreadable file, missing extra, bad input) are raised.
     """
     path = Path(path)
-    walker = GraphWalker(read_model(path), path, input_shape)
+    walker = GraphWalker(read_model(path), path, input_shape, progress)
     try:
         return walker.run(), walker.coverage, None
     except ModelFileError as exc:
