@@ -300,3 +300,22 @@ def test_float_reference_of_a_layer_with_more_distinct_weights_than_a_codebook_d
     assert np.count_nonzero(w) > MAX_CODEBOOK
     wl = to_workload(model, strict=False)
     np.testing.assert_array_equal(wl.layers[0].dense_weights().reshape(w.shape), w)
+
+
+def test_dense_to_workload_csr_equals_scipy():
+    import scipy.sparse as sp
+
+    from eiesim.network.dense import _csr_of
+
+    rng = np.random.default_rng(12)
+    for shape in [(1, 1), (5, 7), (13, 1), (1, 9), (40, 33)]:
+        m = rng.normal(size=shape).astype(np.float32)
+        m[rng.random(shape) < 0.6] = 0.0
+        m[0, 0] = -0.0
+        ref = sp.csr_matrix(m)
+        ref.eliminate_zeros()
+        ref.sort_indices()
+        got = _csr_of(m)
+        np.testing.assert_array_equal(got.indptr, ref.indptr)
+        np.testing.assert_array_equal(got.indices, ref.indices)
+        np.testing.assert_array_equal(got.data, ref.data)
