@@ -107,7 +107,8 @@ def import_onnx_command(model: Path, output: Path | None, coverage: bool, as_wor
         s = dl.spec
         pool = "-" if s.pool is None else (
             "global avg" if s.pool.kind == "global_avg"
-            else f"{s.pool.kind} {s.pool.kernel}/{s.pool.stride}{' ceil' if s.pool.ceil_mode else ''}")
+            else f"{s.pool.kind} {s.pool.kernel}/{s.pool.stride}{' ceil' if s.pool.ceil_mode else ''}"
+                 f"{f' pad {s.pool.pad}' if s.pool.pad else ''}")
         density = float(np.count_nonzero(dl.weight)) / dl.weight.size
         table.add_row(s.name, s.kind, "x".join(map(str, s.weight_shape)), "x".join(map(str, s.stride)),
                       "x".join(map(str, s.padding)), "yes" if s.relu else "no", pool, ", ".join(s.inputs),
