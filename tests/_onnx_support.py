@@ -22,9 +22,10 @@ needs_onnx = pytest.mark.skipif(onnx is None, reason="the onnx extra is not inst
 
 
 def save_model(tmp_path: Path, nodes, inits, in_shape, out_name: str = "y", name: str = "m.onnx",
-               opset: int = 13) -> Path:
-    """Write a one-input, one-output float graph of ``nodes`` (IR 8, the given default-domain opset)."""
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+               opset: int = 13, graph_name: str = "main_graph") -> Path:
+    """Write a one-input, one-output float graph of ``nodes`` (IR 8, the given default-domain opset), titled
+    ``graph_name`` (by default what ``torch.onnx.export`` titles every graph)."""
+    graph = helper.make_graph(nodes, graph_name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
                               [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8

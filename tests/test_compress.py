@@ -44,6 +44,20 @@ def test_prune_ties_keep_earlier_positions():
     assert mask.tolist() == [True] * 4 + [False] * 6
 
 
+def test_prune_equals_a_stable_sort_by_magnitude_with_many_ties():
+    # The slow obvious reference: sort positions by decreasing |w| (stable: earlier position first).
+    rng = np.random.default_rng(4)
+    for trial in range(200):
+        n = int(rng.integers(1, 60))
+        w = rng.integers(-4, 5, size=n).astype(np.float32) * (0.5 if trial % 2 else 1.0)  # many equal magnitudes
+        density = float(rng.random())
+        keep = int(round(density * n))
+        order = sorted(range(n), key=lambda i: (-abs(float(w[i])), i))
+        expected = np.zeros(n, bool)
+        expected[order[:keep]] = True
+        np.testing.assert_array_equal(prune_to_density(w, density), expected)
+
+
 @pytest.mark.parametrize("density", [-0.1, 1.5, float("nan")])
 def test_prune_rejects_bad_density(density):
     with pytest.raises(UsageError):

@@ -209,15 +209,16 @@ def test_unsupported_op_names_type_and_node(tmp_path, capsys):
     out = tmp_path / "d.npz"
     code, _, err = run_cli(["import-onnx", str(path), "-o", str(out)], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert err.startswith(f"eiesim: error: {path}: node 'my_sigmoid' (Sigmoid)")
+    assert err.startswith(f"eiesim: error: {path}: cannot import: 1 node refused, blocking operator Sigmoid: "
+                          "node 'my_sigmoid' (Sigmoid): operator not supported")
     assert not out.exists()
 
 
 _REFUSED = {
     "residual add": (lambda: [helper.make_node("Add", ["c", "c"], ["y"], name="residual")], r"residual"),
-    "padded pool": (lambda: [helper.make_node("MaxPool", ["c"], ["y"], name="pp", kernel_shape=[2, 2],
-                                              pads=[1, 1, 1, 1])],
-                    r"node 'pp' \(MaxPool\): padded pooling"),
+    "asymmetric pool pads": (lambda: [helper.make_node("MaxPool", ["c"], ["y"], name="pp", kernel_shape=[2, 2],
+                                                       pads=[0, 0, 1, 1])],
+                             r"node 'pp' \(MaxPool\): pool pads \[0, 0, 1, 1\] are not supported"),
     "two pools": (lambda: [helper.make_node("MaxPool", ["c"], ["p"], name="p1", kernel_shape=[2, 2]),
                            helper.make_node("MaxPool", ["p"], ["y"], name="p2", kernel_shape=[2, 2])],
                   r"node 'p2' \(MaxPool\): layer 'conv' already has a pool"),

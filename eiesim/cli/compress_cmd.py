@@ -36,23 +36,49 @@ def _console() -> Console:
     return out_console()
 
 
+#: A dense-model reader: ``loader(path, progress=None)``; ``progress(done, total, name)`` may be called per step.
+DenseLoader = Callable[..., DenseModel]
+
 #: Dense-model readers by lower-case file suffix.
-DENSE_LOADERS: dict[str, Callable[[Path], DenseModel]] = {".npz": load_dense}
+DENSE_LOADERS: dict[str, DenseLoader] = {".npz": lambda path, progress=None: load_dense(path)}
 
 
-def register_dense_loader(suffix: str, loader: Callable[[Path], DenseModel]) -> None:
-    """Make ``eiesim compress`` read files ending in ``suffix`` with ``loader``."""
+def register_dense_loader(suffix: str, loader: DenseLoader) -> None:
+    """Make ``eiesim compress`` read files ending in ``suffix`` with ``loader(path, progress=None)``."""
     DENSE_LOADERS[suffix.lower()] = loader
 
 
-def load_dense_any(path: str | Path) -> DenseModel:
-    """Read a dense model with the loader registered for its suffix."""
+def load_dense_any(path: str | Path, progress: Callable[[int, int, str], None] | None = None) -> DenseModel:
+    """Read a dense model with the loader registered for its suffix (``progress`` per step, if it has steps)."""
     path = Path(path)
     loader = DENSE_LOADERS.get(path.suffix.lower())
     if loader is None:
         raise ModelFileError(f"unknown dense model type {path.suffix!r}; readable: {', '.join(sorted(DENSE_LOADERS))}",
                              path)
-    return loader(path)
+    return loader(path, progress=progress)
+
+
+def load_preprocess(text: str | None) -> dict[str, Any] | None:
+    """``--preprocess``: a preset name (``imagenet``, ...), a JSON object inline, or a .json / .yaml file holding one."""
+    if text is None:
+        return None
+    from eiesim.inputs.images import PREPROCESS_PRESETS
+    from eiesim.inputs.text import parse_yaml, read_text
+
+    if text in PREPROCESS_PRESETS:
+        return dict(PREPROCESS_PRESETS[text])
+
+    path = Path(text)
+    source: str | Path = "--preprocess"
+    if not text.lstrip().startswith("{"):
+        if not path.is_file():
+            raise UsageError(f"--preprocess {text!r}: neither a preset ({', '.join(PREPROCESS_PRESETS)}), "
+                             "a JSON object nor an existing file")
+        source, text = path, read_text(path, UsageError, "preprocess file")
+    value = parse_yaml(text, source, UsageError)  # JSON is YAML
+    if not isinstance(value, dict):
+        raise UsageError("--preprocess must be a mapping such as {\"channel_order\": \"BGR\", \"mean\": [...]}", source)
+    return value
 
 
 def parse_densities(items: tuple[str, ...], layer_names: list[str],
@@ -82,10 +108,15 @@ def parse_densities(items: tuple[str, ...], layer_names: list[str],
     return {name: per_layer.get(name, default) for name in layer_names}
 
 
-def compress_model(model: DenseModel, densities: dict[str, float], bits: int) -> Workload:
-    """Prune and weight-share every layer of ``model``."""
-    layers = [compress_layer(dl.spec.name, dl.weight, dl.bias, density=densities[dl.spec.name], bits=bits,
-                             **dl.spec.layer_kwargs()) for dl in model.layers]
+def compress_model(model: DenseModel, densities: dict[str, float], bits: int,
+                   progress: Callable[[int, int, str], None] | None = None) -> Workload:
+    """Prune and weight-share every layer of ``model`` (``progress(done, total, layer)`` after each)."""
+    layers = []
+    for done, dl in enumerate(model.layers, 1):
+        layers.append(compress_layer(dl.spec.name, dl.weight, dl.bias, density=densities[dl.spec.name], bits=bits,
+                                     **dl.spec.layer_kwargs()))
+        if progress is not None:
+            progress(done, len(model.layers), dl.spec.name)
     for layer, dl in zip(layers, model.layers):
         layer.extra = dict(dl.extra)
     extra = dict(model.extra)
@@ -111,17 +142,30 @@ def compress_model(model: DenseModel, densities: dict[str, float], bits: int) ->
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random agreement input used when no --image is given (compression itself "
                    "is deterministic).")
+@click.option("--preprocess", default=None, metavar="PRESET|JSON|FILE",
+              help="Image preprocessing to store in the workload (and use for --image): a preset (imagenet, "
+                   "caffe-imagenet, none) or a mapping (keys resize, crop, channel_order, mean, scale, std); "
+                   "default: the model's own.")
+@click.option("--name", default=None, help="The workload's name (default: the model's; for .onnx the file name).")
 @click.option("--agreement/--no-agreement", default=None,
               help="Compare the compressed model with the uncompressed one (default: on for .onnx input "
                    "or when --image is given).")
 def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits: int, index_bits: int,
                      density_profile: Path | None, images: tuple[str, ...], seed: int,
-                     agreement: bool | None) -> None:
+                     preprocess: str | None, name: str | None, agreement: bool | None) -> None:
     """Prune a dense model, share weights with k-means, and report its storage.
 
     DENSE may also be an ONNX model (.onnx; needs the onnx extra), read by eiesim import-onnx's rules.
     """
-    model = load_dense_any(dense)
+    pre = load_preprocess(preprocess)
+    from eiesim.cli.progress import step_bar
+
+    with step_bar(f"reading {dense.name}") as tick:
+        model = load_dense_any(dense, tick)
+    if pre is not None:
+        model.preprocess = pre
+    if name is not None:
+        model.name = name
     if agreement is not False and (dense.suffix.lower() == ".onnx" or images or agreement):
         from eiesim.network.memory import check_workload_memory
 
@@ -129,7 +173,8 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     layer_names = [dl.spec.name for dl in model.layers]
     profile = load_density_profile(density_profile, layer_names) if density_profile is not None else None
     per_layer = parse_densities(densities, layer_names, profile)
-    wl = compress_model(model, per_layer, bits)
+    with step_bar("compressing") as tick:
+        wl = compress_model(model, per_layer, bits, tick)
     save_workload(wl, output)
     _print_storage(wl, bits, index_bits, output)
     is_onnx = dense.suffix.lower() == ".onnx"

@@ -19,12 +19,13 @@ import numpy as np
 from rich.table import Table
 
 from eiesim.cli import compress_cmd
+from eiesim.cli.compress_cmd import load_preprocess
 from eiesim.cli.group import cli
 from eiesim.errors import InputDataError, UsageError
 from eiesim.importers.agreement import max_rel_error
 from eiesim.importers.onnx.optional import onnxruntime_available
 from eiesim.importers.onnx.runtime import onnxruntime_forward
-from eiesim.importers.onnx.walker import import_onnx
+from eiesim.importers.onnx.walker import import_onnx, import_onnx_report
 from eiesim.network.dense import save_dense, to_workload
 from eiesim.network.functional import forward
 from eiesim.network.network_input import prepare_input
@@ -46,58 +47,59 @@ def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
-def load_preprocess(text: str | None) -> dict[str, Any] | None:
-    """``--preprocess``: a JSON object inline, or a .json / .yaml file holding one."""
-    if text is None:
-        return None
-    from eiesim.inputs.text import parse_yaml, read_text
-
-    path = Path(text)
-    source: str | Path = "--preprocess"
-    if not text.lstrip().startswith("{"):
-        if not path.is_file():
-            raise UsageError(f"--preprocess {text!r}: neither a JSON object nor an existing file")
-        source, text = path, read_text(path, UsageError, "preprocess file")
-    value = parse_yaml(text, source, UsageError)  # JSON is YAML
-    if not isinstance(value, dict):
-        raise UsageError("--preprocess must be a mapping such as {\"channel_order\": \"BGR\", \"mean\": [...]}", source)
-    return value
-
-
 # -- eiesim compress MODEL.onnx -----------------------------------------------------
 
-compress_cmd.register_dense_loader(".onnx", import_onnx)
+compress_cmd.register_dense_loader(".onnx", lambda path, progress=None: import_onnx(path, progress=progress))
 
 
 # -- eiesim import-onnx / export-onnx --------------------------------------------------
 
 @cli.command("import-onnx")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Dense model .npz to write (a workload with --workload).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Dense model .npz to write (a workload with --workload); optional with --report.")
+@click.option("--report", "coverage", is_flag=True,
+              help="Print the coverage report: every node, where it runs (EIE layer / folded / dropped / refused) "
+                   "and why; for a refused model too, before the error naming every blocking operator.")
 @click.option("--workload", "as_workload", is_flag=True,
               help="Write a workload instead, without pruning or re-clustering: each layer's distinct weights "
                    "become its codebook (for models whose weights are already shared, e.g. from export-onnx).")
 @click.option("--input-shape", default=None, metavar="C,H,W",
               help="Input shape without batch, for graphs whose input has symbolic dimensions.")
-@click.option("--preprocess", default=None, metavar="JSON|FILE",
-              help="Image preprocessing to store (keys resize, crop, channel_order, mean, scale); default: the "
-                   "model's eiesim metadata, else none (resize to the input size, RGB, values 0..1).")
-def import_onnx_command(model: Path, output: Path, as_workload: bool, input_shape: str | None,
-                        preprocess: str | None) -> None:
+@click.option("--preprocess", default=None, metavar="PRESET|JSON|FILE",
+              help="Image preprocessing to store: a preset (imagenet, caffe-imagenet, none) or a mapping (keys "
+                   "resize, crop, channel_order, mean, scale, std); default: the model's eiesim metadata, else none "
+                   "(resize to the input size, RGB, values 0..1).")
+@click.option("--name", default=None, help="The model's name (default: the file name without its suffix).")
+def import_onnx_command(model: Path, output: Path | None, coverage: bool, as_workload: bool,
+                        input_shape: str | None, preprocess: str | None, name: str | None) -> None:
     """Read an ONNX MODEL into eiesim's dense model format (input of eiesim compress)."""
-    dense = import_onnx(model, input_shape=parse_input_shape(input_shape))
+    if output is None and not coverage:
+        raise UsageError("give -o/--output (the file to write), or --report to only list the nodes")
     pre = load_preprocess(preprocess)
+    from eiesim.cli.tables import coverage_table, out_console
+
+    console = out_console()
+    from eiesim.cli.progress import step_bar
+
+    with step_bar(f"importing {model.name}") as tick:
+        dense, rows, error = import_onnx_report(model, input_shape=parse_input_shape(input_shape), progress=tick)
+    if coverage:
+        console.print(coverage_table([r.to_meta() for r in rows], f"{model.name}: where each node runs"))
+    if error is not None:
+        raise error
+    assert dense is not None
     if pre is not None:
         dense.preprocess = pre
+    if name is not None:
+        dense.name = name
+    if output is None:
+        return
     if as_workload:
         wl = to_workload(dense)
         save_workload(wl, output)
     else:
         save_dense(dense, output)
-    from eiesim.cli.tables import out_console
-
-    console = out_console()
     table = Table(title=f"{dense.name}: {len(dense.layers)} layers from {model.name}, input {list(dense.input_shape)}")
     for col in ("layer", "kind", "weight (out,in,kh,kw)", "stride", "pad", "relu", "pool", "inputs", "density"):
         table.add_column(col, justify="right" if col in ("stride", "pad", "density") else "left")
@@ -105,7 +107,8 @@ def import_onnx_command(model: Path, output: Path, as_workload: bool, input_shap
         s = dl.spec
         pool = "-" if s.pool is None else (
             "global avg" if s.pool.kind == "global_avg"
-            else f"{s.pool.kind} {s.pool.kernel}/{s.pool.stride}{' ceil' if s.pool.ceil_mode else ''}")
+            else f"{s.pool.kind} {s.pool.kernel}/{s.pool.stride}{' ceil' if s.pool.ceil_mode else ''}"
+                 f"{f' pad {s.pool.pad}' if s.pool.pad else ''}")
         density = float(np.count_nonzero(dl.weight)) / dl.weight.size
         table.add_row(s.name, s.kind, "x".join(map(str, s.weight_shape)), "x".join(map(str, s.stride)),
                       "x".join(map(str, s.padding)), "yes" if s.relu else "no", pool, ", ".join(s.inputs),

@@ -150,3 +150,17 @@ def reproduce_console() -> Iterator[None]:
         yield
     finally:
         rich.console.Console = previous  # type: ignore[misc]
+
+
+def coverage_table(rows: list[dict[str, str]], title: str) -> Table:
+    """The ONNX coverage report (``import-onnx --report``, ``info``): node, operator, where it runs, why."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["where"]] = counts.get(row["where"], 0) + 1
+    caption = ", ".join(f"{where}: {n}" for where, n in counts.items())
+    table = Table(title=title, caption=f"{len(rows)} nodes ({caption})")
+    for col in ("node", "op", "where", "why"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(row["node"], row["op"], row["where"], row["why"])
+    return table

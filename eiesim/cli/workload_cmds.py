@@ -125,6 +125,7 @@ def info_dict(wl: Workload, index_bits: int) -> dict[str, Any]:
     return {
         "name": wl.name, "source": wl.source, "input_shape": list(wl.input_shape),
         "has_input": wl.input is not None, "index_bits": index_bits, "layers": layers,
+        "onnx_coverage": wl.extra.get("onnx_coverage"),
         "totals": {"layers": len(layers), "weights": t["weights"], "nnz": t["nnz"], "density": t["density"],
                    "padding_entries": t["padding_entries"], "storage_bytes": t["total_bytes"],
                    "huffman_bytes": t["huffman_total_bytes"], "dense_bytes": t["dense_bytes"]},
@@ -163,6 +164,11 @@ def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
                   f"storage = codes + {index_bits}-bit relative indices (with padding entries) + 32-bit codebooks "
                   f"and biases: {t['storage_bytes']:,} B; Huffman-coded {t['huffman_bytes']:,} B; "
                   f"dense 32-bit {t['dense_bytes']:,} B")
+    rows = wl.extra.get("onnx_coverage")
+    if isinstance(rows, list) and rows:
+        from eiesim.cli.tables import coverage_table
+
+        console.print(coverage_table(rows, "ONNX import: where each node runs"))
 
 
 @cli.command("export-dense")

@@ -16,7 +16,11 @@ Preprocess keys (all optional; docs/fixed-point.md and docs/workload-format.md):
 * ``crop`` [h, w]: centre crop;
 * ``channel_order`` "RGB" (default) or "BGR";
 * ``scale``: pixel value range, e.g. 255 gives pixels in 0..255 (default 1);
-* ``mean``: per-channel value subtracted after scaling, in the output channel order.
+* ``mean``: per-channel value subtracted after scaling, in the output channel order;
+* ``std``: per-channel divisor applied after the mean (default 1: torchvision's
+  ``Normalize(mean, std)`` is ``scale`` 1, ``mean`` and ``std``).
+
+``PREPROCESS_PRESETS`` names common settings (``--preprocess imagenet``).
 
 Without ``resize`` and ``crop`` the image is resized straight to the input size.
 """
@@ -38,7 +42,14 @@ BUNDLED_PHOTOS = (
     "astronaut", "brick", "camera", "cat", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass",
     "gravel", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text",
 )
-PREPROCESS_KEYS = ("resize", "crop", "channel_order", "mean", "scale", "anti_aliasing")
+PREPROCESS_KEYS = ("resize", "crop", "channel_order", "mean", "scale", "std", "anti_aliasing")
+#: Named preprocessings: torchvision's ImageNet normalisation (RGB in 0..1, then (x - mean) / std) and
+#: Caffe's ImageNet models (BGR in 0..255 minus the mean pixel). The image is resized to the input size.
+PREPROCESS_PRESETS: dict[str, dict[str, Any]] = {
+    "imagenet": {"channel_order": "RGB", "scale": 1.0, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+    "caffe-imagenet": {"channel_order": "BGR", "scale": 255.0, "mean": [104.0, 117.0, 123.0]},
+    "none": {},
+}
 #: Files a folder given as ``--image DIR`` contributes (in name order).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".npy")
 
@@ -245,4 +256,9 @@ def preprocess(image: np.ndarray, preprocess: dict[str, Any] | None, input_shape
             or not all(isinstance(m, int | float) and not isinstance(m, bool) and np.isfinite(m) for m in mean)):
         raise WorkloadError(f"preprocess 'mean' must be three numbers (one per channel), got {mean!r}")
     img = img - np.asarray(mean, dtype=np.float64)
+    std = pre.get("std", [1.0, 1.0, 1.0])
+    if (not isinstance(std, list | tuple) or len(std) != 3
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < float("inf") for v in std)):
+        raise WorkloadError(f"preprocess 'std' must be three positive numbers (one per channel), got {std!r}")
+    img = img / np.asarray(std, dtype=np.float64)
     return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)

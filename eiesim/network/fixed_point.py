@@ -238,35 +238,53 @@ def _pool_windows(x: np.ndarray, pool: Pool, integer: bool) -> np.ndarray:
     """
     c, h, w = x.shape
     oh, ow = pool.output_hw(h, w)
-    k, s = pool.kernel, pool.stride
+    k, s, p = pool.kernel, pool.stride, pool.pad
     if pool.kind == "avg" and not integer:
-        return _float_avg_windows(x, oh, ow, k, s)
-    ph, pw = max(0, (oh - 1) * s + k - h), max(0, (ow - 1) * s + k - w)
+        return _float_avg_windows(x, pool, oh, ow)
+    # The map with ``p`` on the top / left and enough on the bottom / right for the last window.
+    ph, pw = max(0, (oh - 1) * s + k - h - p), max(0, (ow - 1) * s + k - w - p)
     if pool.kind == "max":
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xp = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=fill) if (ph or pw) else x
+        xp = np.pad(x, ((0, 0), (p, ph), (p, pw)), constant_values=fill) if (p or ph or pw) else x
         out = None
         for dy in range(k):
             for dx in range(k):
                 view = xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s]
                 out = view.copy() if out is None else np.maximum(out, view, out=out)
         return out
-    xp = np.pad(x, ((0, 0), (0, ph), (0, pw))) if (ph or pw) else x
+    xp = np.pad(x, ((0, 0), (p, ph), (p, pw))) if (p or ph or pw) else x
     total = np.zeros((c, oh, ow), dtype=np.int64)
     for dy in range(k):
         for dx in range(k):
             total += xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s]
-    ys, xs = np.arange(oh) * s, np.arange(ow) * s
-    n = (np.minimum(ys + k, h) - ys)[:, None] * (np.minimum(xs + k, w) - xs)[None, :]  # real values per window
+    n = _avg_divisor(pool, h, oh)[:, None] * _avg_divisor(pool, w, ow)[None, :]
     return ((2 * total + n) // (2 * n)).astype(x.dtype)
 
 
-def _float_avg_windows(x: np.ndarray, oh: int, ow: int, k: int, s: int) -> np.ndarray:
+def _avg_divisor(pool: Pool, n: int, out: int) -> np.ndarray:
+    """Per output position along one axis: how many values an average window divides by.
+
+    Without ``count_include_pad``: the window's positions inside the map; with it: the window
+    clipped to the padded map (n + pad on the far side), as ONNX and PyTorch count.
+    """
+    starts = np.arange(out) * pool.stride - pool.pad
+    if pool.count_include_pad:
+        return np.minimum(starts + pool.kernel, n + pool.pad) - starts
+    return np.minimum(starts + pool.kernel, n) - np.maximum(starts, 0)
+
+
+def _float_avg_windows(x: np.ndarray, pool: Pool, oh: int, ow: int) -> np.ndarray:
     c, h, w = x.shape
+    k, s, p = pool.kernel, pool.stride, pool.pad
+    ny, nx = _avg_divisor(pool, h, oh), _avg_divisor(pool, w, ow)
     out = np.empty((c, oh, ow), dtype=x.dtype)
     for oy in range(oh):
-        y0, y1 = oy * s, min(oy * s + k, h)
+        y0, y1 = max(oy * s - p, 0), min(oy * s - p + k, h)
         for ox in range(ow):
-            x0, x1 = ox * s, min(ox * s + k, w)
-            out[:, oy, ox] = x[:, y0:y1, x0:x1].reshape(c, -1).mean(axis=1)
+            x0, x1 = max(ox * s - p, 0), min(ox * s - p + k, w)
+            window = x[:, y0:y1, x0:x1].reshape(c, -1)
+            if pool.count_include_pad and ny[oy] * nx[ox] != window.shape[1]:
+                out[:, oy, ox] = window.sum(axis=1) / (ny[oy] * nx[ox])
+            else:
+                out[:, oy, ox] = window.mean(axis=1)
     return out

@@ -45,25 +45,37 @@ class Pool:
     kernel: int = 0
     stride: int = 1
     ceil_mode: bool = True
+    #: Zero-area border on every side (0 <= pad <= kernel // 2): a max ignores it; an average
+    #: divides by the values inside the map, or with ``count_include_pad`` by the window
+    #: clipped to the padded map (ONNX's and PyTorch's rule).
+    pad: int = 0
+    count_include_pad: bool = False
 
     def to_meta(self) -> dict[str, Any]:
-        return {"kind": self.kind, "kernel": self.kernel, "stride": self.stride, "ceil_mode": self.ceil_mode}
+        meta: dict[str, Any] = {"kind": self.kind, "kernel": self.kernel, "stride": self.stride,
+                                "ceil_mode": self.ceil_mode}
+        if self.pad:  # unpadded pools keep the format's original keys (files byte-identical)
+            meta["pad"] = self.pad
+        if self.count_include_pad:
+            meta["count_include_pad"] = True
+        return meta
 
     def output_hw(self, h: int, w: int) -> tuple[int, int]:
         """Spatial output size of this pool on an h x w map (Caffe's rule in ceil mode)."""
         if self.kind == "global_avg":
             return 1, 1
-        return _pool_out(h, self.kernel, self.stride, self.ceil_mode), _pool_out(w, self.kernel, self.stride, self.ceil_mode)
+        return (_pool_out(h, self.kernel, self.stride, self.ceil_mode, self.pad),
+                _pool_out(w, self.kernel, self.stride, self.ceil_mode, self.pad))
 
 
-def _pool_out(n: int, k: int, s: int, ceil_mode: bool) -> int:
+def _pool_out(n: int, k: int, s: int, ceil_mode: bool, pad: int = 0) -> int:
     if ceil_mode:
-        out = -(-(n - k) // s) + 1
-        # Caffe: the last window must start inside the input.
-        if (out - 1) * s >= n:
+        out = -(-(n + 2 * pad - k) // s) + 1
+        # Caffe (and ONNX, PyTorch): the last window must start inside the input or its left padding.
+        if (out - 1) * s >= n + pad:
             out -= 1
         return max(out, 1)
-    return (n - k) // s + 1
+    return (n + 2 * pad - k) // s + 1
 
 
 @dataclass
@@ -277,7 +289,8 @@ def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path
         if oh < 1 or ow < 1:
             raise WorkloadError(f"{where}: kernel {list(layer.kernel)} does not fit a {h}x{w} input", source)
         if layer.pool is not None:
-            if layer.pool.kind != "global_avg" and (layer.pool.kernel > oh or layer.pool.kernel > ow):
+            span = 2 * layer.pool.pad
+            if layer.pool.kind != "global_avg" and (layer.pool.kernel > oh + span or layer.pool.kernel > ow + span):
                 raise WorkloadError(f"{where}: pool kernel {layer.pool.kernel} larger than the {oh}x{ow} map", source)
             oh, ow = layer.pool.output_hw(oh, ow)
         return (layer.out_channels, oh, ow)

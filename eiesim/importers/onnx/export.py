@@ -105,7 +105,9 @@ def build_model(workload: Workload) -> Any:
             else:
                 op = "MaxPool" if p.kind == "max" else "AveragePool"
                 steps.append((op, dict(kernel_shape=[p.kernel, p.kernel], strides=[p.stride, p.stride],
-                                       pads=[0, 0, 0, 0], ceil_mode=int(p.ceil_mode))))
+                                       pads=[p.pad] * 4, ceil_mode=int(p.ceil_mode))))
+                if p.kind == "avg" and p.count_include_pad:
+                    steps[-1][1]["count_include_pad"] = 1
         if not steps:
             steps.append(("Identity", {}))
         for i, (op, attrs) in enumerate(steps):

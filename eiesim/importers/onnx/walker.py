@@ -16,7 +16,11 @@ layer's fields the way Caffe orders them (conv -> bias -> ReLU -> pool):
 Weights come from initializers or from constant producers (``Constant``,
 ``ConstantOfShape`` and small constant subgraphs), evaluated by ONNX's reference
 runtime at the model's opset (``eiesim.importers.onnx.fold``).
-Anything else raises ModelFileError naming the operator and the node.
+``BatchNormalization`` folds into the layer's weights and bias, ``Clip`` to [0, inf) is a ReLU,
+and an identity pool (kernel 1, stride 1) is dropped. A node eiesim cannot represent is recorded
+as refused and the walk goes on, so the one ModelFileError at the end names every blocking node;
+every node's fate is recorded in ``coverage`` (``eiesim.importers.onnx.coverage``), which the
+model keeps as ``extra["onnx_coverage"]``.
 
 This module is the walker: it visits the nodes in order and hands each one to its
 operator's handler, one small function per operator in ``eiesim.importers.onnx.ops``
@@ -33,14 +37,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from eiesim.errors import EiesimError, ModelFileError, UsageError
+from eiesim.importers.onnx.coverage import CoverageRow, blockers_error, node_label, where_handled
 from eiesim.importers.onnx.fold import FOLDABLE, fold_node, node_error, tensor_to_array
 from eiesim.importers.onnx.graph_state import ComputedTensor, PendingLayer
-from eiesim.importers.onnx.ops import LISTED, OPS
+from eiesim.importers.onnx.ops import OPS
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.reader import read_model
 from eiesim.inputs.text import parse_json
@@ -63,7 +69,8 @@ class GraphWalker:
     The methods below are the handlers' vocabulary.
     """
 
-    def __init__(self, model: Any, path: Path, input_shape: tuple[int, ...] | None) -> None:
+    def __init__(self, model: Any, path: Path, input_shape: tuple[int, ...] | None,
+                 progress: Callable[[int, int, str], None] | None = None) -> None:
         self.onnx = require_onnx()
         self.model = model
         self.graph = model.graph
@@ -75,7 +82,13 @@ class GraphWalker:
         self.uses: list[tuple[str, ComputedTensor]] = []  # (user, tensor it read) -- checked at the end
         self.notes: list[str] = []
         self.logits_tensor: str | None = None  # set when a final Softmax is dropped
+        #: One row per node: where it runs and why (``eiesim.importers.onnx.coverage``).
+        self.coverage: list[CoverageRow] = []
+        #: Tensor name -> the refused node it (transitively) comes from; nodes reading it are not checked.
+        self.refused_from: dict[str, str] = {}
         self.override_shape = input_shape
+        #: Called after each node as ``progress(done, total, node name)`` (a command's progress bar).
+        self.progress = progress
         #: The default-domain opset, at which constant subgraphs are evaluated (eiesim.importers.onnx.fold).
         self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
@@ -191,10 +204,12 @@ class GraphWalker:
         for name in outputs:
             self.consumers[name] = self.consumers.get(name, 0) + 1
         self.graph_outputs = set(outputs)
-        for node in nodes:
-            if node.domain not in ("", "ai.onnx"):
-                raise self.fail(f"operator domain {node.domain!r} is not supported", node)
-            self.step(node)
+        for done, node in enumerate(nodes, 1):
+            self.visit(node)
+            if self.progress is not None:
+                self.progress(done, len(nodes), node_label(node))
+        if any(row.where == "refused" for row in self.coverage):
+            raise blockers_error(self.coverage, self.path)
         if len(outputs) != 1:
             raise self.fail(f"the graph must have exactly one output, found {outputs}")
         out = outputs[0]
@@ -220,10 +235,10 @@ class GraphWalker:
         if layers[-1].name != last:
             raise self.fail(f"the output layer {last!r} must come last in the graph")
         model = DenseModel(
-            name=self.graph.name or self.path.stem, source=f"onnx:{self.path.name}", input_shape=input_shape,
+            name=self.path.stem, source=f"onnx:{self.path.name}", input_shape=input_shape,
             preprocess=self.preprocess(), layers=[layer.to_dense() for layer in layers],
             extra={"onnx_input": input_name, "onnx_output": self.logits_tensor or out,
-                   "import_notes": list(self.notes)},
+                   "import_notes": list(self.notes), "onnx_coverage": [r.to_meta() for r in self.coverage]},
         )
         infer_shapes(model.skeleton(), self.path)
         return model
@@ -238,6 +253,42 @@ class GraphWalker:
             raise self.fail(f"metadata {PREPROCESS_KEY!r} must be a JSON object")
         return value
 
+    def visit(self, node: Any) -> None:
+        """One node, recorded in ``coverage``; a refused node does not stop the walk (every blocker is listed)."""
+        label = node_label(node)
+        blocked_by = next((self.refused_from[n] for n in node.input if n in self.refused_from), None)
+        if blocked_by is not None:
+            if node.op_type not in OPS and node.op_type not in FOLDABLE or node.domain not in ("", "ai.onnx"):
+                self.refuse(node, "operator not supported by eiesim")
+            else:
+                self.refuse(node, f"not checked: reads the output of refused node {blocked_by!r}", blocker=False,
+                            origin=blocked_by)
+            return
+        try:
+            if node.domain not in ("", "ai.onnx"):
+                raise self.fail(f"operator domain {node.domain!r} is not supported", node)
+            before = len(self.coverage)
+            self.step(node)
+        except ModelFileError as exc:
+            self.refuse(node, exc.message)
+            return
+        if len(self.coverage) == before:  # the handler did not record a row itself
+            self.coverage.append(where_handled(node, OPS.get(node.op_type), folded_constant=node.op_type in FOLDABLE
+                                               and all(n in self.consts for n in node.input if n)))
+
+    def record(self, node: Any, where: str, why: str) -> None:
+        """A handler's own coverage row for ``node`` (instead of the default of its operator's kind)."""
+        self.coverage.append(CoverageRow(node_label(node), node.op_type, where, why))
+
+    def refuse(self, node: Any, why: str, *, blocker: bool = True, origin: str | None = None) -> None:
+        """Record ``node`` as refused (a blocker, or only not checked) and mark its outputs as unusable."""
+        prefix = f"node {node_label(node)!r} ({node.op_type}): "
+        why = why[len(prefix):] if why.startswith(prefix) else why
+        self.coverage.append(CoverageRow(node_label(node), node.op_type, "refused" if blocker else "not checked", why))
+        for out in node.output:
+            if out:
+                self.refused_from[out] = origin or node_label(node)
+
     def step(self, node: Any) -> None:
         """One node: folded when all its inputs are constants and it can be, else its operator's handler."""
         ins = [n for n in node.input]
@@ -249,7 +300,7 @@ class GraphWalker:
         if handler is None:
             if node.op_type in FOLDABLE:
                 raise self.fail("only supported on constants (weights), not on computed tensors", node)
-            raise self.fail(f"operator not supported by eiesim (supported: {', '.join(LISTED)})", node)
+            raise self.fail("operator not supported by eiesim", node)
         try:
             handler(self, node)
         except EiesimError:
@@ -282,6 +333,7 @@ class GraphWalker:
         """Start ``layer``, which reads ``a``; the node's output is the layer's, of ``out_shape``."""
         self.layers[layer.name] = layer
         self.version[layer.name] = 0
+        self.record(node, "EIE layer", f"{layer.kind} layer {layer.name!r}")
         self.uses.append((f"layer {layer.name!r}", a))
         self.put(node, self.make_act((layer.name,), out_shape))
 
@@ -292,15 +344,35 @@ class GraphWalker:
         raise self.fail(f"bias of shape {c.shape} does not broadcast to {n} outputs", node)
 
 
-def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None) -> DenseModel:
+def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> DenseModel:
     """Read an ONNX file into a dense eiesim model (float32 weights, Caffe-ordered ReLU / pool).
 
     ``input_shape`` (without batch, e.g. (3, 224, 224)) overrides the graph input's
     shape, for models exported with symbolic dimensions. Raises ModelFileError for
     unreadable files and for any operator or pattern eiesim cannot represent. What
     was dropped or rewritten is listed in ``model.extra["import_notes"]``; the ONNX
-    input's name is ``model.extra["onnx_input"]``.
+    input's name is ``model.extra["onnx_input"]``. ``progress(done, total, node)`` is
+    called after each node.
     """
     path = Path(path)
     model = read_model(path)
-    return GraphWalker(model, path, input_shape).run()
+    return GraphWalker(model, path, input_shape, progress).run()
+
+
+def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
+                       progress: Callable[[int, int, str], None] | None = None
+                       ) -> tuple[DenseModel | None, list[CoverageRow], ModelFileError | None]:
+    """Like :func:`import_onnx`, but a refused model still gives its coverage report.
+
+    Returns (the model or None, one row per node visited, the error or None). Errors that
+    come before any node is visited (unreadable file, missing extra, bad input) are raised.
+    """
+    path = Path(path)
+    walker = GraphWalker(read_model(path), path, input_shape, progress)
+    try:
+        return walker.run(), walker.coverage, None
+    except ModelFileError as exc:
+        if not walker.coverage:
+            raise
+        return None, walker.coverage, exc

@@ -1,4 +1,4 @@
-"""The operators folded into the layer before them: Add (bias), Relu and the pools."""
+"""The operators folded into the layer before them: Add (bias), BatchNormalization, Relu, Clip as ReLU, the pools."""
 
 from __future__ import annotations
 
@@ -55,6 +55,49 @@ def relu(walker: GraphWalker, node: Any) -> None:
     walker.put(node, walker.make_act(a.sources, a.shape))
 
 
+@handles("BatchNormalization")
+def batch_normalization(walker: GraphWalker, node: Any) -> None:
+    """An inference BatchNormalization after a layer is folded into that layer's weights and bias."""
+    at = walker.attrs(node)
+    if int(at.get("training_mode", 0)) or any(o and walker.consumers.get(o, 0) for o in node.output[1:]):
+        raise walker.fail("BatchNormalization in training mode (running statistics used) is not supported", node)
+    a = walker.act(node.input[0], node)
+    layer = walker.single_layer(a, node, "a BatchNormalization")
+    out_c = layer.weight.shape[0]
+    gamma, beta, mean, var = (walker.weights(node.input[i], node, what).reshape(-1)
+                              for i, what in ((1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")))
+    if any(v.shape != (out_c,) for v in (gamma, beta, mean, var)):
+        raise walker.fail(f"BatchNormalization parameters must have {out_c} values (one per channel)", node)
+    eps = float(at.get("epsilon", 1e-5))
+    # y = gamma (x - mean) / sqrt(var + eps) + beta, with x = W v + b: a per-output-channel scale and shift.
+    scale = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps))
+    layer.weight = (layer.weight * scale[:, None, None, None]).astype(np.float32)
+    layer.bias = ((layer.bias - mean) * scale + beta).astype(np.float32)
+    walker.bump(layer)
+    walker.record(node, "folded", f"into layer {layer.name!r}: weights scaled and bias shifted per output channel")
+    walker.put(node, walker.make_act(a.sources, a.shape))
+
+
+@handles("Clip", listed_as="Clip as ReLU")
+def clip(walker: GraphWalker, node: Any) -> None:
+    """A Clip to [0, +inf) is a ReLU; a finite upper bound (ReLU6) is refused: EIE layers have no clamp unit."""
+    at = walker.attrs(node)
+    bounds: list[float | None] = []
+    for index, key in ((1, "min"), (2, "max")):
+        if len(node.input) > index and node.input[index]:
+            bounds.append(float(walker.const(node.input[index], node, f"Clip {key}").reshape(-1)[0]))
+        else:
+            bounds.append(float(at[key]) if key in at else None)
+    low, high = bounds
+    if low != 0.0:
+        raise walker.fail(f"Clip with min {low} is not supported; only min 0 (a ReLU) maps onto EIE", node)
+    if high is not None and np.isfinite(high):
+        raise walker.fail(f"Clip to [0, {high:g}] (ReLU6) is not supported yet: EIE's write-back path has a ReLU "
+                          "but no upper clamp", node)
+    relu(walker, node)
+    walker.record(node, "folded", "Clip to [0, inf) is a ReLU: relu of the producing layer(s)")
+
+
 def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
     """Attach ``pool`` to every layer the node's input comes from (all conv layers, none pooled yet)."""
     a = walker.act(node.input[0], node)
@@ -70,7 +113,7 @@ def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
         if layer.kind != "conv":
             raise walker.fail(f"layer {layer.name!r} is fully connected; pooling attaches to conv layers only", node)
     c, h, w = a.shape
-    if pool.kind != "global_avg" and (pool.kernel > h or pool.kernel > w):
+    if pool.kind != "global_avg" and (pool.kernel > h + 2 * pool.pad or pool.kernel > w + 2 * pool.pad):
         raise walker.fail(f"pool kernel {pool.kernel} is larger than the {h}x{w} map", node)
     for layer in owners:
         layer.pool = pool
@@ -94,11 +137,21 @@ def window_pool(walker: GraphWalker, node: Any, kind: str) -> None:
         raise walker.fail(f"only square 2-D pools are supported (kernel {k}, strides {s})", node)
     if any(d != 1 for d in at.get("dilations", [1, 1])):
         raise walker.fail("pool dilations are not supported", node)
+    if k == [1, 1] and s == [1, 1] and not any(pads):
+        # torchvision's AdaptiveAvgPool2d on a map already of the target size exports this way.
+        walker.record(node, "dropped", "identity pool (kernel 1, stride 1): its output equals its input")
+        walker.put(node, walker.act(node.input[0], node))
+        return
     auto = at.get("auto_pad", "NOTSET")
-    if auto not in ("NOTSET", "VALID") or any(pads):
-        raise walker.fail(f"padded pooling (pads {pads}, auto_pad {auto}) is not supported; EIE pools without padding", node)
+    if auto not in ("NOTSET", "VALID"):
+        raise walker.fail(f"pool auto_pad {auto} is not supported; give explicit pads", node)
+    if auto == "VALID":
+        pads = [0, 0, 0, 0]
+    if len(pads) != 4 or len(set(pads)) != 1 or not 0 <= pads[0] <= k[0] // 2:
+        raise walker.fail(f"pool pads {pads} are not supported: the same pad on every side, at most kernel // 2", node)
+    include = bool(int(at.get("count_include_pad", 0))) and kind == "avg" and pads[0] > 0
     ceil_mode = bool(int(at.get("ceil_mode", 0)))
-    attach_pool(walker, node, Pool(kind, k[0], s[0], ceil_mode))
+    attach_pool(walker, node, Pool(kind, k[0], s[0], ceil_mode, pads[0], include))
 
 
 @handles("MaxPool")
