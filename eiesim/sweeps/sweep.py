@@ -44,7 +44,7 @@ from eiesim.run.provenance import array_digest, file_digest, model_digest
 from eiesim.sweeps import points as point_rows
 from eiesim.sweeps.dask_runner import DaskRunner, check_dask_address, quiet_dask_logs
 from eiesim.sweeps.executors import PoolRunner, RunStats, SerialRunner, raise_failures, run_points
-from eiesim.sweeps.grid import SweepPoint, auto_keys, expand_grid, resolved_columns
+from eiesim.sweeps.grid import MAX_GRID_POINTS, SweepPoint, auto_keys, expand_grid, resolved_columns
 from eiesim.sweeps.keys import inputs_digest
 from eiesim.sweeps.points import BREAKDOWN_COLUMNS, METRIC_COLUMNS, SPREAD_METRICS, WARNING_SEPARATOR, table_row
 from eiesim.sweeps.store import Rejected, ResultStore
@@ -102,12 +102,14 @@ def sweep(
     dask_address: str | None = None,
     on_point: Callable[[int, int], None] | None = None,
     command: Sequence[str] | None = None,
+    max_points: int = MAX_GRID_POINTS,
 ) -> SweepResult:
     """Run (or resume) a sweep; returns the table. ``arch_base`` is a YAML path, a dict or None.
 
     ``image``: None (the workload's own input), a path or bundled photo name, or a list of
     them (each point then simulates every image; see ``points.evaluate_point``). ``command``: the
-    command line, recorded in ``manifest.json``.
+    command line, recorded in ``manifest.json``. ``max_points``: the largest grid accepted
+    (``grid.MAX_GRID_POINTS`` by default); a larger one is refused before any work.
     """
     if dask_address is not None:
         check_dask_address(dask_address)  # a malformed address is reported before any work
@@ -116,7 +118,7 @@ def sweep(
         source = str(arch_base)
     else:
         base, source = dict(arch_base or {}), None
-    points = expand_grid(base, sets, source)
+    points = expand_grid(base, sets, source, max_points)
     workload_path = Path(workload_path)
     specs = expand_image_specs(image)
     workload = load_workload(workload_path)
