@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from eiesim.config.arch import read_arch_file
-from eiesim.errors import EiesimError
+from eiesim.errors import EiesimError, SweepError
 from eiesim.inputs.images import expand_image_specs, image_label
 from eiesim.network.network_input import prepare_input
 from eiesim.network.workload_file import load_workload
@@ -43,7 +43,7 @@ from eiesim.outputs.commit import write_text
 from eiesim.run.provenance import array_digest, file_digest, model_digest
 from eiesim.sweeps import points as point_rows
 from eiesim.sweeps.dask_runner import DaskRunner, check_dask_address, quiet_dask_logs
-from eiesim.sweeps.executors import PoolRunner, RunStats, SerialRunner, raise_failures, run_points
+from eiesim.sweeps.executors import ClusterLost, PoolRunner, RunStats, SerialRunner, raise_failures, run_points
 from eiesim.sweeps.grid import MAX_GRID_POINTS, SweepPoint, auto_keys, expand_grid, resolved_columns
 from eiesim.sweeps.keys import inputs_digest
 from eiesim.sweeps.points import BREAKDOWN_COLUMNS, METRIC_COLUMNS, SPREAD_METRICS, WARNING_SEPARATOR, table_row
@@ -174,10 +174,16 @@ def sweep(
             runner = _runner(points, workload, workload_path, network_input, workers, dask_address)
             try:
                 stats = run_points(todo, runner, keys, store, finish, stored_by_another_sweep)
-            except BaseException:  # interrupted: the tables still show every point stored so far
+            except BaseException as exc:  # interrupted: the tables still show every point stored so far
                 if store:
                     with contextlib.suppress(EiesimError):
                         store.write_tables([table_row(r) for r in stored if r is not None], columns)
+                if isinstance(exc, ClusterLost):
+                    kept = sum(r is not None for r in stored)
+                    where = (f"the {kept} finished point(s) of {len(points)} are stored in {out_dir} (results.csv "
+                             "lists them): rerun the same command to compute only the rest"
+                             if store else "nothing was stored (no output directory)")
+                    raise SweepError(f"{exc.message}; {where}", exc.source) from None
                 raise
             finally:
                 runner.close()
