@@ -303,4 +303,9 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None)
     """
     path = Path(path)
     model = read_model(path)
-    return GraphWalker(model, path, input_shape).run()
+    dense = GraphWalker(model, path, input_shape).run()
+    for dl in dense.layers:  # a zero-size layer computes nothing and divides by zero downstream
+        if dl.weight.size == 0:
+            raise ModelFileError(f"layer {dl.spec.name!r}: its weight has shape {tuple(dl.weight.shape)}, no "
+                                 "elements; a layer needs at least one output and one input", path)
+    return dense
