@@ -134,13 +134,16 @@ def sweep(
     dask_address: str | None = None,
     on_point: Callable[[int, int], None] | None = None,
     command: Sequence[str] | None = None,
+    max_points: int = 10_000,
 ) -> SweepResult:
     """Run (or resume, with ``out_dir``) a design-space sweep over the ``--set KEY=V1,V2`` axes
-    ``sets``; returns the table (``eiesim.sweeps.sweep.sweep`` documents every parameter)."""
+    ``sets``; returns the table (``eiesim.sweeps.sweep.sweep`` documents every parameter; a grid of
+    more than ``max_points`` points, ``eiesim.sweeps.grid.MAX_GRID_POINTS``, is refused)."""
     from eiesim.sweeps.sweep import sweep as implementation
 
     return implementation(arch_base, workload_path, sets, out_dir, image=image, workers=workers,
-                          dask_address=dask_address, on_point=on_point, command=command)
+                          dask_address=dask_address, on_point=on_point, command=command,
+                          max_points=max_points)
 
 
 def __getattr__(name: str) -> Any:
