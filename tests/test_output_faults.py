@@ -170,7 +170,7 @@ def test_sigkill_leaves_one_run_and_the_next_run_removes_the_litter(fc_npz, tmp_
 
 
 def pair_pes(json_path: Path) -> int:
-    """The PE count of the ``run --json`` pair at ``json_path``; fails if report and run record are of different runs."""
+    """The PE count of the ``run --json`` pair at ``json_path``; fails if report and run record differ."""
     report = json.loads(json_path.read_text())
     meta = json.loads(json_path.with_name(json_path.stem + ".run.json").read_text())
     recorded = int(next(a for a in meta["command"] if a.startswith("num_pes=")).split("=")[1])

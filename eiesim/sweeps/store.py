@@ -272,5 +272,5 @@ class ResultStore:
         tables.commit()
 
 
-__all__ = ["Claim", "MEAN_METRIC_RULES", "METRIC_RULES", "POINT_FORMAT", "POINT_VERSION", "Rejected", "ResultStore", "check_point",
-           "envelope"]
+__all__ = ["Claim", "MEAN_METRIC_RULES", "METRIC_RULES", "POINT_FORMAT", "POINT_VERSION", "Rejected", "ResultStore",
+           "check_point", "envelope"]
