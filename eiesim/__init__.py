@@ -142,18 +142,21 @@ def sweep(
     on_point: Callable[[int, int], None] | None = None,
     command: Sequence[str] | None = None,
     image: Any = None,
+    max_points: int = 10_000,
 ) -> SweepResult:
     """Run (or resume, with ``out_dir``) a design-space sweep of ``workload`` (a Workload or a
     path) on ``arch`` (an ArchConfig, a YAML path, a dict or None) over the axes ``grid``
     (``{"num_pes": [16, 32]}`` or ``["num_pes=16,32"]``); returns the table
     (``eiesim.sweeps.sweep.sweep`` documents every parameter). ``image``: the old name of
-    ``input`` (deprecated; warns)."""
+    ``input`` (deprecated; warns). A grid of more than ``max_points`` points
+    (``eiesim.sweeps.grid.MAX_GRID_POINTS``) is refused before any work."""
     from eiesim.run.keywords import renamed_input
     from eiesim.sweeps.sweep import sweep as implementation
 
     input = renamed_input(input, image, "image", "sweep")
     return implementation(arch, workload, grid, out_dir, input=input, workers=workers,
-                          dask_address=dask_address, on_point=on_point, command=command)
+                          dask_address=dask_address, on_point=on_point, command=command,
+                          max_points=max_points)
 
 
 def __getattr__(name: str) -> Any:

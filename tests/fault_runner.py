@@ -5,7 +5,9 @@ Usage: ``python tests/fault_runner.py SPEC_JSON ARGS...`` where SPEC is a JSON o
 * ``"ready"``/``"gate"``: paths. At the fault point the process creates ``ready`` and waits
   until ``gate`` exists -- the test then knows exactly where the process is.
 * ``"at"``: ``"pre-commit"`` (every temporary of an output set is written, nothing renamed
-  yet, interrupts not held back) or ``"in-commit"`` (inside the commit, interrupts held).
+  yet, interrupts not held back), ``"in-commit"`` (inside the commit, interrupts held, before a
+  directory is swapped in), ``"after-journal"`` (a set's journal is written, nothing renamed) or
+  ``"between-renames"`` (the first output of a set renamed, the others not).
 * ``"signal"``: a signal name the process sends itself at that point (after the gate).
 * ``"fsize"``: RLIMIT_FSIZE in bytes (files may not grow beyond it: a real EFBIG from the
   kernel, like a full disk, without root).
@@ -67,6 +69,26 @@ def main() -> None:
             real_swap(tmp, target)
 
         atomic._swap_dir = swap
+    elif at == "after-journal":
+        real_journal = atomic.write_journal
+
+        def journal(entries):
+            written = real_journal(entries)
+            _pause(spec)
+            return written
+
+        atomic.write_journal = journal
+    elif at == "between-renames":
+        real_entry = atomic._commit_entry
+        renamed = []
+
+        def entry(tmp, target, is_dir):
+            if renamed:
+                _pause(spec)
+            real_entry(tmp, target, is_dir)
+            renamed.append(target)
+
+        atomic._commit_entry = entry
     if spec.get("log") or spec.get("slow_s"):
         import eiesim.sweeps.points as points_mod
 

@@ -260,3 +260,20 @@ def test_huge_integer_in_set_is_one_line(command, fc_npz, tmp_path, capsys):
             ["sweep", str(TINY), str(fc_npz), "--set", f"num_pes=1,{value}", "--out", str(tmp_path / "s")])
     code, _, err = run_cli(args, capsys)
     assert "the value cannot be converted" in assert_one_line(code, err, None)
+
+
+@pytest.mark.parametrize("files", [
+    {"results.csv": "a,b\n1,2\n"},                                    # somebody else's table
+    {"results.csv": "point,time_us\np1,2.5\n"},                       # no cycles
+    {"results.jsonl": '{"point": "p", "cycles": 3}\n', "manifest.json": '{"kind": "other"}'},
+])
+def test_report_refuses_a_folder_that_is_not_an_eiesim_sweep(files, tmp_path, capsys):
+    """Issue 22: any folder with a results.csv was rendered as 'a sweep of 1 points'."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    code, _, err = run_cli(["report", str(folder), "-o", str(tmp_path / "r.html")], capsys)
+    line = assert_one_line(code, err, folder / "manifest.json" if "manifest.json" in files else folder)
+    assert "not an eiesim sweep" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]

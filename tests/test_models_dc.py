@@ -249,3 +249,24 @@ def test_prototxt_ignores_fields_that_cannot_change_the_topology(tmp_path):
                  + 'layer { name: "r" type: "ReLU" bottom: "c" top: "c" param { lr_mult: 1 } }\n')
     _, specs = topology_from_prototxt(p)
     assert [(s.name, s.stride, s.relu) for s in specs] == [("c", (2, 2), True)]
+
+
+def test_import_dc_applies_the_memory_budget_of_every_loader(tmp_path, capsys):
+    """Issue 22: a prototxt declaring a 3 x 2^20 x 2^20 input imported into a workload every command refused."""
+    proto = tmp_path / "huge.prototxt"
+    proto.write_text('input: "data" input_dim: 1 input_dim: 3 input_dim: 1048576 input_dim: 1048576\n'
+                     + _CONV.format(p="num_output: 4 kernel_size: 1"))
+    net = tmp_path / "huge.net"
+    # The .net format by hand: one header count (0 entries), a 256-entry float codebook, 4 float biases.
+    net.write_bytes(b"\0" * 4 + b"\0" * (4 * 256) + b"\0" * (4 * 4))
+    out = tmp_path / "huge.npz"
+    with pytest.raises(SystemExit) as exc:
+        main(["import-dc", str(net), "--prototxt", str(proto), "-o", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"eiesim: error: {proto}: ") and "memory" in err[0], err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["huge.net", "huge.prototxt"]
+    # the same file with a small input imports (the budget, not the format, refused it)
+    proto.write_text('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'
+                     + _CONV.format(p="num_output: 4 kernel_size: 1"))
+    assert import_dc(net, proto).input_shape == (3, 8, 8)

@@ -468,3 +468,20 @@ def test_constant_subgraphs_follow_the_onnx_specification(tmp_path):
     assert model.layers[1].weight.shape == (5, 16, 1, 1)
     x = rng.normal(size=(3, 5, 5)).astype(np.float32)
     np.testing.assert_allclose(forward(to_workload(model, strict=False), x).logits, _ort(path, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("out_features, in_features", [(0, 4), (3, 0)])
+def test_a_zero_size_gemm_is_one_line_and_writes_nothing(out_features, in_features, tmp_path, capsys):
+    """Issue 22: a Gemm with a 0-element weight wrote an invalid dense file, then a ZeroDivisionError traceback."""
+    path = _save(tmp_path, [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transB=1)],
+                 [_init("w", np.zeros((out_features, in_features), np.float32))], [1, in_features])
+    for args, out in ((["import-onnx", str(path), "-o"], tmp_path / "d.npz"),
+                      (["compress", str(path), "-o"], tmp_path / "w.npz")):
+        code, _, err = run_cli([*args, str(out)], capsys)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+        assert lines[0].startswith(f"eiesim: error: {path}: ")
+        if in_features:  # (with no inputs the input shape [1, 0] is refused first)
+            assert "layer 'fc': its weight has shape (0, 4" in lines[0] and "no elements" in lines[0]
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]

@@ -31,6 +31,7 @@ from eiesim.errors import OutputError
 from eiesim.network.synthetic import eie_fc_layer
 from eiesim.network.workload_file import save_workload
 from eiesim.outputs.commit import OutputSet
+from eiesim.outputs.journal import JOURNAL_PREFIX
 from eiesim.outputs.paths import check_output_file
 from eiesim.outputs.temporaries import TEMP_MARK
 
@@ -146,9 +147,18 @@ def test_sigkill_leaves_one_run_and_the_next_run_removes_the_litter(fc_npz, tmp_
     proc = start({"at": at, "signal": "SIGKILL"}, run_args(fc_npz, out, 4, "--json", str(tmp_path / "r.json")))
     proc.communicate(timeout=WAIT_S)
     assert proc.returncode == -signal.SIGKILL
-    assert one_run(out) == 2  # the killed run replaced nothing
+    assert one_run(out) == 2  # the directory is not swapped yet
     litter = [p.name for p in tmp_path.iterdir() if TEMP_MARK in p.name]
     assert litter, "the killed process should have had temporaries in flight"
+    if at == "in-commit":  # killed after the --json pair's renames, before the directory's: the set is journaled
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(JOURNAL_PREFIX)]
+        # the next eiesim write into the directory completes the killed set: all of it is the new run
+        code, _, err = run_cli(["run", str(TINY), str(fc_npz), "--set", "num_pes=1", "--json",
+                                str(tmp_path / "other.json")], capsys)
+        assert code == 0, err
+        assert one_run(out) == 4 and pair_pes(tmp_path / "r.json") == 4
+        (tmp_path / "other.json").unlink()
+        (tmp_path / "other.run.json").unlink()
     code, _, err = run_cli(run_args(fc_npz, out, 8), capsys)
     assert code == 0, err
     assert one_run(out) == 8
@@ -156,11 +166,70 @@ def test_sigkill_leaves_one_run_and_the_next_run_removes_the_litter(fc_npz, tmp_
     names = sorted(p.name for p in tmp_path.iterdir())
     if at == "pre-commit":
         assert names == ["out"]
-    else:  # killed between committing the --json pair and swapping the directory: the pair is whole
+    else:
         assert names == ["out", "r.json", "r.run.json"]
-        report = json.loads((tmp_path / "r.json").read_text())
-        meta = json.loads((tmp_path / "r.run.json").read_text())
-        assert report["arch"]["num_pes"] == 4 and "num_pes=4" in meta["command"]
+        assert pair_pes(tmp_path / "r.json") == 4
+
+
+def pair_pes(json_path: Path) -> int:
+    """The PE count of the ``run --json`` pair at ``json_path``; fails if report and run record differ."""
+    report = json.loads(json_path.read_text())
+    meta = json.loads(json_path.with_name(json_path.stem + ".run.json").read_text())
+    recorded = int(next(a for a in meta["command"] if a.startswith("num_pes=")).split("=")[1])
+    assert report["arch"]["num_pes"] == recorded, f"{json_path} pairs a report of {report['arch']['num_pes']} PEs " \
+                                                  f"with the run record of {recorded}"
+    return recorded
+
+
+def json_args(fc_npz: Path, json_path: Path, num_pes: int) -> list[str]:
+    return ["run", str(TINY), str(fc_npz), "--set", f"num_pes={num_pes}", "--json", str(json_path)]
+
+
+@pytest.mark.parametrize("at, kept", [("pre-commit", 2), ("after-journal", 4), ("between-renames", 4)])
+def test_sigkill_anywhere_in_the_json_pairs_commit_leaves_one_whole_pair(at, kept, fc_npz, tmp_path, capsys):
+    """kill -9 before the journal (the old pair stays), after it, or between the two renames (the new pair
+    is completed by the next eiesim write into the directory): never a new report beside an old run record."""
+    pair = tmp_path / "r.json"
+    code, _, err = run_cli(json_args(fc_npz, pair, 2), capsys)
+    assert code == 0, err
+    proc = start({"at": at, "signal": "SIGKILL"}, json_args(fc_npz, pair, 4))
+    proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == -signal.SIGKILL
+    if at == "between-renames":  # the fault really happened: on disk, the report is new and the record old
+        assert json.loads(pair.read_text())["arch"]["num_pes"] == 4
+        assert "num_pes=2" in json.loads((tmp_path / "r.run.json").read_text())["command"]
+    code, _, err = run_cli(json_args(fc_npz, tmp_path / "next.json", 1), capsys)  # any write into the directory
+    assert code == 0, err
+    assert pair_pes(pair) == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["next.json", "next.run.json", "r.json", "r.run.json"]
+
+
+def test_a_set_is_flushed_before_its_renames_and_its_directory_after(tmp_path, monkeypatch):
+    """fsync order of an OutputSet commit: every temporary before any rename, the directory after the last."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst, **kw):
+        events.append(("rename", str(dst)))
+        real_replace(src, dst, **kw)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    outputs = OutputSet()
+    outputs.add_file(tmp_path / "a.json", "{}")
+    outputs.add_file(tmp_path / "a.run.json", "[]")
+    outputs.commit()
+    renames = [i for i, (kind, _) in enumerate(events) if kind == "rename"]
+    assert [events[i][1] for i in renames] == [str(tmp_path / "a.json"), str(tmp_path / "a.run.json")]
+    flushed_before = {path for kind, path in events[:renames[0]] if kind == "fsync"}
+    assert sum(TEMP_MARK in p and p.endswith(".json") for p in flushed_before) == 2  # both temporaries
+    assert any(p.startswith(str(tmp_path / JOURNAL_PREFIX)) for p in flushed_before)  # and the journal
+    assert ("fsync", str(tmp_path)) in events[renames[-1]:]
+    assert sorted(os.listdir(tmp_path)) == ["a.json", "a.run.json"]
 
 
 def test_file_size_limit_fails_cleanly_before_replacing_anything(fc_npz, tmp_path, capsys):

@@ -136,3 +136,11 @@ def test_import_stays_light():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_public_sweeps_point_limit_is_the_grids():
+    import inspect
+
+    from eiesim.sweeps.grid import MAX_GRID_POINTS
+
+    assert inspect.signature(eiesim.sweep).parameters["max_points"].default == MAX_GRID_POINTS

@@ -144,3 +144,24 @@ def test_failed_point_in_worker_pool_keeps_the_others(fc_workload, tmp_path, mon
     monkeypatch.setattr(points_mod, "evaluate_point", real)
     again = sweep(TINY, fc_workload, ["num_pes=1,2,4"], out, workers=2)
     assert (again.computed, again.reused) == (1, 2)
+
+
+def test_a_grid_above_the_point_limit_is_refused_before_any_work(fc_workload, tmp_path, capsys):
+    """Issue 22: a grid of 10^6 points built (and validated) every architecture first -- 1.6 GB, no output."""
+    from _support import run_cli
+
+    hundred = ",".join(str(v) for v in range(1, 101))
+    out = tmp_path / "sw"
+    args = ["sweep", str(TINY), str(fc_workload), "--set", f"act_regs_per_pe={hundred}",
+            "--set", f"fifo_depth={hundred}", "--set", f"clock_mhz={hundred}", "--out", str(out)]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "the grid has 1,000,000 points, more than the limit of 10,000" in err and "--max-points" in err
+    assert not out.exists()
+    with pytest.raises(UsageError, match="the grid has 2 points, more than the limit of 1"):
+        sweep(TINY, fc_workload, ["num_pes=1,2"], tmp_path / "sw2", max_points=1)
+    assert not (tmp_path / "sw2").exists()
+    code, _, err = run_cli(["sweep", str(TINY), str(fc_workload), "--set", "num_pes=1,2", "--out", str(out),
+                            "--workers", "1", "--max-points", "2"], capsys)  # the limit is the caller's to raise
+    assert code == 0, err
+    assert len((out / "results.csv").read_text().splitlines()) == 3

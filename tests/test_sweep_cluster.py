@@ -12,6 +12,7 @@ processes on 127.0.0.1, started and stopped by this module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -82,9 +83,9 @@ def _wait(condition, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dask")
+@contextlib.contextmanager
+def _start_cluster(d: Path, workers: int = 2):
+    """A scheduler on 127.0.0.1 and ``workers`` nannies (with the counting preload), all real processes."""
     config, log, sched_file = d / "config.json", d / "evaluations.log", d / "scheduler.json"
     config.write_text("{}")
     env = dict(os.environ, EIESIM_TEST_DASK_CONFIG=str(config), EIESIM_TEST_DASK_LOG=str(log),
@@ -99,20 +100,27 @@ def cluster(tmp_path_factory):
         address = json.loads(sched_file.read_text())["address"]
         nannies = [subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
                                      "--no-dashboard", "--name", f"w{i}", "--preload", str(PRELOAD)], env=env,
-                                    start_new_session=True, **quiet) for i in range(2)]
+                                    start_new_session=True, **quiet) for i in range(workers)]
         c = Cluster(address, scheduler, nannies, config, log)
-        c.wait_for_workers(2)
+        c.wait_for_workers(workers)
         yield c
     finally:
         for proc in nannies:
-            with __import__("contextlib").suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-        scheduler.terminate()
+        if scheduler.poll() is None:
+            scheduler.terminate()
         for proc in [*nannies, scheduler]:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with _start_cluster(tmp_path_factory.mktemp("dask")) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +219,28 @@ def test_bad_dask_address_is_one_line(address, expected, fc_npz, tmp_path, capsy
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in err, err
+
+
+def test_losing_the_scheduler_says_what_was_kept_and_the_same_command_resumes(fc_npz, serial_rows, tmp_path):
+    """Issue 22: a scheduler killed mid-sweep read "an operating-system call failed (OSError ...)"."""
+    (tmp_path / "dask").mkdir()
+    with _start_cluster(tmp_path / "dask", workers=1) as own:
+        own.configure(slow_s=1.0)
+        out = tmp_path / "sweep"
+        proc = _sweep_cli(own, fc_npz, out)
+        _wait(lambda: list((out / "points").glob("*.json")) if (out / "points").exists() else None, "a stored point")
+        own.scheduler.send_signal(signal.SIGKILL)
+        own.scheduler.wait(WAIT_S)
+        _, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    kept = sorted((out / "points").glob("*.json"))
+    assert 1 <= len(kept) < 8
+    assert lines[0].startswith(f"eiesim: error: --dask {own.address}: lost the Dask scheduler")
+    assert f"the {len(kept)} finished point(s) of 8 are stored in {out}" in lines[0]
+    assert "rerun the same command" in lines[0]
+    # What was kept verifies, and the rerun (here on this machine) computes only the rest.
+    again = sweep(TINY, fc_npz, [VALUES], out)
+    assert (again.reused, again.computed, again.rejected) == (len(kept), 8 - len(kept), [])
+    assert again.rows == serial_rows

@@ -20,12 +20,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _support import run_cli
 
 from eiesim.network.synthetic import eie_fc_layer
 from eiesim.network.workload_file import save_workload
-from eiesim.sweeps.store import ResultStore, envelope
+from eiesim.sweeps.points import METRIC_COLUMNS
+from eiesim.sweeps.store import ResultStore, check_point, envelope
 from eiesim.sweeps.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,3 +246,55 @@ def test_workers_exit_when_the_sweep_is_killed(tmp_path):
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left, "worker processes outlived their sweep"
+
+
+def test_a_multi_image_sweep_resumes_its_points_whose_means_are_not_integers(fc_npz, tmp_path):
+    """Issue 22: each stored point of several images holds *mean* cycles, which the store used to refuse as
+    'not a non-negative integer', so every rerun recomputed everything while warning."""
+    rng = np.random.default_rng(5)
+    images = []
+    for i, density in enumerate((0.3, 0.75)):
+        x = np.where(rng.random(256) < density, rng.integers(1, 8, 256), 0).astype(np.float32)
+        images.append(tmp_path / f"x{i}.npy")
+        np.save(images[-1], x)
+    out = tmp_path / "sweep"
+    first = sweep(TINY, fc_npz, ["num_pes=1,2"], out, input=[str(p) for p in images])
+    assert first.computed == 2
+    means = [row["cycles"] for row in first.rows]
+    assert any(m != int(m) for m in means), means  # the case of the issue: a mean of x.5 cycles
+    again = sweep(TINY, fc_npz, ["num_pes=1,2"], out, input=[str(p) for p in images])
+    assert (again.computed, again.reused, again.rejected) == (0, 2, [])
+    assert again.rows == first.rows
+
+
+def _stored_row(**metrics):
+    return {"point": "k", "cycles": 10, "time_us": 1.0, "frames_per_s": 1.0, "energy_uj": 1.0,
+            "chip_power_mw": 1.0, "pe_area_um2": 1.0, "chip_area_mm2": 1.0, "load_balance_efficiency": 0.5,
+            "padding_entries": 0, "dram_bytes": 4, "functional": "pass", **metrics}
+
+
+MEANS = {"images": 2, "cycles_min": 10, "cycles_max": 11, "time_us_min": 1.0, "time_us_max": 1.0,
+         "energy_uj_min": 1.0, "energy_uj_max": 1.0}
+
+
+@pytest.mark.parametrize("row, reason", [
+    (_stored_row(), None),
+    (_stored_row(cycles=10.5, **MEANS), None),                     # a mean over two images
+    (_stored_row(cycles=10.5), "cycles = 10.5 is not a non-negative integer"),  # one image: a count
+    (_stored_row(energy_uj=float("nan")), "energy_uj = nan is not a non-negative finite number"),
+    (_stored_row(time_us=float("inf")), "time_us = inf is not a non-negative finite number"),
+    (_stored_row(load_balance_efficiency=float("nan")), "load_balance_efficiency = nan is not a number in [0, 1]"),
+    (_stored_row(load_balance_efficiency=1.78), "load_balance_efficiency = 1.78 is not a number in [0, 1]"),
+    (_stored_row(cycles=float("nan"), **MEANS), "cycles = nan is not a non-negative finite number"),
+    (_stored_row(cycles=10.5, **{**MEANS, "cycles_min": 9.5}), "cycles_min = 9.5 is not a non-negative integer"),
+    (_stored_row(cycles=10.5, **{k: v for k, v in MEANS.items() if k != "energy_uj_max"}),
+     "the metric 'energy_uj_max' is missing"),
+])
+def test_stored_points_validate_by_the_schema_of_what_is_stored(row, reason):
+    data = json.loads(json.dumps(envelope("k", row)))  # through JSON as the store writes it (NaN -> NaN)
+    if reason is None:
+        assert check_point(data, "k", METRIC_COLUMNS) == row
+    else:
+        with pytest.raises(ValueError) as info:
+            check_point(data, "k", METRIC_COLUMNS)
+        assert str(info.value).startswith(reason)

@@ -413,7 +413,7 @@ def test_layer_statistics_are_defined_once_in_the_contract():
     )
 
     busy = np.array([7, 4, 5, 5])  # section 4: busy cycles of PEs 0..3 in the 17-cycle round
-    assert load_balance_efficiency(busy, 17) == pytest.approx(21 / (4 * 17))
+    assert load_balance_efficiency(busy, 4 * 17) == pytest.approx(21 / (4 * 17))
     assert load_balance_efficiency(busy, 0) == 1.0
     assert layer_cycles(3, 0, 17, 0) == 20
     assert time_efficiency(21, 4, 20) == pytest.approx(21 / 4 / 20) and time_efficiency(0, 4, 0) == 1.0
@@ -423,3 +423,30 @@ def test_layer_statistics_are_defined_once_in_the_contract():
     assert PE_CYCLE_CLASSES == ("busy", "empty", "starved", "stalled", "drain")
     assert stall_breakdown(per_pe) == {"busy": 21, "empty": 6, "starved": 17, "stalled": 0, "drain": 24}
     assert sum(stall_breakdown(per_pe).values()) == 4 * 17
+
+
+def test_load_balance_of_pixel_groups_divides_by_the_compute_phases_the_busy_cycles_lie_in():
+    """Issue 22: the slowest group (by load + compute + store) need not have the longest compute phase; dividing
+    every group's busy cycles by N x the slowest group's compute cycles gave values above 1 (1.78 measured)."""
+    from eiesim.timing.contract import (
+        ComputeTotals,
+        GroupRun,
+        PhaseTotals,
+        combine_groups,
+        compute_phase_pe_cycles,
+        load_balance_efficiency,
+    )
+
+    def group(compute, busy, load, store):  # two PEs; each PE's five classes add up to the compute cycles
+        busy = np.array(busy)
+        return GroupRun(ComputeTotals(num_pes=2, compute_cycles=compute, busy=busy, stalled=compute - busy),
+                        PhaseTotals(1, load, 0, store, 0))
+
+    # group 0: compute 10 (busy 9 + 9), load + store 40 -> 50 cycles, the slowest;
+    # group 1: compute 30 (busy 28 + 28), load + store 10 -> 40 cycles.
+    timing = combine_groups([group(10, [9, 9], 30, 10), group(30, [28, 28], 5, 5)])
+    assert timing.slowest == 0 and timing.compute.compute_cycles == 10
+    per_pe = {name: getattr(timing.compute, name) for name in ("busy", "empty", "starved", "stalled", "drain")}
+    assert compute_phase_pe_cycles(per_pe) == 2 * 10 + 2 * 30
+    assert load_balance_efficiency(timing.compute.busy, compute_phase_pe_cycles(per_pe)) == pytest.approx(74 / 80)
+    assert 74 / (4 * 10) > 1  # what the old definition reported

@@ -34,13 +34,16 @@ from eiesim.render.bounded_tables import shown
               help="Run points on a Dask distributed cluster ('local' starts one).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table (columns and rows) as JSON to this file.")
+@click.option("--max-points", type=click.IntRange(1), default=None, metavar="N",
+              help="Largest grid accepted (default 10,000; a larger grid is refused before any work).")
 def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Path | None, images: tuple[str, ...],
-                  workers: int, dask_address: str | None, json_path: Path | None) -> None:
+                  workers: int, dask_address: str | None, json_path: Path | None, max_points: int | None) -> None:
     """Simulate every combination of the --set values; finished points survive interruption."""
     import json
 
     from eiesim.cli.tables import out_console
     from eiesim.outputs.commit import write_text
+    from eiesim.sweeps.grid import MAX_GRID_POINTS
     from eiesim.sweeps.sweep import sweep
 
     for path in (arch, workload):
@@ -60,7 +63,8 @@ def sweep_command(arch: Path, workload: Path, sets: tuple[str, ...], out_dir: Pa
             progress.update(task, completed=done, total=total)
 
         result = sweep(arch, workload, list(sets), out_dir, input=list(images) or None, workers=workers,
-                       dask_address=dask_address, on_point=on_point, command=(root.obj or {}).get("argv"))
+                       dask_address=dask_address, on_point=on_point, command=(root.obj or {}).get("argv"),
+                       max_points=max_points or MAX_GRID_POINTS)
     wall = time.perf_counter() - t0
     out = out_console()
     out.print(_results_table(result, f"sweep of {workload.name} on {arch.name}"))

@@ -129,6 +129,9 @@ def _load_dense(path: Path) -> DenseModel:
                                  f"{spec.weight_shape}", path)
         if b.shape != (spec.out_channels,):
             raise ModelFileError(f"{where}: L{i}.bias has shape {b.shape}, expected ({spec.out_channels},)", path)
+        if w.size == 0:
+            raise ModelFileError(f"{where}: L{i}.weight has shape {w.shape}, no elements; a layer needs at least "
+                                 "one output and one input", path)
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise ModelFileError(f"{where}: weights or bias hold NaN or Inf", path)
         layers.append(DenseLayer(spec, w.astype(np.float32), b.astype(np.float32), extra))

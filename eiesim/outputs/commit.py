@@ -8,6 +8,12 @@
   full disk or a bad path fails before anything is replaced), then all are renamed in
   one commit, under a lock on their directory so that concurrent eiesim processes
   commit one after the other, with SIGINT/SIGTERM held back until the commit is over.
+  A set of more than one output is journaled first (``eiesim.outputs.journal``): a
+  process killed (SIGKILL) between two renames leaves a journal that the next eiesim
+  write into that directory rolls forward, so the set is the old one or the new one,
+  never a mix.
+* **Durability**: every temporary is fsync'ed before it is renamed and its directory
+  after, so a power cut cannot leave a completed rename in front of an empty file.
 * **Output directories** (``run --out DIR``, ``reproduce eie-figures --out DIR``): the
   whole directory is built as a temporary directory and swapped into place in one
   ``renameat2(RENAME_EXCHANGE)`` (two renames where the file system cannot exchange),
@@ -35,6 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from eiesim.errors import OutputError
+from eiesim.outputs.journal import recover_journals, write_journal
 from eiesim.outputs.paths import nearest_existing, os_problem, output_error
 from eiesim.outputs.temporaries import (
     TEMP_MARK,
@@ -46,6 +53,31 @@ from eiesim.outputs.temporaries import (
 )
 
 _COMMITTED: list[Path] = []
+
+
+def _fsync_path(path: Path) -> None:
+    """Flush ``path`` (a file, or a directory's entries) to stable storage.
+
+    Before a rename, the temporary's data; after it, the directory holding the new name --
+    so a power cut never leaves a completed rename in front of an empty file.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EROFS, errno.EBADF):  # file systems that cannot sync a directory
+            raise
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    """Flush a finished temporary: a file, or a directory with every file in it and the directory itself."""
+    if path.is_dir() and not path.is_symlink():
+        for entry in os.listdir(path):
+            if (path / entry).is_file():
+                _fsync_path(path / entry)
+    _fsync_path(path)
 
 
 @contextlib.contextmanager
@@ -115,6 +147,7 @@ def _prepare_parent(target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise output_error(exc, target, "cannot create its directory") from None
+    recover_journals(target.parent, _commit_entry)  # first: a killed commit's temporaries are its new set
     clean_stale_temps(target.parent)
 
 
@@ -148,8 +181,10 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
         try:
             yield tmp
             os.chmod(tmp, _mode_for(target))
+            _fsync_path(tmp)
             with _signals_deferred():
                 os.replace(tmp, target)
+                _fsync_path(target.parent)
                 _COMMITTED.append(target)
         except OSError as exc:
             raise output_error(exc, target) from None
@@ -250,22 +285,39 @@ class OutputSet:
                     os.chmod(tmp, _mode_for(target, 0o777 & ~_umask_bits()))
                 except OSError as exc:
                     raise output_error(exc, target / name if files else target, outcome=_NONE) from None
+            for tmp, _, _, _ in staged:
+                try:
+                    _fsync_tree(tmp)
+                except OSError as exc:
+                    raise output_error(exc, tmp, outcome=_NONE) from None
             done: list[Path] = []
             parents = sorted({str(target.absolute().parent) for _, target, _, _ in staged})
             with _signals_deferred(), contextlib.ExitStack() as locks:
                 for parent in parents:
                     locks.enter_context(_directory_locked(Path(parent)))
+                journal = None
+                if len(staged) > 1:
+                    try:
+                        journal = write_journal([(tmp, target) for tmp, target, _, _ in staged])
+                    except OSError as exc:
+                        raise output_error(exc, staged[0][1], outcome=_NONE) from None
                 for tmp, target, _, is_dir in staged:
                     try:
-                        if is_dir:
-                            _swap_dir(tmp, target)
-                        else:
-                            os.replace(tmp, target)
+                        _commit_entry(tmp, target, is_dir)
                     except OSError as exc:
                         kept = f"; already written: {', '.join(map(str, done))}" if done else ""
+                        if journal is not None:  # a rename the system refuses: the set cannot be completed
+                            journal.close()
                         raise OutputError(f"cannot write ({os_problem(exc)}){kept}", target) from None
                     done.append(target)
                     _COMMITTED.append(target)
+                try:
+                    for parent in parents:
+                        _fsync_path(Path(parent))
+                except OSError as exc:
+                    raise OutputError(f"cannot flush the directory ({os_problem(exc)})", Path(parent)) from None
+                if journal is not None:
+                    journal.close()
             return done
         finally:
             for tmp, _, fd, is_dir in staged:
@@ -273,6 +325,14 @@ class OutputSet:
                     if os.path.lexists(tmp) and os.path.samestat(os.fstat(fd), os.lstat(tmp)):
                         shutil.rmtree(tmp, ignore_errors=True) if is_dir else os.unlink(tmp)
                 os.close(fd)
+
+
+def _commit_entry(tmp: Path, target: Path, is_dir: bool) -> None:
+    """Put one finished temporary of a set in place (its own function: the fault tests stop the process here)."""
+    if is_dir:
+        _swap_dir(tmp, target)
+    else:
+        os.replace(tmp, target)
 
 
 def _write(path: Path, data: str | bytes) -> None:
@@ -325,8 +385,10 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
                 with contextlib.suppress(OSError):
                     os.chmod(tmp / entry, _mode_for(target / entry, stat.S_IMODE(os.stat(tmp / entry).st_mode)))
             os.chmod(tmp, _mode_for(target, 0o777 & ~_umask_bits()))
+            _fsync_tree(tmp)
             with _signals_deferred(), _directory_locked(target.absolute().parent):
                 _swap_dir(tmp, target)
+                _fsync_path(target.parent)
                 _COMMITTED.append(target)
         except OSError as exc:
             raise output_error(exc, target) from None

@@ -71,6 +71,10 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     return header, rows
 
 
+#: Columns every row of an eiesim sweep has (the stored point's key and the first metric).
+SWEEP_ROW_KEYS = ("point", "cycles")
+
+
 def load_sweep_dir(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     """(rows, columns) of a sweep directory: rows from results.jsonl, column order from results.csv."""
     path = Path(path)
@@ -100,6 +104,10 @@ def load_sweep_dir(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         columns = list(seen)
     if not rows:
         raise UsageError("the sweep has no finished points yet", path)
+    missing = [key for key in SWEEP_ROW_KEYS if any(key not in row for row in rows)]
+    if missing:  # any folder with a results.csv is not a sweep: eiesim's rows name their point and its cycles
+        raise UsageError(f"not an eiesim sweep: its results have no {' or '.join(repr(k) for k in missing)} "
+                         "column (written by `eiesim sweep --out DIR`)", path)
     return rows, columns
 
 
@@ -109,6 +117,6 @@ def load_sweep_manifest(path: str | Path) -> dict[str, Any] | None:
     if not target.is_file():
         return None
     data = parse_json(_read_text(target), target, UsageError, parse_constant=_parse_constant)
-    if not isinstance(data, dict):
-        raise UsageError("expected a JSON object (written by `eiesim sweep`)", target)
+    if not isinstance(data, dict) or data.get("kind") != "eiesim-sweep":
+        raise UsageError("not an eiesim sweep manifest (written by `eiesim sweep`)", target)
     return data

@@ -20,6 +20,7 @@ from eiesim.timing.contract import (
     ACTION_NAMES,
     BREAKDOWN_PARTS,
     StorageSummary,
+    compute_phase_pe_cycles,
     load_balance_efficiency,
     real_work_fraction,
     stall_breakdown,
@@ -72,8 +73,11 @@ class LayerStats:
 
     @property
     def load_balance_efficiency(self) -> float:
-        """ALU utilisation during compute: sum_p busy_p / (N x compute_cycles) (timing.contract.statistics)."""
-        return load_balance_efficiency(self.busy_cycles, self.compute_cycles)
+        """ALU utilisation during compute: busy PE cycles / the PE cycles of the compute phases
+        (N x compute_cycles with one pixel group; timing.contract.statistics)."""
+        per_pe = {"busy": self.busy_cycles, "empty": self.empty_cycles, "starved": self.starved_cycles,
+                  "stalled": self.stalled_cycles, "drain": self.drain_cycles}
+        return load_balance_efficiency(self.busy_cycles, compute_phase_pe_cycles(per_pe))
 
     @property
     def time_efficiency(self) -> float:

@@ -4,7 +4,8 @@ The workload and the input are scattered to the workers; when workers die and ta
 copy with them, the next retry scatters them again. Each point runs with one kernel
 thread. ``--dask local`` starts ``workers`` single-threaded worker processes. While
 eiesim reports failures itself, Dask's own log messages are muted. A cluster without any
-worker for :data:`NO_WORKERS_TIMEOUT_S` is an error. The scheduling loop and its retry
+worker for :data:`NO_WORKERS_TIMEOUT_S` is an error; a lost scheduler stops the sweep at once
+(``ClusterLost``: the finished points are stored and the same command resumes). The scheduling loop and its retry
 rules are ``eiesim.sweeps.executors.run_points``'s.
 """
 
@@ -23,7 +24,13 @@ from eiesim.config.arch import arch_from_dict
 from eiesim.errors import EiesimError, SweepError, UsageError
 from eiesim.jit.threads import set_thread_count
 from eiesim.sweeps import points as point_rows
-from eiesim.sweeps.executors import IN_FLIGHT_PER_WORKER, WORKER_STATE, short_text, workload_from_bytes
+from eiesim.sweeps.executors import (
+    IN_FLIGHT_PER_WORKER,
+    WORKER_STATE,
+    ClusterLost,
+    short_text,
+    workload_from_bytes,
+)
 
 #: Seconds a Dask cluster may have no worker at all before the sweep gives up.
 NO_WORKERS_TIMEOUT_S = 120.0
@@ -117,6 +124,7 @@ class DaskRunner:
             if self.cluster is not None:
                 self.cluster.close()
             raise SweepError(f"cannot reach the Dask scheduler ({short_text(exc)})", f"--dask {address}") from None
+        self.address = address
         self.data = (workload_bytes, network_input)
         self.arch_dicts = arch_dicts
         self.scattered: tuple[Any, Any] | None = None
@@ -125,13 +133,29 @@ class DaskRunner:
         self.capacity = max(1, threads) * IN_FLIGHT_PER_WORKER
         self.no_workers_since: float | None = None
 
+    def _lost(self, exc: BaseException | None = None) -> ClusterLost:
+        why = f" ({exc.__class__.__name__}: {short_text(exc)})" if exc is not None and short_text(exc) else ""
+        return ClusterLost(f"lost the Dask scheduler{why}", f"--dask {self.address}")
+
+    def _scheduler_gone(self) -> bool:
+        """The client lost its scheduler: it is reconnecting or closed (a worker's death leaves it running)."""
+        return getattr(self.client, "status", "running") not in ("running", "newly-created")
+
     def _scatter(self) -> None:
-        self.scattered = (self.client.scatter(self.data[0], broadcast=True, hash=False),
-                          self.client.scatter(self.data[1], broadcast=True, hash=False))
+        try:
+            self.scattered = (self.client.scatter(self.data[0], broadcast=True, hash=False),
+                              self.client.scatter(self.data[1], broadcast=True, hash=False))
+        except (OSError, TimeoutError) as exc:
+            raise self._lost(exc) from None
 
     def submit(self, i: int) -> Any:
         assert self.scattered is not None
-        return self.client.submit(_dask_point, *self.scattered, self.arch_dicts(i), pure=False)
+        if self._scheduler_gone():
+            raise self._lost()
+        try:
+            return self.client.submit(_dask_point, *self.scattered, self.arch_dicts(i), pure=False)
+        except (OSError, TimeoutError) as exc:
+            raise self._lost(exc) from None
 
     def wait(self, handles: list[Any]) -> list[tuple[Any, Any]]:
         from distributed import wait as dask_wait
@@ -159,6 +183,8 @@ class DaskRunner:
         return out
 
     def _check_workers(self) -> None:
+        if self._scheduler_gone():
+            raise self._lost()
         try:
             workers = self.client.scheduler_info().get("workers", {})
         except Exception:  # noqa: BLE001 -- the scheduler is unreachable: its futures will fail
@@ -176,6 +202,8 @@ class DaskRunner:
     def retryable(self, exc: BaseException) -> bool:
         if isinstance(exc, EiesimError):
             return False
+        if self._scheduler_gone():  # not the point's fault, and no retry can succeed: stop here
+            raise self._lost(exc)
         from distributed import CancelledError
         from distributed.comm.core import CommClosedError
         from distributed.scheduler import KilledWorker

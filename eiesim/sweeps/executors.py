@@ -128,6 +128,13 @@ def run_points(todo: Sequence[int], runner: Any, keys: Sequence[str], store: Any
     return stats
 
 
+class ClusterLost(SweepError):
+    """The machinery running the points is gone (the Dask scheduler died or became unreachable).
+
+    Raised by a runner; ``sweep`` adds what was kept and that the same command resumes.
+    """
+
+
 def raise_failures(failures: list[tuple[int, BaseException]] | list[BaseException], out_dir: str | Path | None,
                    describe: Callable[[int], str] | None = None) -> None:
     """After every other point is stored: re-raise a user error as is, wrap anything else in SweepError."""

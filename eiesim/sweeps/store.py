@@ -11,6 +11,17 @@ valid value; anything else -- a truncated file, ``[]``, ``{}``, a hand-edited
 ``"cycles": -5``, a file of an older eiesim -- is *rejected* (the sweep says which and
 why) and recomputed. Files are written with ``eiesim.outputs.commit`` (complete or absent).
 
+What the rules are (``METRIC_RULES``): counts (cycles, padding entries, DRAM bytes) are
+non-negative integers, amounts non-negative finite numbers, fractions in [0, 1]; NaN and
+infinities are rejected everywhere. A point of several images (``images`` > 1) stores the
+*means* over its images, so its counts are non-negative finite numbers and its ``_min`` /
+``_max`` columns follow the one-image rules (``MEAN_METRIC_RULES``).
+
+What the checksum protects against: accidental damage -- a truncated or half-copied file, a
+flipped byte, a careless hand edit. It is not a signature: anyone with write access to the
+directory can write a point with a matching checksum (the algorithm is documented), so a
+sweep directory must be as trusted as the results it holds.
+
 Claims: before computing a point a sweep takes an exclusive, non-blocking ``flock`` on
 ``points/<key>.claim``. A second sweep into the same directory skips points claimed by
 the first, computes the others, and at the end waits for the first sweep's claims and
@@ -37,7 +48,7 @@ from typing import Any
 from eiesim.errors import EiesimError, OutputError, SweepError
 from eiesim.inputs.text import parse_json, read_text
 from eiesim.outputs.commit import OutputSet, write_text
-from eiesim.sweeps.points import METRIC_COLUMNS
+from eiesim.sweeps.points import METRIC_COLUMNS, SPREAD_METRICS
 
 try:
     import fcntl
@@ -54,32 +65,54 @@ TABLES_INTERVAL_S = 1.0
 
 # -- validating a stored point ---------------------------------------------------------
 
+def _number(v: Any) -> bool:
+    """A finite JSON number (NaN and infinities are not measurements)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _nonneg_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def _nonneg_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and (math.isnan(v) or v >= 0)
+    return _number(v) and v >= 0
 
 
 def _fraction(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+    return _number(v) and 0.0 <= v <= 1.0
 
 
-#: What each metric of a row must be (a stored row failing any of these is recomputed).
+_COUNT = (_nonneg_int, "a non-negative integer")
+_MEAN_COUNT = (_nonneg_number, "a non-negative finite number (a mean over the point's images)")
+_AMOUNT = (_nonneg_number, "a non-negative finite number")
+
+#: What each metric of a one-image row must be (a stored row failing any of these is recomputed).
 METRIC_RULES: dict[str, tuple[Any, str]] = {
-    "cycles": (_nonneg_int, "a non-negative integer"),
-    "time_us": (_nonneg_number, "a non-negative number"),
-    "frames_per_s": (_nonneg_number, "a non-negative number"),
-    "energy_uj": (_nonneg_number, "a non-negative number"),
-    "chip_power_mw": (_nonneg_number, "a non-negative number"),
-    "pe_area_um2": (_nonneg_number, "a non-negative number"),
-    "chip_area_mm2": (_nonneg_number, "a non-negative number"),
+    "cycles": _COUNT,
+    "time_us": _AMOUNT,
+    "frames_per_s": _AMOUNT,
+    "energy_uj": _AMOUNT,
+    "chip_power_mw": _AMOUNT,
+    "pe_area_um2": _AMOUNT,
+    "chip_area_mm2": _AMOUNT,
     "load_balance_efficiency": (_fraction, "a number in [0, 1]"),
-    "padding_entries": (_nonneg_int, "a non-negative integer"),
-    "dram_bytes": (_nonneg_int, "a non-negative integer"),
+    "padding_entries": _COUNT,
+    "dram_bytes": _COUNT,
     "functional": (lambda v: v in ("pass", "fail", "n/a"), "'pass', 'fail' or 'n/a'"),
 }
+#: A row of several images (``images`` > 1) holds *means*: its counts are numbers, not integers;
+#: its ``_min`` / ``_max`` columns are what one image measured.
+MEAN_METRIC_RULES: dict[str, tuple[Any, str]] = {
+    **{k: (_MEAN_COUNT if rule is _COUNT else rule) for k, rule in METRIC_RULES.items()},
+    **{f"{k}_{end}": METRIC_RULES[k] for k in SPREAD_METRICS for end in ("min", "max")},
+}
+
+
+def rules_for(row: dict[str, Any]) -> dict[str, tuple[Any, str]]:
+    """The rules a stored row is checked by: one image's, or (``images`` > 1) those of means."""
+    images = row.get("images", 1)
+    return MEAN_METRIC_RULES if isinstance(images, int) and not isinstance(images, bool) and images > 1 \
+        else METRIC_RULES
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -110,10 +143,13 @@ def check_point(data: Any, key: str, metrics: tuple[str, ...]) -> dict[str, Any]
         raise ValueError("'row' is not an object")
     if row.get("point") != key:
         raise ValueError(f"'row.point' is {row.get('point')!r}, not {key}")
+    rules = rules_for(row)
+    if rules is MEAN_METRIC_RULES:
+        metrics = (*metrics, *(k for k in MEAN_METRIC_RULES if k not in METRIC_RULES))
     for name in metrics:
         if name not in row:
             raise ValueError(f"the metric {name!r} is missing")
-        rule = METRIC_RULES.get(name)
+        rule = rules.get(name)
         if rule is not None and not rule[0](row[name]):
             raise ValueError(f"{name} = {row[name]!r} is not {rule[1]}")
     return row
@@ -236,5 +272,5 @@ class ResultStore:
         tables.commit()
 
 
-__all__ = ["Claim", "METRIC_RULES", "POINT_FORMAT", "POINT_VERSION", "Rejected", "ResultStore", "check_point",
-           "envelope"]
+__all__ = ["Claim", "MEAN_METRIC_RULES", "METRIC_RULES", "POINT_FORMAT", "POINT_VERSION", "Rejected", "ResultStore",
+           "check_point", "envelope"]

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from eiesim.config.arch import ArchConfig, read_arch_file
-from eiesim.errors import EiesimError, UsageError
+from eiesim.errors import EiesimError, SweepError, UsageError
 from eiesim.inputs.images import expand_image_specs, image_label
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.workload import Workload
@@ -46,8 +46,8 @@ from eiesim.run.keywords import renamed_input
 from eiesim.run.provenance import array_digest, file_digest, model_digest
 from eiesim.sweeps import points as point_rows
 from eiesim.sweeps.dask_runner import DaskRunner, check_dask_address, quiet_dask_logs
-from eiesim.sweeps.executors import PoolRunner, RunStats, SerialRunner, raise_failures, run_points
-from eiesim.sweeps.grid import SweepPoint, auto_keys, expand_grid, grid_strings, resolved_columns
+from eiesim.sweeps.executors import ClusterLost, PoolRunner, RunStats, SerialRunner, raise_failures, run_points
+from eiesim.sweeps.grid import MAX_GRID_POINTS, SweepPoint, auto_keys, expand_grid, grid_strings, resolved_columns
 from eiesim.sweeps.keys import inputs_digest
 from eiesim.sweeps.points import BREAKDOWN_COLUMNS, METRIC_COLUMNS, SPREAD_METRICS, WARNING_SEPARATOR, table_row
 from eiesim.sweeps.store import Rejected, ResultStore
@@ -106,6 +106,7 @@ def sweep(
     on_point: Callable[[int, int], None] | None = None,
     command: Sequence[str] | None = None,
     image: Any = None,
+    max_points: int = MAX_GRID_POINTS,
 ) -> SweepResult:
     """Run (or resume) a sweep; returns the table.
 
@@ -116,7 +117,8 @@ def sweep(
     photo: ``eiesim.network.network_input.default_input``), a path or bundled photo name, or
     a list of them (each point then simulates every image; see ``points.evaluate_point``).
     ``out_dir``: the store of points (a resumed sweep reuses them). ``command``: the command
-    line, recorded in ``manifest.json``. ``image``: the old name of ``input`` (deprecated; warns).
+    line, recorded in ``manifest.json``. ``image``: the old name of ``input`` (deprecated; warns). ``max_points``: the largest grid accepted
+    (``grid.MAX_GRID_POINTS`` by default); a larger one is refused before any work.
     """
     input = renamed_input(input, image, "image", "sweep")
     if dask_address is not None:
@@ -132,7 +134,7 @@ def sweep(
     else:
         raise UsageError(f"sweep: the architecture is an ArchConfig, a YAML path, a dict or None, "
                          f"not {type(arch).__name__}")
-    points = expand_grid(base, grid, source)
+    points = expand_grid(base, grid, source, max_points)
     workload_path: Path | None = None
     if isinstance(workload, Workload):
         loaded, data = workload, workload_bytes(workload)
@@ -195,10 +197,16 @@ def sweep(
             runner = _runner(points, loaded, data, network_input, workers, dask_address)
             try:
                 stats = run_points(todo, runner, keys, store, finish, stored_by_another_sweep)
-            except BaseException:  # interrupted: the tables still show every point stored so far
+            except BaseException as exc:  # interrupted: the tables still show every point stored so far
                 if store:
                     with contextlib.suppress(EiesimError):
                         store.write_tables([table_row(r) for r in stored if r is not None], columns)
+                if isinstance(exc, ClusterLost):
+                    kept = sum(r is not None for r in stored)
+                    where = (f"the {kept} finished point(s) of {len(points)} are stored in {out_dir} (results.csv "
+                             "lists them): rerun the same command to compute only the rest"
+                             if store else "nothing was stored (no output directory)")
+                    raise SweepError(f"{exc.message}; {where}", exc.source) from None
                 raise
             finally:
                 runner.close()

@@ -30,6 +30,7 @@ import numpy as np
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.importers.caffe.prototxt import topology_from_prototxt
 from eiesim.inputs.files import require_regular_file
+from eiesim.network.memory import check_workload_memory
 from eiesim.network.topologies import SQUEEZENET_INPUT_SHAPE, SQUEEZENET_PREPROCESS, LayerSpec, squeezenet_topology
 from eiesim.network.workload import Layer, Workload, infer_shapes
 
@@ -147,4 +148,6 @@ def import_dc(net_path: str | Path, prototxt_path: str | Path | None = None) -> 
         wl._shapes = infer_shapes(wl, net_path)
     except WorkloadError as exc:  # a prototxt whose graph does not close
         raise ModelFileError(f"decoded layers do not form a valid graph: {exc.message}", net_path) from None
+    # The budget every loader applies (an input of 3 x 2^20 x 2^20 imported fine, then every command refused it).
+    check_workload_memory(wl, prototxt_path if prototxt_path is not None else net_path)
     return wl

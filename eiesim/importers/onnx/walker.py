@@ -357,7 +357,16 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
     """
     path = Path(path)
     model = read_model(path)
-    return GraphWalker(model, path, input_shape, progress).run()
+    return _nonempty(GraphWalker(model, path, input_shape, progress).run(), path)
+
+
+def _nonempty(dense: DenseModel, path: Path) -> DenseModel:
+    """``dense``, or a ModelFileError for a zero-size layer (it computes nothing and divides by zero downstream)."""
+    for dl in dense.layers:
+        if dl.weight.size == 0:
+            raise ModelFileError(f"layer {dl.spec.name!r}: its weight has shape {tuple(dl.weight.shape)}, no "
+                                 "elements; a layer needs at least one output and one input", path)
+    return dense
 
 
 def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
@@ -371,7 +380,7 @@ def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None 
     path = Path(path)
     walker = GraphWalker(read_model(path), path, input_shape, progress)
     try:
-        return walker.run(), walker.coverage, None
+        return _nonempty(walker.run(), path), walker.coverage, None
     except ModelFileError as exc:
         if not walker.coverage:
             raise

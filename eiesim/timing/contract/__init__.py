@@ -25,9 +25,9 @@ Parameters: the symbols N, D, L, P, W...  ``TimingParams``, ``ACT_BYTES``       
    recurrence, its end, the drop rule,    engines are held to it, the trace draws from it)
    per-PE statistics
 3. What a layer's rounds add up to; the   ``ComputeTotals``, ``PE_CYCLE_CLASSES``,               ``statistics``
-   layer statistics                       ``layer_cycles``, ``load_balance_efficiency``,
-                                          ``time_efficiency``, ``real_work_fraction``,
-                                          ``stall_breakdown``
+   layer statistics                       ``layer_cycles``, ``compute_phase_pe_cycles``,
+                                          ``load_balance_efficiency``, ``time_efficiency``,
+                                          ``real_work_fraction``, ``stall_breakdown``
 3. Action counts (what the cost models    ``ACTIONS`` / ``ACTION_NAMES``, ``CLOCK_ACTIONS``,     ``actions``
    price)                                 ``layer_actions``
 2. Layers on one timeline                 ``sequence_layers``                                    ``sequence``
@@ -67,6 +67,7 @@ from eiesim.timing.contract.sequence import LayerSpan, PhaseCycles, sequence_lay
 from eiesim.timing.contract.statistics import (
     PE_CYCLE_CLASSES,
     ComputeTotals,
+    compute_phase_pe_cycles,
     layer_cycles,
     load_balance_efficiency,
     real_work_fraction,
@@ -81,7 +82,7 @@ __all__ = [
     "ACTIONS", "ACTION_NAMES", "ACT_BYTES", "CHIP_CYCLES", "CLOCK_ACTIONS", "PE_CYCLES", "PE_CYCLE_CLASSES",
     "ComputeTotals", "LayerGeometry", "LayerIo", "LayerSpan", "PhaseCycles", "PhaseTotals", "RoundSpec",
     "RoundTimeline", "StorageSummary", "TimingParams", "check_codebook_bits", "layer_actions", "layer_cycles",
-    "layer_geometry", "layer_io", "load_balance_efficiency", "phase_totals", "real_work_fraction",
-    "resolve_storage", "round_schedule", "round_timeline", "sequence_layers", "stall_breakdown",
+    "layer_geometry", "layer_io", "compute_phase_pe_cycles", "load_balance_efficiency", "phase_totals",
+    "real_work_fraction", "resolve_storage", "round_schedule", "round_timeline", "sequence_layers", "stall_breakdown",
     "time_efficiency",
 ]

@@ -5,8 +5,8 @@
 * ``PE_CYCLE_CLASSES``: the five classes a PE's cycles of a round fall in; they add up
   to the round's length C ("Per-PE statistics of a round").
 * The layer statistics of the report, defined once ("Layer statistics"):
-  ``layer_cycles``, ``load_balance_efficiency``, ``time_efficiency``,
-  ``real_work_fraction`` and ``stall_breakdown``.
+  ``layer_cycles``, ``compute_phase_pe_cycles``, ``load_balance_efficiency``,
+  ``time_efficiency``, ``real_work_fraction`` and ``stall_breakdown``.
 """
 
 from __future__ import annotations
@@ -98,10 +98,25 @@ def layer_cycles(io_cycles: int, load_cycles: int, compute_cycles: int, store_cy
     return io_cycles + load_cycles + compute_cycles + store_cycles
 
 
-def load_balance_efficiency(busy: np.ndarray, compute_cycles: int) -> float:
-    """ALU utilisation during the compute phases: sum_p busy_p / (N x compute_cycles) (1.0 with no compute)."""
-    n = len(busy)
-    return float(busy.sum()) / (n * compute_cycles) if compute_cycles else 1.0
+def compute_phase_pe_cycles(per_pe: Mapping[str, np.ndarray]) -> int:
+    """The PE cycles of the compute phases the PEs worked in: every class of ``PE_CYCLE_CLASSES`` summed.
+
+    Each PE's classes add up to its group's compute cycles, so this is N x compute_cycles
+    with one pixel group and sum_g N' x C_g with several.
+    """
+    return sum(int(per_pe[name].sum()) for name in PE_CYCLE_CLASSES)
+
+
+def load_balance_efficiency(busy: np.ndarray, compute_pe_cycles: int) -> float:
+    """ALU utilisation during the compute phases: sum_p busy_p / the PE cycles of those phases (1.0 with none).
+
+    ``compute_pe_cycles`` is the sum over PEs of the compute-phase cycles each PE's busy
+    cycles lie in: N x compute_cycles with one pixel group; with G groups, sum_g N' x C_g,
+    each group's own compute phases (the PE-cycle classes of a PE add up to its group's
+    C_g). Dividing by N x the slowest group's C instead exceeded 1 when the slowest group
+    (by load + compute + store) was not the one with the longest compute phase.
+    """
+    return float(busy.sum()) / compute_pe_cycles if compute_pe_cycles else 1.0
 
 
 def time_efficiency(entries_processed: int, num_pes: int, cycles: int) -> float:
