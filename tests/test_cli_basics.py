@@ -140,3 +140,19 @@ def test_only_the_cli_prints():
                 if any(n == "click" or n.startswith("click.") for n in names) or "Console" in imported:
                     offenders.append(f"{rel}: imports {names[0]} {imported}")
     assert not offenders, offenders
+
+
+def test_output_checks_apply_when_a_command_module_was_imported_first(tmp_path):
+    """A script (or a test) that imports a command's module before calling main() still gets the
+    output-path checks: ``--json`` under a regular file is refused before any work, exit 2."""
+    afile = tmp_path / "afile"
+    afile.write_text("a file")
+    script = ("import eiesim.cli.reproduce.squeezenet_mapping_report, eiesim.run.simulate as s\n"
+              "def must_not_run(*a, **k):\n    raise SystemExit('work started before the paths were checked')\n"
+              "s.simulate = must_not_run\n"
+              "from eiesim.cli import main\n"
+              f"main(['reproduce', 'squeezenet-mapping', '--synthetic', '--json', {str(afile / 'x.json')!r}])\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("eiesim: error: "), proc.stderr
+    assert afile.read_text() == "a file"

@@ -57,7 +57,9 @@ class LazyGroup(click.Group):
         return sorted(set(COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
+        if cmd_name in COMMANDS:
+            # Also when the command's module was imported before (e.g. by a script importing
+            # eiesim.cli.reproduce): its output options get their checks here either way.
             load_command(cmd_name)
         return self.commands.get(cmd_name)
 
@@ -88,5 +90,5 @@ def load_command(name: str) -> None:
     from eiesim.cli.outputs import guard_outputs
 
     for module in COMMANDS[name][0]:
-        importlib.import_module(module)
-    guard_outputs(cli)
+        importlib.import_module(module)  # a no-op for a module imported before
+    guard_outputs(cli)  # idempotent
