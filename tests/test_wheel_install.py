@@ -13,6 +13,7 @@ The new environment gets its dependencies from the environment running the tests
 imported from the new environment. (``--system-site-packages`` would expose the base
 interpreter's packages instead, which, in a virtual environment, are not eiesim's
 dependencies.)
+
 Before the fix both commands looked for ``arch_configs/`` and ``workloads/`` beside the
 package and failed ("architecture file not found").
 """
