@@ -72,7 +72,19 @@ def test_real_model_one_group_runs_measure_what_they_claim():
     assert wino["layers3x3"][0]["weight_density"] == pytest.approx(np.count_nonzero(u) / u.size)
     f = s["functional"]
     assert all(r["fixed_within_bound"] for r in f["layers"])
-    assert f["top1"] == [{"photo": "chelsea", "direct": 285, "winograd": 285}]  # 285: docs/fixed-point.md
+    # The engine's real MACs equal a count made without it: entries per column x tiles with a non-zero input,
+    # plus the bias column's entries (one per non-zero bias, every tile: ccu.bias is a column on this chip).
+    for r, w in zip(f["repruned"], wino["layers3x3"], strict=True):
+        layer = layers[r["name"]]
+        _, h, wd = source.workload.input_shape_of(layer)
+        bias_macs = ((h + 1) // 2) * ((wd + 1) // 2) * int(np.count_nonzero(layer.bias))
+        assert r["real_multiplies_unpruned"] + bias_macs == w["real_macs"]
+    for r, b in zip(f["repruned"], base["layers3x3"], strict=True):  # re-pruned to the kernel's density
+        layer = layers[r["name"]]  # the same fraction, to the rounding of one entry
+        assert r["weight_density"] == pytest.approx(b["weight_density"], abs=1 / (9 * layer.in_channels
+                                                                                  * layer.out_channels))
+        assert r["real_multiplies"] < r["real_multiplies_unpruned"]
+    assert [(t["photo"], t["direct"], t["winograd"]) for t in f["top1"]] == [("chelsea", 285, 285)]  # fixed-point.md
     assert list(s["comparison"]) == ["G = 1"]
     total = s["comparison"]["G = 1"][-1]
     assert total["dense_ratio"] == pytest.approx(sum(r["dense_multiplies"] for r in base["layers3x3"])
@@ -82,11 +94,12 @@ def test_real_model_one_group_runs_measure_what_they_claim():
 def test_the_report_files_are_the_ones_announced():
     """out_files on a minimal study dict (the shape winograd_study returns) writes exactly OUT_FILES."""
     layer = {"name": "fire2/conv3x3_2", "mode": "im2col", "pixel_groups": 1, "rounds_per_group_pixels": 1,
-             "dense_multiplies": 9, "real_macs": 3, "entries_processed": 3, "weight_density": 0.5,
+             "dense_multiplies": 9, "real_macs": 3, "entries_processed": 3, "padding_entries": 0, "weight_density": 0.5,
              "activation_density": 0.5, "spmat_bytes_per_pe": 8, "ptr_bytes_per_pe": 8, "cycles": 10,
              "compute_cycles": 9, "load_cycles": 1, "store_cycles": 0, "io_cycles": 0,
              "cycle_breakdown": {"ideal": 5.0, "finder": 5.0}, "energy_pj": 1.0, "transform_adds": 0}
-    total = {k: layer[k] for k in ("dense_multiplies", "real_macs", "entries_processed", "spmat_bytes_per_pe",
+    total = {k: layer[k] for k in ("dense_multiplies", "real_macs", "entries_processed", "padding_entries",
+                                   "spmat_bytes_per_pe",
                                    "ptr_bytes_per_pe", "cycles", "compute_cycles", "load_cycles", "store_cycles",
                                    "io_cycles", "energy_pj", "transform_adds", "cycle_breakdown")}
     run = {"label": "", "cycles": 10, "compute_cycles": 9, "energy_pj": 1.0, "chip_mm2": 1.0,
@@ -101,7 +114,8 @@ def test_the_report_files_are_the_ones_announced():
              "image": "chelsea",
              "runs": [run | {"label": label} for label in ("im2col", "winograd", "im2col, G auto", "winograd, G auto")],
              "comparison": {"G = 1": [layer_comp, comp], "G auto": [layer_comp, comp]},
-             "functional": {"layers": [], "top1": [{"photo": "chelsea", "direct": 1, "winograd": 1}], "top1_agree": 1,
-                            "photos": 1}}
+             "functional": {"layers": [], "top1": [{"photo": "chelsea", "direct": 1, "winograd": 1,
+                                                    "winograd_repruned": 2}],
+                            "top1_agree": 1, "photos": 1, "repruned": [], "repruned_top1_agree": 0}}
     assert sorted(out_files(study)) == sorted(OUT_FILES)
     assert "1 of 1 bundled photos" in summary(study)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eiesim.network.compress import kmeans_share
+from eiesim.network.compress import kmeans_share, prune_to_density
 from eiesim.network.fixed_point import (LayerFormat, accumulate_reference, quantize, saturate, shift_round,
                                         weight_format)
 from eiesim.network.workload import Layer, conv_output_hw
@@ -187,17 +187,21 @@ class WinogradLayer:
         return shift_round(inverse_transform(m, out_hw), self.align_shift(fmt))
 
 
-def winograd_layer(layer: Layer, num_pes: int) -> WinogradLayer:
+def winograd_layer(layer: Layer, num_pes: int, density: float | None = None) -> WinogradLayer:
     """The Winograd form of a 3 x 3 stride-1 conv layer for a chip of ``num_pes`` PEs.
 
     The transformed weights G g G^T (of the layer's shared weights) that are not exactly 0 are
     stored; they are re-shared by k-means (``compress.kmeans_share``) into one codebook of the
     layer's own size (2^codebook_bits entries), as EIE stores any layer. The bias sits in the
-    rows of position ``BIAS_POSITION``.
+    rows of position ``BIAS_POSITION``. ``density``: prune the transformed weights first, keeping
+    the largest |U| down to this fraction of the 16 C_out C_in (pruning in the Winograd domain,
+    without retraining; ``prune_to_density``).
     """
     c_out, c_in = layer.out_channels, layer.in_channels
     c_pad = padded_rows(c_out, num_pes)
     u = transform_weights(layer.dense_weights())  # (16, C_out, C_in)
+    if density is not None:
+        u = np.where(prune_to_density(u, density), u, 0.0)
     pos, o, c = np.nonzero(u)
     codebook, codes = kmeans_share(u[pos, o, c], layer.codebook_bits)
     rows = pos * c_pad + o
@@ -274,3 +278,10 @@ def winograd_reference(winograd: dict[str, WinogradLayer]):  # noqa: ANN201 (an 
         return accumulate_reference(layer, x_q, fmt) if wl is None else accumulate_winograd(wl, x_q, fmt)
 
     return accumulate
+
+
+def real_multiplies(wl: WinogradLayer, v_q: np.ndarray) -> int:
+    """The real multiplies EIE does for the Winograd layer on a transformed input (16 C_in, TH, TW):
+    for every column, its stored entries times the tiles in which its input is non-zero."""
+    per_column = np.diff(wl.matrix.weights_csr().tocsc().indptr)
+    return int(per_column @ np.count_nonzero(v_q.reshape(v_q.shape[0], -1), axis=1))

@@ -17,7 +17,11 @@ their breakdown, energy; per run the chip area. Then the functional side: the fl
 of the Winograd layers (shared transformed weights) against the direct convolution on the
 layers' real inputs, the fixed-point difference against the documented bound
 (docs/fixed-point.md, "Winograd layers"), and the top-1 class of every bundled photo with
-direct and Winograd 16-bit arithmetic. Every number is measured; none is fitted.
+direct and Winograd 16-bit arithmetic. Optionally (issue item 4) the transformed weights are
+pruned back to each kernel's density (largest |U| kept, no retraining): their real
+multiplies on the photo (counted: entries per column times the tiles whose input is
+non-zero, the count EIE's PEs make), the float error and the top-1 classes; those layers are
+not timed. Every number is measured; none is fitted.
 ``winograd_study`` returns the data; the command renders it.
 """
 
@@ -51,7 +55,7 @@ def _layer_row(stats: Any, priced: dict[str, Any], layer: Any, in_shape: tuple[i
     return {
         "name": stats.name, "mode": "winograd" if wino else "im2col", "pixel_groups": stats.mapping["pixel_groups"],
         "rounds_per_group_pixels": stats.pixels, "dense_multiplies": dense, "real_macs": a["real_macs"],
-        "entries_processed": stats.entries_processed,
+        "entries_processed": stats.entries_processed, "padding_entries": stats.padding_entries,
         "weight_density": stats.mapping["winograd"]["weight_density"] if wino else layer.density,
         "activation_density": (stats.mapping["winograd"]["transformed_input_density"] if wino
                                else stats.input_density),
@@ -89,7 +93,7 @@ def _run_row(label: str, conv: str, groups: int | str, result: Any, published: A
 
 
 def _sum_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("dense_multiplies", "real_macs", "entries_processed", "spmat_bytes_per_pe", "ptr_bytes_per_pe",
+    keys = ("dense_multiplies", "real_macs", "entries_processed", "padding_entries", "spmat_bytes_per_pe", "ptr_bytes_per_pe",
             "cycles", "compute_cycles", "load_cycles", "store_cycles", "io_cycles", "energy_pj", "transform_adds")
     out: dict[str, Any] = {k: sum(r[k] or 0 for r in rows) for k in keys}
     out["cycle_breakdown"] = {p: sum(r["cycle_breakdown"].get(p, 0.0) for r in rows) for p in BREAKDOWN_PARTS}
@@ -123,18 +127,24 @@ def functional_side(source: StudyWorkload, photos: tuple[str, ...] | None = None
     from eiesim.network.fixed_point import accumulate_reference, quantize
     from eiesim.network.functional import _layer_float, forward, gather_input, plan_fixed_point, run_fixed
     from eiesim.network.network_input import prepare_input
-    from eiesim.network.winograd import (accumulate_winograd, fixed_point_error_bound, winograd_conv_float,
-                                         winograd_reference)
+    from eiesim.network.winograd import (accumulate_winograd, fixed_point_error_bound, real_multiplies,
+                                         winograd_conv_float, winograd_reference)
 
     wl = source.workload
     arch = published_arch()
     winos = {layer.name: winograd_layer(layer, arch.num_pes) for layer in wl.layers if is_winograd_conv(layer)}
+    # Item 4: the transformed weights pruned back to the kernel's density (no retraining).
+    pruned = {name: winograd_layer(w.layer, arch.num_pes, density=w.layer.density) for name, w in winos.items()}
     x = prepare_input(wl, IMAGE)
     fwd = forward(wl, x)
-    layers = []
+    layers: list[dict[str, Any]] = []
+    repruned: list[dict[str, Any]] = []
     plan = plan_fixed_point(wl, x)
     x_q, _ = quantize(x, plan.input_frac, plan.bits)
     ref = run_fixed(wl, x_q, plan)
+    # Each network's own layer inputs, for the multiply counts (a layer after a Winograd layer sees its outputs).
+    ref_w = run_fixed(wl, x_q, plan, winograd_reference(winos))
+    ref_p = run_fixed(wl, x_q, plan, winograd_reference(pruned))
     for name, wino in winos.items():
         layer = wino.layer
         xin = gather_input(wl, layer, fwd.outputs, x)
@@ -146,6 +156,15 @@ def functional_side(source: StudyWorkload, photos: tuple[str, ...] | None = None
         acc_d = accumulate_reference(layer, xin_q, fmt)
         bound = fixed_point_error_bound(wino, xin_q, fmt)
         diff = np.abs(acc_w - acc_d)
+        shared_p = winograd_conv_float(xin, layer, pruned[name].u_shared) + layer.bias[:, None, None]
+        repruned.append({
+            "name": name, "weight_density": pruned[name].weight_density(),
+            "weight_density_unpruned": wino.weight_density(),
+            "real_multiplies": real_multiplies(pruned[name], pruned[name].input_q(
+                gather_input(wl, layer, ref_p, x_q), fmt)),
+            "real_multiplies_unpruned": real_multiplies(wino, wino.input_q(gather_input(wl, layer, ref_w, x_q), fmt)),
+            "float_max_abs_error": float(np.max(np.abs(shared_p - direct))),
+            "float_max_abs_output": float(np.max(np.abs(direct)))})
         layers.append({"name": name, "float_max_abs_error": float(np.max(np.abs(shared - direct))),
                        "float_max_abs_output": float(np.max(np.abs(direct))),
                        "fixed_max_abs_diff_lsb": int(diff.max()), "fixed_bound_max_lsb": float(bound.max()),
@@ -161,9 +180,12 @@ def functional_side(source: StudyWorkload, photos: tuple[str, ...] | None = None
         last = wl.output_layer.name
         direct_out = run_fixed(wl, xq, plan_p)[last].reshape(-1)
         wino_out = run_fixed(wl, xq, plan_p, winograd_reference(winos))[last].reshape(-1)
-        top1.append({"photo": photo, "direct": int(np.argmax(direct_out)), "winograd": int(np.argmax(wino_out))})
+        pruned_out = run_fixed(wl, xq, plan_p, winograd_reference(pruned))[last].reshape(-1)
+        top1.append({"photo": photo, "direct": int(np.argmax(direct_out)), "winograd": int(np.argmax(wino_out)),
+                     "winograd_repruned": int(np.argmax(pruned_out))})
     return {"layers": layers, "top1": top1, "top1_agree": sum(t["direct"] == t["winograd"] for t in top1),
-            "photos": len(top1)}
+            "photos": len(top1), "repruned": repruned,
+            "repruned_top1_agree": sum(t["direct"] == t["winograd_repruned"] for t in top1)}
 
 
 def winograd_study(source: StudyWorkload | None = None, engine: str = "fast", check: bool = True,

@@ -39,12 +39,13 @@ def run_table(study: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 def layer_table(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """One run's 3 x 3 layers: multiplies, densities, storage, cycles and their breakdown, energy."""
     parts = ("ideal", "idle_pes", "imbalance", "finder", "drain", "load", "store", "io")
-    head = ["layer", "G", "dense mults", "real MACs", "weight dens.", "act. dens.", "Spmat B/PE", "ptr B/PE",
+    head = ["layer", "G", "dense mults", "real MACs", "padding", "weight dens.", "act. dens.", "Spmat B/PE", "ptr B/PE",
             "cycles", *parts, "energy (uJ)"]
     rows = []
     for r in [*run["layers3x3"], {**run["layers3x3_total"], "name": "all 3x3", "pixel_groups": "",
                                   "weight_density": None, "activation_density": None}]:
         rows.append([r["name"], str(r["pixel_groups"]), fmt_int(r["dense_multiplies"]), fmt_int(r["real_macs"]),
+                     fmt_int(r["padding_entries"]),
                      "-" if r["weight_density"] is None else f"{r['weight_density']:.3f}",
                      "-" if r["activation_density"] is None else f"{r['activation_density']:.3f}",
                      fmt_int(r["spmat_bytes_per_pe"]), fmt_int(r["ptr_bytes_per_pe"]), fmt_int(r["cycles"]),
@@ -75,6 +76,15 @@ def functional_table(study: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     return head, rows
 
 
+def repruned_table(study: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    head = ["layer", "weight dens.", "unpruned dens.", "real mults", "unpruned real mults", "float max |err|",
+            "float max |y|"]
+    rows = [[r["name"], f"{r['weight_density']:.3f}", f"{r['weight_density_unpruned']:.3f}",
+             fmt_int(r["real_multiplies"]), fmt_int(r["real_multiplies_unpruned"]), fmt_num(r["float_max_abs_error"]),
+             fmt_num(r["float_max_abs_output"])] for r in study["functional"].get("repruned", [])]
+    return head, rows
+
+
 def summary(study: dict[str, Any]) -> str:
     """The paragraph a paper could quote, every number from the study."""
     by = {r["label"]: r for r in study["runs"]}
@@ -101,18 +111,37 @@ def summary(study: dict[str, Any]) -> str:
         f"{wino['energy_pj'] / 1e9:.2f} mJ. Cycles are not multiplies: an im2col round is one output pixel "
         f"(C_out rows, 9 C_in columns), and {100 * _waiting(base):.0f} % of the 3x3 layers' PE cycles go to "
         f"waiting for the finder and draining the pipeline, against {100 * _waiting(wino):.0f} % for Winograd's "
-        f"16x taller and wider rounds. The weights need {c1['storage_ratio']:.2f}x the SRAM of the 3x3 "
+        f"16x taller and wider rounds. But those rounds carry padding: a column of tile position xn holds entries only "
+        f"in the rows of position xn, which lie past the other positions' rows in each PE, and a relative index "
+        f"spans at most 15 rows, so {fmt_int(wino['layers3x3_total']['padding_entries'])} padding entries "
+        f"({100 * _share(wino, 'padding_entries', 'entries_processed'):.0f} % of the Winograd layers' entries, "
+        f"against {100 * _share(base, 'padding_entries', 'entries_processed'):.0f} % with im2col) are issued. "
+        f"The weights need {c1['storage_ratio']:.2f}x the SRAM of the 3x3 "
         f"layers' im2col encoding ({fmt_int(wino['spmat_bytes_per_pe'])} vs {fmt_int(base['spmat_bytes_per_pe'])} "
         f"Spmat bytes per PE for the network). With pixel groups (auto) both speed up, im2col more, and "
         f"Winograd is slower: {fmt_int(base_g['cycles'])} vs {fmt_int(wino_g['cycles'])} cycles "
         f"({cg['cycle_ratio']:.2f}x on the 3x3 layers). One shared 256-entry codebook for the transformed weights "
-        f"keeps the top-1 class of {f['top1_agree']} of {f['photos']} bundled photos.")
+        f"keeps the top-1 class of {f['top1_agree']} of {f['photos']} bundled photos; the Winograd layers' float "
+        f"error against the direct convolution is up to {100 * _worst_error(f):.1f} % of their largest output, "
+        "all of it from that sharing (with the exact G g Gᵀ the error is at float rounding). Accuracy with "
+        "Winograd-domain weights would need retraining: pruning the transformed weights back to the kernels' "
+        f"density without it keeps the top-1 class of {f.get('repruned_top1_agree', 0)} of {f['photos']} photos.")
 
 
 def _more_or_fewer(ratio: float | None) -> str:
     if ratio is None:
         return "-"
     return f"{ratio:.2f}x fewer" if ratio >= 1 else f"{1 / ratio:.2f}x more"
+
+
+def _worst_error(functional: dict[str, Any]) -> float:
+    return max((r["float_max_abs_error"] / r["float_max_abs_output"] for r in functional["layers"]
+                if r["float_max_abs_output"]), default=0.0)
+
+
+def _share(run: dict[str, Any], part: str, whole: str) -> float:
+    t = run["layers3x3_total"]
+    return t[part] / t[whole] if t[whole] else 0.0
 
 
 def _waiting(run: dict[str, Any]) -> float:
@@ -161,9 +190,15 @@ def build_document(study: dict[str, Any]) -> Document:
                             caption="float: Winograd with the shared transformed weights vs the direct convolution "
                                     "(bias included) on the layer's float input; fixed: accumulator difference vs "
                                     "the bound of docs/fixed-point.md"))
-    fun.blocks.append(Table(["photo", "direct top-1", "Winograd top-1"],
-                            [[t["photo"], str(t["direct"]), str(t["winograd"])] for t in study["functional"]["top1"]],
-                            numeric=[False, True, True]))
+    fun.blocks.append(Table(["photo", "direct top-1", "Winograd top-1", "Winograd re-pruned top-1"],
+                            [[t["photo"], str(t["direct"]), str(t["winograd"]), str(t["winograd_repruned"])]
+                             for t in study["functional"]["top1"]],
+                            numeric=[False, True, True, True]))
+    head, rows = repruned_table(study)
+    fun.blocks.append(Table(head, rows, numeric=[False] + [True] * (len(head) - 1),
+                            caption="Winograd-domain pruning (not timed): the transformed weights pruned back to the "
+                                    "kernel's density, largest |U| kept, no retraining; real multiplies on the "
+                                    "photo. Accuracy would need retraining."))
     doc.sections.append(fun)
     return doc
 
