@@ -86,6 +86,11 @@ def test_real_model_one_group_runs_measure_what_they_claim():
         assert r["real_multiplies"] < r["real_multiplies_unpruned"]
     assert [(t["photo"], t["direct"], t["winograd"]) for t in f["top1"]] == [("chelsea", 285, 285)]  # fixed-point.md
     assert list(s["comparison"]) == ["G = 1"]
+    validation = " ".join((Path(__file__).resolve().parents[1] / "docs" / "validation.md").read_text().split())
+    c = s["comparison"]["G = 1"][-1]
+    quoted = (f"dense multiplies fall {c['dense_ratio']:.2f}x", f"real multiplies rise {1 / c['mac_ratio']:.2f}x",
+              f"takes {wino['cycles']:,} cycles instead of {base['cycles']:,}")
+    assert all(q in validation for q in quoted), quoted  # the numbers docs/validation.md quotes
     total = s["comparison"]["G = 1"][-1]
     assert total["dense_ratio"] == pytest.approx(sum(r["dense_multiplies"] for r in base["layers3x3"])
                                                  / sum(r["dense_multiplies"] for r in wino["layers3x3"]))
