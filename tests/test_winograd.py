@@ -14,8 +14,8 @@ import pytest
 
 from eiesim.config.arch import load_arch
 from eiesim.network.fixed_point import LayerFormat, quantize
-from eiesim.network.winograd import (accumulate_winograd, is_winograd_conv, transform_input, winograd_conv_float,
-                                     winograd_layer)
+from eiesim.network.winograd import (accumulate_winograd, fixed_point_error_bound, is_winograd_conv, transform_input,
+                                     winograd_conv_float, winograd_layer)
 from eiesim.network.workload import Layer, Workload, layer_from_dense
 from eiesim.run.simulate import simulate
 
@@ -231,4 +231,5 @@ def test_fixed_point_winograd_is_within_the_documented_bound_of_the_direct_convo
                             abs(A_T[i][k]) * abs(A_T[j][m]) * per_pos[k, m] for k in range(4) for m in range(4))
     bound_lsb = bound * 2.0 ** fmt.acc_frac + 0.5
     assert np.all(np.abs(got - direct) <= bound_lsb + 1e-6)
+    assert np.allclose(fixed_point_error_bound(wl, x_q, fmt), bound_lsb)  # the library's bound is this one
     assert np.any(got != direct)  # the transforms do round: the bound is not vacuous

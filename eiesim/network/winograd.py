@@ -254,9 +254,9 @@ def fixed_point_error_bound(wl: WinogradLayer, x_q: np.ndarray, fmt: LayerFormat
     g_q = quantize(wl.layer.dense_weights(), wf, fmt.bits)[0].astype(np.float64) / 2.0 ** wf
     u_exact = transform_weights(g_q)
     u_s = quantize(wl.u_shared, fmt_w.weight_frac, fmt.bits)[0].astype(np.float64) / 2.0 ** fmt_w.weight_frac
-    v = transform_input(np.asarray(x_q, dtype=np.float64), wl.layer) / 2.0 ** fmt.in_frac
-    v_err = np.abs(shift_round(transform_input(np.asarray(x_q, dtype=np.int64), wl.layer), INPUT_SHIFT)
-                   * (1 << INPUT_SHIFT) - transform_input(np.asarray(x_q, dtype=np.int64), wl.layer)) / 2.0 ** fmt.in_frac
+    v_int = transform_input(np.asarray(x_q, dtype=np.int64), wl.layer)  # exact, at in_frac
+    v = v_int / 2.0 ** fmt.in_frac
+    v_err = np.abs(shift_round(v_int, INPUT_SHIFT) * (1 << INPUT_SHIFT) - v_int) / 2.0 ** fmt.in_frac
     per_pos = (np.einsum("poc,pcyx->poyx", np.abs(u_s - u_exact), np.abs(v))
                + np.einsum("poc,pcyx->poyx", np.abs(u_s), v_err))
     oh, ow, _, _ = tile_grid(np.shape(x_q), wl.layer)
