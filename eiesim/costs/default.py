@@ -205,6 +205,9 @@ def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str
     adder = _Part("adder", "ArithmUnit")
     adder.comb_ge = (d + addr_bits) * FA_GE
     adder.add("macs", COMB, (d + addr_bits) * FA_GE * E_PER_GE_PJ)
+    # Winograd transforms (docs/cost-model.md): one add of the same adder's width each; none at the
+    # reference activity, so the calibration is unchanged. Their adders' area is not modelled.
+    adder.add("transform_adds", COMB, (d + addr_bits) * FA_GE * E_PER_GE_PJ)
     parts.append(adder)
     bypass = _Part("bypass", "ArithmUnit")
     bypass.comb_ge = addr_bits * 2 + d * MUX2_GE

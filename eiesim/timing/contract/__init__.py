@@ -31,6 +31,8 @@ Parameters: the symbols N, D, L, P, W...  ``TimingParams``, ``ACT_BYTES``       
 3. Action counts (what the cost models    ``ACTIONS`` / ``ACTION_NAMES``, ``CLOCK_ACTIONS``,     ``actions``
    price)                                 ``layer_actions``
 2. Layers on one timeline                 ``sequence_layers``                                    ``sequence``
+2. Winograd convolution: which layers,    ``runs_winograd``, ``winograd_actions``,               ``winograd``
+   the transforms' actions                ``WINOGRAD_ACTIONS``
 ========================================  =====================================================  ====================
 
 A new rule goes where its section goes: a new way of cutting a layer into rounds in
