@@ -27,7 +27,7 @@ from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
 from eiesim.network.network_input import default_input, prepare_input
-from eiesim.network.workload import Layer, Workload
+from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
 from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, array_digest, checked_layer_digests,
                                       encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
@@ -37,6 +37,7 @@ from eiesim.timing.contract import (
     LayerIo,
     LayerTiming,
     PhaseCycles,
+    RecurrentSteps,
     TimingParams,
     check_codebook_bits,
     choose_pixel_groups,
@@ -49,6 +50,7 @@ from eiesim.timing.contract import (
     layer_geometry,
     layer_io,
     phase_totals,
+    recurrent_steps,
     resolve_storage,
     sequence_layers,
 )
@@ -115,6 +117,9 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
         resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
+    recurrent = {layer.name: recurrent_steps(layer.kind, layer.rows, layer.cols, layer.extra["hidden"],
+                                             int(np.prod(workload.input_shape_of(layer))))
+                 for layer in workload.layers if layer.kind in RECURRENT_KINDS}
     total = len(workload.layers)
 
     def accumulate(layer: Layer, x_layer: np.ndarray, fmt) -> np.ndarray:  # noqa: ANN001
@@ -137,6 +142,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                     def on_round(finished: int, rounds: int) -> None:
                         progress(done + finished / rounds, total, layer.name)
                 acc, runs = run_layer_event_groups(enc, geom, x_layer, cb_q, params_g, g, on_round=on_round)
+            if layer.name in recurrent:  # the steps' load and element-wise phases (section 8)
+                runs = [GroupRun(run.compute, recurrent[layer.name].phase_totals(params_g)) for run in runs]
             timings[layer.name][g] = (geom, combine_groups(runs))
         if progress is not None:
             progress(len(timings), total, layer.name)
@@ -157,7 +164,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     layers = [
         _layer_stats(layer, *picked[layer.name], ios[layer.name], span.start_cycle, arch, encoded_chosen[layer.name],
                      outputs.saturations[layer.name], outputs.input_density[layer.name],
-                     {g: t.cycles for g, (_, t) in timings[layer.name].items()})
+                     {g: t.cycles for g, (_, t) in timings[layer.name].items()}, recurrent.get(layer.name))
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
@@ -253,7 +260,8 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
 
 
 def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
-                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int]) -> LayerStats:
+                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int],
+                 steps: RecurrentSteps | None = None) -> LayerStats:
     comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
     ent, pad = enc.entries_per_pe, enc.padding_per_pe
@@ -277,7 +285,8 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
         padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
         busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
         stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
-        actions=layer_actions(comp, ph, io), storage=storage, saturations=saturations,
+        actions=layer_actions(comp, ph, io) if steps is None else steps.adjust_actions(layer_actions(comp, ph, io)),
+        storage=storage, saturations=saturations,
         breakdown_pe_cycles=cycle_breakdown(timing, io.cycles), mapping=mapping)
 
 
