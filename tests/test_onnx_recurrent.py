@@ -100,3 +100,22 @@ def test_unsupported_variants_are_refused(tmp_path, attrs, match):
     path = save_model(tmp_path, nodes, inits, [4, 1, 2])
     with pytest.raises(ModelFileError, match=match):
         import_onnx(path)
+
+
+def test_zero_initial_states_spelled_as_pytorch_does(tmp_path):
+    # torch.onnx.export feeds nn.LSTM's zero states as Expand(zeros, (layers, batch, H)); they fold to constants.
+    from eiesim.importers.onnx.walker import import_onnx
+
+    rng = np.random.default_rng(4)
+    nodes, inits = _rnn_node("LSTM", "r", "x", "y", 3, 2, rng)
+    lstm_node = nodes[0]
+    zeros = helper.make_node("Expand", ["zero", "state_shape"], ["h0"], name="expand")
+    inits += [initializer("zero", np.zeros((1, 1, 1), np.float32)), initializer("state_shape", np.array([1, 1, 3]))]
+    lstm_node.input.extend(["", "h0", "h0"])  # sequence_lens absent, initial_h, initial_c
+    path = save_model(tmp_path, [zeros, *nodes], inits, [4, 1, 2])
+    model = import_onnx(path)
+    x = rng.normal(0, 1, 8).astype(np.float32)
+    assert np.max(np.abs(forward(to_workload(model, strict=False), x, "float32").logits - _ort(path, x))) < 1e-5
+    inits[-2] = initializer("zero", np.full((1, 1, 1), 0.5, np.float32))  # non-zero states are refused
+    with pytest.raises(ModelFileError, match="initial_h"):
+        import_onnx(save_model(tmp_path, [zeros, *nodes], inits, [4, 1, 2], name="nz.onnx"))
