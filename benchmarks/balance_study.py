@@ -47,7 +47,8 @@ def run_models(arch, models: dict, photos: list[str], timed: int, original=None)
                       "imbalance_cycles_mean": float(np.mean(imb)),
                       "imbalance_fraction": float(np.sum(imb) / np.sum(cyc)), "energy_uj_mean": float(np.mean(energy)) / 1e6}
     names = list(models)
-    rows["agreement"] = _agreement(logits[names[0]], logits[names[1]])
+    for name in names[1:]:
+        rows[f"agreement_{name}_vs_{names[0]}"] = _agreement(logits[names[0]], logits[name])
     if original is not None:
         base = [forward(original, prepare_input(original, photo), "float32").logits for photo in photos]
         for name in names:
@@ -60,6 +61,42 @@ def _agreement(ref: list, other: list) -> dict:
     return {"top1": float(np.mean([int(np.argmax(a)) == int(np.argmax(b)) for a, b in zip(ref, other)])),
             "max_rel_error": float(max(np.max(np.abs(b - a)) / np.max(np.abs(a)) for a, b in zip(ref, other))),
             "photos": len(ref)}
+
+
+def nt_lstm_study(arch) -> dict:
+    """NT-LSTM (2400 x 1200, dense normal weights) pruned to 10 % plain, balanced, balanced per column; 20 steps."""
+    from eiesim.network.compress import compress_layer
+    from eiesim.network.functional import forward
+    from eiesim.network.neuraltalk import nt_lstm_steps
+    from eiesim.network.workload import Workload
+    from eiesim.run.simulate import simulate
+
+    rng = np.random.default_rng(0)
+    dense_w = (rng.standard_normal((2400, 1200)) / np.sqrt(120)).astype(np.float32)
+    bias = rng.normal(0, 0.1, 2400).astype(np.float32)
+    x = nt_lstm_steps().input
+    out: dict = {}
+    seqs: dict = {}
+    for name, kw in (("unbalanced", {}), ("balanced", {"balance_pes": arch.num_pes}),
+                     ("balanced_columns", {"balance_pes": arch.num_pes, "balance_columns": True})):
+        layer = compress_layer("NT-LSTM", dense_w, bias, density=0.1, bits=arch.codebook_bits, kind="lstm",
+                               relu=False, **kw)
+        layer.extra = {"hidden": 600}
+        wl = Workload("nt-lstm", "balance study", (x.size,), None, [layer], x)
+        res = simulate(arch, wl, check=True)
+        s = res.layers[0]
+        per_row = np.diff(layer.indptr)
+        pe = [int(per_row[p::arch.num_pes].sum()) for p in range(arch.num_pes)]
+        out[name] = {"nnz": layer.nnz, "per_pe_min": min(pe), "per_pe_max": max(pe), "cycles": res.cycles,
+                     "compute_cycles": s.compute_cycles, "imbalance_cycles": res.cycle_breakdown()["cycles"]["imbalance"],
+                     "finder_cycles": res.cycle_breakdown()["cycles"]["finder"],
+                     "broadcast_stall_cycles": s.broadcast_stall_cycles,
+                     "energy_uj": res.costs["energy"]["total_pj"] / 1e6, "functional": res.check["functional"]}
+        seqs[name] = forward(wl, x, "float32").logits
+    for name in ("balanced", "balanced_columns"):
+        a, b = seqs["unbalanced"], seqs[name]
+        out[f"{name}_vs_unbalanced_max_rel_error"] = float(np.max(np.abs(b - a)) / np.max(np.abs(a)))
+    return out
 
 
 def main() -> int:
@@ -80,12 +117,16 @@ def main() -> int:
     dc = import_dc(ROOT.parent / "shared" / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net")
     dense = dense_from_workload(dc)
     densities = {layer.name: layer.density for layer in dc.layers}
-    out = {}
+    out = {"nt_lstm": nt_lstm_study(arch)}
+    print(json.dumps(out, indent=2), flush=True)
     for scale in (float(s) for s in args.scales.split(",")):
         scaled = {name: d * scale for name, d in densities.items()}
         models = {"unbalanced": compress_model(dense, scaled, 8),
-                  "balanced": compress_model(dense, scaled, 8, balance_pes=arch.num_pes)}
+                  "balanced": compress_model(dense, scaled, 8, balance_pes=arch.num_pes),
+                  "balanced_columns": compress_model(dense, scaled, 8, balance_pes=arch.num_pes,
+                                                     balance_columns=True)}
         out[f"squeezenet_dc_x{scale:g}"] = run_models(arch, models, photos, args.timed, dc)
+        print(json.dumps(out, indent=2), flush=True)
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

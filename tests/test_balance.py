@@ -7,7 +7,7 @@ import pytest
 from _support import run_exit_code as _run
 
 from eiesim.errors import UsageError
-from eiesim.network.balance import balanced_quotas, prune_balanced
+from eiesim.network.balance import balanced_quotas, prune_balanced, prune_balanced_columns
 from eiesim.network.compress import compress_layer, prune_to_density
 from eiesim.network.dense import DenseLayer, DenseModel, save_dense
 from eiesim.network.topologies import LayerSpec
@@ -101,3 +101,45 @@ def test_compress_cli_balance_pes(tmp_path):
     assert [int(per_row[pe::4].sum()) for pe in range(4)] == [20, 20, 20, 20]
     assert wl.extra["compress"]["balance_pes"] == 4
     assert _run(["compress", str(dense), "-o", str(out), "--balance-pes", "0"]) == 2
+
+
+def _column_counts_by_loop(mask: np.ndarray, num_pes: int) -> list[list[int]]:
+    """counts[j][p]: non-zeros of column j on PE p, by a plain loop."""
+    rows = mask.reshape(mask.shape[0], -1)
+    counts = [[0] * num_pes for _ in range(rows.shape[1])]
+    for r in range(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            if rows[r, j]:
+                counts[j][r % num_pes] += 1
+    return counts
+
+
+@pytest.mark.parametrize("rows, cols, num_pes, density, seed", [(64, 30, 8, 0.2, 0), (50, 17, 4, 0.35, 1),
+                                                                 (96, 12, 16, 0.1, 2)])
+def test_per_column_balance(rows, cols, num_pes, density, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(rows, cols))
+    w[:, ::3] *= 5  # columns of different importance: magnitude pruning keeps more of them
+    plain = prune_to_density(w, density)
+    mask = prune_balanced_columns(w, plain, num_pes)
+    assert mask.sum(axis=0).tolist() == plain.sum(axis=0).tolist()  # every column keeps its own count
+    for per_pe in _column_counts_by_loop(mask, num_pes):
+        assert max(per_pe) - min(per_pe) <= 1
+    totals = _count_by_loop(mask, num_pes)
+    assert max(totals) - min(totals) <= 2 + cols // num_pes  # remainders rotate over the PEs
+
+
+def test_per_column_keeps_each_pes_largest_in_the_column():
+    w = np.array([[9.0], [1.0], [8.0], [2.0], [0.5], [3.0]])  # PEs 0, 1, 0, 1, 0, 1 (two PEs)
+    plain = np.array([[True], [False], [True], [False], [True], [False]])  # 3 kept in the column, all on PE 0
+    assert prune_balanced_columns(w, plain, 2).ravel().astype(int).tolist() == [1, 0, 1, 0, 0, 1]
+
+
+def test_compress_cli_balance_columns_needs_balance_pes(tmp_path):
+    dense = tmp_path / "dense.npz"
+    save_dense(DenseModel("m", "test", (8,), None, [DenseLayer(LayerSpec("fc1", "fc", 8, 8, relu=False),
+                                                               np.ones((8, 8, 1, 1), np.float32),
+                                                               np.zeros(8, np.float32))]), dense)
+    assert _run(["compress", str(dense), "-o", str(tmp_path / "w.npz"), "--balance-columns"]) == 2
+    assert _run(["compress", str(dense), "-o", str(tmp_path / "w.npz"), "--density", "0.5", "--balance-pes", "2",
+                 "--balance-columns", "--bits", "2"]) == 0

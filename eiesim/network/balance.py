@@ -24,7 +24,7 @@ import numpy as np
 
 from eiesim.errors import UsageError
 
-__all__ = ["balanced_quotas", "prune_balanced", "per_pe_counts"]
+__all__ = ["balanced_quotas", "prune_balanced", "prune_balanced_columns", "per_pe_counts"]
 
 
 def per_pe_counts(mask_or_weights: np.ndarray, num_pes: int) -> np.ndarray:
@@ -34,13 +34,17 @@ def per_pe_counts(mask_or_weights: np.ndarray, num_pes: int) -> np.ndarray:
     return np.bincount(np.arange(per_row.size) % num_pes, weights=per_row, minlength=num_pes).astype(np.int64)
 
 
-def balanced_quotas(capacity: np.ndarray, total: int) -> np.ndarray:
+def balanced_quotas(capacity: np.ndarray, total: int, start: int = 0) -> np.ndarray:
     """Split ``total`` kept weights over PEs holding ``capacity`` candidates each, as evenly as possible.
 
     Water filling: every PE gets the same share (+1 for the first ``remainder`` PEs in
-    index order); a PE whose capacity is below its share keeps its capacity and the
-    others share what it leaves. ``total`` must not exceed ``capacity.sum()``.
+    index order, counted from PE ``start``); a PE whose capacity is below its share keeps
+    its capacity and the others share what it leaves. ``total`` must not exceed
+    ``capacity.sum()``.
     """
+    if start:
+        n = np.size(capacity)
+        return np.roll(balanced_quotas(np.roll(np.asarray(capacity), -(start % n)), total), start % n)
     cap = np.asarray(capacity, dtype=np.int64)
     if total > int(cap.sum()):
         raise UsageError(f"cannot keep {total} weights out of {int(cap.sum())} candidates")
@@ -93,4 +97,34 @@ def prune_balanced(w: np.ndarray, density: float, num_pes: int) -> np.ndarray:
         picked = np.zeros(share.size, dtype=bool)
         picked[order] = True
         mask[pe_rows] = picked.reshape(pe_rows.size, -1)
+    return mask.reshape(np.shape(w))
+
+
+def prune_balanced_columns(w: np.ndarray, plain: np.ndarray, num_pes: int) -> np.ndarray:
+    """Mask balanced per column: each column keeps as many weights as the mask ``plain`` (magnitude pruning,
+    ``compress.prune_to_density``) keeps in it, spread over the PEs as evenly as possible (+-1), each PE
+    keeping its largest.
+
+    The per-column variant of ``prune_balanced``: the PEs' work for every broadcast column
+    differs by at most one entry (where the PEs' candidates allow), so no PE's FIFO fills
+    behind a column it holds much more of than the others. The remainder of column j goes
+    to the PEs from j mod N on, so the PEs' totals stay balanced as well.
+    """
+    if not isinstance(num_pes, int) or isinstance(num_pes, bool) or num_pes < 1:
+        raise UsageError(f"the number of PEs to balance over must be a positive integer, got {num_pes!r}")
+    arr = np.asarray(w, dtype=np.float64)
+    rows = arr.shape[0]
+    flat = np.abs(arr.reshape(rows, -1))
+    per_column = np.count_nonzero(np.asarray(plain).reshape(rows, -1) & (flat != 0), axis=0)
+    pe_of_row = np.arange(rows) % num_pes
+    mask = np.zeros(flat.shape, dtype=bool)
+    for j in np.flatnonzero(per_column):
+        col = flat[:, j]
+        capacity = np.bincount(pe_of_row, weights=col != 0, minlength=num_pes).astype(np.int64)
+        quota = balanced_quotas(capacity, int(per_column[j]), int(j))
+        # Within each PE, its largest weights: sort the column by (PE, -|w|, row) and take each PE's first quota.
+        order = np.lexsort((np.arange(rows), -col, pe_of_row))
+        first = np.searchsorted(pe_of_row[order], np.arange(num_pes))
+        rank = np.arange(rows) - first[pe_of_row[order]]
+        mask[order[rank < quota[pe_of_row[order]]], j] = True
     return mask.reshape(np.shape(w))
