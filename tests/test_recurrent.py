@@ -149,3 +149,13 @@ def test_recurrent_layers_round_trip_and_are_validated(tmp_path):
     odd.input_shape = (7,)  # not whole 3-value steps
     with pytest.raises(WorkloadError, match="steps"):
         odd.output_shapes()
+
+
+def test_trace_and_export_refuse_recurrent_layers(tmp_path):
+    from _support import run_exit_code as run
+
+    path = tmp_path / "tiny.npz"
+    save_workload(_tiny_lstm(), path)
+    assert run(["trace", str(TINY), str(path), "--layer", "lstm", "-o", str(tmp_path / "t.json")]) == 2
+    assert run(["export-onnx", str(path), "-o", str(tmp_path / "m.onnx")]) == 2
+    assert not (tmp_path / "m.onnx").exists()
