@@ -37,6 +37,7 @@ from eiesim.network.fixed_point import (
     dequantize,
     finish_layer,
     frac_bits_for,
+    layer_matrix_q,
     pool_fixed,
     pool_float,
     quantize,
@@ -253,8 +254,10 @@ def _recurrent_fixed(layer: Layer, x_q: np.ndarray, fmt: LayerFormat, accumulate
     """
     view = recurrent_step_view(layer)
 
+    w_q = layer_matrix_q(layer, fmt)  # int64 CSR: every step's product exact
+
     def exact(t: int, v: np.ndarray) -> np.ndarray:
-        return accumulate_reference(view, v.reshape(-1, 1, 1), fmt).reshape(-1)
+        return np.asarray(w_q @ v, dtype=np.int64)
 
     y, sat, vectors = recurrent_fixed(layer, x_q, fmt, exact)
     if accumulate is accumulate_reference:
