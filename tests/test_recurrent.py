@@ -45,6 +45,7 @@ def test_worked_example_by_hand(engine):
     assert {k: s.actions[k] for k in expected} == expected
     assert result.check["functional"] == "pass"
     assert result.costs["energy"]["total_pj"] > 0
+    assert result.totals()["actions"]["elementwise_mults"] == 16
 
 
 def test_step_two_waits_for_h_of_step_one():

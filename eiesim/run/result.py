@@ -19,6 +19,7 @@ from eiesim.network.workload import Workload
 from eiesim.timing.contract import (
     ACTION_NAMES,
     BREAKDOWN_PARTS,
+    RECURRENT_ACTIONS,
     StorageSummary,
     compute_phase_pe_cycles,
     load_balance_efficiency,
@@ -145,6 +146,9 @@ class SimulationResult:
 
     def totals(self) -> dict[str, Any]:
         acts = {name: sum(s.actions[name] for s in self.layers) for name in ACTION_NAMES}
+        for name in RECURRENT_ACTIONS:  # only in runs with recurrent layers (the others' reports are unchanged)
+            if any(name in s.actions for s in self.layers):
+                acts[name] = sum(s.actions.get(name, 0) for s in self.layers)
         return {
             "cycles": self.cycles, "time_us": self.time_us, "frames_per_s": self.frames_per_s,
             "compute_cycles": sum(s.compute_cycles for s in self.layers),
