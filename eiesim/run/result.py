@@ -20,6 +20,7 @@ from eiesim.timing.contract.winograd import WINOGRAD_ACTIONS
 from eiesim.timing.contract import (
     ACTION_NAMES,
     BREAKDOWN_PARTS,
+    RECURRENT_ACTIONS,
     StorageSummary,
     compute_phase_pe_cycles,
     load_balance_efficiency,
@@ -146,7 +147,8 @@ class SimulationResult:
 
     def totals(self) -> dict[str, Any]:
         acts = {name: sum(s.actions[name] for s in self.layers) for name in ACTION_NAMES}
-        for name in WINOGRAD_ACTIONS:  # only when some layer ran Winograd (im2col reports are unchanged)
+        # Only in runs with Winograd or recurrent layers (the other reports are unchanged).
+        for name in (*WINOGRAD_ACTIONS, *RECURRENT_ACTIONS):
             if any(name in s.actions for s in self.layers):
                 acts[name] = sum(s.actions.get(name, 0) for s in self.layers)
         return {

@@ -28,7 +28,7 @@ from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_layer, winograd_reference
-from eiesim.network.workload import Layer, Workload
+from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
 from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, array_digest, checked_layer_digests,
                                       encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
@@ -38,6 +38,7 @@ from eiesim.timing.contract import (
     LayerIo,
     LayerTiming,
     PhaseCycles,
+    RecurrentSteps,
     TimingParams,
     check_codebook_bits,
     choose_pixel_groups,
@@ -50,6 +51,7 @@ from eiesim.timing.contract import (
     layer_geometry,
     layer_io,
     phase_totals,
+    recurrent_steps,
     resolve_storage,
     sequence_layers,
 )
@@ -122,6 +124,9 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
     transformed_density: dict[str, float] = {}
+    recurrent = {layer.name: recurrent_steps(layer.kind, layer.rows, layer.cols, layer.extra["hidden"],
+                                             int(np.prod(workload.input_shape_of(layer))))
+                 for layer in workload.layers if layer.kind in RECURRENT_KINDS}
     total = len(workload.layers)
 
     def accumulate(layer: Layer, x_layer: np.ndarray, fmt) -> np.ndarray:  # noqa: ANN001
@@ -149,6 +154,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                     def on_round(finished: int, rounds: int) -> None:
                         progress(done + finished / rounds, total, layer.name)
                 acc, runs = run_layer_event_groups(enc, geom, x_layer, cb_q, params_g, g, on_round=on_round)
+            if layer.name in recurrent:  # the steps' load and element-wise phases (section 8)
+                runs = [GroupRun(run.compute, recurrent[layer.name].phase_totals(params_g)) for run in runs]
             timings[layer.name][g] = (geom, combine_groups(runs))
         if progress is not None:
             progress(len(timings), total, layer.name)
@@ -174,7 +181,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                      outputs.saturations[layer.name], outputs.input_density[layer.name],
                      {g: t.cycles for g, (_, t) in timings[layer.name].items()},
                      None if layer.name not in winograd else (winograd[layer.name], workload.input_shape_of(layer),
-                                                             transformed_density[layer.name]))
+                                                             transformed_density[layer.name]),
+                     recurrent.get(layer.name))
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
@@ -281,7 +289,8 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
 
 def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
                  enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int],
-                 winograd: tuple[WinogradLayer, tuple[int, ...], float] | None = None) -> LayerStats:
+                 winograd: tuple[WinogradLayer, tuple[int, ...], float] | None = None,
+                 steps: RecurrentSteps | None = None) -> LayerStats:
     comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
     ent, pad = enc.entries_per_pe, enc.padding_per_pe
@@ -297,6 +306,8 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
     if len(candidates) > 1:
         mapping["auto_cycles"] = {str(g): c for g, c in sorted(candidates.items())}
     actions = layer_actions(comp, ph, io)
+    if steps is not None:
+        actions = steps.adjust_actions(actions)
     if winograd is not None:  # only Winograd layers carry these keys (im2col reports are unchanged)
         wl, in_shape, transformed = winograd
         actions = winograd_actions(actions, layer, in_shape)

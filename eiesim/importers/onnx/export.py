@@ -26,7 +26,7 @@ import numpy as np
 from eiesim.errors import UsageError
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.walker import PREPROCESS_KEY
-from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload
 from eiesim.outputs.commit import atomic_path
 
 #: ONNX operator set written (ceil_mode on pools needs >= 10; 13 is widely supported).
@@ -39,6 +39,9 @@ MAX_INLINE_BYTES = 2 * 1024**3 - 64 * 1024**2
 
 def build_model(workload: Workload) -> Any:
     """The workload as an ``onnx.ModelProto`` (decoded dense float32 weights, batch 1)."""
+    recurrent = [layer.name for layer in workload.layers if layer.kind in RECURRENT_KINDS]
+    if recurrent:
+        raise UsageError(f"export-onnx does not write recurrent layers (LSTM / GRU) yet: {', '.join(recurrent)}")
     onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 

@@ -32,7 +32,12 @@ def onnxruntime_forward(path: str | Path, x: np.ndarray, output: str | None = No
         if len(feeds) != 1:
             raise ModelFileError(f"onnxruntime sees {len(feeds)} inputs; expected one", path)
         names = [output] if output is not None else None
-        out = session.run(names, {feeds[0].name: np.asarray(x, np.float32)[None]})[0]
+        dims = feeds[0].shape
+        if len(dims) == 3 and all(isinstance(d, int) for d in dims):  # a sequence, carried flat by eiesim
+            batched = np.asarray(x, np.float32).reshape(dims)
+        else:
+            batched = np.asarray(x, np.float32)[None]
+        out = session.run(names, {feeds[0].name: batched})[0]
     except EiesimError:
         raise
     except Exception as exc:  # onnxruntime raises its own exception types

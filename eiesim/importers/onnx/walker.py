@@ -178,14 +178,23 @@ class GraphWalker:
             if len(dims) not in (len(shape), len(shape) + 1):
                 raise UsageError(f"--input-shape {list(shape)} does not match the graph input's rank {len(dims)}", self.path)
             return inp.name, shape
+        if len(dims) == 3:  # a sequence for recurrent layers: (T, N, I) or (N, T, I), carried flat (T x I)
+            return inp.name, self.sequence_input(inp.name, dims)
         if len(dims) not in (2, 4):
-            raise self.fail(f"input {inp.name!r} must be (N, C, H, W) or (N, K), got rank {len(dims)}")
+            raise self.fail(f"input {inp.name!r} must be (N, C, H, W), (N, K) or a sequence (T, N, I), got rank "
+                            f"{len(dims)}")
         if dims[0] not in (None, 1):
             raise self.fail(f"input {inp.name!r} has batch size {dims[0]}; EIE runs batch 1")
         rest = dims[1:]
         if any(d is None or d < 1 for d in rest):
             raise self.fail(f"input {inp.name!r} has symbolic dimensions {dims}; give the shape explicitly (--input-shape C,H,W)")
         return inp.name, tuple(int(d) for d in rest)
+
+    def sequence_input(self, name: str, dims: list[int | None]) -> tuple[int, ...]:
+        """A rank-3 input as a flat time-major sequence: (T, 1, I) or (1, T, I), batch 1, static sizes."""
+        if any(d is None or d < 1 for d in dims) or 1 not in (dims[0], dims[1]):
+            raise self.fail(f"sequence input {name!r} must be (T, 1, I) or (1, T, I) with static sizes, got {dims}")
+        return (int(dims[0]) * int(dims[1]) * int(dims[2]),)
 
     # -- main loop
     def run(self) -> DenseModel:
