@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from eiesim.config.arch import ArchConfig
+from eiesim.config.defaults import paper_arch
 from eiesim.costs import published as pub
 from eiesim.costs.breakdown import pe_area_matrix_um2, pe_power_matrix_mw
 from eiesim.costs.cacti import SramEstimate, sram_estimate
@@ -307,7 +308,7 @@ def biproportional_fit(matrix: Mapping[tuple[str, str], float], row_targets: Map
 @functools.lru_cache(maxsize=8)
 def fit_calibration(sram: SramSource = sram_estimate) -> Calibration:
     """Fit the Table II calibration on the published 64-PE design with the given SRAM source."""
-    arch = ArchConfig()  # the published design: the defaults are eie-64pe
+    arch = paper_arch()  # the paper's design (4-bit codebook indices), whose Table II the fit matches
     first, _ = _first_guess(arch, sram)
     power = pe_power_matrix_mw(first, pub.ALEX7_REFERENCE_RATES, REFERENCE_CLOCK_MHZ)
     pm, pt = biproportional_fit(power, pub.TABLE2_POWER_BY_MODULE_MW, pub.TABLE2_POWER_BY_TYPE_MW)
