@@ -46,7 +46,7 @@ def infer_report(workload: Workload, result: ForwardResult, image: str | None) -
             for layer in workload.layers
         ],
     }
-    if fixed:
+    if result.plan is not None:
         doc["input_saturations"] = result.input_saturations
         doc["fixed_point"] = result.plan.to_dict()
     return doc
@@ -94,7 +94,7 @@ def infer_command(workload: Path, image: str | None, precision: str, json_path: 
         n = layer.name
         row = [n, "x".join(map(str, result.outputs[n].shape)), f"{result.input_density[n]:.3f}",
                f"{result.output_density_before_pool[n]:.3f}", f"{result.output_density[n]:.3f}"]
-        if fixed:
+        if result.plan is not None:
             fmt = result.plan.format(n)
             row += [str(result.saturations[n]), f"{fmt.in_frac}/{fmt.out_frac}"]
         layers.add_row(*row)

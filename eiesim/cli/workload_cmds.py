@@ -149,7 +149,7 @@ def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
                          ("kernel / stride / zero padding", "left"), ("nnz", "right"), ("density", "right"),
                          ("cb bits", "right"),
                          (f"padding entries ({index_bits}-bit idx)", "right"), ("storage B", "right")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify="right" if justify == "right" else "left")
     for row in shown(data["layers"], table, "layers", "all of them: --json"):
         table.add_row(row["name"], row["kind"], f"{row['rows']} x {row['cols']}",
                       f"{_fmt_pair(row['kernel'])} / {_fmt_pair(row['stride'])} / {_fmt_pair(row['padding'])}",

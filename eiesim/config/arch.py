@@ -15,9 +15,9 @@ import copy
 import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -148,6 +148,15 @@ class Dram(_Strict):
                               "in I/O mode")
 
 
+_Section = TypeVar("_Section", bound=BaseModel)
+
+
+def _factory(section: type[_Section]) -> Callable[[], _Section]:
+    """A section class as the default factory of its field (how mypy reads pydantic's Field: its overloads cannot
+    match a model class, whose fields it thinks have no defaults, to a zero-argument factory)."""
+    return cast("Callable[[], _Section]", section)
+
+
 class ArchConfig(_Strict):
     """One EIE chip. The defaults are the default architecture: the published design (Han et al., ISCA 2016,
     Sec. V and Table II, with the timing of the EIE authors' simulator) with 8-bit codebook indices, so that the
@@ -166,13 +175,13 @@ class ArchConfig(_Strict):
     rel_index_bits: int = Field(4, ge=1, le=16, description="Relative row index bits per entry", json_schema_extra=_unit("bit"))
     datapath_bits: int = Field(16, ge=8, le=32, description="Fixed-point width of activations and weights", json_schema_extra=_unit("bit"))
     act_regs_per_pe: int = Field(64, ge=1, le=1 << 16, description="Activation registers per PE (source and destination files each)", json_schema_extra=_unit("entry"))
-    spmat_sram: SpmatSram = Field(default_factory=SpmatSram, description="Sparse-matrix SRAM")
-    ptr_sram: PtrSram = Field(default_factory=PtrSram, description="Pointer SRAM")
-    act_sram: ActSram = Field(default_factory=ActSram, description="Activation SRAM")
-    timing: Timing = Field(default_factory=Timing, description="Timing-model latencies")
-    ccu: Ccu = Field(default_factory=Ccu, description="Central control unit: non-zero finder and bias path")
-    dram: Dram = Field(default_factory=Dram, description="Off-chip memory")
-    mapping: LayerMapping = Field(default_factory=LayerMapping, description="How conv layers are mapped onto the PEs")
+    spmat_sram: SpmatSram = Field(default_factory=_factory(SpmatSram), description="Sparse-matrix SRAM")
+    ptr_sram: PtrSram = Field(default_factory=_factory(PtrSram), description="Pointer SRAM")
+    act_sram: ActSram = Field(default_factory=_factory(ActSram), description="Activation SRAM")
+    timing: Timing = Field(default_factory=_factory(Timing), description="Timing-model latencies")
+    ccu: Ccu = Field(default_factory=_factory(Ccu), description="Central control unit: non-zero finder and bias path")
+    dram: Dram = Field(default_factory=_factory(Dram), description="Off-chip memory")
+    mapping: LayerMapping = Field(default_factory=_factory(LayerMapping), description="How conv layers are mapped onto the PEs")
     cost_model: Literal["default", "hwcomponents"] = Field("default", description="Energy/area model (costs/)")
 
     @model_validator(mode="after")
@@ -382,6 +391,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
     data = copy.deepcopy(data)
     if isinstance(overrides, str):
         overrides = [overrides]
+    items: Iterable[tuple[str, Any]]
     if isinstance(overrides, Mapping):
         bad = [k for k in overrides if not isinstance(k, str)]
         if bad:
