@@ -76,7 +76,7 @@ __all__ = sorted([*FUNCTIONS, *CLASSES, "__version__"])
 
 
 def load_arch(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> ArchConfig:
-    """Load an architecture YAML (``None``: the published 64-PE design with defaults) and apply
+    """Load an architecture YAML (``None``: the default architecture, eie-64pe-8bit) and apply
     overrides (``["num_pes=32"]`` or a dict of dotted keys). ArchError if invalid."""
     from eiesim.config.arch import load_arch as implementation
 

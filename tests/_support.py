@@ -84,7 +84,8 @@ def small_workload():
 
 #: docs/timing-model.md section 4.1 (pixel groups): N = 4, R = 2, 8-bit entries in 32-bit words; the rest is the
 #: published design (D = 7, L = 2, P = 4, W = 2, Z = 1, the authors' finder and bias column).
-SECTION_4_1_ARCH = {"num_pes": 4, "act_regs_per_pe": 2, "spmat_sram.width_bits": 32, "spmat_sram.size_bytes": 1024,
+SECTION_4_1_ARCH = {"num_pes": 4, "act_regs_per_pe": 2, "codebook_bits": 4, "spmat_sram.width_bits": 32,
+                    "spmat_sram.size_bytes": 1024,
                     "ptr_sram.size_bytes": 1024, "act_sram.size_bytes": 1024}
 
 #: Section 4.1 worked by hand, per G: the layer's cycles and phases (I/O: the 12-byte input read and the 12-byte

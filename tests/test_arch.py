@@ -115,8 +115,23 @@ def test_every_parameter_is_documented_with_a_unit_or_choice():
         assert row["description"], row["key"]
 
 
-def test_the_published_design_is_defined_once():
-    """ArchConfig()'s defaults are the published design: eie-64pe.yaml holds exactly them (calibration uses the
-    former, Table IV the latter, so they must not drift apart)."""
-    assert load_arch(CONFIGS / "eie-64pe.yaml") == ArchConfig()
-    assert load_arch(CONFIGS / "eie-64pe.yaml").to_dict() == ArchConfig().to_dict()
+def test_the_default_design_is_defined_once():
+    """ArchConfig()'s defaults are the default architecture: eie-64pe-8bit.yaml holds exactly them, and
+    load_arch(None), published_arch() and the file ``eiesim run`` loads are the same design."""
+    from eiesim.config.defaults import published_arch
+    from eiesim.run.simulate import default_paths
+
+    assert load_arch(CONFIGS / "eie-64pe-8bit.yaml") == ArchConfig() == load_arch(None) == published_arch()
+    assert load_arch(CONFIGS / "eie-64pe-8bit.yaml").to_dict() == ArchConfig().to_dict()
+    assert load_arch(default_paths()[0]) == ArchConfig()
+
+
+def test_the_paper_design_is_defined_once():
+    """paper_arch() is the paper's design: eie-64pe.yaml holds exactly it (calibration uses the former, Table IV
+    the latter, so they must not drift apart); it differs from the default only in its 4-bit codebook indices."""
+    from eiesim.config.defaults import paper_arch
+
+    assert load_arch(CONFIGS / "eie-64pe.yaml") == paper_arch()
+    assert load_arch(CONFIGS / "eie-64pe.yaml").to_dict() == paper_arch().to_dict()
+    differing = {k for k, v in paper_arch().to_dict().items() if ArchConfig().to_dict()[k] != v}
+    assert differing == {"name", "codebook_bits"} and paper_arch().codebook_bits == 4

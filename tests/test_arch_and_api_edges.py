@@ -68,7 +68,7 @@ def test_spmat_width_must_be_whole_bytes(width):
 
 @pytest.mark.parametrize("width", [8, 16, 56, 64, 128, 1024])
 def test_whole_byte_widths_are_accepted(width):
-    arch = eiesim.load_arch(None, [f"spmat_sram.width_bits={width}"])
+    arch = eiesim.load_arch(None, ["codebook_bits=4", f"spmat_sram.width_bits={width}"])
     assert arch.spmat_sram.width_bits == width
     assert arch.entries_per_word == width // 8  # 4 + 4 bit entries: one per byte
 

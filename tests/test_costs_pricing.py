@@ -2,7 +2,8 @@
 
 import pytest
 
-from eiesim.config.arch import ArchConfig, load_arch
+from eiesim.config.arch import load_arch
+from eiesim.config.defaults import paper_arch
 from eiesim.costs import evaluate, get_cost_model, lnzd_units
 from eiesim.costs import published as pub
 from eiesim.errors import EiesimError, UsageError
@@ -28,7 +29,7 @@ def _alex7_layer():
 
 
 def test_zero_actions_and_zero_cycles_cost_only_leakage():
-    arch = ArchConfig()
+    arch = paper_arch()
     rep = evaluate(arch, [_layer(cycles=0, time_us=10.0)])
     by = rep.to_dict()["energy"]["by_component_pj"]
     costs = get_cost_model("default").component_costs(arch)
@@ -40,7 +41,7 @@ def test_zero_actions_and_zero_cycles_cost_only_leakage():
 
 
 def test_doubling_word_reads_doubles_that_component():
-    arch = ArchConfig()
+    arch = paper_arch()
     one = evaluate(arch, [_layer(spmat_word_reads=1000)]).to_dict()["energy"]["by_component_pj"]
     two = evaluate(arch, [_layer(spmat_word_reads=2000)]).to_dict()["energy"]["by_component_pj"]
     assert one["spmat_sram"] > 0
@@ -49,13 +50,13 @@ def test_doubling_word_reads_doubles_that_component():
 
 
 def test_dram_is_20_pj_per_bit():
-    rep = evaluate(ArchConfig(), [_layer(dram_bytes_read=100, dram_bytes_written=50)]).to_dict()
+    rep = evaluate(paper_arch(), [_layer(dram_bytes_read=100, dram_bytes_written=50)]).to_dict()
     assert rep["energy"]["dram_pj"] == pytest.approx(150 * 8 * 20.0)
     assert rep["energy"]["total_pj"] == pytest.approx(rep["energy"]["on_chip_pj"] + rep["energy"]["dram_pj"])
 
 
 def test_layers_add_up_and_figures_of_merit():
-    arch = ArchConfig()
+    arch = paper_arch()
     a7 = _alex7_layer()
     one = evaluate(arch, [a7]).to_dict()
     two = evaluate(arch, [a7, dict(a7, name="again")]).to_dict()
@@ -70,7 +71,7 @@ def test_layers_add_up_and_figures_of_merit():
 
 
 def test_table2_calibration_within_tolerances_at_alex7_activity():
-    rep = evaluate(ArchConfig(), [_alex7_layer()])
+    rep = evaluate(paper_arch(), [_alex7_layer()])
     d = rep.to_dict()
     assert d["area"]["pe_um2"] == pytest.approx(PAPER_PE_AREA_UM2, rel=0.05)
     for module, um2 in PAPER_MODULE_AREA_UM2.items():
@@ -83,20 +84,20 @@ def test_table2_calibration_within_tolerances_at_alex7_activity():
 
 
 def test_paper_method_differs_from_activity_when_activity_differs():
-    rep = evaluate(ArchConfig(), [_layer(cycles=8000, time_us=10.0)]).to_dict()  # clocked, no work
+    rep = evaluate(paper_arch(), [_layer(cycles=8000, time_us=10.0)]).to_dict()  # clocked, no work
     assert rep["paper_method"]["energy_pj"] > 3 * rep["energy"]["on_chip_pj"]
 
 
 def test_wider_spmat_sram_costs_more_per_read():
-    narrow = get_cost_model("default").component_costs(ArchConfig())
-    wide = get_cost_model("default").component_costs(load_arch(None, {"spmat_sram.width_bits": 256}))
+    narrow = get_cost_model("default").component_costs(paper_arch())
+    wide = get_cost_model("default").component_costs(paper_arch({"spmat_sram.width_bits": 256}))
     assert wide["spmat_sram"].energy_per_action_pj("spmat_word_reads") > \
         narrow["spmat_sram"].energy_per_action_pj("spmat_word_reads")
 
 
 def test_28nm_chip_is_smaller_and_cheaper():
-    base = evaluate(ArchConfig(), [_alex7_layer()]).to_dict()
-    small = evaluate(load_arch(None, {"tech_nm": 28}), [_alex7_layer()]).to_dict()
+    base = evaluate(paper_arch(), [_alex7_layer()]).to_dict()
+    small = evaluate(paper_arch({"tech_nm": 28}), [_alex7_layer()]).to_dict()
     assert small["area"]["chip_mm2"] < 0.6 * base["area"]["chip_mm2"]
     assert small["energy"]["on_chip_pj"] < base["energy"]["on_chip_pj"]
 
@@ -117,9 +118,9 @@ def test_lnzd_quadtree_units():
 
 def test_bad_layer_is_a_usage_error():
     with pytest.raises(UsageError):
-        evaluate(ArchConfig(), [{"name": "x", "cycles": 10, "time_us": -1.0, "actions": {}}])
+        evaluate(paper_arch(), [{"name": "x", "cycles": 10, "time_us": -1.0, "actions": {}}])
     with pytest.raises(UsageError):
-        evaluate(ArchConfig(), [{"name": "x", "time_us": 1.0, "actions": {}}])
+        evaluate(paper_arch(), [{"name": "x", "time_us": 1.0, "actions": {}}])
 
 
 def test_unknown_cost_model_lists_the_valid_ones():
@@ -183,7 +184,7 @@ def _first_guess_sums():
     from eiesim.costs.cacti import sram_estimate
     from eiesim.costs.default import REFERENCE_CLOCK_MHZ, _first_guess, pe_area_matrix_um2, pe_power_matrix_mw
 
-    first, _ = _first_guess(ArchConfig(), sram_estimate)
+    first, _ = _first_guess(paper_arch(), sram_estimate)
     power = pe_power_matrix_mw(first, pub.ALEX7_REFERENCE_RATES, REFERENCE_CLOCK_MHZ)
     area = pe_area_matrix_um2(first)
     area_types = {k: v for k, v in pub.TABLE2_AREA_BY_TYPE_UM2.items() if k != "filler"}
@@ -284,7 +285,7 @@ def test_the_vocabulary_is_the_engines_and_the_docs_name_every_action():
     assert all(f"`{name}`" in winograd for name in WINOGRAD_ACTIONS)
     recurrent = doc[doc.index("## 8. Recurrent layers"):]
     assert all(f"`{name}`" in recurrent for name in RECURRENT_ACTIONS)
-    used = {a for comp in get_cost_model("default").component_costs(ArchConfig()) for a in comp.energy_pj}
+    used = {a for comp in get_cost_model("default").component_costs(paper_arch()) for a in comp.energy_pj}
     assert used <= set(PRICEABLE_ACTIONS) and "pe_cycles" in used and "chip_cycles" in used
 
 
@@ -303,7 +304,7 @@ def test_a_cost_model_pricing_an_unknown_action_is_refused():
             return ComponentCosts("misspelt", comps)
 
     with pytest.raises(UsageError, match="'ptr_read', which no engine counts"):
-        evaluate(ArchConfig(), [_alex7_layer()], model=Misspelt())
+        evaluate(paper_arch(), [_alex7_layer()], model=Misspelt())
 
 
 def test_the_pricing_engine_imports_no_cost_model():

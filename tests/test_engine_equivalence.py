@@ -84,7 +84,7 @@ def _comparable(result):
 @given(cases())
 def test_event_and_fast_engines_are_identical(case):
     arch_over, workload = case
-    arch = load_arch(None, arch_over)
+    arch = load_arch(None, {"codebook_bits": 4, **arch_over})
     fast = simulate(arch, workload, engine="fast")
     event = simulate(arch, workload, engine="event")
     with mock.patch.object(fast_engine, "round_lane_dtype", lambda *_: np.int64):
@@ -113,7 +113,7 @@ def test_two_layer_network_with_concat_is_identical():
               conv("d", 6, 7, 1, ("b", "c"))]
     x = rng.integers(0, 3, size=(2, 4, 4)).astype(np.float32)
     wl = Workload("net", "test", (2, 4, 4), None, layers, x)
-    arch = load_arch(None, {"num_pes": 3, "act_regs_per_pe": 2, "fifo_depth": 2, "act_sram.size_bytes": 16})
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 3, "act_regs_per_pe": 2, "fifo_depth": 2, "act_sram.size_bytes": 16})
     fast, event = simulate(arch, wl, engine="fast"), simulate(arch, wl, engine="event")
     assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
     assert _comparable(fast) == _comparable(event)
@@ -128,7 +128,7 @@ def _fc_case(m, v, wd, ad, seed=1, **over):
     w = np.where(rng.random((m, v)) < wd, cb[codes], 0).astype(np.float32)
     layer = layer_from_dense("fc", w, codes_dense=codes, codebook=cb, kind="fc", relu=False)
     x = np.where(rng.random(v) < ad, rng.integers(1, 5, size=v), 0).astype(np.float32)
-    return load_arch(None, over), Workload("fc", "test", (v,), None, [layer], x)
+    return load_arch(None, {"codebook_bits": 4, **over}), Workload("fc", "test", (v,), None, [layer], x)
 
 
 @pytest.mark.parametrize("label,case,feature", [
@@ -158,9 +158,9 @@ def test_the_rounds_kernel_uses_32_bit_lanes_only_where_no_timestamp_can_overflo
     from eiesim.encoding import layout_layer
     from eiesim.timing.contract import TimingParams
 
-    arch = load_arch(None, {"num_pes": 4})
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 4})
     small = layer_from_dense("s", np.ones((8, 8), np.float32), codebook=np.array([1.0]), kind="fc")
     assert fast_engine.round_lane_dtype(layout_layer(small, arch), TimingParams.from_arch(arch)) is np.int32
-    slow = load_arch(None, {"num_pes": 4096, "act_regs_per_pe": 65536, "timing.empty_column_cycles": 8})
+    slow = load_arch(None, {"codebook_bits": 4, "num_pes": 4096, "act_regs_per_pe": 65536, "timing.empty_column_cycles": 8})
     # A batch of 2**28 activations, each of which may move a round on by L + 2 + Z = 12 cycles: beyond 2**30.
     assert fast_engine.round_lane_dtype(layout_layer(small, slow), TimingParams.from_arch(slow)) is np.int64

@@ -12,8 +12,7 @@ from _support import run_cli
 from eiesim.network.workload import Pool, Workload, layer_from_dense
 from eiesim.network.workload_file import save_workload
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
+NET = Path(__file__).resolve().parents[1] / "eiesim" / "data" / "squeezenet_dc" / "compressed_SqueezeNet.net"
 
 
 @pytest.fixture()
@@ -52,6 +51,7 @@ def test_infer_float_json(small_npz, tmp_path, capsys):
     assert layers["fc"]["output_density"] == pytest.approx(1 / 6)
     assert layers["conv"]["saturations"] is None and "fixed_point" not in doc
     assert "conv" in out and "class index" in out
+    assert doc["top5_names"] is None and "ImageNet" not in out  # 6 classes: indices only, no names
 
 
 def test_infer_fixed16_json_has_plan(small_npz, tmp_path, capsys):
@@ -130,4 +130,19 @@ def test_infer_real_squeezenet_on_coffee(tmp_path, capsys):
     assert code == 0, err
     doc = json.loads(out_json.read_text())
     assert doc["top5"][0][0] == 967  # espresso
+    assert doc["top5_names"][0] == "espresso" and len(doc["top5_names"]) == 5
+    assert "espresso" in out and "ImageNet" in out
     assert len(doc["layers"]) == 26
+
+
+def test_imagenet_class_names_are_the_ilsvrc_list_with_source_and_licence():
+    from eiesim.network.class_names import IMAGENET_CLASSES_FILE, class_names_for, imagenet_class_names
+
+    names = imagenet_class_names()
+    # ILSVRC-2012 indices (sorted WordNet ids), as every ImageNet classifier numbers them
+    assert (names[0], names[1], names[281], names[285], names[967], names[999]) == (
+        "tench", "goldfish", "tabby", "Egyptian cat", "espresso", "toilet tissue")
+    assert len(set(names)) == 1000 and class_names_for(1000) == names and class_names_for(10) is None
+    provenance = (IMAGENET_CLASSES_FILE.parent / "PROVENANCE.md").read_text()
+    assert "torchvision" in provenance and "BSD 3-clause" in provenance
+    assert "BSD 3-Clause License" in (IMAGENET_CLASSES_FILE.parent / "LICENSE-torchvision").read_text()

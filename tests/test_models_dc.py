@@ -17,11 +17,11 @@ from eiesim.network.compress import storage_summary
 from eiesim.network.topologies import squeezenet_topology
 from eiesim.network.workload_file import load_workload, save_workload
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DC_DIR = SHARED / "models" / "squeezenet_dc"
+# The authors' files as the package ships them (tests/test_default_network.py checks them against the published hashes).
+DC_DIR = Path(__file__).resolve().parents[1] / "eiesim" / "data" / "squeezenet_dc"
 NET = DC_DIR / "compressed_SqueezeNet.net"
 PROTOTXT = DC_DIR / "SqueezeNet_deploy.prototxt"
-needs_net = pytest.mark.skipif(not NET.is_file(), reason="shared Deep-Compression SqueezeNet file not present")
+needs_net = pytest.mark.skipif(not NET.is_file(), reason="bundled Deep-Compression SqueezeNet file not present")
 
 # (name, out, in, k) of the 26 conv layers, written out by hand from the deploy prototxt.
 EXPECTED_LAYERS = [("conv1", 96, 3, 7)]

@@ -74,7 +74,7 @@ def _conv_and_fc(groups, **over):
     conv = layer_from_dense("conv", conv_w, codebook=np.array([1.0]), padding=(1, 1), kind="conv")
     fc = layer_from_dense("fc", fc_w, codebook=np.array([0.5]), kind="fc", inputs=("conv",))
     x = np.where(rng.random((2, 4, 4)) < 0.6, rng.integers(1, 4, (2, 4, 4)), 0).astype(np.float32)
-    arch = load_arch(None, {"num_pes": 4, "act_regs_per_pe": 8, "mapping.pixel_groups": groups, **over})
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 4, "act_regs_per_pe": 8, "mapping.pixel_groups": groups, **over})
     return arch, Workload("cf", "test", (2, 4, 4), None, [conv, fc], x)
 
 
@@ -98,7 +98,7 @@ def test_fc_layers_keep_one_group_and_engines_agree():
 
 def test_one_group_is_the_published_mapping():
     arch, wl = _conv_and_fc(1)
-    default = load_arch(None, {"num_pes": 4, "act_regs_per_pe": 8})
+    default = load_arch(None, {"codebook_bits": 4, "num_pes": 4, "act_regs_per_pe": 8})
     assert eiesim.simulate(arch, wl).to_dict() == eiesim.simulate(default, wl).to_dict()
 
 

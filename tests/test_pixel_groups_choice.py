@@ -30,7 +30,7 @@ from eiesim.network.workload import Workload, layer_from_dense
 def _one_weight_two_pixels(groups):
     """A 1x1 conv 1 -> 1 (weight 1) on a 1 x 2 image (3, 2), 4 PEs with 2 registers each."""
     layer = layer_from_dense("c", np.ones((1, 1, 1, 1), np.float32), codebook=np.array([1.0]), relu=False)
-    arch = load_arch(None, {"num_pes": 4, "act_regs_per_pe": 2, "mapping.pixel_groups": groups})
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 4, "act_regs_per_pe": 2, "mapping.pixel_groups": groups})
     return arch, Workload("tie", "hand-derived", (1, 1, 2), None, [layer], np.array([[[3.0, 2.0]]], np.float32))
 
 
@@ -82,7 +82,7 @@ def _two_layers():
 
 
 def _arch(regs, groups, spmat_bytes="auto", ptr_bytes="auto"):
-    return load_arch(None, {"num_pes": 4, "act_regs_per_pe": regs, "spmat_sram.width_bits": 32,
+    return load_arch(None, {"codebook_bits": 4, "num_pes": 4, "act_regs_per_pe": regs, "spmat_sram.width_bits": 32,
                             "spmat_sram.size_bytes": spmat_bytes, "ptr_sram.size_bytes": ptr_bytes,
                             "mapping.pixel_groups": groups})
 
@@ -170,10 +170,10 @@ def test_each_group_runs_pixels_g_g_plus_g_across_chunks(monkeypatch):
     exactly those pixels."""
     monkeypatch.setattr(fast_engine, "_PATCH_CHUNK_VALUES", 1)  # the smallest chunk: PIXEL_ALIGN = 64 pixels
     layer, x = _row_of_pixels(150)
-    arch = load_arch(None, {"num_pes": 3, "act_regs_per_pe": 2, "mapping.pixel_groups": 3})
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 3, "act_regs_per_pe": 2, "mapping.pixel_groups": 3})
     wl = Workload("row", "test", x.shape, None, [layer], x)
     fast = eiesim.simulate(arch, wl, engine="fast")
-    one_pe = load_arch(None, {"num_pes": 1, "act_regs_per_pe": 2})
+    one_pe = load_arch(None, {"codebook_bits": 4, "num_pes": 1, "act_regs_per_pe": 2})
     alone = []
     for g in range(3):
         mine = np.ascontiguousarray(x[:, :, g::3])

@@ -73,14 +73,17 @@ def test_out_without_dir_uses_reports_folder(runner, small_npz, tmp_path, monkey
 
 
 def test_default_run_uses_bundled_arch_and_workload(runner, tmp_path):
-    if not (ROOT / "workloads" / "squeezenet-1.0-synthetic.npz").is_file():
-        pytest.skip("default workload not generated yet")
+    """No arguments: the authors' Deep-Compression SqueezeNet (the counts its SOURCE states: 26 layers, 415,921
+    non-zero weights) on the default architecture and the bundled photo chelsea, which it classifies as a cat."""
     out = tmp_path / "d.json"
     res = runner.invoke(cli, ["run", "--json", str(out)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     body = json.loads(out.read_text())
     assert body["arch"]["name"] == "eie-64pe-8bit" and body["check"]["functional"] == "pass"
-    assert len(body["layers"]) == 26
+    assert body["workload"]["name"] == "squeezenet-1.0-dc" and body["workload"]["input"] == "chelsea"
+    assert body["workload"]["source"].endswith("e4ab6960ae8cd81505e1c2136921201507e930966c53deaf15862a395b3a3261")
+    assert (len(body["layers"]), body["workload"]["nnz"]) == (26, 415_921)
+    assert 281 <= body["check"]["top1"] <= 285  # ImageNet's five domestic-cat classes: tabby ... Egyptian cat
 
 
 def _eiesim(*args):

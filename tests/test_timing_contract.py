@@ -189,7 +189,7 @@ def test_layer_sequence_places_layers_back_to_back():
 
 def test_fifo_depth_one_serialises_broadcasts():
     # With D = 1 the finder must wait until every PE has popped the previous activation.
-    arch = load_arch(None, {"num_pes": 2, "fifo_depth": 1, "act_regs_per_pe": 4})
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 2, "fifo_depth": 1, "act_regs_per_pe": 4})
     w = np.zeros((2, 3), np.float32)
     w[0, :] = 1.0  # PE 0: one entry in each column; PE 1: none (Z = 1 cycle each); no bias entries
     layer = layer_from_dense("d1", w, codebook=np.array([1.0]), kind="fc")
@@ -208,7 +208,7 @@ def test_fifo_depth_one_serialises_broadcasts():
 
 
 def _one_pe_layer(weights, **over):
-    arch = load_arch(None, {"num_pes": 1, "act_regs_per_pe": 4, **over})
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 1, "act_regs_per_pe": 4, **over})
     layer = layer_from_dense("one", np.asarray(weights, np.float32), codebook=np.array([1.0]), kind="fc")
     params = TimingParams.from_arch(arch)
     return arch, layer, params, layer_geometry(layer, (layer.cols,), params)
@@ -325,7 +325,7 @@ def test_fast_engine_follows_the_rules_statement_on_random_rounds():
                 "timing.empty_column_cycles": int(rng.integers(0, 4)),
                 "ccu.nonzero_finder": str(rng.choice(["register_row", "skip_zeros"])),
                 "ccu.bias": str(rng.choice(["column", "output_path"])), "spmat_sram.width_bits": 32}
-        arch = load_arch(None, over)
+        arch = load_arch(None, {"codebook_bits": 4, **over})
         cap = arch.act_capacity
         m, v = int(rng.integers(1, cap + 1)), int(rng.integers(1, cap + 1))
         w = np.where(rng.random((m, v)) < rng.choice([0.02, 0.2, 0.6]), 1.0, 0.0).astype(np.float32)
@@ -355,7 +355,7 @@ def _conv_case():
     row 0 = (1, 0, 1), row 1 = (0, 1, 1), row 2 = (1, 1, 0); only row 2 has a bias (PE 0, local row 1).
     Pixel 0 sees (1, 0, 1), pixel 1 sees (0, 2, 3). Register rows: (c0, c1), (c2).
     """
-    arch = load_arch(None, {"num_pes": 2, "act_regs_per_pe": 2, "spmat_sram.width_bits": 32,
+    arch = load_arch(None, {"codebook_bits": 4, "num_pes": 2, "act_regs_per_pe": 2, "spmat_sram.width_bits": 32,
                             "spmat_sram.size_bytes": 1024, "ptr_sram.size_bytes": 1024, "act_sram.size_bytes": 1024})
     w = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], np.float32)[:, :, None, None]
     layer = layer_from_dense("c", w, codebook=np.array([1.0]), bias=np.array([0.0, 0.0, 0.5]), relu=False)

@@ -86,12 +86,18 @@ def test_the_installed_package_is_the_wheel(installed):
         assert path.is_file() and not path.is_symlink(), path
         assert path.read_bytes() == (ROOT / ("workloads" if name.endswith(".npz") else "arch_configs") / name
                                      ).read_bytes()
+    for folder, names in (("squeezenet_dc", ("compressed_SqueezeNet.net", "SqueezeNet_deploy.prototxt", "LICENCE",
+                                             "PROVENANCE.md")),
+                          ("imagenet", ("imagenet_classes.txt", "LICENSE-torchvision", "PROVENANCE.md"))):
+        for name in names:
+            path = Path(defaults).parent / folder / name
+            assert path.read_bytes() == (ROOT / "eiesim" / "data" / folder / name).read_bytes(), path
 
 
 def test_run_with_the_embedded_defaults(installed):
     proc = _run([str(installed["eiesim"]), "run", "--json", "r.json"], installed["cwd"], installed["env"])
     report = json.loads((installed["cwd"] / "r.json").read_text())
-    assert report["arch"]["name"] == "eie-64pe-8bit" and report["workload"]["name"] == "squeezenet-1.0-synthetic"
+    assert report["arch"]["name"] == "eie-64pe-8bit" and report["workload"]["name"] == "squeezenet-1.0-dc"
     assert report["check"]["functional"] == "pass"
     assert "conv1" in proc.stdout
 

@@ -200,14 +200,17 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     if agreement is None:
         agreement = is_onnx or bool(images)
     if agreement:
-        report = agreement_report(wl, model, agreement_inputs(model, images, seed), dense if is_onnx else None)
+        from eiesim.cli.progress import status_line
+
+        with status_line("comparing the compressed model with the uncompressed one (functional reference)"):
+            report = agreement_report(wl, model, agreement_inputs(model, images, seed), dense if is_onnx else None)
         _print_agreement(_console(), report)
 
 
 def _print_storage(wl: Workload, bits: int, index_bits: int, output: Path) -> None:
     summary = storage_summary(wl, index_bits)
     table = Table(title=f"Storage of {wl.name}: {bits}-bit codes, {index_bits}-bit relative indices")
-    for col in ("layer", "nnz", "density", "padding", "code bits", "index bits", "codebook+bias B", "total B",
+    for col in ("layer", "nnz", "density", "padding entries", "code bits", "index bits", "codebook+bias B", "total B",
                 "Huffman B", "ratio vs dense"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for r in shown(summary["layers"], table, "layers"):

@@ -37,7 +37,8 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
                "Render SOURCE (a run's report.json, or a sweep directory) with tables and embedded plots."),
     "reproduce": (("eiesim.cli.reproduce",), "Reproduce results of the EIE paper (Han et al., ISCA 2016)."),
     "run": (("eiesim.cli.run_cmd",),
-            "Simulate WORKLOAD (.npz) on ARCH (.yaml); defaults: eie-64pe-8bit.yaml and the bundled SqueezeNet."),
+            "Simulate WORKLOAD (.npz or Deep-Compression .net) on ARCH (.yaml); defaults: the real DC SqueezeNet on "
+            "eie-64pe-8bit.yaml."),
     "sweep": (("eiesim.cli.sweep_cmd",),
               "Simulate every combination of the --set values; finished points survive interruption."),
     "trace": (("eiesim.cli.trace_cmd",),

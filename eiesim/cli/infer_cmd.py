@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from eiesim.cli.group import cli
+from eiesim.network.class_names import class_names_for
 from eiesim.network.functional import PRECISIONS, ForwardResult, forward
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.workload import Workload
@@ -18,14 +19,21 @@ from eiesim.outputs.commit import write_text
 from eiesim.render.bounded_tables import shown
 
 
+def top5_names(result: ForwardResult) -> list[str] | None:
+    """The class names of the top-5 classes (ImageNet's, for a network with 1000 outputs), else None."""
+    names = class_names_for(int(result.probabilities.size))
+    return None if names is None else [names[index] for index, _ in result.top5]
+
+
 def infer_report(workload: Workload, result: ForwardResult, image: str | None) -> dict[str, Any]:
-    """The JSON document ``eiesim infer --json`` writes."""
+    """The JSON document ``eiesim infer --json`` writes (``top5_names``: null without class names)."""
     fixed = result.plan is not None
     doc: dict[str, Any] = {
         "workload": workload.name,
         "precision": result.precision,
         "image": image,
         "top5": result.top5,
+        "top5_names": top5_names(result),
         "layers": [
             {
                 "name": layer.name,
@@ -38,7 +46,7 @@ def infer_report(workload: Workload, result: ForwardResult, image: str | None) -
             for layer in workload.layers
         ],
     }
-    if fixed:
+    if result.plan is not None:
         doc["input_saturations"] = result.input_saturations
         doc["fixed_point"] = result.plan.to_dict()
     return doc
@@ -63,12 +71,16 @@ def infer_command(workload: Path, image: str | None, precision: str, json_path: 
     console = out_console()
     used = default_input(wl, image)
     source = used if used is not None else "stored input"
-    top = Table(title=f"{wl.name} on {source} ({precision}): top-5")
+    names = top5_names(result)
+    top = Table(title=f"{wl.name} on {source} ({precision}): top-5",
+                caption=None if names is None else "class: ImageNet (ILSVRC-2012) class name")
     top.add_column("rank", justify="right")
     top.add_column("class index", justify="right")
+    if names is not None:
+        top.add_column("class")
     top.add_column("probability", justify="right")
     for rank, (idx, prob) in enumerate(result.top5, 1):
-        top.add_row(str(rank), str(idx), f"{prob:.4f}")
+        top.add_row(str(rank), str(idx), *([names[rank - 1]] if names is not None else []), f"{prob:.4f}")
     console.print(top)
 
     fixed = result.plan is not None
@@ -82,7 +94,7 @@ def infer_command(workload: Path, image: str | None, precision: str, json_path: 
         n = layer.name
         row = [n, "x".join(map(str, result.outputs[n].shape)), f"{result.input_density[n]:.3f}",
                f"{result.output_density_before_pool[n]:.3f}", f"{result.output_density[n]:.3f}"]
-        if fixed:
+        if result.plan is not None:
             fmt = result.plan.format(n)
             row += [str(result.saturations[n]), f"{fmt.in_frac}/{fmt.out_frac}"]
         layers.add_row(*row)

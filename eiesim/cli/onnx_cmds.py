@@ -101,8 +101,9 @@ def import_onnx_command(model: Path, output: Path | None, coverage: bool, as_wor
     else:
         save_dense(dense, output)
     table = Table(title=f"{dense.name}: {len(dense.layers)} layers from {model.name}, input {list(dense.input_shape)}")
-    for col in ("layer", "kind", "weight (out,in,kh,kw)", "stride", "pad", "relu", "pool", "inputs", "density"):
-        table.add_column(col, justify="right" if col in ("stride", "pad", "density") else "left")
+    for col in ("layer", "kind", "weight (out,in,kh,kw)", "stride", "zero padding", "relu", "pool", "inputs",
+                "density"):
+        table.add_column(col, justify="right" if col in ("stride", "zero padding", "density") else "left")
     for dl in dense.layers:
         s = dl.spec
         pool = "-" if s.pool is None else (

@@ -24,11 +24,14 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from eiesim.outputs.paths import check_dir_holds_no_input, check_not_input, check_output_dir, check_output_file
+
+if TYPE_CHECKING:
+    from click.types import ParamTypeInfoDict
 
 #: Option names that hold an output path.
 OUTPUT_OPTION_NAMES = ("output", "json_path", "out_dir")
@@ -50,12 +53,12 @@ class CheckedOutput(click.ParamType):
             return None
         path = self.inner.convert(value, param, ctx)
         if self.is_dir:
-            check_output_dir(Path(path))
+            check_output_dir(Path(os.fsdecode(path)))
         else:
-            check_output_file(Path(path))
+            check_output_file(Path(os.fsdecode(path)))
         return path
 
-    def to_info_dict(self) -> dict[str, Any]:
+    def to_info_dict(self) -> ParamTypeInfoDict:
         return self.inner.to_info_dict()
 
     def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""A progress bar on stderr for the long steps of a command (one tick per ONNX node or layer).
+"""Progress on stderr for the long steps of a command: a bar (one tick per ONNX node or layer) or a status line.
 
 Shown only when stderr is a terminal, and cleared when done, so pipes, files and tests see
 nothing of it.
@@ -28,3 +28,21 @@ def step_bar(label: str) -> Iterator[Tick]:
             bar.update(task, completed=done, total=total, description=name)
 
         yield tick
+
+
+@contextlib.contextmanager
+def status_line(text: str) -> Iterator[Callable[[str], None]]:
+    """A transient spinner with ``text`` on stderr, for steps that cannot count their work.
+
+    Shown only when stderr is a terminal (like ``step_bar``); yields the function that
+    changes the text as the command moves to its next step.
+    """
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _text: None
+        return
+    with console.status(text) as status:
+        def update(new_text: str) -> None:
+            status.update(new_text)
+
+        yield update

@@ -27,6 +27,7 @@ _DATA_FILES = ("report.json", "report.run.json", "layers.csv", "results.csv", "r
 def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Path | None,
                    figure_formats: tuple[str, ...]) -> None:
     """Render SOURCE (a run's report.json, or a sweep directory) with tables and embedded plots."""
+    from eiesim.cli.progress import status_line
     from eiesim.outputs.commit import write_text
     from eiesim.outputs.paths import check_not_input, check_output_file
     from eiesim.render import load_run_report, load_sweep_dir, load_sweep_manifest
@@ -52,16 +53,19 @@ def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Pat
         if (source / "points").is_dir() and target.absolute().parent == (source / "points").absolute():
             raise UsageError("this is inside the sweep's point store; choose another -o", target)
     check_not_input(target, protected, "sweep's data file" if sweep else "run's data file")
-    if sweep:
-        rows, columns = load_sweep_dir(source)
-        doc = build_sweep_document(rows, columns, load_sweep_manifest(source))
-        kind = f"sweep of {len(rows)} points"
-    else:
-        doc = build_run_document(load_run_report(source))
-        kind = "run"
-    text = render(doc, fmt)
-    write_text(target, text)
+    with status_line(f"rendering the report of {source.name}: plots") as status:  # a terminal only
+        if sweep:
+            rows, columns = load_sweep_dir(source)
+            doc = build_sweep_document(rows, columns, load_sweep_manifest(source))
+            kind = f"sweep of {len(rows)} points"
+        else:
+            doc = build_run_document(load_run_report(source))
+            kind = "run"
+        status(f"rendering the report of {source.name}: {fmt} page")
+        text = render(doc, fmt)
+        write_text(target, text)
     click.echo(f"wrote {target} ({kind}, {fmt}, {len(text.encode()):,} bytes)")
     if figures_dir is not None:
-        files = export_figures(doc, figures_dir, figure_formats or DEFAULT_FORMATS)
+        with status_line(f"writing figure files to {figures_dir}"):
+            files = export_figures(doc, figures_dir, figure_formats or DEFAULT_FORMATS)
         click.echo(f"wrote {len(files)} figure files to {figures_dir}")

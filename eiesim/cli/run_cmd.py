@@ -19,6 +19,7 @@ from eiesim.outputs.commit import OutputSet
 from eiesim.outputs.paths import check_dir_holds_no_input, check_not_input, check_output_dir, check_output_file
 
 if TYPE_CHECKING:
+    from eiesim.network.workload import Workload
     from eiesim.run.multi_image import MultiImageResult
     from eiesim.run.result import SimulationResult
 
@@ -53,13 +54,16 @@ def _safe_name(text: str) -> str:
 def run_command(arch_path: Path | None, workload_path: Path | None, images: tuple[str, ...], engine: str,
                 allow_slow: bool, overrides: tuple[str, ...], json_path: Path | None, out_dir: str | None,
                 no_check: bool) -> None:
-    """Simulate WORKLOAD (.npz) on ARCH (.yaml); defaults: eie-64pe-8bit.yaml and the bundled SqueezeNet."""
+    """Simulate WORKLOAD (.npz or Deep-Compression .net) on ARCH (.yaml); defaults: the real DC SqueezeNet on eie-64pe-8bit.yaml.
+
+    Defaults: the default architecture (eie-64pe-8bit.yaml: the published 64-PE chip with 8-bit
+    codebook indices) and the bundled Deep-Compression SqueezeNet v1.0 of its authors, on the
+    bundled photo chelsea."""
     from rich.console import Console
 
     from eiesim.cli.tables import out_console
     from eiesim.config.arch import load_arch
     from eiesim.inputs.images import expand_image_specs
-    from eiesim.network.workload_file import load_workload
     from eiesim.render.run_files import (
         images_layers_csv,
         layers_csv,
@@ -105,7 +109,7 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         for target in (json_path, metadata_path(json_path)):
             check_not_input(target, inputs, option="--json")
     arch = load_arch(arch_path, list(overrides))
-    workload = load_workload(workload_path)
+    workload = _load_network(workload_path)
     specs = expand_image_specs(list(images)) if images else [None]  # None: the one default input rule
 
     err = Console(stderr=True)
@@ -190,6 +194,17 @@ def run_command(arch_path: Path | None, workload_path: Path | None, images: tupl
         label, chk = failed[0]
         raise click.ClickException(f"functional check failed ({label}): layers {chk['layers_mismatched']} differ "
                                    "from the fixed-point reference")
+
+
+def _load_network(path: Path) -> Workload:
+    """A workload file, or a Deep-Compression ``.net`` file decoded with the built-in SqueezeNet v1.0 topology."""
+    if path.suffix.lower() == ".net":
+        from eiesim.importers.caffe.deep_compression import import_dc
+
+        return import_dc(path)
+    from eiesim.network.workload_file import load_workload
+
+    return load_workload(path)
 
 
 def _describe(seconds: float) -> str:

@@ -25,6 +25,7 @@ from eiesim.errors import UsageError
 def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | None, max_events: int,
                   image: str | None, overrides: tuple[str, ...]) -> None:
     """Write a trace of one layer, viewable in ui.perfetto.dev or chrome://tracing (1 us = 1 cycle)."""
+    from eiesim.cli.progress import status_line
     from eiesim.config.arch import load_arch
     from eiesim.inputs.files import require_regular_file
     from eiesim.network.workload_file import load_workload
@@ -37,10 +38,13 @@ def trace_command(arch: Path, workload: Path, layer_name: str, output: Path | No
     target = output if output is not None else Path(f"trace-{layer_name}.json")
     check_output_file(target)
     check_not_input(target, [arch, workload] + ([image] if image and Path(image).exists() else []))
-    cfg = load_arch(arch, list(overrides))
-    wl = load_workload(workload)
-    trace = layer_trace(cfg, wl, layer_name, input=image, max_events=max_events)
-    write_text(target, json.dumps(trace, separators=(",", ":")))
+    with status_line(f"loading {workload.name}") as status:
+        cfg = load_arch(arch, list(overrides))
+        wl = load_workload(workload)
+        status(f"tracing layer {layer_name} (its input from the functional reference, then every cycle)")
+        trace = layer_trace(cfg, wl, layer_name, input=image, max_events=max_events)
+        status(f"writing {target}")
+        write_text(target, json.dumps(trace, separators=(",", ":")))
     meta = trace["metadata"]
     if meta["truncated"]:
         click.echo(f"wrote {target}: layer {layer_name}, {meta['span_events']:,} span events; TRUNCATED at "

@@ -139,7 +139,7 @@ def info_dict(wl: Workload, index_bits: int) -> dict[str, Any]:
 @cli.command("info")
 @click.argument("workload", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--index-bits", type=click.IntRange(1, 16), default=4, show_default=True,
-              help="Relative-index width for the padding and storage columns.")
+              help="Relative-index width for the padding-entries and storage columns.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON to stdout.")
 def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
     """Show a workload's layers: shapes, non-zeros, density, codebook bits, storage."""
@@ -149,10 +149,11 @@ def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     table = Table(title=f"{wl.name} ({workload})", caption=f"source: {wl.source}")
-    for col, justify in (("layer", "left"), ("kind", "left"), ("M x V", "right"), ("k / s / p", "left"),
-                         ("nnz", "right"), ("density", "right"), ("cb bits", "right"),
-                         (f"padding ({index_bits}-bit idx)", "right"), ("storage B", "right")):
-        table.add_column(col, justify=justify)
+    for col, justify in (("layer", "left"), ("kind", "left"), ("M x V", "right"),
+                         ("kernel / stride / zero padding", "left"), ("nnz", "right"), ("density", "right"),
+                         ("cb bits", "right"),
+                         (f"padding entries ({index_bits}-bit idx)", "right"), ("storage B", "right")):
+        table.add_column(col, justify="right" if justify == "right" else "left")
     for row in shown(data["layers"], table, "layers", "all of them: --json"):
         table.add_row(row["name"], row["kind"], f"{row['rows']} x {row['cols']}",
                       f"{_fmt_pair(row['kernel'])} / {_fmt_pair(row['stride'])} / {_fmt_pair(row['padding'])}",

@@ -34,12 +34,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from eiesim.config.arch import ArchConfig
+from eiesim.config.defaults import paper_arch
 from eiesim.costs import published as pub
 from eiesim.costs.breakdown import pe_area_matrix_um2, pe_power_matrix_mw
 from eiesim.costs.cacti import SramEstimate, sram_estimate
 from eiesim.costs.groups import hardware_pixel_groups
 from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts
 from eiesim.costs.scaling import area_factor, energy_factor
+from eiesim.errors import CostModelError
 
 #: Callable giving one SRAM macro estimate: (size_bytes, width_bits, tech_nm) -> SramEstimate.
 SramSource = Callable[[int, int, int], SramEstimate]
@@ -139,10 +141,19 @@ class _Part:
 ELEMENTWISE_TABLE_BITS = 7
 
 
+def _sized(value: int | str, key: str) -> int:
+    """A size the simulation has resolved: an ``auto`` left unresolved cannot be priced."""
+    if isinstance(value, str):
+        raise CostModelError(f"{key} is still {value!r}: a run sizes it before pricing (price result.arch)")
+    return value
+
+
 def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str]]:
     """First-guess PE components at 45 nm (areas um^2, energies pJ) and SRAM-grid warnings."""
     d = arch.datapath_bits
-    p = arch.ptr_sram.pointer_bits
+    p = _sized(arch.ptr_sram.pointer_bits, "ptr_sram.pointer_bits")
+    ptr_bytes = _sized(arch.ptr_sram.size_bytes, "ptr_sram.size_bytes")
+    spmat_bytes = _sized(arch.spmat_sram.size_bytes, "spmat_sram.size_bytes")
     r = arch.act_regs_per_pe
     w = arch.spmat_sram.width_bits
     epw = arch.entries_per_word
@@ -170,7 +181,7 @@ def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str
 
     # PtrRead: pointer SRAM banks (one access per bank per pointer read) and the pointer logic.
     banks = arch.ptr_sram.banks
-    bank = mem(arch.ptr_sram.size_bytes // banks, p, "ptr_sram bank")
+    bank = mem(ptr_bytes // banks, p, "ptr_sram bank")
     ptr_sram = _Part("ptr_sram", "PtrRead", memory_area_um2=banks * bank.area_um2, memory_leak_mw=banks * bank.leak_mw)
     ptr_sram.add("ptr_reads", MEM, banks * bank.read_pj)
     parts.append(ptr_sram)
@@ -182,7 +193,7 @@ def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str
     parts.append(ptr_logic)
 
     # SpmatRead: sparse-matrix SRAM, word buffer, entry select and address counter.
-    sp = mem(arch.spmat_sram.size_bytes, w, "spmat_sram")
+    sp = mem(spmat_bytes, w, "spmat_sram")
     spmat = _Part("spmat_sram", "SpmatRead", memory_area_um2=sp.area_um2, memory_leak_mw=sp.leak_mw)
     spmat.add("spmat_word_reads", MEM, sp.read_pj)
     parts.append(spmat)
@@ -319,7 +330,7 @@ def biproportional_fit(matrix: Mapping[tuple[str, str], float], row_targets: Map
 @functools.lru_cache(maxsize=8)
 def fit_calibration(sram: SramSource = sram_estimate) -> Calibration:
     """Fit the Table II calibration on the published 64-PE design with the given SRAM source."""
-    arch = ArchConfig()  # the published design: the defaults are eie-64pe
+    arch = paper_arch()  # the paper's design (4-bit codebook indices), whose Table II the fit matches
     first, _ = _first_guess(arch, sram)
     power = pe_power_matrix_mw(first, pub.ALEX7_REFERENCE_RATES, REFERENCE_CLOCK_MHZ)
     pm, pt = biproportional_fit(power, pub.TABLE2_POWER_BY_MODULE_MW, pub.TABLE2_POWER_BY_TYPE_MW)

@@ -8,6 +8,8 @@ them and not with values the model computed.
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Module names of Table II, in the paper's order.
 TABLE2_MODULES: tuple[str, ...] = ("Act_queue", "PtrRead", "SpmatRead", "ArithmUnit", "ActRW")
 #: Type names of Table II (filler cells have area only).
@@ -43,7 +45,7 @@ LNZD_UNIT_AREA_UM2 = 189.0
 DRAM_PJ_PER_BIT = 640.0 / 32.0
 
 #: Alex-7 (EIE Table III): 4096 -> 4096, 9 % weights, 35.3 % activations; Table IV actual time 12.2 us.
-ALEX7 = {"name": "Alex-7", "n_in": 4096, "n_out": 4096, "weight_density": 0.09, "act_density": 0.353}
+ALEX7: dict[str, Any] = {"name": "Alex-7", "n_in": 4096, "n_out": 4096, "weight_density": 0.09, "act_density": 0.353}
 ALEX7_ACTUAL_TIME_US = 12.2
 
 #: Alex-7 on the published design, computing phase only (the paper measured power in computing

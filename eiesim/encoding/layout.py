@@ -202,7 +202,7 @@ def layout_layer(layer: Layer, arch: ArchConfig) -> ColumnLayout:
              col_pad, pe_pad, pe_total)
         return col_pad
 
-    col_pad = sum(run_ranges(count_pes, n, work=indices.shape[0] + n * nbv))
+    col_pad = np.sum(run_ranges(count_pes, n, work=indices.shape[0] + n * nbv), axis=0)  # over the PE ranges
     if n and int(pe_total.max()) >= MAX_ENTRIES_PER_PE:
         raise WorkloadError(f"layer {layer.name!r}: a PE would hold {int(pe_total.max())} entries; "
                             f"eiesim supports fewer than {MAX_ENTRIES_PER_PE} per PE and layer")

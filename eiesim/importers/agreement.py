@@ -98,7 +98,7 @@ def agreement_report(compressed: Workload, dense: DenseModel, inputs: list[tuple
     """
     use_ort = onnx_path is not None and onnxruntime_available()
     reference = to_workload(dense, strict=False)
-    per_image = []
+    per_image: list[dict[str, Any]] = []
     layer_err = {layer.name: 0.0 for layer in compressed.layers}
     ort_vs_dense = 0.0
     for label, x in inputs:
@@ -107,7 +107,7 @@ def agreement_report(compressed: Workload, dense: DenseModel, inputs: list[tuple
         for name in layer_err:
             layer_err[name] = max(layer_err[name], max_rel_error(rc.outputs[name], rd.outputs[name]))
         ref_logits = rd.logits
-        if use_ort:
+        if use_ort and onnx_path is not None:  # (use_ort implies the path)
             ref_logits = onnxruntime_forward(onnx_path, x, dense.extra.get("onnx_output"))
             if ref_logits.shape != rd.logits.shape:
                 raise EiesimError(f"onnxruntime gives {ref_logits.size} outputs, eiesim's import {rd.logits.size}",

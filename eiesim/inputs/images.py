@@ -131,11 +131,13 @@ def declared_image_bytes(path: Path) -> tuple[int, str] | None:
     """Bytes decoding ``path`` and preparing it as an input would need, from its header alone
     (Pillow reads only the header on open; TIFF also through tifffile), with a description;
     None when neither can read the header (the decoder then reports the file)."""
+    image_module: Any  # PIL.Image, or None without Pillow
     try:
-        from PIL import Image
+        from PIL import Image as image_module
     except ImportError:  # pragma: no cover - Pillow comes with scikit-image
-        Image = None
-    if Image is not None:
+        image_module = None
+    if image_module is not None:
+        Image = image_module
         old_limit = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None  # measure instead of Pillow's own warning/bomb error
         try:
@@ -154,7 +156,11 @@ def declared_image_bytes(path: Path) -> tuple[int, str] | None:
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
-            total = sum(math.prod(page.shape) * page.dtype.itemsize for page in tif.pages)
+            total = 0
+            for page in tif.pages:
+                if page.dtype is None:  # a page without a sample type: left to the decoder, like any unread header
+                    return None
+                total += math.prod(page.shape) * page.dtype.itemsize
             first = tif.pages[0].shape
             pixels = math.prod(first[:2]) * len(tif.pages)
             return total + pixels * PREPARE_BYTES_PER_PIXEL, f"{'x'.join(map(str, first))} per page"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -135,9 +135,11 @@ def compress_layer(
     np.cumsum(np.bincount(rows, minlength=out_c), out=indptr[1:])
     b = np.zeros(out_c, np.float32) if bias is None else np.asarray(bias, dtype=np.float32).ravel()
     if b.shape != (out_c,):
-        raise UsageError(f"layer {name!r}: bias must have {out_c} entries, got shape {np.shape(bias)}")
-    return Layer(name=name, kind=kind, in_channels=in_c, out_channels=out_c, kernel=(kh, kw), stride=tuple(stride),
-                 padding=tuple(padding), inputs=tuple(inputs), relu=relu, pool=pool, indptr=indptr,
+        raise UsageError(f"layer {name!r}: bias must have {out_c} entries, got shape "
+                         f"{np.shape(bias) if bias is not None else None}")
+    return Layer(name=name, kind=kind, in_channels=in_c, out_channels=out_c, kernel=(kh, kw),
+                 stride=cast("tuple[int, int]", tuple(stride)), padding=cast("tuple[int, int]", tuple(padding)),
+                 inputs=tuple(inputs), relu=relu, pool=pool, indptr=indptr,
                  indices=cols.astype(np.int32), codes=codes, codebook=codebook, bias=b)
 
 

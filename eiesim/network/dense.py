@@ -14,9 +14,10 @@ back without pruning or re-clustering, for models whose weights are already shar
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -175,8 +176,9 @@ def dense_from_workload(wl: Workload) -> DenseModel:
     """Decode every layer of a workload to dense weights (codebook values at the stored positions)."""
     layers = []
     for layer in wl.layers:
-        spec = LayerSpec(layer.name, layer.kind, layer.in_channels, layer.out_channels, tuple(layer.kernel),
-                         tuple(layer.stride), tuple(layer.padding), tuple(layer.inputs), layer.relu, layer.pool)
+        pair = cast("Callable[[Any], tuple[int, int]]", tuple)  # kernel, stride, padding: (h, w)
+        spec = LayerSpec(layer.name, layer.kind, layer.in_channels, layer.out_channels, pair(layer.kernel),
+                         pair(layer.stride), pair(layer.padding), tuple(layer.inputs), layer.relu, layer.pool)
         layers.append(DenseLayer(spec, layer.dense_weights(), layer.bias.copy(), dict(layer.extra)))
     return DenseModel(wl.name, wl.source, tuple(wl.input_shape), wl.preprocess, layers, wl.input,
                       dict(wl.extra))

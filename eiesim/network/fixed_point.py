@@ -246,11 +246,11 @@ def _pool_windows(x: np.ndarray, pool: Pool, integer: bool) -> np.ndarray:
     if pool.kind == "max":
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = np.pad(x, ((0, 0), (p, ph), (p, pw)), constant_values=fill) if (p or ph or pw) else x
-        out = None
+        out = xp[:, 0:s * (oh - 1) + 1:s, 0:s * (ow - 1) + 1:s].copy()  # the window's first tap
         for dy in range(k):
             for dx in range(k):
-                view = xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s]
-                out = view.copy() if out is None else np.maximum(out, view, out=out)
+                if dy or dx:
+                    np.maximum(out, xp[:, dy:dy + s * (oh - 1) + 1:s, dx:dx + s * (ow - 1) + 1:s], out=out)
         return out
     xp = np.pad(x, ((0, 0), (p, ph), (p, pw))) if (p or ph or pw) else x
     total = np.zeros((c, oh, ow), dtype=np.int64)

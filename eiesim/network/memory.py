@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eiesim.errors import WorkloadError
 from eiesim.inputs.memory import check_memory
 from eiesim.network.fixed_point import DENSE_EXACT_CHUNK_VALUES
 from eiesim.network.workload import Workload, conv_output_hw
+
+if TYPE_CHECKING:
+    from eiesim.network.dense import DenseModel
 
 
 def workload_run_bytes(workload: Workload) -> int:
@@ -37,7 +41,7 @@ def workload_run_bytes(workload: Workload) -> int:
         in_shape = workload.input_shape_of(layer)
         pixels = math.prod(shapes[layer.name][1:]) if layer.kind == "conv" else 1
         if layer.kind == "conv" and layer.pool is not None:  # the accumulators are before pooling
-            pixels = math.prod(conv_output_hw(*in_shape[1:], layer.kernel, layer.stride, layer.padding))
+            pixels = math.prod(conv_output_hw(in_shape[1], in_shape[2], layer.kernel, layer.stride, layer.padding))
         patches = pixels * layer.cols
         step = (8 * patches + 8 * min(patches, DENSE_EXACT_CHUNK_VALUES) * (layer.kind == "conv")
                 + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows + 12 * math.prod(in_shape))
@@ -45,9 +49,9 @@ def workload_run_bytes(workload: Workload) -> int:
     return 2 * kept + peak + 24 * math.prod(workload.input_shape)
 
 
-def check_workload_memory(workload: Workload, source: str | Path | None = None) -> None:
-    """Refuse a workload whose declared shapes need more memory than the budget for one inference."""
-    if not hasattr(workload, "output_shapes") and hasattr(workload, "skeleton"):  # a DenseModel
+def check_workload_memory(workload: Workload | DenseModel, source: str | Path | None = None) -> None:
+    """Refuse a workload (or a dense model) whose declared shapes need more memory than the budget for one inference."""
+    if not isinstance(workload, Workload):  # a DenseModel: its graph without the weights
         workload = workload.skeleton()
     source = source if source is not None else (getattr(workload, "_path", None) or workload.source)
     check_memory(workload_run_bytes(workload), f"one inference of workload {workload.name!r} (input "

@@ -8,6 +8,7 @@ that one inference of the workload fits the memory budget.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,12 +18,15 @@ from eiesim.inputs.npz import read_npy
 from eiesim.network.memory import check_workload_memory
 from eiesim.network.workload import Workload
 
+if TYPE_CHECKING:
+    from eiesim.network.dense import DenseModel
+
 
 #: The bundled photo simulated when no input is given and the workload stores none (the one default input rule).
 DEFAULT_PHOTO = "chelsea"
 
 
-def default_input(workload: Workload, spec: str | Path | np.ndarray | None) -> str | Path | np.ndarray | None:
+def default_input(workload: Workload | DenseModel, spec: str | Path | np.ndarray | None) -> str | Path | np.ndarray | None:
     """The input used for ``spec``: ``spec`` itself, or for None the workload's stored input (None)
     or, when the workload stores none but takes an RGB image, the bundled photo ``DEFAULT_PHOTO``.
 
@@ -38,11 +42,12 @@ def _takes_image(shape: tuple[int, ...]) -> bool:
     return len(shape) == 3 and shape[0] == 3
 
 
-def prepare_input(workload: Workload, spec: str | Path | np.ndarray | None = None) -> np.ndarray:
+def prepare_input(workload: Workload | DenseModel, spec: str | Path | np.ndarray | None = None) -> np.ndarray:
     """The network input (float32, the workload's input shape) from ``spec``.
 
     ``None``: the workload's stored input, else (an image network) the bundled photo
     ``DEFAULT_PHOTO`` (``default_input``). An array of the input shape: used as is.
+    ``workload`` may also be a dense model (``DenseModel``: the same input attributes).
     A ``.npy`` path: loaded (no pickles) and shape-checked. Anything else: an image
     (path, bundled photo name or H x W x 3 array), preprocessed as the workload says.
     """

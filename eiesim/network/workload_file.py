@@ -65,6 +65,13 @@ def _positive_int(value: Any, key: str, where: str, path: Path) -> int:
     return value
 
 
+def _pool_size(value: Any, key: str, where: str, path: Path) -> int:
+    """A pool's kernel or stride: an integer in [1, 1024]."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1024:
+        raise WorkloadError(f"{where}: pool {key!r} must be an integer in [1, 1024], got {value!r}", path)
+    return value
+
+
 def _parse_pool(value: Any, where: str, path: Path) -> Pool | None:
     if value is None:
         return None
@@ -72,12 +79,9 @@ def _parse_pool(value: Any, where: str, path: Path) -> Pool | None:
         raise WorkloadError(f"{where}: 'pool' must be null or an object with kind in {list(_POOL_KINDS)}, got {value!r}", path)
     if value["kind"] == "global_avg":
         return Pool("global_avg", 0, 1, False)
-    kernel = value.get("kernel")
-    stride = value.get("stride", kernel)
+    kernel = _pool_size(value.get("kernel"), "kernel", where, path)
+    stride = _pool_size(value.get("stride", kernel), "stride", where, path)
     ceil_mode = value.get("ceil_mode", True)
-    for key, v in (("kernel", kernel), ("stride", stride)):
-        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1024:
-            raise WorkloadError(f"{where}: pool {key!r} must be an integer in [1, 1024], got {v!r}", path)
     if not isinstance(ceil_mode, bool):
         raise WorkloadError(f"{where}: pool 'ceil_mode' must be true or false", path)
     pad = value.get("pad", 0)
@@ -125,7 +129,7 @@ def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
     return parsed
 
 
-def layer_arrays(arrays: dict[str, np.ndarray], i: int, info: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
+def layer_arrays(arrays: dict[str, np.ndarray], i: int, info: dict[str, Any], path: Path) -> dict[str, Any]:
     where = f"layer {i} ({info['name']!r})"
     out = {}
     for key in ("indptr", "indices", "codes", "codebook", "bias"):

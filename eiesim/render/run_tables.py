@@ -17,7 +17,8 @@ from eiesim.timing.contract import BREAKDOWN_PARTS
 LAYER_TABLE_LEGEND = {
     "I/O, load, compute, store": "cycles of each phase (docs/timing-model.md)",
     "nz acts": "non-zero input activations broadcast by the CCU",
-    "entries": "entries issued to the PE pipelines (real weights + padding)",
+    "entries": "entries issued to the PE pipelines (real weights + padding entries)",
+    "padding": "padding entries: zero entries that bridge a zero run longer than a relative index encodes",
     "bcast stall": "cycles the CCU held a ready activation because a FIFO was full",
     "ALU util.": "busy PE cycles / (PEs x compute cycles)",
 }
@@ -142,7 +143,7 @@ def totals_table(result: SimulationResult) -> Table:
     table.add_row("frames/s", f"{t['frames_per_s']:,.1f}")
     table.add_row("cycles: I/O / load / compute / store",
                   f"{t['io_cycles']:,} / {t['load_cycles']:,} / {t['compute_cycles']:,} / {t['store_cycles']:,}")
-    table.add_row("MACs (incl. padding) / real", f"{t['macs']:,} / {t['real_macs']:,}")
+    table.add_row("MACs (incl. padding entries) / real", f"{t['macs']:,} / {t['real_macs']:,}")
     table.add_row("DRAM bytes read / written",
                   f"{t['actions']['dram_bytes_read']:,} / {t['actions']['dram_bytes_written']:,}")
     st = result.storage

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eiesim.config.arch import load_arch
+from eiesim.config.defaults import paper_arch
 from eiesim.costs import evaluate
 
 #: The Table IV layers (EIE Table III shapes and densities).
@@ -24,7 +24,7 @@ WIDTHS_BITS = (32, 64, 128, 256, 512)
 
 def _layer_run(name: str, overrides: dict[str, Any], workloads: dict[str, Any]) -> dict[str, Any]:
     from eiesim.run.simulate import simulate
-    arch = load_arch(None, {"dram.sram_overflow": "stream", **overrides})
+    arch = paper_arch({"dram.sram_overflow": "stream", **overrides})
     result = simulate(arch, workloads[name], check=False)
     return {"arch": result.arch, "layers": [s.to_dict() for s in result.layers], "storage": result.storage}
 

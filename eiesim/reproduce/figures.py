@@ -52,10 +52,10 @@ class Study:
 
 def _simulate_layer(workload: Any, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
     """(layer statistics dict, resolved arch) of a one-layer workload on the published chip + overrides."""
-    from eiesim.config.arch import load_arch
+    from eiesim.config.defaults import paper_arch
     from eiesim.run.simulate import simulate
 
-    arch = load_arch(None, {"dram.sram_overflow": "stream", **overrides})
+    arch = paper_arch( {"dram.sram_overflow": "stream", **overrides})
     result = simulate(arch, workload, check=False)
     return result.layers[0].to_dict(), result.arch
 

@@ -16,11 +16,12 @@ part of the G = 1 run's cycle breakdown. Each row's compute cycles are set again
 (compute / bound, and the share of the G = 1 gap to the bound the row recovers); G = 1
 compute / bound caps the compute speedup any mapping of this work can reach.
 
-The workload is the real Deep-Compression SqueezeNet v1.0 when its file is beside the
-checkout (``../shared/models/squeezenet_dc/compressed_SqueezeNet.net``) or given, decoded
-in memory (``eiesim.importers.caffe.deep_compression.import_dc``; no file is written); else the
-bundled synthetic SqueezeNet (workloads/squeezenet-1.0-synthetic.npz), labelled synthetic
-wherever the results go. Every number is measured by the simulator; none is fitted.
+The workload is the real Deep-Compression SqueezeNet v1.0, the default network that ships
+inside the package (``eiesim/data/squeezenet_dc/compressed_SqueezeNet.net``) or another
+``.net`` / workload file given, decoded in memory
+(``eiesim.importers.caffe.deep_compression.import_dc``; no file is written); on request
+(``synthetic=True``) the bundled synthetic SqueezeNet (workloads/squeezenet-1.0-synthetic.npz),
+labelled synthetic wherever the results go. Every number is measured by the simulator; none is fitted.
 ``mapping_study`` returns the data; the command (``eiesim.cli.reproduce.squeezenet_mapping``)
 renders it.
 """
@@ -39,7 +40,7 @@ from eiesim.timing.contract import BREAKDOWN_PARTS
 GROUPS: tuple[int, ...] = (1, 2, 4, 8, 16)
 #: The photo every row runs on.
 IMAGE = "chelsea"
-#: The architecture: the published 64-PE chip with 8-bit codebook indices (package data).
+#: The architecture: the default one, the published 64-PE chip with 8-bit codebook indices (package data).
 ARCH_FILE = "eie-64pe-8bit.yaml"
 #: SRAM sizes of the rows that size the SRAMs to the mapping.
 AUTO_SRAMS = {"spmat_sram.size_bytes": "auto", "ptr_sram.size_bytes": "auto"}
@@ -65,21 +66,22 @@ class StudyWorkload:
 
 
 def default_real_model() -> Path | None:
-    """The Deep-Compression SqueezeNet file in ``../shared`` beside the checkout, if it is there."""
-    path = Path(__file__).resolve().parents[3] / "shared" / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
-    return path if path.is_file() else None
+    """The default network's Deep-Compression file (package data), if the installation has it."""
+    from eiesim.config.defaults import DEFAULT_NETWORK
+
+    return DEFAULT_NETWORK if DEFAULT_NETWORK.is_file() else None
 
 
 def synthetic_path() -> Path:
     """The bundled synthetic SqueezeNet v1.0 (package data; workloads/squeezenet-1.0-synthetic.npz)."""
-    from eiesim.config.defaults import DEFAULT_WORKLOAD, packaged
+    from eiesim.config.defaults import SYNTHETIC_WORKLOAD, packaged
 
-    return packaged(DEFAULT_WORKLOAD)
+    return packaged(SYNTHETIC_WORKLOAD)
 
 
 def study_workload(model: Path | None = None, synthetic: bool = False) -> StudyWorkload:
     """The study's network: ``model`` (a Deep-Compression .net file, or a workload .npz such as
-    ``import-dc`` writes), else the real model beside the checkout, else the synthetic one."""
+    ``import-dc`` writes), else the default network (package data), else the synthetic one."""
     from eiesim.network.workload_file import load_workload
 
     if not synthetic:
@@ -109,11 +111,10 @@ def _kind_of(workload: Workload) -> str:
 
 
 def published_arch():  # noqa: ANN201 - an ArchConfig
-    """The published chip of the study, as its YAML file gives it (SRAM sizes fixed)."""
-    from eiesim.config.arch import load_arch
-    from eiesim.config.defaults import packaged
+    """The published chip of the study: the default architecture (SRAM sizes fixed)."""
+    from eiesim.config.defaults import published_arch as default_architecture
 
-    return load_arch(packaged(ARCH_FILE))
+    return default_architecture()
 
 
 def _configs(groups: Sequence[int], autos: bool) -> list[tuple[str, int | str, bool]]:

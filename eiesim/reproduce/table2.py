@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eiesim.config.arch import ArchConfig
+from eiesim.config.defaults import paper_arch
 from eiesim.costs import evaluate, fit_calibration
 from eiesim.costs import published as pub
 
@@ -23,7 +23,7 @@ DRAM_ACTIONS = ("dram_bytes_read", "dram_bytes_written")
 
 def alex7_activity(use_engine: bool = True) -> dict[str, Any]:
     """Alex-7's computing phase on the published design: {source, cycles, time_us, actions, whole_layer}."""
-    arch = ArchConfig()
+    arch = paper_arch()
     if use_engine:
         try:
             from eiesim.network.synthetic import eie_fc_layer
@@ -71,7 +71,7 @@ def table2_comparison(use_engine: bool = True) -> dict[str, Any]:
     tolerance, and Table II's own rounding (its module powers add up to 9.158 mW,
     its total says 9.157).
     """
-    arch = ArchConfig()
+    arch = paper_arch()
     activity = alex7_activity(use_engine)
     report = evaluate(arch, [activity["layer"]])
     area_module, area_type = report.pe_area_by()

@@ -329,7 +329,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
 
 
 def default_paths() -> tuple[Path, Path]:
-    """(arch, workload) used by ``eiesim run`` with no arguments: package data (eiesim.config.defaults)."""
-    from eiesim.config.defaults import DEFAULT_ARCH, DEFAULT_WORKLOAD, DEFAULTS_DIR
+    """(arch, network) files ``eiesim run`` uses with no arguments: package data (eiesim.config.defaults)."""
+    from eiesim.config.defaults import DEFAULT_ARCH, DEFAULT_NETWORK, DEFAULTS_DIR
 
-    return DEFAULTS_DIR / DEFAULT_ARCH, DEFAULTS_DIR / DEFAULT_WORKLOAD
+    return DEFAULTS_DIR / DEFAULT_ARCH, DEFAULT_NETWORK

@@ -126,9 +126,8 @@ def _print_breakdown(console: Any, study: dict[str, Any]) -> None:
 @click.command("squeezenet-mapping")
 @click.option("--model", "model", type=click.Path(dir_okay=False, path_type=Path),
               help="The Deep-Compression SqueezeNet: its .net file, or a workload .npz from `eiesim import-dc` "
-                   "(default: ../shared/models/squeezenet_dc/compressed_SqueezeNet.net beside the checkout, when it "
-                   "is there; else the bundled synthetic SqueezeNet, labelled synthetic).")
-@click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet even when the real one is there.")
+                   "(default: the real one that ships with eiesim, the default network of `eiesim run`).")
+@click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet instead of the real one.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the results as JSON to this file.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -156,7 +155,7 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     console = Console()
     if source.kind == "synthetic":
         why = "as asked" if synthetic or model is not None else \
-            "the real Deep-Compression SqueezeNet was not found beside the checkout (see --model)"
+            "this installation lacks the real Deep-Compression SqueezeNet (see --model)"
         console.print(f"SYNTHETIC workload ({why}): the numbers below are for a synthetic SqueezeNet with the real "
                       "model's per-layer densities, not for the real model.", highlight=False)
     _print_rows(console, study)

@@ -9,10 +9,10 @@ report.html (both self-contained), results.json and every figure as SVG, PDF and
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from eiesim.render.document import Document, Figure, Para, Section, Table, fmt_int, fmt_num, render
-from eiesim.render.plots import PALETTE, line_plot, stacked_bar_panels
+from eiesim.render.plots import PALETTE, PlotImage, line_plot, stacked_bar_panels
 
 #: Figure file stems of --out, in report order.
 FIGURE_STEMS = ("fig01-cycle-breakdown-per-layer", "fig02-speedup-vs-g", "fig03-sram-per-pe-vs-g", "fig04-area-vs-g")
@@ -215,5 +215,6 @@ def out_files(study: dict[str, Any]) -> dict[str, str | bytes]:
     note = caption(study)
     for stem, _alt, image in images:
         for fmt in FIGURE_FORMATS:
-            files[f"{stem}.{fmt}"] = image.save(fmt, note)
+            # the plot functions are typed to return bytes; they return a PlotImage, which also saves SVG / PDF
+            files[f"{stem}.{fmt}"] = cast(PlotImage, image).save(fmt, note)
     return files

@@ -29,9 +29,8 @@ def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -
 @click.command("squeezenet-winograd")
 @click.option("--model", "model", type=click.Path(dir_okay=False, path_type=Path),
               help="The Deep-Compression SqueezeNet: its .net file, or a workload .npz from `eiesim import-dc` "
-                   "(default: ../shared/models/squeezenet_dc/compressed_SqueezeNet.net beside the checkout, when it "
-                   "is there; else the bundled synthetic SqueezeNet, labelled synthetic).")
-@click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet even when the real one is there.")
+                   "(default: the real one that ships with eiesim, the default network of `eiesim run`).")
+@click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet instead of the real one.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the results as JSON to this file.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),

@@ -333,11 +333,11 @@ def topology_from_prototxt(path: str | Path) -> tuple[tuple[int, ...], list[Laye
             shape = (sum(pt.shape[0] for pt in parts), *parts[0].shape[1:])
             blobs[tops[0]] = _Blob(producers, shape, pooled=any(pt.pooled for pt in parts))
         elif ltype in ("Dropout", "Softmax"):
-            src = blobs[bottoms[0]] if len(bottoms) == 1 else None
-            if src is None or len(tops) != 1:
+            if len(bottoms) != 1 or len(tops) != 1:
                 raise ModelFileError(f"{where}: needs exactly one bottom and one top", path)
             if tops[0] != bottoms[0]:
-                blobs[tops[0]] = _Blob(src.producers, src.shape, src.pooled)
+                same = blobs[bottoms[0]]
+                blobs[tops[0]] = _Blob(same.producers, same.shape, same.pooled)
         else:
             raise ModelFileError(f"{where}: layer type {ltype!r} is not supported "
                                  "(supported: Convolution, InnerProduct, ReLU, Pooling, Concat, Dropout, Softmax)", path)

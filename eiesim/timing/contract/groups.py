@@ -94,7 +94,7 @@ def choose_pixel_groups(arch: ArchConfig, options: dict[str, tuple[int, ...]],
 
     def fit(choice: dict[str, int]) -> bool:
         parts = [replicated_bytes_per_pe(layouts[name, g], g) for name, g in choice.items()]
-        return fits(arch, sum(p[0] for p in parts), sum(p[1] for p in parts))
+        return fits(arch, np.sum([p[0] for p in parts], axis=0), np.sum([p[1] for p in parts], axis=0))
 
     if not fit({name: 1 for name in chosen}):
         return {name: 1 for name in chosen}

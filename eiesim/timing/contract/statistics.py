@@ -36,11 +36,11 @@ class ComputeTotals:
     padding: int = 0
     spmat_word_reads: int = 0
     broadcast_stall_cycles: int = 0
-    busy: np.ndarray = field(default=None)     # type: ignore[assignment]
-    empty: np.ndarray = field(default=None)    # type: ignore[assignment]
-    starved: np.ndarray = field(default=None)  # type: ignore[assignment]
-    stalled: np.ndarray = field(default=None)  # type: ignore[assignment]
-    drain: np.ndarray = field(default=None)    # type: ignore[assignment]
+    busy: np.ndarray = field(default=None)     # type: ignore[arg-type]  # set in __post_init__
+    empty: np.ndarray = field(default=None)    # type: ignore[arg-type]  # set in __post_init__
+    starved: np.ndarray = field(default=None)  # type: ignore[arg-type]  # set in __post_init__
+    stalled: np.ndarray = field(default=None)  # type: ignore[arg-type]  # set in __post_init__
+    drain: np.ndarray = field(default=None)    # type: ignore[arg-type]  # set in __post_init__
     # PE cycles of PEs that hold no rows of the round's row block (p >= rows in the block), by class:
     # starved + empty (such a PE's F), stalled, drain. Their busy is 0, so the three add up to C per idle PE
     # ("Where the cycles go": the idle-PE part of the cycle breakdown).

@@ -139,7 +139,7 @@ def resolve_storage(arch: ArchConfig, workload: Workload, encoded: dict[str, Col
     if s_cfg.size_bytes == "auto":
         s_cfg = s_cfg.model_copy(update={"size_bytes": legal_sram_size(int(spmat.max()), s_cfg.width_bits)})
     if p_cfg.size_bytes == "auto":
-        size = legal_sram_size(int(ptr.max()), p_cfg.pointer_bits, p_cfg.banks)
+        size = legal_sram_size(int(ptr.max()), bits, p_cfg.banks)  # bits: the pointer width set above
         p_cfg = p_cfg.model_copy(update={"size_bytes": size})
     arch = arch.model_copy(update={"spmat_sram": s_cfg, "ptr_sram": p_cfg})
     s_cap, p_cap = int(s_cfg.size_bytes), int(p_cfg.size_bytes)
