@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.errors import UsageError
+from eiesim.errors import UsageError, WorkloadError
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.walker import PREPROCESS_KEY
+from eiesim.network.host_graph import HOST_OPS_KEY, INPUT_LAYOUT_KEY
 from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
 from eiesim.outputs.commit import atomic_path
 
@@ -39,6 +40,9 @@ MAX_INLINE_BYTES = 2 * 1024**3 - 64 * 1024**2
 
 def build_model(workload: Workload) -> Any:
     """The workload as an ``onnx.ModelProto`` (decoded dense float32 weights, batch 1)."""
+    if HOST_OPS_KEY in workload.extra or INPUT_LAYOUT_KEY in workload.extra:
+        raise WorkloadError("export-onnx writes EIE layers only; this workload has host ops or a token input "
+                            "(re-export the source model instead)", workload.source)
     onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 

@@ -47,7 +47,7 @@ from eiesim.importers.onnx.coverage import CoverageRow, blockers_error, node_lab
 from eiesim.importers.onnx.fold import FOLDABLE, fold_node, node_error, tensor_to_array
 from eiesim.importers.onnx.graph_state import ComputedTensor, PendingLayer
 from eiesim.importers.onnx.ops import OPS
-from eiesim.importers.onnx.ops.host import HOST_SIDE
+from eiesim.importers.onnx.ops.host import HOST_FALLBACK, HOST_SIDE
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.reader import read_model
 from eiesim.inputs.text import parse_json
@@ -375,11 +375,17 @@ class GraphWalker:
         try:
             self.call(handler, node)
         except ModelFileError:
-            if host_handler is None:
+            if node.op_type not in HOST_FALLBACK:
                 raise
             # What the EIE mapping cannot take (e.g. an Add of two tensors that are not both layer outputs)
             # runs on the host.
             self.call(host_handler, node)
+            return
+        first = present[0] if present else None
+        if first in self.host_view and first in self.acts:  # an element-wise op folded into a token layer
+            for out in node.output:
+                if out in self.acts and out not in self.host_view and self.acts[out].shape == self.acts[first].shape:
+                    self.host_view[out] = self.host_view[first]
 
     def call(self, handler: Callable[[GraphWalker, Any], None], node: Any) -> None:
         """Run one handler; malformed nodes become the walker's ModelFileError."""

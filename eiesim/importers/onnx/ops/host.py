@@ -38,6 +38,11 @@ HostHandler = Callable[["GraphWalker", Any], None]
 
 #: ONNX operator -> its handler on the host side (``eiesim.importers.onnx.walker`` says when it is used).
 HOST_SIDE: dict[str, HostHandler] = {}
+#: The operators that run on the host when the EIE mapping (``OPS``) refuses them on (C, H, W) / (K,) tensors:
+#: an Add whose operands are not both EIE layer outputs, a product of two computed tensors, a Softmax that is
+#: not the last node, a Reshape that is not a flatten (attention heads). A refused Relu, Concat, Flatten, ...
+#: stays refused.
+HOST_FALLBACK = frozenset({"Add", "MatMul", "Softmax", "Reshape"})
 
 
 def host_side(*op_types: str) -> Callable[[HostHandler], HostHandler]:
@@ -215,7 +220,16 @@ def add(walker: GraphWalker, node: Any) -> None:
                 walker.host_view[node.output[0]] = walker.host_view[x]
                 walker.record(node, "folded", f"bias of token layer {layer.name!r}")
                 return
+    if all(_from_layers(walker, n) for n in names):
+        raise walker.fail("an Add of two EIE layer outputs (a residual connection) is not supported", node)
     host(walker, node, "Add", names)
+
+
+def _from_layers(walker: GraphWalker, name: str) -> bool:
+    """True for a (C, H, W) / (K,) tensor made only of EIE layer outputs (the EIE mapping's residual Add)."""
+    if name in walker.consts or name in walker.host_view or name not in walker.acts:
+        return False
+    return all(s in walker.layers for s in walker.acts[name].sources)
 
 
 def _token_layer_of(walker: GraphWalker, name: str) -> PendingLayer | None:
@@ -254,7 +268,7 @@ def _elementwise(op: str) -> HostHandler:
     return handler
 
 
-for _op in ("Sub", "Mul", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "Reciprocal", "Sigmoid"):
+for _op in ("Sub", "Mul", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "Reciprocal"):
     host_side(_op)(_elementwise(_op))
 
 
@@ -470,4 +484,4 @@ def shape(walker: GraphWalker, node: Any) -> None:
     walker.record(node, "folded", "constant (the tensor's static shape)")
 
 
-__all__ = ["HOST_SIDE", "host_side"]
+__all__ = ["HOST_FALLBACK", "HOST_SIDE", "host_side"]
