@@ -445,10 +445,10 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
     """
     path = Path(path)
     model = read_model(path)
-    return _nonempty(GraphWalker(model, path, input_shape, progress).run(), path)
+    return check_nonempty(GraphWalker(model, path, input_shape, progress).run(), path)
 
 
-def _nonempty(dense: DenseModel, path: Path) -> DenseModel:
+def check_nonempty(dense: DenseModel, path: Path) -> DenseModel:
     """``dense``, or a ModelFileError for a zero-size layer (it computes nothing and divides by zero downstream)."""
     for dl in dense.layers:
         if dl.weight.size == 0:
@@ -468,7 +468,7 @@ def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None 
     path = Path(path)
     walker = GraphWalker(read_model(path), path, input_shape, progress)
     try:
-        return _nonempty(walker.run(), path), walker.coverage, None
+        return check_nonempty(walker.run(), path), walker.coverage, None
     except ModelFileError as exc:
         if not walker.coverage:
             raise
