@@ -26,7 +26,7 @@ from eiesim.network.workload import NETWORK_INPUT, Workload
 BOUNDARY_BYTES_PER_VALUE = 2
 
 
-def _f32(x: np.ndarray) -> np.ndarray:
+def _f32(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
