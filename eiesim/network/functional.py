@@ -441,7 +441,7 @@ def _forward_float(workload: Workload, x: np.ndarray) -> ForwardResult:
 
 
 def logits_of(workload: Workload, last_output: np.ndarray) -> np.ndarray:
-    """The network output flattened in the source model's order: a token layer's (V, 1, T) output as (T, V)."""
+    """The network output flattened in the source model's order: a token layer's (V, 1, R) output as (R, V)."""
     if workload.output_layer.extra.get(TOKENS_KEY):
         channels = last_output.shape[0]
         return np.ascontiguousarray(np.asarray(last_output).reshape(channels, -1).T).reshape(-1)

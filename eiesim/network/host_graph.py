@@ -11,9 +11,10 @@ file is loaded, and the two views of a tensor:
 
 * the **host view** is ONNX's layout with the batch axis (batch 1): ``(1, K)``, ``(1, T, D)``
   for a token sequence, ``(1, C, H, W)``, or any other rank;
-* the **EIE view** is what an EIE layer reads: ``(K,)``, ``(D, 1, T)`` for a token sequence
-  (the tokens are the pixels of a 1 x T image with D channels, so an fc layer applied per token
-  is a 1 x 1 conv whose rounds are the tokens), ``(C, H, W)``; any other rank is flattened.
+* the **EIE view** is what an EIE layer reads: ``(K,)`` for ``(1, K)``, ``(C, H, W)`` for
+  ``(1, C, H, W)``, and for any other shape ``(..., D)`` a sequence of R = prod(...) tokens of D
+  values, ``(D, 1, R)``: the tokens are the pixels of a 1 x R image with D channels, so an fc layer
+  applied per token is a 1 x 1 conv whose rounds are the tokens.
 
 The float implementation and the op counts are in ``eiesim.network.host_ops``.
 """
@@ -33,7 +34,8 @@ from eiesim.errors import WorkloadError
 HOST_OPS_KEY = "host_ops"
 #: Workload meta key saying how the network input is laid out: "tokens" for a (1, T, D) sequence.
 INPUT_LAYOUT_KEY = "input_layout"
-#: Layer meta key (true) of a layer applied per token: its input and output are token sequences.
+#: Layer meta key of a layer applied per token: the leading dimensions of its output's host view
+#: (``[1, T]`` for a (1, T, N) output; their product is the number of tokens).
 TOKENS_KEY = "tokens"
 #: The name layers use for the network input (``eiesim.network.workload.NETWORK_INPUT``).
 _NETWORK_INPUT = "input"
@@ -83,30 +85,36 @@ def _input_meta(value: str | np.ndarray) -> Any:
     return {"const": arr.astype(dtype).tolist(), "dtype": dtype, "shape": list(arr.shape)}
 
 
+def is_sequence(host_shape: tuple[int, ...]) -> bool:
+    """True when a tensor of this host view is a token sequence for EIE (not (1, K) or (1, C, H, W))."""
+    return not (host_shape[:1] == (1,) and len(host_shape) in (2, 4))
+
+
 def eie_shape(host_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The EIE view's shape of a tensor whose host view is ``host_shape`` (batch axis first)."""
-    rest = tuple(host_shape[1:])
-    if len(rest) == 2:  # a token sequence (T, D): D channels of a 1 x T image
-        return (rest[1], 1, rest[0])
-    if len(rest) in (1, 3):
-        return rest
-    return (math.prod(rest),)
+    """The EIE view's shape of a tensor whose host view is ``host_shape``."""
+    if not is_sequence(host_shape):
+        return tuple(host_shape[1:])
+    return (host_shape[-1], 1, math.prod(host_shape[:-1]))
 
 
 def to_eie(host_value: np.ndarray) -> np.ndarray:
     """A host-view array in its EIE view (``eie_shape``)."""
     x = np.asarray(host_value)
-    if x.ndim == 3:
-        return np.ascontiguousarray(x[0].T.reshape(x.shape[2], 1, x.shape[1]))
-    return x.reshape(eie_shape(x.shape))
+    if not is_sequence(x.shape):
+        return x.reshape(x.shape[1:])
+    width = x.shape[-1]
+    return np.ascontiguousarray(x.reshape(-1, width).T.reshape(width, 1, -1))
 
 
-def to_host(eie_value: np.ndarray, tokens: bool) -> np.ndarray:
-    """An EIE-view array (a layer output or the network input) in its host view; ``tokens``: a token sequence."""
+def to_host(eie_value: np.ndarray, tokens: list[int] | None) -> np.ndarray:
+    """An EIE-view array (a layer output or the network input) in its host view; ``tokens``: the leading
+    dimensions of a token sequence (``TOKENS_KEY``), None for a (K,) or (C, H, W) tensor."""
     x = np.asarray(eie_value)
     if tokens:
-        channels, _, count = x.shape
-        return np.ascontiguousarray(x.reshape(channels, count).T[None])
+        channels = x.shape[0]
+        if x.size != channels * math.prod(tokens):
+            raise WorkloadError(f"a token layer's output {list(x.shape)} does not hold {list(tokens)} tokens")
+        return np.ascontiguousarray(x.reshape(channels, -1).T).reshape(*tokens, channels)
     return x[None]
 
 
@@ -150,10 +158,10 @@ def host_graph(extra: dict[str, Any], layer_names: list[str], source: str | Path
         if not isinstance(attrs, dict):
             raise WorkloadError(f"{where}: 'attrs' must be an object", source)
         shape = rec.get("shape")
-        if (not isinstance(shape, list) or not shape or shape[0] != 1
+        if (not isinstance(shape, list) or not shape
                 or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 1 << 24 for s in shape)):
-            raise WorkloadError(f"{where}: 'shape' must be a list of positive integers starting with the batch 1, "
-                                f"got {shape!r}", source)
+            raise WorkloadError(f"{where}: 'shape' must be a non-empty list of positive integers, got {shape!r}",
+                                source)
         raw = rec.get("inputs")
         if not isinstance(raw, list) or not raw:
             raise WorkloadError(f"{where}: 'inputs' must be a non-empty list", source)
@@ -219,4 +227,4 @@ def host_eie_shapes(extra: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 
 
 __all__ = ["HOST_OPERATORS", "HOST_OPS_KEY", "INPUT_LAYOUT_KEY", "TOKENS_KEY", "HostGraph", "HostOp", "eie_shape",
-           "host_eie_shapes", "host_graph", "host_names", "to_eie", "to_host"]
+           "host_eie_shapes", "host_graph", "host_names", "is_sequence", "to_eie", "to_host"]

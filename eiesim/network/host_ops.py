@@ -140,7 +140,9 @@ class HostValues:
 
     def __init__(self, workload: Workload, graph: HostGraph, eie_output: Callable[[str], np.ndarray]) -> None:
         self.graph = graph
-        self.tokens = {layer.name for layer in workload.layers if layer.extra.get(TOKENS_KEY)}
+        self.tokens = {layer.name: layer.extra[TOKENS_KEY] for layer in workload.layers if layer.extra.get(TOKENS_KEY)}
+        shape = workload.input_shape
+        self.input_tokens = [1, shape[2]] if graph.input_tokens and len(shape) == 3 else None
         self.eie_output = eie_output
         self.values: dict[str, np.ndarray] = {}
 
@@ -162,7 +164,7 @@ class HostValues:
     def _read(self, name: str) -> np.ndarray:
         if name in self.graph.ops:
             return self.get(name)
-        tokens = self.graph.input_tokens if name == NETWORK_INPUT else name in self.tokens
+        tokens = self.input_tokens if name == NETWORK_INPUT else self.tokens.get(name)
         return to_host(self.eie_output(name), tokens)
 
 
@@ -278,9 +280,10 @@ def host_work(workload: Workload) -> list[HostOpWork]:
 
 def _host_shape(workload: Workload, name: str, shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
     eie = tuple(workload.input_shape) if name == NETWORK_INPUT else shapes[name]
-    tokens = (workload.extra.get("input_layout") == "tokens" if name == NETWORK_INPUT
-              else bool(workload.layer(name).extra.get(TOKENS_KEY)))
-    return (1, eie[2], eie[0]) if tokens else (1, *eie)
+    if name == NETWORK_INPUT:
+        return (1, eie[2], eie[0]) if workload.extra.get("input_layout") == "tokens" else (1, *eie)
+    tokens = workload.layer(name).extra.get(TOKENS_KEY)
+    return (*tokens, eie[0]) if tokens else (1, *eie)
 
 
 def host_work_summary(workload: Workload) -> dict[str, Any] | None:

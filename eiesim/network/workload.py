@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from eiesim.errors import WorkloadError
-from eiesim.network.host_graph import host_eie_shapes, host_graph
+from eiesim.network.host_graph import TOKENS_KEY, host_eie_shapes, host_graph
 
 #: Name used in ``inputs`` for the network's own input.
 NETWORK_INPUT = "input"
@@ -282,6 +282,14 @@ def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tu
 def _checked_host(wl: Workload, source: str | Path | None) -> dict[str, tuple[int, ...]]:
     """The EIE-view shapes of the workload's host ops (docs/workload-format.md, "Host ops"), after checking
     the host graph's records and that layers and host ops together form no cycle (empty without host ops)."""
+    for layer in wl.layers:
+        tokens = layer.extra.get(TOKENS_KEY)
+        if tokens is not None and (
+                not isinstance(tokens, list) or not tokens
+                or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in tokens)
+                or layer.kind != "conv" or layer.kernel != (1, 1) or math.prod(tokens) > MAX_DIM):
+            raise WorkloadError(f"layer {layer.name!r}: {TOKENS_KEY!r} must be a list of positive integers (the "
+                                "leading dimensions of a 1 x 1 conv's token sequence)", source)
     graph = host_graph(wl.extra, [layer.name for layer in wl.layers], source)
     if graph is None:
         return {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,10 @@ def from_torch(module: Any, example_input: Any, *, name: str | None = None,
     buffer = io.BytesIO()
     module.eval()
     try:
-        with torch.no_grad():
+        # Not under torch.no_grad(): there, nn.TransformerEncoderLayer takes its fused "fast path"
+        # (aten::_transformer_encoder_layer_fwd), which has no ONNX form.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes and the TorchScript exporter announcing its successor
             torch.onnx.export(module, (example_input,), buffer, opset_version=opset, input_names=["input"],
                               output_names=["output"], dynamo=False)
     except Exception as exc:  # torch raises many exception types while tracing or exporting

@@ -98,8 +98,8 @@ class GraphWalker:
         self.host_view: dict[str, tuple[int, ...]] = {}
         #: The host ops, as stored in the model meta (eiesim.network.host_graph), in node order.
         self.host_ops: dict[str, dict[str, Any]] = {}
-        #: Layers applied per token (their input and output are token sequences).
-        self.token_layers: set[str] = set()
+        #: Layers applied per token -> the leading dimensions of their output's host view.
+        self.token_layers: dict[str, tuple[int, ...]] = {}
         self.input_layout: str | None = None
         #: Each layer's output shape (after its pool), as the host receives it.
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
@@ -277,7 +277,7 @@ class GraphWalker:
         dense_layers = [layer.to_dense() for layer in layers]
         for dl in dense_layers:
             if dl.spec.name in self.token_layers:
-                dl.extra[TOKENS_KEY] = True
+                dl.extra[TOKENS_KEY] = list(self.token_layers[dl.spec.name])
         model = DenseModel(
             name=self.path.stem, source=f"onnx:{self.path.name}", input_shape=input_shape,
             preprocess=self.preprocess(), layers=dense_layers, extra=extra,
@@ -323,7 +323,8 @@ class GraphWalker:
         label = node_label(node)
         blocked_by = next((self.refused_from[n] for n in node.input if n in self.refused_from), None)
         if blocked_by is not None:
-            if node.op_type not in OPS and node.op_type not in FOLDABLE or node.domain not in ("", "ai.onnx"):
+            if (node.op_type not in OPS and node.op_type not in FOLDABLE and node.op_type not in HOST_SIDE
+                    or node.domain not in ("", "ai.onnx")):
                 self.refuse(node, "operator not supported by eiesim")
             else:
                 self.refuse(node, f"not checked: reads the output of refused node {blocked_by!r}", blocker=False,

@@ -27,7 +27,7 @@ from eiesim.importers.onnx.fold import shape_of
 from eiesim.importers.onnx.graph_state import ComputedTensor, PendingLayer
 from eiesim.importers.onnx.ops import layers as layer_ops
 from eiesim.importers.onnx.ops import plumbing
-from eiesim.network.host_graph import HostOp, eie_shape
+from eiesim.network.host_graph import HostOp, eie_shape, is_sequence
 from eiesim.network.host_ops import _counts, evaluate
 from eiesim.network.workload import NETWORK_INPUT
 
@@ -71,9 +71,10 @@ def natural_view(walker: GraphWalker, source: str) -> tuple[int, ...]:
     if source == NETWORK_INPUT:
         c, *rest = walker.acts[walker.input_name].shape
         return (1, rest[1], c) if walker.input_layout == "tokens" else (1, c, *rest)
-    layer = walker.layers[source]
     out = _layer_out_shape(walker, source)
-    return (1, out[2], out[0]) if layer.name in walker.token_layers else (1, *out)
+    if source in walker.token_layers:
+        return (*walker.token_layers[source], out[0])
+    return (1, *out)
 
 
 def _layer_out_shape(walker: GraphWalker, name: str) -> tuple[int, ...]:
@@ -142,13 +143,17 @@ def host(walker: GraphWalker, node: Any, op: str, names: list[str], attrs: dict[
          output: int = 0, suffix: str = "", record: bool = True) -> str:
     """Node ``node`` (or one of its outputs) as a host op ``op`` on ``names``; its output becomes a host tensor."""
     attrs = attrs or {}
+    if all(n in walker.consts for n in names):  # shape arithmetic and other constants: evaluated at import
+        walker.fold(node)
+        walker.record(node, "folded", "constant, evaluated at import")
+        return ""
     operands = [operand(walker, node, n) for n in names]
     try:
         shape = tuple(probe(op, operands, attrs).shape)
     except (ValueError, IndexError, TypeError) as exc:
         raise walker.fail(f"{op} on inputs of shapes {[s for _, s in operands]}: {exc}", node) from None
-    if not shape or shape[0] != 1:
-        raise walker.fail(f"{op} gives shape {list(shape)}; a host tensor keeps the batch axis of size 1", node)
+    if not shape:
+        raise walker.fail(f"{op} gives a scalar; eiesim's host tensors have at least one axis", node)
     name = add_host_op(walker, node, op, [v for v, _ in operands], attrs, shape, suffix)
     put_host(walker, node.output[output], name, shape)
     if record:
@@ -162,16 +167,39 @@ def host(walker: GraphWalker, node: Any, op: str, names: list[str], attrs: dict[
 # -- EIE layers applied per token --------------------------------------------------------------------------------
 
 def token_source(walker: GraphWalker, node: Any, name: str) -> ComputedTensor | None:
-    """The (1, T, D) token sequence ``name`` as one tensor a layer can read, or None."""
+    """The token sequence ``name`` (a host view (..., D) other than (1, K) and (1, C, H, W)) as one tensor a
+    layer can read, or None."""
     if name in walker.consts or name not in walker.acts:
         return None
     a = walker.acts[name]
     view = walker.host_view.get(name)
-    if view is None or len(view) != 3 or len(a.sources) != 1:
+    if view is None or len(view) < 2 or not is_sequence(view) or len(a.sources) != 1:
         return None
     if natural_view(walker, a.sources[0]) != view:
         return None
     return a
+
+
+def token_layer(walker: GraphWalker, node: Any, seq: ComputedTensor, x: str, w: np.ndarray, bias: np.ndarray,
+                weight_name: str) -> None:
+    """An fc layer of weight ``w`` (out, in) applied to every token of sequence ``x``: a 1 x 1 conv on a 1 x R map."""
+    leading = tuple(walker.host_view[x][:-1])
+    count = math.prod(leading)
+    layer = PendingLayer(walker.layer_name(node, weight_name), "conv", np.ascontiguousarray(w)[:, :, None, None],
+                         bias.astype(np.float32), inputs=seq.sources)
+    walker.token_layers[layer.name] = leading
+    walker.add_layer(node, layer, seq, (w.shape[0], 1, count))
+    walker.coverage[-1] = CoverageRow(node_label(node), node.op_type, "EIE layer",
+                                      f"fc layer {layer.name!r} applied per token ({count} tokens as rounds)")
+    walker.host_view[node.output[0]] = (*leading, int(w.shape[0]))
+
+
+def _fc_on_host_tensor(walker: GraphWalker, x: str) -> bool:
+    """True when ``x`` is a (1, K) host tensor an fc layer can read as it is."""
+    if x not in walker.acts or x not in walker.host_view or len(walker.host_view[x]) != 2:
+        return False
+    a = walker.acts[x]
+    return len(a.sources) == 1 and natural_view(walker, a.sources[0]) == walker.host_view[x]
 
 
 @host_side("MatMul")
@@ -181,23 +209,38 @@ def matmul(walker: GraphWalker, node: Any) -> None:
     weight = walker.consts.get(w_name)
     if weight is not None and weight.ndim == 2 and x not in walker.consts:
         seq = token_source(walker, node, x)
-        if seq is not None and weight.shape[0] == walker.host_view[x][2]:
+        if seq is not None and weight.shape[0] == walker.host_view[x][-1]:
             w = walker.weights(w_name, node, "MatMul weight")
-            count = walker.host_view[x][1]
-            layer = PendingLayer(walker.layer_name(node, w_name), "conv", np.ascontiguousarray(w.T)[:, :, None, None],
-                                 np.zeros(w.shape[1], np.float32), inputs=seq.sources)
-            walker.token_layers.add(layer.name)
-            walker.add_layer(node, layer, seq, (w.shape[1], 1, count))
-            walker.coverage[-1] = CoverageRow(node_label(node), node.op_type, "EIE layer",
-                                              f"fc layer {layer.name!r} applied per token ({count} tokens as rounds)")
-            walker.host_view[node.output[0]] = (1, count, int(w.shape[1]))
+            token_layer(walker, node, seq, x, w.T, np.zeros(w.shape[1], np.float32), w_name)
             return
-        if x in walker.acts and len(view_of(walker, x, walker.acts[x])) == 2 and x in walker.host_view:
-            a = walker.acts[x]
-            if len(a.sources) == 1 and natural_view(walker, a.sources[0]) == walker.host_view[x]:
-                layer_ops.matmul(walker, node)
-                return
+        if _fc_on_host_tensor(walker, x):
+            layer_ops.matmul(walker, node)
+            return
     host(walker, node, "MatMul", [x, w_name])
+
+
+@host_side("Gemm")
+def gemm(walker: GraphWalker, node: Any) -> None:
+    """Gemm of a token sequence (e.g. (T, D) rows) with a constant B: an EIE layer applied per row."""
+    x = node.input[0]
+    at = walker.attrs(node)
+    seq = token_source(walker, node, x)
+    if seq is None or int(at.get("transA", 0)):
+        if _fc_on_host_tensor(walker, x) or seq is None:
+            layer_ops.gemm(walker, node)
+            return
+        raise walker.fail("transA=1 is not supported (the activation must be the left operand)", node)
+    b = walker.weights(node.input[1], node, "Gemm weight B")
+    if b.ndim != 2:
+        raise walker.fail(f"weight B must be 2-D, got {b.shape}", node)
+    w = (b.T if not int(at.get("transB", 0)) else b) * np.float32(at.get("alpha", 1.0))
+    if w.shape[1] != walker.host_view[x][-1]:
+        raise walker.fail(f"weight takes {w.shape[1]} inputs but each row has {walker.host_view[x][-1]}", node)
+    bias = np.zeros(w.shape[0], np.float32)
+    if len(node.input) > 2 and node.input[2]:
+        c = walker.weights(node.input[2], node, "Gemm bias C") * np.float32(at.get("beta", 1.0))
+        bias = walker.bias_vector(c, w.shape[0], node)
+    token_layer(walker, node, seq, x, w, bias, node.input[1])
 
 
 @host_side("Add")
@@ -270,6 +313,15 @@ def _elementwise(op: str) -> HostHandler:
 
 for _op in ("Sub", "Mul", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "Reciprocal"):
     host_side(_op)(_elementwise(_op))
+
+
+@host_side("Mod", "Equal", "Expand")
+def constant_only(walker: GraphWalker, node: Any) -> None:
+    """Shape arithmetic on constants (e.g. PyTorch's attention exports): evaluated at import."""
+    if not all(n in walker.consts for n in node.input if n):
+        raise walker.fail("only supported on constants (shape arithmetic), not on computed tensors", node)
+    walker.fold(node)
+    walker.record(node, "folded", "constant, evaluated at import")
 
 
 @host_side("Gelu")
