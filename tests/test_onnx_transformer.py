@@ -28,6 +28,7 @@ from eiesim.importers.onnx.walker import import_onnx, import_onnx_report  # noqa
 from eiesim.network.dense import to_workload  # noqa: E402
 from eiesim.network.functional import forward  # noqa: E402
 from eiesim.network.host_ops import host_work  # noqa: E402
+from eiesim.network.workload import infer_shapes  # noqa: E402
 from eiesim.network.workload_file import load_workload, save_workload  # noqa: E402
 from eiesim.run.simulate import simulate  # noqa: E402
 
@@ -194,14 +195,10 @@ def test_bad_host_ops_are_refused_on_load(tmp_path):
     wl = to_workload(import_onnx(graphs.encoder_layer(tmp_path)), strict=False)
     wl.extra["host_ops"][0]["op"] = "Conv3D"
     with pytest.raises(WorkloadError, match="'op' must be one of"):
-        from eiesim.network.workload import infer_shapes
-
         infer_shapes(wl)
     wl.extra["host_ops"][0]["op"] = "Slice"
     wl.extra["host_ops"][0]["inputs"] = ["nowhere"]
     with pytest.raises(WorkloadError, match="input 'nowhere' is not the network input, a layer or an earlier host op"):
-        from eiesim.network.workload import infer_shapes
-
         infer_shapes(wl)
 
 
@@ -217,3 +214,29 @@ def test_int_input_is_declared_in_the_graph(tmp_path):
     """The decoder's graph input is int64 token ids (what an LM exports)."""
     model = onnx.load(str(graphs.decoder_block(tmp_path)))
     assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.INT64
+
+
+def test_event_and_fast_engines_agree_on_a_decoder(tmp_path):
+    """Both engines give the same fixed-point outputs and cycles on a small decoder, and pass the check."""
+    model = import_onnx(graphs.decoder_block(tmp_path, vocab=20, d=16, ff=32, seq=4))
+    wl = compress_model(model, {dl.spec.name: 0.5 for dl in model.layers}, bits=4)
+    arch, ids = load_arch(ARCH), np.array([1, 5, 19, 0], np.float32)
+    event, fast = simulate(arch, wl, ids, engine="event"), simulate(arch, wl, ids)
+    assert event.check["functional"] == fast.check["functional"] == "pass"
+    assert all(np.array_equal(event.outputs[name], fast.outputs[name]) for name in fast.outputs)
+    assert [s.cycles for s in event.layers] == [s.cycles for s in fast.layers]
+    # Token layers run their tokens as rounds: 4 tokens, 4 pixels per layer.
+    assert {s.pixels for s in fast.layers} == {4}
+
+
+def test_host_graph_order_and_cycles_are_checked(tmp_path):
+    wl = to_workload(import_onnx(graphs.encoder_layer(tmp_path)), strict=False)
+    ops = wl.extra["host_ops"]
+    # The first host op (the Split's first slice) made to read the out-projection, which reads it back.
+    ops[0]["inputs"] = ["self_attn.out_proj"]
+    with pytest.raises(WorkloadError, match="cycle|later layer"):
+        infer_shapes(wl)
+    ops[0]["inputs"] = ["self_attn.in_proj"]
+    wl.layers[1].extra["tokens"] = "eight"
+    with pytest.raises(WorkloadError, match="'tokens' must be a list of positive integers"):
+        infer_shapes(wl)
