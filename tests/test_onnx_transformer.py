@@ -240,3 +240,41 @@ def test_host_graph_order_and_cycles_are_checked(tmp_path):
     wl.layers[1].extra["tokens"] = "eight"
     with pytest.raises(WorkloadError, match="'tokens' must be a list of positive integers"):
         infer_shapes(wl)
+
+
+def test_cli_import_compress_info_and_run_a_transformer(tmp_path, capsys, monkeypatch):
+    """import-onnx --report, compress, info and run on the encoder: host rows, host work, a passing check."""
+    from _support import run_cli
+
+    monkeypatch.setenv("COLUMNS", "200")
+    model = graphs.encoder_layer(tmp_path)
+    code, out, _ = run_cli(["import-onnx", str(model), "--report"], capsys)
+    assert code == 0 and "EIE layer: 5" in out and "host: 18" in out
+    wl = tmp_path / "wl.npz"
+    code, _, err = run_cli(["compress", str(model), "--density", "0.5", "--bits", "4", "-o", str(wl)], capsys)
+    assert code == 0, err
+    code, out, _ = run_cli(["info", str(wl)], capsys)
+    assert code == 0 and "20 host ops, 25,088 operations" in " ".join(out.split())
+    x = tmp_path / "x.npy"
+    np.save(x, _encoder_input()[1])
+    report = tmp_path / "report.json"
+    code, _, err = run_cli(["run", str(ARCH), str(wl), "--image", str(x), "--json", str(report)], capsys)
+    assert code == 0, err
+    import json
+
+    body = json.loads(report.read_text())
+    assert body["check"]["functional"] == "pass"
+    assert body["host_work"]["bytes_from_chip"] == 2 * 8 * (192 + 64 + 64)
+
+
+def test_input_shape_override_for_a_symbolic_sequence(tmp_path):
+    """A (1, T, D) input with a symbolic T takes --input-shape T,D (here T = 6)."""
+    rng = np.random.default_rng(7)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")]
+    path = save_model(tmp_path, nodes, [init("w", rng.standard_normal((16, 3)).astype(np.float32))],
+                      [1, "T", 16], opset=17)
+    model = import_onnx(path, input_shape=(6, 16))
+    assert model.input_shape == (16, 1, 6) and model.layers[0].extra["tokens"] == [1, 6]
+    x = rng.standard_normal((1, 6, 16)).astype(np.float32)
+    got = forward(to_workload(model, strict=False), np.ascontiguousarray(x[0].T.reshape(16, 1, 6))).logits
+    assert np.max(np.abs(got - _ort(path, x).reshape(-1))) < 1e-5
