@@ -278,3 +278,13 @@ def test_input_shape_override_for_a_symbolic_sequence(tmp_path):
     x = rng.standard_normal((1, 6, 16)).astype(np.float32)
     got = forward(to_workload(model, strict=False), np.ascontiguousarray(x[0].T.reshape(16, 1, 6))).logits
     assert np.max(np.abs(got - _ort(path, x).reshape(-1))) < 1e-5
+
+
+def test_a_host_record_smaller_than_its_inputs_is_refused_before_computing(tmp_path):
+    """The memory budget counts the declared host shapes, so an op whose inputs would give more is refused."""
+    wl = to_workload(import_onnx(graphs.encoder_layer(tmp_path)), strict=False)
+    scores = next(r for r in wl.extra["host_ops"] if r["op"] == "MatMul")
+    assert scores["shape"] == [1, 2, 8, 8]
+    scores["shape"] = [1, 2, 8, 1]
+    with pytest.raises(WorkloadError, match=r"its inputs give shape \[1, 2, 8, 8\], its record says \[1, 2, 8, 1\]"):
+        forward(wl, _encoder_input()[1])

@@ -154,6 +154,7 @@ class HostValues:
         if name not in self.values:
             op = self.graph.ops[name]
             args = [self._read(i) if isinstance(i, str) else i for i in op.inputs]
+            _check_broadcast(op, args)
             value = evaluate(op, args)
             if tuple(value.shape) != op.shape:
                 raise WorkloadError(f"host op {name!r} gives shape {list(value.shape)}, its record says "
@@ -166,6 +167,25 @@ class HostValues:
             return self.get(name)
         tokens = self.input_tokens if name == NETWORK_INPUT else self.tokens.get(name)
         return to_host(self.eie_output(name), tokens)
+
+
+def _check_broadcast(op: HostOp, args: list[np.ndarray]) -> None:
+    """Refuse, before computing it, an op whose inputs would make an output larger than its record says
+    (the record's shape is what the memory budget counted, ``eiesim.network.memory``)."""
+    shapes = [tuple(np.shape(a)) for a in args]
+    try:
+        if op.op == "MatMul" and all(len(s) >= 2 for s in shapes):
+            out = (*np.broadcast_shapes(shapes[0][:-2], shapes[1][:-2]), shapes[0][-2], shapes[1][-1])
+        elif op.op in _BINARY or op.op == "Where":
+            out = np.broadcast_shapes(*shapes)
+        else:
+            return
+    except ValueError:
+        raise WorkloadError(f"host op {op.name!r}: inputs of shapes {[list(s) for s in shapes]} do not "
+                            "broadcast") from None
+    if math.prod(out) > math.prod(op.shape):
+        raise WorkloadError(f"host op {op.name!r}: its inputs give shape {list(out)}, its record says "
+                            f"{list(op.shape)}")
 
 
 def graph_of(workload: Workload) -> HostGraph | None:
