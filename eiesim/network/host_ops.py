@@ -217,7 +217,7 @@ class HostOpWork:
         return {**asdict(self), "operations": self.operations}
 
 
-def _counts(op: HostOp, in_shapes: list[tuple[int, ...]]) -> dict[str, int]:
+def op_counts(op: HostOp, in_shapes: list[tuple[int, ...]]) -> dict[str, int]:
     """Arithmetic of one op: multiplies, adds, exps, divides, others (compares, sqrt, erf, tanh, selects)."""
     out = math.prod(op.shape)
     c = dict.fromkeys(("multiplies", "adds", "exps", "divides", "others"), 0)
@@ -293,7 +293,7 @@ def host_work(workload: Workload) -> list[HostOpWork]:
                     left_chip.add(value)
                     from_chip += BOUNDARY_BYTES_PER_VALUE * size
         to_chip = BOUNDARY_BYTES_PER_VALUE * math.prod(op.shape) if op.name in read_by_layers else 0
-        rows.append(HostOpWork(op.name, op.op, **_counts(op, in_shapes), bytes_from_chip=from_chip,
+        rows.append(HostOpWork(op.name, op.op, **op_counts(op, in_shapes), bytes_from_chip=from_chip,
                                bytes_to_chip=to_chip))
     return rows
 
@@ -317,5 +317,5 @@ def host_work_summary(workload: Workload) -> dict[str, Any] | None:
             "time_modelled": False, "per_op": dicts}
 
 
-__all__ = ["BOUNDARY_BYTES_PER_VALUE", "HostOpWork", "HostValues", "evaluate", "graph_of", "host_work",
+__all__ = ["BOUNDARY_BYTES_PER_VALUE", "HostOpWork", "HostValues", "evaluate", "graph_of", "host_work", "op_counts",
            "host_work_summary"]

@@ -28,7 +28,7 @@ from eiesim.importers.onnx.graph_state import ComputedTensor, PendingLayer
 from eiesim.importers.onnx.ops import layers as layer_ops
 from eiesim.importers.onnx.ops import plumbing
 from eiesim.network.host_graph import HostOp, eie_shape, is_sequence
-from eiesim.network.host_ops import _counts, evaluate
+from eiesim.network.host_ops import evaluate, op_counts
 from eiesim.network.workload import NETWORK_INPUT
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def host(walker: GraphWalker, node: Any, op: str, names: list[str], attrs: dict[
     name = add_host_op(walker, node, op, [v for v, _ in operands], attrs, shape, suffix)
     put_host(walker, node.output[output], name, shape)
     if record:
-        counts = _counts(HostOp(name, op, tuple(v for v, _ in operands), attrs, shape), [s for _, s in operands])
+        counts = op_counts(HostOp(name, op, tuple(v for v, _ in operands), attrs, shape), [s for _, s in operands])
         total = sum(counts.values())
         walker.record(node, "host", f"{op} on the host, {total:,} operations" if total else
                       f"{op} on the host (moves data only)")
