@@ -270,11 +270,20 @@ def test_the_vocabulary_is_the_engines_and_the_docs_name_every_action():
     from eiesim.timing.contract import CLOCK_ACTIONS
 
     assert set(pub.ALEX7_REFERENCE_COUNTS) <= set(ACTION_NAMES)  # the calibration activity uses the same names
-    assert PRICEABLE_ACTIONS == (*ACTION_NAMES, "pe_cycles", "chip_cycles") and CLOCK_ACTIONS == ("pe_cycles", "chip_cycles")
+    from eiesim.timing.contract import RECURRENT_ACTIONS
+    from eiesim.timing.contract.winograd import WINOGRAD_ACTIONS
+
+    assert PRICEABLE_ACTIONS == (*ACTION_NAMES, *WINOGRAD_ACTIONS, "pe_cycles", "chip_cycles", *RECURRENT_ACTIONS)
+    assert CLOCK_ACTIONS == ("pe_cycles", "chip_cycles") and tuple(RECURRENT_ACTIONS) == (
+        "elementwise_lookups", "elementwise_mults")
     assert tuple(DESCRIBED) == ACTION_NAMES and all(DESCRIBED.values())
     doc = (Path(__file__).resolve().parents[1] / "docs" / "timing-model.md").read_text()
     section = doc[doc.index("### Action counts of a round"):doc.index("### Arithmetic")]
     assert set(re.findall(r"`([a-z_]+)`", section)) == set(ACTION_NAMES)
+    winograd = doc[doc.index("### Winograd convolution"):doc.index("## 3. The compute phase of one round")]
+    assert all(f"`{name}`" in winograd for name in WINOGRAD_ACTIONS)
+    recurrent = doc[doc.index("## 8. Recurrent layers"):]
+    assert all(f"`{name}`" in recurrent for name in RECURRENT_ACTIONS)
     used = {a for comp in get_cost_model("default").component_costs(ArchConfig()) for a in comp.energy_pj}
     assert used <= set(PRICEABLE_ACTIONS) and "pe_cycles" in used and "chip_cycles" in used
 

@@ -34,9 +34,9 @@ def test_transformer_encoder_layer_with_a_head_equals_torch():
     net.eval()
     x = torch.randn(1, 8, 64)
     model = eiesim.from_torch(net, x, name="encoder")
-    assert model.name == "encoder" and model.input_shape == (64, 1, 8)
+    assert model.name == "encoder" and model.input_shape == (512,)
     assert [dl.spec.out_channels for dl in model.layers] == [192, 64, 128, 64, 10]
     with torch.no_grad():
         ref = net(x).numpy().reshape(-1)
-    got = forward(to_workload(model, strict=False), np.ascontiguousarray(x[0].numpy().T.reshape(64, 1, 8))).logits
+    got = forward(to_workload(model, strict=False), x.numpy().reshape(-1)).logits
     assert np.max(np.abs(got - ref)) < 1e-4

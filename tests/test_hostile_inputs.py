@@ -79,7 +79,8 @@ PROBLEM = {
     "wl-input-nan.npz": "member 'input' holds NaN or Inf",
     "wl-input-shape-bad.npz": "'meta.input.shape' must be [C, H, W] or [K]",
     "wl-input-wrong-shape.npz": "member 'input' has shape (3, 3), expected (2, 4, 4)",
-    "wl-layer-kind-lstm.npz": "'kind' must be 'conv' or 'fc', got 'lstm'",
+    # lstm is a layer kind since issue 24 (recurrent layers); this conv-shaped one is refused as an lstm.
+    "wl-layer-kind-lstm.npz": "an lstm layer has kernel [1, 1], stride [1, 1], padding [0, 0]",
     "wl-layer-missing-relu.npz": "missing keys ['relu']",
     "wl-layers-empty.npz": "'meta.layers' must be a list of 1..10000 layers",
     "wl-meta-is-list.npz": "'meta' must be a JSON object",

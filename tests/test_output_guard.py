@@ -189,3 +189,36 @@ def test_symlink_to_a_regular_file_is_replaced_and_its_target_kept(files, capsys
     assert kept.read_text() == "old contents\n"
     assert not link.is_symlink() and link.is_file()
     assert '"layers"' in link.read_text()
+
+
+# -- the library's writers apply the same rule ----------------------------------------
+
+def _library_writers(files: dict[str, Path]):
+    """Every public library call that writes a file, as a script would call it."""
+    import eiesim
+    from eiesim.importers.onnx.export import export_onnx
+
+    wl = eiesim.load_workload(files["wl"])
+    dense = dense_from_workload(wl)
+    return {
+        "eiesim.save_workload": lambda path: eiesim.save_workload(wl, path),
+        "save_dense": lambda path: save_dense(dense, path),
+        "export_onnx": lambda path: export_onnx(wl, path),
+    }
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("writer", ["eiesim.save_workload", "save_dense", "export_onnx"])
+def test_library_writer_refuses_a_special_file_and_keeps_it(kind, writer, files):
+    """A script's ``save_workload(wl, "/dev/null")`` raised nothing and renamed a regular file over the node
+    (issue 22, item 2, seen through the library): now it raises OutputError and the node stays."""
+    from eiesim.errors import OutputError
+
+    if writer == "export_onnx":
+        pytest.importorskip("onnx")
+    special = files["dir"] / "special"
+    _make_special(kind, special)
+    before = snapshot(files["dir"])
+    with pytest.raises(OutputError):
+        _library_writers(files)[writer](special)
+    assert snapshot(files["dir"]) == before

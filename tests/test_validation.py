@@ -95,7 +95,8 @@ def _layer_with(**changes):
     ({"bias": np.zeros(3, np.float32)}, "bias has 3 entries"),
     ({"codebook": np.array([np.nan] * 16, np.float32)}, "NaN or Inf"),
     ({"in_channels": 0}, "in_channels"),
-    ({"kind": "lstm"}, "'kind' must be 'conv' or 'fc'"),
+    ({"kind": "rnn"}, "'kind' must be 'conv', 'fc', 'lstm', 'gru'"),
+    ({"kind": "lstm"}, "needs a positive integer 'hidden'"),
 ])
 def test_simulate_refuses_a_broken_layer_built_in_code(changes, match):
     """Before: a layer built in code with codes beyond its codebook raised a raw IndexError."""

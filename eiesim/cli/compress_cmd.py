@@ -109,11 +109,17 @@ def parse_densities(items: tuple[str, ...], layer_names: list[str],
 
 
 def compress_model(model: DenseModel, densities: dict[str, float], bits: int,
-                   progress: Callable[[int, int, str], None] | None = None) -> Workload:
-    """Prune and weight-share every layer of ``model`` (``progress(done, total, layer)`` after each)."""
+                   progress: Callable[[int, int, str], None] | None = None,
+                   balance_pes: int | None = None, balance_columns: bool = False) -> Workload:
+    """Prune and weight-share every layer of ``model`` (``progress(done, total, layer)`` after each).
+
+    ``balance_pes``: prune load-balance-aware for that many PEs (``eiesim.network.balance``), with
+    ``balance_columns`` in every column as well.
+    """
     layers = []
     for done, dl in enumerate(model.layers, 1):
         layers.append(compress_layer(dl.spec.name, dl.weight, dl.bias, density=densities[dl.spec.name], bits=bits,
+                                     balance_pes=balance_pes, balance_columns=balance_columns,
                                      **dl.spec.layer_kwargs()))
         if progress is not None:
             progress(done, len(model.layers), dl.spec.name)
@@ -121,6 +127,10 @@ def compress_model(model: DenseModel, densities: dict[str, float], bits: int,
         layer.extra = dict(dl.extra)
     extra = dict(model.extra)
     extra["compress"] = {"bits": bits, "densities": densities}
+    if balance_pes is not None:
+        extra["compress"]["balance_pes"] = balance_pes
+        if balance_columns:
+            extra["compress"]["balance_columns"] = True
     return Workload(model.name, f"{model.source}; compressed by eiesim ({bits}-bit k-means)", model.input_shape,
                     model.preprocess, layers, model.input, extra)
 
@@ -147,16 +157,25 @@ def compress_model(model: DenseModel, densities: dict[str, float], bits: int,
                    "caffe-imagenet, none) or a mapping (keys resize, crop, channel_order, mean, scale, std); "
                    "default: the model's own.")
 @click.option("--name", default=None, help="The workload's name (default: the model's; for .onnx the file name).")
+@click.option("--balance-pes", type=click.IntRange(1, 1 << 16), default=None, metavar="N",
+              help="Load-balance-aware pruning (ESE, FPGA 2017): every one of N PEs (row r on PE r mod N) keeps "
+                   "the same number of weights (+-1) at the same overall density. Default: plain magnitude pruning.")
+@click.option("--balance-columns", is_flag=True,
+              help="With --balance-pes: also balance every column over the PEs (+-1; each column keeps as many "
+                   "weights as magnitude pruning keeps in it).")
 @click.option("--agreement/--no-agreement", default=None,
               help="Compare the compressed model with the uncompressed one (default: on for .onnx input "
                    "or when --image is given).")
 def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits: int, index_bits: int,
                      density_profile: Path | None, images: tuple[str, ...], seed: int,
-                     preprocess: str | None, name: str | None, agreement: bool | None) -> None:
+                     preprocess: str | None, name: str | None, balance_pes: int | None, balance_columns: bool,
+                     agreement: bool | None) -> None:
     """Prune a dense model, share weights with k-means, and report its storage.
 
     DENSE may also be an ONNX model (.onnx; needs the onnx extra), read by eiesim import-onnx's rules.
     """
+    if balance_columns and balance_pes is None:
+        raise UsageError("--balance-columns needs --balance-pes N (the PEs to balance over)")
     pre = load_preprocess(preprocess)
     from eiesim.cli.progress import step_bar
 
@@ -174,7 +193,7 @@ def compress_command(dense: Path, output: Path, densities: tuple[str, ...], bits
     profile = load_density_profile(density_profile, layer_names) if density_profile is not None else None
     per_layer = parse_densities(densities, layer_names, profile)
     with step_bar("compressing") as tick:
-        wl = compress_model(model, per_layer, bits, tick)
+        wl = compress_model(model, per_layer, bits, tick, balance_pes=balance_pes, balance_columns=balance_columns)
     save_workload(wl, output)
     _print_storage(wl, bits, index_bits, output)
     is_onnx = dense.suffix.lower() == ".onnx"

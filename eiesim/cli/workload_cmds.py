@@ -24,6 +24,7 @@ from eiesim.importers.caffe.deep_compression import import_dc
 from eiesim.network.compress import storage_summary
 from eiesim.network.dense import dense_from_workload, save_dense
 from eiesim.network.host_ops import host_work_summary
+from eiesim.network.neuraltalk import NEURALTALK_WORKLOADS, neuraltalk_names
 from eiesim.network.synthetic import make_workload, workload_names
 from eiesim.network.workload import Workload
 from eiesim.network.workload_file import load_workload, save_workload
@@ -80,13 +81,13 @@ def workload_command(name: str | None, bits: int | None, seed: int, settings: tu
                      as_json: bool, output: Path | None) -> None:
     """Make a deterministic synthetic workload (see --list)."""
     if list_names and as_json:
-        click.echo(json.dumps(workload_names(), indent=2))
+        click.echo(json.dumps({**workload_names(), **neuraltalk_names()}, indent=2))
         return
     if list_names:
         table = Table(title="Synthetic workloads (eiesim workload NAME -o OUT.npz)")
         table.add_column("name")
         table.add_column("description")
-        for key, doc in workload_names().items():
+        for key, doc in {**workload_names(), **neuraltalk_names()}.items():
             table.add_row(key, doc)
         _console().print(table)
         return
@@ -97,7 +98,10 @@ def workload_command(name: str | None, bits: int | None, seed: int, settings: tu
         raise UsageError(f"--set is only for eie-fc, not {name!r}")
     if bits is not None:
         params["bits"] = bits
-    wl = make_workload(name, seed=seed, **params)
+    if name in NEURALTALK_WORKLOADS:
+        wl = NEURALTALK_WORKLOADS[name](seed=seed, **params)
+    else:
+        wl = make_workload(name, seed=seed, **params)
     save_workload(wl, output)
     click.echo(f"{wl.name}: {len(wl.layers)} layer{'s' if len(wl.layers) != 1 else ''}, {wl.nnz:,} non-zero weights; "
                f"wrote {output}")

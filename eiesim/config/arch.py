@@ -135,6 +135,11 @@ class LayerMapping(_Strict):
                                       "group (the published mapping); 'auto': per layer, the power of two dividing "
                                       "num_pes with the fewest cycles whose replicas fit the SRAMs. fc layers and "
                                       "one-pixel layers always use 1", json_schema_extra=_unit("1"))
+    conv3x3: Literal["im2col", "winograd"] = Field(
+        "im2col", description="Stride-1 3x3 conv layers: 'im2col' = one M x V per output pixel over its 3x3 patch "
+                              "(the published mapping); 'winograd' = F(2x2, 3x3): per 2x2 output tile, the 16 M x V "
+                              "of the transformed weights over the transformed 4x4 input tile, as one round of "
+                              "their block-diagonal matrix. Other layers always use im2col")
 
 
 class Dram(_Strict):
@@ -228,7 +233,12 @@ class ArchConfig(_Strict):
         return self.dram.bandwidth_gb_per_s * 1e3 / self.clock_mhz
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """Every key, as YAML / JSON values; ``mapping.conv3x3`` only when it is not the default ``im2col``
+        (so an im2col run's reports are byte-identical to those of the versions before the key)."""
+        data = self.model_dump(mode="json")
+        if data["mapping"]["conv3x3"] == "im2col":
+            del data["mapping"]["conv3x3"]
+        return data
 
     def derive(self, updates: Mapping[str, Any] | Sequence[str] | None = None, /, **fields: Any) -> ArchConfig:
         """A validated copy with some keys changed; raises ArchError naming the key if the result is invalid.

@@ -135,6 +135,10 @@ class _Part:
         slot[kind] = slot.get(kind, 0.0) + pj
 
 
+#: Address bits of the element-wise unit's sigmoid / tanh table (65 entries: 7 bits).
+ELEMENTWISE_TABLE_BITS = 7
+
+
 def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str]]:
     """First-guess PE components at 45 nm (areas um^2, energies pJ) and SRAM-grid warnings."""
     d = arch.datapath_bits
@@ -196,15 +200,23 @@ def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str
     codebook.flops = cb_entries * d
     codebook.comb_ge = (cb_entries - 1) * d * MUX2_GE
     codebook.add("codebook_lookups", COMB, arch.codebook_bits * d * MUX2_GE * E_PER_GE_PJ)
+    codebook.add("elementwise_lookups", COMB, 2 * ELEMENTWISE_TABLE_BITS * d * MUX2_GE * E_PER_GE_PJ)
     parts.append(codebook)
     mult = _Part("multiplier", "ArithmUnit")
     mult.comb_ge = d * d * (AND2_GE + FA_GE)
     mult.add("macs", COMB, HOROWITZ_MULT32_PJ / MULT16_REDUCTION * (d / 16) ** 2)
+    # Recurrent layers' element-wise unit (docs/timing-model.md section 8): its multiplies cost the
+    # datapath multiplier's, its sigmoid / tanh table reads two entries of a 65-entry table (a mux tree
+    # like the codebook's). Its area is not added: the published design has no such unit.
+    mult.add("elementwise_mults", COMB, HOROWITZ_MULT32_PJ / MULT16_REDUCTION * (d / 16) ** 2)
     parts.append(mult)
     addr_bits = _log2(r)
     adder = _Part("adder", "ArithmUnit")
     adder.comb_ge = (d + addr_bits) * FA_GE
     adder.add("macs", COMB, (d + addr_bits) * FA_GE * E_PER_GE_PJ)
+    # Winograd transforms (docs/cost-model.md): one add of the same adder's width each; none at the
+    # reference activity, so the calibration is unchanged. Their adders' area is not modelled.
+    adder.add("transform_adds", COMB, (d + addr_bits) * FA_GE * E_PER_GE_PJ)
     parts.append(adder)
     bypass = _Part("bypass", "ArithmUnit")
     bypass.comb_ge = addr_bits * 2 + d * MUX2_GE

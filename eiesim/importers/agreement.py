@@ -108,8 +108,7 @@ def agreement_report(compressed: Workload, dense: DenseModel, inputs: list[tuple
             layer_err[name] = max(layer_err[name], max_rel_error(rc.outputs[name], rd.outputs[name]))
         ref_logits = rd.logits
         if use_ort:
-            ref_logits = onnxruntime_forward(onnx_path, x, dense.extra.get("onnx_output"),
-                                             dense.extra.get("input_layout"))
+            ref_logits = onnxruntime_forward(onnx_path, x, dense.extra.get("onnx_output"))
             if ref_logits.shape != rd.logits.shape:
                 raise EiesimError(f"onnxruntime gives {ref_logits.size} outputs, eiesim's import {rd.logits.size}",
                                   onnx_path)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import UsageError
+from eiesim.network.balance import prune_balanced, prune_balanced_columns
 from eiesim.network.workload import NETWORK_INPUT, Layer, Pool, Workload
 
 __all__ = ["prune_to_density", "kmeans_share", "compress_layer", "padding_entries", "relative_index_streams",
@@ -104,12 +105,15 @@ def kmeans_share(values: np.ndarray, bits: int, iters: int = KMEANS_ITERS) -> tu
 def compress_layer(
     name: str, weights: np.ndarray, bias: np.ndarray | None, *, density: float, bits: int, kind: str = "conv",
     stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), inputs: tuple[str, ...] = (NETWORK_INPUT,),
-    relu: bool = True, pool: Pool | None = None,
+    relu: bool = True, pool: Pool | None = None, balance_pes: int | None = None, balance_columns: bool = False,
 ) -> Layer:
     """Prune ``weights`` ((out, in, kh, kw) or (out, in)) to ``density``, share them with ``bits``-bit k-means.
 
     Weights that are already exactly zero are never stored, even if the density
-    would keep them (stored entries are real non-zeros).
+    would keep them (stored entries are real non-zeros). With ``balance_pes`` = N the
+    pruning is load-balance-aware (``eiesim.network.balance``, ESE): each of the N PEs
+    (row r on PE r mod N) keeps the same number of weights (+-1); with ``balance_columns`` too,
+    the same number in every column (each column keeps as many as magnitude pruning keeps in it).
     """
     w = np.asarray(weights, dtype=np.float32)
     if w.ndim == 2:
@@ -117,7 +121,12 @@ def compress_layer(
     if w.ndim != 4:
         raise UsageError(f"layer {name!r}: weights must be (out, in, kh, kw) or (out, in), got shape {w.shape}")
     out_c, in_c, kh, kw = w.shape
-    keep = prune_to_density(w, density) & (w != 0)
+    if balance_pes is None:
+        keep = prune_to_density(w, density) & (w != 0)
+    elif balance_columns:
+        keep = prune_balanced_columns(w, prune_to_density(w, density), balance_pes)
+    else:
+        keep = prune_balanced(w, density, balance_pes)
     flat_keep = keep.reshape(out_c, -1)
     rows, cols = np.nonzero(flat_keep)  # row-major: canonical CSR order
     values = w.reshape(out_c, -1)[rows, cols]

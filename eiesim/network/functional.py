@@ -38,6 +38,7 @@ from eiesim.network.fixed_point import (
     dequantize,
     finish_layer,
     frac_bits_for,
+    layer_matrix_q,
     pool_fixed,
     pool_float,
     quantize,
@@ -45,7 +46,8 @@ from eiesim.network.fixed_point import (
 )
 from eiesim.network.host_graph import TOKENS_KEY, to_eie
 from eiesim.network.host_ops import HostValues, graph_of
-from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.network.recurrent import recurrent_fixed, recurrent_float
+from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload, recurrent_step_view
 
 PRECISIONS = ("float32", "fixed16")
 #: Key of a pinned plan in the workload meta.
@@ -185,7 +187,8 @@ def format_groups(workload: Workload) -> list[set[str]]:
     g = nx.Graph()
     g.add_nodes_from([NETWORK_INPUT, *(layer.name for layer in workload.layers)])
     for layer in workload.layers:
-        nx.add_path(g, layer.inputs)
+        # A recurrent layer's output h is broadcast with its input x (one vector): one format.
+        nx.add_path(g, [*layer.inputs, layer.name] if layer.kind in RECURRENT_KINDS else layer.inputs)
     return list(nx.connected_components(g))
 
 
@@ -206,7 +209,7 @@ def gather_input(workload: Workload, layer: Layer, outputs: Mapping[str, np.ndar
             parts.append(np.asarray(outputs[src]))
         else:
             raise WorkloadError(f"layer {layer.name!r}: input {src!r} has not been computed", workload.source)
-    if layer.kind == "fc":
+    if layer.kind != "conv":  # fc and recurrent layers read one flat vector
         return np.concatenate([p.reshape(-1) for p in parts]) if len(parts) > 1 else parts[0].reshape(-1)
     return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
@@ -259,6 +262,12 @@ def run_fixed(workload: Workload, x_q_input: np.ndarray, plan: FixedPointPlan,
                 host_q[src], outs.host_saturations[src] = quantize(to_eie(host.get(src)), plan.host[src], plan.bits)
         x_q = gather_input(workload, layer, ChainMap(outs, host_q) if host_q else outs, x_q_input)
         outs.input_density[layer.name] = _density(x_q)
+        if layer.kind in RECURRENT_KINDS:
+            y, sat = _recurrent_fixed(layer, x_q, fmt, accumulate)
+            outs.density_before_pool[layer.name] = _density(y)
+            outs[layer.name] = y
+            outs.saturations[layer.name] = sat
+            continue
         acc = np.asarray(accumulate(layer, x_q, fmt), dtype=np.int64)
         y, sat = finish_layer(acc, dataclasses.replace(layer, pool=None), fmt)
         outs.density_before_pool[layer.name] = _density(y)
@@ -267,6 +276,31 @@ def run_fixed(workload: Workload, x_q_input: np.ndarray, plan: FixedPointPlan,
         outs[layer.name] = y
         outs.saturations[layer.name] = sat
     return outs
+
+
+def _recurrent_fixed(layer: Layer, x_q: np.ndarray, fmt: LayerFormat, accumulate: Accumulate) -> tuple[np.ndarray, int]:
+    """A recurrent layer in fixed point (``eiesim.network.recurrent``), its M x V products from ``accumulate``.
+
+    The reference recurrence runs first with exact products step by step; it gives every
+    step's vector [x_t; h_{t-1}]. Any other ``accumulate`` (an engine) then runs the T
+    rounds on those vectors at once, as "pixels" of a 1 x 1 conv (``recurrent_step_view``:
+    the rounds' timing depends only on the vectors), and the element-wise recurrence is
+    replayed on its accumulators: an accumulator that differs anywhere changes h.
+    """
+    view = recurrent_step_view(layer)
+
+    w_q = layer_matrix_q(layer, fmt)  # int64 CSR: every step's product exact
+
+    def exact(t: int, v: np.ndarray) -> np.ndarray:
+        return np.asarray(w_q @ v, dtype=np.int64)
+
+    y, sat, vectors = recurrent_fixed(layer, x_q, fmt, exact)
+    if accumulate is accumulate_reference:
+        return y, sat
+    w_products = np.asarray(accumulate(view, vectors.reshape(layer.cols, -1, 1), fmt), dtype=np.int64)
+    products = w_products.reshape(layer.rows, -1)
+    y_engine, sat_engine, _ = recurrent_fixed(layer, x_q, fmt, lambda t, v: products[:, t])
+    return y_engine, sat_engine
 
 
 # -- float reference --------------------------------------------------------------------
@@ -420,7 +454,10 @@ def _forward_float(workload: Workload, x: np.ndarray) -> ForwardResult:
                 max_host[src] = float(np.max(np.abs(host_in[src]), initial=0.0))
         xin = gather_input(workload, layer, ChainMap(outputs, host_in) if host_in else outputs, x)
         in_density[layer.name] = _density(xin)
-        y = _layer_float(xin, layer)
+        if layer.kind in RECURRENT_KINDS:
+            y, _ = recurrent_float(layer, xin)
+        else:
+            y = _layer_float(xin, layer)
         max_abs[layer.name] = float(np.max(np.abs(y), initial=0.0))
         if layer.relu:
             y = np.maximum(y, 0)

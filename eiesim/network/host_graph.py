@@ -32,8 +32,6 @@ from eiesim.errors import WorkloadError
 
 #: Workload meta key of the host ops (absent: a pure EIE network).
 HOST_OPS_KEY = "host_ops"
-#: Workload meta key saying how the network input is laid out: "tokens" for a (1, T, D) sequence.
-INPUT_LAYOUT_KEY = "input_layout"
 #: Layer meta key of a layer applied per token: the leading dimensions of its output's host view
 #: (``[1, T]`` for a (1, T, N) output; their product is the number of tokens).
 TOKENS_KEY = "tokens"
@@ -123,7 +121,6 @@ class HostGraph:
     """The host ops of a workload, by name in stored (topological) order."""
 
     ops: dict[str, HostOp]
-    input_tokens: bool
 
     def to_meta(self) -> list[dict[str, Any]]:
         return [op.to_meta() for op in self.ops.values()]
@@ -137,9 +134,6 @@ def host_graph(extra: dict[str, Any], layer_names: list[str], source: str | Path
     bounded size, a positive output shape). Whether the layers and host ops together form an
     acyclic graph is checked by ``eiesim.network.workload.infer_shapes``.
     """
-    layout = extra.get(INPUT_LAYOUT_KEY)
-    if layout not in (None, "tokens"):
-        raise WorkloadError(f"'{INPUT_LAYOUT_KEY}' must be \"tokens\" or absent, got {layout!r}", source)
     records = extra.get(HOST_OPS_KEY)
     if records is None:
         return None
@@ -175,7 +169,7 @@ def host_graph(extra: dict[str, Any], layer_names: list[str], source: str | Path
             else:
                 inputs.append(_const(value, where, source))
         ops[ops_name] = HostOp(ops_name, rec["op"], tuple(inputs), attrs, tuple(shape))
-    return HostGraph(ops, layout == "tokens")
+    return HostGraph(ops)
 
 
 def _record_name(rec: Any, i: int, source: str | Path | None) -> str:
@@ -226,5 +220,5 @@ def host_eie_shapes(extra: dict[str, Any]) -> dict[str, tuple[int, ...]]:
             if isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("shape"), list)}
 
 
-__all__ = ["HOST_OPERATORS", "HOST_OPS_KEY", "INPUT_LAYOUT_KEY", "TOKENS_KEY", "HostGraph", "HostOp", "eie_shape",
+__all__ = ["HOST_OPERATORS", "HOST_OPS_KEY", "TOKENS_KEY", "HostGraph", "HostOp", "eie_shape",
            "host_eie_shapes", "host_graph", "host_names", "is_sequence", "to_eie", "to_host"]

@@ -141,8 +141,6 @@ class HostValues:
     def __init__(self, workload: Workload, graph: HostGraph, eie_output: Callable[[str], np.ndarray]) -> None:
         self.graph = graph
         self.tokens = {layer.name: layer.extra[TOKENS_KEY] for layer in workload.layers if layer.extra.get(TOKENS_KEY)}
-        shape = workload.input_shape
-        self.input_tokens = [1, shape[2]] if graph.input_tokens and len(shape) == 3 else None
         self.eie_output = eie_output
         self.values: dict[str, np.ndarray] = {}
 
@@ -165,7 +163,7 @@ class HostValues:
     def _read(self, name: str) -> np.ndarray:
         if name in self.graph.ops:
             return self.get(name)
-        tokens = self.input_tokens if name == NETWORK_INPUT else self.tokens.get(name)
+        tokens = None if name == NETWORK_INPUT else self.tokens.get(name)
         return to_host(self.eie_output(name), tokens)
 
 
@@ -269,7 +267,8 @@ def host_work(workload: Workload) -> list[HostOpWork]:
 
     A layer output that leaves the chip is counted once, at the first host op that reads it; a
     host tensor that an EIE layer reads is counted once, at the op that makes it. Host ops reading
-    the network input or other host ops move nothing across the boundary (the input is the host's).
+    the network input or other host ops move nothing across the boundary (the input is the host's), and
+    the network input only rearranged for a layer (no arithmetic) is the network input's DRAM read.
     """
     graph = graph_of(workload)
     if graph is None:
@@ -292,16 +291,19 @@ def host_work(workload: Workload) -> list[HostOpWork]:
                 if value != NETWORK_INPUT and value not in left_chip:
                     left_chip.add(value)
                     from_chip += BOUNDARY_BYTES_PER_VALUE * size
-        to_chip = BOUNDARY_BYTES_PER_VALUE * math.prod(op.shape) if op.name in read_by_layers else 0
-        rows.append(HostOpWork(op.name, op.op, **op_counts(op, in_shapes), bytes_from_chip=from_chip,
-                               bytes_to_chip=to_chip))
+        counts = op_counts(op, in_shapes)
+        # The network input rearranged for the chip (e.g. a flat sequence as tokens) is what the chip reads
+        # as the network input anyway (docs/timing-model.md, I/O mode): no extra bytes.
+        input_view = not any(counts.values()) and set(op.sources) == {NETWORK_INPUT}
+        to_chip = BOUNDARY_BYTES_PER_VALUE * math.prod(op.shape) if op.name in read_by_layers and not input_view else 0
+        rows.append(HostOpWork(op.name, op.op, **counts, bytes_from_chip=from_chip, bytes_to_chip=to_chip))
     return rows
 
 
 def _host_shape(workload: Workload, name: str, shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
     eie = tuple(workload.input_shape) if name == NETWORK_INPUT else shapes[name]
     if name == NETWORK_INPUT:
-        return (1, eie[2], eie[0]) if workload.extra.get("input_layout") == "tokens" else (1, *eie)
+        return (1, *eie)
     tokens = workload.layer(name).extra.get(TOKENS_KEY)
     return (*tokens, eie[0]) if tokens else (1, *eie)
 

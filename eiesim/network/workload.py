@@ -32,6 +32,8 @@ from eiesim.network.host_graph import TOKENS_KEY, host_eie_shapes, host_graph
 
 #: Name used in ``inputs`` for the network's own input.
 NETWORK_INPUT = "input"
+#: Layer kinds that are recurrent (``eiesim.network.recurrent``): one M x V round per time step.
+RECURRENT_KINDS = ("lstm", "gru")
 #: Bounds on declared sizes (checked before anything is allocated).
 MAX_DIM = 1 << 24
 MAX_LAYERS = 10_000
@@ -331,11 +333,43 @@ def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path
             oh, ow = layer.pool.output_hw(oh, ow)
         return (layer.out_channels, oh, ow)
     flat = sum(int(np.prod(p)) for p in parts)
+    if layer.kind in RECURRENT_KINDS:
+        return (_recurrent_steps(layer, flat, source) * layer.extra["hidden"],)
     if flat != layer.in_channels:
         raise WorkloadError(f"{where}: inputs flatten to {flat} values but in_channels is {layer.in_channels}", source)
     if layer.pool is not None:
         raise WorkloadError(f"{where}: an fc layer cannot have a pool", source)
     return (layer.out_channels,)
+
+
+def _recurrent_steps(layer: Layer, flat: int, source: str | Path | None) -> int:
+    """T of a recurrent layer reading ``flat`` values (T x I, I = V - H); WorkloadError if they are not whole steps."""
+    where = f"layer {layer.name!r}"
+    hidden = layer.extra.get("hidden")
+    if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
+        raise WorkloadError(f"{where}: a {layer.kind} layer needs a positive integer 'hidden', got {hidden!r}", source)
+    step_inputs = layer.in_channels - hidden
+    if layer.out_channels != 4 * hidden or step_inputs < 1 or layer.kernel != (1, 1):
+        raise WorkloadError(f"{where}: a {layer.kind} layer with {hidden} hidden units needs out_channels "
+                            f"{4 * hidden}, in_channels = inputs + {hidden} (inputs >= 1) and a 1 x 1 kernel", source)
+    if layer.relu or layer.pool is not None:
+        raise WorkloadError(f"{where}: a recurrent layer has no ReLU and no pool", source)
+    if flat < step_inputs or flat % step_inputs:
+        raise WorkloadError(f"{where}: inputs flatten to {flat} values, not a sequence of {step_inputs}-value steps",
+                            source)
+    return flat // step_inputs
+
+
+def recurrent_step_view(layer: Layer) -> Layer:
+    """The recurrent layer as the PEs see its rounds: a 1 x 1 conv over the step vectors.
+
+    Step t's vector [x_t; h_{t-1}] is "pixel" t of a (V, T, 1) map, so the engines run one
+    round per time step with the layer's matrix, bias column and encoding unchanged.
+    """
+    return Layer(name=layer.name, kind="conv", in_channels=layer.in_channels, out_channels=layer.out_channels,
+                 kernel=(1, 1), stride=(1, 1), padding=(0, 0), inputs=layer.inputs, relu=False, pool=None,
+                 indptr=layer.indptr, indices=layer.indices, codes=layer.codes, codebook=layer.codebook,
+                 bias=layer.bias, extra=dict(layer.extra))
 
 
 def layer_from_dense(

@@ -23,6 +23,7 @@ from eiesim.network.workload import (
     MAX_DIM,
     MAX_LAYERS,
     NETWORK_INPUT,
+    RECURRENT_KINDS,
     Layer,
     Pool,
     Workload,
@@ -101,8 +102,9 @@ def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
         raise WorkloadError(f"{where}: 'name' must be a non-empty string other than {NETWORK_INPUT!r}", path)
     where = f"layer {index} ({name!r})"
     kind = meta["kind"]
-    if kind not in ("conv", "fc"):
-        raise WorkloadError(f"{where}: 'kind' must be 'conv' or 'fc', got {kind!r}", path)
+    if kind not in ("conv", "fc", *RECURRENT_KINDS):
+        raise WorkloadError(f"{where}: 'kind' must be 'conv', 'fc', {', '.join(map(repr, RECURRENT_KINDS))}, "
+                            f"got {kind!r}", path)
     inputs = meta["inputs"]
     if not isinstance(inputs, list) or not inputs or not all(isinstance(s, str) for s in inputs):
         raise WorkloadError(f"{where}: 'inputs' must be a non-empty list of layer names or 'input'", path)
@@ -118,8 +120,8 @@ def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
         inputs=tuple(inputs), relu=meta["relu"], pool=_parse_pool(meta["pool"], where, path),
         extra={k: v for k, v in meta.items() if k not in _LAYER_KEYS},
     )
-    if kind == "fc" and (parsed["kernel"] != (1, 1) or parsed["stride"] != (1, 1) or parsed["padding"] != (0, 0)):
-        raise WorkloadError(f"{where}: an fc layer has kernel [1, 1], stride [1, 1], padding [0, 0]", path)
+    if kind != "conv" and (parsed["kernel"] != (1, 1) or parsed["stride"] != (1, 1) or parsed["padding"] != (0, 0)):
+        raise WorkloadError(f"{where}: an {kind} layer has kernel [1, 1], stride [1, 1], padding [0, 0]", path)
     return parsed
 
 

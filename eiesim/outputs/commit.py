@@ -42,7 +42,7 @@ from typing import IO
 
 from eiesim.errors import OutputError
 from eiesim.outputs.journal import recover_journals, write_journal
-from eiesim.outputs.paths import nearest_existing, os_problem, output_error
+from eiesim.outputs.paths import check_replaceable, nearest_existing, os_problem, output_error
 from eiesim.outputs.temporaries import (
     TEMP_MARK,
     clean_stale_temps,
@@ -143,6 +143,7 @@ def _mode_for(target: Path, default: int | None = None) -> int:
 
 def _prepare_parent(target: Path) -> None:
     nearest_existing(target.parent, target)
+    check_replaceable(target)  # a device node, FIFO or socket at the target is never renamed over
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -17,9 +17,11 @@ from eiesim.config.arch import ArchConfig
 from eiesim.network.functional import FixedPointPlan
 from eiesim.network.host_ops import host_work_summary
 from eiesim.network.workload import Workload
+from eiesim.timing.contract.winograd import WINOGRAD_ACTIONS
 from eiesim.timing.contract import (
     ACTION_NAMES,
     BREAKDOWN_PARTS,
+    RECURRENT_ACTIONS,
     StorageSummary,
     compute_phase_pe_cycles,
     load_balance_efficiency,
@@ -146,6 +148,10 @@ class SimulationResult:
 
     def totals(self) -> dict[str, Any]:
         acts = {name: sum(s.actions[name] for s in self.layers) for name in ACTION_NAMES}
+        # Only in runs with Winograd or recurrent layers (the other reports are unchanged).
+        for name in (*WINOGRAD_ACTIONS, *RECURRENT_ACTIONS):
+            if any(name in s.actions for s in self.layers):
+                acts[name] = sum(s.actions.get(name, 0) for s in self.layers)
         return {
             "cycles": self.cycles, "time_us": self.time_us, "frames_per_s": self.frames_per_s,
             "compute_cycles": sum(s.compute_cycles for s in self.layers),

@@ -27,7 +27,8 @@ from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
 from eiesim.network.network_input import default_input, prepare_input
-from eiesim.network.workload import Layer, Workload
+from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_layer, winograd_reference
+from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
 from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, array_digest, checked_layer_digests,
                                       encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
@@ -37,6 +38,7 @@ from eiesim.timing.contract import (
     LayerIo,
     LayerTiming,
     PhaseCycles,
+    RecurrentSteps,
     TimingParams,
     check_codebook_bits,
     choose_pixel_groups,
@@ -49,9 +51,11 @@ from eiesim.timing.contract import (
     layer_geometry,
     layer_io,
     phase_totals,
+    recurrent_steps,
     resolve_storage,
     sequence_layers,
 )
+from eiesim.timing.contract.winograd import runs_winograd, winograd_actions
 from eiesim.timing.event import run_layer_event_groups
 from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
 from eiesim.timing.fast import run_layer_fast_groups
@@ -105,21 +109,34 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         check_event_budget(workload, x_q, plan, params, event_limit_s)
     # The fast engine needs only each layer's pointers; the event engine walks the entries.
     encode = layout_layer if engine == "fast" else encode_layer
-    options = {layer.name: group_options(layer, workload.input_shape_of(layer), arch) for layer in workload.layers}
+    # mapping.conv3x3: winograd: these layers run as their Winograd layer (timing.contract.winograd).
+    winograd = {layer.name: winograd_layer(layer, arch.num_pes) for layer in workload.layers
+                if runs_winograd(arch, layer)}
+    options = {layer.name: group_options(*_timed_layer(layer, workload, winograd), arch) for layer in workload.layers}
     group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
-    encoded = {(layer.name, g): network.encoding(encode, layer, group_arch[g]) for layer in workload.layers
-               for g in options[layer.name]}
+    encoded = {(layer.name, g): (network.encoding(encode, layer, group_arch[g]) if layer.name not in winograd
+                                 else encode(winograd[layer.name].matrix, group_arch[g]))
+               for layer in workload.layers for g in options[layer.name]}
     resolved = None
     if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
         chosen = {name: opts[0] for name, opts in options.items()}
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
         resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
+    transformed_density: dict[str, float] = {}
+    recurrent = {layer.name: recurrent_steps(layer.kind, layer.rows, layer.cols, layer.extra["hidden"],
+                                             int(np.prod(workload.input_shape_of(layer))))
+                 for layer in workload.layers if layer.kind in RECURRENT_KINDS}
     total = len(workload.layers)
 
     def accumulate(layer: Layer, x_layer: np.ndarray, fmt) -> np.ndarray:  # noqa: ANN001
+        wl = winograd.get(layer.name)
+        out_layer, out_x, out_fmt = layer, x_layer, fmt
+        if wl is not None:  # the Winograd layer on the transformed tiles; the output transform follows
+            layer, x_layer, fmt = wl.matrix, wl.input_q(x_layer, fmt), wl.matrix_format(fmt)
+            transformed_density[out_layer.name] = input_density(x_layer)
         cb_q = quantized_codebook(layer, fmt)
-        timings[layer.name] = {}
+        timings[out_layer.name] = {}
         acc = None
         for g in options[layer.name]:  # the outputs do not depend on G (the equivalence tests hold them equal)
             params_g = TimingParams.from_arch(group_arch[g])
@@ -137,9 +154,14 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                     def on_round(finished: int, rounds: int) -> None:
                         progress(done + finished / rounds, total, layer.name)
                 acc, runs = run_layer_event_groups(enc, geom, x_layer, cb_q, params_g, g, on_round=on_round)
+            if layer.name in recurrent:  # the steps' load and element-wise phases (section 8)
+                runs = [GroupRun(run.compute, recurrent[layer.name].phase_totals(params_g)) for run in runs]
             timings[layer.name][g] = (geom, combine_groups(runs))
         if progress is not None:
             progress(len(timings), total, layer.name)
+        if wl is not None:
+            oh, ow, _, _ = tile_grid(out_x.shape, out_layer)
+            acc = wl.finish_accumulators(acc, (oh, ow), out_fmt)
         return acc
 
     outputs = run_fixed(workload, x_q, plan, accumulate)
@@ -157,12 +179,17 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     layers = [
         _layer_stats(layer, *picked[layer.name], ios[layer.name], span.start_cycle, arch, encoded_chosen[layer.name],
                      outputs.saturations[layer.name], outputs.input_density[layer.name],
-                     {g: t.cycles for g, (_, t) in timings[layer.name].items()})
+                     {g: t.cycles for g, (_, t) in timings[layer.name].items()},
+                     None if layer.name not in winograd else (winograd[layer.name], workload.input_shape_of(layer),
+                                                             transformed_density[layer.name]),
+                     recurrent.get(layer.name))
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
     if check:
-        result.check = functional_check(workload, x_q, plan, outputs, reference=network.reference(x_q, plan))
+        reference = (network.reference(x_q, plan) if not winograd  # the Winograd layers' own fixed-point reference
+                     else run_fixed(workload, x_q, plan, winograd_reference(winograd)))
+        result.check = functional_check(workload, x_q, plan, outputs, reference=reference)
     result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
     return result
 
@@ -195,6 +222,14 @@ class Network:
         """``encode(layer, arch)`` (``layout_layer`` or ``encode_layer``)."""
         key = encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
         return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
+
+
+def _timed_layer(layer: Layer, workload: Workload,
+                 winograd: dict[str, WinogradLayer]) -> tuple[Layer, tuple[int, ...]]:
+    """The layer the engines run for ``layer`` and the shape of its input: the layer itself, or its Winograd layer."""
+    in_shape = workload.input_shape_of(layer)
+    wl = winograd.get(layer.name)
+    return (layer, in_shape) if wl is None else (wl.matrix, wl.input_shape(in_shape))
 
 
 def _group_arch(arch: ArchConfig, groups: int) -> ArchConfig:
@@ -253,7 +288,9 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
 
 
 def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
-                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int]) -> LayerStats:
+                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int],
+                 winograd: tuple[WinogradLayer, tuple[int, ...], float] | None = None,
+                 steps: RecurrentSteps | None = None) -> LayerStats:
     comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
     ent, pad = enc.entries_per_pe, enc.padding_per_pe
@@ -268,6 +305,16 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
                "group_cycles": [run.cycles for run in timing.groups]}
     if len(candidates) > 1:
         mapping["auto_cycles"] = {str(g): c for g, c in sorted(candidates.items())}
+    actions = layer_actions(comp, ph, io)
+    if steps is not None:
+        actions = steps.adjust_actions(actions)
+    if winograd is not None:  # only Winograd layers carry these keys (im2col reports are unchanged)
+        wl, in_shape, transformed = winograd
+        actions = winograd_actions(actions, layer, in_shape)
+        mapping["conv3x3"] = "winograd"
+        mapping["winograd"] = {"tiles": geom.pixels, "rows_per_position": wl.rows_per_position,
+                               "weight_density": wl.weight_density(),
+                               "transformed_input_density": transformed}
     return LayerStats(
         name=layer.name, kind=layer.kind, rows=geom.rows, cols=geom.cols, pixels=geom.pixels,
         row_blocks=geom.num_blocks, input_batches=geom.num_batches, start_cycle=start, cycles=cycles,
@@ -277,7 +324,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
         padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
         busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
         stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
-        actions=layer_actions(comp, ph, io), storage=storage, saturations=saturations,
+        actions=actions, storage=storage, saturations=saturations,
         breakdown_pe_cycles=cycle_breakdown(timing, io.cycles), mapping=mapping)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from eiesim.config.arch import ArchConfig
 from eiesim.errors import UsageError
-from eiesim.network.workload import Layer, Workload
+from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
 from eiesim.timing.contract import RoundTimeline, round_timeline
 
 #: Default cap on span events (about 25 MB of JSON).
@@ -152,6 +152,9 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
     except KeyError:
         names = ", ".join(lay.name for lay in workload.layers)
         raise UsageError(f"workload {workload.name!r} has no layer {layer_name!r}; its layers are: {names}") from None
+    if layer.kind in RECURRENT_KINDS:
+        raise UsageError(f"layer {layer_name!r} is recurrent ({layer.kind}); the trace does not draw the steps' "
+                         "element-wise phases yet (docs/timing-model.md section 8)")
     check_codebook_bits(arch, workload)
     if arch.mapping.pixel_groups != 1:
         raise UsageError(

@@ -13,11 +13,13 @@ import functools
 import click
 
 from eiesim.cli.group import cli
-from eiesim.cli.reproduce import energy, figures, squeezenet_mapping, table2, table4
+from eiesim.cli.reproduce import energy, figures, neuraltalk, squeezenet_mapping, squeezenet_winograd, table2, table4
 from eiesim.cli.tables import reproduce_console
 
 #: The subcommands, in the order ``eiesim reproduce --help`` lists them (click sorts by name).
-COMMANDS = (energy.command, figures.command, squeezenet_mapping.command, table2.command, table4.command)
+COMMANDS = (energy.command, figures.command, neuraltalk.command, squeezenet_mapping.command, squeezenet_winograd.command,
+            table2.command,
+            table4.command)
 
 
 @cli.group("reproduce")

@@ -26,8 +26,8 @@ import numpy as np
 from eiesim.errors import UsageError, WorkloadError
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.walker import PREPROCESS_KEY
-from eiesim.network.host_graph import HOST_OPS_KEY, INPUT_LAYOUT_KEY
-from eiesim.network.workload import NETWORK_INPUT, Layer, Workload
+from eiesim.network.host_graph import HOST_OPS_KEY, TOKENS_KEY
+from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload
 from eiesim.outputs.commit import atomic_path
 
 #: ONNX operator set written (ceil_mode on pools needs >= 10; 13 is widely supported).
@@ -40,9 +40,12 @@ MAX_INLINE_BYTES = 2 * 1024**3 - 64 * 1024**2
 
 def build_model(workload: Workload) -> Any:
     """The workload as an ``onnx.ModelProto`` (decoded dense float32 weights, batch 1)."""
-    if HOST_OPS_KEY in workload.extra or INPUT_LAYOUT_KEY in workload.extra:
-        raise WorkloadError("export-onnx writes EIE layers only; this workload has host ops or a token input "
+    if HOST_OPS_KEY in workload.extra or any(layer.extra.get(TOKENS_KEY) for layer in workload.layers):
+        raise WorkloadError("export-onnx writes EIE layers only; this workload has host ops or token layers "
                             "(re-export the source model instead)", workload.source)
+    recurrent = [layer.name for layer in workload.layers if layer.kind in RECURRENT_KINDS]
+    if recurrent:
+        raise UsageError(f"export-onnx does not write recurrent layers (LSTM / GRU) yet: {', '.join(recurrent)}")
     onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 

@@ -34,7 +34,7 @@ MAX_CONST_ELEMENTS = 1 << 28
 FOLDABLE = frozenset({
     "Constant", "ConstantOfShape", "Identity", "Cast", "Reshape", "Flatten", "Transpose", "Squeeze",
     "Unsqueeze", "Concat", "Add", "Sub", "Mul", "Div", "Neg", "Sqrt", "Reciprocal", "Gather", "Shape",
-    "Dropout", "Range",
+    "Dropout", "Range", "Expand",
 })
 
 
@@ -165,6 +165,11 @@ def _expected_elements(op: str, x: list[Any], at: dict[str, Any]) -> int | None:
         return sum(int(np.asarray(v).size) for v in x if v is not None)
     if op in ("Add", "Sub", "Mul", "Div"):
         return math.prod(np.broadcast_shapes(np.shape(x[0]), np.shape(x[1])))
+    if op == "Expand":  # PyTorch's zero initial states of nn.LSTM / nn.GRU: zeros expanded to (layers, 1, H)
+        shape = tuple(int(v) for v in np.asarray(x[1]).reshape(-1))
+        if any(v < 0 for v in shape):
+            return None
+        return math.prod(np.broadcast_shapes(np.shape(x[0]), shape))
     if op == "Gather":
         data, indices = np.asarray(x[0]), np.asarray(x[1])
         axis = int(at.get("axis", 0)) % max(data.ndim, 1)

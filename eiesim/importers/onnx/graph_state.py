@@ -9,7 +9,7 @@ read before a later fold can be caught).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ class PendingLayer:
     """A layer being built: ReLU, pool and bias are folded in as later nodes are read."""
 
     name: str
-    kind: str  # "conv" | "fc"
+    kind: str  # "conv" | "fc" | "lstm" | "gru"
     weight: np.ndarray  # (out, in, kh, kw) float32
     bias: np.ndarray
     stride: tuple[int, int] = (1, 1)
@@ -32,6 +32,8 @@ class PendingLayer:
     inputs: tuple[str, ...] = (NETWORK_INPUT,)
     relu: bool = False
     pool: Pool | None = None
+    #: Extra layer keys (a recurrent layer's ``hidden``).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kernel(self) -> tuple[int, int]:
@@ -42,7 +44,8 @@ class PendingLayer:
         """The finished layer, as a dense model holds it."""
         spec = LayerSpec(self.name, self.kind, int(self.weight.shape[1]), int(self.weight.shape[0]), self.kernel,
                          self.stride, self.padding, self.inputs, self.relu, self.pool)
-        return DenseLayer(spec, np.ascontiguousarray(self.weight, dtype=np.float32), self.bias.astype(np.float32))
+        return DenseLayer(spec, np.ascontiguousarray(self.weight, dtype=np.float32), self.bias.astype(np.float32),
+                          dict(self.extra))
 
 
 @dataclass

@@ -11,25 +11,11 @@ from eiesim.importers.onnx.optional import require_onnx, require_onnxruntime
 from eiesim.importers.onnx.reader import read_model
 
 
-def onnx_feed(x: np.ndarray, onnx_type: str, input_layout: str | None = None) -> np.ndarray:
-    """The eiesim input ``x`` as the ONNX graph takes it: with the batch axis; a token sequence stored as
-    (D, 1, T) back to (1, T, D) (``input_layout`` "tokens"); token ids as int64."""
-    x = np.asarray(x)
-    if input_layout == "tokens":
-        x = x.reshape(x.shape[0], -1).T
-    if onnx_type == "tensor(int64)":
-        return x.astype(np.int64)[None]
-    if onnx_type == "tensor(int32)":
-        return x.astype(np.int32)[None]
-    return x.astype(np.float32)[None]
-
-
-def onnxruntime_forward(path: str | Path, x: np.ndarray, output: str | None = None,
-                        input_layout: str | None = None) -> np.ndarray:
+def onnxruntime_forward(path: str | Path, x: np.ndarray, output: str | None = None) -> np.ndarray:
     """Run the ONNX model at ``path`` with onnxruntime on one input (batch 1); returns one output flattened.
 
-    ``x`` is the input without the batch axis (the dense model's input shape; ``input_layout`` the
-    model's ``input_layout``, "tokens" for a token sequence).
+    ``x`` is the input without the batch axis (the dense model's input shape; token ids, stored as
+    floats, are given to the graph as its integer type).
     ``output`` names the tensor to return (default: the first graph output); an
     inner tensor is fetched by adding it to the graph outputs -- how the logits
     before a dropped final Softmax (``model.extra["onnx_output"]``) are compared.
@@ -47,7 +33,14 @@ def onnxruntime_forward(path: str | Path, x: np.ndarray, output: str | None = No
         if len(feeds) != 1:
             raise ModelFileError(f"onnxruntime sees {len(feeds)} inputs; expected one", path)
         names = [output] if output is not None else None
-        out = session.run(names, {feeds[0].name: onnx_feed(x, feeds[0].type, input_layout)})[0]
+        dims = feeds[0].shape
+        if len(dims) == 3 and all(isinstance(d, int) for d in dims):  # a sequence, carried flat by eiesim
+            batched = np.asarray(x, np.float32).reshape(dims)
+        else:
+            batched = np.asarray(x, np.float32)[None]
+        if feeds[0].type in ("tensor(int64)", "tensor(int32)"):  # token ids (an embedding Gather reads them)
+            batched = batched.astype(np.int64 if feeds[0].type == "tensor(int64)" else np.int32)
+        out = session.run(names, {feeds[0].name: batched})[0]
     except EiesimError:
         raise
     except Exception as exc:  # onnxruntime raises its own exception types

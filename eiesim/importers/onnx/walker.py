@@ -35,6 +35,7 @@ shared into a workload without changing any weight.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from collections.abc import Callable
@@ -52,7 +53,7 @@ from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.reader import read_model
 from eiesim.inputs.text import parse_json
 from eiesim.network.dense import DenseModel
-from eiesim.network.host_graph import HOST_OPS_KEY, INPUT_LAYOUT_KEY, TOKENS_KEY
+from eiesim.network.host_graph import HOST_OPS_KEY, TOKENS_KEY
 from eiesim.network.workload import NETWORK_INPUT, infer_shapes
 
 #: Metadata key under which eiesim's exporter stores the workload's input preprocessing.
@@ -100,7 +101,6 @@ class GraphWalker:
         self.host_ops: dict[str, dict[str, Any]] = {}
         #: Layers applied per token -> the leading dimensions of their output's host view.
         self.token_layers: dict[str, tuple[int, ...]] = {}
-        self.input_layout: str | None = None
         #: Each layer's output shape (after its pool), as the host receives it.
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
         self.input_name = ""
@@ -195,28 +195,35 @@ class GraphWalker:
             shape = tuple(int(s) for s in self.override_shape)
             if len(dims) not in (len(shape), len(shape) + 1):
                 raise UsageError(f"--input-shape {list(shape)} does not match the graph input's rank {len(dims)}", self.path)
-            if len(dims) != 3 or tt.elem_type in ints:
-                if tt.elem_type in ints:
-                    self.host_view[inp.name] = (1, *shape[-1:])
-                return inp.name, shape
-            rest: list[int | None] = list(shape[-2:])
-        else:
-            if len(dims) not in (2, 3, 4):
-                raise self.fail(f"input {inp.name!r} must be (N, C, H, W), (N, T, D) or (N, K), got rank {len(dims)}")
-            if dims[0] not in (None, 1):
-                raise self.fail(f"input {inp.name!r} has batch size {dims[0]}; EIE runs batch 1")
-            rest = dims[1:]
-            if any(d is None or d < 1 for d in rest):
-                raise self.fail(f"input {inp.name!r} has symbolic dimensions {dims}; give the shape explicitly "
-                                "(--input-shape C,H,W or T,D)")
-        sizes = tuple(int(d) for d in rest if d is not None)
+            if len(dims) == 3:  # a sequence: T,D (batch first) or the three sizes, carried flat
+                full = shape if len(shape) == 3 else (1, *shape)
+                self.host_view[inp.name] = full
+                return inp.name, (math.prod(full),)
+            if tt.elem_type in ints:
+                self.host_view[inp.name] = (1, *shape[-1:])
+            return inp.name, shape
+        if len(dims) == 3:  # a sequence for recurrent layers: (T, N, I) or (N, T, I), carried flat (T x I)
+            flat = self.sequence_input(inp.name, dims)
+            # Transformers read it as a token sequence: its host view (docs/onnx.md, "Transformers").
+            self.host_view[inp.name] = tuple(int(d) for d in dims)  # type: ignore[arg-type]  # static, checked
+            return inp.name, flat
+        if len(dims) not in (2, 4):
+            raise self.fail(f"input {inp.name!r} must be (N, C, H, W), (N, K) or a sequence (T, N, I), got rank "
+                            f"{len(dims)}")
+        if dims[0] not in (None, 1):
+            raise self.fail(f"input {inp.name!r} has batch size {dims[0]}; EIE runs batch 1")
+        rest = dims[1:]
+        if any(d is None or d < 1 for d in rest):
+            raise self.fail(f"input {inp.name!r} has symbolic dimensions {dims}; give the shape explicitly (--input-shape C,H,W)")
         if tt.elem_type in ints:  # token ids: read by an embedding Gather on the host
-            self.host_view[inp.name] = (1, *sizes)
-        if len(sizes) == 2:  # a token sequence (T, D): EIE reads it as D channels of a 1 x T image
-            self.input_layout = "tokens"
-            self.host_view[inp.name] = (1, *sizes)
-            return inp.name, (sizes[1], 1, sizes[0])
-        return inp.name, sizes
+            self.host_view[inp.name] = (1, *(int(d) for d in rest if d is not None))
+        return inp.name, tuple(int(d) for d in rest)  # type: ignore[arg-type]  # no None left
+
+    def sequence_input(self, name: str, dims: list[int | None]) -> tuple[int, ...]:
+        """A rank-3 input as a flat time-major sequence: (T, 1, I) or (1, T, I), batch 1, static sizes."""
+        if any(d is None or d < 1 for d in dims) or 1 not in (dims[0], dims[1]):
+            raise self.fail(f"sequence input {name!r} must be (T, 1, I) or (1, T, I) with static sizes, got {dims}")
+        return (int(dims[0]) * int(dims[1]) * int(dims[2]),)
 
     # -- main loop
     def run(self) -> DenseModel:
@@ -270,8 +277,6 @@ class GraphWalker:
             raise self.fail(f"the output layer {last!r} must come last in the graph")
         extra: dict[str, Any] = {"onnx_input": input_name, "onnx_output": self.logits_tensor or out,
                                  "import_notes": list(self.notes), "onnx_coverage": [r.to_meta() for r in self.coverage]}
-        if self.input_layout is not None:
-            extra[INPUT_LAYOUT_KEY] = self.input_layout
         if self.host_ops:
             extra[HOST_OPS_KEY] = list(self.host_ops.values())
         dense_layers = [layer.to_dense() for layer in layers]
@@ -385,7 +390,8 @@ class GraphWalker:
         first = present[0] if present else None
         if first in self.host_view and first in self.acts:  # an element-wise op folded into a token layer
             for out in node.output:
-                if out in self.acts and out not in self.host_view and self.acts[out].shape == self.acts[first].shape:
+                if (out in self.acts and out not in self.host_view and self.acts[out].shape == self.acts[first].shape
+                        and self.acts[out].sources == self.acts[first].sources):
                     self.host_view[out] = self.host_view[first]
 
     def call(self, handler: Callable[[GraphWalker, Any], None], node: Any) -> None:

@@ -31,6 +31,11 @@ Parameters: the symbols N, D, L, P, W...  ``TimingParams``, ``ACT_BYTES``       
 3. Action counts (what the cost models    ``ACTIONS`` / ``ACTION_NAMES``, ``CLOCK_ACTIONS``,     ``actions``
    price)                                 ``layer_actions``
 2. Layers on one timeline                 ``sequence_layers``                                    ``sequence``
+2. Winograd convolution: which layers,    ``runs_winograd``, ``winograd_actions``,               ``winograd``
+   the transforms' actions                ``WINOGRAD_ACTIONS``
+8. Recurrent layers: steps as rounds,     ``recurrent_steps``, ``RecurrentSteps``,               ``recurrent``
+   the element-wise phase, the step       ``RECURRENT_ACTIONS``, ``ELEMENTWISE_LANES_PER_PE``,
+   dependency                             ``ELEMENTWISE_LATENCY_CYCLES``
 ========================================  =====================================================  ====================
 
 A new rule goes where its section goes: a new way of cutting a layer into rounds in
@@ -55,6 +60,13 @@ from eiesim.timing.contract.groups import (
 from eiesim.timing.contract.io import LayerIo, layer_io
 from eiesim.timing.contract.params import ACT_BYTES, TimingParams
 from eiesim.timing.contract.recurrence import RoundTimeline, round_timeline
+from eiesim.timing.contract.recurrent import (
+    ELEMENTWISE_LANES_PER_PE,
+    ELEMENTWISE_LATENCY_CYCLES,
+    RECURRENT_ACTIONS,
+    RecurrentSteps,
+    recurrent_steps,
+)
 from eiesim.timing.contract.rounds import (
     LayerGeometry,
     PhaseTotals,
@@ -77,6 +89,7 @@ from eiesim.timing.contract.statistics import (
 from eiesim.timing.contract.storage import StorageSummary, check_codebook_bits, resolve_storage
 
 __all__ = [
+    "ELEMENTWISE_LANES_PER_PE", "ELEMENTWISE_LATENCY_CYCLES", "RECURRENT_ACTIONS", "RecurrentSteps", "recurrent_steps",
     "BREAKDOWN_PARTS", "GroupRun", "LayerTiming", "auto_candidates", "choose_pixel_groups", "combine_groups",
     "cycle_breakdown", "group_options", "group_pixels", "layer_pixel_groups",
     "ACTIONS", "ACTION_NAMES", "ACT_BYTES", "CHIP_CYCLES", "CLOCK_ACTIONS", "PE_CYCLES", "PE_CYCLE_CLASSES",

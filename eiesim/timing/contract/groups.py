@@ -62,7 +62,7 @@ def auto_candidates(num_pes: int) -> tuple[int, ...]:
 
 def group_options(layer: Layer, in_shape: tuple[int, ...], arch: ArchConfig) -> tuple[int, ...]:
     """The G ``layer`` (reading a tensor of ``in_shape``) may run with: the configured one, or ``auto``'s candidates."""
-    if layer.kind == "fc":
+    if layer.kind != "conv":  # fc, and recurrent layers (each step needs the previous one's h)
         return (1,)
     _, h, w = in_shape
     oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)

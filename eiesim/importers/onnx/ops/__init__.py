@@ -8,11 +8,11 @@ walker looks every node up in ``OPS``, and the "not supported" message lists ``L
 
 from __future__ import annotations
 
-from eiesim.importers.onnx.ops import folded, layers, plumbing
+from eiesim.importers.onnx.ops import folded, layers, plumbing, recurrent
 from eiesim.importers.onnx.ops.table import OPS, OpHandler, handles, listed_in
 
 #: The supported operators as the "not supported" message names them: the layer makers, then the
 #: operators folded into a layer, then those that route tensors.
-LISTED = [*listed_in(layers), *listed_in(folded), *listed_in(plumbing)]
+LISTED = [*listed_in(layers), *listed_in(recurrent), *listed_in(folded), *listed_in(plumbing)]
 
 __all__ = ["LISTED", "OPS", "OpHandler", "handles"]

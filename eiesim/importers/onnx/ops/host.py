@@ -68,9 +68,8 @@ def natural_view(walker: GraphWalker, source: str) -> tuple[int, ...]:
     """The host view in which the host receives ``source`` (the network input, a layer or a host op)."""
     if source in walker.host_ops:
         return tuple(walker.host_ops[source]["shape"])
-    if source == NETWORK_INPUT:
-        c, *rest = walker.acts[walker.input_name].shape
-        return (1, rest[1], c) if walker.input_layout == "tokens" else (1, c, *rest)
+    if source == NETWORK_INPUT:  # a sequence input is carried flat (docs/onnx.md, "Input")
+        return (1, *walker.acts[walker.input_name].shape)
     out = _layer_out_shape(walker, source)
     if source in walker.token_layers:
         return (*walker.token_layers[source], out[0])
@@ -175,8 +174,9 @@ def token_source(walker: GraphWalker, node: Any, name: str) -> ComputedTensor | 
     view = walker.host_view.get(name)
     if view is None or len(view) < 2 or not is_sequence(view) or len(a.sources) != 1:
         return None
-    if natural_view(walker, a.sources[0]) != view:
-        return None
+    if natural_view(walker, a.sources[0]) != view:  # e.g. the flat network input: viewed by a Reshape on the host
+        source, view = operand(walker, node, name)
+        return walker.make_act((str(source),), eie_shape(view))
     return a
 
 

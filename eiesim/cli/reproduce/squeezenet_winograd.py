@@ -1,0 +1,79 @@
+"""``eiesim reproduce squeezenet-winograd``: renders ``eiesim.reproduce.squeezenet_winograd.winograd_study``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from eiesim.cli.reproduce.squeezenet_winograd_report import (OUT_FILES, comparison_table, functional_table,
+                                                             layer_table, out_files, results_json, run_table, summary,
+                                                             tag)
+from eiesim.outputs.commit import OutputSet
+from eiesim.outputs.paths import check_output_dir
+
+
+def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -> None:
+    from rich.table import Table
+
+    head, rows = table
+    t = Table(title=title)
+    for i, col in enumerate(head):
+        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        t.add_row(*row)
+    console.print(t)
+
+
+@click.command("squeezenet-winograd")
+@click.option("--model", "model", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Deep-Compression SqueezeNet: its .net file, or a workload .npz from `eiesim import-dc` "
+                   "(default: ../shared/models/squeezenet_dc/compressed_SqueezeNet.net beside the checkout, when it "
+                   "is there; else the bundled synthetic SqueezeNet, labelled synthetic).")
+@click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet even when the real one is there.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the results as JSON to this file.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write report.md, report.html and results.json to this directory (replaced as a whole).")
+def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir: Path | None) -> None:
+    """SqueezeNet's 3x3 layers as Winograd F(2x2,3x3) vs im2col, with and without pixel groups (a few minutes)."""
+    from rich.console import Console
+
+    from eiesim.errors import UsageError
+    from eiesim.reproduce.squeezenet_mapping import study_workload
+    from eiesim.reproduce.squeezenet_winograd import winograd_study
+
+    if model is not None and synthetic:
+        raise UsageError("give --model or --synthetic, not both")
+    if model is not None and not model.is_file():
+        raise UsageError("SqueezeNet model file not found", model)
+    if out_dir is not None:
+        check_output_dir(out_dir, OUT_FILES)
+    source = study_workload(model, synthetic)
+    err = Console(stderr=True, log_path=False)
+    err.print(f"workload: {source.label}", highlight=False)
+    study = winograd_study(source, progress=lambda label: err.log(label))
+    console = Console()
+    if source.kind == "synthetic":
+        console.print("SYNTHETIC workload: the numbers below are for a synthetic SqueezeNet with the real model's "
+                      "per-layer densities, not for the real model.", highlight=False)
+    _print(console, f"Winograd vs im2col on {tag(study)}: the runs", run_table(study))
+    for key, rows in study["comparison"].items():
+        _print(console, f"im2col / Winograd, {key} (> 1: Winograd better)", comparison_table(rows))
+    for run in study["runs"]:
+        _print(console, f"3x3 layers, {run['label']}", layer_table(run))
+    _print(console, "Accuracy of the Winograd layers", functional_table(study))
+    console.print(summary(study), highlight=False)
+    for text in sorted({w for r in study["runs"] for w in r["warnings"]}):
+        err.print(f"eiesim: warning: {' '.join(text.split())}", highlight=False)
+    outputs = OutputSet()
+    if json_path is not None:
+        outputs.add_file(json_path, results_json(study))
+    if out_dir is not None:
+        outputs.add_dir(out_dir, out_files(study))
+    outputs.commit()
+    if json_path is not None:
+        console.print(f"wrote {json_path}", highlight=False)
+    if out_dir is not None:
+        console.print(f"wrote report.md, report.html and results.json to {out_dir}", highlight=False)
