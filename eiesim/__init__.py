@@ -11,6 +11,8 @@ Public API (plain functions that import their implementation when first called, 
 * ``forward(workload, x, precision="float32")`` -> ForwardResult (functional reference)
 * ``sweep(arch, workload, grid, out_dir=None, input=None)`` -> SweepResult (design-space sweeps;
   ``grid``: ``{"num_pes": [16, 32]}``; ``arch`` and ``workload``: paths or loaded objects)
+* ``from_torch(module, example_input)`` -> the dense model of a PyTorch module (exported to ONNX in
+  memory and imported; needs the ``torch`` and ``onnx`` extras)
 
 The network input has one keyword, ``input``, in ``simulate``, ``simulate_images`` and
 ``sweep``; None means the workload's own input, else the bundled photo "chelsea".
@@ -39,6 +41,7 @@ if TYPE_CHECKING:  # what type checkers see: the real classes (the functions bel
 
     from eiesim.config.arch import ArchConfig as ArchConfig
     from eiesim.errors import EiesimError as EiesimError
+    from eiesim.network.dense import DenseModel
     from eiesim.network.functional import FixedPointPlan, ForwardResult
     from eiesim.network.workload import Layer as Layer
     from eiesim.network.workload import Workload as Workload
@@ -60,6 +63,7 @@ FUNCTIONS = {
     "simulate_images": "eiesim.run.multi_image",
     "forward": "eiesim.network.functional",
     "sweep": "eiesim.sweeps.sweep",
+    "from_torch": "eiesim.importers.onnx.from_torch",
 }
 #: Public classes and the module that defines each (loaded on first use by ``__getattr__``).
 CLASSES = {
@@ -157,6 +161,15 @@ def sweep(
     return implementation(arch, workload, grid, out_dir, input=input, workers=workers,
                           dask_address=dask_address, on_point=on_point, command=command,
                           max_points=max_points)
+
+
+def from_torch(module: Any, example_input: Any, *, name: str | None = None, opset: int = 17) -> DenseModel:
+    """A PyTorch module as eiesim's dense model: exported with ``torch.onnx.export`` (opset 17) into
+    memory and imported like ``eiesim import-onnx`` (``eiesim.importers.onnx.from_torch.from_torch``);
+    an EiesimError naming the extra when torch is not installed."""
+    from eiesim.importers.onnx.from_torch import from_torch as implementation
+
+    return implementation(module, example_input, name=name, opset=opset)
 
 
 def __getattr__(name: str) -> Any:

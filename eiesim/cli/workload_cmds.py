@@ -23,6 +23,7 @@ from eiesim.errors import UsageError
 from eiesim.importers.caffe.deep_compression import import_dc
 from eiesim.network.compress import storage_summary
 from eiesim.network.dense import dense_from_workload, save_dense
+from eiesim.network.host_ops import host_work_summary
 from eiesim.network.neuraltalk import NEURALTALK_WORKLOADS, neuraltalk_names
 from eiesim.network.synthetic import make_workload, workload_names
 from eiesim.network.workload import Workload
@@ -126,6 +127,7 @@ def info_dict(wl: Workload, index_bits: int) -> dict[str, Any]:
             "huffman_bytes": rep["huffman_total_bytes"],
         })
     t = storage["totals"]
+    host = host_work_summary(wl)
     return {
         "name": wl.name, "source": wl.source, "input_shape": list(wl.input_shape),
         "has_input": wl.input is not None, "index_bits": index_bits, "layers": layers,
@@ -133,6 +135,7 @@ def info_dict(wl: Workload, index_bits: int) -> dict[str, Any]:
         "totals": {"layers": len(layers), "weights": t["weights"], "nnz": t["nnz"], "density": t["density"],
                    "padding_entries": t["padding_entries"], "storage_bytes": t["total_bytes"],
                    "huffman_bytes": t["huffman_total_bytes"], "dense_bytes": t["dense_bytes"]},
+        **({"host_work": host} if host is not None else {}),
     }
 
 
@@ -169,6 +172,12 @@ def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
                   f"storage = codes + {index_bits}-bit relative indices (with padding entries) + 32-bit codebooks "
                   f"and biases: {t['storage_bytes']:,} B; Huffman-coded {t['huffman_bytes']:,} B; "
                   f"dense 32-bit {t['dense_bytes']:,} B")
+    host = data.get("host_work")
+    if host is not None:
+        console.print(f"host work per inference (not in EIE's cycles): {host['ops']} host ops, "
+                      f"{host['operations']:,} operations ({host['multiplies']:,} mul, {host['adds']:,} add, "
+                      f"{host['exps']:,} exp, {host['divides']:,} div, {host['others']:,} other); "
+                      f"{host['bytes_from_chip']:,} B from the chip, {host['bytes_to_chip']:,} B back")
     rows = wl.extra.get("onnx_coverage")
     if isinstance(rows, list) and rows:
         from eiesim.cli.tables import coverage_table

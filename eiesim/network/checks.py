@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from eiesim.errors import UsageError, WorkloadError
+from eiesim.network.host_graph import host_names
 from eiesim.network.workload import MAX_LAYERS, NETWORK_INPUT, Layer, Workload, infer_shapes
 from eiesim.network.workload_file import layer_arrays, parse_layer_meta
 
@@ -73,9 +74,11 @@ def checked_workload(workload: Any, check_arrays: ArrayCheck = _run_rules) -> Wo
                                 f"{list(x.shape)}", source)
         if not np.all(np.isfinite(x)):
             raise WorkloadError("the stored input holds NaN or Inf", source)
+    host = host_names(workload.extra)
     for layer in layers:
-        bad = [s for s in layer.inputs if s != NETWORK_INPUT and s not in names]
+        bad = [s for s in layer.inputs if s != NETWORK_INPUT and s not in names and s not in host]
         if bad:
-            raise WorkloadError(f"layer {layer.name!r}: input {bad[0]!r} is not the network input or a layer", source)
+            raise WorkloadError(f"layer {layer.name!r}: input {bad[0]!r} is not the network input, a layer or a "
+                                "host op", source)
     infer_shapes(workload, source)
     return workload

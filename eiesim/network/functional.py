@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ from eiesim.network.fixed_point import (
     quantize,
     weight_format,
 )
+from eiesim.network.host_graph import TOKENS_KEY, to_eie
+from eiesim.network.host_ops import HostValues, graph_of
 from eiesim.network.recurrent import recurrent_fixed, recurrent_float
 from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload, recurrent_step_view
 
@@ -58,11 +61,16 @@ Accumulate = Callable[[Layer, np.ndarray, LayerFormat], np.ndarray]
 
 @dataclass(frozen=True)
 class FixedPointPlan:
-    """Per-layer fixed-point formats of a whole network, plus the network input's format."""
+    """Per-layer fixed-point formats of a whole network, plus the network input's format.
+
+    ``host``: the format of each host op output an EIE layer reads (the conversion at the chip
+    boundary, docs/fixed-point.md); empty for a network without host ops.
+    """
 
     bits: int
     input_frac: int
     layers: dict[str, LayerFormat]
+    host: dict[str, int] = field(default_factory=dict)
 
     def format(self, name: str) -> LayerFormat:
         """The LayerFormat of layer ``name``."""
@@ -70,8 +78,11 @@ class FixedPointPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: {"bits", "input_frac", "layers": {name: {weight_frac, in_frac, out_frac, bits}}}."""
-        return {"bits": self.bits, "input_frac": self.input_frac,
-                "layers": {name: fmt.to_dict() for name, fmt in self.layers.items()}}
+        out: dict[str, Any] = {"bits": self.bits, "input_frac": self.input_frac,
+                               "layers": {name: fmt.to_dict() for name, fmt in self.layers.items()}}
+        if self.host:  # networks without host ops keep the original keys (reports byte-identical)
+            out["host"] = dict(self.host)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, workload: Workload | None = None, source: str | None = None) -> FixedPointPlan:
@@ -93,7 +104,11 @@ class FixedPointPlan:
             if layer_bits != bits:
                 raise bad(f"layer {name!r} has bits {layer_bits} but the plan has bits {bits}")
             layers[name] = LayerFormat(bits=bits, **vals)
-        plan = cls(bits=bits, input_frac=input_frac, layers=layers)
+        host_raw = data.get("host", {})
+        if not isinstance(host_raw, dict):
+            raise bad("'host' must be an object {host op: frac}")
+        host = {str(name): _plan_int(v, f"host.{name}", MIN_FRAC, MAX_FRAC, bad) for name, v in host_raw.items()}
+        plan = cls(bits=bits, input_frac=input_frac, layers=layers, host=host)
         if workload is not None:
             plan.check(workload, source)
         return plan
@@ -104,8 +119,12 @@ class FixedPointPlan:
         missing = [n for n in names if n not in self.layers]
         if missing:
             raise WorkloadError(f"fixed-point plan: no format for layers {missing}", source)
-        out_frac = {NETWORK_INPUT: self.input_frac, **{n: self.layers[n].out_frac for n in names}}
+        out_frac = {NETWORK_INPUT: self.input_frac, **self.host, **{n: self.layers[n].out_frac for n in names}}
         for layer in workload.layers:
+            unknown = [src for src in layer.inputs if src not in out_frac]
+            if unknown:
+                raise WorkloadError(f"fixed-point plan: no format for host op {unknown[0]!r}, which layer "
+                                    f"{layer.name!r} reads", source)
             fracs = {out_frac[src] for src in layer.inputs}
             if fracs != {self.layers[layer.name].in_frac}:
                 raise WorkloadError(
@@ -142,6 +161,8 @@ def plan_fixed_point(workload: Workload, x_float: np.ndarray, bits: int = 16,
         # With ReLU only the non-negative outputs must fit (negative overflows clip to 0 exactly).
         peak = result.max_abs_before_pool if layer.relu else result.max_abs_before_relu
         frac[layer.name] = frac_bits_for(peak[layer.name], bits)
+    for name, peak_abs in result.max_abs_host.items():
+        frac[name] = frac_bits_for(peak_abs, bits)
     out: dict[str, int] = {}
     for group in format_groups(workload):
         shared = min(frac[name] for name in group)
@@ -151,7 +172,8 @@ def plan_fixed_point(workload: Workload, x_float: np.ndarray, bits: int = 16,
                                 out_frac=out[layer.name], bits=bits)
         for layer in workload.layers
     }
-    return FixedPointPlan(bits=bits, input_frac=out[NETWORK_INPUT], layers=layers)
+    return FixedPointPlan(bits=bits, input_frac=out[NETWORK_INPUT], layers=layers,
+                          host={name: out[name] for name in result.max_abs_host})
 
 
 def format_groups(workload: Workload) -> list[set[str]]:
@@ -207,6 +229,8 @@ class FixedOutputs(dict):
     def __init__(self) -> None:
         super().__init__()
         self.saturations: dict[str, int] = {}
+        #: Values clipped quantizing each host op output an EIE layer reads (empty without host ops).
+        self.host_saturations: dict[str, int] = {}
         self.density_before_pool: dict[str, float] = {}
         self.input_density: dict[str, float] = {}
 
@@ -223,9 +247,20 @@ def run_fixed(workload: Workload, x_q_input: np.ndarray, plan: FixedPointPlan,
     x_q_input = _checked_shape(workload, x_q_input, "iu", "fixed-point input must hold integers").astype(np.int64)
     plan.check(workload, workload.source)
     outs = FixedOutputs()
+    graph = graph_of(workload)
+    host_q: dict[str, np.ndarray] = {}
+    if graph is not None:
+        # The host reads the chip's fixed-point values as floats and sends back its results quantized
+        # to the format of the layer reading them (the chip boundary, docs/fixed-point.md).
+        host = HostValues(workload, graph, lambda name: dequantize(
+            x_q_input if name == NETWORK_INPUT else outs[name],
+            plan.input_frac if name == NETWORK_INPUT else plan.format(name).out_frac))
     for layer in workload.layers:
         fmt = plan.format(layer.name)
-        x_q = gather_input(workload, layer, outs, x_q_input)
+        for src in layer.inputs:
+            if graph is not None and src in graph.ops and src not in host_q:
+                host_q[src], outs.host_saturations[src] = quantize(to_eie(host.get(src)), plan.host[src], plan.bits)
+        x_q = gather_input(workload, layer, ChainMap(outs, host_q) if host_q else outs, x_q_input)
         outs.input_density[layer.name] = _density(x_q)
         if layer.kind in RECURRENT_KINDS:
             y, sat = _recurrent_fixed(layer, x_q, fmt, accumulate)
@@ -317,6 +352,8 @@ class ForwardResult:
     max_abs_before_relu: dict[str, float] = field(default_factory=dict)
     max_abs_before_pool: dict[str, float] = field(default_factory=dict)
     input_saturations: int = 0
+    #: Largest |value| of each host op output an EIE layer reads (float32 only; calibrates its format).
+    max_abs_host: dict[str, float] = field(default_factory=dict)
 
     def dequantized(self, name: str) -> np.ndarray:
         """Layer ``name``'s output as float32 (fixed-point values divided by 2**out_frac)."""
@@ -389,7 +426,7 @@ def forward(workload: Workload, x: np.ndarray, precision: str = "float32",
     x_q, sat_in = quantize(x, plan.input_frac, plan.bits)
     outs = run_fixed(workload, x_q, plan)
     last = workload.output_layer.name
-    logits = dequantize(outs[last], plan.format(last).out_frac).reshape(-1)
+    logits = logits_of(workload, dequantize(outs[last], plan.format(last).out_frac))
     return ForwardResult(
         precision=precision, outputs=dict(outs),
         output_density={n: _density(v) for n, v in outs.items()},
@@ -405,8 +442,17 @@ def _forward_float(workload: Workload, x: np.ndarray) -> ForwardResult:
     in_density: dict[str, float] = {}
     max_abs: dict[str, float] = {}
     max_before_pool: dict[str, float] = {}
+    graph = graph_of(workload)
+    host_in: dict[str, np.ndarray] = {}
+    max_host: dict[str, float] = {}
+    if graph is not None:
+        host = HostValues(workload, graph, lambda name: x if name == NETWORK_INPUT else outputs[name])
     for layer in workload.layers:
-        xin = gather_input(workload, layer, outputs, x)
+        for src in layer.inputs:
+            if graph is not None and src in graph.ops and src not in host_in:
+                host_in[src] = to_eie(host.get(src)).astype(np.float32)
+                max_host[src] = float(np.max(np.abs(host_in[src]), initial=0.0))
+        xin = gather_input(workload, layer, ChainMap(outputs, host_in) if host_in else outputs, x)
         in_density[layer.name] = _density(xin)
         if layer.kind in RECURRENT_KINDS:
             y, _ = recurrent_float(layer, xin)
@@ -420,12 +466,20 @@ def _forward_float(workload: Workload, x: np.ndarray) -> ForwardResult:
         if layer.pool is not None:
             y = pool_float(y, layer.pool)
         outputs[layer.name] = y.astype(np.float32)
-    if not all(math.isfinite(v) for v in max_abs.values()):
-        raise InputDataError("the float forward pass overflowed (NaN or Inf in a layer output)")
-    logits = outputs[workload.output_layer.name].reshape(-1)
+    if not all(math.isfinite(v) for v in [*max_abs.values(), *max_host.values()]):
+        raise InputDataError("the float forward pass overflowed (NaN or Inf in a layer or host op output)")
+    logits = logits_of(workload, outputs[workload.output_layer.name])
     return ForwardResult(
         precision="float32", outputs=outputs, output_density={n: _density(v) for n, v in outputs.items()},
         output_density_before_pool=before_pool, input_density=in_density,
         saturations={n: 0 for n in outputs}, logits=logits, probabilities=softmax(logits), network_input=x,
-        max_abs_before_relu=max_abs, max_abs_before_pool=max_before_pool,
+        max_abs_before_relu=max_abs, max_abs_before_pool=max_before_pool, max_abs_host=max_host,
     )
+
+
+def logits_of(workload: Workload, last_output: np.ndarray) -> np.ndarray:
+    """The network output flattened in the source model's order: a token layer's (V, 1, R) output as (R, V)."""
+    if workload.output_layer.extra.get(TOKENS_KEY):
+        channels = last_output.shape[0]
+        return np.ascontiguousarray(np.asarray(last_output).reshape(channels, -1).T).reshape(-1)
+    return np.asarray(last_output).reshape(-1)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from eiesim.errors import WorkloadError
 from eiesim.inputs.memory import check_memory
 from eiesim.network.fixed_point import DENSE_EXACT_CHUNK_VALUES
+from eiesim.network.host_graph import HOST_OPS_KEY
 from eiesim.network.workload import Workload, conv_output_hw
 
 if TYPE_CHECKING:
@@ -46,7 +47,19 @@ def workload_run_bytes(workload: Workload) -> int:
         step = (8 * patches + 8 * min(patches, DENSE_EXACT_CHUNK_VALUES) * (layer.kind == "conv")
                 + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows + 12 * math.prod(in_shape))
         peak = max(peak, step)
-    return 2 * kept + peak + 24 * math.prod(workload.input_shape)
+    # Host ops (a transformer's attention, norms, ...): every output kept in float32 in each of the
+    # three passes (float calibration, simulation, reference), plus a float64 temporary of the largest.
+    host = [math.prod(shape) for shape in _host_shapes(workload)]
+    host_bytes = 3 * 4 * sum(host) + 8 * max(host, default=0)
+    return 2 * kept + peak + 24 * math.prod(workload.input_shape) + host_bytes
+
+
+def _host_shapes(workload: Workload) -> list[tuple[int, ...]]:
+    """The declared output shapes of the workload's host ops (docs/workload-format.md, "Host ops")."""
+    records = workload.extra.get(HOST_OPS_KEY)
+    if not isinstance(records, list):
+        return []
+    return [tuple(r["shape"]) for r in records if isinstance(r, dict) and isinstance(r.get("shape"), list)]
 
 
 def check_workload_memory(workload: Workload | DenseModel, source: str | Path | None = None) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from eiesim.errors import WorkloadError
+from eiesim.network.host_graph import TOKENS_KEY, host_eie_shapes, host_graph
 
 #: Name used in ``inputs`` for the network's own input.
 NETWORK_INPUT = "input"
@@ -183,7 +184,9 @@ class Workload:
     def input_shape_of(self, layer: Layer) -> tuple[int, ...]:
         """Shape of the tensor a layer consumes (its inputs concatenated along channels)."""
         shapes = self.output_shapes()
-        return concat_shape([self.input_shape if s == NETWORK_INPUT else shapes[s] for s in layer.inputs])
+        host = host_eie_shapes(self.extra) if any(s not in shapes and s != NETWORK_INPUT for s in layer.inputs) else {}
+        return concat_shape([self.input_shape if s == NETWORK_INPUT else shapes[s] if s in shapes else host[s]
+                             for s in layer.inputs])
 
     def consumers(self) -> dict[str, list[str]]:
         """Every tensor's consumers, once per input position that reads it (graph successors, in layer order)."""
@@ -261,10 +264,11 @@ def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tu
     reported.
     """
     g = network_graph(wl.layers)
+    host = _checked_host(wl, source)
     bad = next(((i, src) for i, layer in enumerate(wl.layers) for src in producers(g, layer.name)
-                if g.nodes[src].get("index", i) >= i), None)
+                if src not in host and g.nodes[src].get("index", i) >= i), None)
     valid = g.subgraph([NETWORK_INPUT, *(layer.name for layer in wl.layers[:bad[0] if bad else len(wl.layers)])])
-    shapes: dict[str, tuple[int, ...]] = {NETWORK_INPUT: tuple(wl.input_shape)}
+    shapes: dict[str, tuple[int, ...]] = {NETWORK_INPUT: tuple(wl.input_shape), **host}
     for name in nx.lexicographical_topological_sort(valid, key=lambda n: g.nodes[n]["index"]):
         if name != NETWORK_INPUT:
             shapes[name] = _output_shape(g.nodes[name]["layer"], [shapes[src] for src in producers(g, name)], source)
@@ -272,7 +276,39 @@ def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tu
         raise WorkloadError(f"layer {wl.layers[bad[0]].name!r}: input {bad[1]!r} is not the network input or an "
                             "earlier layer", source)
     del shapes[NETWORK_INPUT]
+    for name in host:
+        del shapes[name]
     return shapes
+
+
+def _checked_host(wl: Workload, source: str | Path | None) -> dict[str, tuple[int, ...]]:
+    """The EIE-view shapes of the workload's host ops (docs/workload-format.md, "Host ops"), after checking
+    the host graph's records and that layers and host ops together form no cycle (empty without host ops)."""
+    for layer in wl.layers:
+        tokens = layer.extra.get(TOKENS_KEY)
+        if tokens is not None and (
+                not isinstance(tokens, list) or not tokens
+                or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in tokens)
+                or layer.kind != "conv" or layer.kernel != (1, 1) or math.prod(tokens) > MAX_DIM):
+            raise WorkloadError(f"layer {layer.name!r}: {TOKENS_KEY!r} must be a list of positive integers (the "
+                                "leading dimensions of a 1 x 1 conv's token sequence)", source)
+    graph = host_graph(wl.extra, [layer.name for layer in wl.layers], source)
+    if graph is None:
+        return {}
+    g = nx.DiGraph()
+    for layer in wl.layers:
+        g.add_edges_from((src, layer.name) for src in layer.inputs)
+    for op in graph.ops.values():
+        g.add_edges_from((src, op.name) for src in op.sources)
+    if not nx.is_directed_acyclic_graph(g):
+        raise WorkloadError("the layers and host ops form a cycle", source)
+    index = {layer.name: i for i, layer in enumerate(wl.layers)}
+    for i, layer in enumerate(wl.layers):  # the layer loops run in stored order
+        later = [a for a in nx.ancestors(g, layer.name) if index.get(a, -1) >= i]
+        if later:
+            raise WorkloadError(f"layer {layer.name!r} reads (through host ops) the output of the later layer "
+                                f"{later[0]!r}", source)
+    return host_eie_shapes(wl.extra)
 
 
 def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path | None) -> tuple[int, ...]:

@@ -151,6 +151,12 @@ def totals_table(result: SimulationResult) -> Table:
     table.add_row("Spmat / pointer SRAM per PE (max need / size)",
                   f"{st.spmat_bytes_max:,} / {st.spmat_capacity_bytes:,} B, "
                   f"{st.ptr_bytes_max:,} / {st.ptr_capacity_bytes:,} B")
+    host = result.host_work
+    if host is not None:
+        table.add_row("host work (not in the cycles): ops / operations",
+                      f"{host['ops']:,} / {host['operations']:,} ({host['multiplies']:,} mul, {host['adds']:,} add, "
+                      f"{host['exps']:,} exp, {host['divides']:,} div, {host['others']:,} other)")
+        table.add_row("host work: bytes from / to the chip", f"{host['bytes_from_chip']:,} / {host['bytes_to_chip']:,}")
     chk = result.check
     if chk:
         line = f"{chk['functional']} (max abs error {chk['max_abs_error']:g})"

@@ -15,6 +15,7 @@ import numpy as np
 
 from eiesim.config.arch import ArchConfig
 from eiesim.network.functional import FixedPointPlan
+from eiesim.network.host_ops import host_work_summary
 from eiesim.network.workload import Workload
 from eiesim.timing.contract.winograd import WINOGRAD_ACTIONS
 from eiesim.timing.contract import (
@@ -183,11 +184,18 @@ class SimulationResult:
             "storage": self.storage.to_dict(),
             "fixed_point": self.plan.to_dict(),
             "totals": self.totals(),
+            **({"host_work": host} if (host := self.host_work) is not None else {}),
             "layers": [self._layer_dict(i, s) for i, s in enumerate(self.layers)],
             "check": dict(self.check),
             **{key: self.costs[key] for key in COST_SECTIONS if key in self.costs},
             "warnings": self.warnings,
         }
+
+    @property
+    def host_work(self) -> dict[str, Any] | None:
+        """The host ops' work beside the EIE cycles (``eiesim.network.host_ops.host_work_summary``): operations and
+        bytes to and from the chip, counted, not timed; None for a network that runs entirely on EIE."""
+        return host_work_summary(self.workload)
 
     def to_records(self) -> list[dict[str, Any]]:
         """One flat dict per layer (statistics, energy, dotted action/stall/storage columns); see eiesim.run.records."""

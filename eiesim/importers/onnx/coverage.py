@@ -6,6 +6,7 @@ The walker records one :class:`CoverageRow` per node. ``where`` is one of
 * ``folded``: folded into a layer (bias, ReLU, pool, BatchNorm) or a constant evaluated at import;
 * ``dropped``: computes nothing on EIE (Flatten, Identity, Dropout, an identity pool, a final Softmax)
   or only routes tensors (Concat becomes the consumer's input list);
+* ``host``: runs on the host between EIE layers, counted and reported (``eiesim.importers.onnx.ops.host``);
 * ``refused``: eiesim cannot represent it; the import fails and the error names every such node;
 * ``not checked``: reads the output of a refused node, so it could not be mapped (not a blocker itself
   unless its operator is unsupported, in which case it is ``refused``).

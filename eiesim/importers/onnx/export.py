@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from eiesim.errors import UsageError
+from eiesim.errors import UsageError, WorkloadError
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.walker import PREPROCESS_KEY
+from eiesim.network.host_graph import HOST_OPS_KEY, TOKENS_KEY
 from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload
 from eiesim.outputs.commit import atomic_path
 
@@ -39,6 +40,9 @@ MAX_INLINE_BYTES = 2 * 1024**3 - 64 * 1024**2
 
 def build_model(workload: Workload) -> Any:
     """The workload as an ``onnx.ModelProto`` (decoded dense float32 weights, batch 1)."""
+    if HOST_OPS_KEY in workload.extra or any(layer.extra.get(TOKENS_KEY) for layer in workload.layers):
+        raise WorkloadError("export-onnx writes EIE layers only; this workload has host ops or token layers "
+                            "(re-export the source model instead)", workload.source)
     recurrent = [layer.name for layer in workload.layers if layer.kind in RECURRENT_KINDS]
     if recurrent:
         raise UsageError(f"export-onnx does not write recurrent layers (LSTM / GRU) yet: {', '.join(recurrent)}")

@@ -14,7 +14,8 @@ from eiesim.importers.onnx.reader import read_model
 def onnxruntime_forward(path: str | Path, x: np.ndarray, output: str | None = None) -> np.ndarray:
     """Run the ONNX model at ``path`` with onnxruntime on one input (batch 1); returns one output flattened.
 
-    ``x`` is the input without the batch axis (the dense model's input shape).
+    ``x`` is the input without the batch axis (the dense model's input shape; token ids, stored as
+    floats, are given to the graph as its integer type).
     ``output`` names the tensor to return (default: the first graph output); an
     inner tensor is fetched by adding it to the graph outputs -- how the logits
     before a dropped final Softmax (``model.extra["onnx_output"]``) are compared.
@@ -37,6 +38,8 @@ def onnxruntime_forward(path: str | Path, x: np.ndarray, output: str | None = No
             batched = np.asarray(x, np.float32).reshape(dims)
         else:
             batched = np.asarray(x, np.float32)[None]
+        if feeds[0].type in ("tensor(int64)", "tensor(int32)"):  # token ids (an embedding Gather reads them)
+            batched = batched.astype(np.int64 if feeds[0].type == "tensor(int64)" else np.int32)
         out = session.run(names, {feeds[0].name: batched})[0]
     except EiesimError:
         raise

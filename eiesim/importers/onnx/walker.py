@@ -35,6 +35,7 @@ shared into a workload without changing any weight.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from collections.abc import Callable
@@ -47,10 +48,12 @@ from eiesim.importers.onnx.coverage import CoverageRow, blockers_error, node_lab
 from eiesim.importers.onnx.fold import FOLDABLE, fold_node, node_error, tensor_to_array
 from eiesim.importers.onnx.graph_state import ComputedTensor, PendingLayer
 from eiesim.importers.onnx.ops import OPS
+from eiesim.importers.onnx.ops.host import HOST_FALLBACK, HOST_SIDE
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.reader import read_model
 from eiesim.inputs.text import parse_json
 from eiesim.network.dense import DenseModel
+from eiesim.network.host_graph import HOST_OPS_KEY, TOKENS_KEY
 from eiesim.network.workload import NETWORK_INPUT, infer_shapes
 
 #: Metadata key under which eiesim's exporter stores the workload's input preprocessing.
@@ -91,6 +94,16 @@ class GraphWalker:
         self.progress = progress
         #: The default-domain opset, at which constant subgraphs are evaluated (eiesim.importers.onnx.fold).
         self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+        #: Tensor name -> its host view (ONNX shape, batch 1) for tensors that are not a CNN's (C, H, W) or (K,):
+        #: token sequences, token ids and host op outputs (eiesim.importers.onnx.ops.host).
+        self.host_view: dict[str, tuple[int, ...]] = {}
+        #: The host ops, as stored in the model meta (eiesim.network.host_graph), in node order.
+        self.host_ops: dict[str, dict[str, Any]] = {}
+        #: Layers applied per token -> the leading dimensions of their output's host view.
+        self.token_layers: dict[str, tuple[int, ...]] = {}
+        #: Each layer's output shape (after its pool), as the host receives it.
+        self.layer_shapes: dict[str, tuple[int, ...]] = {}
+        self.input_name = ""
 
     # -- the handlers' vocabulary
     def fail(self, message: str, node: Any | None = None) -> ModelFileError:
@@ -110,13 +123,16 @@ class GraphWalker:
         return out
 
     def state(self, source: str) -> tuple[Any, ...]:
-        """How often ``source`` (a layer) has been changed by a fold so far (the network input: never)."""
-        if source == NETWORK_INPUT:
+        """How often ``source`` (a layer) has been changed by a fold so far (the network input, a host op: never)."""
+        if source == NETWORK_INPUT or source in self.host_ops:
             return (0,)
         return (self.version[source],)
 
     def make_act(self, sources: tuple[str, ...], shape: tuple[int, ...]) -> ComputedTensor:
         """A computed tensor of ``sources``' outputs as they are now."""
+        if len(shape) == 3 and all(s in self.layers for s in sources):  # a layer's (pooled) output map
+            for s in sources:
+                self.layer_shapes[s] = (int(self.layers[s].weight.shape[0]), *shape[1:])
         return ComputedTensor(sources, shape, tuple(self.state(s) for s in sources))
 
     def bump(self, layer: PendingLayer) -> None:
@@ -157,7 +173,7 @@ class GraphWalker:
         base = base or node.name or node.output[0]
         base = re.sub(r"\s+", "_", base).strip("/") or "layer"
         name, k = base, 2
-        while name in self.layers or name == NETWORK_INPUT:
+        while name in self.layers or name in self.host_ops or name == NETWORK_INPUT:
             name, k = f"{base}_{k}", k + 1
         return name
 
@@ -170,16 +186,27 @@ class GraphWalker:
             raise self.fail(f"the graph must have exactly one (non-initializer) input, found {[i.name for i in inputs]}")
         inp = inputs[0]
         tt = inp.type.tensor_type
-        if tt.elem_type not in (self.onnx.TensorProto.FLOAT, self.onnx.TensorProto.FLOAT16, self.onnx.TensorProto.DOUBLE):
-            raise self.fail(f"input {inp.name!r} must be a float tensor")
+        floats = (self.onnx.TensorProto.FLOAT, self.onnx.TensorProto.FLOAT16, self.onnx.TensorProto.DOUBLE)
+        ints = (self.onnx.TensorProto.INT64, self.onnx.TensorProto.INT32)
         dims: list[int | None] = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        if tt.elem_type not in floats and not (tt.elem_type in ints and len(dims) == 2):
+            raise self.fail(f"input {inp.name!r} must be a float tensor (or (N, T) integer token ids)")
         if self.override_shape is not None:
             shape = tuple(int(s) for s in self.override_shape)
             if len(dims) not in (len(shape), len(shape) + 1):
                 raise UsageError(f"--input-shape {list(shape)} does not match the graph input's rank {len(dims)}", self.path)
+            if len(dims) == 3:  # a sequence: T,D (batch first) or the three sizes, carried flat
+                full = shape if len(shape) == 3 else (1, *shape)
+                self.host_view[inp.name] = full
+                return inp.name, (math.prod(full),)
+            if tt.elem_type in ints:
+                self.host_view[inp.name] = (1, *shape[-1:])
             return inp.name, shape
         if len(dims) == 3:  # a sequence for recurrent layers: (T, N, I) or (N, T, I), carried flat (T x I)
-            return inp.name, self.sequence_input(inp.name, dims)
+            flat = self.sequence_input(inp.name, dims)
+            # Transformers read it as a token sequence: its host view (docs/onnx.md, "Transformers").
+            self.host_view[inp.name] = tuple(int(d) for d in dims)  # type: ignore[arg-type]  # static, checked
+            return inp.name, flat
         if len(dims) not in (2, 4):
             raise self.fail(f"input {inp.name!r} must be (N, C, H, W), (N, K) or a sequence (T, N, I), got rank "
                             f"{len(dims)}")
@@ -188,7 +215,9 @@ class GraphWalker:
         rest = dims[1:]
         if any(d is None or d < 1 for d in rest):
             raise self.fail(f"input {inp.name!r} has symbolic dimensions {dims}; give the shape explicitly (--input-shape C,H,W)")
-        return inp.name, tuple(int(d) for d in rest)
+        if tt.elem_type in ints:  # token ids: read by an embedding Gather on the host
+            self.host_view[inp.name] = (1, *(int(d) for d in rest if d is not None))
+        return inp.name, tuple(int(d) for d in rest)  # type: ignore[arg-type]  # no None left
 
     def sequence_input(self, name: str, dims: list[int | None]) -> tuple[int, ...]:
         """A rank-3 input as a flat time-major sequence: (T, 1, I) or (1, T, I), batch 1, static sizes."""
@@ -202,6 +231,7 @@ class GraphWalker:
         for tensor in self.graph.initializer:
             self.consts[tensor.name] = tensor_to_array(tensor, f"initializer {tensor.name!r}", self.path)
         input_name, input_shape = self.network_input()
+        self.input_name = input_name
         self.consts.pop(input_name, None)
         self.acts[input_name] = self.make_act((NETWORK_INPUT,), input_shape)
         nodes = list(self.graph.node)
@@ -225,7 +255,7 @@ class GraphWalker:
         if out in self.consts:
             raise self.fail(f"the graph output {out!r} is a constant")
         final = self.act(out, None)
-        if len(final.sources) != 1 or final.sources[0] == NETWORK_INPUT:
+        if len(final.sources) != 1 or final.sources[0] == NETWORK_INPUT or final.sources[0] in self.host_ops:
             raise self.fail(f"the graph output {out!r} must be the output of one Conv/Gemm/MatMul layer")
         self.uses.append(("the graph output", final))
         for user, a in self.uses:
@@ -236,21 +266,52 @@ class GraphWalker:
                         "into that layer; the un-activated tensor cannot also be used")
         layers = list(self.layers.values())
         last = final.sources[0]
+        if self.host_ops:
+            layers = self.live(layers, last)
         used = {s for layer in layers for s in layer.inputs} | {last}
-        dead = [layer.name for layer in layers if layer.name not in used]
+        dead = [layer.name for layer in layers if layer.name not in used and not self.host_reads(layer.name)]
         if dead:
             self.notes.append(f"dropped layers whose output is never used: {dead}")
-            layers = [layer for layer in layers if layer.name in used]
+            layers = [layer for layer in layers if layer.name in used or self.host_reads(layer.name)]
         if layers[-1].name != last:
             raise self.fail(f"the output layer {last!r} must come last in the graph")
+        extra: dict[str, Any] = {"onnx_input": input_name, "onnx_output": self.logits_tensor or out,
+                                 "import_notes": list(self.notes), "onnx_coverage": [r.to_meta() for r in self.coverage]}
+        if self.host_ops:
+            extra[HOST_OPS_KEY] = list(self.host_ops.values())
+        dense_layers = [layer.to_dense() for layer in layers]
+        for dl in dense_layers:
+            if dl.spec.name in self.token_layers:
+                dl.extra[TOKENS_KEY] = list(self.token_layers[dl.spec.name])
         model = DenseModel(
             name=self.path.stem, source=f"onnx:{self.path.name}", input_shape=input_shape,
-            preprocess=self.preprocess(), layers=[layer.to_dense() for layer in layers],
-            extra={"onnx_input": input_name, "onnx_output": self.logits_tensor or out,
-                   "import_notes": list(self.notes), "onnx_coverage": [r.to_meta() for r in self.coverage]},
+            preprocess=self.preprocess(), layers=dense_layers, extra=extra,
         )
         infer_shapes(model.skeleton(), self.path)
         return model
+
+    def host_reads(self, name: str) -> bool:
+        """True when a host op reads layer (or host op) ``name``."""
+        return any(src == name for rec in self.host_ops.values() for src in rec["inputs"] if isinstance(src, str))
+
+    def live(self, layers: list[PendingLayer], last: str) -> list[PendingLayer]:
+        """The layers (and, kept in ``host_ops``, the host ops) the output depends on; the others are dropped."""
+        reads = {layer.name: list(layer.inputs) for layer in layers}
+        reads.update((name, [s for s in rec["inputs"] if isinstance(s, str)]) for name, rec in self.host_ops.items())
+        alive, todo = set(), [last]
+        while todo:
+            name = todo.pop()
+            if name not in alive and name in reads:
+                alive.add(name)
+                todo.extend(reads[name])
+        dead_host = [name for name in self.host_ops if name not in alive]
+        if dead_host:
+            self.notes.append(f"dropped host ops whose output is never used: {dead_host}")
+            self.host_ops = {n: rec for n, rec in self.host_ops.items() if n in alive}
+        dead = [layer.name for layer in layers if layer.name not in alive]
+        if dead:
+            self.notes.append(f"dropped layers whose output is never used: {dead}")
+        return [layer for layer in layers if layer.name in alive]
 
     def preprocess(self) -> dict[str, Any] | None:
         """The preprocess dict eiesim's exporter stores in the model metadata, if any."""
@@ -267,7 +328,8 @@ class GraphWalker:
         label = node_label(node)
         blocked_by = next((self.refused_from[n] for n in node.input if n in self.refused_from), None)
         if blocked_by is not None:
-            if node.op_type not in OPS and node.op_type not in FOLDABLE or node.domain not in ("", "ai.onnx"):
+            if (node.op_type not in OPS and node.op_type not in FOLDABLE and node.op_type not in HOST_SIDE
+                    or node.domain not in ("", "ai.onnx")):
                 self.refuse(node, "operator not supported by eiesim")
             else:
                 self.refuse(node, f"not checked: reads the output of refused node {blocked_by!r}", blocker=False,
@@ -306,10 +368,34 @@ class GraphWalker:
             self.fold(node)
             return
         handler = OPS.get(node.op_type)
+        host_handler = HOST_SIDE.get(node.op_type)
+        reads_host = any(n in self.host_view for n in present)
+        if host_handler is not None and (reads_host or handler is None):
+            # A token sequence or a host op's output, or an operator only the host has (docs/onnx.md, "Host ops").
+            self.call(host_handler, node)
+            return
         if handler is None:
             if node.op_type in FOLDABLE:
                 raise self.fail("only supported on constants (weights), not on computed tensors", node)
             raise self.fail("operator not supported by eiesim", node)
+        try:
+            self.call(handler, node)
+        except ModelFileError:
+            if node.op_type not in HOST_FALLBACK:
+                raise
+            # What the EIE mapping cannot take (e.g. an Add of two tensors that are not both layer outputs)
+            # runs on the host.
+            self.call(host_handler, node)
+            return
+        first = present[0] if present else None
+        if first in self.host_view and first in self.acts:  # an element-wise op folded into a token layer
+            for out in node.output:
+                if (out in self.acts and out not in self.host_view and self.acts[out].shape == self.acts[first].shape
+                        and self.acts[out].sources == self.acts[first].sources):
+                    self.host_view[out] = self.host_view[first]
+
+    def call(self, handler: Callable[[GraphWalker, Any], None], node: Any) -> None:
+        """Run one handler; malformed nodes become the walker's ModelFileError."""
         try:
             handler(self, node)
         except EiesimError:
@@ -366,10 +452,10 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
     """
     path = Path(path)
     model = read_model(path)
-    return _nonempty(GraphWalker(model, path, input_shape, progress).run(), path)
+    return check_nonempty(GraphWalker(model, path, input_shape, progress).run(), path)
 
 
-def _nonempty(dense: DenseModel, path: Path) -> DenseModel:
+def check_nonempty(dense: DenseModel, path: Path) -> DenseModel:
     """``dense``, or a ModelFileError for a zero-size layer (it computes nothing and divides by zero downstream)."""
     for dl in dense.layers:
         if dl.weight.size == 0:
@@ -389,7 +475,7 @@ def import_onnx_report(path: str | Path, *, input_shape: tuple[int, ...] | None 
     path = Path(path)
     walker = GraphWalker(read_model(path), path, input_shape, progress)
     try:
-        return _nonempty(walker.run(), path), walker.coverage, None
+        return check_nonempty(walker.run(), path), walker.coverage, None
     except ModelFileError as exc:
         if not walker.coverage:
             raise
