@@ -29,6 +29,7 @@ import networkx as nx
 import numpy as np
 
 from eiesim.errors import InputDataError, UsageError, WorkloadError
+from eiesim.network.activations import apply_float
 from eiesim.network.fixed_point import (
     MAX_FRAC,
     MIN_FRAC,
@@ -137,9 +138,11 @@ def plan_fixed_point(workload: Workload, x_float: np.ndarray, bits: int = 16,
     result = forward(workload, x_float, "float32")
     frac = {NETWORK_INPUT: frac_bits_for(float(np.max(np.abs(result.network_input), initial=0.0)), bits)}
     for layer in workload.layers:
-        # With ReLU only the non-negative outputs must fit (negative overflows clip to 0 exactly).
-        peak = result.max_abs_before_pool if layer.relu else result.max_abs_before_relu
-        frac[layer.name] = frac_bits_for(peak[layer.name], bits)
+        # With ReLU only the non-negative outputs must fit (negative overflows clip to 0 exactly); another
+        # activation needs both its input and its output to fit (without one, the two are the same).
+        after = result.max_abs_before_pool[layer.name]
+        peak = after if layer.relu else max(result.max_abs_before_relu[layer.name], after)
+        frac[layer.name] = frac_bits_for(peak, bits)
     out: dict[str, int] = {}
     for group in format_groups(workload):
         shared = min(frac[name] for name in group)
@@ -225,7 +228,10 @@ def run_fixed(workload: Workload, x_q_input: np.ndarray, plan: FixedPointPlan,
         x_q = gather_input(workload, layer, outs, x_q_input)
         outs.input_density[layer.name] = _density(x_q)
         acc = np.asarray(accumulate(layer, x_q, fmt), dtype=np.int64)
-        y, sat = finish_layer(acc, dataclasses.replace(layer, pool=None), fmt)
+        residual = None
+        if layer.residual is not None:  # the skip operand, as its producer stored it (docs/fixed-point.md)
+            residual = (outs[layer.residual], plan.format(layer.residual).out_frac)
+        y, sat = finish_layer(acc, dataclasses.replace(layer, pool=None), fmt, residual)
         outs.density_before_pool[layer.name] = _density(y)
         if layer.pool is not None:
             y = pool_fixed(y, layer.pool)
@@ -375,8 +381,12 @@ def _forward_float(workload: Workload, x: np.ndarray) -> ForwardResult:
         xin = gather_input(workload, layer, outputs, x)
         in_density[layer.name] = _density(xin)
         y = _layer_float(xin, layer)
+        if layer.residual is not None:  # added on the write-back path, before the ReLU
+            y = (y + outputs[layer.residual].reshape(y.shape)).astype(np.float32)
         max_abs[layer.name] = float(np.max(np.abs(y), initial=0.0))
-        if layer.relu:
+        if layer.activation is not None:
+            y = apply_float(layer.activation, y, layer.activation_params)
+        elif layer.relu:
             y = np.maximum(y, 0)
         before_pool[layer.name] = _density(y)
         max_before_pool[layer.name] = float(np.max(np.abs(y), initial=0.0))

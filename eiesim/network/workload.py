@@ -35,6 +35,12 @@ NETWORK_INPUT = "input"
 MAX_DIM = 1 << 24
 MAX_LAYERS = 10_000
 MAX_CODEBOOK = 1 << 16
+#: Optional layer key: the earlier layer whose output is added on this layer's write-back path, before
+#: its ReLU and pool (a residual connection; docs/workload-format.md). Absent: no residual.
+RESIDUAL_KEY = "residual"
+#: Optional layer key: an activation other than ReLU applied on the write-back path, ``{"kind": name, params...}``
+#: (``eiesim.network.activations``; docs/workload-format.md). Absent: the layer's ``relu`` flag alone.
+ACTIVATION_KEY = "activation"
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,24 @@ class Layer:
     @property
     def nnz(self) -> int:
         return int(self.indices.shape[0])
+
+    @property
+    def residual(self) -> str | None:
+        """The earlier layer whose output this layer adds before its ReLU (``RESIDUAL_KEY``), or None."""
+        value = self.extra.get(RESIDUAL_KEY)
+        return value if isinstance(value, str) else None
+
+    @property
+    def activation(self) -> str | None:
+        """The write-back activation's name (``ACTIVATION_KEY``), or None (then ``relu`` decides)."""
+        value = self.extra.get(ACTIVATION_KEY)
+        return value.get("kind") if isinstance(value, dict) else None
+
+    @property
+    def activation_params(self) -> dict[str, Any]:
+        """The write-back activation's parameters (the ``ACTIVATION_KEY`` object without ``kind``)."""
+        value = self.extra.get(ACTIVATION_KEY)
+        return {k: v for k, v in value.items() if k != "kind"} if isinstance(value, dict) else {}
 
     @property
     def density(self) -> float:
@@ -269,8 +293,35 @@ def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tu
     if bad is not None:
         raise WorkloadError(f"layer {wl.layers[bad[0]].name!r}: input {bad[1]!r} is not the network input or an "
                             "earlier layer", source)
+    _check_residuals(wl.layers, shapes, g, source)
     del shapes[NETWORK_INPUT]
     return shapes
+
+
+def pre_pool_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of ``layer``'s output before its pool (what its write-back path produces): (M, OH, OW) or (M,)."""
+    if layer.kind == "fc":
+        return (layer.out_channels,)
+    return (layer.out_channels, *conv_output_hw(in_shape[1], in_shape[2], layer.kernel, layer.stride, layer.padding))
+
+
+def _check_residuals(layers: Sequence[Layer], shapes: dict[str, tuple[int, ...]], g: nx.MultiDiGraph,
+                     source: str | Path | None) -> None:
+    """Each ``residual`` names an earlier layer whose output has this layer's shape before pooling."""
+    for i, layer in enumerate(layers):
+        if RESIDUAL_KEY not in layer.extra:
+            continue
+        skip = layer.extra[RESIDUAL_KEY]
+        where = f"layer {layer.name!r}"
+        if not isinstance(skip, str) or skip == NETWORK_INPUT:
+            raise WorkloadError(f"{where}: 'residual' must name an earlier layer (the network input cannot be added "
+                                f"on the write-back path: it is not in the PEs' activation SRAM), got {skip!r}", source)
+        if skip not in g or g.nodes[skip].get("index", i) >= i:
+            raise WorkloadError(f"{where}: residual {skip!r} is not an earlier layer", source)
+        want = pre_pool_shape(layer, concat_shape([shapes[s] for s in producers(g, layer.name)]))
+        if tuple(shapes[skip]) != want:
+            raise WorkloadError(f"{where}: residual {skip!r} has shape {list(shapes[skip])} but the layer's output "
+                                f"before pooling has shape {list(want)}", source)
 
 
 def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path | None) -> tuple[int, ...]:

@@ -144,7 +144,8 @@ class SimulationResult:
         return list(self.storage.warnings) + [str(w) for w in self.costs.get("warnings", [])]
 
     def totals(self) -> dict[str, Any]:
-        acts = {name: sum(s.actions[name] for s in self.layers) for name in ACTION_NAMES}
+        names = list(self.layers[0].actions) if self.layers else list(ACTION_NAMES)  # write-back counts when present
+        acts = {name: sum(s.actions[name] for s in self.layers) for name in names}
         return {
             "cycles": self.cycles, "time_us": self.time_us, "frames_per_s": self.frames_per_s,
             "compute_cycles": sum(s.compute_cycles for s in self.layers),

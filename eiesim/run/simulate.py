@@ -49,6 +49,7 @@ from eiesim.timing.contract import (
     layer_geometry,
     layer_io,
     phase_totals,
+    writeback_actions_needed,
     resolve_storage,
     sequence_layers,
 )
@@ -154,10 +155,11 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     spans = sequence_layers([
         PhaseCycles(name, ios[name].cycles, t.phases.load_cycles, t.compute.compute_cycles, t.phases.store_cycles)
         for name, (_, t) in picked.items()])
+    writeback = writeback_actions_needed(workload)
     layers = [
         _layer_stats(layer, *picked[layer.name], ios[layer.name], span.start_cycle, arch, encoded_chosen[layer.name],
                      outputs.saturations[layer.name], outputs.input_density[layer.name],
-                     {g: t.cycles for g, (_, t) in timings[layer.name].items()})
+                     {g: t.cycles for g, (_, t) in timings[layer.name].items()}, writeback)
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
@@ -253,7 +255,8 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
 
 
 def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
-                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int]) -> LayerStats:
+                 enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int],
+                 writeback: bool = False) -> LayerStats:
     comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
     ent, pad = enc.entries_per_pe, enc.padding_per_pe
@@ -277,7 +280,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
         padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
         busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
         stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
-        actions=layer_actions(comp, ph, io), storage=storage, saturations=saturations,
+        actions=layer_actions(comp, ph, io, writeback, layer.activation), storage=storage, saturations=saturations,
         breakdown_pe_cycles=cycle_breakdown(timing, io.cycles), mapping=mapping)
 
 

@@ -102,11 +102,14 @@ class _Group:
     load_values: int = 0
     store_cycles: int = 0
     store_rows: int = 0
+    residual_rows: int = 0
+    activation_rows: int = 0
     rounds: int = 0
     end: int = 0
 
     def phases(self) -> PhaseTotals:
-        return PhaseTotals(self.rounds, self.load_cycles, self.load_values, self.store_cycles, self.store_rows)
+        return PhaseTotals(self.rounds, self.load_cycles, self.load_values, self.store_cycles, self.store_rows,
+                           self.residual_rows, self.activation_rows)
 
 
 class EventEngine:
@@ -298,9 +301,11 @@ class EventEngine:
                                          acc[:, spec.pixel], grp.totals)
             if cycles:
                 yield env.timeout(cycles)
-            if spec.store_rows:
+            if spec.has_store_phase:  # residual reads (if any), then the stores
                 grp.store_cycles += spec.store_cycles(n)
                 grp.store_rows += spec.store_rows
+                grp.residual_rows += spec.residual_rows
+                grp.activation_rows += spec.activation_rows
                 yield env.timeout(spec.store_cycles(n))
         grp.end = int(env.now)
 

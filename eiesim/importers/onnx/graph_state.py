@@ -16,7 +16,7 @@ import numpy as np
 
 from eiesim.network.dense import DenseLayer
 from eiesim.network.topologies import LayerSpec
-from eiesim.network.workload import NETWORK_INPUT, Pool
+from eiesim.network.workload import ACTIVATION_KEY, NETWORK_INPUT, RESIDUAL_KEY, Pool
 
 
 @dataclass
@@ -32,6 +32,10 @@ class PendingLayer:
     inputs: tuple[str, ...] = (NETWORK_INPUT,)
     relu: bool = False
     pool: Pool | None = None
+    #: The earlier layer whose output is added on the write-back path, before ReLU and pool (a residual Add).
+    residual: str | None = None
+    #: An activation other than ReLU on the write-back path: (name, parameters) (eiesim.network.activations).
+    activation: tuple[str, dict[str, Any]] | None = None
 
     @property
     def kernel(self) -> tuple[int, int]:
@@ -42,7 +46,11 @@ class PendingLayer:
         """The finished layer, as a dense model holds it."""
         spec = LayerSpec(self.name, self.kind, int(self.weight.shape[1]), int(self.weight.shape[0]), self.kernel,
                          self.stride, self.padding, self.inputs, self.relu, self.pool)
-        return DenseLayer(spec, np.ascontiguousarray(self.weight, dtype=np.float32), self.bias.astype(np.float32))
+        extra: dict[str, Any] = {RESIDUAL_KEY: self.residual} if self.residual is not None else {}
+        if self.activation is not None:
+            extra[ACTIVATION_KEY] = {"kind": self.activation[0], **self.activation[1]}
+        return DenseLayer(spec, np.ascontiguousarray(self.weight, dtype=np.float32), self.bias.astype(np.float32),
+                          extra)
 
 
 @dataclass

@@ -82,6 +82,8 @@ class GraphWalker:
         self.uses: list[tuple[str, ComputedTensor]] = []  # (user, tensor it read) -- checked at the end
         self.notes: list[str] = []
         self.logits_tensor: str | None = None  # set when a final Softmax is dropped
+        #: Sigmoid output -> its input (to recognise x * Sigmoid(x), SiLU; eiesim.importers.onnx.ops.activations).
+        self.sigmoid_of: dict[str, str] = {}
         #: One row per node: where it runs and why (``eiesim.importers.onnx.coverage``).
         self.coverage: list[CoverageRow] = []
         #: Tensor name -> the refused node it (transitively) comes from; nodes reading it are not checked.
@@ -142,8 +144,9 @@ class GraphWalker:
         if len(a.sources) != 1 or a.sources[0] == NETWORK_INPUT:
             raise self.fail(f"{what} must follow a single Conv/Gemm/MatMul output", node)
         layer = self.layers[a.sources[0]]
-        if layer.relu or layer.pool is not None:
-            raise self.fail(f"{what} after ReLU or pooling cannot be folded into layer {layer.name!r}", node)
+        if layer.relu or layer.pool is not None or layer.activation is not None:
+            raise self.fail(f"{what} after ReLU, an activation or pooling cannot be folded into layer "
+                            f"{layer.name!r}", node)
         return layer
 
     def layer_name(self, node: Any, weight_name: str) -> str:
@@ -227,7 +230,7 @@ class GraphWalker:
                         "into that layer; the un-activated tensor cannot also be used")
         layers = list(self.layers.values())
         last = final.sources[0]
-        used = {s for layer in layers for s in layer.inputs} | {last}
+        used = {s for layer in layers for s in layer.inputs} | {layer.residual for layer in layers} | {last}
         dead = [layer.name for layer in layers if layer.name not in used]
         if dead:
             self.notes.append(f"dropped layers whose output is never used: {dead}")
