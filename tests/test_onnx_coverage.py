@@ -258,8 +258,9 @@ def test_padded_max_pool_runs_and_passes_the_functional_check(tmp_path, capsys):
     inits = [init("c1.weight", rng.normal(size=(4, 3, 3, 3)).astype(np.float32)),
              init("c2.weight", rng.normal(size=(5, 4, 1, 1)).astype(np.float32))]
     path = save_graph(tmp_path, nodes, inits, [1, 3, 9, 9])
-    with pytest.raises(ModelFileError, match=r"layer 'c1' already has a pool"):
-        import_onnx(path)  # two pools in a row stay refused
+    two_pools = import_onnx(path)  # the second pool in a row is the reading conv's input pool
+    assert two_pools.layers[1].extra["input_pool"] == {"kind": "avg", "kernel": 3, "stride": 1, "ceil_mode": False,
+                                                       "pad": 1, "count_include_pad": True}
     nodes[3] = helper.make_node("Relu", ["p"], ["a"], name="relu2")
     path = save_graph(tmp_path, nodes, inits, [1, 3, 9, 9])
     model = import_onnx(path)

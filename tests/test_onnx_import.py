@@ -221,7 +221,7 @@ _REFUSED = {
                              r"node 'pp' \(MaxPool\): pool pads \[0, 0, 1, 1\] are not supported"),
     "two pools": (lambda: [helper.make_node("MaxPool", ["c"], ["p"], name="p1", kernel_shape=[2, 2]),
                            helper.make_node("MaxPool", ["p"], ["y"], name="p2", kernel_shape=[2, 2])],
-                  r"node 'p2' \(MaxPool\): layer 'conv' already has a pool"),
+                  r"'y' is pooled from a tensor that is also used unpooled \(or already pooled\).*only a Conv may read it"),
     "inner softmax": (lambda: [helper.make_node("Softmax", ["c"], ["s"], name="sm"),
                                helper.make_node("Relu", ["s"], ["y"], name="r")],
                       r"node 'sm' \(Softmax\): Softmax is supported only as the very last"),

@@ -176,7 +176,8 @@ def gather_input(workload: Workload, layer: Layer, outputs: Mapping[str, np.ndar
                  network_input: np.ndarray) -> np.ndarray:
     """The tensor ``layer`` consumes: its inputs concatenated along channels, in listed order.
 
-    fc layers get one vector (each producer flattened, then concatenated). Works for
+    fc layers get one vector (each producer flattened, then concatenated); a conv layer with an
+    ``input_pool`` gets the concatenation pooled (float or fixed-point pooling by dtype). Works for
     float and integer arrays alike (dtype of the producers is kept).
     """
     parts = []
@@ -189,7 +190,11 @@ def gather_input(workload: Workload, layer: Layer, outputs: Mapping[str, np.ndar
             raise WorkloadError(f"layer {layer.name!r}: input {src!r} has not been computed", workload.source)
     if layer.kind == "fc":
         return np.concatenate([p.reshape(-1) for p in parts]) if len(parts) > 1 else parts[0].reshape(-1)
-    return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    x = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    pool = layer.input_pool  # applied as the load phase gathers the input (docs/timing-model.md, "Input pool")
+    if pool is not None:
+        x = pool_float(x, pool) if x.dtype.kind == "f" else pool_fixed(np.asarray(x, dtype=np.int64), pool)
+    return x
 
 
 def _density(x: np.ndarray) -> float:

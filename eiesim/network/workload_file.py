@@ -25,6 +25,7 @@ from eiesim.network.workload import (
     MAX_LAYERS,
     NETWORK_INPUT,
     ACTIVATION_KEY,
+    INPUT_POOL_KEY,
     RESIDUAL_KEY,
     Layer,
     Pool,
@@ -125,6 +126,10 @@ def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
     if RESIDUAL_KEY in meta and (not isinstance(residual, str) or not residual or residual == NETWORK_INPUT):
         raise WorkloadError(f"{where}: 'residual' must be the name of an earlier layer (not {NETWORK_INPUT!r}: the "
                             f"network input is not in the PEs' activation SRAM), got {residual!r}", path)
+    if INPUT_POOL_KEY in meta:
+        pool = _parse_pool(meta[INPUT_POOL_KEY], f"{where} input_pool", path)
+        if kind != "conv" or pool is None or pool.kind == "global_avg":
+            raise WorkloadError(f"{where}: 'input_pool' must be a max or avg pool object, on a conv layer", path)
     if ACTIVATION_KEY in meta:
         act = meta[ACTIVATION_KEY]
         if not isinstance(act, dict) or act.get("kind") in (None, "relu"):

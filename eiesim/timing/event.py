@@ -104,12 +104,13 @@ class _Group:
     store_rows: int = 0
     residual_rows: int = 0
     activation_rows: int = 0
+    input_pool_reads: int = 0
     rounds: int = 0
     end: int = 0
 
     def phases(self) -> PhaseTotals:
         return PhaseTotals(self.rounds, self.load_cycles, self.load_values, self.store_cycles, self.store_rows,
-                           self.residual_rows, self.activation_rows)
+                           self.residual_rows, self.activation_rows, self.input_pool_reads)
 
 
 class EventEngine:
@@ -292,6 +293,7 @@ class EventEngine:
             if spec.load_values:
                 grp.load_cycles += spec.load_cycles(n)
                 grp.load_values += spec.load_values
+                grp.input_pool_reads += spec.load_values * (spec.load_reads_per_value - 1)
                 yield env.timeout(spec.load_cycles(n))
             col = patches[spec.col_lo:spec.col_hi, spec.pixel]
             acts = [(spec.col_lo + int(i), int(col[i])) for i in np.flatnonzero(col)]

@@ -131,7 +131,11 @@ class GraphWalker:
             if name in self.consts:
                 raise self.fail(f"input {name!r} is a constant where a computed tensor was expected", node)
             raise self.fail(f"input {name!r} is not produced by an earlier node (graph not topologically sorted?)", node)
-        return self.acts[name]
+        a = self.acts[name]
+        if a.input_pool is not None and getattr(node, "op_type", None) != "Conv":
+            raise self.fail(f"{name!r} is pooled from a tensor that is also used unpooled (or already pooled); such a "
+                            "pool is applied as a Conv loads its input, so only a Conv may read it", node)
+        return a
 
     def const(self, name: str, node: Any, what: str) -> np.ndarray:
         """The constant ``name`` that ``node`` reads as its ``what`` (an error if it is computed)."""

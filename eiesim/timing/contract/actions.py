@@ -62,7 +62,8 @@ def layer_actions(compute: ComputeTotals, phases: PhaseTotals, io: LayerIo, writ
     """Every action count of a layer, named as in ``ACTION_NAMES`` (section 3, "Action counts").
 
     A residual's skip operands are activation-SRAM reads, and each sum is one destination-register
-    read and write; every output of a layer with an ``activation`` other than ReLU costs that
+    read and write; an input pool reads its window (k^2 activation-SRAM reads) per loaded value;
+    every output of a layer with an ``activation`` other than ReLU costs that
     activation's unit operations (``eiesim.network.activations.UNIT_OPS``). ``writeback``: also report
     ``WRITEBACK_ACTION_NAMES`` (a workload with write-back work).
     """
@@ -74,7 +75,7 @@ def layer_actions(compute: ComputeTotals, phases: PhaseTotals, io: LayerIo, writ
         "spmat_word_reads": compute.spmat_word_reads, "codebook_lookups": ent, "macs": ent,
         "real_macs": ent - compute.padding, "dst_reg_reads": ent + phases.store_rows + res, "dst_reg_writes": ent + res,
         "entries_processed": ent, "padding_entries": compute.padding,
-        "act_sram_reads": phases.load_values + res, "act_sram_writes": phases.store_rows,
+        "act_sram_reads": phases.load_values + phases.input_pool_reads + res, "act_sram_writes": phases.store_rows,
         "src_reg_writes": phases.load_values,
         "dram_bytes_read": io.bytes_read, "dram_bytes_written": io.bytes_written,
     }

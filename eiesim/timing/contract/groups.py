@@ -181,7 +181,7 @@ def combine_groups(runs: list[GroupRun] | tuple[GroupRun, ...]) -> LayerTiming:
     phases = PhaseTotals(sum(r.phases.rounds for r in runs), slow.phases.load_cycles,
                          sum(r.phases.load_values for r in runs), slow.phases.store_cycles,
                          sum(r.phases.store_rows for r in runs), sum(r.phases.residual_rows for r in runs),
-                         sum(r.phases.activation_rows for r in runs))
+                         sum(r.phases.activation_rows for r in runs), sum(r.phases.input_pool_reads for r in runs))
     return LayerTiming(runs, merged, phases, slowest)
 
 

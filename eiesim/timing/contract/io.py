@@ -32,7 +32,7 @@ def layer_io(workload: Workload, layer: Layer, arch: ArchConfig, weight_bytes: i
     """DRAM traffic of ``layer``: input/output (and residual) tensors that do not fit on chip, streamed weights."""
     cap = arch.act_capacity
     on_chip_bytes = arch.num_pes * arch.act_sram.size_bytes
-    in_vals = int(np.prod(workload.input_shape_of(layer)))
+    in_vals = int(np.prod(workload.gathered_shape_of(layer)))  # as stored, before an input pool
     out_vals = int(np.prod(workload.output_shapes()[layer.name]))
     from_network = any(src == "input" for src in layer.inputs)
     in_fits = (layer.kind == "fc" and layer.cols <= cap) or ACT_BYTES * in_vals <= on_chip_bytes

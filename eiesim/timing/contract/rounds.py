@@ -33,6 +33,8 @@ class LayerGeometry:
     residual: bool = False
     #: The layer's outputs pass an activation unit other than ReLU (section 2, "Activations").
     activation_unit: bool = False
+    #: Activation-SRAM reads per value the load phase writes: k^2 with an input pool (its window), else 1.
+    load_reads_per_value: int = 1
 
     @property
     def pixels(self) -> int:
@@ -62,10 +64,12 @@ def layer_geometry(layer: Layer, in_shape: tuple[int, ...], params: TimingParams
     if layer.kind == "fc":
         return LayerGeometry("fc", layer.rows, layer.cols, (layer.cols, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1),
                              params.cap, params.num_pes, layer.residual is not None, layer.activation is not None)
+    pool = layer.input_pool
     c, h, w = in_shape
     out_hw = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
     return LayerGeometry("conv", layer.rows, layer.cols, (c, h, w), layer.kernel, layer.stride, layer.padding,
-                         out_hw, params.cap, params.num_pes, layer.residual is not None, layer.activation is not None)
+                         out_hw, params.cap, params.num_pes, layer.residual is not None, layer.activation is not None,
+                         pool.kernel * pool.kernel if pool is not None else 1)
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,11 @@ class RoundSpec:
     store_rows: int     # outputs moved out of the destination registers after it (0 = no store)
     residual_rows: int = 0  # skip operands read and added before the store (0 = no residual)
     activation_rows: int = 0  # outputs through the activation unit (0 = none, or ReLU)
+    load_reads_per_value: int = 1  # k^2 with an input pool: each value is pooled from its window as it is read
 
     def load_cycles(self, num_pes: int) -> int:
-        return -(-self.load_values // num_pes)
+        """The load phase: one activation-SRAM read per PE per cycle (an input pool reads a window per value)."""
+        return -(-self.load_values * self.load_reads_per_value // num_pes)
 
     def store_cycles(self, num_pes: int) -> int:
         """The store phase: the residual reads (one per PE per cycle), then the output writes (or, without
@@ -129,7 +135,7 @@ def round_schedule(geom: LayerGeometry, pixels: range | None = None) -> Iterator
                 last = t == geom.num_batches - 1
                 yield RoundSpec(pixel, b, t, lo, hi, load, geom.block_rows(b) if store and last else 0,
                                 geom.block_rows(b) if geom.residual and last else 0,
-                                geom.block_rows(b) if geom.activation_unit and last else 0)
+                                geom.block_rows(b) if geom.activation_unit and last else 0, geom.load_reads_per_value)
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ class PhaseTotals:
     store_rows: int
     residual_rows: int = 0
     activation_rows: int = 0
+    input_pool_reads: int = 0  # activation-SRAM reads of an input pool beyond one per loaded value
 
 
 def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
@@ -159,7 +166,8 @@ def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
         loads_per_batch_set = geom.pixels            # conv: once per pixel, blocks reuse it
     else:
         loads_per_batch_set = geom.pixels * geom.num_blocks
-    load_cycles = loads_per_batch_set * sum(-(-v // n) for v in batch_vals)
+    r = geom.load_reads_per_value
+    load_cycles = loads_per_batch_set * sum(-(-v * r // n) for v in batch_vals)
     load_values = loads_per_batch_set * sum(batch_vals)
     if _needs_store(geom):
         block_rows = [geom.block_rows(b) for b in range(geom.num_blocks)]
@@ -178,4 +186,4 @@ def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
             store_cycles += geom.pixels * per_pixel_cycles
         activation_rows = geom.pixels * sum(block_rows)
     return PhaseTotals(geom.rounds, load_cycles, load_values, store_cycles, store_rows, residual_rows,
-                       activation_rows)
+                       activation_rows, load_values * (r - 1))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eiesim.importers.onnx.graph_state import ComputedTensor
 from eiesim.importers.onnx.ops.activations import clip_bounds, set_activation
 from eiesim.importers.onnx.ops.table import handles
 from eiesim.network.workload import NETWORK_INPUT, Pool
@@ -169,14 +170,22 @@ def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
         raise walker.fail("pooling of the network input cannot be attached to a layer", node)
     owners = [walker.layers[s] for s in a.sources]
     for layer in owners:
-        if layer.pool is not None:
-            raise walker.fail(f"layer {layer.name!r} already has a pool; two pools in a row cannot be attached "
-                            "to a single producer", node)
         if layer.kind != "conv":
             raise walker.fail(f"layer {layer.name!r} is fully connected; pooling attaches to conv layers only", node)
     c, h, w = a.shape
     if pool.kind != "global_avg" and (pool.kernel > h + 2 * pool.pad or pool.kernel > w + 2 * pool.pad):
         raise walker.fail(f"pool kernel {pool.kernel} is larger than the {h}x{w} map", node)
+    if any(layer.pool is not None for layer in owners) or walker.consumers.get(node.input[0], 0) > 1:
+        # The producers' outputs are stored unpooled (already pooled, or also read as they are): the consumer
+        # applies this pool as it loads them (an input pool; docs/timing-model.md, "Input pool").
+        if pool.kind == "global_avg":
+            raise walker.fail("a global average pool of a tensor that is also used unpooled or already pooled (e.g. "
+                              "squeeze-excite's squeeze) is not supported", node)
+        walker.record(node, "folded", f"input pool: applied by the Conv that reads it, as it loads "
+                                      f"{list(a.sources)}' outputs")
+        oh, ow = pool.output_hw(h, w)
+        walker.put(node, ComputedTensor(a.sources, (c, oh, ow), a.snapshot, pool))
+        return
     for layer in owners:
         layer.pool = pool
         walker.bump(layer)

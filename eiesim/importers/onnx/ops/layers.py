@@ -57,7 +57,7 @@ def conv(walker: GraphWalker, node: Any) -> None:
     if oh < 1 or ow < 1:
         raise walker.fail(f"kernel {kh}x{kw} does not fit the {h}x{wd} input", node)
     layer = PendingLayer(walker.layer_name(node, node.input[1]), "conv", w, bias, stride=stride, padding=pads,
-                         inputs=a.sources)
+                         inputs=a.sources, input_pool=a.input_pool)
     walker.add_layer(node, layer, a, (out_c, oh, ow))
 
 
