@@ -254,3 +254,14 @@ def test_residual_of_a_different_shape_is_refused(tmp_path):
     with pytest.raises(WorkloadError, match=r"residual 'a' has shape \[3\] but the layer's output before pooling "
                                             r"has shape \[2\]"):
         wl.output_shapes()
+
+
+def test_info_shows_the_residual(tmp_path, capsys):
+    from _support import run_cli
+
+    path = save_workload(_tiny_residual_workload(), tmp_path / "r.npz")
+    code, out, _ = run_cli(["info", str(path), "--json"], capsys)
+    layers = json.loads(out)["layers"]
+    assert code == 0 and layers[1]["residual"] == "a" and "residual" not in layers[0]
+    code, out, _ = run_cli(["info", str(path)], capsys)
+    assert code == 0 and "write-back / load" in out and "+ a" in out
