@@ -217,6 +217,11 @@ def test_conv_residual_store_phase_per_pixel_and_block(engine):
     assert plain.layers[1].store_cycles == 18 and res.layers[1].store_cycles == 36
     assert res.layers[1].actions["residual_adds"] == 54
     assert res.check["functional"] == "pass"
+    # Two pixel groups of N' = 2 PEs: per pixel ceil(6 / 2) = 3 read + 3 store cycles; group 0 has pixels
+    # 0, 2, 4, 6, 8 (the slowest): 5 x 6 = 30. Every output is still read once: 54 residual adds.
+    grouped = simulate(arch.derive({"mapping.pixel_groups": 2}), build(True), engine=engine)
+    assert grouped.layers[1].store_cycles == 30 and grouped.layers[1].actions["residual_adds"] == 54
+    assert grouped.check["functional"] == "pass"
 
 
 def test_residual_workload_round_trip_and_validation(tmp_path):
