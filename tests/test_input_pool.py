@@ -24,6 +24,7 @@ from eiesim.run.simulate import simulate
 if onnx is not None:
     from onnx import helper
 
+    from eiesim.importers.onnx.export import export_onnx
     from eiesim.importers.onnx.walker import import_onnx
 
 TINY_ARCH = Path(__file__).resolve().parents[1] / "arch_configs" / "tiny-4pe.yaml"
@@ -71,6 +72,8 @@ def test_inception_branch_pool_and_two_pools_in_a_row_match_onnxruntime_and_engi
     fast, event = simulate(arch, wl, input=x, engine="fast"), simulate(arch, wl, input=x, engine="event")
     assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
     assert [s.to_dict() for s in fast.layers] == [s.to_dict() for s in event.layers]
+    back = export_onnx(wl, tmp_path / "back.onnx")  # the input pools are written back as pools
+    assert np.max(np.abs(onnxruntime_output(back, x) - ours)) <= 1e-5 * np.max(np.abs(ref))
 
 
 def _pair(input_pool: dict | None) -> Workload:

@@ -82,6 +82,9 @@ def build_model(workload: Workload) -> Any:
         b = np.asarray(layer.bias, dtype=np.float32)
         total_bytes += w.nbytes + b.nbytes
         x = gathered(layer)
+        if layer.input_pool is not None:  # pooled as the load phase gathers it
+            nodes.append(_pool_node(helper, layer.input_pool, x, f"{layer.name}:input_pool", f"{layer.name}/input_pool"))
+            x = f"{layer.name}:input_pool"
         pre = f"{layer.name}:{layer.kind}"
         if layer.kind == "conv":
             inits += [numpy_helper.from_array(w, f"{layer.name}.weight"), numpy_helper.from_array(b, f"{layer.name}.bias")]
@@ -139,6 +142,15 @@ def build_model(workload: Workload) -> Any:
         helper.set_model_props(model, {PREPROCESS_KEY: json.dumps(workload.preprocess, sort_keys=True)})
     onnx.checker.check_model(model)
     return model
+
+
+def _pool_node(helper: Any, p: Any, x: str, out: str, name: str) -> Any:
+    """A MaxPool / AveragePool node of window pool ``p`` (eiesim.network.workload.Pool)."""
+    attrs: dict[str, Any] = dict(kernel_shape=[p.kernel, p.kernel], strides=[p.stride, p.stride], pads=[p.pad] * 4,
+                                 ceil_mode=int(p.ceil_mode))
+    if p.kind == "avg" and p.count_include_pad:
+        attrs["count_include_pad"] = 1
+    return helper.make_node("MaxPool" if p.kind == "max" else "AveragePool", [x], [out], name=name, **attrs)
 
 
 def _activation_nodes(layer: Layer, x: str, nodes: list[Any], inits: list[Any], helper: Any, numpy_helper: Any) -> str:
