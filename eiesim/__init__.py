@@ -9,8 +9,6 @@ Public API (plain functions that import their implementation when first called, 
   (``result.to_records()`` / ``to_dataframe()``: per-layer rows)
 * ``simulate_images(arch, workload, input)`` -> MultiImageResult (one simulation per image)
 * ``forward(workload, x, precision="float32")`` -> ForwardResult (functional reference)
-* ``from_torch(module, example_input, name="model")`` -> DenseModel (a PyTorch module exported to ONNX
-  and imported; needs torch and the onnx extra)
 * ``sweep(arch, workload, grid, out_dir=None, input=None)`` -> SweepResult (design-space sweeps;
   ``grid``: ``{"num_pes": [16, 32]}``; ``arch`` and ``workload``: paths or loaded objects)
 
@@ -41,7 +39,6 @@ if TYPE_CHECKING:  # what type checkers see: the real classes (the functions bel
 
     from eiesim.config.arch import ArchConfig as ArchConfig
     from eiesim.errors import EiesimError as EiesimError
-    from eiesim.network.dense import DenseModel
     from eiesim.network.functional import FixedPointPlan, ForwardResult
     from eiesim.network.workload import Layer as Layer
     from eiesim.network.workload import Workload as Workload
@@ -63,7 +60,6 @@ FUNCTIONS = {
     "simulate_images": "eiesim.run.multi_image",
     "forward": "eiesim.network.functional",
     "sweep": "eiesim.sweeps.sweep",
-    "from_torch": "eiesim.importers.onnx.torch_export",
 }
 #: Public classes and the module that defines each (loaded on first use by ``__getattr__``).
 CLASSES = {
@@ -123,14 +119,6 @@ def simulate_images(arch: ArchConfig, workload: Workload, input: Any = None, eng
 
     input = renamed_input(input, images, "images", "simulate_images")
     return implementation(arch, workload, input, engine, check=check, event_limit_s=event_limit_s, progress=progress)
-
-
-def from_torch(module: Any, example_input: Any, *, name: str = "model", opset: int = 17) -> DenseModel:
-    """Export a PyTorch ``module`` on ``example_input`` (batch 1) to ONNX (opset 17) and import it as a dense
-    model, as ``eiesim import-onnx`` would (``eiesim.importers.onnx.torch_export.from_torch``)."""
-    from eiesim.importers.onnx.torch_export import from_torch as implementation
-
-    return implementation(module, example_input, name=name, opset=opset)
 
 
 def forward(workload: Workload, x: np.ndarray, precision: str = "float32",
