@@ -184,7 +184,7 @@ def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
         walker.record(node, "folded", f"input pool: applied by the Conv that reads it, as it loads "
                                       f"{list(a.sources)}' outputs")
         oh, ow = pool.output_hw(h, w)
-        walker.put(node, ComputedTensor(a.sources, (c, oh, ow), a.snapshot, pool))
+        walker.put(node, ComputedTensor(a.sources, (c, oh, ow), a.snapshot, input_pool=pool))
         return
     for layer in owners:
         layer.pool = pool
