@@ -135,9 +135,14 @@ def test_residual_add_matches_onnxruntime_and_both_engines_agree(tmp_path, case)
     (lambda: [_conv("conv1", "x", "w", "c"), _conv("conv2", "c", "w2", "c2"), _conv("conv3", "c2", "w2", "c3"),
               helper.make_node("Sum", ["c", "c2", "c3"], ["y"], name="sum3")],
      r"node 'sum3' \(Sum\): a Sum of 3 tensors is not supported"),
-], ids=["network-input", "itself", "after-relu", "sum-of-three"])
+    (lambda: [_conv("conv1", "x", "w", "c"), _conv("conv2", "c", "w2", "c2"),
+              helper.make_node("Add", ["c2", "c"], ["s"], name="add"),
+              helper.make_node("BatchNormalization", ["s", "g", "b", "m", "v"], ["y"], name="bn")],
+     r"node 'bn' \(BatchNormalization\): a BatchNormalization after layer 'conv2'.s residual Add cannot be folded"),
+], ids=["network-input", "itself", "after-relu", "sum-of-three", "batchnorm-after"])
 def test_unrepresentable_residuals_are_refused_with_a_reason(tmp_path, nodes, message):
     inits = [initializer("w", np.ones((3, 3, 3, 3), np.float32)), initializer("w2", np.ones((3, 3, 3, 3), np.float32))]
+    inits += [initializer(n, np.ones(3, np.float32)) for n in ("g", "b", "m", "v")]
     path = save_model(tmp_path, nodes(), inits, [1, 3, 4, 4])
     with pytest.raises(ModelFileError, match=message):
         import_onnx(path)

@@ -131,6 +131,9 @@ def batch_normalization(walker: GraphWalker, node: Any) -> None:
         raise walker.fail("BatchNormalization in training mode (running statistics used) is not supported", node)
     a = walker.act(node.input[0], node)
     layer = walker.single_layer(a, node, "a BatchNormalization")
+    if layer.residual is not None:  # it would scale the skip operand too, which the stored weights cannot
+        raise walker.fail(f"a BatchNormalization after layer {layer.name!r}'s residual Add cannot be folded into its "
+                          "weights (it scales the sum)", node)
     out_c = layer.weight.shape[0]
     gamma, beta, mean, var = (walker.weights(node.input[i], node, what).reshape(-1)
                               for i, what in ((1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")))
