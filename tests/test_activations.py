@@ -159,7 +159,8 @@ def test_activation_import_matches_onnxruntime_and_engines_agree(tmp_path, op):
               helper.make_node("Sigmoid", ["e"], ["s"], name="sig"),
               helper.make_node("Mul", ["c", "s"], ["y"], name="scale")],
      r"node 'scale' \(Mul\): a Mul of two computed tensors is not supported on EIE \(squeeze-excite"),
-    (lambda: [helper.make_node("Sigmoid", ["c"], ["s"], name="sig"), helper.make_node("Mul", ["c", "s"], ["m"], name="mul"),
+    (lambda: [helper.make_node("Sigmoid", ["c"], ["s"], name="sig"),
+              helper.make_node("Mul", ["c", "s"], ["m"], name="mul"),
               helper.make_node("Concat", ["m", "s"], ["y"], name="cat", axis=1)],
      r"x \* Sigmoid\(x\) where x or Sigmoid\(x\) is also used elsewhere"),
 ], ids=["network-input", "after-relu", "relu-after-tanh", "squeeze-excite", "silu-shared"])
@@ -192,7 +193,8 @@ def test_constant_mul_scales_the_layer_and_unbounded_clip_is_dropped(tmp_path):
 def _fc_pair(activation: dict | None) -> Workload:
     a = layer_from_dense("a", np.array([[0.5], [1.0]], np.float32), codebook=[0.5, 1.0], kind="fc", relu=False)
     b = layer_from_dense("b", np.array([[1.0, 0.0], [0.0, -1.0]], np.float32), codebook=[-1.0, 1.0], kind="fc",
-                         inputs=("a",), relu=activation is None, extra={"activation": activation} if activation else None)
+                         inputs=("a",), relu=activation is None,
+                         extra={"activation": activation} if activation else None)
     return Workload("fc-act", "hand-written", (1,), None, [a, b], np.array([1.0], np.float32))
 
 
@@ -205,7 +207,8 @@ def test_activation_pass_cycles_and_counts(engine):
     # b (fc, M = 2, one block) keeps its outputs in the registers: its two outputs pass the unit back into
     # them, ceil(2 / 4) = 1 cycle. silu: one table read and one multiply per output.
     assert (plain.store_cycles, s.store_cycles) == (0, 1) and s.cycles == plain.cycles + 1
-    assert (s.actions["activation_lut_reads"], s.actions["activation_mults"], s.actions["activation_compares"]) == (2, 2, 0)
+    counts = (s.actions["activation_lut_reads"], s.actions["activation_mults"], s.actions["activation_compares"])
+    assert counts == (2, 2, 0)
     assert s.actions["residual_adds"] == 0 and "activation_mults" not in plain.actions
     assert silu.check["functional"] == "pass"
 
@@ -218,7 +221,8 @@ def test_activation_on_a_storing_conv_layer_costs_no_cycle(engine):
     def build(activation: dict | None) -> Workload:
         layer = layer_from_dense("c", w, codebook=[-0.5, 0.5], relu=activation is None,
                                  extra={"activation": activation} if activation else None)
-        return Workload("conv-act", "hand-written", (2, 3, 3), None, [layer], rng.normal(size=(2, 3, 3)).astype(np.float32))
+        x = rng.normal(size=(2, 3, 3)).astype(np.float32)
+        return Workload("conv-act", "hand-written", (2, 3, 3), None, [layer], x)
 
     arch = load_arch(TINY_ARCH)
     plain = simulate(arch, build(None), engine=engine).layers[0]

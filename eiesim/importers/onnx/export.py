@@ -83,7 +83,8 @@ def build_model(workload: Workload) -> Any:
         total_bytes += w.nbytes + b.nbytes
         x = gathered(layer)
         if layer.input_pool is not None:  # pooled as the load phase gathers it
-            nodes.append(_pool_node(helper, layer.input_pool, x, f"{layer.name}:input_pool", f"{layer.name}/input_pool"))
+            nodes.append(_pool_node(helper, layer.input_pool, x, f"{layer.name}:input_pool",
+                                    f"{layer.name}/input_pool"))
             x = f"{layer.name}:input_pool"
         pre = f"{layer.name}:{layer.kind}"
         if layer.kind == "conv":

@@ -31,7 +31,8 @@ ACTIONS: dict[str, str] = {
     "dst_reg_writes": "a destination-register write: one per entry processed",
     "entries_processed": "an entry issued by a PE (real + padding, bias entries included)",
     "padding_entries": "a padding entry issued by a PE",
-    "act_sram_reads": "an activation read from the activation SRAM (load phase; a residual's skip operand, store phase)",
+    "act_sram_reads": "an activation read from the activation SRAM (load phase; a residual's skip operand, "
+                      "store phase)",
     "act_sram_writes": "an output written to the activation SRAM (store phase)",
     "src_reg_writes": "an activation written into the source registers (load phase)",
     "dram_bytes_read": "a byte read from DRAM in I/O mode (inputs, streamed weights)",

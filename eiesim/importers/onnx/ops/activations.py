@@ -78,7 +78,8 @@ def tanh(walker: GraphWalker, node: Any) -> None:
 def hard_sigmoid(walker: GraphWalker, node: Any) -> None:
     """A HardSigmoid is a multiply-add and a clamp on the write-back path."""
     at = walker.attrs(node)
-    set_activation(walker, node, "hard_sigmoid", {"alpha": float(at.get("alpha", 0.2)), "beta": float(at.get("beta", 0.5))})
+    set_activation(walker, node, "hard_sigmoid",
+                   {"alpha": float(at.get("alpha", 0.2)), "beta": float(at.get("beta", 0.5))})
 
 
 @handles("HardSwish")
@@ -109,7 +110,7 @@ def prelu(walker: GraphWalker, node: Any) -> None:
 
 @handles("Mul", listed_as="Mul (x * Sigmoid(x), constant scale)")
 def mul(walker: GraphWalker, node: Any) -> None:
-    """x * Sigmoid(x) of a layer's output is SiLU on its write-back path; a constant per-channel Mul scales the layer."""
+    """x * Sigmoid(x) of a layer's output is SiLU on its write-back path; a constant Mul scales the layer."""
     names = list(node.input)
     if len(names) != 2:
         raise walker.fail("Mul needs two inputs", node)

@@ -1,4 +1,4 @@
-"""The operators folded into the layer before them: Add (bias, residual), Sum, BatchNormalization, Relu, Clip, the pools."""
+"""The operators folded into the layer before them: Add (bias, residual), Sum, BatchNormalization, Relu, Clip, pools."""
 
 from __future__ import annotations
 
