@@ -268,19 +268,22 @@ def test_the_vocabulary_is_the_engines_and_the_docs_name_every_action():
 
     from eiesim.costs.pricing import PRICEABLE_ACTIONS
     from eiesim.timing.contract import ACTIONS as DESCRIBED
-    from eiesim.timing.contract import CLOCK_ACTIONS
+    from eiesim.timing.contract import CLOCK_ACTIONS, WRITEBACK_ACTION_NAMES, WRITEBACK_ACTIONS
 
     assert set(pub.ALEX7_REFERENCE_COUNTS) <= set(ACTION_NAMES)  # the calibration activity uses the same names
     from eiesim.timing.contract import RECURRENT_ACTIONS
     from eiesim.timing.contract.winograd import WINOGRAD_ACTIONS
 
-    assert PRICEABLE_ACTIONS == (*ACTION_NAMES, *WINOGRAD_ACTIONS, "pe_cycles", "chip_cycles", *RECURRENT_ACTIONS)
+    assert WRITEBACK_ACTION_NAMES == ("residual_adds", "activation_compares", "activation_mults",
+                                      "activation_lut_reads") and all(WRITEBACK_ACTIONS.values())
+    assert PRICEABLE_ACTIONS == (*ACTION_NAMES, *WRITEBACK_ACTION_NAMES, *WINOGRAD_ACTIONS, "pe_cycles", "chip_cycles",
+                                 *RECURRENT_ACTIONS)
     assert CLOCK_ACTIONS == ("pe_cycles", "chip_cycles") and tuple(RECURRENT_ACTIONS) == (
         "elementwise_lookups", "elementwise_mults")
     assert tuple(DESCRIBED) == ACTION_NAMES and all(DESCRIBED.values())
     doc = (Path(__file__).resolve().parents[1] / "docs" / "timing-model.md").read_text()
     section = doc[doc.index("### Action counts of a round"):doc.index("### Arithmetic")]
-    assert set(re.findall(r"`([a-z_]+)`", section)) == set(ACTION_NAMES)
+    assert set(re.findall(r"`([a-z_]+)`", section)) == set(ACTION_NAMES) | set(WRITEBACK_ACTION_NAMES)
     winograd = doc[doc.index("### Winograd convolution"):doc.index("## 3. The compute phase of one round")]
     assert all(f"`{name}`" in winograd for name in WINOGRAD_ACTIONS)
     recurrent = doc[doc.index("## 8. Recurrent layers"):]

@@ -31,13 +31,13 @@ TINY_ARCH = Path(__file__).resolve().parents[1] / "arch_configs" / "tiny-4pe.yam
 
 
 def _blocked_graph(tmp_path):
-    """conv -> Sigmoid -> conv2 -> HardSwish -> residual Add(conv2 out, hardswish) -> flatten -> gemm."""
+    """conv -> Sin -> conv2 -> Cos -> flatten -> gemm, and a ReLU of the network input."""
     rng = np.random.default_rng(1)
     nodes = [
         helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1"),
-        helper.make_node("Sigmoid", ["c1"], ["s1"], name="sig"),
+        helper.make_node("Sin", ["c1"], ["s1"], name="sig"),
         helper.make_node("Conv", ["s1", "w2"], ["c2"], name="conv2"),
-        helper.make_node("HardSwish", ["c2"], ["h2"], name="hswish"),
+        helper.make_node("Cos", ["c2"], ["h2"], name="hswish"),
         helper.make_node("Relu", ["x"], ["rx"], name="relu_in"),
         helper.make_node("Flatten", ["h2"], ["f"], name="flat"),
         helper.make_node("Gemm", ["f", "wf"], ["y"], name="fc", transB=1),
@@ -53,15 +53,15 @@ def test_every_blocker_is_named_not_only_the_first(tmp_path, capsys):
     with pytest.raises(ModelFileError) as info:
         import_onnx(path)
     msg = info.value.message
-    # Sigmoid (unsupported), HardSwish (unsupported, even though it reads a refused node's output) and
+    # Sin (unsupported), Cos (unsupported, even though it reads a refused node's output) and
     # the ReLU of the network input (supported op, unrepresentable use) all block the model.
-    assert msg.startswith("cannot import: 3 nodes refused, blocking operators Sigmoid, HardSwish, Relu: ")
-    assert "node 'sig' (Sigmoid): operator not supported" in msg
-    assert "node 'hswish' (HardSwish): operator not supported" in msg
+    assert msg.startswith("cannot import: 3 nodes refused, blocking operators Sin, Cos, Relu: ")
+    assert "node 'sig' (Sin): operator not supported" in msg
+    assert "node 'hswish' (Cos): operator not supported" in msg
     assert "node 'relu_in' (Relu): a ReLU on the network input" in msg
     assert "3 later nodes not checked" in msg  # conv2 (reads sig), flat (reads hswish), fc (reads flat)
     code, out, err = run_cli(["import-onnx", str(path), "-o", str(tmp_path / "d.npz")], capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "HardSwish" in err and "Sigmoid" in err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Cos" in err and "Sin" in err
     assert not (tmp_path / "d.npz").exists()
 
 
@@ -70,8 +70,8 @@ def test_report_lists_every_node_of_a_refused_model(tmp_path, capsys):
     model, rows, error = import_onnx_report(path)
     assert model is None and isinstance(error, ModelFileError)
     assert [(r.node, r.op, r.where) for r in rows] == [
-        ("conv1", "Conv", "EIE layer"), ("sig", "Sigmoid", "refused"), ("conv2", "Conv", "not checked"),
-        ("hswish", "HardSwish", "refused"), ("relu_in", "Relu", "refused"), ("flat", "Flatten", "not checked"),
+        ("conv1", "Conv", "EIE layer"), ("sig", "Sin", "refused"), ("conv2", "Conv", "not checked"),
+        ("hswish", "Cos", "refused"), ("relu_in", "Relu", "refused"), ("flat", "Flatten", "not checked"),
         ("fc", "Gemm", "not checked")]
     assert rows[2].why == "not checked: reads the output of refused node 'sig'"
     code, out, err = run_cli(["import-onnx", str(path), "--report"], capsys)
@@ -121,13 +121,14 @@ def test_batchnorm_folded_clip_as_relu_identity_pool_dropped_match_onnxruntime(t
     assert np.max(np.abs(ours - theirs)) < 1e-5 * max(1.0, float(np.max(np.abs(theirs))))
 
 
-def test_relu6_and_shifted_clip_are_refused_with_the_reason(tmp_path):
+def test_relu6_is_a_clip_activation_on_the_write_back_path(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
              helper.make_node("Clip", ["c", "zero", "six"], ["y"], name="relu6")]
     inits = [init("w", np.ones((2, 3, 1, 1), np.float32)), init("zero", np.array(0.0, np.float32)),
              init("six", np.array(6.0, np.float32))]
-    with pytest.raises(ModelFileError, match=r"node 'relu6' \(Clip\): Clip to \[0, 6\] \(ReLU6\) is not supported"):
-        import_onnx(save_graph(tmp_path, nodes, inits, [1, 3, 2, 2]))
+    model = import_onnx(save_graph(tmp_path, nodes, inits, [1, 3, 2, 2]))
+    assert model.layers[0].extra["activation"] == {"kind": "clip", "min": 0.0, "max": 6.0}
+    assert not model.layers[0].spec.relu
 
 
 def test_batchnorm_after_relu_is_refused(tmp_path):
@@ -257,8 +258,9 @@ def test_padded_max_pool_runs_and_passes_the_functional_check(tmp_path, capsys):
     inits = [init("c1.weight", rng.normal(size=(4, 3, 3, 3)).astype(np.float32)),
              init("c2.weight", rng.normal(size=(5, 4, 1, 1)).astype(np.float32))]
     path = save_graph(tmp_path, nodes, inits, [1, 3, 9, 9])
-    with pytest.raises(ModelFileError, match=r"layer 'c1' already has a pool"):
-        import_onnx(path)  # two pools in a row stay refused
+    two_pools = import_onnx(path)  # the second pool in a row is the reading conv's input pool
+    assert two_pools.layers[1].extra["input_pool"] == {"kind": "avg", "kernel": 3, "stride": 1, "ceil_mode": False,
+                                                       "pad": 1, "count_include_pad": True}
     nodes[3] = helper.make_node("Relu", ["p"], ["a"], name="relu2")
     path = save_graph(tmp_path, nodes, inits, [1, 3, 9, 9])
     model = import_onnx(path)

@@ -111,6 +111,22 @@ def _fmt_pair(p: tuple[int, int]) -> str:
     return f"{p[0]}x{p[1]}"
 
 
+def _write_back(layer: Any) -> dict[str, Any]:
+    """A layer's optional write-back and load keys (residual, activation, input pool), only those it has."""
+    return {key: layer.extra[key] for key in ("residual", "activation", "input_pool") if key in layer.extra}
+
+
+def _write_back_text(row: dict[str, Any]) -> str:
+    parts = []
+    if "input_pool" in row:
+        parts.append(f"input {row['input_pool']['kind']} pool {row['input_pool']['kernel']}")
+    if "residual" in row:
+        parts.append(f"+ {row['residual']}")
+    if "activation" in row:
+        parts.append(str(row["activation"]["kind"]))
+    return ", ".join(parts)
+
+
 def info_dict(wl: Workload, index_bits: int) -> dict[str, Any]:
     """The machine-readable content of ``eiesim info --json``."""
     storage = storage_summary(wl, index_bits)
@@ -125,6 +141,7 @@ def info_dict(wl: Workload, index_bits: int) -> dict[str, Any]:
             "codebook_entries": len(layer.codebook), "codebook_bits": layer.codebook_bits,
             "padding_entries": rep["padding_entries"], "storage_bytes": rep["total_bytes"],
             "huffman_bytes": rep["huffman_total_bytes"],
+            **_write_back(layer),
         })
     t = storage["totals"]
     host = host_work_summary(wl)
@@ -157,15 +174,20 @@ def info_command(workload: Path, index_bits: int, as_json: bool) -> None:
                          ("cb bits", "right"),
                          (f"padding entries ({index_bits}-bit idx)", "right"), ("storage B", "right")):
         table.add_column(col, justify="right" if justify == "right" else "left")
+    extra_col = any(_write_back_text(row) for row in data["layers"])  # only for networks that have such work
+    if extra_col:
+        table.add_column("write-back / load", justify="left")
     for row in shown(data["layers"], table, "layers", "all of them: --json"):
         table.add_row(row["name"], row["kind"], f"{row['rows']} x {row['cols']}",
                       f"{_fmt_pair(row['kernel'])} / {_fmt_pair(row['stride'])} / {_fmt_pair(row['padding'])}",
                       f"{row['nnz']:,}", f"{row['density']:.1%}", str(row["codebook_bits"]),
-                      f"{row['padding_entries']:,}", f"{row['storage_bytes']:,}")
+                      f"{row['padding_entries']:,}", f"{row['storage_bytes']:,}",
+                      *([_write_back_text(row)] if extra_col else []))
     t = data["totals"]
     table.add_section()
     table.add_row("total", f"{t['layers']} layers", f"{t['weights']:,} weights", "", f"{t['nnz']:,}",
-                  f"{t['density']:.1%}", "", f"{t['padding_entries']:,}", f"{t['storage_bytes']:,}")
+                  f"{t['density']:.1%}", "", f"{t['padding_entries']:,}", f"{t['storage_bytes']:,}",
+                  *([""] if extra_col else []))
     console = _console()
     console.print(table)
     console.print(f"input {list(wl.input_shape)}{' (stored in the workload)' if wl.input is not None else ''}; "

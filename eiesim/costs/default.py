@@ -212,6 +212,9 @@ def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str
     codebook.comb_ge = (cb_entries - 1) * d * MUX2_GE
     codebook.add("codebook_lookups", COMB, arch.codebook_bits * d * MUX2_GE * E_PER_GE_PJ)
     codebook.add("elementwise_lookups", COMB, 2 * ELEMENTWISE_TABLE_BITS * d * MUX2_GE * E_PER_GE_PJ)
+    # A sigmoid / tanh table read (docs/cost-model.md, "Write-back work"): the read mux of a 256-entry
+    # register table, the codebook's formula with 8 index bits; booked here, its area is not in the chip's.
+    codebook.add("activation_lut_reads", COMB, 8 * d * MUX2_GE * E_PER_GE_PJ)
     parts.append(codebook)
     mult = _Part("multiplier", "ArithmUnit")
     mult.comb_ge = d * d * (AND2_GE + FA_GE)
@@ -220,6 +223,7 @@ def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str
     # datapath multiplier's, its sigmoid / tanh table reads two entries of a 65-entry table (a mux tree
     # like the codebook's). Its area is not added: the published design has no such unit.
     mult.add("elementwise_mults", COMB, HOROWITZ_MULT32_PJ / MULT16_REDUCTION * (d / 16) ** 2)
+    mult.add("activation_mults", COMB, HOROWITZ_MULT32_PJ / MULT16_REDUCTION * (d / 16) ** 2)  # idle when storing
     parts.append(mult)
     addr_bits = _log2(r)
     adder = _Part("adder", "ArithmUnit")
@@ -228,6 +232,10 @@ def _pe_parts(arch: ArchConfig, sram: SramSource) -> tuple[list[_Part], list[str
     # Winograd transforms (docs/cost-model.md): one add of the same adder's width each; none at the
     # reference activity, so the calibration is unchanged. Their adders' area is not modelled.
     adder.add("transform_adds", COMB, (d + addr_bits) * FA_GE * E_PER_GE_PJ)
+    # A residual's skip operand is added by this adder in the store phase, when it is otherwise idle
+    # (docs/cost-model.md, "Write-back work"): one add of the same width, no extra area.
+    adder.add("residual_adds", COMB, (d + addr_bits) * FA_GE * E_PER_GE_PJ)
+    adder.add("activation_compares", COMB, (d + addr_bits) * FA_GE * E_PER_GE_PJ)  # a compare is a subtraction
     parts.append(adder)
     bypass = _Part("bypass", "ArithmUnit")
     bypass.comb_ge = addr_bits * 2 + d * MUX2_GE

@@ -25,7 +25,7 @@ from eiesim.costs.breakdown import pe_power_matrix_mw
 from eiesim.costs.groups import hardware_pixel_groups, layer_pixel_groups_of
 from eiesim.costs.protocol import CHIP_CYCLES, PE_CYCLES, ComponentCost, ComponentCosts, CostModel, get_cost_model
 from eiesim.errors import UsageError
-from eiesim.timing.contract import ACTION_NAMES, CLOCK_ACTIONS, RECURRENT_ACTIONS
+from eiesim.timing.contract import ACTION_NAMES, CLOCK_ACTIONS, RECURRENT_ACTIONS, WRITEBACK_ACTION_NAMES
 from eiesim.timing.contract.winograd import WINOGRAD_ACTIONS
 
 #: Module and type order of the report (Table II order, then what Table II does not name).
@@ -33,7 +33,7 @@ PE_MODULES = (*pub.TABLE2_MODULES, "filler")
 PE_TYPES = (*pub.TABLE2_TYPES, "filler")
 #: What a cost model may price: the engines' action counts (the vocabulary of eiesim.timing.contract.actions)
 #: and the two clock-driven counts a layer's cycles imply.
-PRICEABLE_ACTIONS = (*ACTION_NAMES, *WINOGRAD_ACTIONS, *CLOCK_ACTIONS, *RECURRENT_ACTIONS)
+PRICEABLE_ACTIONS = (*ACTION_NAMES, *WRITEBACK_ACTION_NAMES, *WINOGRAD_ACTIONS, *CLOCK_ACTIONS, *RECURRENT_ACTIONS)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from eiesim.network.activations import FixedFormat, apply_fixed
 from eiesim.network.workload import Layer, Pool, conv_output_hw
 
 #: Bounds on fractional bits (keeps shifts within int64).
@@ -190,14 +191,36 @@ def _float64_is_exact(w: sp.csr_matrix, cols: np.ndarray) -> bool:
     return row_abs * x_abs < FLOAT64_EXACT_BELOW
 
 
-def finish_layer(acc: np.ndarray, layer: Layer, fmt: LayerFormat) -> tuple[np.ndarray, int]:
-    """Bias, requantize to ``out_frac``, saturate, ReLU, pool. Returns (int64 output, saturations).
+def align_residual(skip_q: np.ndarray, skip_frac: int, out_frac: int) -> np.ndarray:
+    """A residual operand in ``skip_frac`` moved to the layer's ``out_frac`` (docs/fixed-point.md, "Residual").
+
+    The alignment shift is ``skip_frac - out_frac``: a right shift rounding half up when the
+    operand has more fractional bits, else an exact left shift. The result is not saturated here:
+    it is added to the requantized sum, and the sum is saturated once.
+    """
+    return shift_round(np.asarray(skip_q, dtype=np.int64), skip_frac - out_frac)
+
+
+def finish_layer(acc: np.ndarray, layer: Layer, fmt: LayerFormat,
+                 residual: tuple[np.ndarray, int] | None = None) -> tuple[np.ndarray, int]:
+    """Bias, requantize to ``out_frac``, add the residual, saturate, ReLU, pool. Returns (int64 output, saturations).
 
     ``acc`` holds exact accumulators (``fmt.acc_frac``) shaped (M, OH, OW) or (M,).
+    ``residual`` = (the skip operand's 16-bit values, its frac) for a layer with a residual:
+    aligned to ``out_frac`` (``align_residual``) and added to the requantized value before
+    the one saturation to ``bits`` bits, which is counted like any other.
     """
     bias_q, sat_b = quantize(layer.bias, fmt.acc_frac, 64 - 2)
     shape = (-1,) + (1,) * (acc.ndim - 1)
     out = shift_round(acc + bias_q.reshape(shape), fmt.acc_frac - fmt.out_frac)
+    if residual is not None:
+        out = out + align_residual(residual[0], residual[1], fmt.out_frac).reshape(out.shape)
+    if layer.activation is not None:  # the 16-bit value enters the activation unit (eiesim.network.activations)
+        out, sat = saturate(out, fmt.bits)
+        out, sat_a = apply_fixed(layer.activation, out, FixedFormat(fmt.out_frac, fmt.bits), layer.activation_params)
+        if layer.pool is not None:
+            out = pool_fixed(out, layer.pool)
+        return out, sat + sat_a + sat_b
     if layer.relu:
         # ReLU follows the write-back: a negative value clipped to the range would be
         # zeroed anyway, so only positive overflows lose information (and are counted).

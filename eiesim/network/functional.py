@@ -30,6 +30,7 @@ import networkx as nx
 import numpy as np
 
 from eiesim.errors import InputDataError, UsageError, WorkloadError
+from eiesim.network.activations import apply_float
 from eiesim.network.fixed_point import (
     MAX_FRAC,
     MIN_FRAC,
@@ -158,9 +159,11 @@ def plan_fixed_point(workload: Workload, x_float: np.ndarray, bits: int = 16,
     result = forward(workload, x_float, "float32")
     frac = {NETWORK_INPUT: frac_bits_for(float(np.max(np.abs(result.network_input), initial=0.0)), bits)}
     for layer in workload.layers:
-        # With ReLU only the non-negative outputs must fit (negative overflows clip to 0 exactly).
-        peak = result.max_abs_before_pool if layer.relu else result.max_abs_before_relu
-        frac[layer.name] = frac_bits_for(peak[layer.name], bits)
+        # With ReLU only the non-negative outputs must fit (negative overflows clip to 0 exactly); another
+        # activation needs both its input and its output to fit (without one, the two are the same).
+        after = result.max_abs_before_pool[layer.name]
+        peak = after if layer.relu else max(result.max_abs_before_relu[layer.name], after)
+        frac[layer.name] = frac_bits_for(peak, bits)
     for name, peak_abs in result.max_abs_host.items():
         frac[name] = frac_bits_for(peak_abs, bits)
     out: dict[str, int] = {}
@@ -198,7 +201,8 @@ def gather_input(workload: Workload, layer: Layer, outputs: Mapping[str, np.ndar
                  network_input: np.ndarray) -> np.ndarray:
     """The tensor ``layer`` consumes: its inputs concatenated along channels, in listed order.
 
-    fc layers get one vector (each producer flattened, then concatenated). Works for
+    fc layers get one vector (each producer flattened, then concatenated); a conv layer with an
+    ``input_pool`` gets the concatenation pooled (float or fixed-point pooling by dtype). Works for
     float and integer arrays alike (dtype of the producers is kept).
     """
     parts = []
@@ -211,7 +215,11 @@ def gather_input(workload: Workload, layer: Layer, outputs: Mapping[str, np.ndar
             raise WorkloadError(f"layer {layer.name!r}: input {src!r} has not been computed", workload.source)
     if layer.kind != "conv":  # fc and recurrent layers read one flat vector
         return np.concatenate([p.reshape(-1) for p in parts]) if len(parts) > 1 else parts[0].reshape(-1)
-    return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    x = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    pool = layer.input_pool  # applied as the load phase gathers the input (docs/timing-model.md, "Input pool")
+    if pool is not None:
+        x = pool_float(x, pool) if x.dtype.kind == "f" else pool_fixed(np.asarray(x, dtype=np.int64), pool)
+    return x
 
 
 def _density(x: np.ndarray) -> float:
@@ -269,7 +277,10 @@ def run_fixed(workload: Workload, x_q_input: np.ndarray, plan: FixedPointPlan,
             outs.saturations[layer.name] = sat
             continue
         acc = np.asarray(accumulate(layer, x_q, fmt), dtype=np.int64)
-        y, sat = finish_layer(acc, dataclasses.replace(layer, pool=None), fmt)
+        residual = None
+        if layer.residual is not None:  # the skip operand, as its producer stored it (docs/fixed-point.md)
+            residual = (outs[layer.residual], plan.format(layer.residual).out_frac)
+        y, sat = finish_layer(acc, dataclasses.replace(layer, pool=None), fmt, residual)
         outs.density_before_pool[layer.name] = _density(y)
         if layer.pool is not None:
             y = pool_fixed(y, layer.pool)
@@ -458,8 +469,12 @@ def _forward_float(workload: Workload, x: np.ndarray) -> ForwardResult:
             y, _ = recurrent_float(layer, xin)
         else:
             y = _layer_float(xin, layer)
+        if layer.residual is not None:  # added on the write-back path, before the ReLU
+            y = (y + outputs[layer.residual].reshape(y.shape)).astype(np.float32)
         max_abs[layer.name] = float(np.max(np.abs(y), initial=0.0))
-        if layer.relu:
+        if layer.activation is not None:
+            y = apply_float(layer.activation, y, layer.activation_params)
+        elif layer.relu:
             y = np.maximum(y, 0)
         before_pool[layer.name] = _density(y)
         max_before_pool[layer.name] = float(np.max(np.abs(y), initial=0.0))

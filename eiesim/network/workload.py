@@ -38,6 +38,15 @@ RECURRENT_KINDS = ("lstm", "gru")
 MAX_DIM = 1 << 24
 MAX_LAYERS = 10_000
 MAX_CODEBOOK = 1 << 16
+#: Optional layer key: the earlier layer whose output is added on this layer's write-back path, before
+#: its ReLU and pool (a residual connection; docs/workload-format.md). Absent: no residual.
+RESIDUAL_KEY = "residual"
+#: Optional layer key: an activation other than ReLU applied on the write-back path, ``{"kind": name, params...}``
+#: (``eiesim.network.activations``; docs/workload-format.md). Absent: the layer's ``relu`` flag alone.
+ACTIVATION_KEY = "activation"
+#: Optional layer key of a conv layer: a pool applied to its input as the load phase gathers it (a pooled
+#: tensor that is also read unpooled, e.g. GoogLeNet's inception branch 4; docs/workload-format.md).
+INPUT_POOL_KEY = "input_pool"
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,33 @@ class Layer:
         return int(self.indices.shape[0])
 
     @property
+    def residual(self) -> str | None:
+        """The earlier layer whose output this layer adds before its ReLU (``RESIDUAL_KEY``), or None."""
+        value = self.extra.get(RESIDUAL_KEY)
+        return value if isinstance(value, str) else None
+
+    @property
+    def input_pool(self) -> Pool | None:
+        """The pool applied to this layer's gathered input before its M x V (``INPUT_POOL_KEY``), or None."""
+        value = self.extra.get(INPUT_POOL_KEY)
+        if not isinstance(value, dict) or value.get("kind") not in ("max", "avg"):
+            return None
+        return Pool(value["kind"], int(value["kernel"]), int(value["stride"]), bool(value.get("ceil_mode", True)),
+                    int(value.get("pad", 0)), bool(value.get("count_include_pad", False)))
+
+    @property
+    def activation(self) -> str | None:
+        """The write-back activation's name (``ACTIVATION_KEY``), or None (then ``relu`` decides)."""
+        value = self.extra.get(ACTIVATION_KEY)
+        return value.get("kind") if isinstance(value, dict) else None
+
+    @property
+    def activation_params(self) -> dict[str, Any]:
+        """The write-back activation's parameters (the ``ACTIVATION_KEY`` object without ``kind``)."""
+        value = self.extra.get(ACTIVATION_KEY)
+        return {k: v for k, v in value.items() if k != "kind"} if isinstance(value, dict) else {}
+
+    @property
     def density(self) -> float:
         return self.nnz / (self.rows * self.cols) if self.rows * self.cols else 0.0
 
@@ -181,12 +217,16 @@ class Workload:
             self._shapes = infer_shapes(self)
         return self._shapes
 
-    def input_shape_of(self, layer: Layer) -> tuple[int, ...]:
-        """Shape of the tensor a layer consumes (its inputs concatenated along channels)."""
+    def gathered_shape_of(self, layer: Layer) -> tuple[int, ...]:
+        """Shape of a layer's inputs concatenated along channels, as they are stored (before an input pool)."""
         shapes = self.output_shapes()
         host = host_eie_shapes(self.extra) if any(s not in shapes and s != NETWORK_INPUT for s in layer.inputs) else {}
         return concat_shape([self.input_shape if s == NETWORK_INPUT else shapes[s] if s in shapes else host[s]
                              for s in layer.inputs])
+
+    def input_shape_of(self, layer: Layer) -> tuple[int, ...]:
+        """Shape of the tensor a layer's M x V consumes: its inputs concatenated along channels, input-pooled."""
+        return input_pooled_shape(layer, self.gathered_shape_of(layer))
 
     def consumers(self) -> dict[str, list[str]]:
         """Every tensor's consumers, once per input position that reads it (graph successors, in layer order)."""
@@ -275,6 +315,7 @@ def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tu
     if bad is not None:
         raise WorkloadError(f"layer {wl.layers[bad[0]].name!r}: input {bad[1]!r} is not the network input or an "
                             "earlier layer", source)
+    _check_residuals(wl.layers, shapes, g, source)
     del shapes[NETWORK_INPUT]
     for name in host:
         del shapes[name]
@@ -309,6 +350,39 @@ def _checked_host(wl: Workload, source: str | Path | None) -> dict[str, tuple[in
             raise WorkloadError(f"layer {layer.name!r} reads (through host ops) the output of the later layer "
                                 f"{later[0]!r}", source)
     return host_eie_shapes(wl.extra)
+def input_pooled_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` (C, H, W) after the layer's input pool, if it has one."""
+    pool = layer.input_pool
+    if pool is None or len(shape) != 3:
+        return tuple(shape)
+    return (shape[0], *pool.output_hw(shape[1], shape[2]))
+
+
+def pre_pool_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of ``layer``'s output before its pool (what its write-back path produces): (M, OH, OW) or (M,)."""
+    if layer.kind == "fc":
+        return (layer.out_channels,)
+    return (layer.out_channels, *conv_output_hw(in_shape[1], in_shape[2], layer.kernel, layer.stride, layer.padding))
+
+
+def _check_residuals(layers: Sequence[Layer], shapes: dict[str, tuple[int, ...]], g: nx.MultiDiGraph,
+                     source: str | Path | None) -> None:
+    """Each ``residual`` names an earlier layer whose output has this layer's shape before pooling."""
+    for i, layer in enumerate(layers):
+        if RESIDUAL_KEY not in layer.extra:
+            continue
+        skip = layer.extra[RESIDUAL_KEY]
+        where = f"layer {layer.name!r}"
+        if not isinstance(skip, str) or skip == NETWORK_INPUT:
+            raise WorkloadError(f"{where}: 'residual' must name an earlier layer (the network input cannot be added "
+                                f"on the write-back path: it is not in the PEs' activation SRAM), got {skip!r}", source)
+        if skip not in g or g.nodes[skip].get("index", i) >= i:
+            raise WorkloadError(f"{where}: residual {skip!r} is not an earlier layer", source)
+        gathered = concat_shape([shapes[s] for s in producers(g, layer.name)])
+        want = pre_pool_shape(layer, input_pooled_shape(layer, gathered))
+        if tuple(shapes[skip]) != want:
+            raise WorkloadError(f"{where}: residual {skip!r} has shape {list(shapes[skip])} but the layer's output "
+                                f"before pooling has shape {list(want)}", source)
 
 
 def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path | None) -> tuple[int, ...]:
@@ -321,6 +395,11 @@ def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path
         if len(hw) != 1:
             raise WorkloadError(f"{where}: concatenated inputs have different spatial sizes {sorted(hw)}", source)
         c, h, w = concat_shape(parts)
+        if layer.input_pool is not None:
+            k, span = layer.input_pool.kernel, 2 * layer.input_pool.pad
+            if k > h + span or k > w + span:
+                raise WorkloadError(f"{where}: input pool kernel {k} larger than the {h}x{w} input", source)
+            h, w = layer.input_pool.output_hw(h, w)
         if c != layer.in_channels:
             raise WorkloadError(f"{where}: inputs give {c} channels but in_channels is {layer.in_channels}", source)
         oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)

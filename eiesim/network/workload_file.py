@@ -18,12 +18,16 @@ import numpy as np
 from eiesim.errors import WorkloadError
 from eiesim.inputs.npz import read_npz
 from eiesim.inputs.text import parse_json
+from eiesim.network.activations import check_params
 from eiesim.network.workload import (
     MAX_CODEBOOK,
     MAX_DIM,
     MAX_LAYERS,
     NETWORK_INPUT,
+    ACTIVATION_KEY,
+    INPUT_POOL_KEY,
     RECURRENT_KINDS,
+    RESIDUAL_KEY,
     Layer,
     Pool,
     Workload,
@@ -124,6 +128,25 @@ def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
         inputs=tuple(inputs), relu=meta["relu"], pool=_parse_pool(meta["pool"], where, path),
         extra={k: v for k, v in meta.items() if k not in _LAYER_KEYS},
     )
+    residual = meta.get(RESIDUAL_KEY)
+    if RESIDUAL_KEY in meta and (not isinstance(residual, str) or not residual or residual == NETWORK_INPUT):
+        raise WorkloadError(f"{where}: 'residual' must be the name of an earlier layer (not {NETWORK_INPUT!r}: the "
+                            f"network input is not in the PEs' activation SRAM), got {residual!r}", path)
+    if INPUT_POOL_KEY in meta:
+        pool = _parse_pool(meta[INPUT_POOL_KEY], f"{where} input_pool", path)
+        if kind != "conv" or pool is None or pool.kind == "global_avg":
+            raise WorkloadError(f"{where}: 'input_pool' must be a max or avg pool object, on a conv layer", path)
+    if ACTIVATION_KEY in meta:
+        act = meta[ACTIVATION_KEY]
+        if not isinstance(act, dict) or act.get("kind") in (None, "relu"):
+            raise WorkloadError(f"{where}: 'activation' must be an object with a 'kind' other than 'relu' (use "
+                                f"'relu': true), got {act!r}", path)
+        if meta["relu"]:
+            raise WorkloadError(f"{where}: a layer with an 'activation' has 'relu': false", path)
+        try:
+            check_params(act["kind"], {k: v for k, v in act.items() if k != "kind"}, parsed["out_channels"])
+        except WorkloadError as exc:
+            raise WorkloadError(f"{where}: {exc.message}", path) from None
     if kind != "conv" and (parsed["kernel"] != (1, 1) or parsed["stride"] != (1, 1) or parsed["padding"] != (0, 0)):
         raise WorkloadError(f"{where}: an {kind} layer has kernel [1, 1], stride [1, 1], padding [0, 0]", path)
     return parsed

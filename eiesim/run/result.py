@@ -22,6 +22,7 @@ from eiesim.timing.contract import (
     ACTION_NAMES,
     BREAKDOWN_PARTS,
     RECURRENT_ACTIONS,
+    WRITEBACK_ACTION_NAMES,
     StorageSummary,
     compute_phase_pe_cycles,
     load_balance_efficiency,
@@ -148,8 +149,8 @@ class SimulationResult:
 
     def totals(self) -> dict[str, Any]:
         acts = {name: sum(s.actions[name] for s in self.layers) for name in ACTION_NAMES}
-        # Only in runs with Winograd or recurrent layers (the other reports are unchanged).
-        for name in (*WINOGRAD_ACTIONS, *RECURRENT_ACTIONS):
+        # Only in runs with write-back work, Winograd or recurrent layers (the other reports are unchanged).
+        for name in (*WRITEBACK_ACTION_NAMES, *WINOGRAD_ACTIONS, *RECURRENT_ACTIONS):
             if any(name in s.actions for s in self.layers):
                 acts[name] = sum(s.actions.get(name, 0) for s in self.layers)
         return {

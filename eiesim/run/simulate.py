@@ -52,6 +52,7 @@ from eiesim.timing.contract import (
     layer_io,
     phase_totals,
     recurrent_steps,
+    writeback_actions_needed,
     resolve_storage,
     sequence_layers,
 )
@@ -176,13 +177,14 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     spans = sequence_layers([
         PhaseCycles(name, ios[name].cycles, t.phases.load_cycles, t.compute.compute_cycles, t.phases.store_cycles)
         for name, (_, t) in picked.items()])
+    writeback = writeback_actions_needed(workload)
     layers = [
         _layer_stats(layer, *picked[layer.name], ios[layer.name], span.start_cycle, arch, encoded_chosen[layer.name],
                      outputs.saturations[layer.name], outputs.input_density[layer.name],
                      {g: t.cycles for g, (_, t) in timings[layer.name].items()},
                      None if layer.name not in winograd else (winograd[layer.name], workload.input_shape_of(layer),
                                                              transformed_density[layer.name]),
-                     recurrent.get(layer.name))
+                     recurrent.get(layer.name), writeback)
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs))
@@ -290,7 +292,7 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
 def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
                  enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int],
                  winograd: tuple[WinogradLayer, tuple[int, ...], float] | None = None,
-                 steps: RecurrentSteps | None = None) -> LayerStats:
+                 steps: RecurrentSteps | None = None, writeback: bool = False) -> LayerStats:
     comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
     ent, pad = enc.entries_per_pe, enc.padding_per_pe
@@ -305,7 +307,7 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
                "group_cycles": [run.cycles for run in timing.groups]}
     if len(candidates) > 1:
         mapping["auto_cycles"] = {str(g): c for g, c in sorted(candidates.items())}
-    actions = layer_actions(comp, ph, io)
+    actions = layer_actions(comp, ph, io, writeback, layer.activation)
     if steps is not None:
         actions = steps.adjust_actions(actions)
     if winograd is not None:  # only Winograd layers carry these keys (im2col reports are unchanged)

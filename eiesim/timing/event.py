@@ -102,11 +102,15 @@ class _Group:
     load_values: int = 0
     store_cycles: int = 0
     store_rows: int = 0
+    residual_rows: int = 0
+    activation_rows: int = 0
+    input_pool_reads: int = 0
     rounds: int = 0
     end: int = 0
 
     def phases(self) -> PhaseTotals:
-        return PhaseTotals(self.rounds, self.load_cycles, self.load_values, self.store_cycles, self.store_rows)
+        return PhaseTotals(self.rounds, self.load_cycles, self.load_values, self.store_cycles, self.store_rows,
+                           self.residual_rows, self.activation_rows, self.input_pool_reads)
 
 
 class EventEngine:
@@ -289,6 +293,7 @@ class EventEngine:
             if spec.load_values:
                 grp.load_cycles += spec.load_cycles(n)
                 grp.load_values += spec.load_values
+                grp.input_pool_reads += spec.load_values * (spec.load_reads_per_value - 1)
                 yield env.timeout(spec.load_cycles(n))
             col = patches[spec.col_lo:spec.col_hi, spec.pixel]
             acts = [(spec.col_lo + int(i), int(col[i])) for i in np.flatnonzero(col)]
@@ -298,9 +303,11 @@ class EventEngine:
                                          acc[:, spec.pixel], grp.totals)
             if cycles:
                 yield env.timeout(cycles)
-            if spec.store_rows:
+            if spec.has_store_phase:  # residual reads (if any), then the stores
                 grp.store_cycles += spec.store_cycles(n)
                 grp.store_rows += spec.store_rows
+                grp.residual_rows += spec.residual_rows
+                grp.activation_rows += spec.activation_rows
                 yield env.timeout(spec.store_cycles(n))
         grp.end = int(env.now)
 

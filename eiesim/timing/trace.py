@@ -235,9 +235,14 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
                        "dur": rs.length, "args": {"round": rounds - 1, "pixel": spec.pixel, "block": spec.block,
                                                   "batch": spec.batch, "nonzero_activations": int(len(nz))}})
         t += rs.length
-        if spec.store_rows:
+        if spec.has_store_phase:
             c = spec.store_cycles(n)
-            phase("store", c, {"rows": spec.store_rows, "pixel": spec.pixel})
+            args = {"rows": spec.store_rows, "pixel": spec.pixel}
+            if spec.residual_rows:
+                args["residual_rows"] = spec.residual_rows
+            if spec.activation_rows:
+                args["activation_rows"] = spec.activation_rows
+            phase("store", c, args)
             t += c
     meta = {
         "layer": layer.name, "workload": workload.name, "arch": arch.name, "num_pes": n,

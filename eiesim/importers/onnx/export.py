@@ -89,6 +89,10 @@ def build_model(workload: Workload) -> Any:
         b = np.asarray(layer.bias, dtype=np.float32)
         total_bytes += w.nbytes + b.nbytes
         x = gathered(layer)
+        if layer.input_pool is not None:  # pooled as the load phase gathers it
+            nodes.append(_pool_node(helper, layer.input_pool, x, f"{layer.name}:input_pool",
+                                    f"{layer.name}/input_pool"))
+            x = f"{layer.name}:input_pool"
         pre = f"{layer.name}:{layer.kind}"
         if layer.kind == "conv":
             inits += [numpy_helper.from_array(w, f"{layer.name}.weight"), numpy_helper.from_array(b, f"{layer.name}.bias")]
@@ -102,7 +106,13 @@ def build_model(workload: Workload) -> Any:
             nodes.append(helper.make_node("Gemm", [x, f"{layer.name}.weight", f"{layer.name}.bias"], [pre],
                                           name=layer.name, transB=1))
         cur = pre
+        if layer.residual is not None:  # added before the ReLU, as on the write-back path
+            nodes.append(helper.make_node("Add", [cur, tensor_of(layer.residual)], [f"{layer.name}:residual"],
+                                          name=f"{layer.name}/residual"))
+            cur = f"{layer.name}:residual"
         steps: list[tuple[str, dict[str, Any]]] = []
+        if layer.activation is not None:
+            cur = _activation_nodes(layer, cur, nodes, inits, helper, numpy_helper)
         if layer.relu:
             steps.append(("Relu", {}))
         if layer.pool is not None:
@@ -140,6 +150,51 @@ def build_model(workload: Workload) -> Any:
         helper.set_model_props(model, {PREPROCESS_KEY: json.dumps(workload.preprocess, sort_keys=True)})
     onnx.checker.check_model(model)
     return model
+
+
+def _pool_node(helper: Any, p: Any, x: str, out: str, name: str) -> Any:
+    """A MaxPool / AveragePool node of window pool ``p`` (eiesim.network.workload.Pool)."""
+    attrs: dict[str, Any] = dict(kernel_shape=[p.kernel, p.kernel], strides=[p.stride, p.stride], pads=[p.pad] * 4,
+                                 ceil_mode=int(p.ceil_mode))
+    if p.kind == "avg" and p.count_include_pad:
+        attrs["count_include_pad"] = 1
+    return helper.make_node("MaxPool" if p.kind == "max" else "AveragePool", [x], [out], name=name, **attrs)
+
+
+def _activation_nodes(layer: Layer, x: str, nodes: list[Any], inits: list[Any], helper: Any, numpy_helper: Any) -> str:
+    """Append the ONNX nodes of ``layer``'s write-back activation applied to tensor ``x``; return its output."""
+    name, p = layer.activation, layer.activation_params
+    out = f"{layer.name}:{name}"
+
+    def const(suffix: str, value: Any) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), f"{layer.name}.{suffix}"))
+        return f"{layer.name}.{suffix}"
+
+    if name == "clip":
+        lo = const("clip_min", p["min"]) if p.get("min") is not None else ""
+        hi = const("clip_max", p["max"]) if p.get("max") is not None else ""
+        nodes.append(helper.make_node("Clip", [x, lo, hi], [out], name=f"{layer.name}/clip"))
+    elif name in ("sigmoid", "tanh"):
+        nodes.append(helper.make_node(name.capitalize(), [x], [out], name=f"{layer.name}/{name}"))
+    elif name == "leaky_relu":
+        nodes.append(helper.make_node("LeakyRelu", [x], [out], name=f"{layer.name}/leaky_relu", alpha=p["alpha"]))
+    elif name == "prelu":
+        slope = np.asarray(p["slope"], np.float32)
+        shape = (-1, 1, 1) if layer.kind == "conv" and slope.size > 1 else (-1,)
+        nodes.append(helper.make_node("PRelu", [x, const("prelu_slope", slope.reshape(shape))], [out],
+                                      name=f"{layer.name}/prelu"))
+    elif name == "hard_sigmoid":
+        nodes.append(helper.make_node("HardSigmoid", [x], [out], name=f"{layer.name}/hard_sigmoid",
+                                      alpha=p["alpha"], beta=p["beta"]))
+    else:  # hard_swish, silu: x times a gate (opset 13 has no HardSwish)
+        gate = f"{layer.name}:gate"
+        if name == "silu":
+            nodes.append(helper.make_node("Sigmoid", [x], [gate], name=f"{layer.name}/gate"))
+        else:
+            nodes.append(helper.make_node("HardSigmoid", [x], [gate], name=f"{layer.name}/gate", alpha=1.0 / 6.0,
+                                          beta=0.5))
+        nodes.append(helper.make_node("Mul", [x, gate], [out], name=f"{layer.name}/{name}"))
+    return out
 
 
 def export_onnx(workload: Workload, path: str | Path) -> Path:

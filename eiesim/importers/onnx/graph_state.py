@@ -16,7 +16,7 @@ import numpy as np
 
 from eiesim.network.dense import DenseLayer
 from eiesim.network.topologies import LayerSpec
-from eiesim.network.workload import NETWORK_INPUT, Pool
+from eiesim.network.workload import ACTIVATION_KEY, INPUT_POOL_KEY, NETWORK_INPUT, RESIDUAL_KEY, Pool
 
 
 @dataclass
@@ -34,6 +34,12 @@ class PendingLayer:
     pool: Pool | None = None
     #: Extra layer keys (a recurrent layer's ``hidden``).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The earlier layer whose output is added on the write-back path, before ReLU and pool (a residual Add).
+    residual: str | None = None
+    #: An activation other than ReLU on the write-back path: (name, parameters) (eiesim.network.activations).
+    activation: tuple[str, dict[str, Any]] | None = None
+    #: A pool applied to this (conv) layer's input as it is loaded (a pooled tensor also read unpooled).
+    input_pool: Pool | None = None
 
     @property
     def kernel(self) -> tuple[int, int]:
@@ -44,8 +50,15 @@ class PendingLayer:
         """The finished layer, as a dense model holds it."""
         spec = LayerSpec(self.name, self.kind, int(self.weight.shape[1]), int(self.weight.shape[0]), self.kernel,
                          self.stride, self.padding, self.inputs, self.relu, self.pool)
+        extra: dict[str, Any] = dict(self.extra)
+        if self.residual is not None:
+            extra[RESIDUAL_KEY] = self.residual
+        if self.activation is not None:
+            extra[ACTIVATION_KEY] = {"kind": self.activation[0], **self.activation[1]}
+        if self.input_pool is not None:
+            extra[INPUT_POOL_KEY] = self.input_pool.to_meta()
         return DenseLayer(spec, np.ascontiguousarray(self.weight, dtype=np.float32), self.bias.astype(np.float32),
-                          dict(self.extra))
+                          extra)
 
 
 @dataclass
@@ -55,6 +68,8 @@ class ComputedTensor:
     sources: tuple[str, ...]
     shape: tuple[int, ...]  # without the batch axis: (C, H, W) or (K,)
     snapshot: tuple[Any, ...]  # state of each source when this tensor was made
+    #: Not yet applied: a pool of the sources' outputs that the reading Conv applies as it loads them.
+    input_pool: Pool | None = None
 
     @property
     def flat(self) -> bool:

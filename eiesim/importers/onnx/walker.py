@@ -85,6 +85,8 @@ class GraphWalker:
         self.uses: list[tuple[str, ComputedTensor]] = []  # (user, tensor it read) -- checked at the end
         self.notes: list[str] = []
         self.logits_tensor: str | None = None  # set when a final Softmax is dropped
+        #: Sigmoid output -> its input (to recognise x * Sigmoid(x), SiLU; eiesim.importers.onnx.ops.activations).
+        self.sigmoid_of: dict[str, str] = {}
         #: One row per node: where it runs and why (``eiesim.importers.onnx.coverage``).
         self.coverage: list[CoverageRow] = []
         #: Tensor name -> the refused node it (transitively) comes from; nodes reading it are not checked.
@@ -145,7 +147,11 @@ class GraphWalker:
             if name in self.consts:
                 raise self.fail(f"input {name!r} is a constant where a computed tensor was expected", node)
             raise self.fail(f"input {name!r} is not produced by an earlier node (graph not topologically sorted?)", node)
-        return self.acts[name]
+        a = self.acts[name]
+        if a.input_pool is not None and getattr(node, "op_type", None) != "Conv":
+            raise self.fail(f"{name!r} is pooled from a tensor that is also used unpooled (or already pooled); such a "
+                            "pool is applied as a Conv loads its input, so only a Conv may read it", node)
+        return a
 
     def const(self, name: str, node: Any, what: str) -> np.ndarray:
         """The constant ``name`` that ``node`` reads as its ``what`` (an error if it is computed)."""
@@ -158,8 +164,9 @@ class GraphWalker:
         if len(a.sources) != 1 or a.sources[0] == NETWORK_INPUT:
             raise self.fail(f"{what} must follow a single Conv/Gemm/MatMul output", node)
         layer = self.layers[a.sources[0]]
-        if layer.relu or layer.pool is not None:
-            raise self.fail(f"{what} after ReLU or pooling cannot be folded into layer {layer.name!r}", node)
+        if layer.relu or layer.pool is not None or layer.activation is not None:
+            raise self.fail(f"{what} after ReLU, an activation or pooling cannot be folded into layer "
+                            f"{layer.name!r}", node)
         return layer
 
     def layer_name(self, node: Any, weight_name: str) -> str:
@@ -268,7 +275,7 @@ class GraphWalker:
         last = final.sources[0]
         if self.host_ops:
             layers = self.live(layers, last)
-        used = {s for layer in layers for s in layer.inputs} | {last}
+        used = {s for layer in layers for s in layer.inputs} | {layer.residual for layer in layers} | {last}
         dead = [layer.name for layer in layers if layer.name not in used and not self.host_reads(layer.name)]
         if dead:
             self.notes.append(f"dropped layers whose output is never used: {dead}")
@@ -380,12 +387,15 @@ class GraphWalker:
             raise self.fail("operator not supported by eiesim", node)
         try:
             self.call(handler, node)
-        except ModelFileError:
+        except ModelFileError as eie_refusal:
             if node.op_type not in HOST_FALLBACK:
                 raise
             # What the EIE mapping cannot take (e.g. an Add of two tensors that are not both layer outputs)
-            # runs on the host.
-            self.call(host_handler, node)
+            # runs on the host; when the host cannot take it either, the EIE mapping's reason is the one to read.
+            try:
+                self.call(host_handler, node)
+            except ModelFileError:
+                raise eie_refusal from None
             return
         first = present[0] if present else None
         if first in self.host_view and first in self.acts:  # an element-wise op folded into a token layer

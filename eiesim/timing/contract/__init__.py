@@ -44,7 +44,17 @@ statistic in ``statistics``. The tests hold the engines to ``round_timeline`` an
 closed-form ``phase_totals`` to ``round_schedule``.
 """
 
-from eiesim.timing.contract.actions import ACTION_NAMES, ACTIONS, CHIP_CYCLES, CLOCK_ACTIONS, PE_CYCLES, layer_actions
+from eiesim.timing.contract.actions import (
+    ACTION_NAMES,
+    ACTIONS,
+    CHIP_CYCLES,
+    CLOCK_ACTIONS,
+    PE_CYCLES,
+    WRITEBACK_ACTION_NAMES,
+    WRITEBACK_ACTIONS,
+    layer_actions,
+    writeback_actions_needed,
+)
 from eiesim.timing.contract.groups import (
     BREAKDOWN_PARTS,
     GroupRun,
@@ -92,7 +102,8 @@ __all__ = [
     "ELEMENTWISE_LANES_PER_PE", "ELEMENTWISE_LATENCY_CYCLES", "RECURRENT_ACTIONS", "RecurrentSteps", "recurrent_steps",
     "BREAKDOWN_PARTS", "GroupRun", "LayerTiming", "auto_candidates", "choose_pixel_groups", "combine_groups",
     "cycle_breakdown", "group_options", "group_pixels", "layer_pixel_groups",
-    "ACTIONS", "ACTION_NAMES", "ACT_BYTES", "CHIP_CYCLES", "CLOCK_ACTIONS", "PE_CYCLES", "PE_CYCLE_CLASSES",
+    "ACTIONS", "ACTION_NAMES", "WRITEBACK_ACTIONS", "WRITEBACK_ACTION_NAMES", "writeback_actions_needed",
+    "ACT_BYTES", "CHIP_CYCLES", "CLOCK_ACTIONS", "PE_CYCLES", "PE_CYCLE_CLASSES",
     "ComputeTotals", "LayerGeometry", "LayerIo", "LayerSpan", "PhaseCycles", "PhaseTotals", "RoundSpec",
     "RoundTimeline", "StorageSummary", "TimingParams", "check_codebook_bits", "layer_actions", "layer_cycles",
     "layer_geometry", "layer_io", "compute_phase_pe_cycles", "load_balance_efficiency", "phase_totals",

@@ -10,6 +10,8 @@ clock-driven counts a cost model may price (clocked logic, leakage-like costs):
 
 from __future__ import annotations
 
+from eiesim.network.activations import unit_ops
+from eiesim.network.workload import Workload
 from eiesim.timing.contract.io import LayerIo
 from eiesim.timing.contract.rounds import PhaseTotals
 from eiesim.timing.contract.statistics import ComputeTotals
@@ -29,7 +31,8 @@ ACTIONS: dict[str, str] = {
     "dst_reg_writes": "a destination-register write: one per entry processed",
     "entries_processed": "an entry issued by a PE (real + padding, bias entries included)",
     "padding_entries": "a padding entry issued by a PE",
-    "act_sram_reads": "an activation read from the activation SRAM (load phase)",
+    "act_sram_reads": "an activation read from the activation SRAM (load phase; a residual's skip operand, "
+                      "store phase)",
     "act_sram_writes": "an output written to the activation SRAM (store phase)",
     "src_reg_writes": "an activation written into the source registers (load phase)",
     "dram_bytes_read": "a byte read from DRAM in I/O mode (inputs, streamed weights)",
@@ -38,23 +41,53 @@ ACTIONS: dict[str, str] = {
 #: The action names, in report order.
 ACTION_NAMES = tuple(ACTIONS)
 
+#: Work on the PEs' write-back path beyond ReLU and pooling (docs/timing-model.md section 2, "Residual").
+#: A run reports these counts (after ``ACTION_NAMES``, for every layer) only when its workload has such
+#: work, so that the reports of plain networks keep their columns.
+WRITEBACK_ACTIONS: dict[str, str] = {
+    "residual_adds": "a skip operand added to an output on the write-back path (read from the activation SRAM)",
+    "activation_compares": "a comparison of the activation unit (clip bounds, the sign of leaky ReLU / PReLU)",
+    "activation_mults": "a multiply of the activation unit (a slope, a hard sigmoid's alpha, a gate times x)",
+    "activation_lut_reads": "a read of the activation unit's 256-entry table (sigmoid, tanh)",
+}
+WRITEBACK_ACTION_NAMES = tuple(WRITEBACK_ACTIONS)
+
 #: Clock-driven counts implied by a layer's cycles: one per PE per cycle, one per chip cycle.
 PE_CYCLES = "pe_cycles"
 CHIP_CYCLES = "chip_cycles"
 CLOCK_ACTIONS = (PE_CYCLES, CHIP_CYCLES)
 
 
-def layer_actions(compute: ComputeTotals, phases: PhaseTotals, io: LayerIo) -> dict[str, int]:
-    """Every action count of a layer, named as in ``ACTION_NAMES`` (section 3, "Action counts")."""
+def layer_actions(compute: ComputeTotals, phases: PhaseTotals, io: LayerIo, writeback: bool = False,
+                  activation: str | None = None) -> dict[str, int]:
+    """Every action count of a layer, named as in ``ACTION_NAMES`` (section 3, "Action counts").
+
+    A residual's skip operands are activation-SRAM reads, and each sum is one destination-register
+    read and write; an input pool reads its window (k^2 activation-SRAM reads) per loaded value;
+    every output of a layer with an ``activation`` other than ReLU costs that
+    activation's unit operations (``eiesim.network.activations.UNIT_OPS``). ``writeback``: also report
+    ``WRITEBACK_ACTION_NAMES`` (a workload with write-back work).
+    """
     ent = compute.entries
+    res = phases.residual_rows
     acts = {
         "lnzd_ops": compute.broadcasts, "fifo_pushes": compute.broadcasts * compute.fanout, "fifo_pops": compute.pops,
         "ptr_reads": compute.pops, "src_reg_reads": compute.nonzero_activations,
         "spmat_word_reads": compute.spmat_word_reads, "codebook_lookups": ent, "macs": ent,
-        "real_macs": ent - compute.padding, "dst_reg_reads": ent + phases.store_rows, "dst_reg_writes": ent,
+        "real_macs": ent - compute.padding, "dst_reg_reads": ent + phases.store_rows + res, "dst_reg_writes": ent + res,
         "entries_processed": ent, "padding_entries": compute.padding,
-        "act_sram_reads": phases.load_values, "act_sram_writes": phases.store_rows,
+        "act_sram_reads": phases.load_values + phases.input_pool_reads + res, "act_sram_writes": phases.store_rows,
         "src_reg_writes": phases.load_values,
         "dram_bytes_read": io.bytes_read, "dram_bytes_written": io.bytes_written,
     }
-    return {name: int(acts[name]) for name in ACTION_NAMES}
+    acts["residual_adds"] = res
+    acts.update({name: 0 for name in WRITEBACK_ACTION_NAMES[1:]})
+    acts.update(unit_ops(activation, phases.activation_rows))
+    names = (*ACTION_NAMES, *WRITEBACK_ACTION_NAMES) if writeback else ACTION_NAMES
+    return {name: int(acts[name]) for name in names}
+
+
+def writeback_actions_needed(workload: Workload) -> bool:
+    """Whether a run of ``workload`` reports ``WRITEBACK_ACTION_NAMES``: some layer adds a residual or has an
+    activation other than ReLU."""
+    return any(layer.residual is not None or layer.activation is not None for layer in workload.layers)

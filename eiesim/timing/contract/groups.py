@@ -180,7 +180,8 @@ def combine_groups(runs: list[GroupRun] | tuple[GroupRun, ...]) -> LayerTiming:
         **{name: np.concatenate([getattr(r.compute, name) for r in runs]) for name in PE_CYCLE_CLASSES})
     phases = PhaseTotals(sum(r.phases.rounds for r in runs), slow.phases.load_cycles,
                          sum(r.phases.load_values for r in runs), slow.phases.store_cycles,
-                         sum(r.phases.store_rows for r in runs))
+                         sum(r.phases.store_rows for r in runs), sum(r.phases.residual_rows for r in runs),
+                         sum(r.phases.activation_rows for r in runs), sum(r.phases.input_pool_reads for r in runs))
     return LayerTiming(runs, merged, phases, slowest)
 
 

@@ -31,10 +31,10 @@ class LayerIo:
 
 
 def layer_io(workload: Workload, layer: Layer, arch: ArchConfig, weight_bytes: int) -> LayerIo:
-    """DRAM traffic of ``layer``: input/output tensors that do not fit on chip, streamed weights."""
+    """DRAM traffic of ``layer``: input/output (and residual) tensors that do not fit on chip, streamed weights."""
     cap = arch.act_capacity
     on_chip_bytes = arch.num_pes * arch.act_sram.size_bytes
-    in_vals = int(np.prod(workload.input_shape_of(layer)))
+    in_vals = int(np.prod(workload.gathered_shape_of(layer)))  # as stored, before an input pool
     out_vals = int(np.prod(workload.output_shapes()[layer.name]))
     host = host_names(workload.extra) if HOST_OPS_KEY in workload.extra else set()
     from_network = any(src == "input" or src in host for src in layer.inputs)
@@ -42,6 +42,10 @@ def layer_io(workload: Workload, layer: Layer, arch: ArchConfig, weight_bytes: i
     out_fits = (layer.kind == "fc" and layer.rows <= cap) or ACT_BYTES * out_vals <= on_chip_bytes
     is_last = layer is workload.output_layer or (bool(host) and _read_by_host(workload, layer.name))
     read = (ACT_BYTES * in_vals if (from_network or not in_fits) else 0) + weight_bytes
+    if layer.residual is not None:  # the skip operand: read from DRAM when its tensor does not fit on chip
+        skip_vals = int(np.prod(workload.output_shapes()[layer.residual]))
+        if ACT_BYTES * skip_vals > on_chip_bytes:
+            read += ACT_BYTES * skip_vals
     written = ACT_BYTES * out_vals if (is_last or not out_fits) else 0
     cycles = math.ceil((read + written) / arch.dram_bytes_per_cycle) if read + written else 0
     return LayerIo(read, written, weight_bytes, cycles)

@@ -29,6 +29,12 @@ class LayerGeometry:
     out_hw: tuple[int, int]
     cap: int
     num_pes: int
+    #: The layer adds a residual on its write-back path (section 2, "Residual"): the store phase reads it first.
+    residual: bool = False
+    #: The layer's outputs pass an activation unit other than ReLU (section 2, "Activations").
+    activation_unit: bool = False
+    #: Activation-SRAM reads per value the load phase writes: k^2 with an input pool (its window), else 1.
+    load_reads_per_value: int = 1
 
     @property
     def pixels(self) -> int:
@@ -57,16 +63,25 @@ def layer_geometry(layer: Layer, in_shape: tuple[int, ...], params: TimingParams
     """Geometry of ``layer`` consuming a tensor of ``in_shape`` ((C, H, W) or (K,))."""
     if layer.kind == "fc":
         return LayerGeometry("fc", layer.rows, layer.cols, (layer.cols, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1),
-                             params.cap, params.num_pes)
+                             params.cap, params.num_pes, layer.residual is not None, layer.activation is not None)
+    pool = layer.input_pool
     c, h, w = in_shape
     out_hw = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
     return LayerGeometry("conv", layer.rows, layer.cols, (c, h, w), layer.kernel, layer.stride, layer.padding,
-                         out_hw, params.cap, params.num_pes)
+                         out_hw, params.cap, params.num_pes, layer.residual is not None, layer.activation is not None,
+                         pool.kernel * pool.kernel if pool is not None else 1)
 
 
 @dataclass(frozen=True)
 class RoundSpec:
-    """One round: which pixel, row block and input batch; its load and store phases."""
+    """One round: which pixel, row block and input batch; its load and store phases.
+
+    ``residual_rows``: skip operands the store phase reads from the activation SRAM and adds
+    before it stores (a layer with a residual, after the block's last batch; 0 otherwise).
+    ``activation_rows``: outputs that pass an activation unit (other than ReLU) then: on their way
+    to the activation SRAM when the round stores them (no extra cycle), else back into the
+    destination registers, one per PE per cycle.
+    """
 
     pixel: int
     block: int
@@ -75,12 +90,23 @@ class RoundSpec:
     col_hi: int
     load_values: int    # activations written to the source registers before the round (0 = no load)
     store_rows: int     # outputs moved out of the destination registers after it (0 = no store)
+    residual_rows: int = 0  # skip operands read and added before the store (0 = no residual)
+    activation_rows: int = 0  # outputs through the activation unit (0 = none, or ReLU)
+    load_reads_per_value: int = 1  # k^2 with an input pool: each value is pooled from its window as it is read
 
     def load_cycles(self, num_pes: int) -> int:
-        return -(-self.load_values // num_pes)
+        """The load phase: one activation-SRAM read per PE per cycle (an input pool reads a window per value)."""
+        return -(-self.load_values * self.load_reads_per_value // num_pes)
 
     def store_cycles(self, num_pes: int) -> int:
-        return -(-self.store_rows // num_pes)
+        """The store phase: the residual reads (one per PE per cycle), then the output writes (or, without
+        a store, the pass through the activation unit)."""
+        unit = 0 if self.store_rows else -(-self.activation_rows // num_pes)
+        return -(-self.residual_rows // num_pes) + -(-self.store_rows // num_pes) + unit
+
+    @property
+    def has_store_phase(self) -> bool:
+        return bool(self.store_rows or self.residual_rows or self.activation_rows)
 
 
 def _needs_store(geom: LayerGeometry) -> bool:
@@ -107,7 +133,9 @@ def round_schedule(geom: LayerGeometry, pixels: range | None = None) -> Iterator
                     load = hi - lo
                     held = (pixel, t)
                 last = t == geom.num_batches - 1
-                yield RoundSpec(pixel, b, t, lo, hi, load, geom.block_rows(b) if store and last else 0)
+                yield RoundSpec(pixel, b, t, lo, hi, load, geom.block_rows(b) if store and last else 0,
+                                geom.block_rows(b) if geom.residual and last else 0,
+                                geom.block_rows(b) if geom.activation_unit and last else 0, geom.load_reads_per_value)
 
 
 @dataclass(frozen=True)
@@ -117,8 +145,11 @@ class PhaseTotals:
     rounds: int
     load_cycles: int
     load_values: int
-    store_cycles: int
+    store_cycles: int   # residual reads included
     store_rows: int
+    residual_rows: int = 0
+    activation_rows: int = 0
+    input_pool_reads: int = 0  # activation-SRAM reads of an input pool beyond one per loaded value
 
 
 def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
@@ -135,7 +166,8 @@ def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
         loads_per_batch_set = geom.pixels            # conv: once per pixel, blocks reuse it
     else:
         loads_per_batch_set = geom.pixels * geom.num_blocks
-    load_cycles = loads_per_batch_set * sum(-(-v // n) for v in batch_vals)
+    r = geom.load_reads_per_value
+    load_cycles = loads_per_batch_set * sum(-(-v * r // n) for v in batch_vals)
     load_values = loads_per_batch_set * sum(batch_vals)
     if _needs_store(geom):
         block_rows = [geom.block_rows(b) for b in range(geom.num_blocks)]
@@ -143,4 +175,15 @@ def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
         store_rows = geom.pixels * sum(block_rows)
     else:
         store_cycles = store_rows = 0
-    return PhaseTotals(geom.rounds, load_cycles, load_values, store_cycles, store_rows)
+    block_rows = [geom.block_rows(b) for b in range(geom.num_blocks)]
+    per_pixel_cycles = sum(-(-r // n) for r in block_rows)
+    residual_rows = activation_rows = 0
+    if geom.residual:  # one read of the skip operand per output, each PE one per cycle (section 2, "Residual")
+        store_cycles += geom.pixels * per_pixel_cycles
+        residual_rows = geom.pixels * sum(block_rows)
+    if geom.activation_unit:  # pipelined with the stores; a layer that stores nothing passes once (section 2)
+        if not _needs_store(geom):
+            store_cycles += geom.pixels * per_pixel_cycles
+        activation_rows = geom.pixels * sum(block_rows)
+    return PhaseTotals(geom.rounds, load_cycles, load_values, store_cycles, store_rows, residual_rows,
+                       activation_rows, load_values * (r - 1))

@@ -1,4 +1,4 @@
-"""The operators folded into the layer before them: Add (bias), BatchNormalization, Relu, Clip as ReLU, the pools."""
+"""The operators folded into the layer before them: Add (bias, residual), Sum, BatchNormalization, Relu, Clip, pools."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eiesim.importers.onnx.graph_state import ComputedTensor
+from eiesim.importers.onnx.ops.activations import clip_bounds, set_activation
 from eiesim.importers.onnx.ops.table import handles
 from eiesim.network.workload import NETWORK_INPUT, Pool
 
@@ -13,15 +15,18 @@ if TYPE_CHECKING:
     from eiesim.importers.onnx.walker import GraphWalker
 
 
-@handles("Add", listed_as="Add as bias")
+@handles("Add", listed_as="Add (bias or residual)")
 def add(walker: GraphWalker, node: Any) -> None:
-    """An Add of a constant after a layer becomes (part of) that layer's bias."""
+    """An Add of a constant after a layer becomes (part of) that layer's bias; of two layers' outputs, a residual."""
     names = list(node.input)
     if len(names) != 2:
         raise walker.fail("Add needs two inputs", node)
     const_side = [n for n in names if n in walker.consts]
+    if not const_side:
+        residual_add(walker, node, names)
+        return
     if len(const_side) != 1:
-        raise walker.fail("only Add of a constant bias is supported (no residual / element-wise adds of two tensors)", node)
+        raise walker.fail("an Add of two constants on a computed path is not supported", node)
     a = walker.act(next(n for n in names if n not in walker.consts), node)
     layer = walker.single_layer(a, node, "a bias Add")
     c = walker.weights(const_side[0], node, "Add bias").astype(np.float32)
@@ -37,6 +42,58 @@ def add(walker: GraphWalker, node: Any) -> None:
     walker.put(node, walker.make_act(a.sources, a.shape))
 
 
+def residual_add(walker: GraphWalker, node: Any, names: list[str]) -> None:
+    """``a + b`` of two layers' outputs: the later layer adds the earlier one's output on its write-back path.
+
+    The mapping (docs/timing-model.md, "Residual"): the layer that produces the later operand
+    (still without ReLU, pool or residual) carries ``residual: <the other layer>``; its PEs read
+    the skip operand of the rows they own from the activation SRAM and add it to the requantized
+    output before the ReLU (ResNet's relu(bn(conv(x)) + skip)). The network input is refused: it
+    is not an EIE layer's output in the activation SRAM.
+    """
+    a, b = (walker.act(n, node) for n in names)
+    for t in (a, b):
+        if NETWORK_INPUT in t.sources:
+            raise walker.fail("a residual Add of the network input is not supported: the skip operand must be an "
+                              "EIE layer's output, which the PEs hold in their activation SRAM", node)
+        if len(t.sources) != 1:
+            raise walker.fail(f"a residual Add of a channel concatenation {list(t.sources)} is not supported: the "
+                              "skip operand must be one layer's output", node)
+    if a.shape != b.shape:
+        raise walker.fail(f"a residual Add of shapes {list(a.shape)} and {list(b.shape)} is not supported "
+                          "(no broadcasting: both operands must have the same shape)", node)
+    if a.sources == b.sources:
+        raise walker.fail(f"a residual Add of layer {a.sources[0]!r}'s output to itself is not supported", node)
+    order = list(walker.layers)
+    carrier_t, skip_t = (a, b) if order.index(a.sources[0]) > order.index(b.sources[0]) else (b, a)
+    layer, skip = walker.layers[carrier_t.sources[0]], skip_t.sources[0]
+    if layer.relu or layer.pool is not None or layer.residual is not None or layer.activation is not None:
+        done = ("a ReLU" if layer.relu else "a pool" if layer.pool is not None else
+                f"the activation {layer.activation[0]!r}" if layer.activation is not None else
+                f"the residual {layer.residual!r}")
+        raise walker.fail(f"residual Add: layer {layer.name!r} (the later operand) already has {done}; EIE adds one "
+                          "residual per layer, on the write-back path before its ReLU and pool", node)
+    layer.residual = skip
+    walker.uses.append((f"the residual of layer {layer.name!r}", skip_t))
+    walker.bump(layer)
+    walker.record(node, "folded", f"residual: layer {skip!r}'s output added on layer {layer.name!r}'s write-back "
+                                  "path, before its ReLU")
+    walker.put(node, walker.make_act((layer.name,), carrier_t.shape))
+
+
+@handles("Sum", listed_as="Sum of two layers (residual)")
+def sum_(walker: GraphWalker, node: Any) -> None:
+    """A Sum of two computed tensors is a residual Add; of one, the identity."""
+    names = [n for n in node.input if n]
+    if len(names) == 1:
+        walker.put(node, walker.act(names[0], node))
+        return
+    if len(names) != 2 or any(n in walker.consts for n in names):
+        raise walker.fail(f"a Sum of {len(names)} tensors is not supported: EIE adds one residual (another layer's "
+                          "output) per layer", node)
+    residual_add(walker, node, names)
+
+
 @handles("Relu")
 def relu(walker: GraphWalker, node: Any) -> None:
     """A ReLU becomes ``relu = True`` of every layer its input comes from."""
@@ -47,6 +104,17 @@ def relu(walker: GraphWalker, node: Any) -> None:
         layer = walker.layers[src]
         if layer.relu:
             continue  # ReLU is idempotent: the tensor does not change
+        if layer.activation is not None:
+            kind, params = layer.activation
+            if kind in ("sigmoid", "hard_sigmoid") or (kind == "clip" and (params.get("min") or -1.0) >= 0):
+                continue  # the activation's outputs are already >= 0: the ReLU changes nothing
+            if kind == "clip":  # relu(clip(x, lo, hi)) = clip(x, max(lo, 0), max(hi, 0))
+                hi = params.get("max")
+                layer.activation = ("clip", {"min": 0.0, "max": None if hi is None else max(hi, 0.0)})
+                walker.bump(layer)
+                continue
+            raise walker.fail(f"a ReLU after the activation {kind!r} of layer {src!r} cannot be folded (the "
+                              "write-back path applies one activation)", node)
         if layer.pool is not None and layer.pool.kind != "max":
             raise walker.fail(f"ReLU after average pooling of layer {src!r} cannot be folded "
                             "(EIE applies ReLU before pooling)", node)
@@ -63,6 +131,9 @@ def batch_normalization(walker: GraphWalker, node: Any) -> None:
         raise walker.fail("BatchNormalization in training mode (running statistics used) is not supported", node)
     a = walker.act(node.input[0], node)
     layer = walker.single_layer(a, node, "a BatchNormalization")
+    if layer.residual is not None:  # it would scale the skip operand too, which the stored weights cannot
+        raise walker.fail(f"a BatchNormalization after layer {layer.name!r}'s residual Add cannot be folded into its "
+                          "weights (it scales the sum)", node)
     out_c = layer.weight.shape[0]
     gamma, beta, mean, var = (walker.weights(node.input[i], node, what).reshape(-1)
                               for i, what in ((1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")))
@@ -78,24 +149,19 @@ def batch_normalization(walker: GraphWalker, node: Any) -> None:
     walker.put(node, walker.make_act(a.sources, a.shape))
 
 
-@handles("Clip", listed_as="Clip as ReLU")
+@handles("Clip")
 def clip(walker: GraphWalker, node: Any) -> None:
-    """A Clip to [0, +inf) is a ReLU; a finite upper bound (ReLU6) is refused: EIE layers have no clamp unit."""
-    at = walker.attrs(node)
-    bounds: list[float | None] = []
-    for index, key in ((1, "min"), (2, "max")):
-        if len(node.input) > index and node.input[index]:
-            bounds.append(float(walker.const(node.input[index], node, f"Clip {key}").reshape(-1)[0]))
-        else:
-            bounds.append(float(at[key]) if key in at else None)
-    low, high = bounds
-    if low != 0.0:
-        raise walker.fail(f"Clip with min {low} is not supported; only min 0 (a ReLU) maps onto EIE", node)
-    if high is not None and np.isfinite(high):
-        raise walker.fail(f"Clip to [0, {high:g}] (ReLU6) is not supported yet: EIE's write-back path has a ReLU "
-                          "but no upper clamp", node)
-    relu(walker, node)
-    walker.record(node, "folded", "Clip to [0, inf) is a ReLU: relu of the producing layer(s)")
+    """A Clip to [0, +inf) is a ReLU; other bounds (ReLU6 is [0, 6]) a clip on the write-back path."""
+    low, high = clip_bounds(walker, node)
+    if low is None and high is None:
+        walker.record(node, "dropped", "Clip without bounds: its output equals its input")
+        walker.put(node, walker.act(node.input[0], node))
+        return
+    if low == 0.0 and high is None:
+        relu(walker, node)
+        walker.record(node, "folded", "Clip to [0, inf) is a ReLU: relu of the producing layer(s)")
+        return
+    set_activation(walker, node, "clip", {"min": low, "max": high})
 
 
 def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
@@ -107,14 +173,22 @@ def attach_pool(walker: GraphWalker, node: Any, pool: Pool) -> None:
         raise walker.fail("pooling of the network input cannot be attached to a layer", node)
     owners = [walker.layers[s] for s in a.sources]
     for layer in owners:
-        if layer.pool is not None:
-            raise walker.fail(f"layer {layer.name!r} already has a pool; two pools in a row cannot be attached "
-                            "to a single producer", node)
         if layer.kind != "conv":
             raise walker.fail(f"layer {layer.name!r} is fully connected; pooling attaches to conv layers only", node)
     c, h, w = a.shape
     if pool.kind != "global_avg" and (pool.kernel > h + 2 * pool.pad or pool.kernel > w + 2 * pool.pad):
         raise walker.fail(f"pool kernel {pool.kernel} is larger than the {h}x{w} map", node)
+    if any(layer.pool is not None for layer in owners) or walker.consumers.get(node.input[0], 0) > 1:
+        # The producers' outputs are stored unpooled (already pooled, or also read as they are): the consumer
+        # applies this pool as it loads them (an input pool; docs/timing-model.md, "Input pool").
+        if pool.kind == "global_avg":
+            raise walker.fail("a global average pool of a tensor that is also used unpooled or already pooled (e.g. "
+                              "squeeze-excite's squeeze) is not supported", node)
+        walker.record(node, "folded", f"input pool: applied by the Conv that reads it, as it loads "
+                                      f"{list(a.sources)}' outputs")
+        oh, ow = pool.output_hw(h, w)
+        walker.put(node, ComputedTensor(a.sources, (c, oh, ow), a.snapshot, input_pool=pool))
+        return
     for layer in owners:
         layer.pool = pool
         walker.bump(layer)

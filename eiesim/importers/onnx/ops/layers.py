@@ -44,7 +44,8 @@ def conv(walker: GraphWalker, node: Any) -> None:
         for g in range(group):
             full[g * per_out:(g + 1) * per_out, g * in_per_group:(g + 1) * in_per_group] = w[g * per_out:(g + 1) * per_out]
         w = full
-        walker.notes.append(f"{node.name or node.output[0]}: grouped conv (group={group}) stored as a block-diagonal dense conv")
+        walker.notes.append(f"{node.name or node.output[0]}: grouped conv (group={group}) as one block-diagonal layer "
+                            "(its structural zeros are never stored; docs/onnx.md)")
     stride = tuple(int(s) for s in at.get("strides", [1, 1]))
     pads = conv_pads(walker, node, at, (h, wd), (kh, kw), stride)
     bias = np.zeros(out_c, np.float32)
@@ -56,7 +57,7 @@ def conv(walker: GraphWalker, node: Any) -> None:
     if oh < 1 or ow < 1:
         raise walker.fail(f"kernel {kh}x{kw} does not fit the {h}x{wd} input", node)
     layer = PendingLayer(walker.layer_name(node, node.input[1]), "conv", w, bias, stride=stride, padding=pads,
-                         inputs=a.sources)
+                         inputs=a.sources, input_pool=a.input_pool)
     walker.add_layer(node, layer, a, (out_c, oh, ow))
 
 
