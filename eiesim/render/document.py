@@ -10,11 +10,11 @@ still the whole report.
 from __future__ import annotations
 
 import html
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from eiesim.render import numbers
 from eiesim.render.plots import data_uri
 
 
@@ -69,50 +69,24 @@ class Document:
     sections: list[Section] = field(default_factory=list)
 
 
-# -- number formatting (shared by both reports) ------------------------------------
+# -- number formatting (shared by both reports): the one rule of eiesim.render.numbers ----
 
-MISSING = "–"
+MISSING = numbers.MISSING
 
 
 def fmt_int(value: Any) -> str:
-    """Integer with thousands separators; n/a for missing values."""
-    if not _is_number(value):
-        return MISSING if value is None else html_safe_str(value)
-    return f"{int(round(float(value))):,}"
+    """A count: whole number with thousands separators (``numbers.format_count``)."""
+    return numbers.format_count(value)
 
 
-def fmt_num(value: Any, sig: int = 4) -> str:
-    """A float with ``sig`` significant digits (no exponent for everyday magnitudes)."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if not _is_number(value):
-        return MISSING if value is None else html_safe_str(value)
-    v = float(value)
-    if not math.isfinite(v):
-        return MISSING
-    if v == 0:
-        return "0"
-    if isinstance(value, int) or (v.is_integer() and abs(v) >= 10 ** (sig - 1)):
-        return f"{int(v):,}"
-    if 1e-3 <= abs(v) < 1e9:
-        digits = max(sig - 1 - int(math.floor(math.log10(abs(v)))), 0)
-        return f"{v:,.{digits}f}"
-    return f"{v:.{sig - 1}e}"
+def fmt_num(value: Any) -> str:
+    """Any number by the one table rule (``numbers.format_number``)."""
+    return numbers.format_number(value)
 
 
-def fmt_pct(value: Any, digits: int = 1) -> str:
-    """A fraction in [0, 1] shown as a percentage."""
-    if not _is_number(value) or not math.isfinite(float(value)):
-        return MISSING
-    return f"{100.0 * float(value):.{digits}f}"
-
-
-def html_safe_str(value: Any) -> str:
-    return str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def fmt_pct(value: Any) -> str:
+    """A fraction in [0, 1] shown as a percentage (``numbers.format_percent``)."""
+    return numbers.format_percent(value)
 
 
 # -- inline markup --------------------------------------------------------------------
@@ -199,7 +173,7 @@ def render_html(doc: Document) -> str:
         parts.append('<div class="cards">')
         for key, value in doc.summary:
             parts.append(f'<div class="card"><div class="k">{html.escape(key)}</div>'
-                         f'<div class="v">{html.escape(value)}</div></div>')
+                         f'<div class="v">{_inline_html(value)}</div></div>')
         parts.append("</div>")
     parts.append("</header>")
     for section in doc.sections:
@@ -231,15 +205,15 @@ def _table_html(t: Table) -> str:
     narrow = " narrow" if len(t.headers) <= 3 else ""
     out = [f'<p class="caption">{_inline_html(t.caption)}</p>'] if t.caption else []
     out.append(f'<div class="scroll{narrow}"><table>')
-    out.append("<thead><tr>" + "".join(f'<th class="{c}">{html.escape(h)}</th>' for h, c in zip(t.headers, cls))
+    out.append("<thead><tr>" + "".join(f'<th class="{c}">{_inline_html(h)}</th>' for h, c in zip(t.headers, cls))
                + "</tr></thead><tbody>")
     for i, row in enumerate(t.rows):
         mark = ' class="mark"' if i in t.marked_rows else ""
-        out.append(f"<tr{mark}>" + "".join(f'<td class="{c}">{html.escape(v)}</td>' for v, c in zip(row, cls))
+        out.append(f"<tr{mark}>" + "".join(f'<td class="{c}">{_inline_html(v)}</td>' for v, c in zip(row, cls))
                    + "</tr>")
     out.append("</tbody>")
     if t.footer:
-        out.append("<tfoot><tr>" + "".join(f'<td class="{c}">{html.escape(v)}</td>' for v, c in zip(t.footer, cls))
+        out.append("<tfoot><tr>" + "".join(f'<td class="{c}">{_inline_html(v)}</td>' for v, c in zip(t.footer, cls))
                    + "</tr></tfoot>")
     out.append("</table></div>")
     return "".join(out)

@@ -256,7 +256,7 @@ def _check_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) -
             "fail": "FAIL: the simulated output activations differ from the functional 16-bit fixed-point reference."
             }.get(verdict, f"Functional check: {verdict}.")
     sec.blocks.append(Para(text, cls))
-    rows = [[str(k), _short(v) if not isinstance(v, float) else fmt_num(v, 6)] for k, v in check.items()
+    rows = [[str(k), _short(v) if not isinstance(v, float) else fmt_num(v)] for k, v in check.items()
             if k != "functional"]
     if rows:
         sec.blocks.append(Table(["quantity", "value"], rows, [False, True]))
