@@ -125,11 +125,13 @@ def _rotate_if_crowded(ax: Any, labels: Sequence[str]) -> None:
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, ylabel: str,
-              logy: bool = False, horizontal: bool = False, colors: Sequence[str] | None = None) -> PlotImage:
+              logy: bool = False, horizontal: bool = False, colors: Sequence[str] | None = None,
+              legend: Mapping[str, str] | None = None) -> PlotImage:
     """One bar per label (e.g. area by module, energy by component).
 
     ``colors``: one colour per bar when the colour means something (a component's kind);
     otherwise every bar is blue: a colour per bar that means nothing would suggest a meaning.
+    ``legend``: what the colours mean (label -> colour), drawn as a legend.
     """
     with applied():
         n = len(labels)
@@ -153,6 +155,10 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, yla
             _rotate_if_crowded(ax, labels)
             if logy:
                 ax.set_yscale("log")
+        if legend:
+            from matplotlib.patches import Patch
+
+            ax.legend(handles=[Patch(color=c, label=name) for name, c in legend.items()], loc="lower right")
         ax.set_title(title)
         fig.tight_layout()
         return figure_png(fig)

@@ -256,7 +256,7 @@ def build_sweep_document(rows: Sequence[Mapping[str, Any]], columns: Sequence[st
     headers = [_header(c, units) for c in shown] + ["Pareto"]
     table_sec = Section("Results table", "table")
     caption = ("★ and highlighting: on the area/latency Pareto front (no other point has both smaller or equal "
-               f"chip area and time, one of them smaller; chip areas within {fmt_num(100 * AREA_TOLERANCE)} % of "
+               f"chip area and time, one of them smaller; chip areas within {100 * AREA_TOLERANCE:g} % of "
                "each other count as equal).")
     if first_x:
         caption += f" Speedup = cycles of the smallest `{first_x}` in the same series / cycles."
@@ -314,13 +314,13 @@ def _pareto_section(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], vary
     flat = spread is not None and spread < AREA_TOLERANCE
     caption = (f"Each point is one design; {colour_name(plots.FRONT_COLOUR)} points (joined by the staircase) are "
                f"Pareto-optimal, {colour_name(plots.DOMINATED_COLOUR)} points are dominated; chip areas within "
-               f"{fmt_num(100 * AREA_TOLERANCE)} % of each other count as equal. Labels: {', '.join(label_keys)}")
+               f"{100 * AREA_TOLERANCE:g} % of each other count as equal. Labels: {', '.join(label_keys)}")
     if png.labels_left_out:
         caption += f"; {png.labels_left_out} label(s) left out where they would overlap"
     sec.blocks.append(Figure(png, "Scatter of time vs chip area with the Pareto front highlighted", caption + "."))
     if flat:
         sec.blocks.append(Para(f"Chip area varies by only {fmt_num(100 * spread)} % over all points (less than the "
-                               f"{fmt_num(100 * AREA_TOLERANCE)} % tolerance): these designs do not trade area for "
+                               f"{100 * AREA_TOLERANCE:g} % tolerance): these designs do not trade area for "
                                "time, so the front is not meaningful; it holds the fastest design(s).", "note"))
     names = [", ".join(f"{k}={rows[i].get(k)}" for k in label_keys) for i in range(len(rows)) if front[i]]
     sec.blocks.append(Para(f"{sum(front)} of {len(rows)} points are Pareto-optimal: " + "; ".join(names) + "."))
