@@ -390,6 +390,18 @@ def test_sweep_html_has_no_absolute_paths_or_backticks(tmp_path):
     assert html.count("<table>") == html.count('<div class="scroll') and ".scroll { overflow-x: auto;" in html
 
 
+def test_run_html_shows_input_paths_relative_to_the_page(tmp_path):
+    from eiesim.render.document import render
+    from eiesim.render.run_report import build_run_document
+
+    report = json.loads((ROOT / "reports" / "examples" / "default-run" / "report.json").read_text())
+    photo = tmp_path / "photos" / "cat.png"
+    report["workload"]["input"] = str(photo)
+    html = render(build_run_document(report, base_dir=tmp_path / "out"), "html")
+    assert str(tmp_path) not in html and "../photos/cat.png" in html
+    assert "`" not in html
+
+
 # -- the run report: human component names, colours by part ----------------------------------------------------
 
 def test_energy_figure_uses_human_names_and_part_colours():

@@ -75,7 +75,7 @@ def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Pat
                                        base_dir=target.parent)
             kind = f"sweep of {len(rows)} points"
         else:
-            doc = build_run_document(load_run_report(source))
+            doc = build_run_document(load_run_report(source), base_dir=target.parent)
             kind = "run"
         text = render(doc, fmt)
         write_text(target, text)

@@ -10,8 +10,10 @@ still the whole report.
 from __future__ import annotations
 
 import html
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Union
 
 from eiesim.render import numbers
@@ -89,6 +91,23 @@ def fmt_pct(value: Any) -> str:
     return numbers.format_percent(value)
 
 
+def relative_path(path: Any, base_dir: str | Path | None) -> str:
+    """An absolute path as seen from ``base_dir`` (the report's folder); other text unchanged.
+
+    A report must not show the host's directory layout (and stays right when the folder moves with its
+    sweep); without ``base_dir`` an absolute path is cut to its file name.
+    """
+    text = str(path)
+    if not os.path.isabs(text):
+        return text
+    if base_dir is None:
+        return os.path.basename(text) or text
+    try:
+        return os.path.relpath(text, os.path.abspath(base_dir))
+    except ValueError:  # another drive (Windows)
+        return os.path.basename(text) or text
+
+
 # -- inline markup --------------------------------------------------------------------
 
 _INLINE = re.compile(r"`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)")
@@ -132,7 +151,8 @@ nav.toc a { margin-right: 14px; white-space: nowrap; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; background: var(--band); }
 .card .k { color: var(--muted); font-size: 0.8rem; }
 .card .v { font-size: 1.15rem; font-weight: 600; font-variant-numeric: tabular-nums; }
-.scroll { overflow-x: auto; margin: 10px 0 16px; border: 1px solid var(--line); border-radius: 6px; }
+.scroll { overflow-x: auto; max-width: 100%; min-width: 0; margin: 10px 0 16px; border: 1px solid var(--line);
+  border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; font-size: 0.84rem; font-variant-numeric: tabular-nums; }
 p.caption { color: var(--muted); font-size: 0.86rem; margin: 14px 0 4px; max-width: 100ch; }
 th, td { padding: 5px 7px; border-bottom: 1px solid var(--line); white-space: nowrap; }

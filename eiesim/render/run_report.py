@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from eiesim.render import components, plots
@@ -27,6 +28,7 @@ from eiesim.render.document import (
     fmt_int,
     fmt_num,
     fmt_pct,
+    relative_path,
     render,
 )
 from eiesim.timing.contract import BREAKDOWN_PARTS
@@ -57,12 +59,16 @@ def render_run(report: Mapping[str, Any], fmt: str = "html") -> str:
     return render(build_run_document(report), fmt)
 
 
-def build_run_document(report: Mapping[str, Any]) -> Document:
-    """The report's content, independent of the output format."""
+def build_run_document(report: Mapping[str, Any], base_dir: str | Path | None = None) -> Document:
+    """The report's content, independent of the output format.
+
+    ``base_dir``: the page's folder; input paths are shown relative to it (never the host's absolute paths).
+    """
     if not isinstance(report, Mapping):
         from eiesim.errors import UsageError
 
         raise UsageError("a run report must be a JSON object")
+    report = _relative_inputs(report, base_dir)
     layers = [layer for layer in _list(report.get("layers")) if isinstance(layer, Mapping)]
     workload = _dict(report.get("workload"))
     arch = _dict(report.get("arch"))
@@ -90,6 +96,19 @@ def build_run_document(report: Mapping[str, Any]) -> Document:
         f", eiesim {report['eiesim_version']}" if report.get("eiesim_version") else "")
     name_figures(doc, context)
     return doc
+
+
+def _relative_inputs(report: Mapping[str, Any], base_dir: str | Path | None) -> Mapping[str, Any]:
+    """The report with its input paths (``workload.input``, ``images[].input``) relative to ``base_dir``."""
+    out = dict(report)
+    workload = _dict(report.get("workload"))
+    if isinstance(workload.get("input"), str):
+        out["workload"] = {**workload, "input": relative_path(workload["input"], base_dir)}
+    images = report.get("images")
+    if isinstance(images, list):
+        out["images"] = [{**img, "input": relative_path(img["input"], base_dir)}
+                         if isinstance(img, Mapping) and isinstance(img.get("input"), str) else img for img in images]
+    return out
 
 
 def name_figures(doc: Document, context: str) -> None:

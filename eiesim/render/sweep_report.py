@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from eiesim.render import plots
-from eiesim.render.document import MISSING, Document, Figure, Para, Section, Table, fmt_int, fmt_num, fmt_pct, render
+from eiesim.render.document import (
+    MISSING,
+    Document,
+    Figure,
+    Para,
+    Section,
+    Table,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    relative_path,
+    render,
+)
 from eiesim.render.style import colour_name
 from eiesim.render.sweep_figures import image_count, metric_figures, num, sort_key, speedups, varying_keys, x_axes
 
@@ -51,23 +62,6 @@ def render_sweep(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt:
                  layout: str = "lines") -> str:
     """The sweep report as one HTML page (``fmt="html"``) or Markdown file (``fmt="md"``)."""
     return render(build_sweep_document(rows, columns, manifest, x_key=x_key, layout=layout), fmt)
-
-
-def relative_path(path: Any, base_dir: str | Path | None) -> str:
-    """An absolute path as seen from ``base_dir`` (the report's folder); other text unchanged.
-
-    A report must not show the host's directory layout (and stays right when the folder moves with its
-    sweep); without ``base_dir`` an absolute path is cut to its file name.
-    """
-    text = str(path)
-    if not os.path.isabs(text):
-        return text
-    if base_dir is None:
-        return os.path.basename(text) or text
-    try:
-        return os.path.relpath(text, os.path.abspath(base_dir))
-    except ValueError:  # another drive (Windows)
-        return os.path.basename(text) or text
 
 
 def _provenance_section(manifest: Mapping[str, Any], base_dir: str | Path | None) -> Section:
