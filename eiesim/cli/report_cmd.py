@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -75,7 +76,7 @@ def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Pat
                                        base_dir=target.parent)
             kind = f"sweep of {len(rows)} points"
         else:
-            doc = build_run_document(load_run_report(source), base_dir=target.parent)
+            doc = build_run_document(_with_engine(load_run_report(source), source), base_dir=target.parent)
             kind = "run"
         text = render(doc, fmt)
         write_text(target, text)
@@ -83,3 +84,18 @@ def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Pat
         if figures_dir is not None:
             files = export_figures(doc, figures_dir, figure_formats or DEFAULT_FORMATS, caption_in_figure)
             click.echo(f"wrote {len(files)} figure and caption files to {figures_dir}")
+
+
+def _with_engine(report: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The run report with the engine its run metadata names (``eiesim run --out`` shows it on its page too)."""
+    import json
+
+    meta = source.parent / "report.run.json"
+    if "engine" in report or source.name != "report.json" or not meta.is_file():
+        return report
+    try:
+        engine = json.loads(meta.read_text(encoding="utf-8")).get("engine")
+    except (OSError, ValueError, AttributeError):
+        return report  # the metadata is a nicety; the report renders without it
+    return {**report, "engine": engine} if isinstance(engine, str) else report
+
