@@ -54,6 +54,10 @@ COMPONENTS = {
 }
 
 
+#: Parts of the cycle breakdown (timing.contract.BREAKDOWN_PARTS) as figure legends write them.
+BREAKDOWN_NAMES = {"idle_pes": "idle PEs", "io": "I/O"}
+
+
 def human_name(component: str) -> str:
     """``"ptr_sram"`` -> ``"pointer SRAM"``; an unknown component keeps its name."""
     return COMPONENTS.get(component, (component, "other"))[0]
@@ -75,4 +79,4 @@ def colour_legend(components: Iterable[str]) -> str:
     return "; ".join(f"{colour_name(colour)}: {part}" for part, colour in PART_COLOURS.items() if part in parts)
 
 
-__all__ = ["COMPONENTS", "PART_COLOURS", "colour_legend", "colour_of", "human_name", "part_of"]
+__all__ = ["BREAKDOWN_NAMES", "COMPONENTS", "PART_COLOURS", "colour_legend", "colour_of", "human_name", "part_of"]

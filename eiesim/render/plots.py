@@ -173,8 +173,12 @@ def _legend_outside(fig: Figure, ax: Any, n_entries: int) -> None:
 
 
 def stacked_bars(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str,
-                 ylabel: str, colors: Mapping[str, str] | None = None) -> PlotImage:
-    """Bars per category, stacked by series (e.g. per layer, stacked by energy component)."""
+                 ylabel: str, colors: Mapping[str, str] | None = None, names: Mapping[str, str] | None = None,
+                 xlabel: str | None = None) -> PlotImage:
+    """Bars per category, stacked by series (e.g. per layer, stacked by energy component).
+
+    ``colors``: series -> colour; ``names``: series -> the label the legend shows (default: the series' key).
+    """
     with applied():
         fig = _figure(_wide_for(len(categories)))
         ax = fig.add_subplot()
@@ -182,10 +186,13 @@ def stacked_bars(categories: Sequence[str], series: Mapping[str, Sequence[float]
         for i, (name, values) in enumerate(series.items()):
             vals = [0.0 if math.isnan(v) else v for v in _finite(values)]
             color = (colors or {}).get(name, color_for(i))
-            ax.bar(range(len(categories)), vals, bottom=bottom, label=name, color=color, width=0.8)
+            ax.bar(range(len(categories)), vals, bottom=bottom, label=(names or {}).get(name, name), color=color,
+                   width=0.8)
             bottom = [b + v for b, v in zip(bottom, vals)]
         ax.set_xticks(range(len(categories)), [str(c) for c in categories])
         _rotate_if_crowded(ax, categories)
+        if xlabel:
+            ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(axis="x", visible=False)

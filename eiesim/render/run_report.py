@@ -404,13 +404,14 @@ def _breakdown_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]
     totals = [sum(series[k][i] for k in keys) for i in range(len(with_parts))]
     sec.blocks.append(Figure(
         plots.stacked_bars(names, series, title="Where the cycles go, per layer", ylabel="cycles",
-                           colors=BREAKDOWN_COLORS),
+                           colors=BREAKDOWN_COLORS, names=components.BREAKDOWN_NAMES),
         "Stacked bar chart of each layer's cycles split into " + ", ".join(keys),
         "One bar per layer, its height the layer's cycles; segments: the parts of the cycle breakdown."))
     shares = {k: [100.0 * v / total if total else 0.0 for v, total in zip(series[k], totals)] for k in keys}
     sec.blocks.append(Figure(
         plots.stacked_bars(names, shares, title="Where the cycles go, share of each layer",
-                           ylabel="share of the layer's cycles (%)", colors=BREAKDOWN_COLORS),
+                           ylabel="share of the layer's cycles (%)", colors=BREAKDOWN_COLORS,
+                           names=components.BREAKDOWN_NAMES),
         "Stacked bar chart of each layer's cycle breakdown as shares of the layer's cycles",
         "The same parts as shares (100 % = the layer's cycles), so that small layers can be read too."))
     rows = []

@@ -334,13 +334,17 @@ def _breakdown_section(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
         return None
     parts = [c[len(BREAKDOWN_PREFIX):] for c in cols]
     labels = [", ".join(f"{k}={r.get(k)}" for k in varying) or str(i) for i, r in enumerate(rows)]
+    ticks = [", ".join(str(r.get(k)) for k in varying) or str(i) for i, r in enumerate(rows)]  # keys: x label
     series = {part: [num(r.get(c)) or 0.0 for r in rows] for part, c in zip(parts, cols)}
     sec = Section("Where the cycles go", "cycle-breakdown")
     sec.blocks.append(Para("Each point's cycles split into the parts of the cycle breakdown (columns "
                            "`cycle_breakdown.*` of results.csv, in cycles; they add up to `cycles`); definitions in "
                            "`docs/timing-model.md`, section \"Where the cycles go\"."))
-    sec.blocks.append(Figure(plots.stacked_bars(labels, series, title="Where the cycles go, per point",
-                                                ylabel="cycles", colors=BREAKDOWN_COLORS),
+    from eiesim.render.components import BREAKDOWN_NAMES
+
+    sec.blocks.append(Figure(plots.stacked_bars(ticks, series, title="Where the cycles go, per point",
+                                                ylabel="cycles", colors=BREAKDOWN_COLORS, names=BREAKDOWN_NAMES,
+                                                xlabel=", ".join(varying) or None),
                              "Stacked bar chart of each point's cycles split into " + ", ".join(parts),
                              "One bar per design point; segments: the parts of the cycle breakdown."))
     table_rows = []
