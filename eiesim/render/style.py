@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, cast
 
 import matplotlib
 
@@ -154,7 +155,7 @@ def _rc_context(style: FigureStyle) -> Iterator[None]:
     try:
         with matplotlib.rc_context():
             matplotlib.rcdefaults()
-            matplotlib.rcParams.update(_rc(style))
+            matplotlib.rcParams.update(cast(Any, _rc(style)))  # rcParams types its keys as literals
             yield
     finally:
         _APPLIED.reset(token)
