@@ -390,6 +390,16 @@ def test_sweep_html_has_no_absolute_paths_or_backticks(tmp_path):
     assert html.count("<table>") == html.count('<div class="scroll') and ".scroll { overflow-x: auto;" in html
 
 
+def test_table_cells_render_code_spans_but_never_links():
+    from eiesim.render.document import Document, Section, Table, render
+
+    doc = Document("t", sections=[Section("s", "s", [Table(["name `key`"], [["`a<b`"], ["[x](javascript:alert(1))"]])])])
+    html = render(doc, "html")
+    assert "<th class=\"\">name <code>key</code></th>" in html and "<code>a&lt;b</code>" in html
+    assert "href=\"javascript" not in html  # the cell holds the text, not a link
+    assert "[x](javascript:alert(1))" in html
+
+
 def test_run_html_shows_input_paths_relative_to_the_page(tmp_path):
     from eiesim.render.document import render
     from eiesim.render.run_report import build_run_document

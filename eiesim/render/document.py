@@ -113,9 +113,22 @@ def relative_path(path: Any, base_dir: str | Path | None) -> str:
 _INLINE = re.compile(r"`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)")
 
 
+_CODE_ONLY = re.compile(r"`([^`]+)`")
+
+
 def _inline_html(text: str) -> str:
+    """Escaped text with ``code`` spans and [text](url) links (paragraphs and captions, written by eiesim)."""
+    return _markup_html(text, _INLINE)
+
+
+def _cell_html(text: str) -> str:
+    """Escaped text with ``code`` spans only: table cells may hold names from the user's files, never links."""
+    return _markup_html(text, _CODE_ONLY)
+
+
+def _markup_html(text: str, pattern: re.Pattern[str]) -> str:
     out, pos = [], 0
-    for m in _INLINE.finditer(text):
+    for m in pattern.finditer(text):
         out.append(html.escape(text[pos:m.start()]))
         if m.group(1) is not None:
             out.append(f"<code>{html.escape(m.group(1))}</code>")
@@ -193,7 +206,7 @@ def render_html(doc: Document) -> str:
         parts.append('<div class="cards">')
         for key, value in doc.summary:
             parts.append(f'<div class="card"><div class="k">{html.escape(key)}</div>'
-                         f'<div class="v">{_inline_html(value)}</div></div>')
+                         f'<div class="v">{_cell_html(value)}</div></div>')
         parts.append("</div>")
     parts.append("</header>")
     for section in doc.sections:
@@ -225,15 +238,15 @@ def _table_html(t: Table) -> str:
     narrow = " narrow" if len(t.headers) <= 3 else ""
     out = [f'<p class="caption">{_inline_html(t.caption)}</p>'] if t.caption else []
     out.append(f'<div class="scroll{narrow}"><table>')
-    out.append("<thead><tr>" + "".join(f'<th class="{c}">{_inline_html(h)}</th>' for h, c in zip(t.headers, cls))
+    out.append("<thead><tr>" + "".join(f'<th class="{c}">{_cell_html(h)}</th>' for h, c in zip(t.headers, cls))
                + "</tr></thead><tbody>")
     for i, row in enumerate(t.rows):
         mark = ' class="mark"' if i in t.marked_rows else ""
-        out.append(f"<tr{mark}>" + "".join(f'<td class="{c}">{_inline_html(v)}</td>' for v, c in zip(row, cls))
+        out.append(f"<tr{mark}>" + "".join(f'<td class="{c}">{_cell_html(v)}</td>' for v, c in zip(row, cls))
                    + "</tr>")
     out.append("</tbody>")
     if t.footer:
-        out.append("<tfoot><tr>" + "".join(f'<td class="{c}">{_inline_html(v)}</td>' for v, c in zip(t.footer, cls))
+        out.append("<tfoot><tr>" + "".join(f'<td class="{c}">{_cell_html(v)}</td>' for v, c in zip(t.footer, cls))
                    + "</tr></tfoot>")
     out.append("</table></div>")
     return "".join(out)
