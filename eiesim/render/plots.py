@@ -235,10 +235,29 @@ Series = Mapping[str, tuple[Sequence[float], Sequence[float]]]
 Ranges = Mapping[str, tuple[Sequence[float], Sequence[float]]]
 
 
-def _draw_lines(ax: Any, series: Series, ranges: Ranges | None, colour_index: Mapping[str, int]) -> None:
-    for name, (xs, ys) in series.items():
+#: With min-max bars, the series at one x are set this far apart (a fraction of the x range, or of an octave on a
+#: log axis) so that their bars do not hide each other.
+DODGE_FRACTION = 0.012
+
+
+def _dodged(xs: Sequence[float], slot: float, logx: bool, span: float) -> list[float]:
+    """``xs`` moved sideways by ``slot`` dodge steps (multiplicatively on a log axis)."""
+    if logx:
+        return [x * 2 ** (slot * DODGE_FRACTION * 4) for x in xs]
+    return [x + slot * DODGE_FRACTION * span for x in xs]
+
+
+def _draw_lines(ax: Any, series: Series, ranges: Ranges | None, colour_index: Mapping[str, int],
+                logx: bool = False) -> None:
+    """Each series as a line with markers; with ``ranges``, min-max bars, the series dodged sideways."""
+    finite_x = [v for xs, _ in series.values() for v in _finite(xs) if math.isfinite(v)]
+    span = (max(finite_x) - min(finite_x)) if finite_x else 0.0
+    dodge = bool(ranges) and len(series) > 1
+    for k, (name, (xs, ys)) in enumerate(series.items()):
         i = colour_index.get(name, 0)
         x, y = _finite(xs), _finite(ys)
+        if dodge:
+            x = _dodged(x, k - (len(series) - 1) / 2, logx, span)
         ax.plot(x, y, marker=marker_for(i), markersize=3.8, label=name, color=color_for(i))
         if ranges and name in ranges:
             lows, highs = (_finite(v) for v in ranges[name])
@@ -267,7 +286,7 @@ def line_plot(series: Series, *, title: str, xlabel: str,
     with applied():
         fig = _figure()
         ax = fig.add_subplot()
-        _draw_lines(ax, series, ranges, {name: i for i, name in enumerate(series)})
+        _draw_lines(ax, series, ranges, {name: i for i, name in enumerate(series)}, logx)
         if reference is not None:
             name, xs, ys = reference
             ax.plot(_finite(xs), _finite(ys), linestyle="--", color="#555555", linewidth=1.0, label=name)
@@ -302,7 +321,7 @@ def facet_lines(panels: Mapping[str, Series], *, title: str, xlabel: str, ylabel
                 ax.set_visible(False)
                 continue
             panel, series = list(panels.items())[k]
-            _draw_lines(ax, series, (ranges or {}).get(panel), index)
+            _draw_lines(ax, series, (ranges or {}).get(panel), index, logx)
             _x_axis(ax, logx, logy, xticks, xticklabels)
             ax.set_title(panel, fontsize=8.5 * style.current().font_scale)
             if k % cols == 0:

@@ -189,7 +189,8 @@ def metric_figures(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], x_key
             shape = f"one line per {', '.join(others)}" if others else "one line"
         figs.append(Figure(png, f"Line plot of {metric.title.lower()} against {x_key}",
                            _caption(metric, x_key, shape, n_images, reference_drawn=metric.key == "speedup"
-                                    and layout != "facets" and x_key == "num_pes")))
+                                    and layout != "facets" and x_key == "num_pes",
+                                    several_lines=layout != "facets" and len(series) > 1 and bool(ranges))))
     return figs
 
 
@@ -211,7 +212,8 @@ def _series(rows: Sequence[Mapping[str, Any]], axis: _Axis, groups: Mapping[str,
     return series, ranges
 
 
-def _caption(metric: Metric, x_key: str, shape: str, n_images: int, reference_drawn: bool) -> str:
+def _caption(metric: Metric, x_key: str, shape: str, n_images: int, reference_drawn: bool,
+             several_lines: bool = False) -> str:
     parts = [f"{metric.title} against {x_key}, {shape}"]
     if metric.key == "speedup":
         parts.append(f"speedup = cycles at the smallest {x_key} of the same series / cycles"
@@ -219,7 +221,8 @@ def _caption(metric: Metric, x_key: str, shape: str, n_images: int, reference_dr
     if n_images > 1:
         if metric.has_range:
             parts.append(f"values are means over {n_images} images; error bars span the minimum to the maximum "
-                         "over the images")
+                         "over the images" + ("; the lines are set slightly apart sideways so that their bars stay "
+                                              "readable" if several_lines else ""))
         elif metric.key == "speedup":
             parts.append(f"from the mean cycles over {n_images} images")
         else:
