@@ -390,6 +390,16 @@ def test_sweep_html_has_no_absolute_paths_or_backticks(tmp_path):
     assert html.count("<table>") == html.count('<div class="scroll') and ".scroll { overflow-x: auto;" in html
 
 
+def test_relative_path_rule():
+    from eiesim.render.document import relative_path
+
+    assert relative_path("/srv/data/wl/fc.npz", "/srv/data/sweep") == "../wl/fc.npz"
+    assert relative_path("/work/arch/a.yaml", "/tmp/sweep") == "a.yaml"  # only the root in common: the name
+    assert relative_path("/work/arch/a.yaml", None) == "a.yaml"
+    assert relative_path("arch/a.yaml", "/tmp/sweep") == "arch/a.yaml"  # relative already: as given
+    assert relative_path("workload input", "/tmp/sweep") == "workload input"
+
+
 def test_table_cells_render_code_spans_but_never_links():
     from eiesim.render.document import Document, Section, Table, render
 

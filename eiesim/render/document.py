@@ -95,15 +95,19 @@ def relative_path(path: Any, base_dir: str | Path | None) -> str:
     """An absolute path as seen from ``base_dir`` (the report's folder); other text unchanged.
 
     A report must not show the host's directory layout (and stays right when the folder moves with its
-    sweep); without ``base_dir`` an absolute path is cut to its file name.
+    sweep); without ``base_dir``, or when the path shares nothing but the root with it, an absolute path is
+    cut to its file name (the page's SHA-256 beside it still identifies the file).
     """
     text = str(path)
     if not os.path.isabs(text):
         return text
     if base_dir is None:
         return os.path.basename(text) or text
+    base = os.path.abspath(base_dir)
     try:
-        return os.path.relpath(text, os.path.abspath(base_dir))
+        if os.path.commonpath([text, base]) == os.path.abspath(os.sep):
+            return os.path.basename(text) or text  # nothing in common but the root: a relative path would show it all
+        return os.path.relpath(text, base)
     except ValueError:  # another drive (Windows)
         return os.path.basename(text) or text
 
