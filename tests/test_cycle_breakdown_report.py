@@ -133,7 +133,7 @@ def test_terminal_table_shows_pixel_groups_and_auto(runner, example_npz, tmp_pat
         assert layer["mapping"]["pixel_groups"] == 2
         row = next(line for line in out.splitlines() if line.startswith(f"│ {layer['name']} ") and "%" in line)
         cells = [c.strip() for c in row.strip("│").split("│")]
-        assert cells[1] == "2" and cells[2] == "1.65x"  # 28 / 17
+        assert cells[1] == "2" and cells[2] == "1.647x"  # 28 / 17 = 1.6470..., 4 significant digits
     assert "vs G=1" in out and "pixel groups" in out
 
 

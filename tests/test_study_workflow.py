@@ -352,10 +352,13 @@ def test_figures_as_svg_pdf_png_with_caption(tmp_path, capsys):
     code, _, err = run_cli(["report", str(out), "--figures", str(tmp_path / "figs")], capsys)
     assert code == 0, err
     files = sorted((tmp_path / "figs").iterdir())
-    stems = {f.stem for f in files}
-    assert stems and all({s + ".svg", s + ".pdf", s + ".png"} <= {f.name for f in files} for s in stems)
+    stems = {f.name.split(".")[0] for f in files}
+    names = {f.name for f in files}
+    assert stems and all({s + ".svg", s + ".pdf", s + ".png", s + ".caption.md"} <= names for s in stems)
     svg = next(f for f in files if f.suffix == ".svg").read_text()
-    assert "small on tiny-4pe" in svg and "cycles" in svg
+    assert "cycles" in svg and "small on tiny-4pe" not in svg  # the caption is beside the figure, not in it
+    caption = next(f for f in files if f.name.endswith(".caption.md")).read_text()
+    assert caption.startswith("**Figure 1.** small on tiny-4pe")
     assert next(f for f in files if f.suffix == ".pdf").read_bytes().startswith(b"%PDF")
     again = tmp_path / "figs2"
     proc = _eiesim("report", str(out), "--figures", str(again))

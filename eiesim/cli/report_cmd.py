@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,12 +21,24 @@ _DATA_FILES = ("report.json", "report.run.json", "layers.csv", "results.csv", "r
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file (default: report.html or report.md next to the input).")
 @click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write every figure to this folder as SVG, PDF and PNG (captioned with the workload and "
-                   "architecture).")
+              help="Also write every figure to this folder as SVG, PDF and PNG (300 dpi), each with its caption "
+                   "in figNN-....caption.md beside it.")
 @click.option("--figure-format", "figure_formats", multiple=True, type=click.Choice(["svg", "pdf", "png"]),
               help="With --figures: only these formats (repeatable; default all three).")
+@click.option("--figure-width", default=None, metavar="column|page|INCHES",
+              help="Width of every figure: a paper's column (3.5 in), its page (7 in) or inches; fonts and sizes "
+                   "follow. Default: 7 in, wider for many bars.")
+@click.option("--caption-in-figure", is_flag=True,
+              help="With --figures: also draw each caption under its figure (default: caption file only).")
+@click.option("--x", "x_key", default=None, metavar="KEY",
+              help="Sweep: draw the metrics against this swept key only (default: one set of figures per swept "
+                   "key that varies).")
+@click.option("--layout", type=click.Choice(["lines", "facets", "heatmap"]), default="lines", show_default=True,
+              help="Sweep: how the other swept keys show: one line per value, one panel per value, or (two "
+                   "swept keys) a heatmap.")
 def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Path | None,
-                   figure_formats: tuple[str, ...]) -> None:
+                   figure_formats: tuple[str, ...], figure_width: str | None, caption_in_figure: bool,
+                   x_key: str | None, layout: str) -> None:
     """Render SOURCE (a run's report.json, or a sweep directory) with tables and embedded plots."""
     from eiesim.cli.progress import status_line
     from eiesim.outputs.commit import write_text
@@ -33,9 +46,11 @@ def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Pat
     from eiesim.render import load_run_report, load_sweep_dir, load_sweep_manifest
     from eiesim.render.document import render
     from eiesim.render.export import DEFAULT_FORMATS, export_figures
+    from eiesim.render import style
     from eiesim.render.run_report import build_run_document
     from eiesim.render.sweep_report import build_sweep_document
 
+    figure_style = style.FigureStyle.for_width(figure_width)
     if not source.exists():
         raise UsageError("no such file or directory", source)
     if source.is_dir():
@@ -53,19 +68,38 @@ def report_command(source: Path, fmt: str, output: Path | None, figures_dir: Pat
         if (source / "points").is_dir() and target.absolute().parent == (source / "points").absolute():
             raise UsageError("this is inside the sweep's point store; choose another -o", target)
     check_not_input(target, protected, "sweep's data file" if sweep else "run's data file")
-    with status_line(f"rendering the report of {source.name}: plots") as status:  # a terminal only
+    if not sweep and (x_key is not None or layout != "lines"):
+        raise UsageError("--x and --layout apply to a sweep directory, not to a run's report", source)
+    with style.use(figure_style), status_line(f"rendering the report of {source.name}: plots") as status:
         if sweep:
             rows, columns = load_sweep_dir(source)
-            doc = build_sweep_document(rows, columns, load_sweep_manifest(source))
+            doc = build_sweep_document(rows, columns, load_sweep_manifest(source), x_key=x_key, layout=layout,
+                                       base_dir=target.parent)
             kind = f"sweep of {len(rows)} points"
         else:
-            doc = build_run_document(load_run_report(source))
+            doc = build_run_document(_with_engine(load_run_report(source), source), base_dir=target.parent)
             kind = "run"
         status(f"rendering the report of {source.name}: {fmt} page")
         text = render(doc, fmt)
         write_text(target, text)
+        if figures_dir is not None:
+            status(f"writing figure files to {figures_dir}")
+            files = export_figures(doc, figures_dir, figure_formats or DEFAULT_FORMATS, caption_in_figure)
     click.echo(f"wrote {target} ({kind}, {fmt}, {len(text.encode()):,} bytes)")
     if figures_dir is not None:
-        with status_line(f"writing figure files to {figures_dir}"):
-            files = export_figures(doc, figures_dir, figure_formats or DEFAULT_FORMATS)
-        click.echo(f"wrote {len(files)} figure files to {figures_dir}")
+        click.echo(f"wrote {len(files)} figure and caption files to {figures_dir}")
+
+
+def _with_engine(report: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The run report with the engine its run metadata names (``eiesim run --out`` shows it on its page too)."""
+    import json
+
+    meta = source.parent / "report.run.json"
+    if "engine" in report or source.name != "report.json" or not meta.is_file():
+        return report
+    try:
+        engine = json.loads(meta.read_text(encoding="utf-8")).get("engine")
+    except (OSError, ValueError, AttributeError):
+        return report  # the metadata is a nicety; the report renders without it
+    return {**report, "engine": engine} if isinstance(engine, str) else report
+

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from eiesim.cli.group import cli
+from eiesim.cli.tables import set_key_columns
 from eiesim.errors import UsageError
 from eiesim.inputs.files import require_regular_file
 from eiesim.outputs.paths import check_output_dir
@@ -117,12 +118,17 @@ def _results_table(result, title: str) -> Table:  # noqa: ANN001 - SweepResult
     for col in resolved:
         table.add_column(col, justify="right", no_wrap=True)
     for row in shown(result.rows, table, "points", "all of them: results.csv"):
-        table.add_row(*[_fmt(row.get(c)) for c in varying], *[_fmt(row.get(c)) for c in SHOWN_METRICS],
-                      *[_fmt(row.get(c)) for c in resolved])
-    return table
+        table.add_row(*[_fmt(c, row.get(c)) for c in varying], *[_fmt(c, row.get(c)) for c in SHOWN_METRICS],
+                      *[_fmt(c, row.get(c)) for c in resolved])
+    return set_key_columns(table, len(varying))  # a folded part repeats every swept key
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+#: Columns that are counts: whole numbers even when a mean over images makes them floats.
+_COUNTS = ("cycles", "padding_entries", "dram_bytes")
+
+
+def _fmt(column: str, value: object) -> str:
+    """A cell by the one number rule of every table (eiesim.render.numbers)."""
+    from eiesim.render.numbers import format_count, format_number
+
+    return format_count(value) if column in _COUNTS else format_number(value)

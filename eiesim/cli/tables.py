@@ -2,8 +2,10 @@
 
 Rich shrinks a table that is wider than the console by cutting every cell ("Al…",
 "pa…"), which is what ``eiesim reproduce eie-table4 | less`` showed. ``FoldingConsole``
-prints such a table as several tables instead, each repeating the first (label) column
-and holding as many of the other columns as fit, so no cell is ever cut. The width is the
+prints such a table as several tables instead, each repeating the key columns (the first
+column, or as many as ``set_key_columns`` declared: a sweep's swept keys, so that every row
+of every part can be told apart) and holding as many of the other columns as fit, so no cell
+is ever cut. The width is the
 terminal's, or ``COLUMNS``, or 80 when the output is a pipe or a file; a caller asking for
 a *wider* console (``Console(width=120)``) gets the real width, because a table that does
 not fit the reader's screen is cut there anyway.
@@ -19,6 +21,7 @@ import contextlib
 import os
 import shutil
 import sys
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,6 +29,15 @@ import rich.console
 from rich.table import Table
 
 _RichConsole = rich.console.Console
+
+#: Tables whose first N columns identify a row (set_key_columns); the others have one.
+_KEY_COLUMNS: weakref.WeakKeyDictionary[Table, int] = weakref.WeakKeyDictionary()
+
+
+def set_key_columns(table: Table, count: int) -> Table:
+    """Declare that the first ``count`` columns of ``table`` identify a row: a folded part repeats them all."""
+    _KEY_COLUMNS[table] = max(1, count)
+    return table
 
 
 def output_width(stream: Any = None) -> int:
@@ -54,7 +66,7 @@ class FoldingConsole(_RichConsole):
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: A003 - rich's name
         if len(objects) == 1 and isinstance(objects[0], Table):
-            parts = fold_table(self, objects[0])
+            parts = fold_table(self, objects[0], _KEY_COLUMNS.get(objects[0], 1))
             for part in parts:
                 super().print(part, **kwargs)
             if len(parts) > 1 and objects[0].caption:  # the legend once, at full width, after the parts

@@ -10,11 +10,13 @@ still the whole report.
 from __future__ import annotations
 
 import html
-import math
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Union
 
+from eiesim.render import numbers
 from eiesim.render.plots import data_uri
 
 
@@ -69,50 +71,45 @@ class Document:
     sections: list[Section] = field(default_factory=list)
 
 
-# -- number formatting (shared by both reports) ------------------------------------
+# -- number formatting (shared by both reports): the one rule of eiesim.render.numbers ----
 
-MISSING = "–"
+MISSING = numbers.MISSING
 
 
 def fmt_int(value: Any) -> str:
-    """Integer with thousands separators; n/a for missing values."""
-    if not _is_number(value):
-        return MISSING if value is None else html_safe_str(value)
-    return f"{int(round(float(value))):,}"
+    """A count: whole number with thousands separators (``numbers.format_count``)."""
+    return numbers.format_count(value)
 
 
-def fmt_num(value: Any, sig: int = 4) -> str:
-    """A float with ``sig`` significant digits (no exponent for everyday magnitudes)."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if not _is_number(value):
-        return MISSING if value is None else html_safe_str(value)
-    v = float(value)
-    if not math.isfinite(v):
-        return MISSING
-    if v == 0:
-        return "0"
-    if isinstance(value, int) or (v.is_integer() and abs(v) >= 10 ** (sig - 1)):
-        return f"{int(v):,}"
-    if 1e-3 <= abs(v) < 1e9:
-        digits = max(sig - 1 - int(math.floor(math.log10(abs(v)))), 0)
-        return f"{v:,.{digits}f}"
-    return f"{v:.{sig - 1}e}"
+def fmt_num(value: Any) -> str:
+    """Any number by the one table rule (``numbers.format_number``)."""
+    return numbers.format_number(value)
 
 
-def fmt_pct(value: Any, digits: int = 1) -> str:
-    """A fraction in [0, 1] shown as a percentage."""
-    if not _is_number(value) or not math.isfinite(float(value)):
-        return MISSING
-    return f"{100.0 * float(value):.{digits}f}"
+def fmt_pct(value: Any) -> str:
+    """A fraction in [0, 1] shown as a percentage (``numbers.format_percent``)."""
+    return numbers.format_percent(value)
 
 
-def html_safe_str(value: Any) -> str:
-    return str(value)
+def relative_path(path: Any, base_dir: str | Path | None) -> str:
+    """An absolute path as seen from ``base_dir`` (the report's folder); other text unchanged.
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    A report must not show the host's directory layout (and stays right when the folder moves with its
+    sweep); without ``base_dir``, or when the path shares nothing but the root with it, an absolute path is
+    cut to its file name (the page's SHA-256 beside it still identifies the file).
+    """
+    text = str(path)
+    if not os.path.isabs(text):
+        return text
+    if base_dir is None:
+        return os.path.basename(text) or text
+    base = os.path.abspath(base_dir)
+    try:
+        if os.path.commonpath([text, base]) == os.path.abspath(os.sep):
+            return os.path.basename(text) or text  # nothing in common but the root: a relative path would show it all
+        return os.path.relpath(text, base)
+    except ValueError:  # another drive (Windows)
+        return os.path.basename(text) or text
 
 
 # -- inline markup --------------------------------------------------------------------
@@ -120,9 +117,22 @@ def _is_number(value: Any) -> bool:
 _INLINE = re.compile(r"`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)")
 
 
+_CODE_ONLY = re.compile(r"`([^`]+)`")
+
+
 def _inline_html(text: str) -> str:
+    """Escaped text with ``code`` spans and [text](url) links (paragraphs and captions, written by eiesim)."""
+    return _markup_html(text, _INLINE)
+
+
+def _cell_html(text: str) -> str:
+    """Escaped text with ``code`` spans only: table cells may hold names from the user's files, never links."""
+    return _markup_html(text, _CODE_ONLY)
+
+
+def _markup_html(text: str, pattern: re.Pattern[str]) -> str:
     out, pos = [], 0
-    for m in _INLINE.finditer(text):
+    for m in pattern.finditer(text):
         out.append(html.escape(text[pos:m.start()]))
         if m.group(1) is not None:
             out.append(f"<code>{html.escape(m.group(1))}</code>")
@@ -158,7 +168,8 @@ nav.toc a { margin-right: 14px; white-space: nowrap; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; background: var(--band); }
 .card .k { color: var(--muted); font-size: 0.8rem; }
 .card .v { font-size: 1.15rem; font-weight: 600; font-variant-numeric: tabular-nums; }
-.scroll { overflow-x: auto; margin: 10px 0 16px; border: 1px solid var(--line); border-radius: 6px; }
+.scroll { overflow-x: auto; max-width: 100%; min-width: 0; margin: 10px 0 16px; border: 1px solid var(--line);
+  border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; font-size: 0.84rem; font-variant-numeric: tabular-nums; }
 p.caption { color: var(--muted); font-size: 0.86rem; margin: 14px 0 4px; max-width: 100ch; }
 th, td { padding: 5px 7px; border-bottom: 1px solid var(--line); white-space: nowrap; }
@@ -199,7 +210,7 @@ def render_html(doc: Document) -> str:
         parts.append('<div class="cards">')
         for key, value in doc.summary:
             parts.append(f'<div class="card"><div class="k">{html.escape(key)}</div>'
-                         f'<div class="v">{html.escape(value)}</div></div>')
+                         f'<div class="v">{_cell_html(value)}</div></div>')
         parts.append("</div>")
     parts.append("</header>")
     for section in doc.sections:
@@ -231,15 +242,15 @@ def _table_html(t: Table) -> str:
     narrow = " narrow" if len(t.headers) <= 3 else ""
     out = [f'<p class="caption">{_inline_html(t.caption)}</p>'] if t.caption else []
     out.append(f'<div class="scroll{narrow}"><table>')
-    out.append("<thead><tr>" + "".join(f'<th class="{c}">{html.escape(h)}</th>' for h, c in zip(t.headers, cls))
+    out.append("<thead><tr>" + "".join(f'<th class="{c}">{_cell_html(h)}</th>' for h, c in zip(t.headers, cls))
                + "</tr></thead><tbody>")
     for i, row in enumerate(t.rows):
         mark = ' class="mark"' if i in t.marked_rows else ""
-        out.append(f"<tr{mark}>" + "".join(f'<td class="{c}">{html.escape(v)}</td>' for v, c in zip(row, cls))
+        out.append(f"<tr{mark}>" + "".join(f'<td class="{c}">{_cell_html(v)}</td>' for v, c in zip(row, cls))
                    + "</tr>")
     out.append("</tbody>")
     if t.footer:
-        out.append("<tfoot><tr>" + "".join(f'<td class="{c}">{html.escape(v)}</td>' for v, c in zip(t.footer, cls))
+        out.append("<tfoot><tr>" + "".join(f'<td class="{c}">{_cell_html(v)}</td>' for v, c in zip(t.footer, cls))
                    + "</tr></tfoot>")
     out.append("</table></div>")
     return "".join(out)

@@ -1,9 +1,12 @@
-"""Write a report's figures as separate files (SVG, PDF, PNG) for papers and slides.
+"""Write a report's figures as separate files (SVG, PDF, PNG) with their captions, for papers and slides.
 
-Each figure of the document is rendered again in every format asked for, with its
-caption (which names the workload and architecture) drawn under the plot; file names
-are ``fig01-<what>.<fmt>`` in document order. Bytes are deterministic (no dates or
-software versions in the files), like the embedded PNGs.
+Each figure of the document is rendered again in every format asked for: SVG and PDF
+(vector, text kept as text) and PNG at ``style.EXPORT_DPI`` (300 dpi). Its caption (which
+names the workload and architecture, and says what the colours and bars mean) goes into a
+file beside it, ``figNN-<what>.caption.md``, and is drawn under the plot only when asked
+(``caption_in_figure``): a paper sets its own caption. File names are ``figNN-<what>.<fmt>``
+in document order. Bytes are deterministic (no dates or software versions in the files),
+like the embedded PNGs.
 """
 
 from __future__ import annotations
@@ -17,14 +20,25 @@ from eiesim.render.document import Document, Figure
 from eiesim.render.plots import FORMATS, PlotImage
 
 DEFAULT_FORMATS = ("svg", "pdf", "png")
+#: Suffix of the caption file written beside each figure.
+CAPTION_SUFFIX = ".caption.md"
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "figure"
 
 
-def export_figures(doc: Document, directory: str | Path, formats: Sequence[str] = DEFAULT_FORMATS) -> list[Path]:
-    """Write every figure of ``doc`` into ``directory`` in each of ``formats``; returns the files written."""
+def _write(target: Path, data: bytes) -> None:
+    with atomic_path(target, suffix=target.suffix) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+def export_figures(doc: Document, directory: str | Path, formats: Sequence[str] = DEFAULT_FORMATS,
+                   caption_in_figure: bool = False) -> list[Path]:
+    """Write every figure of ``doc`` into ``directory`` in each of ``formats``, and its caption file.
+
+    Returns the files written (figures and captions).
+    """
     from eiesim.errors import UsageError
 
     bad = [f for f in formats if f not in FORMATS]
@@ -33,13 +47,16 @@ def export_figures(doc: Document, directory: str | Path, formats: Sequence[str] 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    figures = [b for s in doc.sections for b in s.blocks if isinstance(b, Figure) and isinstance(b.png, PlotImage)]
-    for n, fig in enumerate(figures, 1):
+    figures = [(b, b.png) for s in doc.sections for b in s.blocks
+               if isinstance(b, Figure) and isinstance(b.png, PlotImage)]
+    for n, (fig, image) in enumerate(figures, 1):
         stem = f"fig{n:02d}-{_slug(fig.alt)}"
+        caption = fig.caption or fig.alt
         for fmt in formats:
             target = directory / f"{stem}.{fmt}"
-            data = fig.png.save(fmt, fig.caption or fig.alt)
-            with atomic_path(target, suffix=f".{fmt}") as tmp:
-                Path(tmp).write_bytes(data)
+            _write(target, image.save(fmt, caption, caption_in_figure))
             written.append(target)
+        target = directory / f"{stem}{CAPTION_SUFFIX}"
+        _write(target, f"**Figure {n}.** {caption}\n".encode())
+        written.append(target)
     return written

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from eiesim.render import plots
+from eiesim.render import components, plots
+from eiesim.render.style import colour_name
 from eiesim.render.document import (
     MISSING,
     Code,
@@ -26,6 +28,7 @@ from eiesim.render.document import (
     fmt_int,
     fmt_num,
     fmt_pct,
+    relative_path,
     render,
 )
 from eiesim.timing.contract import BREAKDOWN_PARTS
@@ -49,8 +52,6 @@ CYCLE_PARTS = (("compute_cycles", "compute"), ("load_cycles", "load"), ("store_c
 BREAKDOWN_COLORS = {"ideal": plots.PALETTE[2], "idle_pes": plots.PALETTE[5], "imbalance": plots.PALETTE[3],
                     "finder": plots.PALETTE[1], "drain": plots.PALETTE[7], "load": plots.PALETTE[0],
                     "store": plots.PALETTE[4], "io": plots.PALETTE[6]}
-#: Most energy components drawn separately in the per-layer figure; the rest are summed as "other".
-MAX_COMPONENTS_SHOWN = 9
 
 
 def render_run(report: Mapping[str, Any], fmt: str = "html") -> str:
@@ -58,12 +59,16 @@ def render_run(report: Mapping[str, Any], fmt: str = "html") -> str:
     return render(build_run_document(report), fmt)
 
 
-def build_run_document(report: Mapping[str, Any]) -> Document:
-    """The report's content, independent of the output format."""
+def build_run_document(report: Mapping[str, Any], base_dir: str | Path | None = None) -> Document:
+    """The report's content, independent of the output format.
+
+    ``base_dir``: the page's folder; input paths are shown relative to it (never the host's absolute paths).
+    """
     if not isinstance(report, Mapping):
         from eiesim.errors import UsageError
 
         raise UsageError("a run report must be a JSON object")
+    report = _relative_inputs(report, base_dir)
     layers = [layer for layer in _list(report.get("layers")) if isinstance(layer, Mapping)]
     workload = _dict(report.get("workload"))
     arch = _dict(report.get("arch"))
@@ -91,6 +96,19 @@ def build_run_document(report: Mapping[str, Any]) -> Document:
         f", eiesim {report['eiesim_version']}" if report.get("eiesim_version") else "")
     name_figures(doc, context)
     return doc
+
+
+def _relative_inputs(report: Mapping[str, Any], base_dir: str | Path | None) -> Mapping[str, Any]:
+    """The report with its input paths (``workload.input``, ``images[].input``) relative to ``base_dir``."""
+    out = dict(report)
+    workload = _dict(report.get("workload"))
+    if isinstance(workload.get("input"), str):
+        out["workload"] = {**workload, "input": relative_path(workload["input"], base_dir)}
+    images = report.get("images")
+    if isinstance(images, list):
+        out["images"] = [{**img, "input": relative_path(img["input"], base_dir)}
+                         if isinstance(img, Mapping) and isinstance(img.get("input"), str) else img for img in images]
+    return out
 
 
 def name_figures(doc: Document, context: str) -> None:
@@ -256,7 +274,7 @@ def _check_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) -
             "fail": "FAIL: the simulated output activations differ from the functional 16-bit fixed-point reference."
             }.get(verdict, f"Functional check: {verdict}.")
     sec.blocks.append(Para(text, cls))
-    rows = [[str(k), _short(v) if not isinstance(v, float) else fmt_num(v, 6)] for k, v in check.items()
+    rows = [[str(k), _short(v) if not isinstance(v, float) else fmt_num(v)] for k, v in check.items()
             if k != "functional"]
     if rows:
         sec.blocks.append(Table(["quantity", "value"], rows, [False, True]))
@@ -386,13 +404,14 @@ def _breakdown_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]
     totals = [sum(series[k][i] for k in keys) for i in range(len(with_parts))]
     sec.blocks.append(Figure(
         plots.stacked_bars(names, series, title="Where the cycles go, per layer", ylabel="cycles",
-                           colors=BREAKDOWN_COLORS),
+                           colors=BREAKDOWN_COLORS, names=components.BREAKDOWN_NAMES),
         "Stacked bar chart of each layer's cycles split into " + ", ".join(keys),
         "One bar per layer, its height the layer's cycles; segments: the parts of the cycle breakdown."))
     shares = {k: [100.0 * v / total if total else 0.0 for v, total in zip(series[k], totals)] for k in keys}
     sec.blocks.append(Figure(
         plots.stacked_bars(names, shares, title="Where the cycles go, share of each layer",
-                           ylabel="share of the layer's cycles (%)", colors=BREAKDOWN_COLORS),
+                           ylabel="share of the layer's cycles (%)", colors=BREAKDOWN_COLORS,
+                           names=components.BREAKDOWN_NAMES),
         "Stacked bar chart of each layer's cycle breakdown as shares of the layer's cycles",
         "The same parts as shares (100 % = the layer's cycles), so that small layers can be read too."))
     rows = []
@@ -452,7 +471,9 @@ def _utilisation_section(report: Mapping[str, Any], layers: list[Mapping[str, An
     png = plots.stacked_bars(names, fractions, title="PE cycles by state, per layer", ylabel="share of PE cycles (%)",
                              colors=STALL_COLORS)
     sec.blocks.append(Figure(png, "Stacked bars of PE states (busy, empty, starved, stalled, drain) per layer",
-                             "100 % = all PE cycles of the layer's compute phases; green (busy) is work, padding entries included."))
+                             "100 % = all PE cycles of the layer's compute phases; "
+                             + ", ".join(f"{colour_name(STALL_COLORS[k])}: {k}" for k in keys if k in STALL_COLORS)
+                             + f"; {colour_name(STALL_COLORS['busy'])} (busy) is work, padding entries included."))
     sec.blocks.append(Table(["layer", "PE cycles (sum over PEs)"] + [f"{k} (%)" for k in keys], rows,
                             [False] + [True] * (len(keys) + 1)))
     return sec
@@ -484,37 +505,48 @@ def _energy_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) 
         ordered = sorted(by_comp.items(), key=lambda kv: -kv[1])
         comp_total = sum(v for _, v in ordered)
         unit, scale = _energy_unit(max(v for _, v in ordered))
+        comps = [k for k, _ in ordered]
         sec.blocks.append(Figure(
-            plots.bar_chart([k for k, _ in ordered], [v / scale for _, v in ordered], horizontal=True,
-                            title="Energy by component (whole run)", ylabel=f"energy ({unit})"),
-            "Horizontal bar chart of energy by component"))
-        sec.blocks.append(Table(["component", f"energy ({unit})", "share (%)"],
-                                [[k, fmt_num(v / scale), fmt_pct(v / comp_total if comp_total else math.nan)]
-                                 for k, v in ordered], [False, True, True],
-                                footer=["total", fmt_num(comp_total / scale), "100.0" if comp_total else ""]))
+            plots.bar_chart([components.human_name(k) for k in comps], [v / scale for _, v in ordered],
+                            horizontal=True, title="Energy by component (whole run)", ylabel=f"energy ({unit})",
+                            colors=[components.colour_of(k) for k in comps], legend=_part_legend(comps)),
+            "Horizontal bar chart of energy by component",
+            "Energy of each component over the whole run; the colour gives the part of the chip: "
+            + components.colour_legend(comps) + "."))
+        sec.blocks.append(Table(["component", "part of the chip", f"energy ({unit})", "share (%)"],
+                                [[components.human_name(k), components.part_of(k), fmt_num(v / scale),
+                                  fmt_pct(v / comp_total if comp_total else math.nan)]
+                                 for k, v in ordered], [False, False, True, True],
+                                footer=["total", "", fmt_num(comp_total / scale), "100.0" if comp_total else ""]))
     if any(layer_comp):
-        totals: dict[str, float] = {}
-        for comp in layer_comp:
+        parts: dict[str, list[float]] = {}
+        comps_seen: set[str] = set()
+        for i, comp in enumerate(layer_comp):
             for k, v in comp.items():
-                totals[str(k)] = totals.get(str(k), 0.0) + (_num(v) or 0.0)
-        order = [k for k, _ in sorted(totals.items(), key=lambda kv: -kv[1])]
-        shown, rest = order[:MAX_COMPONENTS_SHOWN], order[MAX_COMPONENTS_SHOWN:]
+                comps_seen.add(str(k))
+                parts.setdefault(components.part_of(str(k)), [0.0] * len(layer_comp))[i] += _num(v) or 0.0
         unit, scale = _energy_unit(max(sum((_num(v) or 0.0) for v in comp.values()) for comp in layer_comp))
-        series = {k: [(_num(comp.get(k)) or 0.0) / scale for comp in layer_comp] for k in shown}
-        if rest:
-            series["other"] = [sum((_num(comp.get(k)) or 0.0) for k in rest) / scale for comp in layer_comp]
+        order = [p for p in components.PART_COLOURS if p in parts]
+        series = {p: [v / scale for v in parts[p]] for p in order}
         names = [str(layer.get("name", i)) for i, layer in enumerate(layers)]
         sec.blocks.append(Figure(
-            plots.stacked_bars(names, series, title="Energy per layer by component", ylabel=f"energy ({unit})"),
-            "Stacked bar chart of energy per layer split by component",
-            "Each bar is one layer's energy; colours are the cost model's components."
-            + (f" The {len(rest)} smallest components are summed as \"other\"." if rest else "")))
+            plots.stacked_bars(names, series, title="Energy per layer by part of the chip", ylabel=f"energy ({unit})",
+                               colors=components.PART_COLOURS),
+            "Stacked bar chart of energy per layer split by part of the chip",
+            "Each bar is one layer's energy, split by part of the chip (the table above lists the components of "
+            "each part): " + components.colour_legend(comps_seen) + "."))
     elif any("energy_pj" in layer for layer in layers):
         names = [str(layer.get("name", i)) for i, layer in enumerate(layers)]
         sec.blocks.append(Figure(plots.bar_chart(names, [(_num(layer.get("energy_pj")) or 0.0) / 1e3 for layer in layers],
                                                  title="Energy per layer", ylabel="energy (nJ)"),
                                  "Bar chart of energy per layer"))
     return sec
+
+
+def _part_legend(names: Sequence[str]) -> dict[str, str]:
+    """Part of the chip -> colour, for the parts the components belong to (legend order)."""
+    present = {components.part_of(n) for n in names}
+    return {part: colour for part, colour in components.PART_COLOURS.items() if part in present}
 
 
 def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) -> Section | None:
@@ -542,17 +574,23 @@ def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any
     if modules:
         ordered = sorted(modules.items(), key=lambda kv: -kv[1])
         total = sum(v for _, v in ordered)
-        sec.blocks.append(Figure(plots.bar_chart([k for k, _ in ordered], [v for _, v in ordered], horizontal=True,
-                                                 title="PE area by module", ylabel="area (µm²)"),
-                                 "Horizontal bar chart of PE area by module"))
+        mods = [k for k, _ in ordered]
+        sec.blocks.append(Figure(plots.bar_chart([components.human_name(k) for k in mods], [v for _, v in ordered],
+                                                 horizontal=True, title="PE area by module", ylabel="area (µm²)",
+                                                 colors=[components.colour_of(k) for k in mods],
+                                                 legend=_part_legend(mods)),
+                                 "Horizontal bar chart of PE area by module",
+                                 "Area of one PE by module; the colour gives the part of the chip: "
+                                 + components.colour_legend(mods) + "."))
         sec.blocks.append(Table(["module", "area (µm²)", "share of PE (%)"],
-                                [[k, fmt_num(v), fmt_pct(v / total if total else math.nan)] for k, v in ordered],
+                                [[components.human_name(k), fmt_num(v), fmt_pct(v / total if total else math.nan)]
+                                 for k, v in ordered],
                                 [False, True, True], caption="Area of one PE by module"))
     pmod = {str(k): _num(v) for k, v in _dict(power.get("per_pe_by_module_mw")).items() if _num(v) is not None}
     if pmod:
         total = sum(pmod.values())
         sec.blocks.append(Table(["module", "average power per PE (mW)", "share (%)"],
-                                [[k, fmt_num(v), fmt_pct(v / total if total else math.nan)]
+                                [[components.human_name(k), fmt_num(v), fmt_pct(v / total if total else math.nan)]
                                  for k, v in sorted(pmod.items(), key=lambda kv: -kv[1])],
                                 [False, True, True], caption="Average power of one PE by module over the run"))
     types = {str(k): _num(v) for k, v in _dict(area.get("pe_by_type_um2")).items() if _num(v) is not None}

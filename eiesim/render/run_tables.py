@@ -1,7 +1,9 @@
 """A run's terminal tables: per layer, where the cycles go, totals, energy, cost, and per image.
 
 Each function returns a rich ``Table`` (nothing here prints; the CLI does); long tables
-show their first and last rows (``eiesim.render.bounded_tables``).
+show their first and last rows (``eiesim.render.bounded_tables``). Every number follows the
+one table rule of ``eiesim.render.numbers`` (counts in full, other values to 4 significant
+digits).
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 from rich.table import Table
 
 from eiesim.render.bounded_tables import shown
+from eiesim.render.numbers import format_count as _n_int
+from eiesim.render.numbers import format_number as _n
+from eiesim.render.numbers import format_percent
 from eiesim.run.multi_image import MultiImageResult
 from eiesim.run.result import SimulationResult
 from eiesim.timing.contract import BREAKDOWN_PARTS
@@ -41,13 +46,13 @@ def images_table(multi: MultiImageResult) -> Table:
     for col in ("image", "cycles", "time us", "energy uJ", "frames/s", "check"):
         table.add_column(col, justify="left" if col == "image" else "right", no_wrap=col != "image")
     for img in multi.per_image():
-        table.add_row(img["input"], f"{img['cycles']:,}", f"{img['time_us']:,.2f}", f"{img['energy_pj'] / 1e6:,.2f}",
-                      f"{img['frames_per_s']:,.1f}", img["functional"])
+        table.add_row(img["input"], _n_int(img["cycles"]), _n(img["time_us"]), _n(img["energy_pj"] / 1e6),
+                      _n(img["frames_per_s"]), img["functional"])
     stats = multi.stats()["totals"]
     table.add_section()
     for stat in ("mean", "min", "max"):
-        table.add_row(stat, f"{stats['cycles'][stat]:,.0f}", f"{stats['time_us'][stat]:,.2f}",
-                      f"{stats['energy_pj'][stat] / 1e6:,.2f}", f"{stats['frames_per_s'][stat]:,.1f}", "")
+        table.add_row(stat, _n_int(stats["cycles"][stat]), _n(stats["time_us"][stat]),
+                      _n(stats["energy_pj"][stat] / 1e6), _n(stats["frames_per_s"][stat]), "")
     return table
 
 
@@ -60,8 +65,8 @@ def image_layers_table(multi: MultiImageResult) -> Table:
     for layer in multi.stats()["layers"]:
         c, d = layer["cycles"], layer["input_density"]
         rel = (c["max"] - c["min"]) / c["mean"] if c["mean"] else 0.0
-        table.add_row(layer["name"], f"{c['mean']:,.0f}", f"{c['min']:,.0f}", f"{c['max']:,.0f}", f"{100 * rel:.1f} %",
-                      f"{d['mean']:.3f}", f"{d['min']:.3f}", f"{d['max']:.3f}")
+        table.add_row(layer["name"], _n_int(c["mean"]), _n_int(c["min"]), _n_int(c["max"]), f"{format_percent(rel)} %",
+                      _n(d["mean"]), _n(d["min"]), _n(d["max"]))
     return table
 
 
@@ -76,10 +81,10 @@ def layers_table(result: SimulationResult) -> Table:
         table.add_column(c, justify="left" if c == "layer" else "right", no_wrap=True)
     for s in shown(result.layers, table, "layers", "every layer is in the --json / --out report"):
         table.add_row(
-            s.name, f"{s.cycles:,}", f"{s.time_us:,.2f}", f"{s.io_cycles:,}", f"{s.load_cycles:,}",
-            f"{s.compute_cycles:,}", f"{s.store_cycles:,}", f"{s.nonzero_activations:,}",
-            f"{s.entries_processed:,}", f"{s.padding_entries:,}", f"{s.broadcast_stall_cycles:,}",
-            f"{s.load_balance_efficiency:.3f}")
+            s.name, _n_int(s.cycles), _n(s.time_us), _n_int(s.io_cycles), _n_int(s.load_cycles),
+            _n_int(s.compute_cycles), _n_int(s.store_cycles), _n_int(s.nonzero_activations),
+            _n_int(s.entries_processed), _n_int(s.padding_entries), _n_int(s.broadcast_stall_cycles),
+            _n(s.load_balance_efficiency))
     return table
 
 
@@ -114,7 +119,8 @@ def breakdown_table(result: SimulationResult) -> Table | None:
         table.add_column(col, justify="left" if col == "layer" else "right", no_wrap=True)
 
     def parts(cycles: int, by_part: dict[str, float]) -> list[str]:
-        return [f"{by_part.get(name, 0.0):,.0f} {100 * by_part.get(name, 0.0) / cycles if cycles else 0.0:5.1f}%"
+        return [f"{_n_int(by_part.get(name, 0.0))} "
+                f"{format_percent(by_part.get(name, 0.0) / cycles if cycles else 0.0):>5}%"
                 for name in BREAKDOWN_PARTS]
 
     for s in shown(layers, table, "layers", "every layer is in the --json / --out report"):
@@ -124,10 +130,10 @@ def breakdown_table(result: SimulationResult) -> Table | None:
         if auto:
             tried = mapping.get("auto_cycles") or {}
             base, chosen = tried.get("1"), tried.get(str(g))
-            lead.append(f"{base / chosen:.2f}x" if base and chosen else "")
-        table.add_row(s.name, *lead, f"{s.cycles:,}", *parts(s.cycles, s.cycle_breakdown))
+            lead.append(f"{_n(base / chosen)}x" if base and chosen else "")
+        table.add_row(s.name, *lead, _n_int(s.cycles), *parts(s.cycles, s.cycle_breakdown))
     table.add_section()
-    table.add_row("network", *[""] * (groups + auto), f"{result.cycles:,}",
+    table.add_row("network", *[""] * (groups + auto), _n_int(result.cycles),
                   *parts(result.cycles, result.cycle_breakdown()["cycles"]))
     return table
 
@@ -138,28 +144,30 @@ def totals_table(result: SimulationResult) -> Table:
     table = Table(title="Totals", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row("cycles", f"{t['cycles']:,}")
-    table.add_row("time", f"{t['time_us']:,.2f} us")
-    table.add_row("frames/s", f"{t['frames_per_s']:,.1f}")
+    table.add_row("cycles", _n_int(t["cycles"]))
+    table.add_row("time", f"{_n(t['time_us'])} us")
+    table.add_row("frames/s", _n(t["frames_per_s"]))
     table.add_row("cycles: I/O / load / compute / store",
-                  f"{t['io_cycles']:,} / {t['load_cycles']:,} / {t['compute_cycles']:,} / {t['store_cycles']:,}")
-    table.add_row("MACs (incl. padding entries) / real", f"{t['macs']:,} / {t['real_macs']:,}")
+                  " / ".join(_n_int(t[k]) for k in ("io_cycles", "load_cycles", "compute_cycles", "store_cycles")))
+    table.add_row("MACs (incl. padding entries) / real", f"{_n_int(t['macs'])} / {_n_int(t['real_macs'])}")
     table.add_row("DRAM bytes read / written",
-                  f"{t['actions']['dram_bytes_read']:,} / {t['actions']['dram_bytes_written']:,}")
+                  f"{_n_int(t['actions']['dram_bytes_read'])} / {_n_int(t['actions']['dram_bytes_written'])}")
     st = result.storage
     table.add_row("weights", "resident on chip" if st.resident else "streamed from DRAM every inference")
     table.add_row("Spmat / pointer SRAM per PE (max need / size)",
-                  f"{st.spmat_bytes_max:,} / {st.spmat_capacity_bytes:,} B, "
-                  f"{st.ptr_bytes_max:,} / {st.ptr_capacity_bytes:,} B")
+                  f"{_n_int(st.spmat_bytes_max)} / {_n_int(st.spmat_capacity_bytes)} B, "
+                  f"{_n_int(st.ptr_bytes_max)} / {_n_int(st.ptr_capacity_bytes)} B")
     host = result.host_work
     if host is not None:
         table.add_row("host work (not in the cycles): ops / operations",
-                      f"{host['ops']:,} / {host['operations']:,} ({host['multiplies']:,} mul, {host['adds']:,} add, "
-                      f"{host['exps']:,} exp, {host['divides']:,} div, {host['others']:,} other)")
-        table.add_row("host work: bytes from / to the chip", f"{host['bytes_from_chip']:,} / {host['bytes_to_chip']:,}")
+                      f"{_n_int(host['ops'])} / {_n_int(host['operations'])} ({_n_int(host['multiplies'])} mul, "
+                      f"{_n_int(host['adds'])} add, {_n_int(host['exps'])} exp, {_n_int(host['divides'])} div, "
+                      f"{_n_int(host['others'])} other)")
+        table.add_row("host work: bytes from / to the chip",
+                      f"{_n_int(host['bytes_from_chip'])} / {_n_int(host['bytes_to_chip'])}")
     chk = result.check
     if chk:
-        line = f"{chk['functional']} (max abs error {chk['max_abs_error']:g})"
+        line = f"{chk['functional']} (max abs error {_n(chk['max_abs_error'])})"
         if chk.get("top1") is not None:
             line += f", top-1 {chk['top1']} (reference {chk['reference_top1']})"
         table.add_row("functional check vs fixed-point reference", line)
@@ -193,8 +201,8 @@ def energy_table(result: SimulationResult) -> Table | None:
         parts = layer["energy_by_component_pj"]
         cells = [sum(parts.get(n, 0.0) for n in names) for names in ENERGY_GROUPS.values()]
         other = sum(v for n, v in parts.items() if n not in grouped)
-        table.add_row(layer["name"], f"{layer['energy_pj'] / 1e6:.3f}", *(f"{c / 1e6:.3f}" for c in cells),
-                      f"{other / 1e6:.3f}", f"{layer['paper_method_energy_pj'] / 1e6:.3f}")
+        table.add_row(layer["name"], _n(layer["energy_pj"] / 1e6), *(_n(c / 1e6) for c in cells),
+                      _n(other / 1e6), _n(layer["paper_method_energy_pj"] / 1e6))
     return table
 
 
@@ -208,21 +216,22 @@ def cost_table(result: SimulationResult) -> Table | None:
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("energy: total / on-chip / DRAM",
-                  f"{e['total_pj'] / 1e6:,.2f} / {e['on_chip_pj'] / 1e6:,.2f} / {e['dram_pj'] / 1e6:,.2f} uJ")
-    table.add_row("energy, paper's method (time x power)", f"{costs['paper_method']['energy_pj'] / 1e6:,.2f} uJ")
-    table.add_row("average power: per PE / chip", f"{p['per_pe_mw']:,.3f} / {p['chip_mw']:,.1f} mW")
-    modules = ", ".join(f"{k} {v:,.0f}" for k, v in a["pe_by_module_um2"].items())
-    table.add_row("area per PE", f"{a['pe_um2']:,.0f} um^2 ({modules})")
+                  " / ".join(_n(e[k] / 1e6) for k in ("total_pj", "on_chip_pj", "dram_pj")) + " uJ")
+    table.add_row("energy, paper's method (time x power)", f"{_n(costs['paper_method']['energy_pj'] / 1e6)} uJ")
+    table.add_row("average power: per PE / chip", f"{_n(p['per_pe_mw'])} / {_n(p['chip_mw'])} mW")
+    modules = ", ".join(f"{k} {_n(v)}" for k, v in a["pe_by_module_um2"].items())
+    table.add_row("area per PE", f"{_n(a['pe_um2'])} um^2 ({modules})")
     # The SRAM sizes priced, beside the numbers they set: another command may price the same run with
     # SRAMs sized to fit (reproduce squeezenet-mapping), and its energy and area differ for that reason.
     srams = (f"SRAMs per PE as priced: Spmat {_kib(result.storage.spmat_capacity_bytes)}, "
              f"pointers {_kib(result.storage.ptr_capacity_bytes)}")
-    table.add_row("chip area", f"{a['chip_mm2']:,.2f} mm^2 ({srams})")
+    table.add_row("chip area", f"{_n(a['chip_mm2'])} mm^2 ({srams})")
     table.add_row("frames/J, GOP/s, frames/s/mm^2",
-                  f"{f['frames_per_j']:,.1f}, {f['gop_per_s']:,.2f}, {f['frames_per_s_per_mm2']:,.2f}")
+                  ", ".join(_n(f[k]) for k in ("frames_per_j", "gop_per_s", "frames_per_s_per_mm2")))
     return table
 
 
 def _kib(size_bytes: int) -> str:
     """``131072`` -> ``"128 KB"`` (KB = 1024 B, as the SRAM sizes are given)."""
-    return f"{size_bytes / 1024:,.4g} KB"
+    kib = size_bytes / 1024
+    return f"{_n(int(kib) if kib.is_integer() else kib)} KB"
