@@ -173,8 +173,10 @@ PLANS = ContentCache("fixed-point plans")
 REFERENCES = ContentCache("fixed-point references")
 #: Per-PE encodings: (layer digest, encoder, encoding parameters) -> ColumnLayout / EncodedLayer.
 ENCODINGS = ContentCache("encodings")
+#: Network inputs made from a bundled photo: (workload digest, photo name) -> preprocessed float32 input.
+INPUTS = ContentCache("network inputs", max_entries=32)
 
-ALL_CACHES = (VALIDATED_LAYERS, PLANS, REFERENCES, ENCODINGS)
+ALL_CACHES = (VALIDATED_LAYERS, PLANS, REFERENCES, ENCODINGS, INPUTS)
 
 
 def checked_layer_digests(workload: Any) -> list[str]:
