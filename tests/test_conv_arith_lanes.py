@@ -32,7 +32,7 @@ def _reference(patches, rows, indptr, indices, codes, codebook_q):
     for i in range(rows):
         for t in range(indptr[i], indptr[i + 1]):
             weights[i, indices[t]] += codebook_q[codes[t]]
-    return (weights @ patches).T  # int64, wrapping like the kernel's sums
+    return weights @ patches  # (M, P) int64, wrapping like the kernel's sums
 
 
 @pytest.mark.parametrize("case", ["small", "int32 edges", "wide patch", "wide weight", "int64 minimum"])
@@ -55,7 +55,7 @@ def test_both_buffers_give_the_exact_products(case: str, tile: int) -> None:
         codebook_q[3] = 1 << 40
     elif case == "int64 minimum":  # abs() of it overflows: the bound must not use abs
         patches[4, 1] = np.iinfo(np.int64).min
-    acc = np.zeros((pixels, rows), np.int64)
+    acc = np.zeros((rows, pixels), np.int64)
     accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc)
     with np.errstate(over="ignore"):
         expected = _reference(patches, rows, indptr, indices, codes, codebook_q)

@@ -215,7 +215,7 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
     lane = np.zeros(0, dtype=round_lane_dtype(layout, params))
     indptr, indices, codes = csr_arrays(layer)
     cb = _full_codebook(codebook_q, codes)
-    acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64) if geom.kind == "conv" else None
+    acc = np.zeros((geom.rows, geom.pixels), dtype=np.int64) if geom.kind == "conv" else None
 
     def rounds(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:  # output pixels lo..hi-1: own partial statistics
         per_pe = np.zeros((groups, 5, n), dtype=np.int64)
@@ -229,7 +229,7 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
                      layout.col_pad, lane, *per_pe[g], counters[g])
             if acc is not None:  # the same patches feed the arithmetic
                 call(kernels.accumulate_conv, patches, geom.rows, ARITH_TILE_PIXELS, indptr, indices, codes, cb,
-                     acc[first:first + patches.shape[1]])
+                     acc[:, first:first + patches.shape[1]])
         return per_pe, counters
 
     work = geom.pixels * (geom.cols * n * groups + (indices.shape[0] if acc is not None else 0))
@@ -244,7 +244,7 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
         run_ranges(lambda lo, hi: call(kernels.accumulate_fc, x_flat, indptr, indices, codes, cb, lo, hi, out),
                    geom.rows, work=indices.shape[0])
     else:
-        out = np.ascontiguousarray(acc.T.reshape(geom.rows, *geom.out_hw))
+        out = acc.reshape(geom.rows, *geom.out_hw)
     return out, [_totals(n, per_pe[g], counters[g]) for g in range(groups)]
 
 

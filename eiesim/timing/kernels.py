@@ -400,10 +400,11 @@ def accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc
     """Exact arithmetic of a conv layer from its CSR, ``tile`` output pixels at a time.
 
     ``patches`` (cols, P) holds the input patches of P output pixels (``fixed_point.im2col``);
-    ``acc_out`` (P, M) int64 receives their accumulators. Each tile's patches are copied
-    into a small local buffer (it stays in cache, and the compiler can vectorize on
-    it), then every row's entries whose patch row is not all zero in the tile are
-    applied to the whole tile. When every weight and every patch value of the tile fits
+    ``acc_out`` (M, P) int64 receives their accumulators, row by row (the layer's output
+    layout, so that no transpose follows; a column range of a larger array is fine).
+    Each tile's patches are copied into a small local buffer (it stays in cache, and the
+    compiler can vectorize on it), then every row's entries whose patch row is not all
+    zero in the tile are applied to the whole tile. When every weight and every patch value of the tile fits
     in int32 (fixed-point values always do), the buffer is int32 and each product is
     int32 x int32 -> int64 (one AVX2 instruction per 4 products; a general int64 product
     takes several, and the buffer half the cache); the sums are int64 either way, so the
@@ -465,5 +466,6 @@ def accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc
                         prow = wide[j]
                         for u in range(tn):
                             acc[u] += w * prow[u]
+            out_row = acc_out[i]
             for u in range(tn):
-                acc_out[t0 + u, i] = acc[u]
+                out_row[t0 + u] = acc[u]
