@@ -1,5 +1,6 @@
 """What the fast engine and ``simulate`` keep between calls: the engine's pointer tables of a
-read-only layout, and the network input made from a bundled photo.
+read-only layout, the network input made from a bundled photo, and which workloads passed the
+workload rules.
 
 Expectations come from elsewhere: the pointer tables from numpy's own transpose and integer
 division, a kept input from ``prepare_input`` called directly, results from a run with every
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
+import pytest
 
 from eiesim.config.arch import load_arch
 from eiesim.encoding import layout_layer
 from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Workload, layer_from_dense
-from eiesim.run.content_cache import INPUTS, clear_caches
+from eiesim.errors import WorkloadError
+from eiesim.run.content_cache import INPUTS, checked_layer_digests, clear_caches, layer_digest
 from eiesim.run.simulate import simulate
 from eiesim.timing import fast
 
@@ -73,4 +77,21 @@ def test_a_bundled_photo_input_is_kept_and_gives_the_uncached_result():
     np.testing.assert_array_equal(kept, prepare_input(wl, "chelsea"))
     warm = simulate(arch, wl, input="chelsea")
     assert warm.to_dict() == cold.to_dict()
+    clear_caches()
+
+
+def test_a_checked_workload_skips_the_rules_until_its_content_changes():
+    clear_caches()
+    wl = Workload("rgb", "test", (3, 8, 8), None, [_conv(3)], None)
+    first = checked_layer_digests(wl)
+    assert first == [layer_digest(wl.layers[0])]
+    with mock.patch("eiesim.network.checks.infer_shapes", side_effect=AssertionError("the rules ran")):
+        assert checked_layer_digests(wl) == first  # same content: known to pass
+    wl.layers[0].inputs = ("nowhere",)  # changed in place: another digest, so the full rules again
+    with pytest.raises(WorkloadError, match="nowhere"):
+        checked_layer_digests(wl)
+    wl.layers[0].inputs = ("input",)
+    wl.input_shape = (3, 0, 8)  # not a layer attribute: the workload's own digest sees it too
+    with pytest.raises(WorkloadError, match="input_shape"):
+        checked_layer_digests(wl)
     clear_caches()
