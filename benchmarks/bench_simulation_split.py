@@ -200,11 +200,11 @@ def bench_threads() -> None:
                 params.empty_cycles, params.finder_rows, ptr_cols, mul, shift, first_word, last_word, lay.col_pad,
                 *per_pe, counters)
 
-    acc = np.zeros((geom.pixels, geom.rows), np.int64)
+    acc = np.zeros((geom.rows, geom.pixels), np.int64)  # (M, P): accumulate_conv's output layout
 
     def arith(lo: int, hi: int) -> None:
         if patch_kernels:
-            kernels.accumulate_conv(patches[:, lo:hi], geom.rows, 64, indptr, indices, codes, cb, acc[lo:hi])
+            kernels.accumulate_conv(patches[:, lo:hi], geom.rows, 64, indptr, indices, codes, cb, acc[:, lo:hi])
         else:
             kernels.accumulate_conv(x, kh, kw, sh, sw, ph, pw, oh, ow, lo, hi, geom.rows, geom.cols, 64, indptr,
                                     indices, codes, cb, acc)

@@ -155,6 +155,15 @@ class ContentCache:
                 self._bytes -= dropped
         return value
 
+    def __contains__(self, key: Any) -> bool:
+        """Whether a value is cached under ``key`` (counted as a hit, and made the most recent, if so)."""
+        with self._lock:
+            if key not in self._values:
+                return False
+            self._values.move_to_end(key)
+            self.hits += 1
+            return True
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
@@ -167,26 +176,47 @@ class ContentCache:
 
 #: Layers already validated (``eiesim.checks``): digest -> True.
 VALIDATED_LAYERS = ContentCache("validated layers", budget_bytes=1 << 20, max_entries=4096)
+#: Workloads already validated as a whole (structure, names, shapes): workload digest -> True.
+VALIDATED_WORKLOADS = ContentCache("validated workloads", budget_bytes=1 << 20, max_entries=1024)
 #: Fixed-point plans calibrated on an input: (workload digest, input digest, bits) -> FixedPointPlan.
 PLANS = ContentCache("fixed-point plans")
 #: Fixed-point reference outputs: (workload digest, input digest, plan) -> {layer: output}.
 REFERENCES = ContentCache("fixed-point references")
 #: Per-PE encodings: (layer digest, encoder, encoding parameters) -> ColumnLayout / EncodedLayer.
 ENCODINGS = ContentCache("encodings")
+#: Network inputs made from a bundled photo: (workload digest, photo name) -> preprocessed float32 input.
+INPUTS = ContentCache("network inputs", max_entries=32)
 
-ALL_CACHES = (VALIDATED_LAYERS, PLANS, REFERENCES, ENCODINGS)
+ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS)
 
 
 def checked_layer_digests(workload: Any) -> list[str]:
     """``eiesim.network.checks.checked_workload(workload)``, returning each layer's content digest in
-    order; a layer whose digest was already checked in this process skips its array rules."""
-    from eiesim.network.checks import checked_workload
+    order; a layer whose digest was already checked in this process skips its array rules, and a
+    workload whose digest was already checked as a whole skips every rule.
 
+    The workload digest (``workload_digest``) covers everything the rules read: the input shape
+    and stored input, and each layer's attributes (``to_meta``: name, kind, shapes, inputs,
+    pooling, extra keys) and arrays, in order. Objects the digest cannot vouch for (not a
+    Workload, layers not a list of Layers) always get the full rules, which name the problem.
+    """
+    from eiesim.network.checks import checked_workload
+    from eiesim.network.workload import Layer, Workload
+
+    known = None
+    if (isinstance(workload, Workload) and isinstance(workload.layers, list)
+            and all(isinstance(layer, Layer) for layer in workload.layers)):
+        try:
+            known = [layer_digest(layer) for layer in workload.layers]
+            if workload_digest(workload, known) in VALIDATED_WORKLOADS:
+                return known
+        except (TypeError, ValueError, AttributeError):  # the rules below say what is wrong
+            known = None
     digests: list[str] = []
 
     def check_arrays(layer: Any, rules: Callable[[], object]) -> None:
-        try:
-            digest = layer_digest(layer)
+        try:  # layers come in order: the digest computed above is this layer's
+            digest = known[len(digests)] if known is not None else layer_digest(layer)
         except TypeError:  # arrays that are not numeric: the rules say why
             rules()
             raise
@@ -196,6 +226,7 @@ def checked_layer_digests(workload: Any) -> list[str]:
         digests.append(digest)
 
     checked_workload(workload, check_arrays)
+    VALIDATED_WORKLOADS.get_or_compute(workload_digest(workload, digests), lambda: True)
     return digests
 
 

@@ -22,14 +22,16 @@ from eiesim.config.arch import ArchConfig, checked_arch
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
 from eiesim.errors import UsageError
+from eiesim.inputs.images import BUNDLED_PHOTOS
 from eiesim.jit.threads import thread_count
 from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
+from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_layer, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
-from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, array_digest, checked_layer_digests,
+from eiesim.run.content_cache import (ENCODINGS, INPUTS, PLANS, REFERENCES, array_digest, checked_layer_digests,
                                       encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
@@ -97,11 +99,11 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
     input = default_input(workload, input)  # the one default input rule (so the report names the input used)
-    x_float = prepare_input(workload, input)
+    network = Network(workload, digests)
+    x_float = network.input(input)
     if plan is not None and not isinstance(plan, FixedPointPlan):
         raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "
                          f"got {type(plan).__name__}")
-    network = Network(workload, digests)
     if plan is None:
         plan = network.plan(x_float)
     params = TimingParams.from_arch(arch)
@@ -198,7 +200,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
 
 class Network:
     """One workload's content-keyed shared work (``eiesim.run.content_cache``): the fixed-point plan
-    calibrated on an input, the fixed-point reference, and the per-PE encodings.
+    calibrated on an input, the fixed-point reference, the per-PE encodings, and the input made
+    from a bundled photo.
 
     Each value is what the plain call would compute (the keys are digests of every input the
     computation reads), so a repeated simulation or another sweep point computes it once.
@@ -208,6 +211,14 @@ class Network:
         self.workload = workload
         self.layer_digests = dict(zip((layer.name for layer in workload.layers), layer_digests, strict=True))
         self.digest = workload_digest(workload, layer_digests)
+
+    def input(self, spec: Any) -> np.ndarray:
+        """``prepare_input(workload, spec)``; kept when ``spec`` names a bundled photo (and no file of that
+        name exists, which ``load_image`` would read instead): its pixels come with the package."""
+        if isinstance(spec, str) and spec in BUNDLED_PHOTOS and not Path(spec).is_file():
+            check_workload_memory(self.workload)  # as prepare_input does first (the budget may have changed)
+            return INPUTS.get_or_compute((self.digest, "photo", spec), lambda: prepare_input(self.workload, spec))
+        return prepare_input(self.workload, spec)
 
     def plan(self, x_float: np.ndarray) -> FixedPointPlan:
         """``plan_fixed_point(workload, x_float)``."""

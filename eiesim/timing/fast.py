@@ -14,6 +14,10 @@ feed both kernels.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from typing import Any
+
 import numpy as np
 
 from eiesim.encoding import ColumnLayout, csr_arrays
@@ -99,6 +103,66 @@ def round_lane_dtype(layout: ColumnLayout, params: TimingParams) -> type:
     return np.int32 if bound < (1 << 30) else np.int64
 
 
+#: Tables derived from one read-only layout, by the layout's id: (weak reference to it, {name: table}).
+_DERIVED: dict[int, tuple[weakref.ref, dict[str, Any]]] = {}
+_DERIVED_LOCK = threading.Lock()
+
+
+def _derived_tables(layout: ColumnLayout) -> dict[str, Any]:
+    """A dict to keep what the engine derives from ``layout`` alone (transposed pointers, word tables).
+
+    A repeated simulation or another sweep point gets the same layout object from the
+    content cache (``eiesim.run.content_cache``), whose arrays are read-only: its derived
+    tables are kept while the layout lives. A layout with writeable pointers could be
+    changed in place between calls, so it gets a fresh dict each time (nothing kept).
+    """
+    if layout.pe_ptr.flags.writeable or layout.pe_ptr.base is not None:
+        return {}
+    key = id(layout)
+    with _DERIVED_LOCK:
+        hit = _DERIVED.get(key)
+        if hit is not None and hit[0]() is layout:
+            return hit[1]
+        tables: dict[str, Any] = {}
+
+        def forget(_ref: weakref.ref, key: int = key) -> None:
+            with _DERIVED_LOCK:
+                if key in _DERIVED and _DERIVED[key][0]() is None:
+                    del _DERIVED[key]
+
+        _DERIVED[key] = (weakref.ref(layout, forget), tables)
+        return tables
+
+
+def _pointer_tables(layout: ColumnLayout, mul: int, shift: int,
+                    with_words: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ptr_cols, first_word, last_word) for ``run_layer_rounds``, kept with a read-only layout.
+
+    The rounds read one row of (B*V + 1, N) per broadcast column: the pointers are
+    transposed once (a strided view costs more than the copy, even for an fc layer's
+    single pass). An fc layer touches each column at most once per round: its words are
+    computed on the fly (``with_words`` False: tables of 0 rows). A conv layer revisits
+    every column per pixel: its words are tabulated once.
+    """
+    kept = _derived_tables(layout)
+    if "ptr_cols" not in kept:
+        ptr_cols = np.empty(layout.pe_ptr.shape[::-1], dtype=layout.pe_ptr.dtype)
+        call(kernels.transpose_pointers, layout.pe_ptr, ptr_cols)
+        ptr_cols.flags.writeable = False
+        kept["ptr_cols"] = ptr_cols
+    ptr_cols = kept["ptr_cols"]
+    if not with_words:
+        none = np.zeros((0, layout.num_pes), dtype=np.int32)
+        return ptr_cols, none, none
+    if "words" not in kept:
+        pos = ptr_cols.astype(np.int64)
+        first_word = ((pos[:-1] * mul) >> shift).astype(np.int32)
+        last_word = ((np.maximum(pos[1:] - 1, 0) * mul) >> shift).astype(np.int32)
+        first_word.flags.writeable = last_word.flags.writeable = False
+        kept["words"] = (first_word, last_word)
+    return (ptr_cols, *kept["words"])
+
+
 def _patch_chunks(x: np.ndarray, geom: LayerGeometry, lo: int, hi: int):  # noqa: ANN202 - a generator
     """(first pixel, patches) for output pixels lo .. hi - 1, in chunks of at most ``_PATCH_CHUNK_VALUES`` values.
 
@@ -146,23 +210,12 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
         raise ValueError(f"pixel groups must be >= 1 (1 for an fc layer), got {groups}")
     x = _as_pe_input(x_q, geom)
     n = params.num_pes
-    # The rounds read one row of (B*V + 1, N) per broadcast column: transpose the pointers
-    # once (a strided view costs more than the copy, even for an fc layer's single pass).
-    # An fc layer touches each column at most once per round: its words are computed on
-    # the fly. A conv layer revisits every column per pixel: tabulate its words once.
     mul, shift = word_divider(params.entries_per_word)
-    ptr_cols = np.empty(layout.pe_ptr.shape[::-1], dtype=layout.pe_ptr.dtype)
-    call(kernels.transpose_pointers, layout.pe_ptr, ptr_cols)
-    if geom.pixels == 1:
-        first_word = last_word = np.zeros((0, n), dtype=np.int32)  # no table: words on the fly
-    else:
-        pos = ptr_cols.astype(np.int64)
-        first_word = ((pos[:-1] * mul) >> shift).astype(np.int32)
-        last_word = ((np.maximum(pos[1:] - 1, 0) * mul) >> shift).astype(np.int32)
+    ptr_cols, first_word, last_word = _pointer_tables(layout, mul, shift, with_words=geom.pixels > 1)
     lane = np.zeros(0, dtype=round_lane_dtype(layout, params))
     indptr, indices, codes = csr_arrays(layer)
     cb = _full_codebook(codebook_q, codes)
-    acc = np.zeros((geom.pixels, geom.rows), dtype=np.int64) if geom.kind == "conv" else None
+    acc = np.zeros((geom.rows, geom.pixels), dtype=np.int64) if geom.kind == "conv" else None
 
     def rounds(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:  # output pixels lo..hi-1: own partial statistics
         per_pe = np.zeros((groups, 5, n), dtype=np.int64)
@@ -176,7 +229,7 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
                      layout.col_pad, lane, *per_pe[g], counters[g])
             if acc is not None:  # the same patches feed the arithmetic
                 call(kernels.accumulate_conv, patches, geom.rows, ARITH_TILE_PIXELS, indptr, indices, codes, cb,
-                     acc[first:first + patches.shape[1]])
+                     acc[:, first:first + patches.shape[1]])
         return per_pe, counters
 
     work = geom.pixels * (geom.cols * n * groups + (indices.shape[0] if acc is not None else 0))
@@ -191,7 +244,7 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
         run_ranges(lambda lo, hi: call(kernels.accumulate_fc, x_flat, indptr, indices, codes, cb, lo, hi, out),
                    geom.rows, work=indices.shape[0])
     else:
-        out = np.ascontiguousarray(acc.T.reshape(geom.rows, *geom.out_hw))
+        out = acc.reshape(geom.rows, *geom.out_hw)
     return out, [_totals(n, per_pe[g], counters[g]) for g in range(groups)]
 
 

@@ -99,8 +99,6 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     mul32 = np.uint64(word_mul) & np.uint64(0xFFFFFFFF)
     shift = np.uint64(word_shift)
     tables = first_word.shape[0] == num_blocks * stride
-    word_lo = np.empty(num_pes, np.int32)
-    word_hi = np.empty(num_pes, np.int32)
     nz_j = np.empty(cols, np.int64)
     # Register row of each column, and whether it is the row's last position (cap is a multiple of N, so a
     # column's row inside its batch is its row here minus the batch's first row): no division per activation.
@@ -116,9 +114,12 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     # busy and empty columns from how often each column was broadcast (``sent``; an activation a PE drops is
     # always a column it holds nothing for), starved cycles from F = sum of (waits + costs) (section 3.2).
     lane_t = lane.dtype.type
-    fin = np.zeros(num_pes, lane.dtype)
-    buffered = np.empty(num_pes, lane.dtype)
-    r_reuse = np.zeros(num_pes, lane.dtype)
+    # One array for the three rows updated per activation (fewer pointers for LLVM's run-time alias checks,
+    # which run once per activation): F, the buffered Spmat word, the words found in the buffer.
+    state = np.zeros((3, num_pes), lane.dtype)
+    fin = state[0]
+    buffered = state[1]
+    r_reuse = state[2]
     snap_fin = np.zeros(num_pes, lane.dtype)
     empty_lane = lane_t(empty_cycles)
     zero_lane = lane_t(0)
@@ -143,6 +144,23 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     c_idle_se = 0
     c_idle_st = 0
     c_idle_dr = 0
+    # What an activation of column ``col`` costs each PE, as one (3, N) row of lanes: [0] its cycles (the
+    # column's entries, or Z when the PE holds none of it), [1] its first Spmat word, or -2 when it holds none
+    # (never equal to a buffered word, which is >= -1), [2] its last word, or -1 when it holds none. Along the
+    # broadcasts of a round a PE's words never decrease (columns go up, and a PE stores a block's columns in
+    # order), so the buffered word after an activation is max(buffered, [2]) and a hit is [1] == buffered.
+    # A conv layer revisits every column per pixel: the rows are tabulated once (``per_col``); an fc layer
+    # broadcasts each column at most once per round: its row is computed when it is broadcast (``one_col``).
+    per_col = np.empty((num_blocks * stride if tables else 0, 3, num_pes), lane.dtype)
+    for c in range(per_col.shape[0]):
+        starts = ptr_cols[c]
+        ends = ptr_cols[c + 1]
+        for p in range(num_pes):
+            held = ends[p] != starts[p]
+            per_col[c, 0, p] = lane_t(ends[p] - starts[p]) if held else empty_lane
+            per_col[c, 1, p] = lane_t(first_word[c, p]) if held else lane_t(-2)
+            per_col[c, 2, p] = lane_t(last_word[c, p]) if held else lane_t(-1)
+    one_col = np.empty((3, num_pes), lane.dtype)
     for pix in range(patches.shape[1]):
         # Non-zeros of this pixel's patch, in increasing column index.
         k_all = 0
@@ -212,39 +230,37 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                         tail_b[k - tail] = b_k
                         tail_col[k - tail] = col
                     arrive = b_k + latency
-                    max_s = 0
-                    starts = ptr_cols[col]
-                    ends = ptr_cols[col + 1]
                     if tables:
-                        wfs = first_word[col]
-                        wls = last_word[col]
+                        cost = per_col[col]
                     else:  # 32 x 32 -> 64-bit products (one vector instruction on AVX2)
+                        starts = ptr_cols[col]
+                        ends = ptr_cols[col + 1]
                         for p in range(num_pes):
-                            word_lo[p] = np.int32((np.uint64(np.uint32(starts[p])) * mul32) >> shift)
-                            word_hi[p] = np.int32((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
-                        wfs = word_lo
-                        wls = word_hi
-                    # Branch-free over PEs, in lanes, so that LLVM can vectorize this loop: every value
-                    # stays in the lane type (Numba widens int32 + int32 to int64, which halves the PEs
-                    # per vector instruction; the sum is a timestamp of the round, below 2**30 when the
-                    # lanes are int32), and both word loads are unconditional (a load under a condition
-                    # is a masked load).
+                            held = ends[p] != starts[p]
+                            w0 = np.int32((np.uint64(np.uint32(starts[p])) * mul32) >> shift)
+                            w1 = np.int32((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
+                            one_col[0, p] = lane_t(ends[p] - starts[p]) if held else empty_lane
+                            one_col[1, p] = lane_t(w0) if held else lane_t(-2)
+                            one_col[2, p] = lane_t(w1) if held else lane_t(-1)
+                        cost = one_col
+                    # Branch-free over PEs, in lanes, so that LLVM vectorizes this loop (8 PEs per AVX2
+                    # instruction with int32 lanes): every value stays in the lane type (Numba widens int32 +
+                    # int32 to int64, which halves the PEs per instruction; the sum is a timestamp of the
+                    # round, below 2**30 when the lanes are int32), every load is unconditional (a load under
+                    # a condition is a masked load), and a PE's state and its column's row are each one array.
                     arrive_lane = lane_t(arrive)
                     max_lane = zero_lane
                     last_lane = zero_lane
                     for p in range(num_pes):
-                        s = max(fin[p], arrive_lane)
+                        s = max(state[0, p], arrive_lane)
                         max_lane = max(max_lane, s)
-                        n = lane_t(ends[p] - starts[p])
-                        none = n == zero_lane
-                        f_new = lane_t(s + (empty_lane if none else n))
-                        fin[p] = f_new
-                        last_lane = max(last_lane, zero_lane if none else f_new)
-                        old = buffered[p]
-                        first = lane_t(wfs[p])
-                        last = lane_t(wls[p])
-                        r_reuse[p] += lane_t((first == old) & (n != zero_lane))
-                        buffered[p] = old if none else last
+                        f_new = lane_t(s + cost[0, p])
+                        state[0, p] = f_new
+                        last = cost[2, p]
+                        last_lane = max(last_lane, f_new if last >= zero_lane else zero_lane)  # a held column's end
+                        old = state[1, p]
+                        state[2, p] += lane_t(cost[1, p] == old)
+                        state[1, p] = max(old, last)
                     max_s = np.int64(max_lane)
                     if last_lane > last_real:
                         last_real = np.int64(last_lane)
@@ -384,36 +400,72 @@ def accumulate_conv(patches, rows, tile, indptr, indices, codes, codebook_q, acc
     """Exact arithmetic of a conv layer from its CSR, ``tile`` output pixels at a time.
 
     ``patches`` (cols, P) holds the input patches of P output pixels (``fixed_point.im2col``);
-    ``acc_out`` (P, M) int64 receives their accumulators. Each tile's patches are copied
-    into a small local buffer (it stays in cache, and the compiler can vectorize on
-    it), then every row's entries whose patch row is not all zero in the tile are
-    applied to the whole tile. Same contract on ``indices``/``codebook_q`` as
-    ``accumulate_fc``.
+    ``acc_out`` (M, P) int64 receives their accumulators, row by row (the layer's output
+    layout, so that no transpose follows; a column range of a larger array is fine).
+    Each tile's patches are copied into a small local buffer (it stays in cache, and the
+    compiler can vectorize on it), then every row's entries whose patch row is not all
+    zero in the tile are applied to the whole tile. When every weight and every patch value of the tile fits
+    in int32 (fixed-point values always do), the buffer is int32 and each product is
+    int32 x int32 -> int64 (one AVX2 instruction per 4 products; a general int64 product
+    takes several, and the buffer half the cache); the sums are int64 either way, so the
+    result is the same. Same contract on ``indices``/``codebook_q`` as ``accumulate_fc``.
     """
     cols, n_pix = patches.shape
     tile = max(1, min(tile, n_pix))
-    patch = np.zeros((cols, tile), np.int64)
+    wide = np.zeros((cols, tile), np.int64)
+    narrow = np.zeros((cols, tile), np.int32)
     live = np.zeros(cols, np.bool_)
     acc = np.zeros(tile, np.int64)
+    limit = np.int64(1) << 31
+    w_lo = np.int64(0)
+    w_hi = np.int64(0)
+    for c in range(codebook_q.shape[0]):
+        w_lo = min(w_lo, np.int64(codebook_q[c]))
+        w_hi = max(w_hi, np.int64(codebook_q[c]))
     for t0 in range(0, n_pix, tile):
         tn = min(tile, n_pix - t0)
+        x_lo = np.int64(0)
+        x_hi = np.int64(0)
         for j in range(cols):
-            prow = patch[j]
+            src = patches[j]
+            for u in range(tn):
+                x_lo = min(x_lo, np.int64(src[t0 + u]))
+                x_hi = max(x_hi, np.int64(src[t0 + u]))
+        small = -limit <= w_lo and w_hi < limit and -limit <= x_lo and x_hi < limit
+        for j in range(cols):
             src = patches[j]
             any_nz = False
-            for u in range(tn):
-                v = src[t0 + u]
-                prow[u] = v
-                any_nz = any_nz or v != 0
+            if small:
+                nrow = narrow[j]
+                for u in range(tn):
+                    v = src[t0 + u]
+                    nrow[u] = np.int32(v)
+                    any_nz = any_nz or v != 0
+            else:
+                prow = wide[j]
+                for u in range(tn):
+                    v = src[t0 + u]
+                    prow[u] = v
+                    any_nz = any_nz or v != 0
             live[j] = any_nz
         for i in range(rows):
             acc[:] = 0
-            for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
-                j = indices[t]
-                if live[j]:
-                    w = codebook_q[codes[t]]
-                    prow = patch[j]
-                    for u in range(tn):
-                        acc[u] += w * prow[u]
+            if small:
+                for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+                    j = indices[t]
+                    if live[j]:
+                        w = np.int64(np.int32(codebook_q[codes[t]]))
+                        nrow = narrow[j]
+                        for u in range(tn):
+                            acc[u] += w * np.int64(nrow[u])
+            else:
+                for t in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+                    j = indices[t]
+                    if live[j]:
+                        w = codebook_q[codes[t]]
+                        prow = wide[j]
+                        for u in range(tn):
+                            acc[u] += w * prow[u]
+            out_row = acc_out[i]
             for u in range(tn):
-                acc_out[t0 + u, i] = acc[u]
+                out_row[t0 + u] = acc[u]
