@@ -233,3 +233,72 @@ def test_fixed_point_winograd_is_within_the_documented_bound_of_the_direct_convo
     assert np.all(np.abs(got - direct) <= bound_lsb + 1e-6)
     assert np.allclose(fixed_point_error_bound(wl, x_q, fmt), bound_lsb)  # the library's bound is this one
     assert np.any(got != direct)  # the transforms do round: the bound is not vacuous
+
+
+def slow_repruned_positions(w: np.ndarray, density: float) -> set[tuple[int, int, int]]:
+    """(position, o, c) of the transformed weights kept when G g G^T is pruned to ``density`` of its 16 C_out C_in
+    entries: the largest |U|, ties to the earlier (position, o, c), written with loops over the kernels."""
+    c_out, c_in = w.shape[:2]
+    g_m = np.array(G_M)
+    u = np.zeros((16, c_out, c_in))
+    for o in range(c_out):
+        for c in range(c_in):
+            u[:, o, c] = (g_m @ w[o, c].astype(np.float64) @ g_m.T).reshape(16)
+    keep = int(round(density * u.size))
+    order = sorted(range(u.size), key=lambda i: (-abs(u.reshape(-1)[i]), i))[:keep]
+    return {tuple(int(k) for k in np.unravel_index(i, u.shape)) for i in order if u.reshape(-1)[i] != 0}
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_repruned_winograd_layers_are_timed_on_both_engines(groups: int) -> None:
+    """mapping.winograd_weights: repruned stores only the largest |G g G^T| down to the kernel's density; both
+    engines run that layer alike, bit-exact with the Winograd reference of the re-pruned weights, and its real
+    MACs are the stored entries of each column times the tiles whose rounded transformed input is non-zero."""
+    rng = np.random.default_rng(31 + groups)
+    wl = small_network(rng)
+    base = {"mapping.conv3x3": "winograd", "mapping.pixel_groups": groups, "act_regs_per_pe": 32,
+            "ccu.bias": "output_path"}
+    arch = load_arch(TINY).derive({**base, "mapping.winograd_weights": "repruned"})
+    assert arch.to_dict()["mapping"]["winograd_weights"] == "repruned"
+    fast, event = (simulate(arch, wl, engine=e) for e in ("fast", "event"))
+    assert json.dumps(fast.to_dict()["layers"], sort_keys=True) == json.dumps(event.to_dict()["layers"], sort_keys=True)
+    assert fast.check["functional"] == event.check["functional"] == "pass"
+    ex3 = wl.layers[1]
+    c_out, c_in = ex3.out_channels, ex3.in_channels
+    kept = slow_repruned_positions(ex3.dense_weights(), ex3.density)
+    stats = fast.to_dict()["layers"][1]
+    assert stats["mapping"]["winograd"]["weights"] == "repruned"
+    assert stats["mapping"]["winograd"]["weight_density"] == len(kept) / (16 * c_out * c_in)
+    # The stored entries: row xn C_pad + o, column xn C_in + c (C_pad = 8 on 4 PEs).
+    matrix = winograd_layer(ex3, 4, density=ex3.density).matrix.weights_csr().tocoo()
+    assert {(int(r) // 8, int(r) % 8, int(k) % c_in) for r, k in zip(matrix.row, matrix.col)} == kept
+    assert all(int(k) // c_in == int(r) // 8 for r, k in zip(matrix.row, matrix.col))
+    # Real MACs counted tile by tile from the squeeze layer's fixed-point output.
+    x = fast.outputs["sq"]
+    xp = np.zeros((c_in, 7 + 2 + 1, 6 + 2 + 2), np.int64)  # 7 x 6 map, padding 1, up to 2 TH + 2 by 2 TW + 2
+    xp[:, 1:8, 1:7] = x
+    per_column = {}
+    for (pos, _o, c) in kept:
+        per_column[pos, c] = per_column.get((pos, c), 0) + 1
+    macs = 0
+    for ty in range(4):
+        for tx in range(3):
+            for c in range(c_in):
+                v = slow_tile_transform(xp[c, 2 * ty:2 * ty + 4, 2 * tx:2 * tx + 4]).reshape(16)
+                v_q = np.floor_divide(v + 2, 4)  # >> 2, rounding half up
+                macs += sum(per_column.get((pos, c), 0) for pos in range(16) if v_q[pos] != 0)
+    assert stats["actions"]["real_macs"] == macs
+    # Fewer stored weights than the unpruned Winograd layer, and fewer multiplies.
+    unpruned = simulate(load_arch(TINY).derive(base), wl).to_dict()["layers"][1]
+    assert "weights" not in unpruned["mapping"]["winograd"]
+    assert stats["actions"]["real_macs"] < unpruned["actions"]["real_macs"]
+    assert stats["mapping"]["winograd"]["weight_density"] < unpruned["mapping"]["winograd"]["weight_density"]
+
+
+def test_repruned_weights_change_nothing_under_im2col() -> None:
+    wl = small_network(np.random.default_rng(5))
+    arch = load_arch(TINY).derive({"act_regs_per_pe": 32})
+    plain, repruned = (simulate(a, wl).to_dict()["layers"]
+                       for a in (arch, arch.derive({"mapping.winograd_weights": "repruned"})))
+    assert json.dumps(plain, sort_keys=True) == json.dumps(repruned, sort_keys=True)
+    assert "winograd_weights" not in arch.to_dict()["mapping"]

@@ -140,6 +140,12 @@ class LayerMapping(_Strict):
                               "(the published mapping); 'winograd' = F(2x2, 3x3): per 2x2 output tile, the 16 M x V "
                               "of the transformed weights over the transformed 4x4 input tile, as one round of "
                               "their block-diagonal matrix. Other layers always use im2col")
+    winograd_weights: Literal["transformed", "repruned"] = Field(
+        "transformed", description="Layers run as Winograd (mapping.conv3x3: winograd): 'transformed' = every "
+                                   "non-zero of the transformed kernels G g G^T is stored; 'repruned' = the "
+                                   "transformed weights are pruned back to the kernel's density at encode time "
+                                   "(largest |U| kept, no retraining: the outputs change, and accuracy would need "
+                                   "retraining). No effect with im2col")
 
 
 class Dram(_Strict):
@@ -244,11 +250,14 @@ class ArchConfig(_Strict):
         return self.dram.bandwidth_gb_per_s * 1e3 / self.clock_mhz
 
     def to_dict(self) -> dict[str, Any]:
-        """Every key, as YAML / JSON values; ``mapping.conv3x3`` only when it is not the default ``im2col``
-        (so an im2col run's reports are byte-identical to those of the versions before the key)."""
+        """Every key, as YAML / JSON values; ``mapping.conv3x3`` only when it is not the default ``im2col`` and
+        ``mapping.winograd_weights`` only when it is not the default ``transformed`` (so the reports of a run
+        without them are byte-identical to those of the versions before the keys)."""
         data = self.model_dump(mode="json")
         if data["mapping"]["conv3x3"] == "im2col":
             del data["mapping"]["conv3x3"]
+        if data["mapping"]["winograd_weights"] == "transformed":
+            del data["mapping"]["winograd_weights"]
         return data
 
     def derive(self, updates: Mapping[str, Any] | Sequence[str] | None = None, /, **fields: Any) -> ArchConfig:

@@ -131,13 +131,15 @@ class WinogradLayer:
 
     ``matrix`` is the Winograd layer (``Layer``, a 1 x 1 conv: 16 C_pad rows, 16 C_in columns,
     one codebook); ``u_shared`` the transformed weights after sharing, (16, C_out, C_in) float64
-    (0 where not stored); ``rows_per_position`` C_pad.
+    (0 where not stored); ``rows_per_position`` C_pad; ``repruned`` whether the transformed
+    weights were pruned (``winograd_layer``'s ``density``).
     """
 
     layer: Layer
     matrix: Layer
     u_shared: np.ndarray
     rows_per_position: int
+    repruned: bool = False
 
     @property
     def in_channels(self) -> int:
@@ -219,7 +221,7 @@ def winograd_layer(layer: Layer, num_pes: int, density: float | None = None) -> 
                    extra={"winograd_of": layer.name})
     shared = np.zeros_like(u)
     shared[pos[order], o[order], c[order]] = codebook[codes]
-    return WinogradLayer(layer, matrix, shared, c_pad)
+    return WinogradLayer(layer, matrix, shared, c_pad, repruned=density is not None)
 
 
 def accumulate_winograd(wl: WinogradLayer, x_q: np.ndarray, fmt: LayerFormat) -> np.ndarray:

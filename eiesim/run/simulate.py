@@ -58,7 +58,7 @@ from eiesim.timing.contract import (
     resolve_storage,
     sequence_layers,
 )
-from eiesim.timing.contract.winograd import runs_winograd, winograd_actions
+from eiesim.timing.contract.winograd import runs_winograd, winograd_actions, winograd_density
 from eiesim.timing.event import run_layer_event_groups
 from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
 from eiesim.timing.fast import run_layer_fast_groups
@@ -112,9 +112,10 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         check_event_budget(workload, x_q, plan, params, event_limit_s)
     # The fast engine needs only each layer's pointers; the event engine walks the entries.
     encode = layout_layer if engine == "fast" else encode_layer
-    # mapping.conv3x3: winograd: these layers run as their Winograd layer (timing.contract.winograd).
-    winograd = {layer.name: winograd_layer(layer, arch.num_pes) for layer in workload.layers
-                if runs_winograd(arch, layer)}
+    # mapping.conv3x3: winograd: these layers run as their Winograd layer (timing.contract.winograd), with
+    # mapping.winograd_weights: repruned its transformed weights pruned back to the kernel's density.
+    winograd = {layer.name: winograd_layer(layer, arch.num_pes, density=winograd_density(arch, layer))
+                for layer in workload.layers if runs_winograd(arch, layer)}
     options = {layer.name: group_options(*_timed_layer(layer, workload, winograd), arch) for layer in workload.layers}
     group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
     encoded = {(layer.name, g): (network.encoding(encode, layer, group_arch[g]) if layer.name not in winograd
@@ -328,6 +329,8 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
         mapping["winograd"] = {"tiles": geom.pixels, "rows_per_position": wl.rows_per_position,
                                "weight_density": wl.weight_density(),
                                "transformed_input_density": transformed}
+        if wl.repruned:  # only re-pruned layers carry the key (the other Winograd reports are unchanged)
+            mapping["winograd"]["weights"] = "repruned"
     return LayerStats(
         name=layer.name, kind=layer.kind, rows=geom.rows, cols=geom.cols, pixels=geom.pixels,
         row_blocks=geom.num_blocks, input_batches=geom.num_batches, start_cycle=start, cycles=cycles,

@@ -16,6 +16,11 @@ it as any 1 x 1 conv), with two amendments stated here once:
   cycles; only the valid outputs are written, C_out x OH x OW per layer
   (``act_sram_writes``).
 
+With ``mapping.winograd_weights: repruned`` the transformed weights are pruned back to the
+kernel's density before they are shared and encoded (``winograd_density``; pruning in the
+Winograd domain without retraining): the Winograd layer has fewer entries, and every rule
+above applies to it unchanged.
+
 Both transforms' adds are counted as ``transform_adds`` (``WINOGRAD_ACTIONS``) and priced
 by the cost model at the PE adder's energy per add.
 """
@@ -35,6 +40,12 @@ WINOGRAD_ACTIONS: dict[str, str] = {
 def runs_winograd(arch: ArchConfig, layer: Layer) -> bool:
     """Whether ``layer`` runs as F(2x2, 3x3) on ``arch``: ``mapping.conv3x3: winograd`` and a stride-1 3 x 3 conv."""
     return arch.mapping.conv3x3 == "winograd" and is_winograd_conv(layer)
+
+
+def winograd_density(arch: ArchConfig, layer: Layer) -> float | None:
+    """The fraction of the 16 C_out C_in transformed weights kept (``winograd_layer``'s ``density``): the kernel's
+    own density with ``mapping.winograd_weights: repruned``, else None (every non-zero of G g G^T stored)."""
+    return layer.density if arch.mapping.winograd_weights == "repruned" else None
 
 
 def winograd_transform_adds(layer: Layer, in_shape: tuple[int, ...]) -> int:
