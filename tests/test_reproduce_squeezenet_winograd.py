@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from _support import run_cli
 
-from eiesim.cli.reproduce.squeezenet_winograd_report import OUT_FILES, out_files, summary
+from eiesim.cli.reproduce.squeezenet_winograd_report import OUT_FILES, build_document, out_files, summary
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
@@ -50,10 +50,11 @@ def test_real_model_one_group_runs_measure_what_they_claim():
     from eiesim.reproduce.squeezenet_mapping import study_workload
 
     source = study_workload(NET)
-    s = study_mod.winograd_study(source, photos=("chelsea",), runs=study_mod.RUNS[:2])
-    base, wino = s["runs"]
-    assert (base["label"], wino["label"]) == ("im2col", "winograd")
-    assert base["functional"] == wino["functional"] == "pass"  # Winograd: bit-exact vs the Winograd reference
+    s = study_mod.winograd_study(source, photos=("chelsea",), runs=[*study_mod.RUNS[:2], study_mod.RUNS[4]])
+    base, wino, pruned = s["runs"]
+    assert (base["label"], wino["label"], pruned["label"]) == ("im2col", "winograd", "winograd re-pruned")
+    # Winograd: bit-exact vs the Winograd reference (re-pruned: of the re-pruned weights)
+    assert base["functional"] == wino["functional"] == pruned["functional"] == "pass"
     layers = {layer.name: layer for layer in source.workload.layers}
     assert [r["name"] for r in wino["layers3x3"]] == [f"fire{i}/conv3x3_2" for i in range(2, 10)]
     for b, w in zip(base["layers3x3"], wino["layers3x3"], strict=True):
@@ -79,13 +80,19 @@ def test_real_model_one_group_runs_measure_what_they_claim():
         _, h, wd = source.workload.input_shape_of(layer)
         bias_macs = ((h + 1) // 2) * ((wd + 1) // 2) * int(np.count_nonzero(layer.bias))
         assert r["real_multiplies_unpruned"] + bias_macs == w["real_macs"]
+    for r, p in zip(f["repruned"], pruned["layers3x3"], strict=True):  # the re-pruned layers, timed
+        layer = layers[r["name"]]
+        _, h, wd = source.workload.input_shape_of(layer)
+        bias_macs = ((h + 1) // 2) * ((wd + 1) // 2) * int(np.count_nonzero(layer.bias))
+        assert r["real_multiplies"] + bias_macs == p["real_macs"]
+        assert p["weight_density"] == r["weight_density"]
     for r, b in zip(f["repruned"], base["layers3x3"], strict=True):  # re-pruned to the kernel's density
         layer = layers[r["name"]]  # the same fraction, to the rounding of one entry
         assert r["weight_density"] == pytest.approx(b["weight_density"], abs=1 / (9 * layer.in_channels
                                                                                   * layer.out_channels))
         assert r["real_multiplies"] < r["real_multiplies_unpruned"]
     assert [(t["photo"], t["direct"], t["winograd"]) for t in f["top1"]] == [("chelsea", 285, 285)]  # fixed-point.md
-    assert list(s["comparison"]) == ["G = 1"]
+    assert list(s["comparison"]) == ["G = 1", "G = 1, re-pruned"]
     validation = " ".join((Path(__file__).resolve().parents[1] / "docs" / "validation.md").read_text().split())
     c = s["comparison"]["G = 1"][-1]
     quoted = (f"dense multiplies fall {c['dense_ratio']:.2f}x", f"real multiplies rise {1 / c['mac_ratio']:.2f}x",
@@ -124,3 +131,12 @@ def test_the_report_files_are_the_ones_announced():
                             "top1_agree": 1, "photos": 1, "repruned": [], "repruned_top1_agree": 0}}
     assert sorted(out_files(study)) == sorted(OUT_FILES)
     assert "1 of 1 bundled photos" in summary(study)
+    assert "Timed, the re-pruned" not in summary(study)  # no re-pruned runs, no sentence about them
+    pruned = run | {"label": "winograd re-pruned", "cycles": 7, "energy_pj": 2e9, "spmat_bytes_per_pe": 5,
+                    "layers3x3_total": total | {"real_macs": 1234, "cycles": 6}}
+    study["runs"].append(pruned)
+    study["comparison"]["G = 1, re-pruned"] = [layer_comp, comp | {"mac_ratio": 0.5, "cycle_ratio": 1.25}]
+    text = summary(study)
+    assert ("Timed, the re-pruned 3x3 layers do 1,234 real multiplies (2.00x more than im2col) in 6 cycles "
+            "(1.25x im2col's; the whole network 7 cycles, 2.00 mJ, 5 Spmat bytes per PE against 8):") in text
+    assert "pruning" in build_document(study).sections[-1].blocks[-1].caption

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from eiesim.cli.reproduce.squeezenet_winograd_report import (OUT_FILES, comparison_table, functional_table,
-                                                             layer_table, out_files, results_json, run_table, summary,
-                                                             tag)
+                                                             layer_table, out_files, repruned_table, results_json,
+                                                             run_table, summary, tag)
 from eiesim.outputs.commit import OutputSet
 from eiesim.outputs.paths import check_output_dir
 
@@ -63,6 +63,7 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     for run in study["runs"]:
         _print(console, f"3x3 layers, {run['label']}", layer_table(run))
     _print(console, "Accuracy of the Winograd layers", functional_table(study))
+    _print(console, "Winograd-domain pruning, no retraining (timed in the 're-pruned' runs)", repruned_table(study))
     console.print(summary(study), highlight=False)
     for text in sorted({w for r in study["runs"] for w in r["warnings"]}):
         err.print(f"eiesim: warning: {' '.join(text.split())}", highlight=False)

@@ -125,7 +125,27 @@ def summary(study: dict[str, Any]) -> str:
         f"error against the direct convolution is up to {100 * _worst_error(f):.1f} % of their largest output, "
         "all of it from that sharing (with the exact G g Gᵀ the error is at float rounding). Accuracy with "
         "Winograd-domain weights would need retraining: pruning the transformed weights back to the kernels' "
-        f"density without it keeps the top-1 class of {f.get('repruned_top1_agree', 0)} of {f['photos']} photos.")
+        f"density without it keeps the top-1 class of {f.get('repruned_top1_agree', 0)} of {f['photos']} photos."
+        + _repruned_sentence(study))
+
+
+def _repruned_sentence(study: dict[str, Any]) -> str:
+    """The re-pruned runs' timing, when the study has them (issue 25 item 4)."""
+    by = {r["label"]: r for r in study["runs"]}
+    if "winograd re-pruned" not in by or "G = 1, re-pruned" not in study["comparison"]:
+        return ""
+    base, pruned = by["im2col"], by["winograd re-pruned"]
+    c = study["comparison"]["G = 1, re-pruned"][-1]
+    text = (f" Timed, the re-pruned 3x3 layers do {fmt_int(pruned['layers3x3_total']['real_macs'])} real multiplies "
+            f"({_more_or_fewer(c['mac_ratio'])} than im2col) in {fmt_int(pruned['layers3x3_total']['cycles'])} cycles "
+            f"({c['cycle_ratio']:.2f}x im2col's; the whole network {fmt_int(pruned['cycles'])} cycles, "
+            f"{pruned['energy_pj'] / 1e9:.2f} mJ, {fmt_int(pruned['spmat_bytes_per_pe'])} Spmat bytes per PE against "
+            f"{fmt_int(base['spmat_bytes_per_pe'])})")
+    pruned_g, cg = by.get("winograd re-pruned, G auto"), study["comparison"].get("G auto, re-pruned")
+    if pruned_g is not None and cg is not None:
+        text += (f", and with pixel groups (auto) {fmt_int(pruned_g['cycles'])} cycles against im2col's "
+                 f"{fmt_int(by['im2col, G auto']['cycles'])} ({cg[-1]['cycle_ratio']:.2f}x on the 3x3 layers)")
+    return text + ": the speed a retrained Winograd-domain model of that density could have, not an accuracy."
 
 
 def _more_or_fewer(ratio: float | None) -> str:
@@ -196,9 +216,10 @@ def build_document(study: dict[str, Any]) -> Document:
                             numeric=[False, True, True, True]))
     head, rows = repruned_table(study)
     fun.blocks.append(Table(head, rows, numeric=[False] + [True] * (len(head) - 1),
-                            caption="Winograd-domain pruning (not timed): the transformed weights pruned back to the "
-                                    "kernel's density, largest |U| kept, no retraining; real multiplies on the "
-                                    "photo. Accuracy would need retraining."))
+                            caption="Winograd-domain pruning: the transformed weights pruned back to the "
+                                    "kernel's density, largest |U| kept, no retraining (timed in the runs "
+                                    "'winograd re-pruned'); real multiplies on the photo, counted without the "
+                                    "engines. Accuracy would need retraining."))
     doc.sections.append(fun)
     return doc
 
