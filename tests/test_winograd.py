@@ -302,3 +302,19 @@ def test_repruned_weights_change_nothing_under_im2col() -> None:
                        for a in (arch, arch.derive({"mapping.winograd_weights": "repruned"})))
     assert json.dumps(plain, sort_keys=True) == json.dumps(repruned, sort_keys=True)
     assert "winograd_weights" not in arch.to_dict()["mapping"]
+
+
+def test_the_event_time_budget_counts_what_a_winograd_layer_runs() -> None:
+    """The hand-worked tile (docs/timing-model.md 4.2): the event engine broadcasts the 9 non-zeros of V once
+    (one row block: 64 rows on 4 PEs x 16 registers) and walks 17 entries, where im2col broadcasts the one
+    non-zero input once in each of the 4 output pixels' patches and walks the 2 stored taps that reach it."""
+    from eiesim.run.simulate import estimate_event_layer_seconds
+    from eiesim.timing.event_budget import SECONDS_PER_ENTRY, SECONDS_PER_PE_BROADCAST
+
+    wl, arch = tile_workload()
+    (seconds,) = estimate_event_layer_seconds(arch, wl)
+    assert seconds == pytest.approx(SECONDS_PER_PE_BROADCAST * 9 * 4 + SECONDS_PER_ENTRY * 17)
+    # im2col: x(0, 0) is in the patch of every output pixel (padding 1), at tap (1 - i, 1 - j) of pixel (i, j):
+    # the centre tap (channel 0) reaches it from pixel (0, 0), the top-left tap (channel 1) from pixel (1, 1).
+    (im2col,) = estimate_event_layer_seconds(arch.derive({"mapping.conv3x3": "im2col"}), wl)
+    assert im2col == pytest.approx(SECONDS_PER_PE_BROADCAST * 4 * 4 + SECONDS_PER_ENTRY * 2)

@@ -108,14 +108,13 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         plan = network.plan(x_float)
     params = TimingParams.from_arch(arch)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
-    if engine == "event" and event_limit_s is not None:
-        check_event_budget(workload, x_q, plan, params, event_limit_s)
-    # The fast engine needs only each layer's pointers; the event engine walks the entries.
-    encode = layout_layer if engine == "fast" else encode_layer
     # mapping.conv3x3: winograd: these layers run as their Winograd layer (timing.contract.winograd), with
     # mapping.winograd_weights: repruned its transformed weights pruned back to the kernel's density.
-    winograd = {layer.name: winograd_layer(layer, arch.num_pes, density=winograd_density(arch, layer))
-                for layer in workload.layers if runs_winograd(arch, layer)}
+    winograd = winograd_layers(arch, workload)
+    if engine == "event" and event_limit_s is not None:
+        check_event_budget(workload, x_q, plan, params, event_limit_s, winograd)
+    # The fast engine needs only each layer's pointers; the event engine walks the entries.
+    encode = layout_layer if engine == "fast" else encode_layer
     options = {layer.name: group_options(*_timed_layer(layer, workload, winograd), arch) for layer in workload.layers}
     group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
     encoded = {(layer.name, g): (network.encoding(encode, layer, group_arch[g]) if layer.name not in winograd
@@ -238,6 +237,12 @@ class Network:
         return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
 
 
+def winograd_layers(arch: ArchConfig, workload: Workload) -> dict[str, WinogradLayer]:
+    """The layers of ``workload`` that run as F(2x2, 3x3) on ``arch``, by name, as their Winograd layers."""
+    return {layer.name: winograd_layer(layer, arch.num_pes, density=winograd_density(arch, layer))
+            for layer in workload.layers if runs_winograd(arch, layer)}
+
+
 def _timed_layer(layer: Layer, workload: Workload,
                  winograd: dict[str, WinogradLayer]) -> tuple[Layer, tuple[int, ...]]:
     """The layer the engines run for ``layer`` and the shape of its input: the layer itself, or its Winograd layer."""
@@ -265,13 +270,16 @@ def estimate_event_layer_seconds(arch: ArchConfig, workload: Workload, input: An
     x_float = prepare_input(workload, input)
     plan = plan_fixed_point(workload, x_float)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
-    return [w.seconds for w in event_work(workload, x_q, plan, TimingParams.from_arch(arch))]
+    return [w.seconds for w in event_work(workload, x_q, plan, TimingParams.from_arch(arch),
+                                          winograd_layers(arch, workload))]
 
 
 def check_event_budget(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan, params: TimingParams,
-                       limit_s: float) -> float:
-    """The event engine's estimated seconds; UsageError if above ``limit_s`` (see eiesim.timing.event_budget)."""
-    work = event_work(workload, x_q, plan, params)
+                       limit_s: float, winograd: dict[str, WinogradLayer] | None = None) -> float:
+    """The event engine's estimated seconds; UsageError if above ``limit_s`` (see eiesim.timing.event_budget).
+
+    ``winograd``: the layers that run as F(2x2, 3x3) (``winograd_layers``), estimated as what they run."""
+    work = event_work(workload, x_q, plan, params, winograd)
     seconds = total_seconds(work)
     if seconds > limit_s:
         broadcasts = sum(w.broadcasts for w in work)

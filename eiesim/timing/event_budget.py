@@ -57,17 +57,26 @@ def layer_work(name: str, x_q: np.ndarray, layer, geom) -> EventWork:  # noqa: A
     return EventWork(name, broadcasts * geom.num_blocks, entries, geom.num_pes)
 
 
-def event_work(workload, x_q: np.ndarray, plan, params) -> list[EventWork]:  # noqa: ANN001
-    """Per-layer event-engine work for ``workload`` on the fixed-point input ``x_q`` (one reference pass)."""
+def event_work(workload, x_q: np.ndarray, plan, params, winograd=None) -> list[EventWork]:  # noqa: ANN001
+    """Per-layer event-engine work for ``workload`` on the fixed-point input ``x_q`` (one reference pass).
+
+    ``winograd``: the layers that run as F(2x2, 3x3), by name (``WinogradLayer``, as ``simulate``
+    builds them): their work is their Winograd layer's on the transformed input, which is what the
+    engine runs, and the layers after them see the Winograd reference's outputs.
+    """
     from eiesim.network.functional import accumulate_reference, run_fixed
+    from eiesim.network.winograd import accumulate_winograd
     from eiesim.timing.contract import layer_geometry
 
     work: list[EventWork] = []
+    winograd = winograd or {}
 
     def counting(layer, x_layer, fmt):  # noqa: ANN001, ANN202
-        geom = layer_geometry(layer, tuple(x_layer.shape), params)
-        work.append(layer_work(layer.name, x_layer, layer, geom))
-        return accumulate_reference(layer, x_layer, fmt)
+        wl = winograd.get(layer.name)
+        run_layer, run_x = (layer, x_layer) if wl is None else (wl.matrix, wl.input_q(x_layer, fmt))
+        geom = layer_geometry(run_layer, tuple(run_x.shape), params)
+        work.append(layer_work(layer.name, run_x, run_layer, geom))
+        return accumulate_reference(layer, x_layer, fmt) if wl is None else accumulate_winograd(wl, x_layer, fmt)
 
     run_fixed(workload, x_q, plan, counting)
     return work
