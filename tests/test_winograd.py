@@ -318,3 +318,33 @@ def test_the_event_time_budget_counts_what_a_winograd_layer_runs() -> None:
     # the centre tap (channel 0) reaches it from pixel (0, 0), the top-left tap (channel 1) from pixel (1, 1).
     (im2col,) = estimate_event_layer_seconds(arch.derive({"mapping.conv3x3": "im2col"}), wl)
     assert im2col == pytest.approx(SECONDS_PER_PE_BROADCAST * 4 * 4 + SECONDS_PER_ENTRY * 2)
+
+
+def test_the_trace_draws_a_winograd_layer_as_it_runs() -> None:
+    """The hand-worked tile (docs/timing-model.md 4.2) traced: one round (one tile) of 41 cycles with the PE
+    states of the worked example; the trace computes its spans from the rules, without the engines."""
+    from eiesim.timing.trace import layer_trace
+
+    wl, arch = tile_workload()
+    meta = layer_trace(arch, wl, "wino")["metadata"]
+    assert (meta["layer_cycles"], meta["rounds_total"], meta["io_cycles"]) == (41, 1, 3)
+    assert (meta["conv3x3"], meta["tiles"]) == ("winograd", 1)
+    assert meta["pe_state_cycles"] == {"busy": [4, 4, 9, 0], "empty": [5, 5, 0, 9], "starved": [3, 3, 3, 3],
+                                       "stalled": [0, 0, 0, 0], "drain": [6, 6, 6, 6]}
+
+
+@pytest.mark.parametrize("weights", ["transformed", "repruned"])
+def test_the_trace_of_a_winograd_layer_agrees_with_the_engine(weights: str) -> None:
+    """Trace and fast engine, two methods: the same cycles and PE states for the Winograd layer of a small
+    network (its input computed through the squeeze layer), and for the im2col layer after it."""
+    from eiesim.timing.trace import layer_trace
+
+    wl = small_network(np.random.default_rng(7))
+    arch = load_arch(TINY).derive({"mapping.conv3x3": "winograd", "mapping.winograd_weights": weights,
+                                   "act_regs_per_pe": 32})
+    stats = {s["name"]: s for s in simulate(arch, wl).to_dict()["layers"]}
+    for name in ("ex3", "st3"):
+        meta = layer_trace(arch, wl, name)["metadata"]
+        assert meta["layer_cycles"] == stats[name]["cycles"]
+        assert meta["pe_state_cycles"] == stats[name]["pe_cycles"]
+    assert meta.get("conv3x3") is None  # st3 (stride 2) keeps im2col

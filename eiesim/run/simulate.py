@@ -29,7 +29,7 @@ from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
 from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
-from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_layer, winograd_reference
+from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
 from eiesim.run.content_cache import (ENCODINGS, INPUTS, PLANS, REFERENCES, array_digest, checked_layer_digests,
                                       encoding_key, workload_digest)
@@ -58,7 +58,7 @@ from eiesim.timing.contract import (
     resolve_storage,
     sequence_layers,
 )
-from eiesim.timing.contract.winograd import runs_winograd, winograd_actions, winograd_density
+from eiesim.timing.contract.winograd import winograd_actions, winograd_layers
 from eiesim.timing.event import run_layer_event_groups
 from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
 from eiesim.timing.fast import run_layer_fast_groups
@@ -235,12 +235,6 @@ class Network:
         """``encode(layer, arch)`` (``layout_layer`` or ``encode_layer``)."""
         key = encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
         return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
-
-
-def winograd_layers(arch: ArchConfig, workload: Workload) -> dict[str, WinogradLayer]:
-    """The layers of ``workload`` that run as F(2x2, 3x3) on ``arch``, by name, as their Winograd layers."""
-    return {layer.name: winograd_layer(layer, arch.num_pes, density=winograd_density(arch, layer))
-            for layer in workload.layers if runs_winograd(arch, layer)}
 
 
 def _timed_layer(layer: Layer, workload: Workload,

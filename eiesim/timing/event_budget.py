@@ -7,7 +7,8 @@ loop iteration per entry, so its time is close to
 
 where the broadcasts (non-zero activations, once per row block) and the entries of the
 broadcast columns come from one pass of the functional fixed-point reference (seconds,
-even for SqueezeNet). The two constants were measured on the project's reference
+even for SqueezeNet); a layer run as F(2x2, 3x3) counts its Winograd layer on the transformed
+input, as the engine runs it. The two constants were measured on the project's reference
 machine (2 cores, Python 3.11; ``benchmarks/bench_event_estimate.py`` prints estimated /
 measured time for a few layers); treat the estimate as good to a factor of about two.
 ``simulate(engine="event")`` refuses a run estimated above ``DEFAULT_EVENT_LIMIT_S``

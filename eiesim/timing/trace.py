@@ -33,6 +33,7 @@ import numpy as np
 
 from eiesim.config.arch import ArchConfig
 from eiesim.errors import UsageError
+from eiesim.network.winograd import WinogradLayer
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
 from eiesim.timing.contract import RoundTimeline, round_timeline
 
@@ -104,11 +105,20 @@ def compute_phase_spans(columns: np.ndarray, tl: RoundTimeline, entries: np.ndar
     return RoundSpans(track[order], kind[order], start[order], dur[order], column[order], tl.cycles)
 
 
-def _layer_input(workload: Workload, layer: Layer, network_input: Any) -> np.ndarray:
-    """The layer's 16-bit fixed-point input, from the functional reference up to that layer."""
-    from eiesim.network.fixed_point import accumulate_reference, quantize
+def _layer_input(workload: Workload, layer: Layer, network_input: Any,
+                 winograd: dict[str, WinogradLayer] | None = None) -> np.ndarray:
+    """The layer's 16-bit fixed-point input, from the functional reference up to that layer.
+
+    ``winograd``: the layers that run as F(2x2, 3x3), by name: the layers before ``layer`` are computed by
+    the Winograd reference, and a Winograd ``layer``'s input is its transformed input (``input_q``).
+    """
+    from eiesim.network.fixed_point import quantize
     from eiesim.network.functional import plan_fixed_point, run_fixed
     from eiesim.network.network_input import prepare_input
+    from eiesim.network.winograd import winograd_reference
+
+    winograd = winograd or {}
+    reference = winograd_reference(winograd)  # the direct reference for every layer not in ``winograd``
 
     x_float = prepare_input(workload, network_input)
     plan = plan_fixed_point(workload, x_float)
@@ -120,9 +130,10 @@ def _layer_input(workload: Workload, layer: Layer, network_input: Any) -> np.nda
 
     def accumulate(lay: Layer, x_layer: np.ndarray, fmt):  # noqa: ANN001
         if lay.name == layer.name:
-            captured["x"] = np.asarray(x_layer, dtype=np.int64)
+            wl = winograd.get(lay.name)
+            captured["x"] = np.asarray(x_layer if wl is None else wl.input_q(x_layer, fmt), dtype=np.int64)
             raise _Reached
-        return accumulate_reference(lay, x_layer, fmt)
+        return reference(lay, x_layer, fmt)
 
     try:
         run_fixed(workload, x_q, plan, accumulate)
@@ -144,6 +155,7 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
         resolve_storage,
         round_schedule,
     )
+    from eiesim.timing.contract.winograd import winograd_layers
 
     if max_events < 1:
         raise UsageError(f"max_events must be at least 1, got {max_events}")
@@ -162,11 +174,15 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
             f"group is a chip of num_pes / G PEs working on every G-th pixel: trace it with the overrides "
             f"num_pes=<num_pes / G> and mapping.pixel_groups=1 (its rounds are those of the group's pixels)")
     params = TimingParams.from_arch(arch)
-    encoded = {lay.name: layout_layer(lay, arch) for lay in workload.layers}
+    # mapping.conv3x3: winograd: a Winograd layer is traced as the Winograd layer it runs (its rounds are tiles).
+    winograd = winograd_layers(arch, workload)
+    encoded = {lay.name: layout_layer(lay if lay.name not in winograd else winograd[lay.name].matrix, arch)
+               for lay in workload.layers}
     arch, _storage, stream = resolve_storage(arch, workload, encoded)
     enc = encoded[layer.name]
-    x = _layer_input(workload, layer, input)
-    geom = layer_geometry(layer, tuple(x.shape), params)
+    x = _layer_input(workload, layer, input, winograd)
+    run_layer = layer if layer.name not in winograd else winograd[layer.name].matrix
+    geom = layer_geometry(run_layer, tuple(x.shape), params)
     patches = x.reshape(geom.cols, 1) if geom.kind == "fc" else im2col(
         x.reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding)
     io = layer_io(workload, layer, arch, stream[layer.name])
@@ -249,6 +265,7 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
         "clock_mhz": arch.clock_mhz, "time_unit": "cycle (viewers label it microseconds)",
         "rounds_total": geom.rounds, "rounds_traced": rounds, "io_cycles": io.cycles,
         "span_events": len(events), "max_events": max_events, "truncated": truncated,
+        **({} if layer.name not in winograd else {"conv3x3": "winograd", "tiles": geom.pixels}),
         "span_source": ("computed by eiesim.timing.trace from the rules of docs/timing-model.md "
                         "(independent of the engines)"),
     }

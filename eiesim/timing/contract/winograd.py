@@ -28,8 +28,9 @@ by the cost model at the PE adder's energy per add.
 from __future__ import annotations
 
 from eiesim.config.arch import ArchConfig
-from eiesim.network.winograd import INPUT_ADDS_PER_CHANNEL, OUTPUT_ADDS_PER_CHANNEL, is_winograd_conv, tile_grid
-from eiesim.network.workload import Layer
+from eiesim.network.winograd import (INPUT_ADDS_PER_CHANNEL, OUTPUT_ADDS_PER_CHANNEL, WinogradLayer,
+                                     is_winograd_conv, tile_grid, winograd_layer)
+from eiesim.network.workload import Layer, Workload
 
 #: Action counts only Winograd layers report (a layer without them did none): name -> what one is.
 WINOGRAD_ACTIONS: dict[str, str] = {
@@ -46,6 +47,13 @@ def winograd_density(arch: ArchConfig, layer: Layer) -> float | None:
     """The fraction of the 16 C_out C_in transformed weights kept (``winograd_layer``'s ``density``): the kernel's
     own density with ``mapping.winograd_weights: repruned``, else None (every non-zero of G g G^T stored)."""
     return layer.density if arch.mapping.winograd_weights == "repruned" else None
+
+
+def winograd_layers(arch: ArchConfig, workload: Workload) -> dict[str, WinogradLayer]:
+    """The layers of ``workload`` that run as F(2x2, 3x3) on ``arch``, by name, as their Winograd layers
+    (what ``simulate``, the event engine's time budget and the trace run for them)."""
+    return {layer.name: winograd_layer(layer, arch.num_pes, density=winograd_density(arch, layer))
+            for layer in workload.layers if runs_winograd(arch, layer)}
 
 
 def winograd_transform_adds(layer: Layer, in_shape: tuple[int, ...]) -> int:
