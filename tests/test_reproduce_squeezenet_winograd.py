@@ -138,5 +138,5 @@ def test_the_report_files_are_the_ones_announced():
     study["comparison"]["G = 1, re-pruned"] = [layer_comp, comp | {"mac_ratio": 0.5, "cycle_ratio": 1.25}]
     text = summary(study)
     assert ("Timed, the re-pruned 3x3 layers do 1,234 real multiplies (2.00x more than im2col) in 6 cycles "
-            "(1.25x im2col's; the whole network 7 cycles, 2.00 mJ, 5 Spmat bytes per PE against 8):") in text
+            "(1.25x faster than im2col; the whole network 7 cycles, 2.00 mJ, 5 Spmat bytes per PE against 8):") in text
     assert "pruning" in build_document(study).sections[-1].blocks[-1].caption

@@ -138,13 +138,14 @@ def _repruned_sentence(study: dict[str, Any]) -> str:
     c = study["comparison"]["G = 1, re-pruned"][-1]
     text = (f" Timed, the re-pruned 3x3 layers do {fmt_int(pruned['layers3x3_total']['real_macs'])} real multiplies "
             f"({_more_or_fewer(c['mac_ratio'])} than im2col) in {fmt_int(pruned['layers3x3_total']['cycles'])} cycles "
-            f"({c['cycle_ratio']:.2f}x im2col's; the whole network {fmt_int(pruned['cycles'])} cycles, "
+            f"({_faster_or_slower(c['cycle_ratio'])} than im2col; the whole network {fmt_int(pruned['cycles'])} cycles, "
             f"{pruned['energy_pj'] / 1e9:.2f} mJ, {fmt_int(pruned['spmat_bytes_per_pe'])} Spmat bytes per PE against "
             f"{fmt_int(base['spmat_bytes_per_pe'])})")
     pruned_g, cg = by.get("winograd re-pruned, G auto"), study["comparison"].get("G auto, re-pruned")
     if pruned_g is not None and cg is not None:
         text += (f", and with pixel groups (auto) {fmt_int(pruned_g['cycles'])} cycles against im2col's "
-                 f"{fmt_int(by['im2col, G auto']['cycles'])} ({cg[-1]['cycle_ratio']:.2f}x on the 3x3 layers)")
+                 f"{fmt_int(by['im2col, G auto']['cycles'])} ({_faster_or_slower(cg[-1]['cycle_ratio'])} on the 3x3 "
+                 "layers)")
     return text + ": the speed a retrained Winograd-domain model of that density could have, not an accuracy."
 
 
@@ -152,6 +153,13 @@ def _more_or_fewer(ratio: float | None) -> str:
     if ratio is None:
         return "-"
     return f"{ratio:.2f}x fewer" if ratio >= 1 else f"{1 / ratio:.2f}x more"
+
+
+def _faster_or_slower(ratio: float | None) -> str:
+    """``ratio``: im2col's cycles over Winograd's."""
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
 
 
 def _worst_error(functional: dict[str, Any]) -> float:
