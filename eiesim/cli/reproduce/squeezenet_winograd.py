@@ -36,7 +36,10 @@ def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write report.md, report.html and results.json to this directory (replaced as a whole).")
 def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir: Path | None) -> None:
-    """SqueezeNet's 3x3 layers as Winograd F(2x2,3x3) vs im2col, with and without pixel groups (six full-network runs and 19 photos: about 10 minutes on 2 cores)."""
+    """SqueezeNet's 3x3 layers as Winograd F(2x2,3x3) vs im2col, with and without pixel groups.
+
+    Six full-network runs and the 19-photo accuracy check: about 10 minutes on 2 cores.
+    """
     from rich.console import Console
 
     from eiesim.errors import UsageError
