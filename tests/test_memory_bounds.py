@@ -223,7 +223,7 @@ def _pooled_convs() -> Workload:
 @pytest.mark.parametrize("make", [_deep_chain, _pooled_convs], ids=["deep-chain", "pooled-convs"])
 def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates(make):
     """The estimate bounds the peak of one inference measured three ways (a simulation with its functional check,
-    as ``eiesim run`` does; the fixed-point and the float forward passes), and is within 2x of the simulation's."""
+    as ``eiesim run`` does; the fixed-point and the float forward passes), and is within 2x of the largest."""
     wl = make()
     estimate = workload_run_bytes(wl)
     x = np.asarray(wl.input)
@@ -231,7 +231,10 @@ def test_run_memory_estimate_bounds_what_a_conv_layer_really_allocates(make):
     fixed = _peak_traced_bytes(lambda: forward(wl, x, "fixed16"))
     floating = _peak_traced_bytes(lambda: forward(wl, x))
     assert max(simulated, fixed, floating) <= estimate, (simulated, fixed, floating, estimate)
-    assert estimate <= 2 * simulated, (simulated, estimate)
+    # Tight too: within 2x of the largest of the three (the fixed-point pass, whose int64 patches and
+    # accumulators the estimate follows; the simulation's own peak is lower since its accumulators are
+    # written in the output's layout, with no transposed copy).
+    assert estimate <= 2 * max(simulated, fixed, floating), (simulated, fixed, floating, estimate)
 
 
 
