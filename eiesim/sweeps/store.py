@@ -40,6 +40,7 @@ import io
 import json
 import math
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,7 +249,9 @@ class ResultStore:
         return self.load(key, METRIC_COLUMNS)
 
     def put(self, key: str, row: dict[str, Any]) -> None:
-        write_text(self._path(key), json.dumps(envelope(key, row), sort_keys=True))
+        path = self._path(key)
+        _drop_special_entry(path)
+        write_text(path, json.dumps(envelope(key, row), sort_keys=True))
 
     def claim(self, key: str, blocking: bool = False) -> Claim | None:
         """Claim ``key`` for computing; None if another sweep holds it (``blocking``: wait for it)."""
@@ -270,6 +273,19 @@ class ResultStore:
         tables.add_file(self.dir / "results.csv", buf.getvalue())
         tables.add_file(self.dir / "results.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
         tables.commit()
+
+
+def _drop_special_entry(path: Path) -> None:
+    """Remove a point entry that is not a regular file (a link, a FIFO, a device node put there by hand).
+
+    The points folder is the store's own; such an entry failed verification when it was read, and
+    the recomputed point replaces it. Only the directory entry goes (a link's target is untouched);
+    every other output keeps the rule of eiesim.outputs.paths.check_replaceable and refuses them.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            path.unlink()
 
 
 __all__ = ["Claim", "MEAN_METRIC_RULES", "METRIC_RULES", "POINT_FORMAT", "POINT_VERSION", "Rejected", "ResultStore",
