@@ -186,6 +186,12 @@ def _num(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _numbers(values: Mapping[Any, Any]) -> dict[str, float]:
+    """The entries of ``values`` that are finite numbers (``_num``), keyed by their names as text, in order."""
+    pairs = ((str(k), _num(v)) for k, v in values.items())
+    return {k: v for k, v in pairs if v is not None}
+
+
 def _merit(report: Mapping[str, Any], key: str) -> Any:
     """A figure of merit wherever a report version put it (top level, totals, or figures_of_merit)."""
     for where in (report, _dict(report.get("totals")), _dict(report.get("figures_of_merit"))):
@@ -374,8 +380,8 @@ def _layer_table(layers: list[Mapping[str, Any]], columns: Sequence[tuple[str, s
 
 
 def _weighted(layers: Sequence[Mapping[str, Any]], key: str) -> float | None:
-    pairs = [(_num(layer.get(key)), _num(layer.get("compute_cycles", layer.get("cycles")))) for layer in layers]
-    pairs = [(v, w) for v, w in pairs if v is not None and w]
+    raw = [(_num(layer.get(key)), _num(layer.get("compute_cycles", layer.get("cycles")))) for layer in layers]
+    pairs = [(v, w) for v, w in raw if v is not None and w]
     total = sum(w for _, w in pairs)
     return sum(v * w for v, w in pairs) / total if total else None
 
@@ -500,9 +506,9 @@ def _energy_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) 
         for comp in layer_comp:
             for k, v in comp.items():
                 by_comp[str(k)] = (by_comp.get(str(k)) or 0.0) + (_num(v) or 0.0)
-    by_comp = {k: v for k, v in by_comp.items() if v is not None}
-    if by_comp:
-        ordered = sorted(by_comp.items(), key=lambda kv: -kv[1])
+    known = {k: v for k, v in by_comp.items() if v is not None}
+    if known:
+        ordered = sorted(known.items(), key=lambda kv: -kv[1])
         comp_total = sum(v for _, v in ordered)
         unit, scale = _energy_unit(max(v for _, v in ordered))
         comps = [k for k, _ in ordered]
@@ -570,7 +576,7 @@ def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any
     rows += [[labels[k], fmt_num(v)] for k, v in merits]
     if rows:
         sec.blocks.append(Table(["quantity", "value"], rows, [False, True]))
-    modules = {str(k): _num(v) for k, v in _dict(area.get("pe_by_module_um2")).items() if _num(v) is not None}
+    modules = _numbers(_dict(area.get("pe_by_module_um2")))
     if modules:
         ordered = sorted(modules.items(), key=lambda kv: -kv[1])
         total = sum(v for _, v in ordered)
@@ -586,14 +592,14 @@ def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any
                                 [[components.human_name(k), fmt_num(v), fmt_pct(v / total if total else math.nan)]
                                  for k, v in ordered],
                                 [False, True, True], caption="Area of one PE by module"))
-    pmod = {str(k): _num(v) for k, v in _dict(power.get("per_pe_by_module_mw")).items() if _num(v) is not None}
+    pmod = _numbers(_dict(power.get("per_pe_by_module_mw")))
     if pmod:
         total = sum(pmod.values())
         sec.blocks.append(Table(["module", "average power per PE (mW)", "share (%)"],
                                 [[components.human_name(k), fmt_num(v), fmt_pct(v / total if total else math.nan)]
                                  for k, v in sorted(pmod.items(), key=lambda kv: -kv[1])],
                                 [False, True, True], caption="Average power of one PE by module over the run"))
-    types = {str(k): _num(v) for k, v in _dict(area.get("pe_by_type_um2")).items() if _num(v) is not None}
+    types = _numbers(_dict(area.get("pe_by_type_um2")))
     if types:
         total = sum(types.values())
         sec.blocks.append(Table(["cell type", "area (µm²)", "share of PE (%)"],
