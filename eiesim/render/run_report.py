@@ -186,6 +186,11 @@ def _num(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _sentence_start(words: str) -> str:
+    """``"idle PEs"`` -> ``"Idle PEs"`` (only the first letter raised; ``str.capitalize`` would lower the rest)."""
+    return words[:1].upper() + words[1:]
+
+
 def _numbers(values: Mapping[Any, Any]) -> dict[str, float]:
     """The entries of ``values`` that are finite numbers (``_num``), keyed by their names as text, in order."""
     pairs = ((str(k), _num(v)) for k, v in values.items())
@@ -404,14 +409,16 @@ def _breakdown_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]
     sec.blocks.append(Para(
         "Each layer's PE cycles (N PEs x the layer's cycles) split into parts, divided by N so that a layer's parts "
         "add up to its cycles; definitions in `docs/timing-model.md`, section \"Where the cycles go\". "
-        + " ".join(f"`{k}`: {BREAKDOWN_PARTS[k]}." for k in keys if k in BREAKDOWN_PARTS)
+        + " ".join(f"{_sentence_start(components.BREAKDOWN_NAMES.get(k, k))}: {BREAKDOWN_PARTS[k]}."
+                   for k in keys if k in BREAKDOWN_PARTS)
         + (" G: the layer's pixel groups (`mapping.pixel_groups`), each of N / G PEs." if show_groups else "")))
     series = {k: [_num(parts.get(k)) or 0.0 for _, parts in with_parts] for k in keys}
     totals = [sum(series[k][i] for k in keys) for i in range(len(with_parts))]
     sec.blocks.append(Figure(
         plots.stacked_bars(names, series, title="Where the cycles go, per layer", ylabel="cycles",
                            colors=BREAKDOWN_COLORS, names=components.BREAKDOWN_NAMES),
-        "Stacked bar chart of each layer's cycles split into " + ", ".join(keys),
+        "Stacked bar chart of each layer's cycles split into "
+        + ", ".join(components.BREAKDOWN_NAMES.get(k, k) for k in keys),
         "One bar per layer, its height the layer's cycles; segments: the parts of the cycle breakdown."))
     shares = {k: [100.0 * v / total if total else 0.0 for v, total in zip(series[k], totals)] for k in keys}
     sec.blocks.append(Figure(
@@ -432,7 +439,7 @@ def _breakdown_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]
     footer = ["network"] + ([""] if show_groups else []) + [fmt_int(total)] + [_part_cell(network.get(k), total)
                                                                              for k in keys]
     sec.blocks.append(Table(["layer"] + (["G"] if show_groups else []) + ["cycles"]
-                            + [f"{k} (cycles, % of the layer)" for k in keys], rows,
+                            + [f"{components.BREAKDOWN_NAMES.get(k, k)} (cycles, % of the layer)" for k in keys], rows,
                             [False] + [True] * (len(keys) + 1 + show_groups), footer=footer,
                             caption="A part's cycles are its PE cycles / N (rounded here; report.json holds the exact "
                                     "PE cycles), with its share of the layer's cycles."))

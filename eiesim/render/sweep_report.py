@@ -345,7 +345,8 @@ def _breakdown_section(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
     sec.blocks.append(Figure(plots.stacked_bars(ticks, series, title="Where the cycles go, per point",
                                                 ylabel="cycles", colors=BREAKDOWN_COLORS, names=BREAKDOWN_NAMES,
                                                 xlabel=", ".join(varying) or None),
-                             "Stacked bar chart of each point's cycles split into " + ", ".join(parts),
+                             "Stacked bar chart of each point's cycles split into "
+                             + ", ".join(BREAKDOWN_NAMES.get(p, p) for p in parts),
                              "One bar per design point; segments: the parts of the cycle breakdown."))
     table_rows = []
     for label, r in zip(labels, rows):
@@ -354,6 +355,6 @@ def _breakdown_section(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
         table_rows.append([label, _cell("cycles", r.get("cycles"))] + [
             MISSING if v is None else f"{int(round(v)):,} ({fmt_pct(v / total) if total else MISSING} %)"
             for v in values])
-    sec.blocks.append(Table(["point", "cycles"] + [f"{p} (cycles, % of the point)" for p in parts], table_rows,
+    sec.blocks.append(Table(["point", "cycles"] + [f"{BREAKDOWN_NAMES.get(p, p)} (cycles, % of the point)" for p in parts], table_rows,
                             [False] + [True] * (len(cols) + 1)))
     return sec
