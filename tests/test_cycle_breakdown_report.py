@@ -30,6 +30,9 @@ N = SECTION_4_1_ARCH["num_pes"]
 PARTS = ("ideal", "idle_pes", "imbalance", "finder", "drain", "load", "store", "io")
 HEADERS = ("ideal", "idle PEs", "imbalance", "finder", "drain", "load", "store", "I/O")
 IO_CYCLES = {"c1": 1, "c2": 2}
+#: The parts as the HTML tables and legends name them (words, not report.json's keys).
+PART_WORDS = {"ideal": "ideal", "idle_pes": "idle PEs", "imbalance": "imbalance", "finder": "finder", "drain": "drain",
+              "load": "load", "store": "store", "io": "I/O"}
 
 
 def hand_layer(groups: int, name: str) -> tuple[int, dict[str, int]]:
@@ -147,7 +150,8 @@ def test_html_has_the_figure_and_the_table_from_report_json(runner, example_npz,
     section = html[start:html.index("<section", start) if "<section" in html[start:] else len(html)]
     assert section.count("<img") == 2 and "data:image/png;base64," in section
     for k in PARTS:
-        assert f"{k} (cycles, % of the layer)" in section
+        assert f"{PART_WORDS[k]} (cycles, % of the layer)" in section
+    assert "idle_pes" not in section
     assert "5 (8.5 %)" in section  # the network's ideal part: 20 PE cycles / 4 = 5 of its 59 cycles
     for name in IO_CYCLES:
         assert f">{name}<" in section
@@ -186,6 +190,7 @@ def test_sweep_rows_carry_the_network_breakdown(runner, example_npz, tmp_path):
     assert res.exit_code == 0, res.output
     html = (out / "report.html").read_text()
     assert 'id="cycle-breakdown"' in html and "ideal (cycles, % of the point)" in html
+    assert "idle PEs (cycles, % of the point)" in html and "I/O (cycles, % of the point)" in html
 
 
 def test_records_flatten_mapping_and_breakdown():

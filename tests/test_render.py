@@ -288,3 +288,26 @@ def test_report_command_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"eiesim: error: {bad}: not an eiesim run report")
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("key, values, cycles, log_expected", [
+    # FIFO depths 1..8 (a powers-of-two axis, drawn log) gain 30 %: a log y axis would carry only the tick 10^0.
+    ("fifo_depth", [1, 2, 4, 8], [1300, 1150, 1050, 1000], False),
+    # 1..16 PEs at ideal scaling: speedups 1..16, more than a decade, stay log-log (ideal scaling is a straight line).
+    ("num_pes", [1, 2, 4, 8, 16], [1600, 800, 400, 200, 100], True),
+])
+def test_a_speedup_is_drawn_on_a_log_axis_only_when_it_spans_more_than_a_decade(monkeypatch, key, values, cycles,
+                                                                                 log_expected):
+    from eiesim.render import plots, sweep_figures
+
+    seen: dict[str, bool] = {}
+    real = plots.line_plot
+
+    def spy(series, **kwargs):  # noqa: ANN001, ANN202
+        seen[kwargs["title"]] = kwargs["logy"]
+        return real(series, **kwargs)
+
+    monkeypatch.setattr(plots, "line_plot", spy)
+    rows = [{key: v, "cycles": c} for v, c in zip(values, cycles)]
+    sweep_figures.metric_figures(rows, [key], key, "lines", {})
+    assert seen == {f"Speedup vs {key}": log_expected}

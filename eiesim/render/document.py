@@ -178,6 +178,7 @@ th { background: var(--band); text-align: left; font-weight: 600; white-space: n
 .scroll.narrow { display: inline-block; min-width: 50%; max-width: 100%; }
 .scroll.narrow table { width: auto; min-width: 100%; }
 .scroll.narrow td { white-space: normal; }
+.scroll.narrow td:not(.n) { overflow-wrap: anywhere; }
 .scroll.narrow td:first-child { min-width: 15em; }
 td.n, th.n { text-align: right; }
 tbody tr:nth-child(even) td { background: #fafbfc; }

@@ -15,10 +15,11 @@ import base64
 import io
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from eiesim.render import style
 from eiesim.render.style import CATEGORY_COLOURS, CATEGORY_MARKERS, EMBED_DPI, EXPORT_DPI, applied
@@ -297,8 +298,9 @@ def line_plot(series: Series, *, title: str, xlabel: str,
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         _legend_outside(fig, ax, len(series) + (reference is not None))
-        if legend_title and ax.get_legend() is not None:
-            ax.get_legend().set_title(legend_title, prop={"size": 8.0 * style.current().font_scale})
+        legend = ax.get_legend()
+        if legend_title and legend is not None:
+            legend.set_title(legend_title, prop=FontProperties(size=8.0 * style.current().font_scale))
         fig.tight_layout()
         return figure_png(fig)
 
@@ -388,7 +390,7 @@ def place_labels(fig: Figure, ax: Any, points: Sequence[tuple[float, float, str]
     because the free places are measured in display coordinates. Returns how many labels
     were left out.
     """
-    renderer = fig.canvas.get_renderer()
+    renderer = cast(FigureCanvasAgg, fig.canvas).get_renderer()  # every figure here is drawn on Agg (_figure)
     frame = ax.get_window_extent(renderer)
     to_px = ax.transData.transform
     markers = []

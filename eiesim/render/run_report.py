@@ -186,6 +186,17 @@ def _num(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _sentence_start(words: str) -> str:
+    """``"idle PEs"`` -> ``"Idle PEs"`` (only the first letter raised; ``str.capitalize`` would lower the rest)."""
+    return words[:1].upper() + words[1:]
+
+
+def _numbers(values: Mapping[Any, Any]) -> dict[str, float]:
+    """The entries of ``values`` that are finite numbers (``_num``), keyed by their names as text, in order."""
+    pairs = ((str(k), _num(v)) for k, v in values.items())
+    return {k: v for k, v in pairs if v is not None}
+
+
 def _merit(report: Mapping[str, Any], key: str) -> Any:
     """A figure of merit wherever a report version put it (top level, totals, or figures_of_merit)."""
     for where in (report, _dict(report.get("totals")), _dict(report.get("figures_of_merit"))):
@@ -374,8 +385,8 @@ def _layer_table(layers: list[Mapping[str, Any]], columns: Sequence[tuple[str, s
 
 
 def _weighted(layers: Sequence[Mapping[str, Any]], key: str) -> float | None:
-    pairs = [(_num(layer.get(key)), _num(layer.get("compute_cycles", layer.get("cycles")))) for layer in layers]
-    pairs = [(v, w) for v, w in pairs if v is not None and w]
+    raw = [(_num(layer.get(key)), _num(layer.get("compute_cycles", layer.get("cycles")))) for layer in layers]
+    pairs = [(v, w) for v, w in raw if v is not None and w]
     total = sum(w for _, w in pairs)
     return sum(v * w for v, w in pairs) / total if total else None
 
@@ -398,14 +409,16 @@ def _breakdown_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]
     sec.blocks.append(Para(
         "Each layer's PE cycles (N PEs x the layer's cycles) split into parts, divided by N so that a layer's parts "
         "add up to its cycles; definitions in `docs/timing-model.md`, section \"Where the cycles go\". "
-        + " ".join(f"`{k}`: {BREAKDOWN_PARTS[k]}." for k in keys if k in BREAKDOWN_PARTS)
+        + " ".join(f"{_sentence_start(components.BREAKDOWN_NAMES.get(k, k))}: {BREAKDOWN_PARTS[k]}."
+                   for k in keys if k in BREAKDOWN_PARTS)
         + (" G: the layer's pixel groups (`mapping.pixel_groups`), each of N / G PEs." if show_groups else "")))
     series = {k: [_num(parts.get(k)) or 0.0 for _, parts in with_parts] for k in keys}
     totals = [sum(series[k][i] for k in keys) for i in range(len(with_parts))]
     sec.blocks.append(Figure(
         plots.stacked_bars(names, series, title="Where the cycles go, per layer", ylabel="cycles",
                            colors=BREAKDOWN_COLORS, names=components.BREAKDOWN_NAMES),
-        "Stacked bar chart of each layer's cycles split into " + ", ".join(keys),
+        "Stacked bar chart of each layer's cycles split into "
+        + ", ".join(components.BREAKDOWN_NAMES.get(k, k) for k in keys),
         "One bar per layer, its height the layer's cycles; segments: the parts of the cycle breakdown."))
     shares = {k: [100.0 * v / total if total else 0.0 for v, total in zip(series[k], totals)] for k in keys}
     sec.blocks.append(Figure(
@@ -426,7 +439,7 @@ def _breakdown_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]
     footer = ["network"] + ([""] if show_groups else []) + [fmt_int(total)] + [_part_cell(network.get(k), total)
                                                                              for k in keys]
     sec.blocks.append(Table(["layer"] + (["G"] if show_groups else []) + ["cycles"]
-                            + [f"{k} (cycles, % of the layer)" for k in keys], rows,
+                            + [f"{components.BREAKDOWN_NAMES.get(k, k)} (cycles, % of the layer)" for k in keys], rows,
                             [False] + [True] * (len(keys) + 1 + show_groups), footer=footer,
                             caption="A part's cycles are its PE cycles / N (rounded here; report.json holds the exact "
                                     "PE cycles), with its share of the layer's cycles."))
@@ -500,9 +513,9 @@ def _energy_section(report: Mapping[str, Any], layers: list[Mapping[str, Any]]) 
         for comp in layer_comp:
             for k, v in comp.items():
                 by_comp[str(k)] = (by_comp.get(str(k)) or 0.0) + (_num(v) or 0.0)
-    by_comp = {k: v for k, v in by_comp.items() if v is not None}
-    if by_comp:
-        ordered = sorted(by_comp.items(), key=lambda kv: -kv[1])
+    known = {k: v for k, v in by_comp.items() if v is not None}
+    if known:
+        ordered = sorted(known.items(), key=lambda kv: -kv[1])
         comp_total = sum(v for _, v in ordered)
         unit, scale = _energy_unit(max(v for _, v in ordered))
         comps = [k for k, _ in ordered]
@@ -570,7 +583,7 @@ def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any
     rows += [[labels[k], fmt_num(v)] for k, v in merits]
     if rows:
         sec.blocks.append(Table(["quantity", "value"], rows, [False, True]))
-    modules = {str(k): _num(v) for k, v in _dict(area.get("pe_by_module_um2")).items() if _num(v) is not None}
+    modules = _numbers(_dict(area.get("pe_by_module_um2")))
     if modules:
         ordered = sorted(modules.items(), key=lambda kv: -kv[1])
         total = sum(v for _, v in ordered)
@@ -586,14 +599,14 @@ def _power_area_section(report: Mapping[str, Any], layers: list[Mapping[str, Any
                                 [[components.human_name(k), fmt_num(v), fmt_pct(v / total if total else math.nan)]
                                  for k, v in ordered],
                                 [False, True, True], caption="Area of one PE by module"))
-    pmod = {str(k): _num(v) for k, v in _dict(power.get("per_pe_by_module_mw")).items() if _num(v) is not None}
+    pmod = _numbers(_dict(power.get("per_pe_by_module_mw")))
     if pmod:
         total = sum(pmod.values())
         sec.blocks.append(Table(["module", "average power per PE (mW)", "share (%)"],
                                 [[components.human_name(k), fmt_num(v), fmt_pct(v / total if total else math.nan)]
                                  for k, v in sorted(pmod.items(), key=lambda kv: -kv[1])],
                                 [False, True, True], caption="Average power of one PE by module over the run"))
-    types = {str(k): _num(v) for k, v in _dict(area.get("pe_by_type_um2")).items() if _num(v) is not None}
+    types = _numbers(_dict(area.get("pe_by_type_um2")))
     if types:
         total = sum(types.values())
         sec.blocks.append(Table(["cell type", "area (µm²)", "share of PE (%)"],

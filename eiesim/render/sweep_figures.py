@@ -167,8 +167,10 @@ def metric_figures(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], x_key
         if not series:
             continue
         finite = [v for v in values if v is not None and v > 0]
-        logy = (axis.log if metric.key == "speedup"
-                else bool(finite) and max(finite) / min(finite) > 30)
+        span = max(finite) / min(finite) if finite else 1.0
+        # Speedup: log-log on a log x axis (ideal scaling is then a straight line), but only when it spans more
+        # than a decade; a log axis over less carries one labelled tick (10^0) and cannot be read.
+        logy = axis.log and span > 10 if metric.key == "speedup" else span > 30
         title = f"{metric.title} vs {x_key}"
         common = dict(title=title, xlabel=xlabel, ylabel=metric.label, logx=axis.log, logy=logy,
                       xticks=axis.ticks, xticklabels=axis.tick_labels)

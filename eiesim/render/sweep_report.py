@@ -113,8 +113,8 @@ def pareto_front(rows: Sequence[Mapping[str, Any]], x_key: str = PARETO_X, y_key
     valid = sorted((x, y) for x, y in points if x is not None and y is not None)
     xs = [x for x, _ in valid]
     prefix_min: list[float] = []  # smallest y among the first k points (by x)
-    for _, y in valid:
-        prefix_min.append(min(y, prefix_min[-1]) if prefix_min else y)
+    for _, y_sorted in valid:
+        prefix_min.append(min(y_sorted, prefix_min[-1]) if prefix_min else y_sorted)
 
     def best_y(count: int) -> float:
         return prefix_min[count - 1] if count > 0 else math.inf
@@ -312,7 +312,7 @@ def _pareto_section(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], vary
     if png.labels_left_out:
         caption += f"; {png.labels_left_out} label(s) left out where they would overlap"
     sec.blocks.append(Figure(png, "Scatter of time vs chip area with the Pareto front highlighted", caption + "."))
-    if flat:
+    if flat and spread is not None:  # (flat implies a spread; said again for the type checker)
         sec.blocks.append(Para(f"Chip area varies by only {fmt_num(100 * spread)} % over all points (less than the "
                                f"{100 * AREA_TOLERANCE:g} % tolerance): these designs do not trade area for "
                                "time, so the front is not meaningful; it holds the fastest design(s).", "note"))
@@ -345,7 +345,8 @@ def _breakdown_section(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
     sec.blocks.append(Figure(plots.stacked_bars(ticks, series, title="Where the cycles go, per point",
                                                 ylabel="cycles", colors=BREAKDOWN_COLORS, names=BREAKDOWN_NAMES,
                                                 xlabel=", ".join(varying) or None),
-                             "Stacked bar chart of each point's cycles split into " + ", ".join(parts),
+                             "Stacked bar chart of each point's cycles split into "
+                             + ", ".join(BREAKDOWN_NAMES.get(p, p) for p in parts),
                              "One bar per design point; segments: the parts of the cycle breakdown."))
     table_rows = []
     for label, r in zip(labels, rows):
@@ -354,6 +355,6 @@ def _breakdown_section(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
         table_rows.append([label, _cell("cycles", r.get("cycles"))] + [
             MISSING if v is None else f"{int(round(v)):,} ({fmt_pct(v / total) if total else MISSING} %)"
             for v in values])
-    sec.blocks.append(Table(["point", "cycles"] + [f"{p} (cycles, % of the point)" for p in parts], table_rows,
+    sec.blocks.append(Table(["point", "cycles"] + [f"{BREAKDOWN_NAMES.get(p, p)} (cycles, % of the point)" for p in parts], table_rows,
                             [False] + [True] * (len(cols) + 1)))
     return sec

@@ -144,11 +144,11 @@ def width_study(workloads: Mapping[str, Any], widths: Sequence[int] = WIDTHS_BIT
     series = _series(rows, "width_bits", "spmat_read_energy_nj")
     totals = [sum(r["spmat_read_energy_nj"] for r in rows if r["width_bits"] == w) for w in widths]
     series["all layers (sum)"] = (list(widths), totals)
-    fresh = [sum(r["energy_without_reuse_nj"] for r in rows if r["width_bits"] == w) for w in widths]
+    fresh_nj = [sum(r["energy_without_reuse_nj"] for r in rows if r["width_bits"] == w) for w in widths]
     png = plots.line_plot(series, title="Spmat SRAM read energy vs SRAM width (64 PEs, 128 KB per PE)",
                           xlabel="Spmat SRAM width (bits)", ylabel="Spmat read energy (nJ)", logx=True, logy=True,
                           xticks=list(widths),
-                          reference=("sum, fresh read per column", list(widths), fresh))
+                          reference=("sum, fresh read per column", list(widths), fresh_nj))
     return Study("spmat_width", list(rows[0]), rows, png)
 
 
@@ -227,7 +227,7 @@ def fifo_knee_finding(rows: Sequence[Mapping[str, Any]], knee: int = 8) -> Findi
 def width_minimum_finding(rows: Sequence[Mapping[str, Any]], expected: int = 64) -> Finding:
     widths = sorted({r["width_bits"] for r in rows})
     total = {w: sum(r["spmat_read_energy_nj"] for r in rows if r["width_bits"] == w) for w in widths}
-    best = min(widths, key=total.get)
+    best = min(widths, key=total.__getitem__)
     layers = sorted({r["layer"] for r in rows})
     per_layer = {name: min((r for r in rows if r["layer"] == name), key=lambda r: r["spmat_read_energy_nj"])["width_bits"]
                  for name in layers}
@@ -259,7 +259,7 @@ def scaling_finding(rows: Sequence[Mapping[str, Any]], exception: str = SCALING_
     top = counts[-1]
     eff = {r["layer"]: r["speedup"] / (top / counts[0]) for r in rows if r["num_pes"] == top}
     others = {k: v for k, v in eff.items() if k != exception}
-    worst = min(eff, key=eff.get)
+    worst = min(eff, key=eff.__getitem__)
     holds = bool(exception in eff and worst == exception and all(v >= 0.5 for v in others.values())
                  and eff[exception] < 0.5)
     return Finding(
@@ -308,7 +308,7 @@ def run_all(out_dir: Path, layers: Sequence[str] | None = None,
     studies += pe_studies(workloads)
     log("PE-count studies done")
     by = {s.name: s for s in studies}
-    findings = [
+    maybe_findings = [
         fifo_knee_finding(by["fifo_depth"].rows),
         width_minimum_finding(by["spmat_width"].rows),
         scaling_finding(by["pe_speedup"].rows) if SCALING_EXCEPTION in workloads else None,
@@ -317,7 +317,7 @@ def run_all(out_dir: Path, layers: Sequence[str] | None = None,
         trend_finding(by["pe_load_balance"].rows, "load_balance_efficiency",
                       "More PEs make load imbalance worse (load-balance efficiency falls)", rising=False),
     ]
-    findings = [f for f in findings if f is not None]
+    findings = [f for f in maybe_findings if f is not None]
     log(f"{time.perf_counter() - t0:.0f} s")
     readme = _readme(studies, findings, list(workloads))
     files: dict[str, str | bytes] = {"README.md": readme}

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from eiesim.config.arch import ArchConfig, checked_arch
 from eiesim.costs import evaluate
-from eiesim.encoding import ColumnLayout, encode_layer, layout_layer
+from eiesim.encoding import ColumnLayout, EncodedLayer, encode_layer, layout_layer
 from eiesim.errors import UsageError
 from eiesim.inputs.images import BUNDLED_PHOTOS
 from eiesim.jit.threads import thread_count
@@ -154,9 +154,10 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                 if progress is not None:
                     done = len(timings) - 1
 
-                    def on_round(finished: int, rounds: int) -> None:
+                    def on_round(finished: float, rounds: int) -> None:
                         progress(done + finished / rounds, total, layer.name)
-                acc, runs = run_layer_event_groups(enc, geom, x_layer, cb_q, params_g, g, on_round=on_round)
+                # engine "event" encodes with encode_layer: the entries are there.
+                acc, runs = run_layer_event_groups(cast(EncodedLayer, enc), geom, x_layer, cb_q, params_g, g, on_round=on_round)
             if layer.name in recurrent:  # the steps' load and element-wise phases (section 8)
                 runs = [GroupRun(run.compute, recurrent[layer.name].phase_totals(params_g)) for run in runs]
             timings[layer.name][g] = (geom, combine_groups(runs))
@@ -164,8 +165,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
             progress(len(timings), total, layer.name)
         if wl is not None:
             oh, ow, _, _ = tile_grid(out_x.shape, out_layer)
-            acc = wl.finish_accumulators(acc, (oh, ow), out_fmt)
-        return acc
+            acc = wl.finish_accumulators(cast(np.ndarray, acc), (oh, ow), out_fmt)
+        return cast(np.ndarray, acc)  # set: every layer has at least one pixel-group option
 
     outputs = run_fixed(workload, x_q, plan, accumulate)
     if resolved is None:  # auto: the choice needs every candidate's cycles

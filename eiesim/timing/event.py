@@ -323,7 +323,7 @@ class EventEngine:
         for grp in self.groups:  # the groups advance independently, on one clock
             self.env.process(self._layer(patches, acc, grp))
         self.env.run()
-        out = acc.astype(np.int64)
+        out: np.ndarray = acc.astype(np.int64)
         out = out.reshape(geom.rows) if geom.kind == "fc" else out.reshape(geom.rows, *geom.out_hw)
         return out, self.groups
 

@@ -212,7 +212,7 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
     n = params.num_pes
     mul, shift = word_divider(params.entries_per_word)
     ptr_cols, first_word, last_word = _pointer_tables(layout, mul, shift, with_words=geom.pixels > 1)
-    lane = np.zeros(0, dtype=round_lane_dtype(layout, params))
+    lane: np.ndarray = np.zeros(0, dtype=round_lane_dtype(layout, params))
     indptr, indices, codes = csr_arrays(layer)
     cb = _full_codebook(codebook_q, codes)
     acc = np.zeros((geom.rows, geom.pixels), dtype=np.int64) if geom.kind == "conv" else None
@@ -234,8 +234,10 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
 
     work = geom.pixels * (geom.cols * n * groups + (indices.shape[0] if acc is not None else 0))
     parts = run_ranges(rounds, geom.pixels, work=work, min_work=_ROUNDS_MIN_WORK, align=PIXEL_ALIGN)
-    per_pe, counters = parts[0] if len(parts) == 1 else (sum(part[0] for part in parts),
-                                                         sum(part[1] for part in parts))
+    # The parts' sums; one part is taken as it is (the sums start from the first part, no copy).
+    per_pe = sum((part[0] for part in parts[1:]), parts[0][0])
+    counters = sum((part[1] for part in parts[1:]), parts[0][1])
+    out: np.ndarray
     if acc is None:
         out = np.zeros(geom.rows, dtype=np.int64)
         x_flat = x.reshape(-1)

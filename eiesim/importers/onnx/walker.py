@@ -230,7 +230,8 @@ class GraphWalker:
         """A rank-3 input as a flat time-major sequence: (T, 1, I) or (1, T, I), batch 1, static sizes."""
         if any(d is None or d < 1 for d in dims) or 1 not in (dims[0], dims[1]):
             raise self.fail(f"sequence input {name!r} must be (T, 1, I) or (1, T, I) with static sizes, got {dims}")
-        return (int(dims[0]) * int(dims[1]) * int(dims[2]),)
+        sizes = [int(d) for d in dims if d is not None]  # every one, after the check above
+        return (sizes[0] * sizes[1] * sizes[2],)
 
     # -- main loop
     def run(self) -> DenseModel:
@@ -388,7 +389,7 @@ class GraphWalker:
         try:
             self.call(handler, node)
         except ModelFileError as eie_refusal:
-            if node.op_type not in HOST_FALLBACK:
+            if node.op_type not in HOST_FALLBACK or host_handler is None:
                 raise
             # What the EIE mapping cannot take (e.g. an Add of two tensors that are not both layer outputs)
             # runs on the host; when the host cannot take it either, the EIE mapping's reason is the one to read.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def conv(walker: GraphWalker, node: Any) -> None:
         w = full
         walker.notes.append(f"{node.name or node.output[0]}: grouped conv (group={group}) as one block-diagonal layer "
                             "(its structural zeros are never stored; docs/onnx.md)")
-    stride = tuple(int(s) for s in at.get("strides", [1, 1]))
+    stride = cast("tuple[int, int]", tuple(int(s) for s in at.get("strides", [1, 1])))  # conv_pads checks: two
     pads = conv_pads(walker, node, at, (h, wd), (kh, kw), stride)
     bias = np.zeros(out_c, np.float32)
     if len(node.input) > 2 and node.input[2]:
