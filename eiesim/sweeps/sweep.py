@@ -193,6 +193,9 @@ def sweep(
     progress()
     stats = RunStats()
     if todo:
+        todo = point_rows.heaviest_first(todo, [p.arch.num_pes for p in points])
+        if workers > 1 and dask_address is None:  # local workers are forked from this process when they start
+            point_rows.share_before_fork(loaded, network_input)
         with quiet_dask_logs() if dask_address is not None else contextlib.nullcontext():
             runner = _runner(points, loaded, data, network_input, workers, dask_address)
             try:
