@@ -301,14 +301,14 @@ def content_key(model: BaseModel) -> tuple:
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(cls.model_fields)
     values = model.__dict__
-    out = []
+    out: list[tuple] = []
     for name in names:
         value = values.get(name)
         kind = type(value)
         is_model = _IS_MODEL.get(kind)
         if is_model is None:
             is_model = _IS_MODEL[kind] = issubclass(kind, BaseModel)
-        out.append(content_key(value) if is_model else (kind, value))
+        out.append(content_key(cast(BaseModel, value)) if is_model else (kind, value))
     return (cls, tuple(out))
 
 

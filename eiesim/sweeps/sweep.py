@@ -263,6 +263,6 @@ def _runner(points: list[SweepPoint], workload: Workload, workload_data: bytes, 
     if dask_address is not None:
         return DaskRunner(dask_address, workers, workload_data, network_input, arch_dict)
     if workers > 1:
-        return PoolRunner(workers, workload_data, network_input, arch_dict)
+        return PoolRunner(workers, workload, network_input, arch_dict)  # the loaded workload, as SerialRunner
     # evaluate_point is looked up on its module at call time, as in the workers (tests replace it there).
     return SerialRunner(lambda i: point_rows.evaluate_point(points[i].arch, workload, network_input))
