@@ -299,9 +299,60 @@ def _field_values(model: BaseModel) -> dict[str, Any]:
     return out
 
 
+def content_key(model: BaseModel) -> tuple:
+    """The field values of a (possibly unvalidated) model as a hashable key, each value with its type.
+
+    The type is part of the key because Python holds ``True == 1 == 1.0`` (with one hash):
+    ``num_pes=True`` set past validation must not find the entry of ``num_pes=1``.
+    """
+    cls = type(model)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(cls.model_fields)
+    values = model.__dict__
+    out: list[tuple] = []
+    for name in names:
+        value = values.get(name)
+        kind = type(value)
+        is_model = _IS_MODEL.get(kind)
+        if is_model is None:
+            is_model = _IS_MODEL[kind] = issubclass(kind, BaseModel)
+        out.append(content_key(cast(BaseModel, value)) if is_model else (kind, value))
+    return (cls, tuple(out))
+
+
+#: Each model class's field names (pydantic builds ``model_fields`` anew on every access).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: Whether a type is a pydantic model (``isinstance`` through pydantic's ABC metaclass is slow).
+_IS_MODEL: dict[type, bool] = {}
+
+
+#: Models validated in this process: content key -> (the validated model, its own content key when stored).
+#: Validation is a pure function of the field values, so values seen before give the same model; the
+#: second key catches a stored model changed since past its frozen guard (``object.__setattr__``).
+_VALIDATED: dict[tuple, tuple[BaseModel, tuple]] = {}
+#: Largest number of models kept (the whole memo is dropped when it is full; it refills in a few calls).
+_VALIDATED_MAX = 512
+
+
 def _revalidated(model: _StrictT) -> _StrictT:
+    """``model`` validated again from its field values (ArchError if they are invalid).
+
+    A run resolves and copies its config a few times (``resolve_storage``, ``checked_arch``): values
+    validated before return the model validated from them then (frozen, so sharing it is safe),
+    instead of running pydantic's validators again; invalid values are never kept.
+    """
     try:
-        return type(model).model_validate(_field_values(model))
+        key = content_key(model)
+        hash(key)
+    except TypeError:  # an unhashable value set past validation: the validators say what is wrong
+        key = None
+    if key is not None:
+        found = _VALIDATED.get(key)
+        if found is not None and content_key(found[0]) == found[1]:
+            return cast(_StrictT, found[0])
+    try:
+        validated = type(model).model_validate(_field_values(model))
     except ValidationError as exc:
         if isinstance(model, ArchConfig):
             raise ArchError(_describe_error(exc)) from None
@@ -309,6 +360,11 @@ def _revalidated(model: _StrictT) -> _StrictT:
         loc = ".".join(str(p) for p in err["loc"])
         raise ArchError(f"{type(model).__name__}{'.' + loc if loc else ''}: "
                         f"{err['msg'].removeprefix('Value error, ')}") from None
+    if key is not None:
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = (validated, content_key(validated))
+    return validated
 
 
 def checked_arch(arch: Any) -> ArchConfig:

@@ -33,7 +33,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from eiesim.config.arch import ArchConfig
+from eiesim.config.arch import ArchConfig, content_key
 from eiesim.config.defaults import paper_arch
 from eiesim.costs import published as pub
 from eiesim.costs.breakdown import pe_area_matrix_um2, pe_power_matrix_mw
@@ -390,6 +390,12 @@ def provenance(cal: Calibration, sram_source: str) -> str:
             "(docs/cost-model.md)")
 
 
+#: ``DefaultCostModel.component_costs`` with the CACTI grid, by architecture content (``content_key``).
+_PRICED: dict[tuple, tuple[Calibration, ComponentCosts]] = {}
+#: Largest number of priced architectures kept (the whole memo is dropped when it is full).
+_PRICED_MAX = 256
+
+
 class DefaultCostModel:
     """CACTI-grid SRAMs + gate-level logic, calibrated to EIE Table II (docs/cost-model.md)."""
 
@@ -405,7 +411,27 @@ class DefaultCostModel:
         return fit_calibration(self._sram)
 
     def component_costs(self, arch: ArchConfig) -> ComponentCosts:
-        """Priced components of ``arch`` at its technology node."""
+        """Priced components of ``arch`` at its technology node.
+
+        With the package's own SRAM source (a pure function of size, width and node) the pricing
+        is a pure function of the architecture's values and the calibration, so it is kept per
+        architecture content (``content_key``) with the calibration it used (``fit_calibration``'s
+        cached value: clearing that cache, as a study of changed model constants does, prices
+        afresh) and a repeated run or sweep point on the same chip prices it once; the value is a
+        frozen dataclass shared read-only. Another SRAM source is priced on every call.
+        """
+        if self._sram is not sram_estimate:
+            return self._component_costs(arch)
+        cal = self.calibration()
+        key = content_key(arch)
+        found = _PRICED.get(key)
+        if found is None or found[0] is not cal:  # the stored value keeps its calibration alive: ids stay unique
+            if len(_PRICED) >= _PRICED_MAX:
+                _PRICED.clear()
+            found = _PRICED[key] = (cal, self._component_costs(arch))
+        return found[1]
+
+    def _component_costs(self, arch: ArchConfig) -> ComponentCosts:
         cal = self.calibration()
         node = arch.tech_nm
         fa, fe = area_factor(45, node), energy_factor(45, node)

@@ -199,6 +199,23 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     return result
 
 
+def share_network_work(workload: Workload, input: Any = None) -> None:
+    """Compute, into this process's content caches, the work every simulation of ``workload`` on
+    ``input`` shares whatever the architecture: the workload's validation, the fixed-point plan
+    calibrated on the input and the fixed-point reference (``Network``).
+
+    A sweep calls it before it forks its local workers, which then find these values (and the
+    imported engines) in their inherited caches instead of computing them once each; the values
+    are the ones ``simulate`` would compute, under the same content keys. Winograd layers'
+    reference depends on the architecture and is left to ``simulate``.
+    """
+    network = Network(workload, checked_layer_digests(workload))
+    x_float = network.input(default_input(workload, input))
+    plan = network.plan(x_float)
+    x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
+    network.reference(x_q, plan)
+
+
 class Network:
     """One workload's content-keyed shared work (``eiesim.run.content_cache``): the fixed-point plan
     calibrated on an input, the fixed-point reference, the per-PE encodings, and the input made

@@ -10,7 +10,7 @@ connection -- up to :data:`MAX_ATTEMPTS` times in all. A point that raises by it
 (an ``EiesimError`` or a bug) is deterministic and is not retried. Failures are raised
 only after every other point has been stored.
 
-* Local workers load the workload once each, run the kernels on one thread (one point
+* Local workers start from the parent's loaded workload (a forked worker inherits it), run the kernels on one thread (one point
   per CPU already keeps every CPU busy) and exit by themselves when the sweep process
   dies, even by SIGKILL (a watchdog thread notices the new parent process).
 """
@@ -204,10 +204,12 @@ def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="eiesim-parent-watch", daemon=True).start()
 
 
-def _init_worker(workload_bytes: bytes, network_input: Any, parent_pid: int) -> None:
+def _init_worker(workload: Any, network_input: Any, parent_pid: int) -> None:
+    """``workload``: the parent's loaded Workload (inherited as is by a forked worker, pickled otherwise)
+    or the bytes of its file (loaded here)."""
     exit_with_parent(parent_pid)
     set_thread_count(1)  # one point per worker process already keeps every CPU busy
-    WORKER_STATE["workload"] = workload_from_bytes(workload_bytes)
+    WORKER_STATE["workload"] = workload_from_bytes(workload) if isinstance(workload, bytes) else workload
     WORKER_STATE["input"] = network_input
 
 
@@ -227,11 +229,13 @@ def workload_from_bytes(data: bytes) -> Any:
 class PoolRunner:
     """Points on ``workers`` local processes; a pool broken by a dead worker is replaced."""
 
-    def __init__(self, workers: int, workload_bytes: bytes, network_input: Any,
+    def __init__(self, workers: int, workload: Any, network_input: Any,
                  arch_dicts: Callable[[int], dict[str, Any]]) -> None:
+        """``workload``: a validated Workload (forked workers inherit it instead of loading it again),
+        or the bytes of its file."""
         self.workers = workers
         self.capacity = workers * IN_FLIGHT_PER_WORKER
-        self.args = (workload_bytes, network_input, os.getpid())
+        self.args = (workload, network_input, os.getpid())
         self.arch_dicts = arch_dicts
         self.pool = self._new_pool()
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eiesim.config.arch import ArchConfig
+from eiesim.errors import EiesimError
 from eiesim.timing.contract import BREAKDOWN_PARTS
 
 #: Metrics every row carries (after the swept keys), in this order.
@@ -62,6 +63,27 @@ POINT_LAYER_FIELDS = ("name", "kind", "cycles", "time_us", "io_cycles", "load_cy
 SPREAD_METRICS = ("cycles", "time_us", "energy_uj")
 #: Between two warnings in a row's ``warnings`` cell.
 WARNING_SEPARATOR = " | "
+
+
+def share_before_fork(workload: Any, network_input: Any) -> None:
+    """Import the engines and compute the work every point shares (validation, fixed-point plan and
+    reference: ``eiesim.run.simulate.share_network_work``) in this process, before it forks its
+    local workers, so that they inherit both instead of each importing and computing them."""
+    from eiesim.run.simulate import share_network_work
+
+    for x in (list(network_input) if isinstance(network_input, list) else [network_input]):
+        try:
+            share_network_work(workload, x)
+        except EiesimError:  # the points meet the same error and report it as a point's failure
+            return
+
+
+def heaviest_first(todo: Sequence[int], num_pes: Sequence[int]) -> list[int]:
+    """``todo`` ordered by the points' expected work, largest first: more PEs, more PE-broadcast steps
+    for the engine (ties keep the grid order). Two workers that take the long points first end
+    together instead of one finishing the last long point alone; the results do not depend on
+    the order (each is stored under its own key, the tables in grid order)."""
+    return sorted(todo, key=lambda i: -num_pes[i])
 
 
 def evaluate_point(arch: ArchConfig, workload: Any, network_input: Any) -> dict[str, Any]:

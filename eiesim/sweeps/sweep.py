@@ -193,6 +193,9 @@ def sweep(
     progress()
     stats = RunStats()
     if todo:
+        todo = point_rows.heaviest_first(todo, [p.arch.num_pes for p in points])
+        if workers > 1 and dask_address is None:  # local workers are forked from this process when they start
+            point_rows.share_before_fork(loaded, network_input)
         with quiet_dask_logs() if dask_address is not None else contextlib.nullcontext():
             runner = _runner(points, loaded, data, network_input, workers, dask_address)
             try:
@@ -260,6 +263,6 @@ def _runner(points: list[SweepPoint], workload: Workload, workload_data: bytes, 
     if dask_address is not None:
         return DaskRunner(dask_address, workers, workload_data, network_input, arch_dict)
     if workers > 1:
-        return PoolRunner(workers, workload_data, network_input, arch_dict)
+        return PoolRunner(workers, workload, network_input, arch_dict)  # the loaded workload, as SerialRunner
     # evaluate_point is looked up on its module at call time, as in the workers (tests replace it there).
     return SerialRunner(lambda i: point_rows.evaluate_point(points[i].arch, workload, network_input))

@@ -1,0 +1,151 @@
+"""Work a warm simulation or a sweep no longer repeats (issue 27): validated configs, priced chips,
+the sweep's order and the work its parent shares with its workers.
+
+Each memo must give what the plain computation gives: the expectations are configs refused by
+the validators for values written here, prices computed afresh for another chip or another
+calibration, and sweep tables equal to a sweep run point by point in grid order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eiesim.config.arch import ArchConfig, checked_arch, load_arch
+from eiesim.costs import default as cost_default
+from eiesim.costs import evaluate
+from eiesim.costs.cacti import sram_estimate
+from eiesim.errors import ArchError
+from eiesim.network.synthetic import eie_fc_layer
+from eiesim.network.workload_file import save_workload
+from eiesim.run.content_cache import PLANS, REFERENCES, clear_caches
+from eiesim.run.simulate import share_network_work, simulate
+from eiesim.sweeps import points as points_mod
+from eiesim.sweeps.points import heaviest_first
+from eiesim.sweeps.sweep import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
+
+
+# -- validated configs ---------------------------------------------------------------------------
+
+def test_a_value_set_past_validation_is_refused_after_the_same_values_passed():
+    arch = load_arch(None).derive(num_pes=1)
+    checked_arch(arch)  # 1 PE validated: remembered
+    bypassed = arch.model_copy()
+    object.__setattr__(bypassed, "num_pes", True)  # True == 1 and hashes alike: the memo must tell them apart
+    with pytest.raises(ArchError, match="num_pes must be a number, got true"):
+        checked_arch(bypassed)
+    object.__setattr__(bypassed, "num_pes", 0)
+    with pytest.raises(ArchError, match="num_pes"):
+        checked_arch(bypassed)
+
+
+def test_a_returned_config_changed_afterwards_does_not_leak_into_the_next_check():
+    arch = load_arch(None).derive(fifo_depth=5)
+    first = checked_arch(arch)
+    object.__setattr__(first, "fifo_depth", -3)  # past the frozen guard, on the value the memo handed out
+    again = checked_arch(arch)
+    assert again.fifo_depth == 5 and again.to_dict() == arch.to_dict()
+
+
+def test_unhashable_values_set_past_validation_still_get_the_validators():
+    with pytest.raises(ArchError):
+        checked_arch(ArchConfig.model_construct(spmat_sram={"width_bits": 4}))
+
+
+def test_model_copy_with_an_update_is_validated_each_time():
+    base = load_arch(None)
+    assert base.model_copy(update={"num_pes": 8}).num_pes == 8
+    for _ in range(2):  # refused again after a valid copy of the same config
+        with pytest.raises(ArchError, match="fifo_depth"):
+            base.model_copy(update={"fifo_depth": -3})
+
+
+# -- priced chips --------------------------------------------------------------------------------
+
+def _layers() -> tuple[ArchConfig, list[dict]]:
+    arch = load_arch(TINY)
+    run = simulate(arch, eie_fc_layer("fc", 64, 32, 0.3, 0.5, 4, 0), check=False)
+    return run.arch, [s.to_dict() for s in run.layers]
+
+
+def test_another_chip_is_priced_afresh_not_served_the_first_price():
+    arch, layers = _layers()
+    first = evaluate(arch, layers).to_dict()
+    other = arch.derive(tech_nm=28)
+    got = evaluate(other, layers).to_dict()
+    plain = cost_default.DefaultCostModel(sram=lambda size, width, tech: sram_estimate(size, width, tech))
+    expected = evaluate(other, layers, model=plain).to_dict()  # a model whose pricing is never kept
+    assert got == expected and got["area"]["chip_mm2"] != first["area"]["chip_mm2"]
+
+
+def test_a_refitted_calibration_prices_afresh(monkeypatch, request):
+    arch, layers = _layers()
+    request.addfinalizer(cost_default.fit_calibration.cache_clear)
+    before = evaluate(arch, layers).to_dict()["energy"]["on_chip_pj"]
+    monkeypatch.setattr(cost_default, "E_PER_GE_PJ", cost_default.E_PER_GE_PJ * 10)
+    cost_default.fit_calibration.cache_clear()
+    after = evaluate(arch, layers).to_dict()["energy"]["on_chip_pj"]
+    assert after != before
+
+
+def test_a_custom_sram_source_is_asked_on_every_pricing():
+    arch, layers = _layers()
+    calls = []
+
+    def counting(size, width, tech):
+        calls.append((size, width, tech))
+        return sram_estimate(size, width, tech)
+
+    model = cost_default.DefaultCostModel(sram=counting)
+    evaluate(arch, layers, model=model)
+    once = len(calls)
+    evaluate(arch, layers, model=model)
+    assert once > 0 and len(calls) > once  # the second pricing asked the source again
+
+
+# -- sweeps --------------------------------------------------------------------------------------
+
+def test_heaviest_first_orders_by_pes_descending_keeping_ties_in_grid_order():
+    assert heaviest_first([0, 1, 2, 3, 4], [1, 64, 4, 64, 16]) == [1, 3, 4, 2, 0]
+    assert heaviest_first([2, 4], [1, 64, 4, 64, 16]) == [4, 2]
+
+
+@pytest.fixture(scope="module")
+def fc_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wl") / "fc.npz"
+    save_workload(eie_fc_layer("fc", 256, 128, 0.2, 0.4, bits=4, seed=3), path)
+    return path
+
+
+def test_sweep_runs_heaviest_points_first_and_tables_stay_in_grid_order(fc_path, tmp_path, monkeypatch):
+    ran = []
+    real = points_mod.evaluate_point
+
+    def recording(arch, workload, network_input):
+        ran.append(arch.num_pes)
+        return real(arch, workload, network_input)
+
+    monkeypatch.setattr(points_mod, "evaluate_point", recording)
+    result = sweep(TINY, fc_path, ["num_pes=1,4,2"], tmp_path / "s", workers=1)
+    assert ran == [4, 2, 1]
+    assert [row["num_pes"] for row in result.rows] == [1, 4, 2]
+    header, *rows = (tmp_path / "s" / "results.csv").read_text().splitlines()
+    assert [row.split(",")[header.split(",").index("num_pes")] for row in rows] == ["1", "4", "2"]
+
+
+def test_shared_work_is_what_simulate_computes_and_is_found_by_it():
+    wl = eie_fc_layer("fc", 96, 40, 0.3, 0.5, 4, 1)
+    arch = load_arch(TINY)
+    clear_caches()
+    plain = simulate(arch, wl).to_dict()  # computes its plan and reference itself
+    clear_caches()
+    share_network_work(wl)
+    assert (len(PLANS), len(REFERENCES)) == (1, 1)
+    misses = PLANS.misses + REFERENCES.misses
+    shared = simulate(arch, wl).to_dict()
+    assert PLANS.misses + REFERENCES.misses == misses  # both found, not computed again
+    assert shared == plain
