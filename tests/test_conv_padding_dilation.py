@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from _onnx_support import initializer, needs_onnx, onnx, onnxruntime_output, save_model
+from _support import run_cli
 from eiesim.config.arch import load_arch
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.network.dense import to_workload
@@ -236,3 +237,14 @@ def test_pool_same_padding_with_an_odd_total_is_refused(tmp_path):
                                         {"kernel_shape": [3, 3], "strides": [2, 2], "auto_pad": "SAME_UPPER"}, 8)
     with pytest.raises(ModelFileError, match=r"by \[1, 1\] in total per axis: unequal sides are not supported"):
         import_onnx(save_model(tmp_path, nodes, inits, shape))
+
+
+@needs_onnx
+def test_import_onnx_table_shows_asymmetric_pads_and_dilation(tmp_path, capsys):
+    attrs, _, _ = CASES["dilation-asymmetric-strided"]
+    nodes, inits, shape = _conv_graph(np.random.default_rng(5), attrs)
+    path = save_model(tmp_path, nodes, inits, shape)
+    code, out, err = run_cli(["import-onnx", str(path), "-o", str(tmp_path / "d.npz")], capsys)
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if "conv1" in line)
+    assert "2x1 dilation 3x2" in row and "1x0x0x2" in row
