@@ -263,3 +263,25 @@ def average_pool(walker: GraphWalker, node: Any) -> None:
 def global_average_pool(walker: GraphWalker, node: Any) -> None:
     """A global average pool attaches to the layer(s) its input comes from."""
     attach_pool(walker, node, Pool("global_avg", 0, 1, False))
+
+
+@handles("ReduceMean", listed_as="ReduceMean over H, W")
+def reduce_mean_hw(walker: GraphWalker, node: Any) -> None:
+    """A ReduceMean over the spatial axes of a (N, C, H, W) layer output is a global average pool.
+
+    With ``keepdims`` 0 the pooled (C,) vector is the flattened tensor an fc layer reads
+    (ShuffleNetV2's ``x.mean([2, 3])``). Any other ReduceMean runs on the host.
+    """
+    a = walker.act(node.input[0], node)
+    at = walker.attrs(node)
+    if len(node.input) > 1 and node.input[1]:
+        axes = [int(v) for v in walker.const(node.input[1], node, "ReduceMean axes").reshape(-1)]
+    else:
+        axes = [int(v) for v in at.get("axes", [])]
+    if len(a.shape) != 3 or sorted(v % 4 for v in axes) != [2, 3]:
+        raise walker.fail(f"only a ReduceMean over H and W (axes [2, 3]) of a (N, C, H, W) tensor is a global average "
+                          f"pool, got axes {axes} of a rank-{len(a.shape) + 1} tensor", node)
+    attach_pool(walker, node, Pool("global_avg", 0, 1, False))
+    if not int(at.get("keepdims", 1)):
+        pooled = walker.acts[node.output[0]]
+        walker.put(node, ComputedTensor(pooled.sources, (pooled.shape[0],), pooled.snapshot))

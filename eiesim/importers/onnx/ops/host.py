@@ -40,9 +40,10 @@ HostHandler = Callable[["GraphWalker", Any], None]
 HOST_SIDE: dict[str, HostHandler] = {}
 #: The operators that run on the host when the EIE mapping (``OPS``) refuses them on (C, H, W) / (K,) tensors:
 #: an Add whose operands are not both EIE layer outputs, a product of two computed tensors, a Softmax that is
-#: not the last node, a Reshape that is not a flatten (attention heads). A refused Relu, Concat, Flatten, ...
+#: not the last node, a Reshape that is not a flatten (attention heads), a ReduceMean that is not a global average
+#: pool. A refused Relu, Concat, Flatten, ...
 #: stays refused.
-HOST_FALLBACK = frozenset({"Add", "MatMul", "Softmax", "Reshape"})
+HOST_FALLBACK = frozenset({"Add", "MatMul", "Softmax", "Reshape", "ReduceMean"})
 
 
 def host_side(*op_types: str) -> Callable[[HostHandler], HostHandler]:
