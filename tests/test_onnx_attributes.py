@@ -92,10 +92,11 @@ def test_grouped_strided_conv_matches_onnxruntime(tmp_path, group, in_c, out_c, 
     assert model.layers[0].weight.shape == (out_c, in_c, kernel, kernel)  # block-diagonal dense conv
 
 
-def test_dilated_conv_is_refused(tmp_path):
-    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="dil", dilations=[2, 2])]
+def test_non_positive_dilations_are_refused(tmp_path):
+    # Dilated convs import (tests/test_conv_padding_dilation.py); a dilation of 0 is no convolution.
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="dil", dilations=[0, 2])]
     path = save_model(tmp_path, nodes, [initializer("w", np.ones((2, 3, 3, 3), np.float32))], [1, 3, 9, 9])
-    with pytest.raises(ModelFileError, match=r"node 'dil' \(Conv\): dilations \[2, 2\] are not supported"):
+    with pytest.raises(ModelFileError, match=r"node 'dil' \(Conv\): dilations \[0, 2\] must be two positive integers"):
         import_onnx(path)
 
 

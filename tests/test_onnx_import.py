@@ -252,10 +252,11 @@ def test_pool_of_network_input_is_refused(tmp_path):
 
 
 @needs_onnx
-def test_asymmetric_conv_pads_are_refused(tmp_path):
-    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[0, 0, 1, 1])]
+def test_negative_conv_pads_are_refused(tmp_path):
+    # Asymmetric pads import (tests/test_conv_padding_dilation.py); negative ones (a crop) do not.
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[0, -1, 1, 1])]
     path = _save(tmp_path, nodes, [_init("w", np.ones((2, 3, 3, 3), np.float32))], [1, 3, 5, 5])
-    with pytest.raises(ModelFileError, match=r"asymmetric pads \[0, 0, 1, 1\]"):
+    with pytest.raises(ModelFileError, match=r"negative pads \[0, -1, 1, 1\]"):
         import_onnx(path)
 
 

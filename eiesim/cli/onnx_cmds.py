@@ -30,6 +30,7 @@ from eiesim.network.dense import save_dense, to_workload
 from eiesim.network.functional import forward
 from eiesim.network.network_input import prepare_input
 from eiesim.network.workload_file import load_workload, save_workload
+from eiesim.network.workload import DILATION_KEY, PADS_KEY
 
 # -- option parsing -------------------------------------------------------------------
 
@@ -111,8 +112,11 @@ def import_onnx_command(model: Path, output: Path | None, coverage: bool, as_wor
             else f"{s.pool.kind} {s.pool.kernel}/{s.pool.stride}{' ceil' if s.pool.ceil_mode else ''}"
                  f"{f' pad {s.pool.pad}' if s.pool.pad else ''}")
         density = float(np.count_nonzero(dl.weight)) / dl.weight.size
-        table.add_row(s.name, s.kind, "x".join(map(str, s.weight_shape)), "x".join(map(str, s.stride)),
-                      "x".join(map(str, s.padding)), "yes" if s.relu else "no", pool, ", ".join(s.inputs),
+        dilation = dl.extra.get(DILATION_KEY)
+        stride = "x".join(map(str, s.stride)) + (f" dilation {'x'.join(map(str, dilation))}" if dilation else "")
+        padding = "x".join(map(str, dl.extra.get(PADS_KEY, s.padding)))  # asymmetric: top x left x bottom x right
+        table.add_row(s.name, s.kind, "x".join(map(str, s.weight_shape)), stride,
+                      padding, "yes" if s.relu else "no", pool, ", ".join(s.inputs),
                       f"{density:.1%}")
     console.print(table)
     for note in dense.extra.get("import_notes", []):

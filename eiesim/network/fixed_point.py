@@ -24,13 +24,14 @@ Format (docs/fixed-point.md): dynamic fixed point, per layer.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from eiesim.network.activations import FixedFormat, apply_fixed
-from eiesim.network.workload import Layer, Pool, conv_output_hw
+from eiesim.network.workload import Layer, Pool, conv_output_hw, layer_output_hw, pads_tlbr
 
 #: Bounds on fractional bits (keeps shifts within int64).
 MIN_FRAC, MAX_FRAC = -16, 30
@@ -106,35 +107,39 @@ def weight_format(layer: Layer, bits: int = 16) -> int:
     return frac_bits_for(float(np.max(np.abs(layer.codebook))) if layer.codebook.size else 0.0, bits)
 
 
-def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
-           pixels: tuple[int, int] | None = None) -> np.ndarray:
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: Sequence[int],
+           pixels: tuple[int, int] | None = None, dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
     """(C, H, W) -> (C*kh*kw, P): column p is output pixel p's input patch, rows in (c, dy, dx) order.
 
     The one place the im2col index arithmetic is written: patch row j = (c, dy, dx) of
-    output pixel (oy, ox) reads input (c, oy*sh - ph + dy, ox*sw - pw + dx), and a
-    position in the zero padding reads 0. Rows match the layer matrix's column order
-    (flattened (in_channels, kh, kw)); output pixels are in row-major (oy, ox) order.
+    output pixel (oy, ox) reads input (c, oy*sh - top + dy*dh, ox*sw - left + dx*dw), and a
+    position in the zero padding reads 0. ``padding`` is (pad_h, pad_w) for both sides or
+    (top, left, bottom, right); ``dilation`` (dh, dw) spaces the taps (the matrix keeps its
+    C*kh*kw columns). Rows match the layer matrix's column order (flattened (in_channels,
+    kh, kw)); output pixels are in row-major (oy, ox) order.
     ``pixels`` = (lo, hi) gives only the columns of output pixels lo .. hi - 1 (the
     fast engine works through a layer a range of pixels at a time). Every path uses
     it: the fixed-point reference, both engines, the event-engine estimate, the trace.
     A 1 x 1 kernel with stride 1 and no padding returns a view of ``x``.
     """
     c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    oh, ow = conv_output_hw(h, w, kernel, stride, padding)
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    top, left, bottom, right = pads_tlbr(padding)
+    oh, ow = conv_output_hw(h, w, kernel, stride, padding, dilation)
     lo, hi = (0, oh * ow) if pixels is None else pixels
-    if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+    if (kh, kw, sh, sw) == (1, 1, 1, 1) and not any((top, left, bottom, right)):
         return x.reshape(c, h * w)[:, lo:hi]
     if hi <= lo:
         return np.empty((c * kh * kw, 0), dtype=x.dtype)
     y0, y1 = lo // ow, -(-hi // ow)  # the output rows the range touches
-    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw))) if (ph or pw) else x
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right))) if any((top, left, bottom, right)) else x
     rows = y1 - y0
     cols = np.empty((c, kh, kw, rows, ow), dtype=x.dtype)
     for dy in range(kh):
-        top = y0 * sh + dy
+        row0 = y0 * sh + dy * dh
         for dx in range(kw):
-            cols[:, dy, dx] = xp[:, top:top + sh * (rows - 1) + 1:sh, dx:dx + sw * (ow - 1) + 1:sw]
+            col0 = dx * dw
+            cols[:, dy, dx] = xp[:, row0:row0 + sh * (rows - 1) + 1:sh, col0:col0 + sw * (ow - 1) + 1:sw]
     out = cols.reshape(c * kh * kw, rows * ow)
     first = lo - y0 * ow
     return out if (first, hi - lo) == (0, rows * ow) else out[:, first:first + hi - lo]
@@ -169,8 +174,9 @@ def accumulate_reference(layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> np.
     if layer.kind == "fc":
         return np.asarray(w @ np.asarray(x_q, dtype=np.int64).reshape(-1), dtype=np.int64)
     _, h, wd = x_q.shape
-    cols = im2col(np.asarray(x_q, dtype=np.int64), layer.kernel, layer.stride, layer.padding)
-    oh, ow = conv_output_hw(h, wd, layer.kernel, layer.stride, layer.padding)
+    cols = im2col(np.asarray(x_q, dtype=np.int64), layer.kernel, layer.stride, layer.conv_padding,
+                  dilation=layer.dilation)
+    oh, ow = layer_output_hw(layer, h, wd)
     if _float64_is_exact(w, cols):
         dense = w.toarray().astype(np.float64)
         acc = np.empty((layer.rows, cols.shape[1]), dtype=np.int64)

@@ -48,7 +48,7 @@ from eiesim.network.fixed_point import (
 from eiesim.network.host_graph import TOKENS_KEY, to_eie
 from eiesim.network.host_ops import HostValues, graph_of
 from eiesim.network.recurrent import recurrent_fixed, recurrent_float
-from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload, recurrent_step_view
+from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload, pads_tlbr, recurrent_step_view
 
 PRECISIONS = ("float32", "fixed16")
 #: Key of a pinned plan in the workload meta.
@@ -317,10 +317,16 @@ def _recurrent_fixed(layer: Layer, x_q: np.ndarray, fmt: LayerFormat, accumulate
 # -- float reference --------------------------------------------------------------------
 
 def _conv_float(x: np.ndarray, layer: Layer) -> np.ndarray:
-    """Dense convolution (cross-correlation, Caffe semantics) via sliding windows + tensordot."""
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    """Dense convolution (cross-correlation, Caffe semantics) via sliding windows + tensordot.
+
+    A dilated kernel is a window of its full span on the input, of which every dh-th row
+    and dw-th column are the taps.
+    """
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
+    top, left, bottom, right = pads_tlbr(layer.conv_padding)
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right)))
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    windows = np.lib.stride_tricks.sliding_window_view(xp, span, axis=(1, 2))[:, ::sh, ::sw, ::dh, ::dw]
     # windows: (C, OH, OW, kh, kw); weights: (M, C, kh, kw) -> (M, OH, OW)
     return np.tensordot(layer.dense_weights(), windows, axes=([1, 2, 3], [0, 3, 4]))
 

@@ -15,7 +15,7 @@ from eiesim.errors import WorkloadError
 from eiesim.inputs.memory import check_memory
 from eiesim.network.fixed_point import DENSE_EXACT_CHUNK_VALUES
 from eiesim.network.host_graph import HOST_OPS_KEY
-from eiesim.network.workload import Workload, conv_output_hw
+from eiesim.network.workload import Workload, layer_output_hw
 
 if TYPE_CHECKING:
     from eiesim.network.dense import DenseModel
@@ -42,7 +42,7 @@ def workload_run_bytes(workload: Workload) -> int:
         in_shape = workload.input_shape_of(layer)
         pixels = math.prod(shapes[layer.name][1:]) if layer.kind == "conv" else 1
         if layer.kind == "conv" and layer.pool is not None:  # the accumulators are before pooling
-            pixels = math.prod(conv_output_hw(in_shape[1], in_shape[2], layer.kernel, layer.stride, layer.padding))
+            pixels = math.prod(layer_output_hw(layer, in_shape[1], in_shape[2]))
         patches = pixels * layer.cols
         step = (8 * patches + 8 * min(patches, DENSE_EXACT_CHUNK_VALUES) * (layer.kind == "conv")
                 + 8 * layer.rows * layer.cols + 16 * pixels * layer.rows + 12 * math.prod(in_shape))

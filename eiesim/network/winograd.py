@@ -35,7 +35,7 @@ import numpy as np
 from eiesim.network.compress import kmeans_share, prune_to_density
 from eiesim.network.fixed_point import (LayerFormat, accumulate_reference, quantize, saturate, shift_round,
                                         weight_format)
-from eiesim.network.workload import Layer, conv_output_hw
+from eiesim.network.workload import Layer, layer_output_hw
 
 #: B^T of F(2x2, 3x3): the input transform's row mixes (entries 0, +1, -1: adds only).
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.int64)
@@ -58,14 +58,19 @@ INPUT_SHIFT = 2
 
 
 def is_winograd_conv(layer: Layer) -> bool:
-    """Whether F(2x2, 3x3) applies: a conv layer with a 3 x 3 kernel and stride 1 (any padding)."""
-    return layer.kind == "conv" and tuple(layer.kernel) == (3, 3) and tuple(layer.stride) == (1, 1)
+    """Whether F(2x2, 3x3) applies: a conv layer with a 3 x 3 kernel, stride 1, dilation 1 and symmetric padding.
+
+    A dilated or asymmetrically padded 3 x 3 conv runs as im2col (the tile transforms assume
+    adjacent taps and the same padding on both sides).
+    """
+    return (layer.kind == "conv" and tuple(layer.kernel) == (3, 3) and tuple(layer.stride) == (1, 1)
+            and layer.dilation == (1, 1) and len(layer.conv_padding) == 2)
 
 
 def tile_grid(in_shape: tuple[int, ...], layer: Layer) -> tuple[int, int, int, int]:
     """(OH, OW, TH, TW): the layer's output size and its grid of 2 x 2 output tiles (edges padded)."""
     _, h, w = in_shape
-    oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+    oh, ow = layer_output_hw(layer, h, w)
     return oh, ow, -(-oh // 2), -(-ow // 2)
 
 

@@ -47,6 +47,13 @@ ACTIVATION_KEY = "activation"
 #: Optional layer key of a conv layer: a pool applied to its input as the load phase gathers it (a pooled
 #: tensor that is also read unpooled, e.g. GoogLeNet's inception branch 4; docs/workload-format.md).
 INPUT_POOL_KEY = "input_pool"
+#: Optional layer key of a conv layer: asymmetric zero padding ``[top, left, bottom, right]`` (ONNX ``pads`` with
+#: begin != end, or ``auto_pad`` SAME_*). Written only when asymmetric; then ``padding`` is ``[top, left]`` and
+#: this key decides. Absent: ``padding`` pads both sides (docs/workload-format.md).
+PADS_KEY = "pads"
+#: Optional layer key of a conv layer: the kernel dilation ``[dh, dw]`` (tap ``(dy, dx)`` reads input offset
+#: ``(dy * dh, dx * dw)``). Written only when not ``[1, 1]``; absent: no dilation.
+DILATION_KEY = "dilation"
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,23 @@ class Layer:
             return None
         return Pool(value["kind"], int(value["kernel"]), int(value["stride"]), bool(value.get("ceil_mode", True)),
                     int(value.get("pad", 0)), bool(value.get("count_include_pad", False)))
+
+    @property
+    def conv_padding(self) -> tuple[int, int] | tuple[int, int, int, int]:
+        """The zero padding a conv reads: ``padding`` (both sides), or ``(top, left, bottom, right)`` (``PADS_KEY``)."""
+        value = self.extra.get(PADS_KEY)
+        if isinstance(value, (list, tuple)) and len(value) == 4:
+            top, left, bottom, right = (int(v) for v in value)
+            return top, left, bottom, right
+        return self.padding
+
+    @property
+    def dilation(self) -> tuple[int, int]:
+        """The kernel dilation (dh, dw) (``DILATION_KEY``); (1, 1) when absent."""
+        value = self.extra.get(DILATION_KEY)
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return int(value[0]), int(value[1])
+        return 1, 1
 
     @property
     def activation(self) -> str | None:
@@ -254,16 +278,32 @@ class Workload:
 
 # -- shape inference ----------------------------------------------------------
 
-def conv_output_hw(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
-                   padding: tuple[int, int]) -> tuple[int, int]:
-    """Spatial output of a convolution before pooling: ``(n + 2 pad - k) // stride + 1`` per axis.
+def pads_tlbr(padding: Sequence[int]) -> tuple[int, int, int, int]:
+    """Zero padding as (top, left, bottom, right): a (pad_h, pad_w) pair pads both sides."""
+    if len(padding) == 2:
+        ph, pw = (int(v) for v in padding)
+        return ph, pw, ph, pw
+    top, left, bottom, right = (int(v) for v in padding)
+    return top, left, bottom, right
 
-    The one place this formula is written (Caffe's and ONNX's rule for symmetric zero
-    padding); shape inference, the im2col patches, the timing geometry and the model
-    importers all use it.
+
+def conv_output_hw(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: Sequence[int], dilation: tuple[int, int] = (1, 1)) -> tuple[int, int]:
+    """Spatial output of a convolution before pooling: ``(n + pad_begin + pad_end - span) // stride + 1`` per axis.
+
+    ``span = dilation * (k - 1) + 1`` is the kernel's extent on the input. ``padding`` is
+    (pad_h, pad_w) for both sides or (top, left, bottom, right). The one place this formula
+    is written (Caffe's and ONNX's rule); shape inference, the im2col patches, the timing
+    geometry and the model importers all use it.
     """
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    top, left, bottom, right = pads_tlbr(padding)
+    return (h + top + bottom - dh * (kh - 1) - 1) // sh + 1, (w + left + right - dw * (kw - 1) - 1) // sw + 1
+
+
+def layer_output_hw(layer: Layer, h: int, w: int) -> tuple[int, int]:
+    """A conv layer's spatial output on an h x w input, with its padding and dilation."""
+    return conv_output_hw(h, w, layer.kernel, layer.stride, layer.conv_padding, layer.dilation)
 
 
 def network_graph(layers: Sequence[Layer]) -> nx.MultiDiGraph:
@@ -362,7 +402,7 @@ def pre_pool_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
     """The shape of ``layer``'s output before its pool (what its write-back path produces): (M, OH, OW) or (M,)."""
     if layer.kind == "fc":
         return (layer.out_channels,)
-    return (layer.out_channels, *conv_output_hw(in_shape[1], in_shape[2], layer.kernel, layer.stride, layer.padding))
+    return (layer.out_channels, *layer_output_hw(layer, in_shape[1], in_shape[2]))
 
 
 def _check_residuals(layers: Sequence[Layer], shapes: dict[str, tuple[int, ...]], g: nx.MultiDiGraph,
@@ -402,7 +442,7 @@ def _output_shape(layer: Layer, parts: list[tuple[int, ...]], source: str | Path
             h, w = layer.input_pool.output_hw(h, w)
         if c != layer.in_channels:
             raise WorkloadError(f"{where}: inputs give {c} channels but in_channels is {layer.in_channels}", source)
-        oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+        oh, ow = layer_output_hw(layer, h, w)
         if oh < 1 or ow < 1:
             raise WorkloadError(f"{where}: kernel {list(layer.kernel)} does not fit a {h}x{w} input", source)
         if layer.pool is not None:

@@ -25,7 +25,9 @@ from eiesim.network.workload import (
     MAX_LAYERS,
     NETWORK_INPUT,
     ACTIVATION_KEY,
+    DILATION_KEY,
     INPUT_POOL_KEY,
+    PADS_KEY,
     RECURRENT_KINDS,
     RESIDUAL_KEY,
     Layer,
@@ -147,9 +149,30 @@ def parse_layer_meta(meta: Any, index: int, path: Path) -> dict[str, Any]:
             check_params(act["kind"], {k: v for k, v in act.items() if k != "kind"}, parsed["out_channels"])
         except WorkloadError as exc:
             raise WorkloadError(f"{where}: {exc.message}", path) from None
+    if PADS_KEY in meta:
+        _check_pads(meta[PADS_KEY], parsed, where, path)
+    if DILATION_KEY in meta:
+        dilation = _int_pair(meta[DILATION_KEY], DILATION_KEY, where, path, 1)
+        if kind != "conv" or dilation == (1, 1):
+            raise WorkloadError(f"{where}: 'dilation' is written only for a conv layer with a dilation other than "
+                                f"[1, 1], got {meta[DILATION_KEY]!r}", path)
     if kind != "conv" and (parsed["kernel"] != (1, 1) or parsed["stride"] != (1, 1) or parsed["padding"] != (0, 0)):
         raise WorkloadError(f"{where}: an {kind} layer has kernel [1, 1], stride [1, 1], padding [0, 0]", path)
     return parsed
+
+
+def _check_pads(value: Any, parsed: dict[str, Any], where: str, path: Path) -> None:
+    """``pads``: four non-negative integers [top, left, bottom, right], asymmetric, on a conv whose ``padding`` is [top, left]."""
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_DIM for v in value)):
+        raise WorkloadError(f"{where}: 'pads' must be four integers in [0, {MAX_DIM}] [top, left, bottom, right], "
+                            f"got {value!r}", path)
+    if parsed["kind"] != "conv" or (value[0], value[1]) == (value[2], value[3]):
+        raise WorkloadError(f"{where}: 'pads' is written only for a conv layer padded asymmetrically "
+                            f"(else 'padding' says it), got {value!r}", path)
+    if parsed["padding"] != (value[0], value[1]):
+        raise WorkloadError(f"{where}: 'padding' must be [top, left] = {value[:2]} beside 'pads' {value}, "
+                            f"got {list(parsed['padding'])}", path)
 
 
 def layer_arrays(arrays: dict[str, np.ndarray], i: int, info: dict[str, Any], path: Path) -> dict[str, Any]:

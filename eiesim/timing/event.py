@@ -317,7 +317,8 @@ class EventEngine:
         if geom.kind == "fc":
             patches = x.reshape(geom.cols, 1)
         else:
-            patches = im2col(x.reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding)
+            patches = im2col(x.reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding,
+                             dilation=geom.dilation)
         acc = np.zeros((geom.rows, geom.pixels), dtype=object)
         acc[:] = 0
         for grp in self.groups:  # the groups advance independently, on one clock

@@ -52,7 +52,8 @@ def layer_work(name: str, x_q: np.ndarray, layer, geom) -> EventWork:  # noqa: A
         broadcasts = int(nonzero.sum())
         entries = int(col_nnz[nonzero].sum())
     else:
-        patches = im2col(np.asarray(x_q).reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding) != 0
+        patches = im2col(np.asarray(x_q).reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding,
+                         dilation=geom.dilation) != 0
         broadcasts = int(patches.sum())
         entries = int(col_nnz @ patches.sum(axis=1))
     return EventWork(name, broadcasts * geom.num_blocks, entries, geom.num_pes)

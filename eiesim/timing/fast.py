@@ -175,7 +175,8 @@ def _patch_chunks(x: np.ndarray, geom: LayerGeometry, lo: int, hi: int):  # noqa
     step = max(PIXEL_ALIGN, _PATCH_CHUNK_VALUES // max(1, geom.cols) // PIXEL_ALIGN * PIXEL_ALIGN)
     for first in range(lo, hi, step):
         last = min(hi, first + step)
-        yield first, np.ascontiguousarray(im2col(x, geom.kernel, geom.stride, geom.padding, (first, last)))
+        yield first, np.ascontiguousarray(im2col(x, geom.kernel, geom.stride, geom.padding, (first, last),
+                                                                dilation=geom.dilation))
 
 
 def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q: np.ndarray,

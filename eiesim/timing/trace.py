@@ -184,7 +184,7 @@ def layer_trace(arch: ArchConfig, workload: Workload, layer_name: str, input: An
     run_layer = layer if layer.name not in winograd else winograd[layer.name].matrix
     geom = layer_geometry(run_layer, tuple(x.shape), params)
     patches = x.reshape(geom.cols, 1) if geom.kind == "fc" else im2col(
-        x.reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding)
+        x.reshape(geom.in_shape), geom.kernel, geom.stride, geom.padding, dilation=geom.dilation)
     io = layer_io(workload, layer, arch, stream[layer.name])
     n = params.num_pes
 

@@ -27,7 +27,7 @@ from eiesim.errors import UsageError, WorkloadError
 from eiesim.importers.onnx.optional import require_onnx
 from eiesim.importers.onnx.walker import PREPROCESS_KEY
 from eiesim.network.host_graph import HOST_OPS_KEY, TOKENS_KEY
-from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload
+from eiesim.network.workload import NETWORK_INPUT, RECURRENT_KINDS, Layer, Workload, pads_tlbr
 from eiesim.outputs.commit import atomic_path
 
 #: ONNX operator set written (ceil_mode on pools needs >= 10; 13 is widely supported).
@@ -96,10 +96,11 @@ def build_model(workload: Workload) -> Any:
         pre = f"{layer.name}:{layer.kind}"
         if layer.kind == "conv":
             inits += [numpy_helper.from_array(w, f"{layer.name}.weight"), numpy_helper.from_array(b, f"{layer.name}.bias")]
-            (ph, pw) = layer.padding
+            dilated: dict[str, Any] = {"dilations": list(layer.dilation)} if layer.dilation != (1, 1) else {}
             nodes.append(helper.make_node(
                 "Conv", [x, f"{layer.name}.weight", f"{layer.name}.bias"], [pre], name=layer.name,
-                kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=[ph, pw, ph, pw]))
+                kernel_shape=list(layer.kernel), strides=list(layer.stride), pads=list(pads_tlbr(layer.conv_padding)),
+                **dilated))
         else:
             w2 = np.ascontiguousarray(w.reshape(layer.rows, layer.cols))
             inits += [numpy_helper.from_array(w2, f"{layer.name}.weight"), numpy_helper.from_array(b, f"{layer.name}.bias")]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from eiesim.config.arch import ArchConfig
-from eiesim.network.workload import Layer, conv_output_hw
+from eiesim.network.workload import Layer, layer_output_hw
 from eiesim.timing.contract.rounds import PhaseTotals
 from eiesim.timing.contract.statistics import PE_CYCLE_CLASSES, ComputeTotals
 from eiesim.timing.contract.storage import fits, replicated_bytes_per_pe
@@ -65,7 +65,7 @@ def group_options(layer: Layer, in_shape: tuple[int, ...], arch: ArchConfig) -> 
     if layer.kind != "conv":  # fc, and recurrent layers (each step needs the previous one's h)
         return (1,)
     _, h, w = in_shape
-    oh, ow = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
+    oh, ow = layer_output_hw(layer, h, w)
     configured = arch.mapping.pixel_groups
     if configured == "auto":
         return tuple(dict.fromkeys(layer_pixel_groups(layer.kind, oh * ow, g) for g in auto_candidates(arch.num_pes)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from eiesim.network.workload import Layer, conv_output_hw
+from eiesim.network.workload import Layer, layer_output_hw
 from eiesim.timing.contract.params import TimingParams
 
 
@@ -25,7 +25,7 @@ class LayerGeometry:
     in_shape: tuple[int, int, int]   # (C, H, W) as the PEs see it; fc: (V, 1, 1)
     kernel: tuple[int, int]
     stride: tuple[int, int]
-    padding: tuple[int, int]
+    padding: tuple[int, ...]  # (pad_h, pad_w) both sides, or (top, left, bottom, right)
     out_hw: tuple[int, int]
     cap: int
     num_pes: int
@@ -35,6 +35,8 @@ class LayerGeometry:
     activation_unit: bool = False
     #: Activation-SRAM reads per value the load phase writes: k^2 with an input pool (its window), else 1.
     load_reads_per_value: int = 1
+    #: The kernel dilation (dh, dw): tap (dy, dx) reads input offset (dy * dh, dx * dw).
+    dilation: tuple[int, int] = (1, 1)
 
     @property
     def pixels(self) -> int:
@@ -66,10 +68,10 @@ def layer_geometry(layer: Layer, in_shape: tuple[int, ...], params: TimingParams
                              params.cap, params.num_pes, layer.residual is not None, layer.activation is not None)
     pool = layer.input_pool
     c, h, w = in_shape
-    out_hw = conv_output_hw(h, w, layer.kernel, layer.stride, layer.padding)
-    return LayerGeometry("conv", layer.rows, layer.cols, (c, h, w), layer.kernel, layer.stride, layer.padding,
+    out_hw = layer_output_hw(layer, h, w)
+    return LayerGeometry("conv", layer.rows, layer.cols, (c, h, w), layer.kernel, layer.stride, layer.conv_padding,
                          out_hw, params.cap, params.num_pes, layer.residual is not None, layer.activation is not None,
-                         pool.kernel * pool.kernel if pool is not None else 1)
+                         pool.kernel * pool.kernel if pool is not None else 1, layer.dilation)
 
 
 @dataclass(frozen=True)

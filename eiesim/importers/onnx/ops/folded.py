@@ -217,7 +217,9 @@ def window_pool(walker: GraphWalker, node: Any, kind: str) -> None:
         walker.put(node, walker.act(node.input[0], node))
         return
     auto = at.get("auto_pad", "NOTSET")
-    if auto not in ("NOTSET", "VALID"):
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = _same_pool_pads(walker, node, k[0], s[0], bool(int(at.get("ceil_mode", 0))))
+    elif auto not in ("NOTSET", "VALID"):
         raise walker.fail(f"pool auto_pad {auto} is not supported; give explicit pads", node)
     if auto == "VALID":
         pads = [0, 0, 0, 0]
@@ -226,6 +228,23 @@ def window_pool(walker: GraphWalker, node: Any, kind: str) -> None:
     include = bool(int(at.get("count_include_pad", 0))) and kind == "avg" and pads[0] > 0
     ceil_mode = bool(int(at.get("ceil_mode", 0)))
     attach_pool(walker, node, Pool(kind, k[0], s[0], ceil_mode, pads[0], include))
+
+
+def _same_pool_pads(walker: GraphWalker, node: Any, k: int, s: int, ceil_mode: bool) -> list[int]:
+    """Explicit pads for a pool's ``auto_pad`` SAME_*: output ceil(n / s) per axis, the padding split evenly.
+
+    An odd total (SAME_UPPER and SAME_LOWER then differ) would pad one side more than the
+    other, which a ``Pool`` cannot say: refused, as is ``ceil_mode`` with SAME_* (ONNX sizes
+    those outputs by ``auto_pad`` alone).
+    """
+    shape = walker.act(node.input[0], node).shape
+    if len(shape) != 3 or ceil_mode:
+        raise walker.fail("pool auto_pad SAME_* needs a (N, C, H, W) input and ceil_mode 0; give explicit pads", node)
+    totals = [max((-(-n // s) - 1) * s + k - n, 0) for n in shape[1:]]
+    if totals[0] != totals[1] or totals[0] % 2:
+        raise walker.fail(f"pool auto_pad SAME_* pads the {shape[1]}x{shape[2]} map by {totals} in total per axis: "
+                          "unequal sides are not supported; give explicit pads", node)
+    return [totals[0] // 2] * 4
 
 
 @handles("MaxPool")
@@ -244,3 +263,25 @@ def average_pool(walker: GraphWalker, node: Any) -> None:
 def global_average_pool(walker: GraphWalker, node: Any) -> None:
     """A global average pool attaches to the layer(s) its input comes from."""
     attach_pool(walker, node, Pool("global_avg", 0, 1, False))
+
+
+@handles("ReduceMean", listed_as="ReduceMean over H, W")
+def reduce_mean_hw(walker: GraphWalker, node: Any) -> None:
+    """A ReduceMean over the spatial axes of a (N, C, H, W) layer output is a global average pool.
+
+    With ``keepdims`` 0 the pooled (C,) vector is the flattened tensor an fc layer reads
+    (ShuffleNetV2's ``x.mean([2, 3])``). Any other ReduceMean runs on the host.
+    """
+    a = walker.act(node.input[0], node)
+    at = walker.attrs(node)
+    if len(node.input) > 1 and node.input[1]:
+        axes = [int(v) for v in walker.const(node.input[1], node, "ReduceMean axes").reshape(-1)]
+    else:
+        axes = [int(v) for v in at.get("axes", [])]
+    if len(a.shape) != 3 or sorted(v % 4 for v in axes) != [2, 3]:
+        raise walker.fail(f"only a ReduceMean over H and W (axes [2, 3]) of a (N, C, H, W) tensor is a global average "
+                          f"pool, got axes {axes} of a rank-{len(a.shape) + 1} tensor", node)
+    attach_pool(walker, node, Pool("global_avg", 0, 1, False))
+    if not int(at.get("keepdims", 1)):
+        pooled = walker.acts[node.output[0]]
+        walker.put(node, ComputedTensor(pooled.sources, (pooled.shape[0],), pooled.snapshot))

@@ -40,9 +40,10 @@ HostHandler = Callable[["GraphWalker", Any], None]
 HOST_SIDE: dict[str, HostHandler] = {}
 #: The operators that run on the host when the EIE mapping (``OPS``) refuses them on (C, H, W) / (K,) tensors:
 #: an Add whose operands are not both EIE layer outputs, a product of two computed tensors, a Softmax that is
-#: not the last node, a Reshape that is not a flatten (attention heads). A refused Relu, Concat, Flatten, ...
+#: not the last node, a Reshape that is not a flatten (attention heads), a ReduceMean that is not a global average
+#: pool. A refused Relu, Concat, Flatten, ...
 #: stays refused.
-HOST_FALLBACK = frozenset({"Add", "MatMul", "Softmax", "Reshape"})
+HOST_FALLBACK = frozenset({"Add", "MatMul", "Softmax", "Reshape", "ReduceMean"})
 
 
 def host_side(*op_types: str) -> Callable[[HostHandler], HostHandler]:
@@ -88,18 +89,25 @@ def operand(walker: GraphWalker, node: Any, name: str) -> tuple[str | np.ndarray
     """An input of a host op: a constant array, or the name of the tensor it reads and that tensor's host view.
 
     A computed tensor whose host view differs from the view its source gives (a flattened layer output)
-    gets a Reshape host op in between.
+    gets a Reshape host op in between; the channel concatenation of several outputs (ShuffleNetV2's
+    Concat before its channel shuffle) a Concat host op (the host receives each part, as it would anyway).
     """
     if name in walker.consts:
         value = walker.consts[name]
         return value, tuple(np.shape(value))
     a = walker.act(name, node)
-    if len(a.sources) != 1:
-        raise walker.fail(f"a host op cannot read the channel concatenation of {list(a.sources)}", node)
     walker.uses.append((f"host op {node_name(node)!r}", a))
     view = view_of(walker, name, a)
     source = a.sources[0]
-    if natural_view(walker, source) != view:
+    have = natural_view(walker, source)
+    if len(a.sources) > 1:
+        parts = [natural_view(walker, s) for s in a.sources]
+        if len({len(p) for p in parts}) != 1 or len({p[2:] for p in parts}) != 1 or len(parts[0]) < 2:
+            raise walker.fail(f"a host op cannot read the channel concatenation of {list(a.sources)} "
+                              f"(host views {[list(p) for p in parts]})", node)
+        have = (parts[0][0], sum(p[1] for p in parts), *parts[0][2:])
+        source = add_host_op(walker, node, "Concat", list(a.sources), {"axis": 1}, have, suffix="concat")
+    if have != view:
         source = add_host_op(walker, node, "Reshape", [source], {"shape": list(view)}, view, suffix="view")
     return source, view
 

@@ -10,7 +10,7 @@ from eiesim.errors import ModelFileError
 from eiesim.importers.onnx.graph_state import ComputedTensor, PendingLayer
 from eiesim.importers.onnx.ops.table import handles
 from eiesim.inputs.memory import check_memory
-from eiesim.network.workload import conv_output_hw
+from eiesim.network.workload import DILATION_KEY, PADS_KEY, conv_output_hw
 
 if TYPE_CHECKING:
     from eiesim.importers.onnx.walker import GraphWalker
@@ -26,8 +26,9 @@ def conv(walker: GraphWalker, node: Any) -> None:
     w = walker.weights(node.input[1], node, "Conv weight")
     if w.ndim != 4:
         raise walker.fail(f"only 2-D convolutions are supported (weight shape {w.shape})", node)
-    if any(d != 1 for d in at.get("dilations", [1, 1])):
-        raise walker.fail(f"dilations {at['dilations']} are not supported (EIE layers have dilation 1)", node)
+    dilation = tuple(int(d) for d in at.get("dilations", [1, 1]))
+    if len(dilation) != 2 or min(dilation) < 1:
+        raise walker.fail(f"dilations {list(dilation)} must be two positive integers", node)
     group = int(at.get("group", 1))
     c, h, wd = a.shape
     out_c, in_per_group, kh, kw = w.shape
@@ -47,23 +48,37 @@ def conv(walker: GraphWalker, node: Any) -> None:
         walker.notes.append(f"{node.name or node.output[0]}: grouped conv (group={group}) as one block-diagonal layer "
                             "(its structural zeros are never stored; docs/onnx.md)")
     stride = cast("tuple[int, int]", tuple(int(s) for s in at.get("strides", [1, 1])))  # conv_pads checks: two
-    pads = conv_pads(walker, node, at, (h, wd), (kh, kw), stride)
+    if dilation != (1, 1) and at.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
+        # ONNX's padding formula for this case changed between opsets and onnxruntime refuses it.
+        raise walker.fail(f"auto_pad {at['auto_pad']} with dilations {list(dilation)} is not supported; give "
+                          "explicit pads", node)
+    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)  # the kernel's extent on the input
+    pads = conv_pads(walker, node, at, (h, wd), span, stride)
     bias = np.zeros(out_c, np.float32)
     if len(node.input) > 2 and node.input[2]:
         bias = walker.weights(node.input[2], node, "Conv bias").reshape(-1)
         if bias.shape != (out_c,):
             raise walker.fail(f"bias has {bias.size} values for {out_c} output channels", node)
-    oh, ow = conv_output_hw(h, wd, (kh, kw), stride, pads)
+    oh, ow = conv_output_hw(h, wd, (kh, kw), stride, pads, dilation)
     if oh < 1 or ow < 1:
         raise walker.fail(f"kernel {kh}x{kw} does not fit the {h}x{wd} input", node)
-    layer = PendingLayer(walker.layer_name(node, node.input[1]), "conv", w, bias, stride=stride, padding=pads,
-                         inputs=a.sources, input_pool=a.input_pool)
+    extra: dict[str, Any] = {}
+    if (pads[0], pads[1]) != (pads[2], pads[3]):
+        extra[PADS_KEY] = list(pads)
+    if dilation != (1, 1):
+        extra[DILATION_KEY] = list(dilation)
+    layer = PendingLayer(walker.layer_name(node, node.input[1]), "conv", w, bias, stride=stride,
+                         padding=(pads[0], pads[1]), inputs=a.sources, input_pool=a.input_pool, extra=extra)
     walker.add_layer(node, layer, a, (out_c, oh, ow))
 
 
 def conv_pads(walker: GraphWalker, node: Any, at: dict[str, Any], hw: tuple[int, int], k: tuple[int, int],
-              stride: tuple[int, ...]) -> tuple[int, int]:
-    """The (pad_h, pad_w) of a conv: explicit symmetric pads or ``auto_pad`` SAME_*; asymmetric pads are refused."""
+              stride: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The (top, left, bottom, right) zero padding of a conv: explicit ``pads`` or ``auto_pad`` SAME_* / VALID.
+
+    ``k`` is the kernel's extent on the input (dilated). SAME_UPPER puts the odd pixel of
+    padding at the end (bottom, right), SAME_LOWER at the beginning, as ONNX defines them.
+    """
     if len(stride) != 2 or min(stride) < 1:
         raise walker.fail(f"strides {list(stride)} must be two positive integers", node)
     auto = at.get("auto_pad", "NOTSET")
@@ -80,11 +95,10 @@ def conv_pads(walker: GraphWalker, node: Any, at: dict[str, Any], hw: tuple[int,
         raise walker.fail(f"auto_pad {auto!r} is not supported", node)
     if len(pads) != 4:
         raise walker.fail(f"pads {pads} must have 4 values for a 2-D conv", node)
-    if pads[0] != pads[2] or pads[1] != pads[3]:
-        raise walker.fail(f"asymmetric pads {pads} (begin != end) are not supported; EIE layers pad symmetrically", node)
     if min(pads) < 0:
         raise walker.fail(f"negative pads {pads}", node)
-    return pads[0], pads[1]
+    # ONNX orders pads [h_begin, w_begin, h_end, w_end]: (top, left, bottom, right).
+    return pads[0], pads[1], pads[2], pads[3]
 
 
 def fc_input(walker: GraphWalker, node: Any, name: str) -> ComputedTensor:
