@@ -346,11 +346,12 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
         wl, in_shape, transformed = winograd
         actions = winograd_actions(actions, layer, in_shape)
         mapping["conv3x3"] = "winograd"
-        mapping["winograd"] = {"tiles": geom.pixels, "rows_per_position": wl.rows_per_position,
-                               "weight_density": wl.weight_density(),
-                               "transformed_input_density": transformed}
+        winograd_info: dict[str, Any] = {"tiles": geom.pixels, "rows_per_position": wl.rows_per_position,
+                                         "weight_density": wl.weight_density(),
+                                         "transformed_input_density": transformed}
         if wl.repruned:  # only re-pruned layers carry the key (the other Winograd reports are unchanged)
-            mapping["winograd"]["weights"] = "repruned"
+            winograd_info["weights"] = "repruned"
+        mapping["winograd"] = winograd_info
     return LayerStats(
         name=layer.name, kind=layer.kind, rows=geom.rows, cols=geom.cols, pixels=geom.pixels,
         row_blocks=geom.num_blocks, input_batches=geom.num_batches, start_cycle=start, cycles=cycles,
