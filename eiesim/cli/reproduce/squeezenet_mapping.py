@@ -16,7 +16,7 @@ from eiesim.cli.reproduce.squeezenet_mapping_report import (
     workload_tag,
 )
 from eiesim.outputs.commit import OutputSet
-from eiesim.outputs.paths import check_output_dir
+from eiesim.cli.reproduce.squeezenet_source import study_source
 
 #: Short mapping labels for the narrow columns of the energy table.
 _SHORT = {"auto, published SRAMs": "auto pub."}
@@ -139,18 +139,9 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     """SqueezeNet on the 8-bit EIE: pixel groups G = 1..16 and auto, cycles vs the bound, cost, where the cycles go."""
     from rich.console import Console
 
-    from eiesim.errors import UsageError
-    from eiesim.reproduce.squeezenet_mapping import mapping_study, study_workload
+    from eiesim.reproduce.squeezenet_mapping import mapping_study
 
-    if model is not None and synthetic:
-        raise UsageError("give --model or --synthetic, not both")
-    if model is not None and not model.is_file():
-        raise UsageError("SqueezeNet model file not found", model)
-    if out_dir is not None:
-        check_output_dir(out_dir, OUT_FILES)
-    source = study_workload(model, synthetic)
-    err = Console(stderr=True, log_path=False)
-    err.print(f"workload: {source.label}", highlight=False)
+    source, err = study_source(model, synthetic, out_dir, OUT_FILES)
     study = mapping_study(source, check=not no_check, progress=lambda label: err.log(f"simulating {label}"))
     console = Console()
     if source.kind == "synthetic":

@@ -11,7 +11,7 @@ from eiesim.cli.reproduce.squeezenet_winograd_report import (OUT_FILES, comparis
                                                              layer_table, out_files, repruned_table, results_json,
                                                              run_table, summary, tag)
 from eiesim.outputs.commit import OutputSet
-from eiesim.outputs.paths import check_output_dir
+from eiesim.cli.reproduce.squeezenet_source import study_source
 
 
 def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -> None:
@@ -42,19 +42,9 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     """
     from rich.console import Console
 
-    from eiesim.errors import UsageError
-    from eiesim.reproduce.squeezenet_mapping import study_workload
     from eiesim.reproduce.squeezenet_winograd import winograd_study
 
-    if model is not None and synthetic:
-        raise UsageError("give --model or --synthetic, not both")
-    if model is not None and not model.is_file():
-        raise UsageError("SqueezeNet model file not found", model)
-    if out_dir is not None:
-        check_output_dir(out_dir, OUT_FILES)
-    source = study_workload(model, synthetic)
-    err = Console(stderr=True, log_path=False)
-    err.print(f"workload: {source.label}", highlight=False)
+    source, err = study_source(model, synthetic, out_dir, OUT_FILES)
     study = winograd_study(source, progress=lambda label: err.log(label))
     console = Console()
     if source.kind == "synthetic":
