@@ -36,7 +36,8 @@ def run_alone(path: Path, cold: bool, seed: int | None) -> tuple[int, float, flo
     """(pytest's exit code, wall seconds, CPU seconds, its closing line) for ``path`` run on its own.
 
     CPU seconds (user + system, the subprocesses the tests start included) compare runs on a busy machine."""
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(path)]  # -q comes from addopts
+    # -q comes from addopts; -n 0: the file runs in this one pytest process (no pytest-xdist workers).
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", str(path)]
     if seed is not None:
         cmd.append(f"--randomly-seed={seed}")
     env = dict(os.environ, MPLBACKEND="Agg")

@@ -10,7 +10,7 @@ A developer's tool, not a test (CI does not run it). Each module in ``tools/muta
 * ``why``: one line saying what the mutation breaks.
 
 For every mutation the script checks that the snippet occurs exactly once, writes the mutated
-file, runs ``python -m pytest -x -q -p no:randomly -p no:cacheprovider TESTS``, restores the
+file, runs ``python -m pytest -x -q -p no:randomly -p no:cacheprovider -n 0 TESTS``, restores the
 original bytes (always, also on Ctrl-C), and records whether the tests failed ("caught") or
 passed ("ALIVE"). The baseline (no mutation) must pass first. Exit status 1 when any mutation
 is alive or any snippet is missing.
@@ -48,7 +48,7 @@ def load_mutations() -> list[dict]:
 def run_tests(tests: list[str]) -> tuple[int, float]:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                           *tests], cwd=ROOT, capture_output=True, text=True)
+                           "-n", "0", *tests], cwd=ROOT, capture_output=True, text=True)  # -n 0: one process
     return proc.returncode, time.perf_counter() - start
 
 
