@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,16 @@ def run_exit_code(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def default_signal_dispositions() -> None:
+    """``preexec_fn`` for a child whose signal handling a test checks: SIGINT and SIGTERM as a shell starts it.
+
+    A process inherits ignored signals, and Python installs its Ctrl-C handler only when SIGINT is not
+    ignored at start-up. pytest run as a background job, or as a pytest-xdist worker, can hand its children
+    an ignored SIGINT; a user's ``eiesim`` in a terminal never has one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 #: The 4-PE worked example of docs/timing-model.md: PE -> column -> local rows holding a weight.

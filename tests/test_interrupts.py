@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _support import default_signal_dispositions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +43,8 @@ START_UP = ["click", "eiesim.errors", "eiesim.cli.workload_cmds", "numpy", "scip
 def test_signal_while_importing_is_one_line(module, signum, tmp_path):
     out, fired = tmp_path / "r.json", tmp_path / "fired"
     res = subprocess.run([sys.executable, "-c", TRIP, module, str(int(signum)), str(fired), "run", "--no-check",
-                          "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         preexec_fn=default_signal_dispositions)
     if not fired.exists():
         pytest.skip(f"{module} is no longer imported while a command starts")
     assert res.returncode == 130, res.stderr
@@ -54,8 +56,10 @@ def test_the_trip_hook_really_fires(tmp_path):
     """Control: a module that is never imported lets the command finish; click's import trips it."""
     fired = tmp_path / "fired"
     res = subprocess.run([sys.executable, "-c", TRIP, "no.such.module", str(int(signal.SIGINT)), str(fired), "params"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+                         cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         preexec_fn=default_signal_dispositions)
     assert res.returncode == 0 and not fired.exists(), res.stderr
     res = subprocess.run([sys.executable, "-c", TRIP, "click", str(int(signal.SIGINT)), str(fired), "params"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+                         cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         preexec_fn=default_signal_dispositions)
     assert fired.exists() and res.returncode == 130, res.stderr

@@ -17,6 +17,7 @@ from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "corpus"))
+from _support import default_signal_dispositions  # noqa: E402
 from make_corpus import base_workload  # noqa: E402
 
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
@@ -54,7 +55,8 @@ def test_interrupted_run_leaves_no_report(tmp_path, signum):
     # The event engine on the default SqueezeNet takes far longer than the signal delay.
     proc = subprocess.Popen([sys.executable, "-m", "eiesim", "run", "--engine", "event", "--allow-slow", "--out", str(out),
                              "--json", str(tmp_path / "r.json")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=default_signal_dispositions)
     time.sleep(3.0)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.kill(proc.pid, signum)
