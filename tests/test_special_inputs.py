@@ -91,7 +91,7 @@ def test_dev_zero_is_refused_as_text(via_link, tmp_path):
     if via_link:
         path = tmp_path / "arch.yaml"
         path.symlink_to(DEV_ZERO)
-    with pytest.raises(ArchError, match="is a device, not a regular file"):
+    with pytest.raises(ArchError, match="is a device node, not a regular file"):
         read_text(path, ArchError, "architecture file")
 
 

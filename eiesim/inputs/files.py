@@ -17,13 +17,17 @@ from pathlib import Path
 from eiesim.errors import EiesimError
 
 
-def _special_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in a few words, from its ``st_mode``: for the one-line refusals of
+    both the input readers here and the output writers (eiesim.outputs.paths)."""
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return "a device node"
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISSOCK(mode):
         return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
     return "not a regular file"
 
 
@@ -45,7 +49,7 @@ def open_regular(path: str | Path, error: type[EiesimError] = EiesimError, what:
         if stat.S_ISDIR(mode):
             raise error(f"is a directory, not a {what}", path)
         if not stat.S_ISREG(mode):
-            raise error(f"is {_special_kind(mode)}, not a regular file; the {what} must be a regular file", path)
+            raise error(f"is {file_kind(mode)}, not a regular file; the {what} must be a regular file", path)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
     except BaseException:

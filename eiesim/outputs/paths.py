@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from eiesim.errors import OutputError
+from eiesim.inputs.files import file_kind
 from eiesim.outputs.temporaries import TEMP_MARK
 
 
@@ -77,19 +78,6 @@ def _check_writable_dir(directory: Path, target: Path) -> None:
         raise OutputError(f"cannot write in {directory}: no space left on device", target)
 
 
-def _kind(mode: int) -> str:
-    """What a non-regular file is, in a few words."""
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device node"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    return "not a regular file"
-
-
 def check_replaceable(path: str | Path) -> None:
     """Refuse an existing output path that is not a regular file (or a symlink to one): see the module rules."""
     path = Path(path)
@@ -110,12 +98,12 @@ def check_replaceable(path: str | Path) -> None:
             raise OutputError("is a symbolic link that points nowhere; eiesim would replace the link, remove it "
                               "or give another path", path) from None
         if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
-            raise OutputError(f"is a symbolic link to {_kind(st.st_mode)} ({os.path.realpath(path)}); eiesim writes "
+            raise OutputError(f"is a symbolic link to {file_kind(st.st_mode)} ({os.path.realpath(path)}); eiesim writes "
                               "regular files only and would replace the link, give another path", path)
         return
     if stat.S_ISDIR(link.st_mode):
         return
-    raise OutputError(f"is {_kind(link.st_mode)}; eiesim writes regular files only and would replace it, "
+    raise OutputError(f"is {file_kind(link.st_mode)}; eiesim writes regular files only and would replace it, "
                       "give another path", path)
 
 
