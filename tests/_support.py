@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from eiesim.cli import main
+from eiesim.config.defaults import DEFAULT_NETWORK, DEFAULT_NETWORK_PROTOTXT
 
 ROOT = Path(__file__).resolve().parents[1]
-#: ../shared beside the checkout (also in CI): the real model file and reference data.
+#: ../shared beside the checkout (also in CI): the reference data (the authors' simulator, CACTI, the paper).
 SHARED = ROOT.parent / "shared"
-NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
-PROTOTXT = SHARED / "models" / "squeezenet_dc" / "SqueezeNet_deploy.prototxt"
+#: The real Deep-Compression SqueezeNet ships inside the package (BSD licence beside it), so the tests that use it
+#: run without ../shared; test_default_network checks the bundled bytes against the shared copy when it is there.
+NET = DEFAULT_NETWORK
+PROTOTXT = DEFAULT_NETWORK_PROTOTXT
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:

@@ -242,7 +242,7 @@ def test_compress_cli_unknown_suffix(tmp_path, capsys):
     assert "unknown dense model type" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not NET.is_file(), reason="shared Deep-Compression SqueezeNet file not present")
+@pytest.mark.skipif(not NET.is_file(), reason="the bundled Deep-Compression SqueezeNet is missing")
 @pytest.mark.parametrize("bits", [8, 6])
 def test_real_model_size(tmp_path, bits, capsys):
     """export-dense then compress (no extra pruning): 8 bits within 10 % of the published 0.66 MB."""

@@ -3,12 +3,11 @@ export -> import gives back identical decoded weights (small workloads and the r
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from _support import run_cli
 
+from eiesim.config.defaults import DEFAULT_NETWORK
 from eiesim.errors import EiesimError, OutputError
 from eiesim.network.workload import Pool, Workload, layer_from_dense
 from eiesim.network.workload_file import load_workload, save_workload
@@ -25,7 +24,7 @@ except ImportError:
 needs_onnx = pytest.mark.skipif(onnx is None, reason="the onnx extra is not installed")
 needs_ort = pytest.mark.skipif(onnx is None or onnxruntime is None, reason="the onnx extra is not installed")
 
-DC_NET = Path(__file__).resolve().parents[2] / "shared" / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
+DC_NET = DEFAULT_NETWORK  # the real Deep-Compression SqueezeNet, bundled in the package
 
 
 def _shared(rng: np.random.Generator, shape: tuple[int, ...], density: float, bits: int = 3) -> tuple[np.ndarray, np.ndarray]:

@@ -223,7 +223,7 @@ def test_bad_paths_are_one_line_and_exit_2_before_any_work(args, tmp_path, monke
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not NET.is_file(), reason="the real Deep-Compression SqueezeNet (../shared) is not present")
+@pytest.mark.skipif(not NET.is_file(), reason="the bundled Deep-Compression SqueezeNet is missing")
 def test_real_model_rows_and_the_numbers_docs_validation_quotes():
     """The real model, decoded in memory, every row without the functional check (about 15-20 s)."""
     before = set(os.listdir(NET.parent))

@@ -43,7 +43,7 @@ def test_bad_paths_are_one_line_and_exit_2_before_any_work(args, tmp_path, monke
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not NET.is_file(), reason="the real Deep-Compression SqueezeNet (../shared) is not present")
+@pytest.mark.skipif(not NET.is_file(), reason="the bundled Deep-Compression SqueezeNet is missing")
 def test_real_model_one_group_runs_measure_what_they_claim():
     """The real model, im2col and Winograd with one pixel group, one photo (about a minute)."""
     from eiesim.reproduce import squeezenet_winograd as study_mod

@@ -16,7 +16,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
 
 
-@pytest.mark.skipif(not NET.is_file(), reason="shared Deep-Compression SqueezeNet file not present")
+@pytest.mark.skipif(not NET.is_file(), reason="the bundled Deep-Compression SqueezeNet is missing")
 def test_import_dc_and_info(tmp_path, capsys):
     out = tmp_path / "dc.npz"
     assert run(["import-dc", str(NET), "-o", str(out)]) == 0
