@@ -65,7 +65,8 @@ def main() -> int:
     total = time.monotonic()
     for path in files:
         code, seconds, cpu, closing = run_alone(path.resolve(), args.cold, args.seed)
-        ok = code == 0
+        # pytest's 5 ('no tests collected') after a module-level skip (an optional extra missing) is no failure
+        ok = code == 0 or (code == 5 and "skipped" in closing)
         print(f"{'ok  ' if ok else 'FAIL'} {seconds:7.1f} s wall {cpu:7.1f} s CPU  {path.name}: {closing}", flush=True)
         if not ok:
             failed.append(path.name)
