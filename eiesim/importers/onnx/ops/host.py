@@ -39,11 +39,11 @@ HostHandler = Callable[["GraphWalker", Any], None]
 #: ONNX operator -> its handler on the host side (``eiesim.importers.onnx.walker`` says when it is used).
 HOST_SIDE: dict[str, HostHandler] = {}
 #: The operators that run on the host when the EIE mapping (``OPS``) refuses them on (C, H, W) / (K,) tensors:
-#: an Add whose operands are not both EIE layer outputs, a product of two computed tensors, a Softmax that is
-#: not the last node, a Reshape that is not a flatten (attention heads), a ReduceMean that is not a global average
-#: pool. A refused Relu, Concat, Flatten, ...
-#: stays refused.
-HOST_FALLBACK = frozenset({"Add", "MatMul", "Softmax", "Reshape", "ReduceMean"})
+#: an Add whose operands are not both EIE layer outputs, a product of two computed tensors (a MatMul, or
+#: squeeze-excite's Mul of a map by per-channel gates), a Softmax that is not the last node, a Reshape that is
+#: not a flatten (attention heads), a ReduceMean that is not a global average pool, a global average pool of a
+#: tensor that is also read unpooled (squeeze-excite's squeeze). A refused Relu, Concat, Flatten, ... stays refused.
+HOST_FALLBACK = frozenset({"Add", "MatMul", "Mul", "Softmax", "Reshape", "ReduceMean", "GlobalAveragePool"})
 
 
 def host_side(*op_types: str) -> Callable[[HostHandler], HostHandler]:
@@ -319,8 +319,30 @@ def _elementwise(op: str) -> HostHandler:
     return handler
 
 
-for _op in ("Sub", "Mul", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "Reciprocal"):
+for _op in ("Sub", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "Reciprocal"):
     host_side(_op)(_elementwise(_op))
+
+
+@host_side("Mul")
+def mul(walker: GraphWalker, node: Any) -> None:
+    """A Mul on the host (e.g. squeeze-excite's x * gate), element by element with ONNX broadcasting.
+
+    ``x * Sigmoid(x)`` stays the EIE mapping's (SiLU): its Sigmoid is already on x's layer, so the host
+    could not read x without it; such a Mul the EIE mapping refused stays refused.
+    """
+    names = [n for n in node.input if n]
+    if len(names) == 2 and (walker.sigmoid_of.get(names[1]) == names[0] or walker.sigmoid_of.get(names[0]) == names[1]):
+        raise walker.fail("x * Sigmoid(x) runs on the write-back path (SiLU) only", node)
+    host(walker, node, "Mul", names)
+
+
+@host_side("GlobalAveragePool")
+def global_average_pool(walker: GraphWalker, node: Any) -> None:
+    """A global average pool the EIE mapping cannot attach (its input is also read unpooled: squeeze-excite's
+    squeeze) runs on the host, as a ReduceMean over H and W keeping the dimensions."""
+    if len(_view(walker, node, node.input[0])) != 4:
+        raise walker.fail("GlobalAveragePool needs a (N, C, H, W) input", node)
+    host(walker, node, "ReduceMean", [node.input[0]], {"axes": [2, 3], "keepdims": 1})
 
 
 @host_side("Mod", "Equal", "Expand")
