@@ -229,15 +229,19 @@ def matmul(walker: GraphWalker, node: Any) -> None:
 
 @host_side("Gemm")
 def gemm(walker: GraphWalker, node: Any) -> None:
-    """Gemm of a token sequence (e.g. (T, D) rows) with a constant B: an EIE layer applied per row."""
+    """Gemm of a token sequence (e.g. (T, D) rows) with a constant B: an EIE layer applied per row.
+
+    With ``transA`` = 1 the activation A is transposed first (``_transposed_a``), then read as above.
+    """
     x = node.input[0]
     at = walker.attrs(node)
+    if int(at.get("transA", 0)):
+        gemm(walker, _transposed_a(walker, node))
+        return
     seq = token_source(walker, node, x)
-    if seq is None or int(at.get("transA", 0)):
-        if _fc_on_host_tensor(walker, x) or seq is None:
-            layer_ops.gemm(walker, node)
-            return
-        raise walker.fail("transA=1 is not supported (the activation must be the left operand)", node)
+    if seq is None:
+        layer_ops.gemm(walker, node)
+        return
     b = walker.weights(node.input[1], node, "Gemm weight B")
     if b.ndim != 2:
         raise walker.fail(f"weight B must be 2-D, got {b.shape}", node)
@@ -249,6 +253,40 @@ def gemm(walker: GraphWalker, node: Any) -> None:
         c = walker.weights(node.input[2], node, "Gemm bias C") * np.float32(at.get("beta", 1.0))
         bias = walker.bias_vector(c, w.shape[0], node)
     token_layer(walker, node, seq, x, w, bias, node.input[1])
+
+
+def _transposed_a(walker: GraphWalker, node: Any) -> Any:
+    """A copy of Gemm ``node`` with ``transA`` = 0 reading A^T, which the host makes from A (a (K, M) tensor).
+
+    A (K, 1) column (batch 1) is the (1, K) row an fc layer reads: the same values in the same order, a
+    Reshape that moves nothing (0 operations). A (D, T) tensor becomes the T tokens of D values a layer
+    applied per token reads: a Transpose on the host (0 operations; the bytes to and from the chip are
+    counted like any host op's). A constant A, one that is not 2-D, or a (1, K) row (its transpose is K rows
+    of one value: an outer product, no matrix-vector product) is refused.
+    """
+    x = node.input[0]
+    if x in walker.consts:
+        raise walker.fail("transA=1 with a constant A is not supported (the activation must be A)", node)
+    source, view = operand(walker, node, x)
+    if len(view) != 2:
+        raise walker.fail(f"transA=1 needs a 2-D A, got a {list(view)} tensor", node)
+    k, m = view
+    if k == 1 and m > 1:
+        raise walker.fail(f"transA=1 of a (1, {m}) row gives {m} rows of one value each (an outer product with B, "
+                          "not a matrix-vector product); only a (K, 1) column or (D, T) tokens are supported", node)
+    op, attrs = ("Reshape", {"shape": [1, k]}) if m == 1 else ("Transpose", {"perm": [1, 0]})
+    name = add_host_op(walker, node, op, [source], attrs, (m, k), suffix="A^T")
+    tensor = unique_name(walker, f"{node.output[0]}/A^T")
+    while tensor in walker.acts or tensor in walker.consts:
+        tensor += "'"
+    put_host(walker, tensor, name, (m, k))
+    clone = type(node)()
+    clone.CopyFrom(node)
+    clone.input[0] = tensor
+    keep = [a for a in clone.attribute if a.name != "transA"]
+    del clone.attribute[:]
+    clone.attribute.extend(keep)
+    return clone
 
 
 @host_side("Add")

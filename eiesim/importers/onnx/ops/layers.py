@@ -111,11 +111,14 @@ def fc_input(walker: GraphWalker, node: Any, name: str) -> ComputedTensor:
 
 @handles("Gemm")
 def gemm(walker: GraphWalker, node: Any) -> None:
-    """A Gemm of the activation (A) and a constant B, plus an optional bias C, becomes an fc layer."""
+    """A Gemm of the activation (A) and a constant B, plus an optional bias C, becomes an fc layer (with
+    ``transA`` = 1 after the host has transposed A: ``eiesim.importers.onnx.ops.host``)."""
     at = walker.attrs(node)
+    if int(at.get("transA", 0)):  # A^T is made on the host first, then read as a row or as tokens
+        from eiesim.importers.onnx.ops.host import gemm as host_gemm  # (the host module imports this one)
+        host_gemm(walker, node)
+        return
     a = fc_input(walker, node, node.input[0])
-    if int(at.get("transA", 0)):
-        raise walker.fail("transA=1 is not supported (the activation must be the left operand)", node)
     b = walker.weights(node.input[1], node, "Gemm weight B")
     if b.ndim != 2:
         raise walker.fail(f"weight B must be 2-D, got {b.shape}", node)
