@@ -122,7 +122,9 @@ def gemm(walker: GraphWalker, node: Any) -> None:
     b = walker.weights(node.input[1], node, "Gemm weight B")
     if b.ndim != 2:
         raise walker.fail(f"weight B must be 2-D, got {b.shape}", node)
-    w = (b.T if not int(at.get("transB", 0)) else b) * np.float32(at.get("alpha", 1.0))
+    w = b.T if not int(at.get("transB", 0)) else b
+    if float(at.get("alpha", 1.0)) != 1.0:  # (x * 1 is x: no copy of a VGG-sized weight for nothing)
+        w = w * np.float32(at.get("alpha", 1.0))
     out_k, in_k = w.shape
     if in_k != a.shape[0]:
         raise walker.fail(f"weight takes {in_k} inputs but the input has {a.shape[0]} values", node)
