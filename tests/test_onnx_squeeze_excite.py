@@ -99,7 +99,10 @@ def test_squeeze_excite_matches_onnxruntime_and_passes_the_functional_check(tmp_
 def test_squeeze_excite_host_work_is_counted(tmp_path):
     """Counted by hand: the mean of C x HW x HW values per channel, one multiply per value of x, 2 bytes a value."""
     nodes, inits = _se_graph("mobilenet_v3")
-    wl = to_workload(import_onnx(save_model(tmp_path, nodes, inits, [1, 3, HW, HW], opset=17)))
+    model = import_onnx(save_model(tmp_path, nodes, inits, [1, 3, HW, HW], opset=17))
+    why = {r["node"]: r["why"] for r in model.extra["onnx_coverage"]}
+    assert why["squeeze"].endswith(f"{C * (HW * HW - 1) + C:,} operations") and "squeeze-excite" in why["squeeze"]
+    wl = to_workload(model)
     rows = {r.op: r for r in host_work(wl)}
     assert set(rows) == {"ReduceMean", "Mul"}
     pool, mul = rows["ReduceMean"], rows["Mul"]

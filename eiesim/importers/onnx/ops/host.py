@@ -378,9 +378,13 @@ def mul(walker: GraphWalker, node: Any) -> None:
 def global_average_pool(walker: GraphWalker, node: Any) -> None:
     """A global average pool the EIE mapping cannot attach (its input is also read unpooled: squeeze-excite's
     squeeze) runs on the host, as a ReduceMean over H and W keeping the dimensions."""
-    if len(_view(walker, node, node.input[0])) != 4:
+    view = _view(walker, node, node.input[0])
+    if len(view) != 4:
         raise walker.fail("GlobalAveragePool needs a (N, C, H, W) input", node)
-    host(walker, node, "ReduceMean", [node.input[0]], {"axes": [2, 3], "keepdims": 1})
+    host(walker, node, "ReduceMean", [node.input[0]], {"axes": [2, 3], "keepdims": 1}, record=False)
+    operations = view[1] * (view[2] * view[3] - 1) + view[1]  # the sums and one divide per channel (op_counts)
+    walker.record(node, "host", f"global average pool of a tensor also read unpooled (squeeze-excite's squeeze): "
+                                f"a ReduceMean over H, W on the host, {operations:,} operations")
 
 
 @host_side("Mod", "Equal", "Expand")
