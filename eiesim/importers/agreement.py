@@ -119,7 +119,8 @@ def agreement_report(compressed: Workload, dense: DenseModel, inputs: list[tuple
     report: dict[str, Any] = {
         "reference": "onnxruntime" if use_ort else "eiesim float reference on the dense weights",
         "inputs": per_image,
-        "top1_agreement": sum(p.get("tokens_agree", int(p["agree"])) for p in per_image) / tokens if per_image else None,
+        "top1_agreement": (sum(p.get("tokens_agree", int(p["agree"])) for p in per_image) / tokens
+                           if per_image else None),
         "layers": [{"name": n, "max_rel_error": e} for n, e in layer_err.items()],
     }
     if use_ort:
