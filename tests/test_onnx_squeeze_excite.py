@@ -122,3 +122,21 @@ def test_silu_with_its_input_used_elsewhere_is_still_refused(tmp_path):
     path = save_model(tmp_path, nodes, [initializer("w", np.ones((3, 3, 1, 1), np.float32))], [1, 3, 4, 4], opset=14)
     with pytest.raises(ModelFileError, match=r"x \* Sigmoid\(x\) where x or Sigmoid\(x\) is also used elsewhere"):
         import_onnx(path)
+
+
+def test_constant_mul_after_a_residual_is_still_refused(tmp_path):
+    """Only a product of two computed tensors moves to the host; a constant scale the layer cannot take stays
+    refused (it would scale the skip operand too), with the EIE mapping's reason."""
+    rng = np.random.default_rng(33)
+    nodes = [helper.make_node("Conv", ["x", "wa"], ["a"], name="a"),
+             helper.make_node("Conv", ["a", "wb"], ["b"], name="b"),
+             helper.make_node("Add", ["b", "a"], ["r"], name="residual"),
+             helper.make_node("Mul", ["r", "k"], ["m"], name="scale"),
+             helper.make_node("Conv", ["m", "wc"], ["y"], name="c")]
+    inits = [initializer("wa", rng.normal(size=(3, 3, 1, 1)).astype(np.float32)),
+             initializer("wb", rng.normal(size=(3, 3, 1, 1)).astype(np.float32)),
+             initializer("wc", rng.normal(size=(2, 3, 1, 1)).astype(np.float32)),
+             initializer("k", rng.normal(size=(1, 3, 1, 1)).astype(np.float32))]
+    path = save_model(tmp_path, nodes, inits, [1, 3, 4, 4], opset=14)
+    with pytest.raises(ModelFileError, match=r"node 'scale' \(Mul\): a constant Mul after layer 'b''s residual Add"):
+        import_onnx(path)

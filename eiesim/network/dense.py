@@ -221,7 +221,8 @@ def to_workload(model: DenseModel, *, strict: bool = True) -> Workload:
     ``strict`` a layer with more than ``MAX_CODEBOOK`` distinct values is an
     error (the workload format could not store it: compress the model instead);
     ``strict=False`` allows it for an in-memory float reference of a dense model
-    (such a workload cannot be saved).
+    (such a workload cannot be saved; its codebooks may be views of the dense
+    model's weights, not copies: read them, do not change them).
     """
     layers = []
     for dl in model.layers:

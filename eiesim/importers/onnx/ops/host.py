@@ -365,10 +365,14 @@ for _op in ("Sub", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "
 def mul(walker: GraphWalker, node: Any) -> None:
     """A Mul on the host (e.g. squeeze-excite's x * gate), element by element with ONNX broadcasting.
 
-    ``x * Sigmoid(x)`` stays the EIE mapping's (SiLU): its Sigmoid is already on x's layer, so the host
-    could not read x without it; such a Mul the EIE mapping refused stays refused.
+    On a CNN's (C, H, W) / (K,) tensors (the EIE mapping refused the Mul) only a product of two computed
+    tensors comes here; a constant Mul the EIE mapping cannot fold (after a ReLU, pool or residual, on the
+    network input) stays refused with its reason, and so does ``x * Sigmoid(x)`` (SiLU): its Sigmoid is
+    already on x's layer, so the host could not read x without it.
     """
     names = [n for n in node.input if n]
+    if not any(n in walker.host_view for n in names) and any(n in walker.consts for n in names):
+        raise walker.fail("a constant Mul of a layer output runs folded into the layer or not at all", node)
     if len(names) == 2 and (walker.sigmoid_of.get(names[1]) == names[0] or walker.sigmoid_of.get(names[0]) == names[1]):
         raise walker.fail("x * Sigmoid(x) runs on the write-back path (SiLU) only", node)
     host(walker, node, "Mul", names)
