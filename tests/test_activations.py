@@ -155,15 +155,11 @@ def test_activation_import_matches_onnxruntime_and_engines_agree(tmp_path, op):
      r"node 'act' \(Tanh\): Tanh after a ReLU of layer 'conv' cannot be folded"),
     (lambda: [helper.make_node("Tanh", ["c"], ["t"], name="t"), helper.make_node("Relu", ["t"], ["y"], name="relu")],
      r"node 'relu' \(Relu\): a ReLU after the activation 'tanh'"),
-    (lambda: [helper.make_node("Conv", ["x", "w1"], ["e"], name="excite"),  # (the pool of squeeze-excite left out)
-              helper.make_node("Sigmoid", ["e"], ["s"], name="sig"),
-              helper.make_node("Mul", ["c", "s"], ["y"], name="scale")],
-     r"node 'scale' \(Mul\): a Mul of two computed tensors is not supported on EIE \(squeeze-excite"),
     (lambda: [helper.make_node("Sigmoid", ["c"], ["s"], name="sig"),
               helper.make_node("Mul", ["c", "s"], ["m"], name="mul"),
               helper.make_node("Concat", ["m", "s"], ["y"], name="cat", axis=1)],
      r"x \* Sigmoid\(x\) where x or Sigmoid\(x\) is also used elsewhere"),
-], ids=["network-input", "after-relu", "relu-after-tanh", "squeeze-excite", "silu-shared"])
+], ids=["network-input", "after-relu", "relu-after-tanh", "silu-shared"])
 def test_unrepresentable_activations_are_refused(tmp_path, make, message):
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv")] + make()
     inits = [initializer("w", np.ones((3, 3, 1, 1), np.float32)), initializer("w1", np.ones((3, 3, 1, 1), np.float32))]

@@ -50,6 +50,11 @@ def test_prune_equals_a_stable_sort_by_magnitude_with_many_ties():
     for trial in range(200):
         n = int(rng.integers(1, 60))
         w = rng.integers(-4, 5, size=n).astype(np.float32) * (0.5 if trial % 2 else 1.0)  # many equal magnitudes
+        if trial % 5 == 0:  # float32 magnitudes one step apart, and the same values in float64 and float16
+            w = (np.float32(1) + np.arange(n, dtype=np.float32) % 3 * np.finfo(np.float32).eps) * np.sign(w)
+            w = w.astype([np.float32, np.float64][trial % 2])
+        if trial % 7 == 0:
+            w = w.astype(np.float16)
         density = float(rng.random())
         keep = int(round(density * n))
         order = sorted(range(n), key=lambda i: (-abs(float(w[i])), i))

@@ -63,10 +63,12 @@ def test_gemm_alpha_beta_trans_b_match_onnxruntime(tmp_path, trans_b, alpha, bet
     assert_matches_onnxruntime(path, _normal(rng, 6))
 
 
-def test_gemm_trans_a_is_refused(tmp_path):
+def test_gemm_trans_a_of_a_row_is_refused(tmp_path):
+    """A (1, 6) row transposed is 6 rows of one value (an outer product); (K, 1) columns and tokens:
+    tests/test_onnx_gemm_trans_a.py."""
     nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transA=1)]
     path = save_model(tmp_path, nodes, [initializer("w", np.ones((1, 4), np.float32))], [1, 6])
-    with pytest.raises(ModelFileError, match=r"node 'fc' \(Gemm\): transA=1 is not supported"):
+    with pytest.raises(ModelFileError, match=r"node 'fc' \(Gemm\): transA=1 of a \(1, 6\) row gives 6 rows"):
         import_onnx(path)
 
 

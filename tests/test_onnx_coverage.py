@@ -312,10 +312,12 @@ def test_dense_to_workload_csr_equals_scipy():
     from eiesim.network.dense import _csr_of
 
     rng = np.random.default_rng(12)
-    for shape in [(1, 1), (5, 7), (13, 1), (1, 9), (40, 33)]:
+    # Mostly zeros (a search for the non-zeros), a few zeros and none (every column of every row, less the zeros).
+    for shape, zeros in [(s, z) for s in [(1, 1), (5, 7), (13, 1), (1, 9), (40, 33)] for z in (0.6, 0.1, 0.0)]:
         m = rng.normal(size=shape).astype(np.float32)
-        m[rng.random(shape) < 0.6] = 0.0
-        m[0, 0] = -0.0
+        m[rng.random(shape) < zeros] = 0.0
+        if zeros:
+            m[0, 0] = -0.0
         ref = sp.csr_matrix(m)
         ref.eliminate_zeros()
         ref.sort_indices()

@@ -288,3 +288,21 @@ def test_a_host_record_smaller_than_its_inputs_is_refused_before_computing(tmp_p
     scores["shape"] = [1, 2, 8, 1]
     with pytest.raises(WorkloadError, match=r"its inputs give shape \[1, 2, 8, 8\], its record says \[1, 2, 8, 1\]"):
         forward(wl, _encoder_input()[1])
+
+
+def test_agreement_of_an_lm_head_is_per_token(tmp_path):
+    """The decoder's LM head gives 8 tokens of 50 logits: the agreement report counts tokens (onnxruntime's
+    per-token argmax computed here independently), not one argmax of the 400 flattened values."""
+    from eiesim.importers.agreement import agreement_report
+
+    path = graphs.decoder_block(tmp_path)
+    model = import_onnx(path)
+    wl = compress_model(model, {dl.spec.name: 0.3 for dl in model.layers}, bits=2)
+    ids = np.array([3, 17, 0, 49, 8, 8, 21, 5], np.float32)
+    report = agreement_report(wl, model, [("ids", ids)], onnx_path=path)
+    entry = report["inputs"][0]
+    ref_classes = np.argmax(_ort(path, ids[None].astype(np.int64)).reshape(8, 50), axis=1)
+    ours = np.argmax(forward(wl, ids).logits.reshape(8, 50), axis=1)
+    assert entry["tokens"] == 8 and entry["top1_reference"] == ref_classes.tolist()
+    assert entry["tokens_agree"] == int(np.count_nonzero(ours == ref_classes))
+    assert report["top1_agreement"] == entry["tokens_agree"] / 8

@@ -35,6 +35,8 @@ FAMILIES = {
     "resnet18": ("padded max pool, residual Add after BatchNorm with and without a downsample conv", 21),
     "mobilenet_v2": ("ReLU6 (Clip), depthwise convs, residual Add without an activation", 53),
     "shufflenet_v2_x0_5": ("channel shuffle and chunk on the host, ReduceMean over H, W as a global average pool", 57),
+    "mobilenet_v3_small": ("squeeze-excite (pool and Mul on the host, HardSigmoid gate), HardSwish", 54),
+    "efficientnet_b0": ("squeeze-excite with SiLU and a Sigmoid gate, SiLU as x * Sigmoid(x)", 82),
 }
 
 

@@ -239,6 +239,10 @@ def _print_agreement(console: Console, report: dict[str, Any]) -> None:
     for col in ("input", "top-1 compressed", "top-1 reference", "agree", "output max rel. error"):
         table.add_column(col, justify="left" if col == "input" else "right")
     for p in report["inputs"]:
+        if "tokens" in p:  # a token output (an LM head): top-1 per token
+            table.add_row(p["input"], "per token", "per token", f"{p['tokens_agree']} of {p['tokens']} tokens",
+                          f"{p['output_max_rel_error']:.3g}")
+            continue
         table.add_row(p["input"], str(p["top1_compressed"]), str(p["top1_reference"]), "yes" if p["agree"] else "NO",
                       f"{p['output_max_rel_error']:.3g}")
     console.print(table)
@@ -250,7 +254,9 @@ def _print_agreement(console: Console, report: dict[str, Any]) -> None:
         layers.add_row(row["name"], f"{row['max_rel_error']:.3g}")
     console.print(layers)
     agreement = report["top1_agreement"]
-    console.print(f"top-1 agreement: {agreement:.0%} of {len(report['inputs'])} input(s) "
+    tokens = sum(p.get("tokens", 0) for p in report["inputs"])
+    what = f"{tokens} tokens of " if tokens else ""
+    console.print(f"top-1 agreement: {agreement:.0%} of {what}{len(report['inputs'])} input(s) "
                   f"(reference: {report['reference']})")
     if "import_check_max_rel_error" in report:
         console.print(f"import check: eiesim's dense float pass vs onnxruntime, max rel. error "

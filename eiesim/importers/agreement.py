@@ -24,7 +24,7 @@ from eiesim.errors import EiesimError, UsageError
 from eiesim.importers.onnx.optional import onnxruntime_available
 from eiesim.importers.onnx.runtime import onnxruntime_forward
 from eiesim.network.dense import DenseModel, to_workload
-from eiesim.network.functional import forward
+from eiesim.network.functional import forward, token_count, top1_per_token
 from eiesim.network.network_input import prepare_input
 from eiesim.network.workload import Workload
 
@@ -94,7 +94,8 @@ def agreement_report(compressed: Workload, dense: DenseModel, inputs: list[tuple
     Returns ``{"reference", "inputs": [{"input", "top1_compressed", "top1_reference",
     "agree", "output_max_rel_error"}], "top1_agreement", "layers": [{"name",
     "max_rel_error"}]}`` plus ``"import_check_max_rel_error"`` (eiesim's dense pass
-    vs onnxruntime) when onnxruntime was used.
+    vs onnxruntime) when onnxruntime was used. For a token output (an LM head) top-1 is
+    per token (``_top1_entry``) and ``top1_agreement`` the fraction of tokens that agree.
     """
     use_ort = onnx_path is not None and onnxruntime_available()
     reference = to_workload(dense, strict=False)
@@ -113,19 +114,38 @@ def agreement_report(compressed: Workload, dense: DenseModel, inputs: list[tuple
                 raise EiesimError(f"onnxruntime gives {ref_logits.size} outputs, eiesim's import {rd.logits.size}",
                                   onnx_path)
             ort_vs_dense = max(ort_vs_dense, max_rel_error(rd.logits, ref_logits))
-        top_c = int(np.argmax(rc.logits))
-        top_r = int(np.argmax(ref_logits))
-        per_image.append({"input": label, "top1_compressed": top_c, "top1_reference": top_r, "agree": top_c == top_r,
-                          "output_max_rel_error": max_rel_error(rc.logits, ref_logits)})
+        per_image.append(_top1_entry(compressed, label, rc.logits, ref_logits))
+    tokens = sum(p.get("tokens", 1) for p in per_image)
     report: dict[str, Any] = {
         "reference": "onnxruntime" if use_ort else "eiesim float reference on the dense weights",
         "inputs": per_image,
-        "top1_agreement": sum(p["agree"] for p in per_image) / len(per_image) if per_image else None,
+        "top1_agreement": (sum(p.get("tokens_agree", int(p["agree"])) for p in per_image) / tokens
+                           if per_image else None),
         "layers": [{"name": n, "max_rel_error": e} for n, e in layer_err.items()],
     }
     if use_ort:
         report["import_check_max_rel_error"] = ort_vs_dense
     return report
+
+
+def _top1_entry(compressed: Workload, label: str, logits: np.ndarray, ref_logits: np.ndarray) -> dict[str, Any]:
+    """One input's row of the report: top-1 of the compressed output and of the reference, and whether they agree.
+
+    For a token output (T rows of V logits, e.g. a transformer's LM head) top-1 is taken per token: the lists of
+    each token's class, ``tokens`` (T) and ``tokens_agree`` (how many tokens agree); ``agree`` when all do. The
+    report's ``top1_agreement`` is then the fraction of all tokens that agree, not one argmax of the flattened
+    (T x V) output.
+    """
+    error = max_rel_error(logits, ref_logits)
+    if token_count(compressed) is None:
+        top_c, top_r = int(np.argmax(logits)), int(np.argmax(ref_logits))
+        return {"input": label, "top1_compressed": top_c, "top1_reference": top_r, "agree": top_c == top_r,
+                "output_max_rel_error": error}
+    per_c, per_r = top1_per_token(compressed, logits), top1_per_token(compressed, ref_logits)
+    agree = int(np.count_nonzero(per_c == per_r))
+    return {"input": label, "top1_compressed": [int(v) for v in per_c], "top1_reference": [int(v) for v in per_r],
+            "agree": agree == per_c.size, "tokens": int(per_c.size), "tokens_agree": agree,
+            "output_max_rel_error": error}
 
 
 __all__ = ["agreement_inputs", "agreement_report", "load_density_profile", "max_rel_error"]

@@ -44,7 +44,10 @@ def prune_to_density(w: np.ndarray, density: float) -> np.ndarray:
     """
     if not 0.0 <= density <= 1.0 or not math.isfinite(density):
         raise UsageError(f"density must be in [0, 1], got {density}")
-    flat = np.abs(np.asarray(w, dtype=np.float64)).ravel()
+    # |w| in the weights' own float type (float32 for float32 weights): exact, so the same order as in
+    # float64, at half the memory and time on VGG-sized layers.
+    arr = np.asarray(w)
+    flat = np.abs(arr.astype(np.result_type(arr.dtype, np.float32), copy=False)).ravel()
     keep = int(round(density * flat.size))
     mask = np.zeros(flat.size, dtype=bool)
     if keep:

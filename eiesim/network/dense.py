@@ -197,12 +197,19 @@ def _csr_of(matrix: np.ndarray) -> _Csr:
     The same arrays as scipy's ``csr_matrix`` with zeros eliminated and indices sorted, without
     its COO detour (35 s for VGG's 102M-weight fc6).
     """
+    rows, cols = matrix.shape
     nonzero = matrix != 0
-    indptr = np.zeros(matrix.shape[0] + 1, np.int64)
+    indptr = np.zeros(rows + 1, np.int64)
     np.cumsum(np.count_nonzero(nonzero, axis=1), out=indptr[1:])
+    values = np.ascontiguousarray(matrix).reshape(-1)
+    if 2 * indptr[-1] >= matrix.size:  # mostly non-zero (an unpruned float model): every column of every row,
+        columns = np.tile(np.arange(cols, dtype=np.int32), rows)  # less the zeros if any, without a search
+        if indptr[-1] == matrix.size:
+            return _Csr(indptr, columns, values)
+        keep = nonzero.reshape(-1)
+        return _Csr(indptr, columns[keep], values[keep])
     positions = np.flatnonzero(nonzero)  # row-major: rows, then columns ascending
-    cols = (positions % max(matrix.shape[1], 1)).astype(np.int32)
-    return _Csr(indptr, cols, np.ascontiguousarray(matrix).reshape(-1)[positions])
+    return _Csr(indptr, (positions % max(cols, 1)).astype(np.int32), values[positions])
 
 
 def to_workload(model: DenseModel, *, strict: bool = True) -> Workload:
@@ -214,7 +221,8 @@ def to_workload(model: DenseModel, *, strict: bool = True) -> Workload:
     ``strict`` a layer with more than ``MAX_CODEBOOK`` distinct values is an
     error (the workload format could not store it: compress the model instead);
     ``strict=False`` allows it for an in-memory float reference of a dense model
-    (such a workload cannot be saved).
+    (such a workload cannot be saved; its codebooks may be views of the dense
+    model's weights, not copies: read them, do not change them).
     """
     layers = []
     for dl in model.layers:
@@ -223,7 +231,9 @@ def to_workload(model: DenseModel, *, strict: bool = True) -> Workload:
         if not strict and flat.data.size > MAX_CODEBOOK:
             # A float reference only (it cannot be saved): every weight its own entry, decoding to
             # the same weights without np.unique's sort, which took minutes on VGG-sized layers.
-            codebook, codes = flat.data.astype(np.float32), np.arange(flat.data.size, dtype=np.int64)
+            # (Without copies: the codebook is the CSR's data itself, the codes 32-bit while they fit.)
+            wide = np.int32 if flat.data.size < np.iinfo(np.int32).max else np.int64
+            codebook, codes = flat.data.astype(np.float32, copy=False), np.arange(flat.data.size, dtype=wide)
         else:
             codebook, codes = np.unique(flat.data.astype(np.float32), return_inverse=True)
         if strict and codebook.size > MAX_CODEBOOK:
@@ -232,12 +242,12 @@ def to_workload(model: DenseModel, *, strict: bool = True) -> Workload:
                 f"({MAX_CODEBOOK}); compress the model (eiesim compress) instead of converting it as is", model.source)
         if codebook.size == 0:
             codebook = np.ones(1, np.float32)
-        code_dtype = np.uint8 if codebook.size <= 256 else np.uint16 if codebook.size <= 1 << 16 else np.int64
+        code_dtype = np.uint8 if codebook.size <= 256 else np.uint16 if codebook.size <= 1 << 16 else codes.dtype
         layers.append(Layer(
             name=s.name, kind=s.kind, in_channels=s.in_channels, out_channels=s.out_channels, kernel=s.kernel,
             stride=s.stride, padding=s.padding, inputs=s.inputs, relu=s.relu, pool=s.pool,
-            indptr=flat.indptr.astype(np.int64), indices=flat.indices.astype(np.int32),
-            codes=codes.reshape(-1).astype(code_dtype), codebook=codebook.astype(np.float32),
+            indptr=flat.indptr.astype(np.int64, copy=False), indices=flat.indices.astype(np.int32, copy=False),
+            codes=codes.reshape(-1).astype(code_dtype, copy=False), codebook=codebook.astype(np.float32, copy=False),
             bias=np.asarray(dl.bias, np.float32), extra=dict(dl.extra),
         ))
     wl = Workload(name=model.name, source=model.source, input_shape=tuple(model.input_shape),

@@ -498,6 +498,19 @@ def _forward_float(workload: Workload, x: np.ndarray) -> ForwardResult:
     )
 
 
+def token_count(workload: Workload) -> int | None:
+    """How many tokens the network output holds (its output layer applied per token), or None (one output vector)."""
+    tokens = workload.output_layer.extra.get(TOKENS_KEY)
+    return math.prod(int(t) for t in tokens) if tokens else None
+
+
+def top1_per_token(workload: Workload, logits: np.ndarray) -> np.ndarray:
+    """The top-1 class of each output row: per token for a token output ((T, V) logits, e.g. an LM head),
+    else the one argmax of the whole output (ties: the lower index). ``logits`` as ``logits_of`` orders them."""
+    rows = token_count(workload) or 1
+    return np.argmax(np.asarray(logits).reshape(rows, -1), axis=1)
+
+
 def logits_of(workload: Workload, last_output: np.ndarray) -> np.ndarray:
     """The network output flattened in the source model's order: a token layer's (V, 1, R) output as (R, V)."""
     if workload.output_layer.extra.get(TOKENS_KEY):

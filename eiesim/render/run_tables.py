@@ -170,6 +170,8 @@ def totals_table(result: SimulationResult) -> Table:
         line = f"{chk['functional']} (max abs error {_n(chk['max_abs_error'])})"
         if chk.get("top1") is not None:
             line += f", top-1 {chk['top1']} (reference {chk['reference_top1']})"
+        elif chk.get("top1_token_agreement") is not None:
+            line += f", top-1 per token: {chk['top1_token_agreement']:.0%} of tokens agree with the reference"
         table.add_row("functional check vs fixed-point reference", line)
     return table
 

@@ -27,6 +27,7 @@ from eiesim.jit.threads import thread_count
 from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
 from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
+from eiesim.network.host_graph import TOKENS_KEY
 from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
@@ -315,7 +316,13 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
     err = float(np.max(np.abs(dequantize(outputs[last], frac) - dequantize(ref[last], frac)), initial=0.0))
     out = {"functional": "pass" if not mismatched else "fail", "max_abs_error": err,
            "layers_mismatched": mismatched, "top1": None, "reference_top1": None}
-    if outputs[last].size > 1:
+    if workload.output_layer.extra.get(TOKENS_KEY):
+        # A token output (an LM head, (V, 1, T) on EIE): top-1 per token, and the fraction of tokens that agree.
+        channels = outputs[last].shape[0]
+        ours = np.argmax(outputs[last].reshape(channels, -1), axis=0)
+        theirs = np.argmax(ref[last].reshape(channels, -1), axis=0)
+        out["top1_token_agreement"] = float(np.count_nonzero(ours == theirs)) / ours.size
+    elif outputs[last].size > 1:
         out["top1"] = int(np.argmax(outputs[last].reshape(-1)))
         out["reference_top1"] = int(np.argmax(ref[last].reshape(-1)))
     return out

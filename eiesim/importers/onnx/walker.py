@@ -430,7 +430,7 @@ class GraphWalker:
         w = self.const(name, node, what)
         if w.dtype.kind != "f":
             raise self.fail(f"{what} must hold floats, got {w.dtype}", node)
-        w = w.astype(np.float32)
+        w = w.astype(np.float32, copy=False)
         if not np.all(np.isfinite(w)):
             raise self.fail(f"{what} holds NaN or Inf", node)
         return w

@@ -6,7 +6,7 @@ must not have a ReLU, another activation or a pool yet: the write-back path appl
 activation, after the bias and residual, before pooling (docs/timing-model.md, "Activations").
 SiLU / Swish, exported as ``x * Sigmoid(x)``, is recognised at the ``Mul``; a ``Mul`` by a
 constant per-channel scale is folded into the layer's weights and bias; a ``Mul`` of two computed
-tensors (squeeze-excite) is refused with the reason.
+tensors (squeeze-excite) is refused here and runs on the host (``eiesim.importers.onnx.ops.host``).
 """
 
 from __future__ import annotations
@@ -120,9 +120,9 @@ def mul(walker: GraphWalker, node: Any) -> None:
         return
     x, s = names if names[1] in walker.sigmoid_of else names[::-1]
     if walker.sigmoid_of.get(s) != x:
-        raise walker.fail("a Mul of two computed tensors is not supported on EIE (squeeze-excite's x * "
+        raise walker.fail("a Mul of two computed tensors does not run on EIE (squeeze-excite's x * "
                           "sigmoid(fc(pool(x))) scales a layer's outputs by another layer's: EIE's write-back path "
-                          "has no second operand per channel); only x * Sigmoid(x) (SiLU) is", node)
+                          "has no second operand per channel); only x * Sigmoid(x) (SiLU) does", node)
     if walker.consumers.get(s, 0) != 1 or walker.consumers.get(x, 0) != 2:
         raise walker.fail("x * Sigmoid(x) where x or Sigmoid(x) is also used elsewhere cannot be folded: the "
                           "layer stores one output", node)

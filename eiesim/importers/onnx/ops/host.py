@@ -39,11 +39,11 @@ HostHandler = Callable[["GraphWalker", Any], None]
 #: ONNX operator -> its handler on the host side (``eiesim.importers.onnx.walker`` says when it is used).
 HOST_SIDE: dict[str, HostHandler] = {}
 #: The operators that run on the host when the EIE mapping (``OPS``) refuses them on (C, H, W) / (K,) tensors:
-#: an Add whose operands are not both EIE layer outputs, a product of two computed tensors, a Softmax that is
-#: not the last node, a Reshape that is not a flatten (attention heads), a ReduceMean that is not a global average
-#: pool. A refused Relu, Concat, Flatten, ...
-#: stays refused.
-HOST_FALLBACK = frozenset({"Add", "MatMul", "Softmax", "Reshape", "ReduceMean"})
+#: an Add whose operands are not both EIE layer outputs, a product of two computed tensors (a MatMul, or
+#: squeeze-excite's Mul of a map by per-channel gates), a Softmax that is not the last node, a Reshape that is
+#: not a flatten (attention heads), a ReduceMean that is not a global average pool, a global average pool of a
+#: tensor that is also read unpooled (squeeze-excite's squeeze). A refused Relu, Concat, Flatten, ... stays refused.
+HOST_FALLBACK = frozenset({"Add", "MatMul", "Mul", "Softmax", "Reshape", "ReduceMean", "GlobalAveragePool"})
 
 
 def host_side(*op_types: str) -> Callable[[HostHandler], HostHandler]:
@@ -229,15 +229,19 @@ def matmul(walker: GraphWalker, node: Any) -> None:
 
 @host_side("Gemm")
 def gemm(walker: GraphWalker, node: Any) -> None:
-    """Gemm of a token sequence (e.g. (T, D) rows) with a constant B: an EIE layer applied per row."""
+    """Gemm of a token sequence (e.g. (T, D) rows) with a constant B: an EIE layer applied per row.
+
+    With ``transA`` = 1 the activation A is transposed first (``_transposed_a``), then read as above.
+    """
     x = node.input[0]
     at = walker.attrs(node)
+    if int(at.get("transA", 0)):
+        gemm(walker, _transposed_a(walker, node))
+        return
     seq = token_source(walker, node, x)
-    if seq is None or int(at.get("transA", 0)):
-        if _fc_on_host_tensor(walker, x) or seq is None:
-            layer_ops.gemm(walker, node)
-            return
-        raise walker.fail("transA=1 is not supported (the activation must be the left operand)", node)
+    if seq is None:
+        layer_ops.gemm(walker, node)
+        return
     b = walker.weights(node.input[1], node, "Gemm weight B")
     if b.ndim != 2:
         raise walker.fail(f"weight B must be 2-D, got {b.shape}", node)
@@ -249,6 +253,40 @@ def gemm(walker: GraphWalker, node: Any) -> None:
         c = walker.weights(node.input[2], node, "Gemm bias C") * np.float32(at.get("beta", 1.0))
         bias = walker.bias_vector(c, w.shape[0], node)
     token_layer(walker, node, seq, x, w, bias, node.input[1])
+
+
+def _transposed_a(walker: GraphWalker, node: Any) -> Any:
+    """A copy of Gemm ``node`` with ``transA`` = 0 reading A^T, which the host makes from A (a (K, M) tensor).
+
+    A (K, 1) column (batch 1) is the (1, K) row an fc layer reads: the same values in the same order, a
+    Reshape that moves nothing (0 operations). A (D, T) tensor becomes the T tokens of D values a layer
+    applied per token reads: a Transpose on the host (0 operations; the bytes to and from the chip are
+    counted like any host op's). A constant A, one that is not 2-D, or a (1, K) row (its transpose is K rows
+    of one value: an outer product, no matrix-vector product) is refused.
+    """
+    x = node.input[0]
+    if x in walker.consts:
+        raise walker.fail("transA=1 with a constant A is not supported (the activation must be A)", node)
+    source, view = operand(walker, node, x)
+    if len(view) != 2:
+        raise walker.fail(f"transA=1 needs a 2-D A, got a {list(view)} tensor", node)
+    k, m = view
+    if k == 1 and m > 1:
+        raise walker.fail(f"transA=1 of a (1, {m}) row gives {m} rows of one value each (an outer product with B, "
+                          "not a matrix-vector product); only a (K, 1) column or (D, T) tokens are supported", node)
+    op, attrs = ("Reshape", {"shape": [1, k]}) if m == 1 else ("Transpose", {"perm": [1, 0]})
+    name = add_host_op(walker, node, op, [source], attrs, (m, k), suffix="A^T")
+    tensor = unique_name(walker, f"{node.output[0]}/A^T")
+    while tensor in walker.acts or tensor in walker.consts:
+        tensor += "'"
+    put_host(walker, tensor, name, (m, k))
+    clone = type(node)()
+    clone.CopyFrom(node)
+    clone.input[0] = tensor
+    keep = [a for a in clone.attribute if a.name != "transA"]
+    del clone.attribute[:]
+    clone.attribute.extend(keep)
+    return clone
 
 
 @host_side("Add")
@@ -319,8 +357,38 @@ def _elementwise(op: str) -> HostHandler:
     return handler
 
 
-for _op in ("Sub", "Mul", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "Reciprocal"):
+for _op in ("Sub", "Div", "Pow", "Where", "Sqrt", "Erf", "Tanh", "Exp", "Neg", "Reciprocal"):
     host_side(_op)(_elementwise(_op))
+
+
+@host_side("Mul")
+def mul(walker: GraphWalker, node: Any) -> None:
+    """A Mul on the host (e.g. squeeze-excite's x * gate), element by element with ONNX broadcasting.
+
+    On a CNN's (C, H, W) / (K,) tensors (the EIE mapping refused the Mul) only a product of two computed
+    tensors comes here; a constant Mul the EIE mapping cannot fold (after a ReLU, pool or residual, on the
+    network input) stays refused with its reason, and so does ``x * Sigmoid(x)`` (SiLU): its Sigmoid is
+    already on x's layer, so the host could not read x without it.
+    """
+    names = [n for n in node.input if n]
+    if not any(n in walker.host_view for n in names) and any(n in walker.consts for n in names):
+        raise walker.fail("a constant Mul of a layer output runs folded into the layer or not at all", node)
+    if len(names) == 2 and (walker.sigmoid_of.get(names[1]) == names[0] or walker.sigmoid_of.get(names[0]) == names[1]):
+        raise walker.fail("x * Sigmoid(x) runs on the write-back path (SiLU) only", node)
+    host(walker, node, "Mul", names)
+
+
+@host_side("GlobalAveragePool")
+def global_average_pool(walker: GraphWalker, node: Any) -> None:
+    """A global average pool the EIE mapping cannot attach (its input is also read unpooled: squeeze-excite's
+    squeeze) runs on the host, as a ReduceMean over H and W keeping the dimensions."""
+    view = _view(walker, node, node.input[0])
+    if len(view) != 4:
+        raise walker.fail("GlobalAveragePool needs a (N, C, H, W) input", node)
+    host(walker, node, "ReduceMean", [node.input[0]], {"axes": [2, 3], "keepdims": 1}, record=False)
+    operations = view[1] * (view[2] * view[3] - 1) + view[1]  # the sums and one divide per channel (op_counts)
+    walker.record(node, "host", f"global average pool of a tensor also read unpooled (squeeze-excite's squeeze): "
+                                f"a ReduceMean over H, W on the host, {operations:,} operations")
 
 
 @host_side("Mod", "Equal", "Expand")

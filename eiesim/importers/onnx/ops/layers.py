@@ -111,15 +111,20 @@ def fc_input(walker: GraphWalker, node: Any, name: str) -> ComputedTensor:
 
 @handles("Gemm")
 def gemm(walker: GraphWalker, node: Any) -> None:
-    """A Gemm of the activation (A) and a constant B, plus an optional bias C, becomes an fc layer."""
+    """A Gemm of the activation (A) and a constant B, plus an optional bias C, becomes an fc layer (with
+    ``transA`` = 1 after the host has transposed A: ``eiesim.importers.onnx.ops.host``)."""
     at = walker.attrs(node)
+    if int(at.get("transA", 0)):  # A^T is made on the host first, then read as a row or as tokens
+        from eiesim.importers.onnx.ops.host import gemm as host_gemm  # (the host module imports this one)
+        host_gemm(walker, node)
+        return
     a = fc_input(walker, node, node.input[0])
-    if int(at.get("transA", 0)):
-        raise walker.fail("transA=1 is not supported (the activation must be the left operand)", node)
     b = walker.weights(node.input[1], node, "Gemm weight B")
     if b.ndim != 2:
         raise walker.fail(f"weight B must be 2-D, got {b.shape}", node)
-    w = (b.T if not int(at.get("transB", 0)) else b) * np.float32(at.get("alpha", 1.0))
+    w = b.T if not int(at.get("transB", 0)) else b
+    if float(at.get("alpha", 1.0)) != 1.0:  # (x * 1 is x: no copy of a VGG-sized weight for nothing)
+        w = w * np.float32(at.get("alpha", 1.0))
     out_k, in_k = w.shape
     if in_k != a.shape[0]:
         raise walker.fail(f"weight takes {in_k} inputs but the input has {a.shape[0]} values", node)
