@@ -1,208 +1,34 @@
-"""Outputs are one run or nothing: concurrent runs, signals at chosen points, full and read-only disks.
+"""Outputs are one run or nothing on full and read-only disks, bad paths and odd directories.
 
-Faults are performed for real on ``eiesim run`` processes (``tests/fault_runner.py`` stops a
-process at a chosen point of its commit and sends it a real signal, or caps the size of the
-files it may write with RLIMIT_FSIZE, which makes the kernel fail the write with EFBIG just
-as a full disk fails it with ENOSPC). After each fault the test checks that every output
-directory holds exactly one run's four files, that the message says truthfully what was
-kept, and that no temporary file is left behind after the next run.
+Faults are performed for real where it matters: ``tests/fault_runner.py`` caps the size of the files an
+``eiesim`` process may write with RLIMIT_FSIZE, which makes the kernel fail the write with EFBIG just as a
+full disk fails it with ENOSPC; in-process tests inject ENOSPC at every file of an output set. After each
+fault the test checks that every output directory holds exactly one run's four files, that the message says
+truthfully what was kept, and that no temporary file is left behind after the next run. Signals and
+concurrent runs: test_output_signals.py; every writing command on a full disk: test_output_full_disk.py.
 """
 
 from __future__ import annotations
 
-import csv
 import errno
-import importlib
-import importlib.util
-import json
 import os
 import re
-import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from _support import run_cli, run_exit_code
+from _output_fault_support import (
+    TINY, RUN_FILES, WAIT_S, fc_npz, _lines, run_args, start, one_run, no_litter,
+)
+from _support import run_cli
 
 from eiesim.errors import OutputError
-from eiesim.network.synthetic import eie_fc_layer
-from eiesim.network.workload_file import save_workload
 from eiesim.outputs.commit import OutputSet
 from eiesim.outputs.journal import JOURNAL_PREFIX
 from eiesim.outputs.paths import check_output_file
 from eiesim.outputs.temporaries import TEMP_MARK
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
-RUNNER = ROOT / "tests" / "fault_runner.py"
-RUN_FILES = ["layers.csv", "report.html", "report.json", "report.run.json"]
-WAIT_S = 120.0
-
-
-@pytest.fixture(scope="module")
-def fc_npz(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("wl") / "fc.npz"
-    save_workload(eie_fc_layer("fc", 256, 128, 0.3, 0.5, bits=4, seed=2), path)
-    return path
-
-
-def _lines(err: str) -> list[str]:
-    """stderr without warnings (tiny-4pe's 256-B activation SRAM is outside the CACTI grid: every run warns)."""
-    return [line for line in err.strip().splitlines() if not line.startswith("eiesim: warning: ")]
-
-
-def run_args(fc_npz: Path, out: Path, num_pes: int, *extra: str) -> list[str]:
-    return ["run", str(TINY), str(fc_npz), "--set", f"num_pes={num_pes}", "--out", str(out), *extra]
-
-
-def start(spec: dict, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(RUNNER), json.dumps(spec), *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(path: Path, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not path.exists():
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the process ended before reaching the fault point: {proc.stderr.read()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {path}")
-        time.sleep(0.005)
-
-
-def one_run(directory: Path) -> int:
-    """The PE count of the single run ``directory`` holds; fails if its files come from different runs."""
-    assert sorted(os.listdir(directory)) == RUN_FILES, os.listdir(directory)
-    report = json.loads((directory / "report.json").read_text())
-    meta = json.loads((directory / "report.run.json").read_text())
-    html = (directory / "report.html").read_text()
-    with open(directory / "layers.csv") as fh:
-        csv_cycles = [int(r["cycles"]) for r in csv.DictReader(fh)]
-    pes = {report["arch"]["num_pes"],
-           int(next(a for a in meta["command"] if a.startswith("num_pes=")).split("=")[1]),
-           *map(int, re.findall(r"num_pes&quot;: (\d+)", html))}
-    assert len(pes) == 1, f"{directory} mixes runs: {pes}"
-    assert csv_cycles == [layer["cycles"] for layer in report["layers"]], "layers.csv is from another run"
-    return pes.pop()
-
-
-def no_litter(directory: Path) -> None:
-    assert not [p for p in directory.rglob("*") if TEMP_MARK in p.name], list(directory.rglob("*"))
-
-
-@pytest.mark.slow
-def test_concurrent_runs_never_mix_a_directory(fc_npz, tmp_path):
-    """Two runs into one --out, both held at their commit and released together, three times."""
-    out = tmp_path / "out"
-    for round_ in range(3):
-        gate = tmp_path / f"gate{round_}"
-        procs = []
-        for pes in (2, 4):
-            ready = tmp_path / f"ready{round_}-{pes}"
-            procs.append((start({"at": "pre-commit", "ready": str(ready), "gate": str(gate)},
-                                run_args(fc_npz, out, pes)), ready))
-        for proc, ready in procs:
-            wait_for(ready, proc)
-        gate.touch()
-        for proc, _ in procs:
-            _, err = proc.communicate(timeout=WAIT_S)
-            assert proc.returncode == 0, err
-        assert one_run(out) in (2, 4)
-        no_litter(tmp_path)
-
-
-def test_sigterm_before_the_commit_keeps_the_previous_run_and_says_nothing_was_written(fc_npz, tmp_path, capsys):
-    out = tmp_path / "out"
-    code, _, err = run_cli(run_args(fc_npz, out, 2), capsys)
-    assert code == 0, err
-    before = {name: (out / name).read_bytes() for name in RUN_FILES}
-    json_out = tmp_path / "r.json"
-    proc = start({"at": "pre-commit", "signal": "SIGTERM"}, run_args(fc_npz, out, 4, "--json", str(json_out)))
-    _, err = proc.communicate(timeout=WAIT_S)
-    assert proc.returncode == 130
-    assert _lines(err) == ["eiesim: interrupted; no output was written"]
-    assert {name: (out / name).read_bytes() for name in RUN_FILES} == before
-    assert not json_out.exists()
-    no_litter(tmp_path)
-
-
-def test_sigterm_inside_the_commit_finishes_it_and_says_what_was_kept(fc_npz, tmp_path):
-    out = tmp_path / "out"
-    proc = start({"at": "in-commit", "signal": "SIGTERM"}, run_args(fc_npz, out, 4))
-    _, err = proc.communicate(timeout=WAIT_S)
-    assert proc.returncode == 130
-    assert _lines(err) == [f"eiesim: interrupted; kept the complete outputs written before: {out}"]
-    assert one_run(out) == 4
-    no_litter(tmp_path)
-
-
-@pytest.mark.parametrize("at", ["pre-commit", "in-commit"])
-def test_sigkill_leaves_one_run_and_the_next_run_removes_the_litter(fc_npz, tmp_path, at, capsys):
-    out = tmp_path / "out"
-    code, _, err = run_cli(run_args(fc_npz, out, 2), capsys)
-    assert code == 0, err
-    proc = start({"at": at, "signal": "SIGKILL"}, run_args(fc_npz, out, 4, "--json", str(tmp_path / "r.json")))
-    proc.communicate(timeout=WAIT_S)
-    assert proc.returncode == -signal.SIGKILL
-    assert one_run(out) == 2  # the directory is not swapped yet
-    litter = [p.name for p in tmp_path.iterdir() if TEMP_MARK in p.name]
-    assert litter, "the killed process should have had temporaries in flight"
-    if at == "in-commit":  # killed after the --json pair's renames, before the directory's: the set is journaled
-        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(JOURNAL_PREFIX)]
-        # the next eiesim write into the directory completes the killed set: all of it is the new run
-        code, _, err = run_cli(["run", str(TINY), str(fc_npz), "--set", "num_pes=1", "--json",
-                                str(tmp_path / "other.json")], capsys)
-        assert code == 0, err
-        assert one_run(out) == 4 and pair_pes(tmp_path / "r.json") == 4
-        (tmp_path / "other.json").unlink()
-        (tmp_path / "other.run.json").unlink()
-    code, _, err = run_cli(run_args(fc_npz, out, 8), capsys)
-    assert code == 0, err
-    assert one_run(out) == 8
-    no_litter(tmp_path)
-    names = sorted(p.name for p in tmp_path.iterdir())
-    if at == "pre-commit":
-        assert names == ["out"]
-    else:
-        assert names == ["out", "r.json", "r.run.json"]
-        assert pair_pes(tmp_path / "r.json") == 4
-
-
-def pair_pes(json_path: Path) -> int:
-    """The PE count of the ``run --json`` pair at ``json_path``; fails if report and run record differ."""
-    report = json.loads(json_path.read_text())
-    meta = json.loads(json_path.with_name(json_path.stem + ".run.json").read_text())
-    recorded = int(next(a for a in meta["command"] if a.startswith("num_pes=")).split("=")[1])
-    assert report["arch"]["num_pes"] == recorded, f"{json_path} pairs a report of {report['arch']['num_pes']} PEs " \
-                                                  f"with the run record of {recorded}"
-    return recorded
-
-
-def json_args(fc_npz: Path, json_path: Path, num_pes: int) -> list[str]:
-    return ["run", str(TINY), str(fc_npz), "--set", f"num_pes={num_pes}", "--json", str(json_path)]
-
-
-@pytest.mark.parametrize("at, kept", [("pre-commit", 2), ("after-journal", 4), ("between-renames", 4)])
-def test_sigkill_anywhere_in_the_json_pairs_commit_leaves_one_whole_pair(at, kept, fc_npz, tmp_path, capsys):
-    """kill -9 before the journal (the old pair stays), after it, or between the two renames (the new pair
-    is completed by the next eiesim write into the directory): never a new report beside an old run record."""
-    pair = tmp_path / "r.json"
-    code, _, err = run_cli(json_args(fc_npz, pair, 2), capsys)
-    assert code == 0, err
-    proc = start({"at": at, "signal": "SIGKILL"}, json_args(fc_npz, pair, 4))
-    proc.communicate(timeout=WAIT_S)
-    assert proc.returncode == -signal.SIGKILL
-    if at == "between-renames":  # the fault really happened: on disk, the report is new and the record old
-        assert json.loads(pair.read_text())["arch"]["num_pes"] == 4
-        assert "num_pes=2" in json.loads((tmp_path / "r.run.json").read_text())["command"]
-    code, _, err = run_cli(json_args(fc_npz, tmp_path / "next.json", 1), capsys)  # any write into the directory
-    assert code == 0, err
-    assert pair_pes(pair) == kept
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["next.json", "next.run.json", "r.json", "r.run.json"]
-
 
 def test_a_set_is_flushed_before_its_renames_and_its_directory_after(tmp_path, monkeypatch):
     """fsync order of an OutputSet commit: every temporary before any rename, the directory after the last."""
@@ -457,73 +283,6 @@ def test_output_set_commits_nothing_when_a_file_cannot_be_written(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
     with pytest.raises(OutputError, match="is a directory"):
         check_output_file(tmp_path)
-
-
-#: Every writing command, with the output it writes ({out}) and what it reads.
-WRITERS = {
-    "run --json": ["run", str(TINY), "{wl}", "--json", "{out}/r.json"],
-    "run --out": ["run", str(TINY), "{wl}", "--out", "{out}/d"],
-    "sweep": ["sweep", str(TINY), "{wl}", "--set", "num_pes=1,2", "--out", "{out}/s", "--workers", "1"],
-    "report": ["report", "{run}", "-o", "{out}/r.html"],
-    "trace": ["trace", str(TINY), "{wl}", "--layer", "fc", "-o", "{out}/t.json"],
-    "workload": ["workload", "eie-fc", "--set", "in=8", "--set", "out=8", "--set", "weight_density=0.5", "--set",
-                 "act_density=0.5", "-o", "{out}/w.npz"],
-    "export-dense": ["export-dense", "{wl}", "-o", "{out}/d.npz"],
-    "compress": ["compress", "{dense}", "-o", "{out}/c.npz"],
-    "infer": ["infer", "{wl}", "--json", "{out}/i.json"],
-    "export-onnx": ["export-onnx", "{wl}", "-o", "{out}/m.onnx", "--no-check"],
-    "import-onnx": ["import-onnx", "{onnx}", "-o", "{out}/d.npz"],
-    "reproduce eie-table2": ["reproduce", "eie-table2", "--json", "{out}/t2.json"],
-    "reproduce eie-figures": ["reproduce", "eie-figures", "--out", "{out}/f", "--layers", "Alex-7"],
-}
-
-
-@pytest.fixture(scope="module")
-def writer_inputs(fc_npz, tmp_path_factory):
-    d = tmp_path_factory.mktemp("inputs")
-    run_json = d / "r.json"
-    dense = d / "dense.npz"
-    for args in (["run", str(TINY), str(fc_npz), "--json", str(run_json)], ["export-dense", str(fc_npz), "-o", str(dense)]):
-        assert run_exit_code(args) == 0
-    onnx_path = None
-    if importlib.util.find_spec("onnx") is not None:
-        onnx_path = d / "m.onnx"
-        assert run_exit_code(["export-onnx", str(fc_npz), "-o", str(onnx_path), "--no-check"]) == 0
-    return {"wl": fc_npz, "run": run_json, "dense": dense, "onnx": onnx_path}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(WRITERS))
-def test_every_writing_command_on_a_full_disk(name, writer_inputs, tmp_path):
-    """RLIMIT_FSIZE of 1 byte: the kernel refuses the first byte of every output file (EFBIG)."""
-    if "onnx" in name and writer_inputs["onnx"] is None:
-        pytest.skip("needs the onnx extra")
-    out = tmp_path / "out"
-    out.mkdir()
-    args = [a.format(out=out, **{k: v for k, v in writer_inputs.items() if v is not None}) for a in WRITERS[name]]
-    proc = start({"fsize": 1}, args)
-    _, err = proc.communicate(timeout=WAIT_S)
-    lines = _lines(err)
-    if name == "reproduce eie-figures":  # it logs its progress on stderr
-        lines = lines[-1:] if "Traceback" not in err else lines
-    assert proc.returncode == 2, err
-    assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {out}/") and "file too large" in lines[0], err
-    left = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
-    assert left in ([], ["s", "s/points"]), left  # a sweep directory is created before its first point
-
-
-def test_a_cold_numba_cache_on_a_full_disk_adds_no_line(fc_npz, tmp_path):
-    """A new install on a full disk: Numba compiles the kernels and cannot save them. The one line is still the
-    output's (before, the cache guard's log record reached stderr through Python's last-resort handler)."""
-    out = tmp_path / "out"
-    out.mkdir()
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))  # empty: nothing compiled before
-    proc = start({"fsize": 1}, ["trace", str(TINY), str(fc_npz), "--layer", "fc", "-o", f"{out}/t.json"], env)
-    _, err = proc.communicate(timeout=WAIT_S)
-    assert proc.returncode == 2, err
-    lines = _lines(err)
-    assert len(lines) == 1 and lines[0].startswith(f"eiesim: error: {out}/t.json: ") and "file too large" in lines[0], err
-    assert not list(out.iterdir())
 
 
 def test_a_symlinked_output_directory_keeps_its_link(fc_npz, tmp_path, capsys):
