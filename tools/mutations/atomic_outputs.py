@@ -15,8 +15,8 @@ MUTATIONS = [
     {
         "id": "set-file-copied",
         "file": FILE,
-        "old": "else:\n                            os.replace(tmp, target)",
-        "new": "else:\n                            shutil.copyfile(tmp, target)",
+        "old": "    else:\n        os.replace(tmp, target)",
+        "new": "    else:\n        shutil.copyfile(tmp, target)",
         "tests": [f"{TESTS}::test_each_file_of_a_set_is_renamed_into_place_not_copied"],
         "why": "OutputSet.commit copies each temporary over its target instead of renaming it",
     },

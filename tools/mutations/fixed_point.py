@@ -22,8 +22,8 @@ MUTATIONS = [
     {
         "id": "avg_pool_clipped_window_by_k2",
         "file": "eiesim/network/fixed_point.py",
-        "old": "n = (np.minimum(ys + k, h) - ys)[:, None] * (np.minimum(xs + k, w) - xs)[None, :]",
-        "new": "n = k * k",
+        "old": "    return np.minimum(starts + pool.kernel, n) - np.maximum(starts, 0)",
+        "new": "    return np.full(out, pool.kernel)",
         "tests": [_FILE + "test_average_pool_window_clipped_by_the_edge_averages_the_values_inside"],
         "why": "a window clipped at the map's edge (ceil mode) averages the values inside it, not k*k",
     },

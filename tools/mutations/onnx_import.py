@@ -6,8 +6,8 @@ MUTATIONS = [
     {
         "id": "gemm_alpha_ignored",
         "file": "eiesim/importers/onnx/ops/layers.py",
-        "old": 'else b) * np.float32(at.get("alpha", 1.0))',
-        "new": "else b)",
+        "old": 'w = w * np.float32(at.get("alpha", 1.0))',
+        "new": "w = w",
         "tests": [_FILE + "test_gemm_alpha_beta_trans_b_match_onnxruntime"],
         "why": "Gemm computes alpha * A B' + beta * C: the weight must be scaled by alpha",
     },
