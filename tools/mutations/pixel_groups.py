@@ -46,8 +46,8 @@ MUTATIONS = [
     {
         "id": "auto_fit_ptr_with_spmat_bytes",
         "file": "eiesim/timing/contract/groups.py",
-        "old": "return fits(arch, sum(p[0] for p in parts), sum(p[1] for p in parts))",
-        "new": "return fits(arch, sum(p[0] for p in parts), sum(p[0] for p in parts))",
+        "old": "return fits(arch, np.sum([p[0] for p in parts], axis=0), np.sum([p[1] for p in parts], axis=0))",
+        "new": "return fits(arch, np.sum([p[0] for p in parts], axis=0), np.sum([p[0] for p in parts], axis=0))",
         "tests": [f"{_SRAM_LIMITS}[spmat-binds]", f"{_SRAM_LIMITS}[pointers-bind]"],
         "why": "auto: the pointer SRAM must hold the replicas' pointer bytes, not their Spmat bytes",
     },
