@@ -181,6 +181,24 @@ def test_gelu_reduce_mean_and_tanh_gelu_equal_onnxruntime(tmp_path):
     assert np.max(np.abs(got - _ort(path, x).reshape(-1))) < 1e-4
 
 
+def test_unsqueeze_and_squeeze_with_negative_axes_on_the_host(tmp_path):
+    """Unsqueeze's negative axes count from the end of its output (rank + number of axes), Squeeze's from the end
+    of its input: (1, 5, 24) -> axes [0, -1] -> (1, 1, 5, 24, 1) -> axes [0, -1] -> (1, 5, 24), as onnxruntime."""
+    rng = np.random.default_rng(6)
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="fc1"),
+             helper.make_node("Softmax", ["h"], ["s"], name="softmax", axis=-1),
+             helper.make_node("Unsqueeze", ["s", "axes"], ["u"], name="unsqueeze"),
+             helper.make_node("Squeeze", ["u", "axes"], ["q"], name="squeeze"),
+             helper.make_node("MatMul", ["q", "w2"], ["y"], name="fc2")]
+    inits = [init("w1", rng.standard_normal((16, 24)).astype(np.float32)),
+             init("w2", rng.standard_normal((24, 4)).astype(np.float32)), init("axes", np.array([0, -1], np.int64))]
+    path = save_model(tmp_path, nodes, inits, [1, 5, 16], opset=17)
+    model = import_onnx(path)
+    x = rng.standard_normal((1, 5, 16)).astype(np.float32)
+    got = forward(to_workload(model, strict=False), x.reshape(-1)).logits
+    assert np.max(np.abs(got - _ort(path, x).reshape(-1))) < 1e-5
+
+
 def test_workload_without_host_ops_keeps_its_keys(tmp_path):
     """Networks that run entirely on EIE: no host_work in the report and no host key in the plan."""
     nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transB=1)]

@@ -519,8 +519,9 @@ def squeeze(walker: GraphWalker, node: Any) -> None:
 def unsqueeze(walker: GraphWalker, node: Any) -> None:
     """Unsqueeze of a host tensor (a Reshape on the host)."""
     view = list(_view(walker, node, node.input[0]))
-    rank = len(view) + len(_axes(walker, node, 0) or [])
-    for axis in sorted(a + rank if a < 0 else a for a in _axes(walker, node, rank)):
+    raw = _axes(walker, node, 0)  # as written: a negative axis counts from the end of the output
+    rank = len(view) + len(raw)
+    for axis in sorted(a + rank if a < 0 else a for a in raw):
         view.insert(axis, 1)
     _reshape_to(walker, node, tuple(view))
 
