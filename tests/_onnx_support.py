@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eiesim.config.arch import load_arch
+from eiesim.network.functional import forward
+from eiesim.run.simulate import SimulationResult, simulate
+
 try:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -19,6 +23,11 @@ except ImportError:  # the optional extra is missing
     onnx = None
 
 needs_onnx = pytest.mark.skipif(onnx is None, reason="the onnx extra is not installed")
+
+#: The 4-PE architecture the small graphs run on.
+TINY_ARCH = Path(__file__).resolve().parents[1] / "arch_configs" / "tiny-4pe.yaml"
+#: Allowed max |eiesim - onnxruntime|, relative to the largest |onnxruntime| output (float32 rounding).
+REL_TOLERANCE = 1e-5
 
 
 def save_model(tmp_path: Path, nodes, inits, in_shape, out_name: str = "y", name: str = "m.onnx",
@@ -44,3 +53,26 @@ def onnxruntime_output(path: Path, x: np.ndarray) -> np.ndarray:
     ort = pytest.importorskip("onnxruntime")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return sess.run(None, {sess.get_inputs()[0].name: x[None].astype(np.float32)})[0].reshape(-1)
+
+
+def assert_float_output_matches_onnxruntime(workload, path: Path, x: np.ndarray,
+                                            rel: float = REL_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+    """eiesim's float forward pass of ``workload`` (imported from ``path``) equals onnxruntime's within ``rel`` of
+    the largest |output|; returns both outputs (eiesim's, onnxruntime's)."""
+    ours, ref = forward(workload, x).logits, onnxruntime_output(path, x)
+    assert ours.shape == ref.shape
+    assert np.max(np.abs(ours - ref)) <= rel * np.max(np.abs(ref))
+    return ours, ref
+
+
+def assert_engines_bit_exact(workload, x: np.ndarray) -> tuple[SimulationResult, SimulationResult]:
+    """Fixed point on the tiny chip with 8-bit codebooks (every weight kept): both engines pass the functional check
+    (bit for bit against the reference), give identical outputs and identical per-layer statistics."""
+    arch = load_arch(TINY_ARCH).derive({"codebook_bits": 8})
+    fast = simulate(arch, workload, input=x, engine="fast")
+    event = simulate(arch, workload, input=x, engine="event")
+    assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
+    for name in fast.outputs:
+        assert np.array_equal(fast.outputs[name], event.outputs[name])
+    assert [s.to_dict() for s in fast.layers] == [s.to_dict() for s in event.layers]
+    return fast, event

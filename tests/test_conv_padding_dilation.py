@@ -12,14 +12,14 @@ reference (bit-exact).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from _onnx_support import initializer, needs_onnx, onnx, onnxruntime_output, save_model
+from _onnx_support import (
+    REL_TOLERANCE, assert_engines_bit_exact, assert_float_output_matches_onnxruntime, initializer, needs_onnx, onnx,
+    onnxruntime_output, save_model,
+)
 from _support import run_cli
-from eiesim.config.arch import load_arch
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.network.dense import to_workload
 from eiesim.network.fixed_point import im2col
@@ -27,17 +27,12 @@ from eiesim.network.functional import forward
 from eiesim.network.winograd import is_winograd_conv
 from eiesim.network.workload import Workload, conv_output_hw, layer_from_dense
 from eiesim.network.workload_file import load_workload, save_workload
-from eiesim.run.simulate import simulate
 
 if onnx is not None:
     from onnx import helper
 
     from eiesim.importers.onnx.export import export_onnx
     from eiesim.importers.onnx.walker import import_onnx
-
-TINY_ARCH = Path(__file__).resolve().parents[1] / "arch_configs" / "tiny-4pe.yaml"
-#: Allowed max |eiesim - onnxruntime|, relative to the largest |onnxruntime| output (float32 rounding).
-REL_TOLERANCE = 1e-5
 
 
 def _im2col_by_loops(x, kernel, stride, pads, dilation):
@@ -127,17 +122,8 @@ def test_conv_attributes_match_onnxruntime_and_both_engines_agree(tmp_path, case
     wl = to_workload(model)
     assert wl.output_shapes()["conv1"] == (4, *out_hw)
     x = np.random.default_rng(6).normal(size=shape[1:]).astype(np.float32)
-    ours, ref = forward(wl, x).logits, onnxruntime_output(path, x)
-    assert ours.shape == ref.shape
-    assert np.max(np.abs(ours - ref)) <= REL_TOLERANCE * np.max(np.abs(ref))
-    # Fixed point: both engines equal the functional reference bit for bit (8-bit codebooks: every weight kept).
-    arch = load_arch(TINY_ARCH).derive({"codebook_bits": 8})
-    fast = simulate(arch, wl, input=x, engine="fast")
-    event = simulate(arch, wl, input=x, engine="event")
-    assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
-    for name in fast.outputs:
-        assert np.array_equal(fast.outputs[name], event.outputs[name])
-    assert [s.to_dict() for s in fast.layers] == [s.to_dict() for s in event.layers]
+    ours, ref = assert_float_output_matches_onnxruntime(wl, path, x)
+    assert_engines_bit_exact(wl, x)
     # The workload file keeps the keys; the workload's ONNX export (its decoded weights) runs in onnxruntime
     # like eiesim's float forward pass of it.
     save_workload(wl, tmp_path / "w.npz")

@@ -9,15 +9,12 @@ both engines equal the fixed-point reference bit for bit.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from _onnx_support import initializer, needs_onnx, onnx, onnxruntime_output, save_model
-from eiesim.config.arch import load_arch
+from _onnx_support import (
+    assert_engines_bit_exact, assert_float_output_matches_onnxruntime, initializer, needs_onnx, onnx, save_model,
+)
 from eiesim.network.dense import to_workload
-from eiesim.network.functional import forward
-from eiesim.run.simulate import simulate
 
 if onnx is not None:
     from onnx import helper
@@ -25,8 +22,6 @@ if onnx is not None:
     from eiesim.importers.onnx.walker import import_onnx
 
 pytestmark = needs_onnx
-TINY_ARCH = Path(__file__).resolve().parents[1] / "arch_configs" / "tiny-4pe.yaml"
-REL_TOLERANCE = 1e-5
 C, HW = 8, 5  # channels after the concat, map size
 
 
@@ -72,12 +67,5 @@ def test_channel_shuffle_and_chunk_run_on_the_host_and_match_onnxruntime(tmp_pat
     assert {where[n] for n in ("split_groups", "shuffle", "merge_groups", "chunk0", "chunk1")} == {"host"}
     wl = to_workload(model)
     x = np.random.default_rng(22).normal(size=(3, HW, HW)).astype(np.float32)
-    ours, ref = forward(wl, x).logits, onnxruntime_output(path, x)
-    assert ours.shape == ref.shape
-    assert np.max(np.abs(ours - ref)) <= REL_TOLERANCE * np.max(np.abs(ref))
-    arch = load_arch(TINY_ARCH).derive({"codebook_bits": 8})
-    fast = simulate(arch, wl, input=x, engine="fast")
-    event = simulate(arch, wl, input=x, engine="event")
-    assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
-    for name in fast.outputs:
-        assert np.array_equal(fast.outputs[name], event.outputs[name])
+    assert_float_output_matches_onnxruntime(wl, path, x)
+    assert_engines_bit_exact(wl, x)

@@ -9,18 +9,15 @@ Independent check: onnxruntime on the same file; both engines equal the fixed-po
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from _onnx_support import initializer, needs_onnx, onnx, onnxruntime_output, save_model
-from eiesim.config.arch import load_arch
+from _onnx_support import (
+    assert_engines_bit_exact, assert_float_output_matches_onnxruntime, initializer, needs_onnx, onnx, save_model,
+)
 from eiesim.errors import ModelFileError
 from eiesim.network.dense import to_workload
-from eiesim.network.functional import forward
 from eiesim.network.host_ops import host_work
-from eiesim.run.simulate import simulate
 
 if onnx is not None:
     from onnx import helper
@@ -28,8 +25,6 @@ if onnx is not None:
     from eiesim.importers.onnx.walker import import_onnx
 
 pytestmark = needs_onnx
-TINY_ARCH = Path(__file__).resolve().parents[1] / "arch_configs" / "tiny-4pe.yaml"
-REL_TOLERANCE = 1e-5
 C, SQ, HW = 8, 4, 5  # channels of x, squeezed channels, map size
 
 
@@ -85,15 +80,8 @@ def test_squeeze_excite_matches_onnxruntime_and_passes_the_functional_check(tmp_
     assert gate == ("hard_sigmoid" if flavour == "mobilenet_v3" else "sigmoid")
     wl = to_workload(model)
     x = np.random.default_rng(32).normal(size=(3, HW, HW)).astype(np.float32)
-    ours, ref = forward(wl, x).logits, onnxruntime_output(path, x)
-    assert ours.shape == ref.shape
-    assert np.max(np.abs(ours - ref)) <= REL_TOLERANCE * np.max(np.abs(ref))
-    arch = load_arch(TINY_ARCH).derive({"codebook_bits": 8})
-    fast = simulate(arch, wl, input=x, engine="fast")
-    event = simulate(arch, wl, input=x, engine="event")
-    assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
-    for name in fast.outputs:
-        assert np.array_equal(fast.outputs[name], event.outputs[name])
+    assert_float_output_matches_onnxruntime(wl, path, x)
+    assert_engines_bit_exact(wl, x)
 
 
 def test_squeeze_excite_host_work_is_counted(tmp_path):

@@ -18,7 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _onnx_support import initializer, needs_onnx, onnx, onnxruntime_output, save_model
+from _onnx_support import (
+    TINY_ARCH, assert_engines_bit_exact, assert_float_output_matches_onnxruntime, initializer, needs_onnx, onnx,
+    save_model,
+)
 from eiesim.config.arch import load_arch
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.network.dense import to_workload
@@ -32,9 +35,7 @@ if onnx is not None:
 
     from eiesim.importers.onnx.walker import import_onnx
 
-TINY_ARCH = Path(__file__).resolve().parents[1] / "arch_configs" / "tiny-4pe.yaml"
 #: Allowed max |eiesim - onnxruntime|, relative to the largest |onnxruntime| output (float32 rounding).
-REL_TOLERANCE = 1e-5
 
 
 def _w(rng: np.random.Generator, *shape: int) -> np.ndarray:
@@ -106,20 +107,11 @@ def test_residual_add_matches_onnxruntime_and_both_engines_agree(tmp_path, case)
     assert layer.extra == {"residual": skip}
     x = np.random.default_rng(4).normal(size=shape[1:]).astype(np.float32)
     wl = to_workload(model)
-    ours, ref = forward(wl, x).logits, onnxruntime_output(path, x)
-    assert ours.shape == ref.shape
-    assert np.max(np.abs(ours - ref)) <= REL_TOLERANCE * np.max(np.abs(ref))
+    assert_float_output_matches_onnxruntime(wl, path, x)
     rows = {r["node"]: r for r in model.extra["onnx_coverage"]}
     add = rows["sum" if case == "mobilenet-sum" else "add"]
     assert add["where"] == "folded" and "residual" in add["why"]
-    # Fixed point: both engines equal the functional reference bit for bit (8-bit codebooks: every weight kept).
-    arch = load_arch(TINY_ARCH).derive({"codebook_bits": 8})
-    fast = simulate(arch, wl, input=x, engine="fast")
-    event = simulate(arch, wl, input=x, engine="event")
-    assert fast.check["functional"] == "pass" and event.check["functional"] == "pass"
-    for name in fast.outputs:
-        assert np.array_equal(fast.outputs[name], event.outputs[name])
-    assert [s.to_dict() for s in fast.layers] == [s.to_dict() for s in event.layers]
+    assert_engines_bit_exact(wl, x)
 
 
 @needs_onnx
