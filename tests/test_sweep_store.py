@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _output_fault_support import ROOT, RUNNER, TINY, WAIT_S
 from _support import run_cli
 
 from eiesim.network.synthetic import eie_fc_layer
@@ -30,10 +31,6 @@ from eiesim.sweeps.points import METRIC_COLUMNS
 from eiesim.sweeps.store import ResultStore, check_point, envelope
 from eiesim.sweeps.sweep import sweep
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
-RUNNER = ROOT / "tests" / "fault_runner.py"
-WAIT_S = 120.0
 
 
 @pytest.fixture(scope="module")
