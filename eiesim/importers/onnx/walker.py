@@ -415,6 +415,12 @@ class GraphWalker:
             # Missing inputs/attributes or impossible shapes in a malformed graph.
             raise self.fail(f"malformed node ({type(exc).__name__}: {exc})", node) from None
 
+    def on_host(self, node: Any) -> None:
+        """Hand ``node`` to its operator's host-side handler: for an EIE mapping that needs the host first (Gemm
+        with transA = 1 reads A^T, which the host makes). Through the walker, so the EIE operator modules never
+        import the host module, which imports them."""
+        self.call(HOST_SIDE[node.op_type], node)
+
     def put(self, node: Any, a: ComputedTensor) -> None:
         """Record ``a`` as the node's (first) output."""
         self.acts[node.output[0]] = a

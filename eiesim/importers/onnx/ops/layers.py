@@ -115,8 +115,7 @@ def gemm(walker: GraphWalker, node: Any) -> None:
     ``transA`` = 1 after the host has transposed A: ``eiesim.importers.onnx.ops.host``)."""
     at = walker.attrs(node)
     if int(at.get("transA", 0)):  # A^T is made on the host first, then read as a row or as tokens
-        from eiesim.importers.onnx.ops.host import gemm as host_gemm  # (the host module imports this one)
-        host_gemm(walker, node)
+        walker.on_host(node)
         return
     a = fc_input(walker, node, node.input[0])
     b = walker.weights(node.input[1], node, "Gemm weight B")
