@@ -8,6 +8,7 @@ the fixed-point path is checked bit for bit by ``simulate``'s functional check (
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,36 @@ def test_add_of_layer_output_and_network_input_runs_on_the_host(tmp_path):
     x = rng.standard_normal(16).astype(np.float32)
     got = forward(to_workload(model, strict=False), x).logits
     assert np.max(np.abs(got - _ort(path, x[None]).reshape(-1))) < 1e-5
+
+
+def test_host_results_clipped_back_to_fixed_point_are_reported(tmp_path):
+    """fc1 -> Add (host) -> Softmax (host) -> fc2: the Softmax's 16 values are what fc2 reads from the host. With the
+    plan calibrated on the input nothing clips; with 30 fractional bits for them (and fc2's input) every value above
+    32767 / 2^30 (3.1e-5) clips, which is all 16 of them (each softmax value is at least 1e-3 here, checked with numpy)."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", transB=1),
+             helper.make_node("Add", ["x", "h"], ["r"], name="residual"),
+             helper.make_node("Softmax", ["r"], ["s"], name="inner_softmax", axis=-1),
+             helper.make_node("Gemm", ["s", "w2"], ["y"], name="fc2", transB=1)]
+    w1, b1 = rng.standard_normal((16, 16)).astype(np.float32) * 0.1, rng.standard_normal(16).astype(np.float32) * 0.1
+    inits = [init("w1", w1), init("b1", b1), init("w2", rng.standard_normal((4, 16)).astype(np.float32))]
+    wl = to_workload(import_onnx(save_model(tmp_path, nodes, inits, [1, 16], opset=17)), strict=False)
+    x = rng.standard_normal(16).astype(np.float32)
+    r = x + w1 @ x + b1
+    softmax = np.exp(r - r.max()) / np.exp(r - r.max()).sum()
+    assert softmax.min() > 1e-3
+    arch = load_arch(ARCH).derive({"codebook_bits": 8})
+    calibrated = simulate(arch, wl, x)
+    assert calibrated.host_saturations == {"inner_softmax": 0}
+    assert calibrated.to_dict()["host_work"]["saturations"] == 0
+    plan = calibrated.plan  # fc2 reads the softmax in its format: both get 30 fractional bits
+    narrow = dataclasses.replace(plan, host={"inner_softmax": 30}, layers={
+        **plan.layers, "fc2": dataclasses.replace(plan.layers["fc2"], in_frac=30)})
+    clipped = simulate(arch, wl, x, plan=narrow)
+    work = clipped.to_dict()["host_work"]
+    assert work["saturations"] == 16
+    assert {row["name"]: row["saturations"] for row in work["per_op"]} == {"residual": 0, "inner_softmax": 16}
+    assert clipped.check["functional"] == "pass"  # the engine reads the same clipped values as the reference
 
 
 def test_gelu_reduce_mean_and_tanh_gelu_equal_onnxruntime(tmp_path):

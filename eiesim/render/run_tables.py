@@ -165,6 +165,7 @@ def totals_table(result: SimulationResult) -> Table:
                       f"{_n_int(host['others'])} other)")
         table.add_row("host work: bytes from / to the chip",
                       f"{_n_int(host['bytes_from_chip'])} / {_n_int(host['bytes_to_chip'])}")
+        table.add_row("host results clipped back to fixed point", _n_int(host["saturations"]))
     chk = result.check
     if chk:
         line = f"{chk['functional']} (max abs error {_n(chk['max_abs_error'])})"

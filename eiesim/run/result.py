@@ -129,6 +129,9 @@ class SimulationResult:
     check: dict[str, Any] = field(default_factory=dict)
     #: The cost model's pricing of this run (eiesim.costs.CostReport.to_dict()).
     costs: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Values clipped converting each host op's output that an EIE layer reads back to fixed point (the chip
+    #: boundary, docs/fixed-point.md); empty for a network without host ops.
+    host_saturations: dict[str, int] = field(default_factory=dict)
 
     @property
     def cycles(self) -> int:
@@ -195,8 +198,14 @@ class SimulationResult:
     @property
     def host_work(self) -> dict[str, Any] | None:
         """The host ops' work beside the EIE cycles (``eiesim.network.host_ops.host_work_summary``): operations and
-        bytes to and from the chip, counted, not timed; None for a network that runs entirely on EIE."""
-        return host_work_summary(self.workload)
+        bytes to and from the chip, counted, not timed; with ``saturations``, the values clipped converting the host's
+        results back to the chip's fixed point (in total and per op); None for a network that runs entirely on EIE."""
+        summary = host_work_summary(self.workload)
+        if summary is not None:
+            for row in summary["per_op"]:
+                row["saturations"] = int(self.host_saturations.get(row["name"], 0))
+            summary["saturations"] = int(sum(self.host_saturations.values()))
+        return summary
 
     def to_records(self) -> list[dict[str, Any]]:
         """One flat dict per layer (statistics, energy, dotted action/stall/storage columns); see eiesim.run.records."""

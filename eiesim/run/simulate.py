@@ -191,7 +191,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                      recurrent.get(layer.name), writeback)
         for layer, span in zip(workload.layers, spans, strict=True)]
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
-                              dict(outputs))
+                              dict(outputs), host_saturations=dict(outputs.host_saturations))
     if check:
         reference = (network.reference(x_q, plan) if not winograd  # the Winograd layers' own fixed-point reference
                      else run_fixed(workload, x_q, plan, winograd_reference(winograd)))
