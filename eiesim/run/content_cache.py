@@ -141,7 +141,11 @@ class ContentCache:
                 self.hits += 1
                 return found[0]
             self.misses += 1
-        value = compute()
+        return self.put(key, compute())
+
+    def put(self, key: Any, value: Any) -> Any:
+        """Cache ``value`` under ``key`` (frozen; kept if it fits the budget, unless a value is there) and
+        return it. For a value computed after a ``get`` missed (that miss is the one counted)."""
         _freeze(value)
         size = _nbytes(value)
         if size > self.budget_bytes:
@@ -154,6 +158,17 @@ class ContentCache:
                 _, (_, dropped) = self._values.popitem(last=False)
                 self._bytes -= dropped
         return value
+
+    def get(self, key: Any) -> Any:
+        """The value cached under ``key`` (counted as a hit, and made the most recent), else None (a miss)."""
+        with self._lock:
+            found = self._values.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._values.move_to_end(key)
+            self.hits += 1
+            return found[0]
 
     def __contains__(self, key: Any) -> bool:
         """Whether a value is cached under ``key`` (counted as a hit, and made the most recent, if so)."""
@@ -186,8 +201,11 @@ REFERENCES = ContentCache("fixed-point references")
 ENCODINGS = ContentCache("encodings")
 #: Network inputs made from a bundled photo: (workload digest, photo name) -> preprocessed float32 input.
 INPUTS = ContentCache("network inputs", max_entries=32)
+#: The timing engine's exact accumulators of one layer: (layer digest, input digest, quantized codebook
+#: digest) -> int64 array. They depend on nothing else (not on PEs, FIFOs, SRAMs, grouping, clock).
+ACCUMULATORS = ContentCache("layer accumulators")
 
-ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS)
+ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS, ACCUMULATORS)
 
 
 def checked_layer_digests(workload: Any) -> list[str]:
