@@ -59,7 +59,6 @@ from eiesim.timing.contract import (
     sequence_layers,
 )
 from eiesim.timing.contract.winograd import winograd_actions, winograd_layers
-from eiesim.timing.event import run_layer_event_groups
 from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
 from eiesim.timing.fast import run_layer_fast_groups
 
@@ -162,7 +161,10 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
 
                     def on_round(finished: float, rounds: int) -> None:
                         progress(done + finished / rounds, total, layer.name)
-                # engine "event" encodes with encode_layer: the entries are there.
+                # engine "event" encodes with encode_layer: the entries are there. SimPy's engine is
+                # imported here: the default (fast) runs never load it.
+                from eiesim.timing.event import run_layer_event_groups
+
                 acc, runs = run_layer_event_groups(cast(EncodedLayer, enc), geom, x_layer, cb_q, params_g, g, on_round=on_round)
             if layer.name in recurrent:  # the steps' load and element-wise phases (section 8)
                 runs = [GroupRun(run.compute, recurrent[layer.name].phase_totals(params_g)) for run in runs]
