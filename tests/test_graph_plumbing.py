@@ -49,7 +49,8 @@ def test_consumers_are_the_multigraph_successors(seed):
 def test_cycle_check_and_ancestors_agree_with_networkx(seed):
     rng = random.Random(seed)
     names = [f"n{i}" for i in range(rng.randint(1, 12))]
-    reads = {name: [rng.choice(names) for _ in range(rng.randint(0, 2))] for name in rng.sample(names, len(names) // 2 + 1)}
+    readers = rng.sample(names, len(names) // 2 + 1)
+    reads = {name: [rng.choice(names) for _ in range(rng.randint(0, 2))] for name in readers}
     g = nx.DiGraph()
     g.add_nodes_from(reads)
     for name, srcs in reads.items():
