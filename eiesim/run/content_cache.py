@@ -205,8 +205,12 @@ INPUTS = ContentCache("network inputs", max_entries=32)
 #: The timing engine's exact accumulators of one layer: (layer digest, input digest, quantized codebook
 #: digest) -> int64 array. They depend on nothing else (not on PEs, FIFOs, SRAMs, grouping, clock).
 ACCUMULATORS = ContentCache("layer accumulators")
+#: Keys of ``ACCUMULATORS`` computed once in this process (-> True): the second computation is kept, so
+#: that a single simulation of a big network holds no accumulators beyond its own run.
+ACCUMULATORS_SEEN = ContentCache("layer accumulators seen once", budget_bytes=1 << 20, max_entries=4096)
 
-ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS, ACCUMULATORS)
+ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS, ACCUMULATORS,
+              ACCUMULATORS_SEEN)
 
 
 def checked_layer_digests(workload: Any) -> list[str]:

@@ -31,8 +31,8 @@ from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
-from eiesim.run.content_cache import (ACCUMULATORS, ENCODINGS, INPUTS, PLANS, REFERENCES, array_digest,
-                                      checked_layer_digests, encoding_key, workload_digest)
+from eiesim.run.content_cache import (ACCUMULATORS, ACCUMULATORS_SEEN, ENCODINGS, INPUTS, PLANS, REFERENCES,
+                                      array_digest, checked_layer_digests, encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
     GroupRun,
@@ -140,7 +140,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         cb_q = quantized_codebook(layer, fmt)
         timings[out_layer.name] = {}
         # The fast engine's accumulators depend only on the layer, its input and codebook: kept by content
-        # (a warm simulate, another sweep point), and computed once for all pixel-group options.
+        # once computed twice in the process (a warm simulate, a sweep's later points), and computed once
+        # for all pixel-group options.
         acc_key = network.accumulators_key(layer, x_layer, cb_q) if engine == "fast" else None
         acc = ACCUMULATORS.get(acc_key) if acc_key is not None else None
         for g in options[layer.name]:  # the outputs do not depend on G (the equivalence tests hold them equal)
@@ -151,7 +152,10 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                 computed = acc is None
                 acc, comp = run_layer_fast_groups(enc, layer, geom, x_layer, cb_q, params_g, g, acc)
                 if acc_key is not None and computed:
-                    ACCUMULATORS.put(acc_key, acc)
+                    if acc_key in ACCUMULATORS_SEEN:
+                        ACCUMULATORS.put(acc_key, acc)
+                    else:
+                        ACCUMULATORS_SEEN.put(acc_key, True)
                 runs = [GroupRun(c, phase_totals(geom, len(group_pixels(geom.pixels, g, k))))
                         for k, c in enumerate(comp)]
             else:
