@@ -17,8 +17,8 @@ from eiesim.errors import WorkloadError
 from eiesim.network.fixed_point import dequantize, quantize
 from eiesim.network.functional import plan_fixed_point, run_fixed
 from eiesim.network.workload import Workload, layer_from_dense
-from eiesim.run.content_cache import (ENCODINGS, PLANS, REFERENCES, VALIDATED_LAYERS, ContentCache, array_digest,
-                                      checked_layer_digests, clear_caches, layer_digest)
+from eiesim.run.content_cache import (ACCUMULATORS, ENCODINGS, PLANS, REFERENCES, VALIDATED_LAYERS, ContentCache,
+                                      array_digest, checked_layer_digests, clear_caches, layer_digest)
 from eiesim.run.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +126,26 @@ def test_points_that_keep_the_function_share_plan_reference_and_encoding():
     assert (PLANS.hits, REFERENCES.hits, ENCODINGS.hits, ENCODINGS.misses) == (1, 1, 1, 1)
     fewer = simulate(arch.derive({"num_pes": arch.num_pes // 2}), wl)
     assert (PLANS.hits, REFERENCES.hits, ENCODINGS.hits, ENCODINGS.misses) == (2, 2, 1, 2)
+    # The M x V products depend on neither key; they are kept once computed twice (run 2), run 3 finds them.
+    assert (ACCUMULATORS.hits, ACCUMULATORS.misses) == (1, 2)
     for run in (deeper, fewer):
         assert np.array_equal(run.outputs["fc"], base.outputs["fc"]) and run.check["functional"] == "pass"
     assert fewer.layers[0].storage != base.layers[0].storage  # the encoding was made for 2 PEs, not reused
+
+
+def test_kept_accumulators_follow_the_input():
+    """Warm caches, then other inputs: each run's outputs are the plain reference's on that input
+    (``run_fixed`` with scipy's products, no cache); the products of an input are kept once computed
+    twice, and only that input finds them."""
+    clear_caches()
+    arch = load_arch(TINY)
+    wl = _fc_workload(seed=3)
+    rng = np.random.default_rng(8)
+    other = rng.integers(0, 4, size=(10,)).astype(np.float32)
+    inputs = [wl.input, other, wl.input, other, wl.input]
+    for x in inputs:
+        run = simulate(arch, wl, input=x)
+        x_q, _ = quantize(x, run.plan.input_frac, run.plan.bits)
+        assert np.array_equal(run.outputs["fc"], run_fixed(wl, x_q, run.plan)["fc"])
+        assert run.check["functional"] == "pass"
+    assert (ACCUMULATORS.hits, ACCUMULATORS.misses) == (1, 4)  # A, B, A (kept), B (kept), A (found)

@@ -95,3 +95,25 @@ def test_a_checked_workload_skips_the_rules_until_its_content_changes():
     with pytest.raises(WorkloadError, match="input_shape"):
         checked_layer_digests(wl)
     clear_caches()
+
+
+def test_given_accumulators_skip_only_the_arithmetic():
+    """Accumulators handed in come back as they are, with the same round statistics as a full run;
+    accumulators of the wrong shape are refused."""
+    from eiesim.timing.contract import TimingParams, layer_geometry
+
+    arch = load_arch(TINY)
+    layer = _conv(5)
+    layout = layout_layer(layer, arch)
+    params = TimingParams.from_arch(arch)
+    x = np.random.default_rng(4).integers(-3, 4, size=(5, 6, 6)).astype(np.int64)
+    geom = layer_geometry(layer, x.shape, params)
+    cb = np.array([-2, 1, 2], np.int64)
+    full, totals = fast.run_layer_fast_groups(layout, layer, geom, x, cb, params, 1)
+    given = np.arange(full.size, dtype=np.int64).reshape(full.shape)  # anything: the rounds never read it
+    out, totals_given = fast.run_layer_fast_groups(layout, layer, geom, x, cb, params, 1, given)
+    assert out is given and len(totals_given) == len(totals) == 1
+    for name in (f.name for f in dataclasses.fields(totals[0])):
+        assert np.array_equal(getattr(totals_given[0], name), getattr(totals[0], name)), name
+    with pytest.raises(ValueError, match="accumulators must be int64"):
+        fast.run_layer_fast_groups(layout, layer, geom, x, cb, params, 1, given.reshape(-1))

@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from eiesim.errors import InputDataError, UsageError, WorkloadError
@@ -185,14 +184,29 @@ def format_groups(workload: Workload) -> list[set[str]]:
     Tensors read together (concatenated, or read by the same layer) meet in one
     accumulator, so they need one format; the relation is transitive. The groups are
     the connected components of the undirected graph that links the inputs of each
-    layer (networkx).
+    layer (a union-find), listed in order of their first tensor (the network input, the
+    layers in order, then other names in order of first mention).
     """
-    g = nx.Graph()
-    g.add_nodes_from([NETWORK_INPUT, *(layer.name for layer in workload.layers)])
+    parent: dict[str, str] = {NETWORK_INPUT: NETWORK_INPUT}
+    parent.update((layer.name, layer.name) for layer in workload.layers)
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]  # path halving
+            name = parent[name]
+        return name
+
     for layer in workload.layers:
         # A recurrent layer's output h is broadcast with its input x (one vector): one format.
-        nx.add_path(g, [*layer.inputs, layer.name] if layer.kind in RECURRENT_KINDS else layer.inputs)
-    return list(nx.connected_components(g))
+        linked = [*layer.inputs, layer.name] if layer.kind in RECURRENT_KINDS else layer.inputs
+        for name in linked:
+            parent.setdefault(name, name)
+        for a, b in zip(linked, linked[1:]):
+            parent[root(b)] = root(a)
+    groups: dict[str, set[str]] = {}
+    for name in parent:
+        groups.setdefault(root(name), set()).add(name)
+    return list(groups.values())
 
 
 # -- graph plumbing (shared by every path) --------------------------------------------

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eiesim.network.compress import kmeans_share, prune_to_density
 from eiesim.network.fixed_point import (LayerFormat, accumulate_reference, quantize, saturate, shift_round,
                                         weight_format)
 from eiesim.network.workload import Layer, layer_output_hw
@@ -204,6 +203,8 @@ def winograd_layer(layer: Layer, num_pes: int, density: float | None = None) -> 
     the largest |U| down to this fraction of the 16 C_out C_in (pruning in the Winograd domain,
     without retraining; ``prune_to_density``).
     """
+    from eiesim.network.compress import kmeans_share, prune_to_density  # only Winograd mappings need them
+
     c_out, c_in = layer.out_channels, layer.in_channels
     c_pad = padded_rows(c_out, num_pes)
     u = transform_weights(layer.dense_weights())  # (16, C_out, C_in)

@@ -10,9 +10,10 @@ A workload is one ``.npz`` archive (documented in docs/workload-format.md):
   entry a real non-zero given as an index into the layer's codebook;
 * optionally ``input``, the network's first-layer input.
 
-This module describes workloads in memory (layers, pools, the network graph as a
-networkx graph, shape inference); ``eiesim.network.workload_file`` loads them (validating
-everything) and saves them (deterministically, atomically).
+This module describes workloads in memory (layers, pools, shape inference over the
+layer graph with plain dicts, the network graph as a networkx graph on request);
+``eiesim.network.workload_file`` loads them (validating everything) and saves them
+(deterministically, atomically).
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 
 from eiesim.errors import WorkloadError
 from eiesim.network.host_graph import TOKENS_KEY, host_eie_shapes, host_graph
+
+if TYPE_CHECKING:  # imported where used: loading or simulating a workload needs neither
+    import networkx as nx
+    import scipy.sparse as sp
 
 #: Name used in ``inputs`` for the network's own input.
 NETWORK_INPUT = "input"
@@ -188,6 +191,8 @@ class Layer:
     def weights_csr(self) -> sp.csr_matrix:
         """The decoded (shared-weight) M x V matrix, float32."""
         data = np.asarray(self.codebook, dtype=np.float32)[self.codes]
+        import scipy.sparse as sp
+
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.rows, self.cols))
 
     def dense_weights(self) -> np.ndarray:
@@ -253,9 +258,16 @@ class Workload:
         return input_pooled_shape(layer, self.gathered_shape_of(layer))
 
     def consumers(self) -> dict[str, list[str]]:
-        """Every tensor's consumers, once per input position that reads it (graph successors, in layer order)."""
-        g = network_graph(self.layers)
-        return {name: [v for _, v in g.out_edges(name)] for name in g}
+        """Every tensor's consumers, once per input position that reads it (graph successors, in layer order).
+
+        Keys: the network input, every layer and every other name a layer reads, in order of first mention.
+        """
+        found: dict[str, list[str]] = {NETWORK_INPUT: []}
+        for layer in self.layers:
+            found.setdefault(layer.name, [])
+            for src in layer.inputs:
+                found.setdefault(src, []).append(layer.name)
+        return found
 
     @property
     def output_layer(self) -> Layer:
@@ -312,7 +324,11 @@ def network_graph(layers: Sequence[Layer]) -> nx.MultiDiGraph:
     Each entry of a layer's ``inputs`` is one edge producer -> layer whose key is its
     position, the concatenation order (a tensor read twice gives two edges). A name
     that is neither a layer nor the network input becomes a node without attributes.
+    A graph for the user to analyse or export (networkx, imported here); shape inference and
+    the simulation walk the layer list itself.
     """
+    import networkx as nx
+
     g = nx.MultiDiGraph()
     g.add_node(NETWORK_INPUT, index=-1)
     for i, layer in enumerate(layers):
@@ -337,25 +353,24 @@ def concat_shape(parts: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
 def infer_shapes(wl: Workload, source: str | Path | None = None) -> dict[str, tuple[int, ...]]:
     """Propagate shapes along the graph in topological order, checking that every layer fits its inputs.
 
-    The stored order must itself be topological (every input is the network input or an
-    earlier layer: the layer loops run in it). The layers before the first one that breaks
-    that rule are propagated in the topological order networkx gives, ties broken by
-    position (which is the stored order), so the first problem in stored order is the one
-    reported.
+    The stored order must itself be topological (every input is the network input, a host
+    op or an earlier layer: the layer loops run in it). The layers before the first one that
+    breaks that rule are propagated in stored order (a topological order of theirs), so the
+    first problem in stored order is the one reported. Layer names are unique (the loaders
+    and ``checked_workload`` refuse duplicates before calling this).
     """
-    g = network_graph(wl.layers)
+    index = {layer.name: i for i, layer in enumerate(wl.layers)}
+    index[NETWORK_INPUT] = -1
     host = _checked_host(wl, source)
-    bad = next(((i, src) for i, layer in enumerate(wl.layers) for src in producers(g, layer.name)
-                if src not in host and g.nodes[src].get("index", i) >= i), None)
-    valid = g.subgraph([NETWORK_INPUT, *(layer.name for layer in wl.layers[:bad[0] if bad else len(wl.layers)])])
+    bad = next(((i, src) for i, layer in enumerate(wl.layers) for src in layer.inputs
+                if src not in host and index.get(src, i) >= i), None)
     shapes: dict[str, tuple[int, ...]] = {NETWORK_INPUT: tuple(wl.input_shape), **host}
-    for name in nx.lexicographical_topological_sort(valid, key=lambda n: g.nodes[n]["index"]):
-        if name != NETWORK_INPUT:
-            shapes[name] = _output_shape(g.nodes[name]["layer"], [shapes[src] for src in producers(g, name)], source)
+    for layer in wl.layers[:bad[0] if bad else len(wl.layers)]:
+        shapes[layer.name] = _output_shape(layer, [shapes[src] for src in layer.inputs], source)
     if bad is not None:
         raise WorkloadError(f"layer {wl.layers[bad[0]].name!r}: input {bad[1]!r} is not the network input or an "
                             "earlier layer", source)
-    _check_residuals(wl.layers, shapes, g, source)
+    _check_residuals(wl.layers, shapes, source)
     del shapes[NETWORK_INPUT]
     for name in host:
         del shapes[name]
@@ -376,20 +391,54 @@ def _checked_host(wl: Workload, source: str | Path | None) -> dict[str, tuple[in
     graph = host_graph(wl.extra, [layer.name for layer in wl.layers], source)
     if graph is None:
         return {}
-    g = nx.DiGraph()
+    reads: dict[str, list[str]] = {}  # every layer and host op -> the tensors it reads
     for layer in wl.layers:
-        g.add_edges_from((src, layer.name) for src in layer.inputs)
+        reads.setdefault(layer.name, []).extend(layer.inputs)
     for op in graph.ops.values():
-        g.add_edges_from((src, op.name) for src in op.sources)
-    if not nx.is_directed_acyclic_graph(g):
+        reads.setdefault(op.name, []).extend(op.sources)
+    if _has_cycle(reads):
         raise WorkloadError("the layers and host ops form a cycle", source)
     index = {layer.name: i for i, layer in enumerate(wl.layers)}
     for i, layer in enumerate(wl.layers):  # the layer loops run in stored order
-        later = [a for a in nx.ancestors(g, layer.name) if index.get(a, -1) >= i]
+        later = [a for a in _ancestors(reads, layer.name) if index.get(a, -1) >= i]
         if later:
             raise WorkloadError(f"layer {layer.name!r} reads (through host ops) the output of the later layer "
-                                f"{later[0]!r}", source)
+                                f"{min(later, key=index.__getitem__)!r}", source)
     return host_eie_shapes(wl.extra)
+
+
+def _has_cycle(reads: dict[str, list[str]]) -> bool:
+    """Whether the graph with an edge src -> name for every ``src in reads[name]`` has a directed cycle
+    (Kahn's algorithm: a graph is acyclic exactly when repeatedly removing nodes without inputs removes all)."""
+    nodes = set(reads).union(*reads.values())
+    readers: dict[str, list[str]] = {}
+    pending = dict.fromkeys(nodes, 0)  # each node's inputs not yet removed (one per edge)
+    for name, srcs in reads.items():
+        for src in srcs:
+            readers.setdefault(src, []).append(name)
+            pending[name] += 1
+    ready = [n for n, count in pending.items() if count == 0]
+    removed = 0
+    while ready:
+        node = ready.pop()
+        removed += 1
+        for reader in readers.get(node, ()):
+            pending[reader] -= 1
+            if pending[reader] == 0:
+                ready.append(reader)
+    return removed < len(nodes)
+
+
+def _ancestors(reads: dict[str, list[str]], name: str) -> set[str]:
+    """Every tensor ``name`` depends on, directly or through other layers and host ops."""
+    seen: set[str] = set()
+    stack = list(reads.get(name, ()))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(reads.get(node, ()))
+    return seen
 def input_pooled_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` (C, H, W) after the layer's input pool, if it has one."""
     pool = layer.input_pool
@@ -405,9 +454,9 @@ def pre_pool_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
     return (layer.out_channels, *layer_output_hw(layer, in_shape[1], in_shape[2]))
 
 
-def _check_residuals(layers: Sequence[Layer], shapes: dict[str, tuple[int, ...]], g: nx.MultiDiGraph,
-                     source: str | Path | None) -> None:
+def _check_residuals(layers: Sequence[Layer], shapes: dict[str, tuple[int, ...]], source: str | Path | None) -> None:
     """Each ``residual`` names an earlier layer whose output has this layer's shape before pooling."""
+    index = {layer.name: i for i, layer in enumerate(layers)}
     for i, layer in enumerate(layers):
         if RESIDUAL_KEY not in layer.extra:
             continue
@@ -416,9 +465,9 @@ def _check_residuals(layers: Sequence[Layer], shapes: dict[str, tuple[int, ...]]
         if not isinstance(skip, str) or skip == NETWORK_INPUT:
             raise WorkloadError(f"{where}: 'residual' must name an earlier layer (the network input cannot be added "
                                 f"on the write-back path: it is not in the PEs' activation SRAM), got {skip!r}", source)
-        if skip not in g or g.nodes[skip].get("index", i) >= i:
+        if index.get(skip, i) >= i:
             raise WorkloadError(f"{where}: residual {skip!r} is not an earlier layer", source)
-        gathered = concat_shape([shapes[s] for s in producers(g, layer.name)])
+        gathered = concat_shape([shapes[s] for s in layer.inputs])
         want = pre_pool_shape(layer, input_pooled_shape(layer, gathered))
         if tuple(shapes[skip]) != want:
             raise WorkloadError(f"{where}: residual {skip!r} has shape {list(shapes[skip])} but the layer's output "
@@ -510,6 +559,8 @@ def layer_from_dense(
         raise WorkloadError(f"layer {name!r}: weights must be (out, in) or (out, in, kh, kw), got shape {w.shape}")
     out_c, in_c, kh, kw = w.shape
     flat = w.reshape(out_c, -1)
+    import scipy.sparse as sp
+
     csr = sp.csr_matrix(flat)
     csr.sort_indices()
     if codes_dense is None:

@@ -2,8 +2,9 @@
 
 A warm ``simulate`` of the same layers, and the points of a sweep that differ only in
 keys that leave the functional result unchanged (PE count, FIFO depth, SRAM sizes,
-clock, ...), need the same workload validation, fixed-point plan, fixed-point reference
-and -- for the same encoding parameters -- the same per-PE encoding. Those are pure
+clock, ...), need the same workload validation, fixed-point plan, fixed-point reference,
+the same exact accumulators from the fast engine's arithmetic, and -- for the same
+encoding parameters -- the same per-PE encoding. Those are pure
 functions of array contents and a few numbers, so they are kept here under a digest of
 exactly those inputs (``array_digest``, ``layer_digest``): a key never matches arrays
 whose bytes, shape or dtype differ, nor another architecture's encoding parameters, so
@@ -141,7 +142,11 @@ class ContentCache:
                 self.hits += 1
                 return found[0]
             self.misses += 1
-        value = compute()
+        return self.put(key, compute())
+
+    def put(self, key: Any, value: Any) -> Any:
+        """Cache ``value`` under ``key`` (frozen; kept if it fits the budget, unless a value is there) and
+        return it. For a value computed after a ``get`` missed (that miss is the one counted)."""
         _freeze(value)
         size = _nbytes(value)
         if size > self.budget_bytes:
@@ -154,6 +159,17 @@ class ContentCache:
                 _, (_, dropped) = self._values.popitem(last=False)
                 self._bytes -= dropped
         return value
+
+    def get(self, key: Any) -> Any:
+        """The value cached under ``key`` (counted as a hit, and made the most recent), else None (a miss)."""
+        with self._lock:
+            found = self._values.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._values.move_to_end(key)
+            self.hits += 1
+            return found[0]
 
     def __contains__(self, key: Any) -> bool:
         """Whether a value is cached under ``key`` (counted as a hit, and made the most recent, if so)."""
@@ -186,8 +202,15 @@ REFERENCES = ContentCache("fixed-point references")
 ENCODINGS = ContentCache("encodings")
 #: Network inputs made from a bundled photo: (workload digest, photo name) -> preprocessed float32 input.
 INPUTS = ContentCache("network inputs", max_entries=32)
+#: The timing engine's exact accumulators of one layer: (layer digest, input digest, quantized codebook
+#: digest) -> int64 array. They depend on nothing else (not on PEs, FIFOs, SRAMs, grouping, clock).
+ACCUMULATORS = ContentCache("layer accumulators")
+#: Keys of ``ACCUMULATORS`` computed once in this process (-> True): the second computation is kept, so
+#: that a single simulation of a big network holds no accumulators beyond its own run.
+ACCUMULATORS_SEEN = ContentCache("layer accumulators seen once", budget_bytes=1 << 20, max_entries=4096)
 
-ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS)
+ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS, ACCUMULATORS,
+              ACCUMULATORS_SEEN)
 
 
 def checked_layer_digests(workload: Any) -> list[str]:

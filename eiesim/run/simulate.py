@@ -32,8 +32,8 @@ from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
-from eiesim.run.content_cache import (ENCODINGS, INPUTS, PLANS, REFERENCES, array_digest, checked_layer_digests,
-                                      encoding_key, workload_digest)
+from eiesim.run.content_cache import (ACCUMULATORS, ACCUMULATORS_SEEN, ENCODINGS, INPUTS, PLANS, REFERENCES,
+                                      array_digest, checked_layer_digests, encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
     GroupRun,
@@ -60,7 +60,6 @@ from eiesim.timing.contract import (
     sequence_layers,
 )
 from eiesim.timing.contract.winograd import winograd_actions, winograd_layers
-from eiesim.timing.event import run_layer_event_groups
 from eiesim.timing.event_budget import DEFAULT_EVENT_LIMIT_S, describe, event_work, total_seconds
 from eiesim.timing.fast import run_layer_fast_groups
 
@@ -141,13 +140,23 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
             transformed_density[out_layer.name] = input_density(x_layer)
         cb_q = quantized_codebook(layer, fmt)
         timings[out_layer.name] = {}
-        acc = None
+        # The fast engine's accumulators depend only on the layer, its input and codebook: kept by content
+        # once computed twice in the process (a warm simulate, a sweep's later points), and computed once
+        # for all pixel-group options.
+        acc_key = network.accumulators_key(layer, x_layer, cb_q) if engine == "fast" else None
+        acc = ACCUMULATORS.get(acc_key) if acc_key is not None else None
         for g in options[layer.name]:  # the outputs do not depend on G (the equivalence tests hold them equal)
             params_g = TimingParams.from_arch(group_arch[g])
             geom = layer_geometry(layer, tuple(x_layer.shape), params_g)
             enc = encoded[layer.name, g]
             if engine == "fast":
-                acc, comp = run_layer_fast_groups(enc, layer, geom, x_layer, cb_q, params_g, g)
+                computed = acc is None
+                acc, comp = run_layer_fast_groups(enc, layer, geom, x_layer, cb_q, params_g, g, acc)
+                if acc_key is not None and computed:
+                    if acc_key in ACCUMULATORS_SEEN:
+                        ACCUMULATORS.put(acc_key, acc)
+                    else:
+                        ACCUMULATORS_SEEN.put(acc_key, True)
                 runs = [GroupRun(c, phase_totals(geom, len(group_pixels(geom.pixels, g, k))))
                         for k, c in enumerate(comp)]
             else:
@@ -157,7 +166,10 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
 
                     def on_round(finished: float, rounds: int) -> None:
                         progress(done + finished / rounds, total, layer.name)
-                # engine "event" encodes with encode_layer: the entries are there.
+                # engine "event" encodes with encode_layer: the entries are there. SimPy's engine is
+                # imported here: the default (fast) runs never load it.
+                from eiesim.timing.event import run_layer_event_groups
+
                 acc, runs = run_layer_event_groups(cast(EncodedLayer, enc), geom, x_layer, cb_q, params_g, g, on_round=on_round)
             if layer.name in recurrent:  # the steps' load and element-wise phases (section 8)
                 runs = [GroupRun(run.compute, recurrent[layer.name].phase_totals(params_g)) for run in runs]
@@ -230,6 +242,7 @@ class Network:
         self.workload = workload
         self.layer_digests = dict(zip((layer.name for layer in workload.layers), layer_digests, strict=True))
         self.digest = workload_digest(workload, layer_digests)
+        self._own = {layer.name: layer for layer in workload.layers}
 
     def input(self, spec: Any) -> np.ndarray:
         """``prepare_input(workload, spec)``; kept when ``spec`` names a bundled photo (and no file of that
@@ -254,6 +267,15 @@ class Network:
         """``encode(layer, arch)`` (``layout_layer`` or ``encode_layer``)."""
         key = encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
         return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
+
+    def accumulators_key(self, layer: Layer, x_q: np.ndarray, codebook_q: np.ndarray) -> tuple[str, str, str] | None:
+        """The ``ACCUMULATORS`` key of a workload layer on input ``x_q`` with quantized codebook ``codebook_q``
+        (everything its exact M x V products read), or None for a layer that is not one of the workload's own
+        (a Winograd layer, a recurrent step's view)."""
+        digest = self.layer_digests.get(layer.name)
+        if digest is None or self._own.get(layer.name) is not layer:
+            return None
+        return digest, array_digest(x_q), array_digest(codebook_q)
 
 
 def _timed_layer(layer: Layer, workload: Workload,

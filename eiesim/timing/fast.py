@@ -9,7 +9,9 @@ The exact arithmetic comes straight from the CSR (``kernels.accumulate_fc`` /
 equivalence tests hold it to the event engine, which walks the encoded entries.
 A conv layer's input patches come from ``fixed_point.im2col`` (the one definition of
 which input feeds which patch row), a bounded chunk of output pixels at a time, and
-feed both kernels.
+feed both kernels. A caller that already has a layer's accumulators for this input
+(another pixel grouping, or kept by content from an earlier simulation) passes them in
+and only the rounds run.
 """
 
 from __future__ import annotations
@@ -192,13 +194,16 @@ def run_layer_fast(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q:
 
 def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometry, x_q: np.ndarray,
                           codebook_q: np.ndarray, params: TimingParams,
-                          pixel_groups: int) -> tuple[np.ndarray, list[ComputeTotals]]:
+                          pixel_groups: int, accumulators: np.ndarray | None = None,
+                          ) -> tuple[np.ndarray, list[ComputeTotals]]:
     """All rounds of one layer on ``pixel_groups`` groups of PEs (docs/timing-model.md, "Pixel groups").
 
     ``params``, ``geom`` and ``layout`` are one group's: N' = N / G PEs (``layout_layer`` for
     the derived architecture). Group g runs the rounds of output pixels g, g + G, ...;
     returns (exact accumulators, one ``ComputeTotals`` per group). The arithmetic does not
-    depend on the grouping and is done once.
+    depend on the grouping and is done once. ``accumulators``: this layer's exact
+    accumulators for this very input, if the caller has them (returned as they are, and the
+    arithmetic is skipped); the rounds never read them.
     """
     if layout.num_pes != params.num_pes or layout.cols != geom.cols or layout.rows != geom.rows:
         raise ValueError("encoded layer does not match the geometry/architecture")
@@ -216,7 +221,11 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
     lane: np.ndarray = np.zeros(0, dtype=round_lane_dtype(layout, params))
     indptr, indices, codes = csr_arrays(layer)
     cb = _full_codebook(codebook_q, codes)
-    acc = np.zeros((geom.rows, geom.pixels), dtype=np.int64) if geom.kind == "conv" else None
+    out_shape = (geom.rows, *geom.out_hw) if geom.kind == "conv" else (geom.rows,)
+    if accumulators is not None and (accumulators.shape != out_shape or accumulators.dtype != np.int64):
+        raise ValueError(f"accumulators must be int64 of shape {out_shape}")
+    acc = (np.zeros((geom.rows, geom.pixels), dtype=np.int64)
+           if geom.kind == "conv" and accumulators is None else None)
 
     def rounds(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:  # output pixels lo..hi-1: own partial statistics
         per_pe = np.zeros((groups, 5, n), dtype=np.int64)
@@ -239,7 +248,9 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
     per_pe = sum((part[0] for part in parts[1:]), parts[0][0])
     counters = sum((part[1] for part in parts[1:]), parts[0][1])
     out: np.ndarray
-    if acc is None:
+    if accumulators is not None:
+        out = accumulators
+    elif acc is None:
         out = np.zeros(geom.rows, dtype=np.int64)
         x_flat = x.reshape(-1)
         if x_flat.size and -(1 << 31) <= x_flat.min() and x_flat.max() < (1 << 31):
