@@ -6,7 +6,9 @@ points per worker in flight, claims each point in the store before submitting it
 they are then stored and simply reused), stores every result as soon as it arrives, and
 retries a point whose *worker* was lost -- a local worker process that died
 (``BrokenProcessPool``), or on Dask a ``KilledWorker``, a cancelled future, a lost
-connection -- up to :data:`MAX_ATTEMPTS` times in all. A point that raises by itself
+connection -- up to :data:`MAX_ATTEMPTS` times in all, one retried point in flight at a
+time (a dying worker fails every point queued on it, and an innocent point must not use up its
+attempts beside one that kills its worker every time). A point that raises by itself
 (an ``EiesimError`` or a bug) is deterministic and is not retried. Failures are raised
 only after every other point has been stored.
 
@@ -71,8 +73,14 @@ def run_points(todo: Sequence[int], runner: Any, keys: Sequence[str], store: Any
             claim.release()
 
     def fill() -> None:
+        held: list[tuple[int, Any]] = []
         while queue and len(in_flight) < runner.capacity:
             i, claim = queue.popleft()
+            if attempts[i] and any(attempts[j] for j, _ in in_flight.values()):
+                # One retried point in flight at a time: a worker that dies takes every point queued on it
+                # along, so a point that kills its worker must not use up an innocent retried point's attempts.
+                held.append((i, claim))
+                continue
             if store is not None and claim is None:
                 claim = store.claim(keys[i])
                 if claim is None:  # another sweep is computing it: come back to it at the end
@@ -88,6 +96,7 @@ def run_points(todo: Sequence[int], runner: Any, keys: Sequence[str], store: Any
                 release(claim)
                 raise
             in_flight[handle] = (i, claim)
+        queue.extendleft(reversed(held))
 
     try:
         while True:
