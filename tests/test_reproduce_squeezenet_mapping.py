@@ -204,7 +204,9 @@ def test_groups_must_include_the_baseline():
     ["--model", "{missing}"],
     ["--model", "{file}", "--synthetic"],
 ])
-def test_bad_paths_are_one_line_and_exit_2_before_any_work(args, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("study", ["squeezenet-mapping", "squeezenet-winograd"])
+def test_bad_paths_are_one_line_and_exit_2_before_any_work(study, args, tmp_path, monkeypatch, capsys):
+    """Both SqueezeNet studies check their output paths and model options before any simulation."""
     import eiesim.run.simulate as simulate_mod
 
     def must_not_run(*a, **k):
@@ -216,7 +218,7 @@ def test_bad_paths_are_one_line_and_exit_2_before_any_work(args, tmp_path, monke
     adir = tmp_path / "adir"
     (adir / "stuff").mkdir(parents=True)
     argv = [a.format(file=afile, dir=adir, missing=tmp_path / "nope.net") for a in args]
-    code, _, err = run_cli(["reproduce", "squeezenet-mapping", *argv], capsys)
+    code, _, err = run_cli(["reproduce", study, *argv], capsys)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("eiesim: error: "), err
     assert afile.read_text() == "a file" and sorted(os.listdir(adir)) == ["stuff"]

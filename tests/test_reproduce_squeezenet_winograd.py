@@ -1,45 +1,18 @@
-"""``eiesim reproduce squeezenet-winograd``: paths checked before any work; on the real model, the rows measure
-what they claim (dense multiplies and densities recomputed here, functional checks, the error bound)."""
+"""``eiesim reproduce squeezenet-winograd``: on the real model, the rows measure what they claim (dense multiplies and
+densities recomputed here, functional checks, the error bound). Its paths are checked before any work like the
+mapping study's (test_reproduce_squeezenet_mapping.py runs that test for both)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import run_cli
+from _support import NET
 
 from eiesim.cli.reproduce.squeezenet_winograd_report import OUT_FILES, build_document, out_files, summary
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-NET = SHARED / "models" / "squeezenet_dc" / "compressed_SqueezeNet.net"
 G_M = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-
-
-@pytest.mark.parametrize("args", [
-    ["--out", "{file}"],
-    ["--out", "{dir}"],
-    ["--json", "{file}/x.json"],
-    ["--model", "{missing}"],
-    ["--model", "{file}", "--synthetic"],
-])
-def test_bad_paths_are_one_line_and_exit_2_before_any_work(args, tmp_path, monkeypatch, capsys):
-    import eiesim.run.simulate as simulate_mod
-
-    def must_not_run(*a, **k):
-        raise AssertionError("work started before the paths were checked")
-
-    monkeypatch.setattr(simulate_mod, "simulate", must_not_run)
-    afile = tmp_path / "afile"
-    afile.write_text("a file")
-    adir = tmp_path / "adir"
-    (adir / "stuff").mkdir(parents=True)
-    argv = [a.format(file=afile, dir=adir, missing=tmp_path / "nope.net") for a in args]
-    code, _, err = run_cli(["reproduce", "squeezenet-winograd", *argv], capsys)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("eiesim: error: "), err
-    assert afile.read_text() == "a file" and sorted(os.listdir(adir)) == ["stuff"]
 
 
 @pytest.mark.slow
