@@ -16,7 +16,7 @@ from eiesim.cli.reproduce.squeezenet_mapping_report import (
     workload_tag,
 )
 from eiesim.outputs.commit import OutputSet
-from eiesim.cli.reproduce.squeezenet_source import study_source
+from eiesim.cli.reproduce.squeezenet_source import source_options, study_source
 
 #: Short mapping labels for the narrow columns of the energy table.
 _SHORT = {"auto, published SRAMs": "auto pub."}
@@ -124,12 +124,7 @@ def _print_breakdown(console: Any, study: dict[str, Any]) -> None:
 
 
 @click.command("squeezenet-mapping")
-@click.option("--model", "model", type=click.Path(dir_okay=False, path_type=Path),
-              help="The Deep-Compression SqueezeNet: its .net file, or a workload .npz from `eiesim import-dc` "
-                   "(default: the real one that ships with eiesim, the default network of `eiesim run`).")
-@click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet instead of the real one.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the results as JSON to this file.")
+@source_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write report.md, report.html, results.json and the figures (SVG, PDF, PNG) to this "
                    "directory (replaced as a whole).")

@@ -1,9 +1,12 @@
-"""The SqueezeNet a study command runs: its --model / --synthetic options checked, the workload chosen."""
+"""The SqueezeNet a study command runs: its --model / --synthetic / --json options, checked, the workload chosen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from eiesim.outputs.paths import check_output_dir
 
@@ -11,6 +14,21 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from eiesim.reproduce.squeezenet_mapping import StudyWorkload
+
+
+def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every SqueezeNet study command takes, in this order: --model, --synthetic, --json."""
+    options = [
+        click.option("--model", "model", type=click.Path(dir_okay=False, path_type=Path),
+                     help="The Deep-Compression SqueezeNet: its .net file, or a workload .npz from `eiesim import-dc` "
+                          "(default: the real one that ships with eiesim, the default network of `eiesim run`)."),
+        click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet instead of the real one."),
+        click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Also write the results as JSON to this file."),
+    ]
+    for option in reversed(options):  # click lists a command's options in the order its decorators are written
+        command = option(command)
+    return command
 
 
 def study_source(model: Path | None, synthetic: bool, out_dir: Path | None,

@@ -11,7 +11,7 @@ from eiesim.cli.reproduce.squeezenet_winograd_report import (OUT_FILES, comparis
                                                              layer_table, out_files, repruned_table, results_json,
                                                              run_table, summary, tag)
 from eiesim.outputs.commit import OutputSet
-from eiesim.cli.reproduce.squeezenet_source import study_source
+from eiesim.cli.reproduce.squeezenet_source import source_options, study_source
 
 
 def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -> None:
@@ -27,12 +27,7 @@ def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -
 
 
 @click.command("squeezenet-winograd")
-@click.option("--model", "model", type=click.Path(dir_okay=False, path_type=Path),
-              help="The Deep-Compression SqueezeNet: its .net file, or a workload .npz from `eiesim import-dc` "
-                   "(default: the real one that ships with eiesim, the default network of `eiesim run`).")
-@click.option("--synthetic", is_flag=True, help="Run the bundled synthetic SqueezeNet instead of the real one.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the results as JSON to this file.")
+@source_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write report.md, report.html and results.json to this directory (replaced as a whole).")
 def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir: Path | None) -> None:
