@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eiesim.cli import main
@@ -37,6 +40,17 @@ def run_exit_code(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def with_edited_meta(path: Path, edit: Callable[[dict], None], out: Path) -> Path:
+    """A copy of workload file ``path`` at ``out`` whose meta JSON ``edit`` changed in place (for refusal tests)."""
+    with np.load(path) as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays["meta"]))
+    edit(meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(out, **arrays)
+    return out
 
 
 def default_signal_dispositions() -> None:

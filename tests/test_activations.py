@@ -8,13 +8,13 @@ reference bit for bit; the cycles of the activation pass are derived by hand (do
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from _onnx_support import initializer, needs_onnx, onnx, onnxruntime_output, save_model
+from _support import with_edited_meta
 from eiesim.config.arch import load_arch
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.network.activations import apply_fixed, apply_float, lut_error_bound
@@ -233,16 +233,9 @@ def test_activation_key_round_trip_and_validation(tmp_path):
     back = load_workload(path)
     assert back.layers[1].activation == "prelu" and back.layers[1].activation_params == {"slope": [0.25, 0.5]}
     assert back.layers[0].activation is None
-    meta = json.loads(str(np.load(path)["meta"]))
 
     def broken(edit) -> Path:
-        m = json.loads(json.dumps(meta))
-        edit(m["layers"][1])
-        arrays = dict(np.load(path))
-        arrays["meta"] = np.array(json.dumps(m))
-        out = tmp_path / "bad.npz"
-        np.savez(out, **arrays)
-        return out
+        return with_edited_meta(path, lambda m: edit(m["layers"][1]), tmp_path / "bad.npz")
 
     for edit, message in [
         (lambda layer: layer.update(relu=True), r"a layer with an 'activation' has 'relu': false"),

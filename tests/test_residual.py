@@ -22,6 +22,7 @@ from _onnx_support import (
     TINY_ARCH, assert_engines_bit_exact, assert_float_output_matches_onnxruntime, initializer, needs_onnx, onnx,
     save_model,
 )
+from _support import with_edited_meta
 from eiesim.config.arch import load_arch
 from eiesim.errors import ModelFileError, WorkloadError
 from eiesim.network.dense import to_workload
@@ -232,13 +233,7 @@ def test_residual_workload_round_trip_and_validation(tmp_path):
     assert meta["layers"][1]["residual"] == "a" and "residual" not in meta["layers"][0]
 
     def broken(edit) -> Path:
-        m = json.loads(json.dumps(meta))
-        edit(m["layers"])
-        arrays = dict(np.load(path))
-        arrays["meta"] = np.array(json.dumps(m))
-        out = tmp_path / "bad.npz"
-        np.savez(out, **arrays)
-        return out
+        return with_edited_meta(path, lambda m: edit(m["layers"]), tmp_path / "bad.npz")
 
     for edit, message in [
         (lambda ls: ls[1].update(residual="input"), r"'residual' must be the name of an earlier layer"),
