@@ -15,8 +15,7 @@ from eiesim.cli.reproduce.squeezenet_mapping_report import (
     results_json,
     workload_tag,
 )
-from eiesim.outputs.commit import OutputSet
-from eiesim.cli.reproduce.squeezenet_source import source_options, study_source
+from eiesim.cli.reproduce.squeezenet_source import commit_study_outputs, source_options, study_source
 
 #: Short mapping labels for the narrow columns of the energy table.
 _SHORT = {"auto, published SRAMs": "auto pub."}
@@ -150,12 +149,8 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     _print_breakdown(console, study)
     for text in sorted({w for r in study["rows"] for w in r["warnings"]}):
         err.print(f"eiesim: warning: {' '.join(text.split())}", highlight=False)
-    outputs = OutputSet()  # all outputs committed together; --out is replaced as a whole
-    if json_path is not None:
-        outputs.add_file(json_path, results_json(study))
-    if out_dir is not None:
-        outputs.add_dir(out_dir, out_files(study))
-    outputs.commit()
+    commit_study_outputs(json_path, results_json(study) if json_path is not None else "",
+                         out_dir, out_files(study) if out_dir is not None else {})
     if json_path is not None:
         console.print(f"wrote {json_path}", highlight=False)
     if out_dir is not None:

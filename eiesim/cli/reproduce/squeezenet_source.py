@@ -52,3 +52,16 @@ def study_source(model: Path | None, synthetic: bool, out_dir: Path | None,
     err = Console(stderr=True, log_path=False)
     err.print(f"workload: {source.label}", highlight=False)
     return source, err
+
+
+def commit_study_outputs(json_path: Path | None, json_text: str, out_dir: Path | None,
+                         out_files: dict[str, Any]) -> None:
+    """Write a study's --json file and --out folder as one set: both or neither, the folder replaced as a whole."""
+    from eiesim.outputs.commit import OutputSet
+
+    outputs = OutputSet()
+    if json_path is not None:
+        outputs.add_file(json_path, json_text)
+    if out_dir is not None:
+        outputs.add_dir(out_dir, out_files)
+    outputs.commit()

@@ -10,8 +10,7 @@ import click
 from eiesim.cli.reproduce.squeezenet_winograd_report import (OUT_FILES, comparison_table, functional_table,
                                                              layer_table, out_files, repruned_table, results_json,
                                                              run_table, summary, tag)
-from eiesim.outputs.commit import OutputSet
-from eiesim.cli.reproduce.squeezenet_source import source_options, study_source
+from eiesim.cli.reproduce.squeezenet_source import commit_study_outputs, source_options, study_source
 
 
 def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -> None:
@@ -55,12 +54,8 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     console.print(summary(study), highlight=False)
     for text in sorted({w for r in study["runs"] for w in r["warnings"]}):
         err.print(f"eiesim: warning: {' '.join(text.split())}", highlight=False)
-    outputs = OutputSet()
-    if json_path is not None:
-        outputs.add_file(json_path, results_json(study))
-    if out_dir is not None:
-        outputs.add_dir(out_dir, out_files(study))
-    outputs.commit()
+    commit_study_outputs(json_path, results_json(study) if json_path is not None else "",
+                         out_dir, out_files(study) if out_dir is not None else {})
     if json_path is not None:
         console.print(f"wrote {json_path}", highlight=False)
     if out_dir is not None:
