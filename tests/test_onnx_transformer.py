@@ -41,6 +41,12 @@ def _ort(path: Path, x: np.ndarray) -> np.ndarray:
     return sess.run(None, {sess.get_inputs()[0].name: x})[0]
 
 
+def _max_error_vs_ort(model, path: Path, x: np.ndarray) -> float:
+    """Max |eiesim's float pass of imported ``model`` - onnxruntime on ``path``|; ``x`` as onnxruntime takes it."""
+    got = forward(to_workload(model, strict=False), x.reshape(-1)).logits
+    return float(np.max(np.abs(got - _ort(path, x).reshape(-1))))
+
+
 def _encoder_input(seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """A (1, 8, 64) sequence for onnxruntime and the same as eiesim carries it: flat, token after token."""
     x = np.random.default_rng(seed).standard_normal((1, 8, 64)).astype(np.float32)
@@ -160,8 +166,7 @@ def test_add_of_layer_output_and_network_input_runs_on_the_host(tmp_path):
     assert [(r.node, r.where) for r in rows] == [("fc1", "EIE layer"), ("residual", "host"),
                                                  ("inner_softmax", "host"), ("fc2", "EIE layer")]
     x = rng.standard_normal(16).astype(np.float32)
-    got = forward(to_workload(model, strict=False), x).logits
-    assert np.max(np.abs(got - _ort(path, x[None]).reshape(-1))) < 1e-5
+    assert _max_error_vs_ort(model, path, x[None]) < 1e-5
 
 
 def test_host_results_clipped_back_to_fixed_point_are_reported(tmp_path):
@@ -208,8 +213,7 @@ def test_gelu_reduce_mean_and_tanh_gelu_equal_onnxruntime(tmp_path):
     path = save_model(tmp_path, nodes, inits, [1, 5, 16], opset=20)
     model = import_onnx(path)
     x = rng.standard_normal((1, 5, 16)).astype(np.float32)
-    got = forward(to_workload(model, strict=False), x.reshape(-1)).logits
-    assert np.max(np.abs(got - _ort(path, x).reshape(-1))) < 1e-4
+    assert _max_error_vs_ort(model, path, x) < 1e-4
 
 
 def test_unsqueeze_and_squeeze_with_negative_axes_on_the_host(tmp_path):
@@ -226,8 +230,7 @@ def test_unsqueeze_and_squeeze_with_negative_axes_on_the_host(tmp_path):
     path = save_model(tmp_path, nodes, inits, [1, 5, 16], opset=17)
     model = import_onnx(path)
     x = rng.standard_normal((1, 5, 16)).astype(np.float32)
-    got = forward(to_workload(model, strict=False), x.reshape(-1)).logits
-    assert np.max(np.abs(got - _ort(path, x).reshape(-1))) < 1e-5
+    assert _max_error_vs_ort(model, path, x) < 1e-5
 
 
 def test_workload_without_host_ops_keeps_its_keys(tmp_path):
@@ -325,8 +328,7 @@ def test_input_shape_override_for_a_symbolic_sequence(tmp_path):
     model = import_onnx(path, input_shape=(6, 16))
     assert model.input_shape == (96,) and model.layers[0].extra["tokens"] == [1, 6]
     x = rng.standard_normal((1, 6, 16)).astype(np.float32)
-    got = forward(to_workload(model, strict=False), x.reshape(-1)).logits
-    assert np.max(np.abs(got - _ort(path, x).reshape(-1))) < 1e-5
+    assert _max_error_vs_ort(model, path, x) < 1e-5
 
 
 def test_a_host_record_smaller_than_its_inputs_is_refused_before_computing(tmp_path):
