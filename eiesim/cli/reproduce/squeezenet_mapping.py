@@ -15,7 +15,7 @@ from eiesim.cli.reproduce.squeezenet_mapping_report import (
     results_json,
     workload_tag,
 )
-from eiesim.cli.reproduce.squeezenet_source import commit_study_outputs, source_options, study_source
+from eiesim.cli.reproduce.squeezenet_source import finish_study, source_options, study_source
 
 #: Short mapping labels for the narrow columns of the energy table.
 _SHORT = {"auto, published SRAMs": "auto pub."}
@@ -147,12 +147,5 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     _print_energy(console, study)
     _print_groups(console, study)
     _print_breakdown(console, study)
-    for text in sorted({w for r in study["rows"] for w in r["warnings"]}):
-        err.print(f"eiesim: warning: {' '.join(text.split())}", highlight=False)
-    commit_study_outputs(json_path, results_json(study) if json_path is not None else "",
-                         out_dir, out_files(study) if out_dir is not None else {})
-    if json_path is not None:
-        console.print(f"wrote {json_path}", highlight=False)
-    if out_dir is not None:
-        console.print(f"wrote report.md, report.html, results.json and {len(OUT_FILES) - 3} figure files to "
-                      f"{out_dir}", highlight=False)
+    finish_study(study, {w for r in study["rows"] for w in r["warnings"]}, json_path, out_dir, results_json, out_files,
+                 f"report.md, report.html, results.json and {len(OUT_FILES) - 3} figure files", console, err)

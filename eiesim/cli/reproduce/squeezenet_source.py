@@ -54,14 +54,23 @@ def study_source(model: Path | None, synthetic: bool, out_dir: Path | None,
     return source, err
 
 
-def commit_study_outputs(json_path: Path | None, json_text: str, out_dir: Path | None,
-                         out_files: dict[str, Any]) -> None:
-    """Write a study's --json file and --out folder as one set: both or neither, the folder replaced as a whole."""
+def finish_study(study: dict[str, Any], warnings: set[str], json_path: Path | None, out_dir: Path | None,
+                 to_json: Callable[[dict[str, Any]], str], to_files: Callable[[dict[str, Any]], dict[str, Any]],
+                 out_description: str, console: Console, err: Console) -> None:
+    """The end every SqueezeNet study shares: its runs' warnings on stderr, then its --json file and --out folder
+    written as one set (both or neither, the folder replaced as a whole; each made only when asked for), then
+    what was written."""
     from eiesim.outputs.commit import OutputSet
 
+    for text in sorted(warnings):
+        err.print(f"eiesim: warning: {' '.join(text.split())}", highlight=False)
     outputs = OutputSet()
     if json_path is not None:
-        outputs.add_file(json_path, json_text)
+        outputs.add_file(json_path, to_json(study))
     if out_dir is not None:
-        outputs.add_dir(out_dir, out_files)
+        outputs.add_dir(out_dir, to_files(study))
     outputs.commit()
+    if json_path is not None:
+        console.print(f"wrote {json_path}", highlight=False)
+    if out_dir is not None:
+        console.print(f"wrote {out_description} to {out_dir}", highlight=False)

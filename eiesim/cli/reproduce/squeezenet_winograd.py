@@ -10,7 +10,7 @@ import click
 from eiesim.cli.reproduce.squeezenet_winograd_report import (OUT_FILES, comparison_table, functional_table,
                                                              layer_table, out_files, repruned_table, results_json,
                                                              run_table, summary, tag)
-from eiesim.cli.reproduce.squeezenet_source import commit_study_outputs, source_options, study_source
+from eiesim.cli.reproduce.squeezenet_source import finish_study, source_options, study_source
 
 
 def _print(console: Any, title: str, table: tuple[list[str], list[list[str]]]) -> None:
@@ -52,11 +52,5 @@ def command(model: Path | None, synthetic: bool, json_path: Path | None, out_dir
     _print(console, "Accuracy of the Winograd layers", functional_table(study))
     _print(console, "Winograd-domain pruning, no retraining (timed in the 're-pruned' runs)", repruned_table(study))
     console.print(summary(study), highlight=False)
-    for text in sorted({w for r in study["runs"] for w in r["warnings"]}):
-        err.print(f"eiesim: warning: {' '.join(text.split())}", highlight=False)
-    commit_study_outputs(json_path, results_json(study) if json_path is not None else "",
-                         out_dir, out_files(study) if out_dir is not None else {})
-    if json_path is not None:
-        console.print(f"wrote {json_path}", highlight=False)
-    if out_dir is not None:
-        console.print(f"wrote report.md, report.html and results.json to {out_dir}", highlight=False)
+    finish_study(study, {w for r in study["runs"] for w in r["warnings"]}, json_path, out_dir, results_json, out_files,
+                 "report.md, report.html and results.json", console, err)
