@@ -29,13 +29,16 @@ only the functions (their modules are ``eiesim.run.simulate`` and ``eiesim.sweep
 from __future__ import annotations
 
 import os as _os
-from typing import TYPE_CHECKING, Any
 
 from eiesim.version import __version__ as __version__
 
+#: ``typing.TYPE_CHECKING`` without importing typing (``eiesim --version`` stays a few imports long); type
+#: checkers treat a name ``TYPE_CHECKING`` as true whatever its origin.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # what type checkers see: the real classes (the functions below carry their own signatures)
     from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
+    from typing import Any
 
     import numpy as np
 

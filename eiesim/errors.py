@@ -7,7 +7,10 @@ library prints or exits.
 
 from __future__ import annotations
 
-from pathlib import Path
+#: ``typing.TYPE_CHECKING`` without importing typing (the CLI imports this module on every start).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class EiesimError(Exception):

@@ -1,5 +1,6 @@
 """The CLI wrapper: help, version, one-line errors, docs generated from declarations."""
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,26 @@ def test_importing_the_cli_imports_no_heavy_library():
                              capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == "LOADED []", arg
+    # --version answers before click (and typing) are imported
+    out = subprocess.run([sys.executable, "-c", probe.format(arg="--version", heavy=("click", "typing", "pathlib"))],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_version_without_click_is_clicks_answer():
+    """``eiesim --version`` answers without importing click: byte for byte what click's version option
+    on the group prints, and the version of the installed package's metadata; exit code 0."""
+    from click.testing import CliRunner
+
+    from eiesim.cli import cli
+
+    by_click = CliRunner().invoke(cli, ["--version"], prog_name="eiesim")
+    assert by_click.exit_code == 0
+    fast = subprocess.run([sys.executable, "-m", "eiesim", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert fast.returncode == 0 and fast.stderr == ""
+    assert fast.stdout == by_click.output
+    assert fast.stdout == f"eiesim, version {importlib.metadata.version('eiesim')}\n"  # the installed metadata
 
 
 def test_a_command_imports_its_module_only_when_used():

@@ -34,15 +34,28 @@ if _started_as_command():
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _interrupted_while_starting)
 
-import click  # noqa: E402
+#: ``typing.TYPE_CHECKING`` without importing typing (``eiesim --version`` imports neither it nor click);
+#: type checkers treat a name ``TYPE_CHECKING`` as true whatever its origin.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from eiesim.cli.group import COMMANDS, cli, load_command
 
-from eiesim.cli.group import COMMANDS, cli, load_command  # noqa: E402
-from eiesim.errors import EiesimError  # noqa: E402
+
+def __getattr__(name: str) -> object:
+    """``cli``, ``COMMANDS`` and ``load_command`` (``eiesim.cli.group``), imported on first use:
+    ``eiesim --version`` answers without importing click (see ``_main``)."""
+    if name in ("cli", "COMMANDS", "load_command"):
+        from eiesim.cli import group
+
+        return getattr(group, name)
+    raise AttributeError(f"module 'eiesim.cli' has no attribute {name!r}")
 
 
 def _register() -> None:
     """Import every command module (tests and tools that walk the whole command tree); ``eiesim``
     itself imports a command's module only when the command is used (eiesim.cli.group)."""
+    from eiesim.cli.group import COMMANDS, load_command
+
     for name in COMMANDS:
         load_command(name)
 
@@ -100,6 +113,19 @@ def main(argv: list[str] | None = None) -> None:
 def _main(argv: list[str] | None) -> None:
 
     args = _debug_first(list(sys.argv[1:] if argv is None else argv))
+    if args == ["--version"]:
+        # click's own answer (``click.version_option`` on ``cli``, message "%(prog)s, version %(version)s"),
+        # without importing click: a test holds the two to the same bytes.
+        from eiesim.version import __version__
+
+        sys.stdout.write(f"eiesim, version {__version__}\n")
+        sys.stdout.flush()
+        sys.exit(0)
+    import click
+
+    from eiesim.cli.group import cli
+    from eiesim.errors import EiesimError
+
     debug = args[:1] == ["--debug"] or os.environ.get("EIESIM_DEBUG") == "1"
     commit = sys.modules.get("eiesim.outputs.commit")  # not imported yet: nothing was written, nothing to forget
     if commit is not None:
