@@ -145,6 +145,11 @@ def _fc_case(m, v, wd, ad, seed=1, **over):
      lambda s: s.actions["spmat_word_reads"] == 3),
     ("long zero runs, 64-row blocks, 1-bit indices", _fc_case(256, 7, 0.05, 1.0, num_pes=2, rel_index_bits=1),
      lambda s: s.padding_entries > s.entries_processed // 2),
+    # the fast kernel keeps the PEs that hold no entry of a block as one shared state
+    ("fewer rows than PEs", _fc_case(3, 9, 0.6, 0.8, num_pes=8, fifo_depth=1),
+     lambda s: not s.busy_cycles[3:].any() and s.busy_cycles[:3].all()),
+    ("a last row block of fewer rows than PEs", _fc_case(10, 7, 0.5, 0.9, num_pes=4, act_regs_per_pe=2),
+     lambda s: s.row_blocks == 2),
 ])
 def test_edge_cases_are_identical(label, case, feature):
     arch, workload = case

@@ -76,7 +76,9 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     activation is always a column the PE holds nothing for), its word reads from the
     words each broadcast column spans less the buffered-word hits, and its starved
     cycles from F = the sum of its waits and costs (each handled activation is a wait
-    for the FIFO head and then n entries or Z cycles).
+    for the FIFO head and then n entries or Z cycles). The PEs that hold no entry of a row
+    block (the last ones of a block with fewer rows than PEs: squeeze layers, any layer on
+    many PEs) all evolve alike, F = max(F, arrival) + Z, and share one scalar state.
 
     ``ptr_cols`` (B*stride + 1, N, contiguous) holds every PE's column pointers (row
     b*stride + j: where column j of block b starts in the PE's stream; the next row is
@@ -176,6 +178,15 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
             batch_start[bt] = t
         batch_start[num_batches] = k_all
         for b in range(num_blocks):
+            # PEs n_act..N-1 hold no entry of this block (interleaved rows: a block of fewer than N rows
+            # leaves the last PEs without any): for every broadcast each of them costs Z cycles and reads no
+            # word, so they share one state, ``idle_fin``, kept as a scalar (exact; their F is written back
+            # into ``fin`` where the round's end and the snapshot read it).
+            n_act = 0
+            for p in range(num_pes - 1, -1, -1):
+                if ptr_cols[b * stride, p] != ptr_cols[(b + 1) * stride, p]:
+                    n_act = p + 1
+                    break
             for bt in range(num_batches):
                 k0 = batch_start[bt]
                 kk = batch_start[bt + 1] - k0
@@ -191,6 +202,7 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                 fin[:] = 0
                 buffered[:] = -1
                 r_reuse[:] = 0
+                idle_fin = zero_lane
                 tail = kt - window if kt > window else 0
                 b_prev = 0
                 j_prev = 0
@@ -225,7 +237,8 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                             b_k = credit
                     c_bstall += b_k - ready
                     if k == tail:
-                        snap_fin[:] = fin
+                        snap_fin[:n_act] = fin[:n_act]
+                        snap_fin[n_act:] = idle_fin
                     if k >= tail:
                         tail_b[k - tail] = b_k
                         tail_col[k - tail] = col
@@ -235,7 +248,7 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                     else:  # 32 x 32 -> 64-bit products (one vector instruction on AVX2)
                         starts = ptr_cols[col]
                         ends = ptr_cols[col + 1]
-                        for p in range(num_pes):
+                        for p in range(n_act):
                             held = ends[p] != starts[p]
                             w0 = np.int32((np.uint64(np.uint32(starts[p])) * mul32) >> shift)
                             w1 = np.int32((np.uint64(np.uint32(ends[p] - 1)) * mul32) >> shift)
@@ -251,7 +264,10 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                     arrive_lane = lane_t(arrive)
                     max_lane = zero_lane
                     last_lane = zero_lane
-                    for p in range(num_pes):
+                    if n_act < num_pes:  # the PEs without entries: F = max(F, arrival) + Z, no word read
+                        max_lane = max(idle_fin, arrive_lane)
+                        idle_fin = lane_t(max_lane + empty_lane)
+                    for p in range(n_act):
                         s = max(state[0, p], arrive_lane)
                         max_lane = max(max_lane, s)
                         f_new = lane_t(s + cost[0, p])
@@ -281,6 +297,7 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
                                 c_done = b_k + 1
                     else:
                         b_bias = b_k
+                fin[n_act:] = idle_fin
                 cycles = c_done + 1
                 if last_real > 0 and last_real + pipe_depth + writeback > cycles:
                     cycles = last_real + pipe_depth + writeback
