@@ -149,3 +149,27 @@ def test_kept_accumulators_follow_the_input():
         assert np.array_equal(run.outputs["fc"], run_fixed(wl, x_q, run.plan)["fc"])
         assert run.check["functional"] == "pass"
     assert (ACCUMULATORS.hits, ACCUMULATORS.misses) == (1, 4)  # A, B, A (kept), B (kept), A (found)
+
+
+def test_a_sweep_worker_keeps_accumulators_from_their_first_computation():
+    """``keep_first_accumulators`` (set in sweep workers): the second run finds the products computed by the
+    first, and they are the plain reference's; ``keep=False`` restores keeping them only the second time."""
+    from eiesim.run.content_cache import keep_first_accumulators
+
+    clear_caches()
+    arch = load_arch(TINY)
+    wl = _fc_workload(seed=4)
+    keep_first_accumulators()
+    try:
+        first = simulate(arch, wl)
+        second = simulate(arch.derive({"fifo_depth": arch.fifo_depth + 1}), wl)
+        assert (ACCUMULATORS.hits, ACCUMULATORS.misses) == (1, 1)  # run 1 computed and kept, run 2 found
+        x_q, _ = quantize(wl.input, second.plan.input_frac, second.plan.bits)
+        assert np.array_equal(second.outputs["fc"], run_fixed(wl, x_q, second.plan)["fc"])
+        assert np.array_equal(first.outputs["fc"], second.outputs["fc"]) and second.check["functional"] == "pass"
+    finally:
+        keep_first_accumulators(False)
+    clear_caches()
+    simulate(arch, wl)
+    simulate(arch, wl)
+    assert (ACCUMULATORS.hits, ACCUMULATORS.misses) == (0, 2)  # the default again: kept the second time only

@@ -209,6 +209,27 @@ ACCUMULATORS = ContentCache("layer accumulators")
 #: that a single simulation of a big network holds no accumulators beyond its own run.
 ACCUMULATORS_SEEN = ContentCache("layer accumulators seen once", budget_bytes=1 << 20, max_entries=4096)
 
+#: Whether ``remember_accumulators`` keeps a first computation (set in sweep workers: ``keep_first_accumulators``).
+_KEEP_FIRST_ACCUMULATORS = [False]
+
+
+def keep_first_accumulators(keep: bool = True) -> None:
+    """Keep a layer's accumulators the first time this process computes them (``keep=False``: the default
+    again, the second time). A sweep worker process runs every point it is given on one workload and one
+    input, so each of its points after the first finds them; a program that simulates a big network
+    once keeps none beyond its run."""
+    _KEEP_FIRST_ACCUMULATORS[0] = bool(keep)
+
+
+def remember_accumulators(key: Any, accumulators: np.ndarray) -> None:
+    """Record that the accumulators under ``key`` were computed: ``ACCUMULATORS`` keeps them the second
+    time (or the first, in a process that ``keep_first_accumulators``); ``ACCUMULATORS_SEEN`` notes the first."""
+    if _KEEP_FIRST_ACCUMULATORS[0] or key in ACCUMULATORS_SEEN:
+        ACCUMULATORS.put(key, accumulators)
+    else:
+        ACCUMULATORS_SEEN.put(key, True)
+
+
 ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS, ACCUMULATORS,
               ACCUMULATORS_SEEN)
 

@@ -32,8 +32,8 @@ from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
-from eiesim.run.content_cache import (ACCUMULATORS, ACCUMULATORS_SEEN, ENCODINGS, INPUTS, PLANS, REFERENCES,
-                                      array_digest, checked_layer_digests, encoding_key, workload_digest)
+from eiesim.run.content_cache import (ACCUMULATORS, ENCODINGS, INPUTS, PLANS, REFERENCES, array_digest,
+                                      checked_layer_digests, encoding_key, remember_accumulators, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
     GroupRun,
@@ -153,10 +153,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
                 computed = acc is None
                 acc, comp = run_layer_fast_groups(enc, layer, geom, x_layer, cb_q, params_g, g, acc)
                 if acc_key is not None and computed:
-                    if acc_key in ACCUMULATORS_SEEN:
-                        ACCUMULATORS.put(acc_key, acc)
-                    else:
-                        ACCUMULATORS_SEEN.put(acc_key, True)
+                    remember_accumulators(acc_key, acc)
                 runs = [GroupRun(c, phase_totals(geom, len(group_pixels(geom.pixels, g, k))))
                         for k, c in enumerate(comp)]
             else:

@@ -75,6 +75,9 @@ def _probe_scheduler(address: str) -> None:
 def _dask_point(workload_bytes: bytes, network_input: Any, arch_dict: dict[str, Any]) -> dict[str, Any]:
     """One point on a Dask worker: the workload is decoded once per worker process and cached."""
     set_thread_count(1)  # the worker runs one task per thread already: no extra kernel threads
+    from eiesim.run.content_cache import keep_first_accumulators
+
+    keep_first_accumulators()  # the worker's points run one workload (per sweep) on one input
     cache = WORKER_STATE.setdefault("dask_cache", {})
     digest = hashlib.sha256(workload_bytes).hexdigest()
     if digest not in cache:

@@ -218,6 +218,9 @@ def _init_worker(workload: Any, network_input: Any, parent_pid: int) -> None:
     or the bytes of its file (loaded here)."""
     exit_with_parent(parent_pid)
     set_thread_count(1)  # one point per worker process already keeps every CPU busy
+    from eiesim.run.content_cache import keep_first_accumulators
+
+    keep_first_accumulators()  # every point of this worker runs the same workload on the same input
     WORKER_STATE["workload"] = workload_from_bytes(workload) if isinstance(workload, bytes) else workload
     WORKER_STATE["input"] = network_input
 
