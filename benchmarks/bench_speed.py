@@ -34,6 +34,9 @@ Rows (real inputs are read from ``../shared``; a row whose input is absent says 
    rebuild each) and is not on this machine: the ratio printed is against the issue's quoted
    figure (``AUTHORS_CPP_S``), labelled as such, not a side-by-side measurement.
 
+Every process runs with Python's default bytecode cache, both sides compiled first (``compileall``),
+as an installed package runs; row 5 also gives the current side without it.
+
 The machine's load average is printed first and last: on 2 shared cores, absolute times
 move with it; the ratios inside one side are the figures to compare. Each row also gives
 CPU time (the simulating process, or a whole command with its children, e.g. sweep
@@ -129,10 +132,18 @@ def _child_simulate(workload_path: str, arch_path: str, sets: dict, image: str |
 
 # -- in the parent ---------------------------------------------------------------------------------
 
-def _env(side: Path) -> dict[str, str]:
+def _env(side: Path, bytecode: bool = True) -> dict[str, str]:
+    """The environment of one side's processes. ``bytecode``: with Python's default bytecode cache, as an
+    installed package runs (pip compiles a package when it installs it; an editable install's modules are
+    compiled on first import); a shell with PYTHONDONTWRITEBYTECODE=1 (this sandbox sets it) would
+    otherwise recompile every eiesim module in every process."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(side)
     env.setdefault("MPLBACKEND", "Agg")
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
@@ -157,9 +168,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _seconds(side: Path, argv: list[str], cwd: Path | None = None, label: str | None = None) -> float:
+def _seconds(side: Path, argv: list[str], cwd: Path | None = None, label: str | None = None,
+             bytecode: bool = True) -> float:
     t0, c0 = time.perf_counter(), _children_cpu()
-    out = subprocess.run(argv, env=_env(side), capture_output=True, text=True, cwd=cwd or side)
+    out = subprocess.run(argv, env=_env(side, bytecode), capture_output=True, text=True, cwd=cwd or side)
     took = time.perf_counter() - t0
     if label is not None:
         CPU_SECONDS.setdefault(label, {}).setdefault(str(side), []).append(_children_cpu() - c0)
@@ -235,6 +247,11 @@ def _git(*args: str) -> str:
 
 def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
     reps = args.repeats
+    for side in sides.values():  # both sides start with their bytecode written, as installed packages do
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(side / "eiesim")], check=True,
+                       capture_output=True, env=_env(side))
+    print(f"  every process runs with Python's default bytecode cache (both sides compiled first); this shell has "
+          f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')}")
     have_alex, have_sq = ALEX8.is_file(), SQUEEZENET_NET.is_file()
     sq = tmp / "squeezenet_dc.npz"
     if have_sq:
@@ -323,6 +340,9 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
         _row("eiesim run eie-64pe.yaml alex8-real.npz --set ...", b, c)
         b_cpu, c_cpu = _cpu_row("run", sides)
         same = (tmp / "alex-baseline.json").read_bytes() == (tmp / f"alex-{ROOT.name}.json").read_bytes()
+        cold = [_seconds(ROOT, _alex_cli(tmp, "cold"), bytecode=False) for _ in range(3)]
+        print(f"  current, without a bytecode cache (PYTHONDONTWRITEBYTECODE=1: every module compiled in every "
+              f"process): {1e3 * statistics.median(cold):.0f} ms = {statistics.median(cold) / AUTHORS_CPP_S:.1f}x")
         print(f"  report byte-identical: {same}. eiesim needs no rebuild per configuration; the authors' C++ "
               "simulator (a 4-14 s rebuild per configuration) is not on this machine.")
         print(f"  against the issue's figure for the authors' C++ whole process on this layer ({AUTHORS_CPP_S * 1e3:.0f} ms, "
