@@ -166,10 +166,9 @@ def run_layer_rounds(patches, rows, cols, stride, num_pes, cap, num_blocks, fifo
     for pix in range(patches.shape[1]):
         # Non-zeros of this pixel's patch, in increasing column index.
         k_all = 0
-        for j in range(cols):
-            if patches[j, pix] != 0:
-                nz_j[k_all] = j
-                k_all += 1
+        for j in range(cols):  # branch-free: always write, advance on a non-zero (no mispredicted branch)
+            nz_j[k_all] = j
+            k_all += patches[j, pix] != 0
         t = 0
         for bt in range(num_batches):
             lo = bt * cap
