@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eiesim.config.arch import ArchConfig, checked_arch, load_arch
@@ -109,9 +110,30 @@ def test_a_custom_sram_source_is_asked_on_every_pricing():
 
 # -- sweeps --------------------------------------------------------------------------------------
 
-def test_heaviest_first_orders_by_pes_descending_keeping_ties_in_grid_order():
+def test_heaviest_first_orders_by_work_descending_keeping_ties_in_grid_order():
     assert heaviest_first([0, 1, 2, 3, 4], [1, 64, 4, 64, 16]) == [1, 3, 4, 2, 0]
     assert heaviest_first([2, 4], [1, 64, 4, 64, 16]) == [4, 2]
+    assert heaviest_first([2, 4], {2: 5.0, 4: 1.0}) == [2, 4]  # work of the points to run only
+
+
+def test_estimated_point_work_counts_activations_and_active_pes_by_hand():
+    """An fc layer of 10 rows and 7 columns on 4 PEs with 2 registers each (row blocks of 8 rows: 8, then 2
+    rows), and a 3x3 conv of 4 output channels, 2 input channels, padding 1 on a 5x5 map (25 pixels,
+    18 columns, one block of 4 rows): every column of every block of every pixel broadcast once."""
+    from eiesim.network.workload import Workload, layer_from_dense
+
+    act, pe = points_mod.NS_PER_ACTIVATION, points_mod.NS_PER_ACTIVE_PE
+    cb = np.array([0.5, 1.0], np.float32)
+    fc = layer_from_dense("fc", np.ones((10, 7), np.float32), codebook=cb, kind="fc")
+    conv = layer_from_dense("conv", np.ones((4, 2, 3, 3), np.float32), codebook=cb, kind="conv", padding=(1, 1))
+    arch = load_arch(None, {"num_pes": 4, "act_regs_per_pe": 2})
+    fc_only = Workload("fc", "test", (7,), None, [fc], None)
+    assert points_mod.estimated_point_work(arch, fc_only) == pytest.approx(7 * (act + 4 * pe) + 7 * (act + 2 * pe))
+    conv_only = Workload("conv", "test", (2, 5, 5), None, [conv], None)
+    assert points_mod.estimated_point_work(arch, conv_only) == pytest.approx(25 * 18 * (act + 4 * pe))
+    # one PE: ten blocks of one row each for the fc layer (every column broadcast ten times)
+    one = load_arch(None, {"num_pes": 1, "act_regs_per_pe": 1})
+    assert points_mod.estimated_point_work(one, fc_only) == pytest.approx(10 * 7 * (act + pe))
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +153,9 @@ def test_sweep_runs_heaviest_points_first_and_tables_stay_in_grid_order(fc_path,
 
     monkeypatch.setattr(points_mod, "evaluate_point", recording)
     result = sweep(TINY, fc_path, ["num_pes=1,4,2"], tmp_path / "s", workers=1)
-    assert ran == [4, 2, 1]
+    # 256 rows with 4 registers per PE: 64 row blocks on 1 PE, 32 on 2, 16 on 4, each broadcasting all
+    # 128 columns: fewer PEs, more work (estimated_point_work)
+    assert ran == [1, 2, 4]
     assert [row["num_pes"] for row in result.rows] == [1, 4, 2]
     header, *rows = (tmp_path / "s" / "results.csv").read_text().splitlines()
     assert [row.split(",")[header.split(",").index("num_pes")] for row in rows] == ["1", "4", "2"]

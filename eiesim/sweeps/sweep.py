@@ -196,7 +196,8 @@ def sweep(
         if dask_address is None:
             # Heaviest first here and on local workers only: on Dask, a point that kills its worker then
             # cancelled a later point's future (tests/test_sweep_cluster.py), so Dask keeps the grid order.
-            todo = point_rows.heaviest_first(todo, [p.arch.num_pes for p in points])
+            todo = point_rows.heaviest_first(todo, {i: point_rows.estimated_point_work(points[i].arch, loaded)
+                                                    for i in todo})
         if workers > 1 and dask_address is None:  # local workers are forked from this process when they start
             point_rows.share_before_fork(loaded, network_input)
         with quiet_dask_logs() if dask_address is not None else contextlib.nullcontext():
