@@ -150,6 +150,9 @@ def _fc_case(m, v, wd, ad, seed=1, **over):
      lambda s: not s.busy_cycles[3:].any() and s.busy_cycles[:3].all()),
     ("a last row block of fewer rows than PEs", _fc_case(10, 7, 0.5, 0.9, num_pes=4, act_regs_per_pe=2),
      lambda s: s.row_blocks == 2),
+    ("PEs without entries drop the tail of a round", _fc_case(2, 12, 0.5, 1.0, num_pes=4, fifo_depth=2,
+                                                              **{"timing.empty_column_cycles": 3}),
+     lambda s: s.actions["fifo_pops"] < s.actions["fifo_pushes"]),
 ])
 def test_edge_cases_are_identical(label, case, feature):
     arch, workload = case

@@ -1,0 +1,53 @@
+"""Mutations of issue 27's exact shortcuts: work skipped or shared must leave every result unchanged.
+
+The PEs without entries in a row block share one state in the rounds kernel
+(eiesim/timing/kernels.py); a sweep worker keeps accumulators from their first computation
+(eiesim/run/content_cache.py); sweep points are ordered by an estimate of their work
+(eiesim/sweeps/points.py). The tests compare the fast engine with the SimPy engine, the
+outputs with the plain fixed-point reference, and the estimate with a count made by hand.
+"""
+
+_EDGES = "tests/test_engine_equivalence.py::test_edge_cases_are_identical"
+
+MUTATIONS = [
+    {
+        "id": "idle_pes_skip_their_empty_column_cost",
+        "file": "eiesim/timing/kernels.py",
+        "old": "                        idle_fin = lane_t(max_lane + empty_lane)",
+        "new": "                        idle_fin = lane_t(max_lane)",
+        "tests": [_EDGES],
+        "why": "a PE without entries still spends Z cycles on every broadcast column",
+    },
+    {
+        "id": "idle_pes_missing_from_the_tail_snapshot",
+        "file": "eiesim/timing/kernels.py",
+        "old": "                        snap_fin[n_act:] = idle_fin",
+        "new": "                        snap_fin[n_act:] = 0",
+        "tests": [_EDGES],
+        "why": "the replay of a round's tail starts the PEs without entries from their state at the snapshot",
+    },
+    {
+        "id": "last_pe_with_entries_counted_idle",
+        "file": "eiesim/timing/kernels.py",
+        "old": "                    n_act = p + 1\n",
+        "new": "                    n_act = p\n",
+        "tests": [_EDGES],
+        "why": "the last PE holding entries of a block must run its own state",
+    },
+    {
+        "id": "sweep_worker_keeps_accumulators_only_the_second_time",
+        "file": "eiesim/run/content_cache.py",
+        "old": "    if _KEEP_FIRST_ACCUMULATORS[0] or key in ACCUMULATORS_SEEN:",
+        "new": "    if key in ACCUMULATORS_SEEN:",
+        "tests": ["tests/test_content_cache.py::test_a_sweep_worker_keeps_accumulators_from_their_first_computation"],
+        "why": "a sweep worker's second point must find the accumulators its first computed",
+    },
+    {
+        "id": "work_estimate_counts_every_pe_active",
+        "file": "eiesim/sweeps/points.py",
+        "old": "            active = min(n, rows - first_row)",
+        "new": "            active = n",
+        "tests": ["tests/test_per_call_reuse.py::test_estimated_point_work_counts_activations_and_active_pes_by_hand"],
+        "why": "a row block of fewer rows than PEs keeps only that many PEs busy",
+    },
+]
