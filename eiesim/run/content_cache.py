@@ -208,9 +208,12 @@ ACCUMULATORS = ContentCache("layer accumulators")
 #: Keys of ``ACCUMULATORS`` computed once in this process (-> True): the second computation is kept, so
 #: that a single simulation of a big network holds no accumulators beyond its own run.
 ACCUMULATORS_SEEN = ContentCache("layer accumulators seen once", budget_bytes=1 << 20, max_entries=4096)
+#: Storage resolutions (``timing.contract.resolve_storage``): (architecture content key, each layer's name,
+#: encoding key and pixel groups, in order) -> (resolved arch, summary, streamed bytes, {layer: re-pointed layout}).
+STORAGE = ContentCache("storage resolutions")
 
 ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS, ACCUMULATORS,
-              ACCUMULATORS_SEEN)
+              ACCUMULATORS_SEEN, STORAGE)
 
 
 def checked_layer_digests(workload: Any) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from eiesim.config.arch import ArchConfig, checked_arch
+from eiesim.config.arch import ArchConfig, checked_arch, content_key
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, EncodedLayer, encode_layer, layout_layer
 from eiesim.errors import UsageError
@@ -32,7 +32,7 @@ from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
-from eiesim.run.content_cache import (ACCUMULATORS, ACCUMULATORS_SEEN, ENCODINGS, INPUTS, PLANS, REFERENCES,
+from eiesim.run.content_cache import (ACCUMULATORS, ACCUMULATORS_SEEN, ENCODINGS, INPUTS, PLANS, REFERENCES, STORAGE,
                                       array_digest, checked_layer_digests, encoding_key, workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
@@ -42,6 +42,7 @@ from eiesim.timing.contract import (
     LayerTiming,
     PhaseCycles,
     RecurrentSteps,
+    StorageSummary,
     TimingParams,
     check_codebook_bits,
     choose_pixel_groups,
@@ -117,14 +118,18 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     encode = layout_layer if engine == "fast" else encode_layer
     options = {layer.name: group_options(*_timed_layer(layer, workload, winograd), arch) for layer in workload.layers}
     group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
-    encoded = {(layer.name, g): (network.encoding(encode, layer, group_arch[g]) if layer.name not in winograd
-                                 else encode(winograd[layer.name].matrix, group_arch[g]))
-               for layer in workload.layers for g in options[layer.name]}
+    # Each layout's content key (None for a Winograd layer's, which is not kept by content).
+    enc_keys = {(layer.name, g): (network.encoding_key(encode, layer, group_arch[g]) if layer.name not in winograd
+                                  else None)
+                for layer in workload.layers for g in options[layer.name]}
+    encoded = {(name, g): (network.encoding(encode, network.layer(name), group_arch[g]) if key is not None
+                           else encode(winograd[name].matrix, group_arch[g]))
+               for (name, g), key in enc_keys.items()}
     resolved = None
     if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
         chosen = {name: opts[0] for name, opts in options.items()}
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
+        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()})
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
     transformed_density: dict[str, float] = {}
     recurrent = {layer.name: recurrent_steps(layer.kind, layer.rows, layer.cols, layer.extra["hidden"],
@@ -186,7 +191,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         chosen = choose_pixel_groups(arch, options, encoded, {name: {g: t.cycles for g, (_, t) in by_g.items()}
                                                               for name, by_g in timings.items()})
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
+        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()})
     arch, storage, stream_bytes = resolved
     ios = {layer.name: layer_io(workload, layer, arch, stream_bytes[layer.name]) for layer in workload.layers}
     picked = {name: timings[name][g] for name, g in chosen.items()}
@@ -262,11 +267,49 @@ class Network:
         key = (self.digest, array_digest(x_q), repr(plan.to_dict()))
         return REFERENCES.get_or_compute(key, lambda: run_fixed(self.workload, x_q, plan))
 
+    def layer(self, name: str) -> Layer:
+        """The workload's layer called ``name``."""
+        return self._own[name]
+
+    def encoding_key(self, encode: Callable[[Layer, ArchConfig], ColumnLayout], layer: Layer,
+                     arch: ArchConfig) -> tuple:
+        """The ``ENCODINGS`` key of ``encode(layer, arch)``: the layer's digest and the encoding parameters."""
+        return encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
+
     def encoding(self, encode: Callable[[Layer, ArchConfig], ColumnLayout], layer: Layer,
                  arch: ArchConfig) -> ColumnLayout:
         """``encode(layer, arch)`` (``layout_layer`` or ``encode_layer``)."""
-        key = encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
-        return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
+        return ENCODINGS.get_or_compute(self.encoding_key(encode, layer, arch), lambda: encode(layer, arch))
+
+    def storage(self, arch: ArchConfig, encoded: dict[str, ColumnLayout], pixel_groups: dict[str, int],
+                layout_keys: dict[str, tuple | None]) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
+        """``resolve_storage(arch, workload, encoded, pixel_groups)``, with its effect on ``encoded`` (the
+        layouts whose pointer width it resolves are replaced).
+
+        It is a pure function of the architecture's field values, the layer names in order, the
+        layouts' contents and the pixel groups: with every layout named by its ``ENCODINGS`` key
+        (``layout_keys``), a repeated resolution is taken from ``STORAGE``. A layout without a key (a
+        Winograd layer's) or an architecture with an unhashable value resolves afresh each time.
+        """
+        key: tuple | None = None
+        if all(layout_keys.get(layer.name) is not None for layer in self.workload.layers):
+            key = (content_key(arch), tuple((layer.name, layout_keys[layer.name], pixel_groups.get(layer.name, 1))
+                                            for layer in self.workload.layers))
+            try:
+                hash(key)
+            except TypeError:
+                key = None
+        found = STORAGE.get(key) if key is not None else None
+        if found is not None:
+            resolved_arch, summary, stream, replaced = found
+            encoded.update(replaced)
+            return resolved_arch, summary, dict(stream)
+        before = dict(encoded)
+        resolved_arch, summary, stream = resolve_storage(arch, self.workload, encoded, pixel_groups)
+        if key is not None:
+            replaced = {name: layout for name, layout in encoded.items() if layout is not before.get(name)}
+            STORAGE.put(key, (resolved_arch, summary, dict(stream), replaced))
+        return resolved_arch, summary, stream
 
     def accumulators_key(self, layer: Layer, x_q: np.ndarray, codebook_q: np.ndarray) -> tuple[str, str, str] | None:
         """The ``ACCUMULATORS`` key of a workload layer on input ``x_q`` with quantized codebook ``codebook_q``
