@@ -213,7 +213,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         reference = (network.reference(x_q, plan) if not winograd  # the Winograd layers' own fixed-point reference
                      else run_fixed(workload, x_q, plan, winograd_reference(winograd)))
         result.check = functional_check(workload, x_q, plan, outputs, reference=reference)
-    result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
+    result.costs = evaluate(arch, [_priced_fields(stats) for stats in layers]).to_dict()
     return result
 
 
@@ -393,20 +393,35 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
     return out
 
 
+def _max_mean(per_pe: np.ndarray) -> tuple[int, float]:
+    """(max, mean) of a per-PE integer count, as ``int(a.max())`` and ``float(a.mean())`` give them.
+
+    In plain Python (a few dozen values: numpy's per-call cost dominates). The same numbers:
+    the counts are integers whose sum is below 2**53, so numpy's float64 sum is the exact sum,
+    and both divide it by the count once, correctly rounded.
+    """
+    values = per_pe.tolist()
+    return int(max(values)), sum(values) / len(values)
+
+
+def _priced_fields(stats: LayerStats) -> dict[str, Any]:
+    """The fields of ``stats.to_dict()`` that ``costs.evaluate`` reads (name, cycles, time, actions, mapping),
+    with the same values: the rest of the record (per-PE lists, efficiencies) is not built for pricing."""
+    return {"name": stats.name, "cycles": stats.cycles, "time_us": stats.time_us, "actions": dict(stats.actions),
+            "mapping": dict(stats.mapping)}
+
+
 def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
                  enc: ColumnLayout, saturations: int, density: float, candidates: dict[int, int],
                  winograd: tuple[WinogradLayer, tuple[int, ...], float] | None = None,
                  steps: RecurrentSteps | None = None, writeback: bool = False) -> LayerStats:
     comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
-    ent, pad = enc.entries_per_pe, enc.padding_per_pe
-    storage = {
-        "entries_max": int(ent.max()), "entries_mean": float(ent.mean()),
-        "padding_max": int(pad.max()), "padding_mean": float(pad.mean()),
-        "spmat_bytes_max": int(enc.spmat_bytes_per_pe.max()), "spmat_bytes_mean": float(enc.spmat_bytes_per_pe.mean()),
-        "ptr_bytes_max": int(enc.ptr_bytes_per_pe.max()), "ptr_bytes_mean": float(enc.ptr_bytes_per_pe.mean()),
-        "streamed_bytes": io.weight_bytes,
-    }
+    storage: dict[str, Any] = {}
+    for what, per_pe in (("entries", enc.entries_per_pe), ("padding", enc.padding_per_pe),
+                         ("spmat_bytes", enc.spmat_bytes_per_pe), ("ptr_bytes", enc.ptr_bytes_per_pe)):
+        storage[f"{what}_max"], storage[f"{what}_mean"] = _max_mean(per_pe)
+    storage["streamed_bytes"] = io.weight_bytes
     mapping = {"pixel_groups": timing.pixel_groups, "group_pes": geom.num_pes, "slowest_group": timing.slowest,
                "group_cycles": [run.cycles for run in timing.groups]}
     if len(candidates) > 1:
