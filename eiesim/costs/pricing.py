@@ -223,21 +223,19 @@ class CostReport:
         }
 
 
-def _count(action: str, layer: LayerCost, arch: ArchConfig, actions: Mapping[str, float]) -> float:
-    cycles = layer.cycles
-    if action == PE_CYCLES:
-        return float(cycles) * arch.num_pes
-    if action == CHIP_CYCLES:
-        return float(cycles)
-    return float(actions.get(action, 0.0))
-
-
 def _component_energy_by_type(comp: ComponentCost, layer: LayerCost, arch: ArchConfig) -> dict[str, float]:
     """Energy (pJ) of one component in one priced layer, split by type (uses the stored counts)."""
     actions = layer.actions
     out: dict[str, float] = {}
+    num_pes = arch.num_pes
     for action, parts in comp.energy_pj_at(layer.pixel_groups).items():
-        n = _count(action, layer, arch, actions)
+        # the action's count in this layer: the clock-driven ones from its cycles, the others as counted
+        if action == PE_CYCLES:
+            n = float(layer.cycles) * num_pes
+        elif action == CHIP_CYCLES:
+            n = float(layer.cycles)
+        else:
+            n = float(actions.get(action, 0.0))
         for kind, pj in parts.items():
             out[kind] = out.get(kind, 0.0) + n * pj
     for kind, mw in comp.leakage_mw_by_type.items():
@@ -278,9 +276,12 @@ def reference_chip_power_mw(costs: ComponentCosts, arch: ArchConfig) -> float:
     return pe_mw * arch.num_pes + chip_mw
 
 
+_PRICEABLE = frozenset(PRICEABLE_ACTIONS)
+
+
 def check_vocabulary(costs: ComponentCosts) -> None:
     """Refuse a cost model that prices an action no engine counts (a misspelt name would cost nothing)."""
-    known = set(PRICEABLE_ACTIONS)
+    known = _PRICEABLE
     for comp in costs:
         unknown = sorted(set(comp.energy_pj).union(*comp.group_energy_pj.values()) - known)
         if unknown:

@@ -52,7 +52,7 @@ def array_digest(*arrays: Any, extra: Any = None) -> str:
 
     Numeric arrays only (bool, integer, float): anything else raises TypeError.
     """
-    head = [json.dumps(extra, sort_keys=True, default=str)]
+    head = ["null" if extra is None else json.dumps(extra, sort_keys=True, default=str)]  # json.dumps(None)
     lanes = []
     for item in arrays:
         arr = np.asarray(item)
@@ -218,8 +218,15 @@ ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODING
 
 def checked_layer_digests(workload: Any) -> list[str]:
     """``eiesim.network.checks.checked_workload(workload)``, returning each layer's content digest in
-    order; a layer whose digest was already checked in this process skips its array rules, and a
-    workload whose digest was already checked as a whole skips every rule.
+    order (``checked_workload_digests``)."""
+    return checked_workload_digests(workload)[0]
+
+
+def checked_workload_digests(workload: Any) -> tuple[list[str], str]:
+    """``eiesim.network.checks.checked_workload(workload)``, returning each layer's content digest in
+    order and the workload's (``workload_digest``); a layer whose digest was already checked in this
+    process skips its array rules, and a workload whose digest was already checked as a whole skips
+    every rule.
 
     The workload digest (``workload_digest``) covers everything the rules read: the input shape
     and stored input, and each layer's attributes (``to_meta``: name, kind, shapes, inputs,
@@ -234,8 +241,9 @@ def checked_layer_digests(workload: Any) -> list[str]:
             and all(isinstance(layer, Layer) for layer in workload.layers)):
         try:
             known = [layer_digest(layer) for layer in workload.layers]
-            if workload_digest(workload, known) in VALIDATED_WORKLOADS:
-                return known
+            whole = workload_digest(workload, known)
+            if whole in VALIDATED_WORKLOADS:
+                return known, whole
         except (TypeError, ValueError, AttributeError):  # the rules below say what is wrong
             known = None
     digests: list[str] = []
@@ -252,8 +260,9 @@ def checked_layer_digests(workload: Any) -> list[str]:
         digests.append(digest)
 
     checked_workload(workload, check_arrays)
-    VALIDATED_WORKLOADS.get_or_compute(workload_digest(workload, digests), lambda: True)
-    return digests
+    whole = workload_digest(workload, digests)
+    VALIDATED_WORKLOADS.get_or_compute(whole, lambda: True)
+    return digests, whole
 
 
 def clear_caches() -> None:

@@ -33,7 +33,8 @@ from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
 from eiesim.run.content_cache import (ACCUMULATORS, ACCUMULATORS_SEEN, ENCODINGS, INPUTS, PLANS, REFERENCES, STORAGE,
-                                      array_digest, checked_layer_digests, encoding_key, workload_digest)
+                                      array_digest, checked_workload_digests, encoding_key,
+                                      workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
     GroupRun,
@@ -96,11 +97,11 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     arch = checked_arch(arch)  # configs made in code may have bypassed validation
-    digests = checked_layer_digests(workload)
+    digests, workload_key = checked_workload_digests(workload)
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
     input = default_input(workload, input)  # the one default input rule (so the report names the input used)
-    network = Network(workload, digests)
+    network = Network(workload, digests, workload_key)
     x_float = network.input(input)
     if plan is not None and not isinstance(plan, FixedPointPlan):
         raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "
@@ -227,7 +228,7 @@ def share_network_work(workload: Workload, input: Any = None) -> None:
     are the ones ``simulate`` would compute, under the same content keys. Winograd layers'
     reference depends on the architecture and is left to ``simulate``.
     """
-    network = Network(workload, checked_layer_digests(workload))
+    network = Network(workload, *checked_workload_digests(workload))
     x_float = network.input(default_input(workload, input))
     plan = network.plan(x_float)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
@@ -243,10 +244,12 @@ class Network:
     computation reads), so a repeated simulation or another sweep point computes it once.
     """
 
-    def __init__(self, workload: Workload, layer_digests: list[str]) -> None:
+    def __init__(self, workload: Workload, layer_digests: list[str], digest: str | None = None) -> None:
+        """``layer_digests``: ``layer_digest`` of each layer, in order; ``digest``: the workload's
+        ``workload_digest`` when the caller has it (``checked_workload_digests``), else computed here."""
         self.workload = workload
         self.layer_digests = dict(zip((layer.name for layer in workload.layers), layer_digests, strict=True))
-        self.digest = workload_digest(workload, layer_digests)
+        self.digest = workload_digest(workload, layer_digests) if digest is None else digest
         self._own = {layer.name: layer for layer in workload.layers}
 
     def input(self, spec: Any) -> np.ndarray:
@@ -378,7 +381,10 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
     mismatched = [name for name in ref if not np.array_equal(ref[name], outputs[name])]
     last = workload.output_layer.name
     frac = plan.format(last).out_frac
-    err = float(np.max(np.abs(dequantize(outputs[last], frac) - dequantize(ref[last], frac)), initial=0.0))
+    # Equal outputs dequantize to equal floats: their largest difference is 0.0, computed or not.
+    same_last = last in ref and last not in mismatched
+    err = 0.0 if same_last else float(np.max(np.abs(dequantize(outputs[last], frac) - dequantize(ref[last], frac)),
+                                             initial=0.0))
     out = {"functional": "pass" if not mismatched else "fail", "max_abs_error": err,
            "layers_mismatched": mismatched, "top1": None, "reference_top1": None}
     if workload.output_layer.extra.get(TOKENS_KEY):
@@ -389,7 +395,7 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
         out["top1_token_agreement"] = float(np.count_nonzero(ours == theirs)) / ours.size
     elif outputs[last].size > 1:
         out["top1"] = int(np.argmax(outputs[last].reshape(-1)))
-        out["reference_top1"] = int(np.argmax(ref[last].reshape(-1)))
+        out["reference_top1"] = out["top1"] if same_last else int(np.argmax(ref[last].reshape(-1)))
     return out
 
 

@@ -100,7 +100,7 @@ def round_lane_dtype(layout: ColumnLayout, params: TimingParams) -> type:
     """
     acts = params.cap + 1
     bound = (2 * (params.cap // params.num_pes + 2) + acts * (params.latency + 2 + params.empty_cycles)
-             + int(layout.pe_ptr[:, -1].astype(np.int64).sum()) + params.pipe_depth + params.writeback
+             + int(layout.pe_ptr[:, -1].sum(dtype=np.int64)) + params.pipe_depth + params.writeback
              + params.latency + 3)
     return np.int32 if bound < (1 << 30) else np.int64
 
