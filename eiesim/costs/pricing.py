@@ -283,6 +283,8 @@ def check_vocabulary(costs: ComponentCosts) -> None:
     """Refuse a cost model that prices an action no engine counts (a misspelt name would cost nothing)."""
     known = _PRICEABLE
     for comp in costs:
+        if known.issuperset(comp.energy_pj) and all(known.issuperset(g) for g in comp.group_energy_pj.values()):
+            continue
         unknown = sorted(set(comp.energy_pj).union(*comp.group_energy_pj.values()) - known)
         if unknown:
             raise UsageError(f"cost model {costs.model_name!r}: component {comp.name!r} prices "

@@ -72,9 +72,20 @@ def limits(bits: int) -> tuple[int, int]:
 def quantize(x: np.ndarray, frac: int, bits: int = 16) -> tuple[np.ndarray, int]:
     """Float -> fixed point (round half up, saturate). Returns (int64 array, saturations)."""
     lo, hi = limits(bits)
-    scaled = np.floor(np.asarray(x, dtype=np.float64) * (2.0 ** frac) + 0.5)
-    sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))
-    return np.clip(scaled, lo, hi).astype(np.int64), sat
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 0:  # a scalar: numpy's scalar arithmetic, and a numpy scalar back
+        value = np.floor(arr * (2.0 ** frac) + 0.5)
+        return np.clip(value, lo, hi).astype(np.int64), int(np.count_nonzero((value < lo) | (value > hi)))
+    scaled = arr * (2.0 ** frac)  # a new array: the steps below work in place
+    scaled += 0.5
+    np.floor(scaled, out=scaled)
+    sat = _outside(scaled, lo, hi)
+    return np.clip(scaled, lo, hi, out=scaled).astype(np.int64), sat
+
+
+def _outside(v: np.ndarray, lo: int, hi: int) -> int:
+    """How many values of ``v`` lie below ``lo`` or above ``hi`` (two disjoint counts; NaN is in neither)."""
+    return int(np.count_nonzero(v < lo)) + int(np.count_nonzero(v > hi))
 
 
 def dequantize(q: np.ndarray, frac: int) -> np.ndarray:
@@ -92,8 +103,7 @@ def shift_round(v: np.ndarray, shift: int) -> np.ndarray:
 
 def saturate(v: np.ndarray, bits: int = 16) -> tuple[np.ndarray, int]:
     lo, hi = limits(bits)
-    sat = int(np.count_nonzero((v < lo) | (v > hi)))
-    return np.clip(v, lo, hi), sat
+    return np.clip(v, lo, hi), _outside(v, lo, hi)
 
 
 def quantized_codebook(layer: Layer, fmt: LayerFormat) -> np.ndarray:

@@ -103,11 +103,12 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     input = default_input(workload, input)  # the one default input rule (so the report names the input used)
     network = Network(workload, digests, workload_key)
     x_float = network.input(input)
+    x_digest = array_digest(x_float)  # names the input in the plan's and the reference's keys
     if plan is not None and not isinstance(plan, FixedPointPlan):
         raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "
                          f"got {type(plan).__name__}")
     if plan is None:
-        plan = network.plan(x_float)
+        plan = network.plan(x_float, x_digest)
     params = TimingParams.from_arch(arch)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
     # mapping.conv3x3: winograd: these layers run as their Winograd layer (timing.contract.winograd), with
@@ -211,7 +212,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs), host_saturations=dict(outputs.host_saturations))
     if check:
-        reference = (network.reference(x_q, plan) if not winograd  # the Winograd layers' own fixed-point reference
+        reference = (network.reference(x_q, plan, x_digest) if not winograd  # the Winograd layers' own fixed-point reference
                      else run_fixed(workload, x_q, plan, winograd_reference(winograd)))
         result.check = functional_check(workload, x_q, plan, outputs, reference=reference)
     result.costs = evaluate(arch, [_priced_fields(stats) for stats in layers]).to_dict()
@@ -230,9 +231,10 @@ def share_network_work(workload: Workload, input: Any = None) -> None:
     """
     network = Network(workload, *checked_workload_digests(workload))
     x_float = network.input(default_input(workload, input))
-    plan = network.plan(x_float)
+    x_digest = array_digest(x_float)
+    plan = network.plan(x_float, x_digest)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
-    network.reference(x_q, plan)
+    network.reference(x_q, plan, x_digest)
 
 
 class Network:
@@ -260,14 +262,22 @@ class Network:
             return INPUTS.get_or_compute((self.digest, "photo", spec), lambda: prepare_input(self.workload, spec))
         return prepare_input(self.workload, spec)
 
-    def plan(self, x_float: np.ndarray) -> FixedPointPlan:
-        """``plan_fixed_point(workload, x_float)``."""
-        key = (self.digest, array_digest(x_float))
+    def plan(self, x_float: np.ndarray, x_digest: str | None = None) -> FixedPointPlan:
+        """``plan_fixed_point(workload, x_float)``; ``x_digest``: ``array_digest(x_float)`` if already computed."""
+        key = (self.digest, array_digest(x_float) if x_digest is None else x_digest)
         return PLANS.get_or_compute(key, lambda: plan_fixed_point(self.workload, x_float))
 
-    def reference(self, x_q: np.ndarray, plan: FixedPointPlan) -> dict[str, np.ndarray]:
-        """``run_fixed(workload, x_q, plan)``: every layer's fixed-point reference output."""
-        key = (self.digest, array_digest(x_q), repr(plan.to_dict()))
+    def reference(self, x_q: np.ndarray, plan: FixedPointPlan,
+                  x_float_digest: str | None = None) -> dict[str, np.ndarray]:
+        """``run_fixed(workload, x_q, plan)``: every layer's fixed-point reference output.
+
+        ``x_float_digest``: ``array_digest(x_float)`` of the float input that ``x_q`` was quantized
+        from with the plan's input format (``quantize(x_float, plan.input_frac, plan.bits)``). ``x_q``
+        is a pure function of that input and the plan, so the float input's digest names it as well
+        as its own would, and the caller has it already (the plan's key): ``x_q`` is not digested.
+        """
+        x_key = ("float input", x_float_digest) if x_float_digest is not None else array_digest(x_q)
+        key = (self.digest, x_key, repr(plan.to_dict()))
         return REFERENCES.get_or_compute(key, lambda: run_fixed(self.workload, x_q, plan))
 
     def layer(self, name: str) -> Layer:
