@@ -62,7 +62,8 @@ def array_digest(*arrays: Any, extra: Any = None) -> str:
         a, b = call(mix_words, _words(arr), _SEED_A, _SEED_B)
         lanes.append(f"{int(a):016x}{int(b):016x}")
     text = "|".join(head + lanes).encode()
-    a, b = call(mix_words, _words(np.frombuffer(text, dtype=np.uint8)), _SEED_A ^ len(text), _SEED_B)
+    padded = text + bytes(-len(text) % 8)  # ``_words`` of the text's bytes: the tail zero-padded to whole words
+    a, b = call(mix_words, np.frombuffer(padded, dtype=np.uint64), _SEED_A ^ len(text), _SEED_B)
     return f"{int(a):016x}{int(b):016x}"
 
 
