@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from eiesim.config.arch import ArchConfig, checked_arch, content_key
+from eiesim.config.arch import ArchConfig, checked_arch, checked_arch_keyed, content_key
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, EncodedLayer, encode_layer, layout_layer
 from eiesim.errors import UsageError
@@ -96,7 +96,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     """
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
-    arch = checked_arch(arch)  # configs made in code may have bypassed validation
+    arch, arch_key = checked_arch_keyed(arch)  # configs made in code may have bypassed validation
     digests, workload_key = checked_workload_digests(workload)
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
@@ -131,7 +131,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
         chosen = {name: opts[0] for name, opts in options.items()}
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()})
+        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()},
+                                   arch_key)
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
     transformed_density: dict[str, float] = {}
     recurrent = {layer.name: recurrent_steps(layer.kind, layer.rows, layer.cols, layer.extra["hidden"],
@@ -193,7 +194,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         chosen = choose_pixel_groups(arch, options, encoded, {name: {g: t.cycles for g, (_, t) in by_g.items()}
                                                               for name, by_g in timings.items()})
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()})
+        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()},
+                                   arch_key)
     arch, storage, stream_bytes = resolved
     ios = {layer.name: layer_io(workload, layer, arch, stream_bytes[layer.name]) for layer in workload.layers}
     picked = {name: timings[name][g] for name, g in chosen.items()}
@@ -295,7 +297,8 @@ class Network:
         return ENCODINGS.get_or_compute(self.encoding_key(encode, layer, arch), lambda: encode(layer, arch))
 
     def storage(self, arch: ArchConfig, encoded: dict[str, ColumnLayout], pixel_groups: dict[str, int],
-                layout_keys: dict[str, tuple | None]) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
+                layout_keys: dict[str, tuple | None],
+                arch_key: tuple | None = None) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
         """``resolve_storage(arch, workload, encoded, pixel_groups)``, with its effect on ``encoded`` (the
         layouts whose pointer width it resolves are replaced).
 
@@ -303,10 +306,11 @@ class Network:
         layouts' contents and the pixel groups: with every layout named by its ``ENCODINGS`` key
         (``layout_keys``), a repeated resolution is taken from ``STORAGE``. A layout without a key (a
         Winograd layer's) or an architecture with an unhashable value resolves afresh each time.
+        ``arch_key``: ``content_key(arch)`` when the caller has it (``checked_arch_keyed``).
         """
         key: tuple | None = None
         if all(layout_keys.get(layer.name) is not None for layer in self.workload.layers):
-            key = (content_key(arch), tuple((layer.name, layout_keys[layer.name], pixel_groups.get(layer.name, 1))
+            key = (content_key(arch) if arch_key is None else arch_key, tuple((layer.name, layout_keys[layer.name], pixel_groups.get(layer.name, 1))
                                             for layer in self.workload.layers))
             try:
                 hash(key)
@@ -462,8 +466,9 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
         io_cycles=io.cycles, time_us=cycles / arch.clock_mhz, rounds=ph.rounds,
         nonzero_activations=comp.nonzero_activations, input_density=density, entries_processed=comp.entries,
         padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
-        busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
-        stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
+        # The engine's per-PE arrays are this run's own (its totals are not kept past it): no copies.
+        busy_cycles=comp.busy, empty_cycles=comp.empty, starved_cycles=comp.starved,
+        stalled_cycles=comp.stalled, drain_cycles=comp.drain,
         actions=actions, storage=storage, saturations=saturations,
         breakdown_pe_cycles=cycle_breakdown(timing, io.cycles), mapping=mapping)
 
