@@ -203,8 +203,8 @@ REFERENCES = ContentCache("fixed-point references")
 ENCODINGS = ContentCache("encodings")
 #: Network inputs made from a bundled photo: (workload digest, photo name) -> preprocessed float32 input.
 INPUTS = ContentCache("network inputs", max_entries=32)
-#: The timing engine's exact accumulators of one layer: (layer digest, input digest, quantized codebook
-#: digest) -> int64 array. They depend on nothing else (not on PEs, FIFOs, SRAMs, grouping, clock).
+#: The timing engine's exact accumulators of one layer: (layer digest, input digest, the codebook's weight
+#: format) -> int64 array. They depend on nothing else (not on PEs, FIFOs, SRAMs, grouping, clock).
 ACCUMULATORS = ContentCache("layer accumulators")
 #: Keys of ``ACCUMULATORS`` computed once in this process (-> True): the second computation is kept, so
 #: that a single simulation of a big network holds no accumulators beyond its own run.

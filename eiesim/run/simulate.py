@@ -26,7 +26,7 @@ from eiesim.inputs.images import BUNDLED_PHOTOS
 from eiesim.jit.threads import thread_count
 from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
-from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
+from eiesim.network.functional import FixedPointPlan, LayerFormat, plan_fixed_point, run_fixed
 from eiesim.network.host_graph import TOKENS_KEY
 from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
@@ -151,10 +151,10 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         # The fast engine's accumulators depend only on the layer, its input and codebook: kept by content
         # once computed twice in the process (a warm simulate, a sweep's later points), and computed once
         # for all pixel-group options.
-        acc_key = network.accumulators_key(layer, x_layer, cb_q) if engine == "fast" else None
+        acc_key = network.accumulators_key(layer, x_layer, fmt) if engine == "fast" else None
         acc = ACCUMULATORS.get(acc_key) if acc_key is not None else None
         for g in options[layer.name]:  # the outputs do not depend on G (the equivalence tests hold them equal)
-            params_g = TimingParams.from_arch(group_arch[g])
+            params_g = params if g == 1 else TimingParams.from_arch(group_arch[g])  # (G = 1: the chip itself)
             geom = layer_geometry(layer, tuple(x_layer.shape), params_g)
             enc = encoded[layer.name, g]
             if engine == "fast":
@@ -328,14 +328,15 @@ class Network:
             STORAGE.put(key, (resolved_arch, summary, dict(stream), replaced))
         return resolved_arch, summary, stream
 
-    def accumulators_key(self, layer: Layer, x_q: np.ndarray, codebook_q: np.ndarray) -> tuple[str, str, str] | None:
-        """The ``ACCUMULATORS`` key of a workload layer on input ``x_q`` with quantized codebook ``codebook_q``
-        (everything its exact M x V products read), or None for a layer that is not one of the workload's own
-        (a Winograd layer, a recurrent step's view)."""
+    def accumulators_key(self, layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> tuple[str, str, tuple] | None:
+        """The ``ACCUMULATORS`` key of a workload layer on input ``x_q`` in format ``fmt`` (everything its exact
+        M x V products read: the layer, the input, and the quantized codebook, which is
+        ``quantized_codebook(layer, fmt)``: the layer's codebook, in its digest, at ``fmt``'s weight format), or
+        None for a layer that is not one of the workload's own (a Winograd layer, a recurrent step's view)."""
         digest = self.layer_digests.get(layer.name)
         if digest is None or self._own.get(layer.name) is not layer:
             return None
-        return digest, array_digest(x_q), array_digest(codebook_q)
+        return digest, array_digest(x_q), ("quantized codebook", fmt.weight_frac, fmt.bits)
 
 
 def _timed_layer(layer: Layer, workload: Workload,
