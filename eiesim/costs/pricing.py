@@ -85,7 +85,8 @@ class CostReport:
     def _scope_energy_pj(self, scopes: tuple[str, ...], by: Mapping[str, float] | None = None) -> float:
         """Energy of the components in ``scopes``; ``by``: ``energy_by_component_pj()`` if already at hand."""
         by = self.energy_by_component_pj() if by is None else by
-        return float(sum(pj for name, pj in by.items() if self.costs[name].scope in scopes))
+        components = self.costs.components  # (``self.costs[name]``, without a method call per component)
+        return float(sum(pj for name, pj in by.items() if components[name].scope in scopes))
 
     @property
     def total_pj(self) -> float:

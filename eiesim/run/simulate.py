@@ -131,8 +131,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
         chosen = {name: opts[0] for name, opts in options.items()}
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()},
-                                   arch_key)
+        resolved = network.storage(arch, encoded_chosen, chosen, _chosen_keys(enc_keys, chosen), arch_key)
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
     transformed_density: dict[str, float] = {}
     recurrent = {layer.name: recurrent_steps(layer.kind, layer.rows, layer.cols, layer.extra["hidden"],
@@ -194,8 +193,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         chosen = choose_pixel_groups(arch, options, encoded, {name: {g: t.cycles for g, (_, t) in by_g.items()}
                                                               for name, by_g in timings.items()})
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = network.storage(arch, encoded_chosen, chosen, {name: enc_keys[name, g] for name, g in chosen.items()},
-                                   arch_key)
+        resolved = network.storage(arch, encoded_chosen, chosen, _chosen_keys(enc_keys, chosen), arch_key)
     arch, storage, stream_bytes = resolved
     ios = {layer.name: layer_io(workload, layer, arch, stream_bytes[layer.name]) for layer in workload.layers}
     picked = {name: timings[name][g] for name, g in chosen.items()}
@@ -214,7 +212,8 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs), host_saturations=dict(outputs.host_saturations))
     if check:
-        reference = (network.reference(x_q, plan, x_digest) if not winograd  # the Winograd layers' own fixed-point reference
+        # (the Winograd layers have their own fixed-point reference)
+        reference = (network.reference(x_q, plan, x_digest) if not winograd
                      else run_fixed(workload, x_q, plan, winograd_reference(winograd)))
         result.check = functional_check(workload, x_q, plan, outputs, reference=reference)
     result.costs = evaluate(arch, [_priced_fields(stats) for stats in layers]).to_dict()
@@ -310,8 +309,9 @@ class Network:
         """
         key: tuple | None = None
         if all(layout_keys.get(layer.name) is not None for layer in self.workload.layers):
-            key = (content_key(arch) if arch_key is None else arch_key, tuple((layer.name, layout_keys[layer.name], pixel_groups.get(layer.name, 1))
-                                            for layer in self.workload.layers))
+            layers = tuple((layer.name, layout_keys[layer.name], pixel_groups.get(layer.name, 1))
+                           for layer in self.workload.layers)
+            key = (content_key(arch) if arch_key is None else arch_key, layers)
             try:
                 hash(key)
             except TypeError:
@@ -337,6 +337,11 @@ class Network:
         if digest is None or self._own.get(layer.name) is not layer:
             return None
         return digest, array_digest(x_q), ("quantized codebook", fmt.weight_frac, fmt.bits)
+
+
+def _chosen_keys(keys: dict[tuple[str, int], tuple | None], chosen: dict[str, int]) -> dict[str, tuple | None]:
+    """Each layer's layout key (``Network.encoding_key``, or None) for its chosen pixel groups."""
+    return {name: keys[name, g] for name, g in chosen.items()}
 
 
 def _timed_layer(layer: Layer, workload: Workload,
