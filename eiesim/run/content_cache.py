@@ -4,7 +4,8 @@ A warm ``simulate`` of the same layers, and the points of a sweep that differ on
 keys that leave the functional result unchanged (PE count, FIFO depth, SRAM sizes,
 clock, ...), need the same workload validation, fixed-point plan, fixed-point reference,
 the same exact accumulators from the fast engine's arithmetic, and -- for the same
-encoding parameters -- the same per-PE encoding. Those are pure
+encoding parameters -- the same per-PE encoding (and, on the same architecture, the same
+storage resolution: pointer widths, SRAM sizes, residency). Those are pure
 functions of array contents and a few numbers, so they are kept here under a digest of
 exactly those inputs (``array_digest``, ``layer_digest``): a key never matches arrays
 whose bytes, shape or dtype differ, nor another architecture's encoding parameters, so
