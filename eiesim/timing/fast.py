@@ -99,11 +99,9 @@ def round_lane_dtype(layout: ColumnLayout, params: TimingParams) -> type:
     to at most R). With int32 lanes a vector instruction updates twice the PEs.
     """
     acts = params.cap + 1
-    kept = _derived_tables(layout)
-    if "entries" not in kept:
-        kept["entries"] = int(layout.pe_ptr[:, -1].sum(dtype=np.int64))
     bound = (2 * (params.cap // params.num_pes + 2) + acts * (params.latency + 2 + params.empty_cycles)
-             + kept["entries"] + params.pipe_depth + params.writeback + params.latency + 3)
+             + int(layout.pe_ptr[:, -1].sum(dtype=np.int64)) + params.pipe_depth + params.writeback
+             + params.latency + 3)
     return np.int32 if bound < (1 << 30) else np.int64
 
 
