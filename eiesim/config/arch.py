@@ -342,15 +342,21 @@ def _revalidated(model: _StrictT) -> _StrictT:
     validated before return the model validated from them then (frozen, so sharing it is safe),
     instead of running pydantic's validators again; invalid values are never kept.
     """
+    return _revalidated_keyed(model)[0]
+
+
+def _revalidated_keyed(model: _StrictT) -> tuple[_StrictT, tuple | None]:
+    """``_revalidated(model)`` and the returned model's ``content_key`` (None when a value is unhashable)."""
+    key: tuple | None
     try:
         key = content_key(model)
-        hash(key)
-    except TypeError:  # an unhashable value set past validation: the validators say what is wrong
-        key = None
-    if key is not None:
         found = _VALIDATED.get(key)
-        if found is not None and content_key(found[0]) == found[1]:
-            return cast(_StrictT, found[0])
+    except TypeError:  # an unhashable value set past validation: the validators say what is wrong
+        key = found = None
+    if found is not None:
+        stored_key = content_key(found[0])
+        if stored_key == found[1]:
+            return cast(_StrictT, found[0]), stored_key
     try:
         validated = type(model).model_validate(_field_values(model))
     except ValidationError as exc:
@@ -360,11 +366,13 @@ def _revalidated(model: _StrictT) -> _StrictT:
         loc = ".".join(str(p) for p in err["loc"])
         raise ArchError(f"{type(model).__name__}{'.' + loc if loc else ''}: "
                         f"{err['msg'].removeprefix('Value error, ')}") from None
-    if key is not None:
-        if len(_VALIDATED) >= _VALIDATED_MAX:
-            _VALIDATED.clear()
-        _VALIDATED[key] = (validated, content_key(validated))
-    return validated
+    if key is None:
+        return validated, None
+    if len(_VALIDATED) >= _VALIDATED_MAX:
+        _VALIDATED.clear()
+    validated_key = content_key(validated)
+    _VALIDATED[key] = (validated, validated_key)
+    return validated, validated_key
 
 
 def checked_arch(arch: Any) -> ArchConfig:
@@ -374,12 +382,17 @@ def checked_arch(arch: Any) -> ArchConfig:
     own ``model_copy``, ``object.__setattr__``); ``simulate`` calls this first so that such a
     config is refused with a clean error instead of crashing the engine.
     """
+    return checked_arch_keyed(arch)[0]
+
+
+def checked_arch_keyed(arch: Any) -> tuple[ArchConfig, tuple | None]:
+    """``checked_arch(arch)`` and its ``content_key`` (None if a value is unhashable), computed on the way."""
     from eiesim.errors import UsageError
 
     if not isinstance(arch, ArchConfig):
         raise UsageError(f"the architecture must be an eiesim ArchConfig (from eiesim.load_arch), "
                          f"got {type(arch).__name__}")
-    return _revalidated(arch)
+    return _revalidated_keyed(arch)
 
 
 # -- loading and overrides -----------------------------------------------------

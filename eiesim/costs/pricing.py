@@ -50,6 +50,9 @@ class LayerCost:
     actions: dict[str, float] = field(default_factory=dict)
     #: The pixel groups the layer ran in (prices its finder and CCU energy).
     pixel_groups: int = 1
+    #: Energy (pJ) of each component split by Table II type, as ``evaluate`` priced it (the power split by
+    #: type reads it; a component missing here is priced from ``actions`` when asked).
+    energy_by_type_pj: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def energy_pj(self) -> float:
@@ -79,9 +82,11 @@ class CostReport:
                 out[name] += pj
         return out
 
-    def _scope_energy_pj(self, scopes: tuple[str, ...]) -> float:
-        by = self.energy_by_component_pj()
-        return float(sum(pj for name, pj in by.items() if self.costs[name].scope in scopes))
+    def _scope_energy_pj(self, scopes: tuple[str, ...], by: Mapping[str, float] | None = None) -> float:
+        """Energy of the components in ``scopes``; ``by``: ``energy_by_component_pj()`` if already at hand."""
+        by = self.energy_by_component_pj() if by is None else by
+        components = self.costs.components  # (``self.costs[name]``, without a method call per component)
+        return float(sum(pj for name, pj in by.items() if components[name].scope in scopes))
 
     @property
     def total_pj(self) -> float:
@@ -96,8 +101,8 @@ class CostReport:
         return self._scope_energy_pj(("offchip",))
 
     # -- power -----------------------------------------------------------------------------
-    def _mw(self, pj: float) -> float:
-        t = self.time_us
+    def _mw(self, pj: float, t_us: float | None = None) -> float:
+        t = self.time_us if t_us is None else t_us
         return pj / t * 1e-3 if t > 0 else 0.0  # pJ / us = uW
 
     def per_pe_power_mw(self) -> float:
@@ -117,7 +122,9 @@ class CostReport:
             for comp in self.costs:
                 if comp.scope != "pe":
                     continue
-                split = _component_energy_by_type(comp, layer, self.arch)
+                split = layer.energy_by_type_pj.get(comp.name)
+                if split is None:
+                    split = _component_energy_by_type(comp, layer, self.arch)
                 for kind, pj in split.items():
                     mw = pj / t_us * 1e-3 / self.arch.num_pes
                     by_type[kind] = by_type.get(kind, 0.0) + mw
@@ -149,45 +156,57 @@ class CostReport:
 
     @property
     def chip_mm2(self) -> float:
-        return (self.pe_um2 * self.arch.num_pes + sum(self.chip_level_um2().values())) * 1e-6
+        return self._chip_mm2(self.pe_um2, self.chip_level_um2())
+
+    def _chip_mm2(self, pe_um2: float, chip_level_um2: Mapping[str, float]) -> float:
+        return (pe_um2 * self.arch.num_pes + sum(chip_level_um2.values())) * 1e-6
 
     # -- report ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The issue-4 report fields (units in the names)."""
-        t_s = self.time_us * 1e-6
+        """The issue-4 report fields (units in the names).
+
+        Each total is computed once and reused where the properties would compute it again (the
+        same expressions on the same values: the numbers are the properties')."""
+        time_us = self.time_us
+        t_s = time_us * 1e-6
         frames_per_s = 1.0 / t_s if t_s > 0 else None
         real_macs = sum(layer.real_macs for layer in self.layers)
         area_module, area_type = self.pe_area_by()
         power_module, power_type = self.per_pe_power_by_mw()
         paper_pj = sum(layer.paper_method_energy_pj for layer in self.layers)
+        by_component = self.energy_by_component_pj()
+        total_pj = float(sum(by_component.values()))
+        on_chip_pj = self._scope_energy_pj(("pe", "chip"), by_component)
+        pe_um2, chip_level = self.pe_um2, self.chip_level_um2()
+        chip_mm2 = self._chip_mm2(pe_um2, chip_level)
         return {
             "cost_model": self.model_name,
             "cost_model_provenance": self.costs.provenance,
             "energy": {
-                "total_pj": self.total_pj,
-                "by_component_pj": self.energy_by_component_pj(),
-                "on_chip_pj": self.on_chip_pj,
-                "dram_pj": self.dram_pj,
+                "total_pj": total_pj,
+                "by_component_pj": by_component,
+                "on_chip_pj": on_chip_pj,
+                "dram_pj": self._scope_energy_pj(("offchip",), by_component),
             },
             "power": {
-                "per_pe_mw": self.per_pe_power_mw(),
-                "chip_mw": self.chip_power_mw(),
+                "per_pe_mw": self._mw(self._scope_energy_pj(("pe",), by_component), time_us) / self.arch.num_pes,
+                "chip_mw": self._mw(on_chip_pj, time_us),
                 "per_pe_by_module_mw": power_module,
                 "per_pe_by_type_mw": power_type,
             },
             "area": {
-                "pe_um2": self.pe_um2,
+                "pe_um2": pe_um2,
                 "pe_by_module_um2": area_module,
                 "pe_by_type_um2": area_type,
-                "chip_level_um2": self.chip_level_um2(),
-                "chip_mm2": self.chip_mm2,
+                "chip_level_um2": chip_level,
+                "chip_mm2": chip_mm2,
             },
             "figures_of_merit": {
-                "time_us": self.time_us,
+                "time_us": time_us,
                 "frames_per_s": frames_per_s,
-                "frames_per_j": 1.0 / (self.total_pj * 1e-12) if self.total_pj > 0 else None,
+                "frames_per_j": 1.0 / (total_pj * 1e-12) if total_pj > 0 else None,
                 "gop_per_s": 2.0 * real_macs / t_s / 1e9 if t_s > 0 else None,
-                "frames_per_s_per_mm2": frames_per_s / self.chip_mm2 if frames_per_s is not None else None,
+                "frames_per_s_per_mm2": frames_per_s / chip_mm2 if frames_per_s is not None else None,
             },
             "paper_method": {
                 "description": "time x the model's on-chip power at the Alex-7 reference activity "
@@ -205,21 +224,19 @@ class CostReport:
         }
 
 
-def _count(action: str, layer: LayerCost, arch: ArchConfig, actions: Mapping[str, float]) -> float:
-    cycles = layer.cycles
-    if action == PE_CYCLES:
-        return float(cycles) * arch.num_pes
-    if action == CHIP_CYCLES:
-        return float(cycles)
-    return float(actions.get(action, 0.0))
-
-
 def _component_energy_by_type(comp: ComponentCost, layer: LayerCost, arch: ArchConfig) -> dict[str, float]:
     """Energy (pJ) of one component in one priced layer, split by type (uses the stored counts)."""
     actions = layer.actions
     out: dict[str, float] = {}
+    num_pes = arch.num_pes
     for action, parts in comp.energy_pj_at(layer.pixel_groups).items():
-        n = _count(action, layer, arch, actions)
+        # the action's count in this layer: the clock-driven ones from its cycles, the others as counted
+        if action == PE_CYCLES:
+            n = float(layer.cycles) * num_pes
+        elif action == CHIP_CYCLES:
+            n = float(layer.cycles)
+        else:
+            n = float(actions.get(action, 0.0))
         for kind, pj in parts.items():
             out[kind] = out.get(kind, 0.0) + n * pj
     for kind, mw in comp.leakage_mw_by_type.items():
@@ -260,10 +277,15 @@ def reference_chip_power_mw(costs: ComponentCosts, arch: ArchConfig) -> float:
     return pe_mw * arch.num_pes + chip_mw
 
 
+_PRICEABLE = frozenset(PRICEABLE_ACTIONS)
+
+
 def check_vocabulary(costs: ComponentCosts) -> None:
     """Refuse a cost model that prices an action no engine counts (a misspelt name would cost nothing)."""
-    known = set(PRICEABLE_ACTIONS)
+    known = _PRICEABLE
     for comp in costs:
+        if known.issuperset(comp.energy_pj) and all(known.issuperset(g) for g in comp.group_energy_pj.values()):
+            continue
         unknown = sorted(set(comp.energy_pj).union(*comp.group_energy_pj.values()) - known)
         if unknown:
             raise UsageError(f"cost model {costs.model_name!r}: component {comp.name!r} prices "
@@ -290,6 +312,8 @@ def evaluate(arch: ArchConfig, layers: Sequence[Mapping[str, Any]], model: CostM
         stub = LayerCost(name, cycles, time_us, {}, actions.get("real_macs", 0.0), p_ref_mw * time_us * 1e3, actions,
                          layer_groups)
         for comp in costs:
-            stub.energy_by_component_pj[comp.name] = float(sum(_component_energy_by_type(comp, stub, arch).values()))
+            split = _component_energy_by_type(comp, stub, arch)
+            stub.energy_by_type_pj[comp.name] = split
+            stub.energy_by_component_pj[comp.name] = float(sum(split.values()))
         priced.append(stub)
     return CostReport(model.name, arch, costs, priced, p_ref_mw, list(costs.warnings))

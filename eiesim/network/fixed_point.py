@@ -72,9 +72,27 @@ def limits(bits: int) -> tuple[int, int]:
 def quantize(x: np.ndarray, frac: int, bits: int = 16) -> tuple[np.ndarray, int]:
     """Float -> fixed point (round half up, saturate). Returns (int64 array, saturations)."""
     lo, hi = limits(bits)
-    scaled = np.floor(np.asarray(x, dtype=np.float64) * (2.0 ** frac) + 0.5)
-    sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))
-    return np.clip(scaled, lo, hi).astype(np.int64), sat
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 0:  # a scalar: numpy's scalar arithmetic, and a numpy scalar back
+        value = np.floor(arr * (2.0 ** frac) + 0.5)
+        return np.clip(value, lo, hi).astype(np.int64), int(np.count_nonzero((value < lo) | (value > hi)))
+    scaled = arr * (2.0 ** frac)  # a new array: the steps below work in place
+    scaled += 0.5
+    np.floor(scaled, out=scaled)
+    if _within(scaled, lo, hi):  # nothing to saturate (the usual case): two reductions instead of four passes
+        return scaled.astype(np.int64), 0
+    sat = _outside(scaled, lo, hi)
+    return np.clip(scaled, lo, hi, out=scaled).astype(np.int64), sat
+
+
+def _within(v: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether ``v`` is not empty and every value lies in [lo, hi] (False with a NaN: it compares false)."""
+    return bool(v.size) and bool(lo <= v.min()) and bool(v.max() <= hi)
+
+
+def _outside(v: np.ndarray, lo: int, hi: int) -> int:
+    """How many values of ``v`` lie below ``lo`` or above ``hi`` (two disjoint counts; NaN is in neither)."""
+    return int(np.count_nonzero(v < lo)) + int(np.count_nonzero(v > hi))
 
 
 def dequantize(q: np.ndarray, frac: int) -> np.ndarray:
@@ -92,8 +110,16 @@ def shift_round(v: np.ndarray, shift: int) -> np.ndarray:
 
 def saturate(v: np.ndarray, bits: int = 16) -> tuple[np.ndarray, int]:
     lo, hi = limits(bits)
-    sat = int(np.count_nonzero((v < lo) | (v > hi)))
-    return np.clip(v, lo, hi), sat
+    if isinstance(v, np.ndarray) and v.dtype == np.int64 and _within(v, lo, hi):  # np.clip would copy v unchanged
+        return v.copy(), 0
+    return _clip(v, lo, hi), _outside(v, lo, hi)
+
+
+def _clip(v: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``np.clip(v, lo, hi)``; int64 arrays through maximum and minimum: the same values at half np.clip's cost."""
+    if isinstance(v, np.ndarray) and v.dtype == np.int64:  # (bounds of other dtypes may not fit them)
+        return np.minimum(np.maximum(v, lo), hi)
+    return np.clip(v, lo, hi)
 
 
 def quantized_codebook(layer: Layer, fmt: LayerFormat) -> np.ndarray:
@@ -231,8 +257,12 @@ def finish_layer(acc: np.ndarray, layer: Layer, fmt: LayerFormat,
         # ReLU follows the write-back: a negative value clipped to the range would be
         # zeroed anyway, so only positive overflows lose information (and are counted).
         hi = limits(fmt.bits)[1]
-        sat = int(np.count_nonzero(out > hi))
-        out = np.clip(out, 0, hi)
+        if out.size and out.max() <= hi:  # (int64) no positive overflow: the clip is the ReLU alone
+            sat = 0
+            out = np.maximum(out, 0)
+        else:
+            sat = int(np.count_nonzero(out > hi))
+            out = _clip(out, 0, hi)
     else:
         out, sat = saturate(out, fmt.bits)
     if layer.pool is not None:

@@ -294,7 +294,9 @@ def run_fixed(workload: Workload, x_q_input: np.ndarray, plan: FixedPointPlan,
         residual = None
         if layer.residual is not None:  # the skip operand, as its producer stored it (docs/fixed-point.md)
             residual = (outs[layer.residual], plan.format(layer.residual).out_frac)
-        y, sat = finish_layer(acc, dataclasses.replace(layer, pool=None), fmt, residual)
+        # The pooling follows below (finish_layer would pool a layer that has one).
+        y, sat = finish_layer(acc, layer if layer.pool is None else dataclasses.replace(layer, pool=None), fmt,
+                              residual)
         outs.density_before_pool[layer.name] = _density(y)
         if layer.pool is not None:
             y = pool_fixed(y, layer.pool)

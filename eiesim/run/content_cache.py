@@ -4,7 +4,8 @@ A warm ``simulate`` of the same layers, and the points of a sweep that differ on
 keys that leave the functional result unchanged (PE count, FIFO depth, SRAM sizes,
 clock, ...), need the same workload validation, fixed-point plan, fixed-point reference,
 the same exact accumulators from the fast engine's arithmetic, and -- for the same
-encoding parameters -- the same per-PE encoding. Those are pure
+encoding parameters -- the same per-PE encoding (and, on the same architecture, the same
+storage resolution: pointer widths, SRAM sizes, residency). Those are pure
 functions of array contents and a few numbers, so they are kept here under a digest of
 exactly those inputs (``array_digest``, ``layer_digest``): a key never matches arrays
 whose bytes, shape or dtype differ, nor another architecture's encoding parameters, so
@@ -52,7 +53,7 @@ def array_digest(*arrays: Any, extra: Any = None) -> str:
 
     Numeric arrays only (bool, integer, float): anything else raises TypeError.
     """
-    head = [json.dumps(extra, sort_keys=True, default=str)]
+    head = ["null" if extra is None else json.dumps(extra, sort_keys=True, default=str)]  # json.dumps(None)
     lanes = []
     for item in arrays:
         arr = np.asarray(item)
@@ -62,7 +63,8 @@ def array_digest(*arrays: Any, extra: Any = None) -> str:
         a, b = call(mix_words, _words(arr), _SEED_A, _SEED_B)
         lanes.append(f"{int(a):016x}{int(b):016x}")
     text = "|".join(head + lanes).encode()
-    a, b = call(mix_words, _words(np.frombuffer(text, dtype=np.uint8)), _SEED_A ^ len(text), _SEED_B)
+    padded = text + bytes(-len(text) % 8)  # ``_words`` of the text's bytes: the tail zero-padded to whole words
+    a, b = call(mix_words, np.frombuffer(padded, dtype=np.uint64), _SEED_A ^ len(text), _SEED_B)
     return f"{int(a):016x}{int(b):016x}"
 
 
@@ -202,12 +204,15 @@ REFERENCES = ContentCache("fixed-point references")
 ENCODINGS = ContentCache("encodings")
 #: Network inputs made from a bundled photo: (workload digest, photo name) -> preprocessed float32 input.
 INPUTS = ContentCache("network inputs", max_entries=32)
-#: The timing engine's exact accumulators of one layer: (layer digest, input digest, quantized codebook
-#: digest) -> int64 array. They depend on nothing else (not on PEs, FIFOs, SRAMs, grouping, clock).
+#: The timing engine's exact accumulators of one layer: (layer digest, input digest, the codebook's weight
+#: format) -> int64 array. They depend on nothing else (not on PEs, FIFOs, SRAMs, grouping, clock).
 ACCUMULATORS = ContentCache("layer accumulators")
 #: Keys of ``ACCUMULATORS`` computed once in this process (-> True): the second computation is kept, so
 #: that a single simulation of a big network holds no accumulators beyond its own run.
 ACCUMULATORS_SEEN = ContentCache("layer accumulators seen once", budget_bytes=1 << 20, max_entries=4096)
+#: Storage resolutions (``timing.contract.resolve_storage``): (architecture content key, each layer's name,
+#: encoding key and pixel groups, in order) -> (resolved arch, summary, streamed bytes, {layer: re-pointed layout}).
+STORAGE = ContentCache("storage resolutions")
 
 #: Whether ``remember_accumulators`` keeps a first computation (set in sweep workers: ``keep_first_accumulators``).
 _KEEP_FIRST_ACCUMULATORS = [False]
@@ -231,13 +236,20 @@ def remember_accumulators(key: Any, accumulators: np.ndarray) -> None:
 
 
 ALL_CACHES = (VALIDATED_LAYERS, VALIDATED_WORKLOADS, PLANS, REFERENCES, ENCODINGS, INPUTS, ACCUMULATORS,
-              ACCUMULATORS_SEEN)
+              ACCUMULATORS_SEEN, STORAGE)
 
 
 def checked_layer_digests(workload: Any) -> list[str]:
     """``eiesim.network.checks.checked_workload(workload)``, returning each layer's content digest in
-    order; a layer whose digest was already checked in this process skips its array rules, and a
-    workload whose digest was already checked as a whole skips every rule.
+    order (``checked_workload_digests``)."""
+    return checked_workload_digests(workload)[0]
+
+
+def checked_workload_digests(workload: Any) -> tuple[list[str], str]:
+    """``eiesim.network.checks.checked_workload(workload)``, returning each layer's content digest in
+    order and the workload's (``workload_digest``); a layer whose digest was already checked in this
+    process skips its array rules, and a workload whose digest was already checked as a whole skips
+    every rule.
 
     The workload digest (``workload_digest``) covers everything the rules read: the input shape
     and stored input, and each layer's attributes (``to_meta``: name, kind, shapes, inputs,
@@ -252,8 +264,9 @@ def checked_layer_digests(workload: Any) -> list[str]:
             and all(isinstance(layer, Layer) for layer in workload.layers)):
         try:
             known = [layer_digest(layer) for layer in workload.layers]
-            if workload_digest(workload, known) in VALIDATED_WORKLOADS:
-                return known
+            whole = workload_digest(workload, known)
+            if whole in VALIDATED_WORKLOADS:
+                return known, whole
         except (TypeError, ValueError, AttributeError):  # the rules below say what is wrong
             known = None
     digests: list[str] = []
@@ -270,8 +283,9 @@ def checked_layer_digests(workload: Any) -> list[str]:
         digests.append(digest)
 
     checked_workload(workload, check_arrays)
-    VALIDATED_WORKLOADS.get_or_compute(workload_digest(workload, digests), lambda: True)
-    return digests
+    whole = workload_digest(workload, digests)
+    VALIDATED_WORKLOADS.get_or_compute(whole, lambda: True)
+    return digests, whole
 
 
 def clear_caches() -> None:

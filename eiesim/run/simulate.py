@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from eiesim.config.arch import ArchConfig, checked_arch
+from eiesim.config.arch import ArchConfig, checked_arch, checked_arch_keyed, content_key
 from eiesim.costs import evaluate
 from eiesim.encoding import ColumnLayout, EncodedLayer, encode_layer, layout_layer
 from eiesim.errors import UsageError
@@ -26,14 +26,15 @@ from eiesim.inputs.images import BUNDLED_PHOTOS
 from eiesim.jit.threads import thread_count
 from eiesim.network.checks import checked_workload
 from eiesim.network.fixed_point import dequantize, quantize, quantized_codebook
-from eiesim.network.functional import FixedPointPlan, plan_fixed_point, run_fixed
+from eiesim.network.functional import FixedPointPlan, LayerFormat, plan_fixed_point, run_fixed
 from eiesim.network.host_graph import TOKENS_KEY
 from eiesim.network.memory import check_workload_memory
 from eiesim.network.network_input import default_input, prepare_input
 from eiesim.network.winograd import WinogradLayer, input_density, tile_grid, winograd_reference
 from eiesim.network.workload import RECURRENT_KINDS, Layer, Workload
-from eiesim.run.content_cache import (ACCUMULATORS, ENCODINGS, INPUTS, PLANS, REFERENCES, array_digest,
-                                      checked_layer_digests, encoding_key, remember_accumulators, workload_digest)
+from eiesim.run.content_cache import (ACCUMULATORS, ENCODINGS, INPUTS, PLANS, REFERENCES, STORAGE, array_digest,
+                                      checked_workload_digests, encoding_key, remember_accumulators,
+                                      workload_digest)
 from eiesim.run.result import LayerStats, SimulationResult
 from eiesim.timing.contract import (
     GroupRun,
@@ -42,6 +43,7 @@ from eiesim.timing.contract import (
     LayerTiming,
     PhaseCycles,
     RecurrentSteps,
+    StorageSummary,
     TimingParams,
     check_codebook_bits,
     choose_pixel_groups,
@@ -94,18 +96,19 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     """
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
-    arch = checked_arch(arch)  # configs made in code may have bypassed validation
-    digests = checked_layer_digests(workload)
+    arch, arch_key = checked_arch_keyed(arch)  # configs made in code may have bypassed validation
+    digests, workload_key = checked_workload_digests(workload)
     thread_count()  # a bad EIESIM_THREADS is reported before any work, whatever the layer sizes
     check_codebook_bits(arch, workload)
     input = default_input(workload, input)  # the one default input rule (so the report names the input used)
-    network = Network(workload, digests)
+    network = Network(workload, digests, workload_key)
     x_float = network.input(input)
+    x_digest = array_digest(x_float)  # names the input in the plan's and the reference's keys
     if plan is not None and not isinstance(plan, FixedPointPlan):
         raise UsageError(f"plan must be a FixedPointPlan (eiesim.network.functional.plan_fixed_point), "
                          f"got {type(plan).__name__}")
     if plan is None:
-        plan = network.plan(x_float)
+        plan = network.plan(x_float, x_digest)
     params = TimingParams.from_arch(arch)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
     # mapping.conv3x3: winograd: these layers run as their Winograd layer (timing.contract.winograd), with
@@ -117,14 +120,18 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     encode = layout_layer if engine == "fast" else encode_layer
     options = {layer.name: group_options(*_timed_layer(layer, workload, winograd), arch) for layer in workload.layers}
     group_arch = {g: _group_arch(arch, g) for opts in options.values() for g in opts}
-    encoded = {(layer.name, g): (network.encoding(encode, layer, group_arch[g]) if layer.name not in winograd
-                                 else encode(winograd[layer.name].matrix, group_arch[g]))
-               for layer in workload.layers for g in options[layer.name]}
+    # Each layout's content key (None for a Winograd layer's, which is not kept by content).
+    enc_keys = {(layer.name, g): (network.encoding_key(encode, layer, group_arch[g]) if layer.name not in winograd
+                                  else None)
+                for layer in workload.layers for g in options[layer.name]}
+    encoded = {(name, g): (network.encoding(encode, network.layer(name), group_arch[g]) if key is not None
+                           else encode(winograd[name].matrix, group_arch[g]))
+               for (name, g), key in enc_keys.items()}
     resolved = None
     if arch.mapping.pixel_groups != "auto":  # one option per layer: storage is settled before any simulation
         chosen = {name: opts[0] for name, opts in options.items()}
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
+        resolved = network.storage(arch, encoded_chosen, chosen, _chosen_keys(enc_keys, chosen), arch_key)
     timings: dict[str, dict[int, tuple[LayerGeometry, LayerTiming]]] = {}
     transformed_density: dict[str, float] = {}
     recurrent = {layer.name: recurrent_steps(layer.kind, layer.rows, layer.cols, layer.extra["hidden"],
@@ -143,10 +150,10 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         # The fast engine's accumulators depend only on the layer, its input and codebook: kept by content
         # once computed twice in the process (a warm simulate, a sweep's later points), and computed once
         # for all pixel-group options.
-        acc_key = network.accumulators_key(layer, x_layer, cb_q) if engine == "fast" else None
+        acc_key = network.accumulators_key(layer, x_layer, fmt) if engine == "fast" else None
         acc = ACCUMULATORS.get(acc_key) if acc_key is not None else None
         for g in options[layer.name]:  # the outputs do not depend on G (the equivalence tests hold them equal)
-            params_g = TimingParams.from_arch(group_arch[g])
+            params_g = params if g == 1 else TimingParams.from_arch(group_arch[g])  # (G = 1: the chip itself)
             geom = layer_geometry(layer, tuple(x_layer.shape), params_g)
             enc = encoded[layer.name, g]
             if engine == "fast":
@@ -183,7 +190,7 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
         chosen = choose_pixel_groups(arch, options, encoded, {name: {g: t.cycles for g, (_, t) in by_g.items()}
                                                               for name, by_g in timings.items()})
         encoded_chosen = {name: encoded[name, g] for name, g in chosen.items()}
-        resolved = resolve_storage(arch, workload, encoded_chosen, chosen)
+        resolved = network.storage(arch, encoded_chosen, chosen, _chosen_keys(enc_keys, chosen), arch_key)
     arch, storage, stream_bytes = resolved
     ios = {layer.name: layer_io(workload, layer, arch, stream_bytes[layer.name]) for layer in workload.layers}
     picked = {name: timings[name][g] for name, g in chosen.items()}
@@ -202,10 +209,11 @@ def simulate(arch: ArchConfig, workload: Workload, input: Any = None, engine: st
     result = SimulationResult(arch, workload, engine, _describe_input(input, workload), layers, storage, plan,
                               dict(outputs), host_saturations=dict(outputs.host_saturations))
     if check:
-        reference = (network.reference(x_q, plan) if not winograd  # the Winograd layers' own fixed-point reference
+        # (the Winograd layers have their own fixed-point reference)
+        reference = (network.reference(x_q, plan, x_digest) if not winograd
                      else run_fixed(workload, x_q, plan, winograd_reference(winograd)))
         result.check = functional_check(workload, x_q, plan, outputs, reference=reference)
-    result.costs = evaluate(arch, [stats.to_dict() for stats in layers]).to_dict()
+    result.costs = evaluate(arch, [_priced_fields(stats) for stats in layers]).to_dict()
     return result
 
 
@@ -219,11 +227,12 @@ def share_network_work(workload: Workload, input: Any = None) -> None:
     are the ones ``simulate`` would compute, under the same content keys. Winograd layers'
     reference depends on the architecture and is left to ``simulate``.
     """
-    network = Network(workload, checked_layer_digests(workload))
+    network = Network(workload, *checked_workload_digests(workload))
     x_float = network.input(default_input(workload, input))
-    plan = network.plan(x_float)
+    x_digest = array_digest(x_float)
+    plan = network.plan(x_float, x_digest)
     x_q, _ = quantize(x_float, plan.input_frac, plan.bits)
-    network.reference(x_q, plan)
+    network.reference(x_q, plan, x_digest)
 
 
 class Network:
@@ -235,10 +244,12 @@ class Network:
     computation reads), so a repeated simulation or another sweep point computes it once.
     """
 
-    def __init__(self, workload: Workload, layer_digests: list[str]) -> None:
+    def __init__(self, workload: Workload, layer_digests: list[str], digest: str | None = None) -> None:
+        """``layer_digests``: ``layer_digest`` of each layer, in order; ``digest``: the workload's
+        ``workload_digest`` when the caller has it (``checked_workload_digests``), else computed here."""
         self.workload = workload
         self.layer_digests = dict(zip((layer.name for layer in workload.layers), layer_digests, strict=True))
-        self.digest = workload_digest(workload, layer_digests)
+        self.digest = workload_digest(workload, layer_digests) if digest is None else digest
         self._own = {layer.name: layer for layer in workload.layers}
 
     def input(self, spec: Any) -> np.ndarray:
@@ -249,30 +260,85 @@ class Network:
             return INPUTS.get_or_compute((self.digest, "photo", spec), lambda: prepare_input(self.workload, spec))
         return prepare_input(self.workload, spec)
 
-    def plan(self, x_float: np.ndarray) -> FixedPointPlan:
-        """``plan_fixed_point(workload, x_float)``."""
-        key = (self.digest, array_digest(x_float))
+    def plan(self, x_float: np.ndarray, x_digest: str | None = None) -> FixedPointPlan:
+        """``plan_fixed_point(workload, x_float)``; ``x_digest``: ``array_digest(x_float)`` if already computed."""
+        key = (self.digest, array_digest(x_float) if x_digest is None else x_digest)
         return PLANS.get_or_compute(key, lambda: plan_fixed_point(self.workload, x_float))
 
-    def reference(self, x_q: np.ndarray, plan: FixedPointPlan) -> dict[str, np.ndarray]:
-        """``run_fixed(workload, x_q, plan)``: every layer's fixed-point reference output."""
-        key = (self.digest, array_digest(x_q), repr(plan.to_dict()))
+    def reference(self, x_q: np.ndarray, plan: FixedPointPlan,
+                  x_float_digest: str | None = None) -> dict[str, np.ndarray]:
+        """``run_fixed(workload, x_q, plan)``: every layer's fixed-point reference output.
+
+        ``x_float_digest``: ``array_digest(x_float)`` of the float input that ``x_q`` was quantized
+        from with the plan's input format (``quantize(x_float, plan.input_frac, plan.bits)``). ``x_q``
+        is a pure function of that input and the plan, so the float input's digest names it as well
+        as its own would, and the caller has it already (the plan's key): ``x_q`` is not digested.
+        """
+        x_key = ("float input", x_float_digest) if x_float_digest is not None else array_digest(x_q)
+        key = (self.digest, x_key, repr(plan.to_dict()))
         return REFERENCES.get_or_compute(key, lambda: run_fixed(self.workload, x_q, plan))
+
+    def layer(self, name: str) -> Layer:
+        """The workload's layer called ``name``."""
+        return self._own[name]
+
+    def encoding_key(self, encode: Callable[[Layer, ArchConfig], ColumnLayout], layer: Layer,
+                     arch: ArchConfig) -> tuple:
+        """The ``ENCODINGS`` key of ``encode(layer, arch)``: the layer's digest and the encoding parameters."""
+        return encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
 
     def encoding(self, encode: Callable[[Layer, ArchConfig], ColumnLayout], layer: Layer,
                  arch: ArchConfig) -> ColumnLayout:
         """``encode(layer, arch)`` (``layout_layer`` or ``encode_layer``)."""
-        key = encoding_key(self.layer_digests[layer.name], encode.__name__, arch)
-        return ENCODINGS.get_or_compute(key, lambda: encode(layer, arch))
+        return ENCODINGS.get_or_compute(self.encoding_key(encode, layer, arch), lambda: encode(layer, arch))
 
-    def accumulators_key(self, layer: Layer, x_q: np.ndarray, codebook_q: np.ndarray) -> tuple[str, str, str] | None:
-        """The ``ACCUMULATORS`` key of a workload layer on input ``x_q`` with quantized codebook ``codebook_q``
-        (everything its exact M x V products read), or None for a layer that is not one of the workload's own
-        (a Winograd layer, a recurrent step's view)."""
+    def storage(self, arch: ArchConfig, encoded: dict[str, ColumnLayout], pixel_groups: dict[str, int],
+                layout_keys: dict[str, tuple | None],
+                arch_key: tuple | None = None) -> tuple[ArchConfig, StorageSummary, dict[str, int]]:
+        """``resolve_storage(arch, workload, encoded, pixel_groups)``, with its effect on ``encoded`` (the
+        layouts whose pointer width it resolves are replaced).
+
+        It is a pure function of the architecture's field values, the layer names in order, the
+        layouts' contents and the pixel groups: with every layout named by its ``ENCODINGS`` key
+        (``layout_keys``), a repeated resolution is taken from ``STORAGE``. A layout without a key (a
+        Winograd layer's) or an architecture with an unhashable value resolves afresh each time.
+        ``arch_key``: ``content_key(arch)`` when the caller has it (``checked_arch_keyed``).
+        """
+        key: tuple | None = None
+        if all(layout_keys.get(layer.name) is not None for layer in self.workload.layers):
+            layers = tuple((layer.name, layout_keys[layer.name], pixel_groups.get(layer.name, 1))
+                           for layer in self.workload.layers)
+            key = (content_key(arch) if arch_key is None else arch_key, layers)
+            try:
+                hash(key)
+            except TypeError:
+                key = None
+        found = STORAGE.get(key) if key is not None else None
+        if found is not None:
+            resolved_arch, summary, stream, replaced = found
+            encoded.update(replaced)
+            return resolved_arch, summary, dict(stream)
+        before = dict(encoded)
+        resolved_arch, summary, stream = resolve_storage(arch, self.workload, encoded, pixel_groups)
+        if key is not None:
+            replaced = {name: layout for name, layout in encoded.items() if layout is not before.get(name)}
+            STORAGE.put(key, (resolved_arch, summary, dict(stream), replaced))
+        return resolved_arch, summary, stream
+
+    def accumulators_key(self, layer: Layer, x_q: np.ndarray, fmt: LayerFormat) -> tuple[str, str, tuple] | None:
+        """The ``ACCUMULATORS`` key of a workload layer on input ``x_q`` in format ``fmt`` (everything its exact
+        M x V products read: the layer, the input, and the quantized codebook, which is
+        ``quantized_codebook(layer, fmt)``: the layer's codebook, in its digest, at ``fmt``'s weight format), or
+        None for a layer that is not one of the workload's own (a Winograd layer, a recurrent step's view)."""
         digest = self.layer_digests.get(layer.name)
         if digest is None or self._own.get(layer.name) is not layer:
             return None
-        return digest, array_digest(x_q), array_digest(codebook_q)
+        return digest, array_digest(x_q), ("quantized codebook", fmt.weight_frac, fmt.bits)
+
+
+def _chosen_keys(keys: dict[tuple[str, int], tuple | None], chosen: dict[str, int]) -> dict[str, tuple | None]:
+    """Each layer's layout key (``Network.encoding_key``, or None) for its chosen pixel groups."""
+    return {name: keys[name, g] for name, g in chosen.items()}
 
 
 def _timed_layer(layer: Layer, workload: Workload,
@@ -332,7 +398,10 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
     mismatched = [name for name in ref if not np.array_equal(ref[name], outputs[name])]
     last = workload.output_layer.name
     frac = plan.format(last).out_frac
-    err = float(np.max(np.abs(dequantize(outputs[last], frac) - dequantize(ref[last], frac)), initial=0.0))
+    # Equal outputs dequantize to equal floats: their largest difference is 0.0, computed or not.
+    same_last = last in ref and last not in mismatched
+    err = 0.0 if same_last else float(np.max(np.abs(dequantize(outputs[last], frac) - dequantize(ref[last], frac)),
+                                             initial=0.0))
     out = {"functional": "pass" if not mismatched else "fail", "max_abs_error": err,
            "layers_mismatched": mismatched, "top1": None, "reference_top1": None}
     if workload.output_layer.extra.get(TOKENS_KEY):
@@ -343,8 +412,26 @@ def functional_check(workload: Workload, x_q: np.ndarray, plan: FixedPointPlan,
         out["top1_token_agreement"] = float(np.count_nonzero(ours == theirs)) / ours.size
     elif outputs[last].size > 1:
         out["top1"] = int(np.argmax(outputs[last].reshape(-1)))
-        out["reference_top1"] = int(np.argmax(ref[last].reshape(-1)))
+        out["reference_top1"] = out["top1"] if same_last else int(np.argmax(ref[last].reshape(-1)))
     return out
+
+
+def _max_mean(per_pe: np.ndarray) -> tuple[int, float]:
+    """(max, mean) of a per-PE integer count, as ``int(a.max())`` and ``float(a.mean())`` give them.
+
+    In plain Python (a few dozen values: numpy's per-call cost dominates). The same numbers:
+    the counts are integers whose sum is below 2**53, so numpy's float64 sum is the exact sum,
+    and both divide it by the count once, correctly rounded.
+    """
+    values = per_pe.tolist()
+    return int(max(values)), sum(values) / len(values)
+
+
+def _priced_fields(stats: LayerStats) -> dict[str, Any]:
+    """The fields of ``stats.to_dict()`` that ``costs.evaluate`` reads (name, cycles, time, actions, mapping),
+    with the same values: the rest of the record (per-PE lists, efficiencies) is not built for pricing."""
+    return {"name": stats.name, "cycles": stats.cycles, "time_us": stats.time_us, "actions": dict(stats.actions),
+            "mapping": dict(stats.mapping)}
 
 
 def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: LayerIo, start: int, arch: ArchConfig,
@@ -353,14 +440,11 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
                  steps: RecurrentSteps | None = None, writeback: bool = False) -> LayerStats:
     comp, ph = timing.compute, timing.phases
     cycles = layer_cycles(io.cycles, ph.load_cycles, comp.compute_cycles, ph.store_cycles)
-    ent, pad = enc.entries_per_pe, enc.padding_per_pe
-    storage = {
-        "entries_max": int(ent.max()), "entries_mean": float(ent.mean()),
-        "padding_max": int(pad.max()), "padding_mean": float(pad.mean()),
-        "spmat_bytes_max": int(enc.spmat_bytes_per_pe.max()), "spmat_bytes_mean": float(enc.spmat_bytes_per_pe.mean()),
-        "ptr_bytes_max": int(enc.ptr_bytes_per_pe.max()), "ptr_bytes_mean": float(enc.ptr_bytes_per_pe.mean()),
-        "streamed_bytes": io.weight_bytes,
-    }
+    storage: dict[str, Any] = {}
+    for what, per_pe in (("entries", enc.entries_per_pe), ("padding", enc.padding_per_pe),
+                         ("spmat_bytes", enc.spmat_bytes_per_pe), ("ptr_bytes", enc.ptr_bytes_per_pe)):
+        storage[f"{what}_max"], storage[f"{what}_mean"] = _max_mean(per_pe)
+    storage["streamed_bytes"] = io.weight_bytes
     mapping = {"pixel_groups": timing.pixel_groups, "group_pes": geom.num_pes, "slowest_group": timing.slowest,
                "group_cycles": [run.cycles for run in timing.groups]}
     if len(candidates) > 1:
@@ -385,8 +469,9 @@ def _layer_stats(layer: Layer, geom: LayerGeometry, timing: LayerTiming, io: Lay
         io_cycles=io.cycles, time_us=cycles / arch.clock_mhz, rounds=ph.rounds,
         nonzero_activations=comp.nonzero_activations, input_density=density, entries_processed=comp.entries,
         padding_entries=comp.padding, broadcast_stall_cycles=comp.broadcast_stall_cycles,
-        busy_cycles=comp.busy.copy(), empty_cycles=comp.empty.copy(), starved_cycles=comp.starved.copy(),
-        stalled_cycles=comp.stalled.copy(), drain_cycles=comp.drain.copy(),
+        # The engine's per-PE arrays are this run's own (its totals are not kept past it): no copies.
+        busy_cycles=comp.busy, empty_cycles=comp.empty, starved_cycles=comp.starved,
+        stalled_cycles=comp.stalled, drain_cycles=comp.drain,
         actions=actions, storage=storage, saturations=saturations,
         breakdown_pe_cycles=cycle_breakdown(timing, io.cycles), mapping=mapping)
 

@@ -100,7 +100,7 @@ def round_lane_dtype(layout: ColumnLayout, params: TimingParams) -> type:
     """
     acts = params.cap + 1
     bound = (2 * (params.cap // params.num_pes + 2) + acts * (params.latency + 2 + params.empty_cycles)
-             + int(layout.pe_ptr[:, -1].astype(np.int64).sum()) + params.pipe_depth + params.writeback
+             + int(layout.pe_ptr[:, -1].sum(dtype=np.int64)) + params.pipe_depth + params.writeback
              + params.latency + 3)
     return np.int32 if bound < (1 << 30) else np.int64
 
@@ -265,13 +265,13 @@ def run_layer_fast_groups(layout: ColumnLayout, layer: Layer, geom: LayerGeometr
 def _totals(n: int, per_pe: np.ndarray, counters: np.ndarray) -> ComputeTotals:
     """One group's ``ComputeTotals`` from the kernel's per-PE arrays (busy, empty, starved, stalled, drain) and counters."""
     busy, empty, starved, stalled, drain = (per_pe[k].copy() for k in range(5))
+    c = counters.tolist()  # Python ints
     return ComputeTotals(
-        num_pes=n, compute_cycles=int(counters[kernels.C_COMPUTE_CYCLES]),
-        rounds_run=int(counters[kernels.C_ROUNDS_RUN]),
-        nonzero_activations=int(counters[kernels.C_NONZERO_ACTS]), broadcasts=int(counters[kernels.C_BROADCASTS]),
-        pops=int(counters[kernels.C_POPS]), entries=int(counters[kernels.C_ENTRIES]),
-        padding=int(counters[kernels.C_PADDING]), spmat_word_reads=int(counters[kernels.C_SPMAT_READS]),
-        broadcast_stall_cycles=int(counters[kernels.C_BCAST_STALL]),
+        num_pes=n, compute_cycles=c[kernels.C_COMPUTE_CYCLES], rounds_run=c[kernels.C_ROUNDS_RUN],
+        nonzero_activations=c[kernels.C_NONZERO_ACTS], broadcasts=c[kernels.C_BROADCASTS],
+        pops=c[kernels.C_POPS], entries=c[kernels.C_ENTRIES],
+        padding=c[kernels.C_PADDING], spmat_word_reads=c[kernels.C_SPMAT_READS],
+        broadcast_stall_cycles=c[kernels.C_BCAST_STALL],
         busy=busy, empty=empty, starved=starved, stalled=stalled, drain=drain,
-        idle_starved_empty=int(counters[kernels.C_IDLE_STARVED_EMPTY]),
-        idle_stalled=int(counters[kernels.C_IDLE_STALLED]), idle_drain=int(counters[kernels.C_IDLE_DRAIN]))
+        idle_starved_empty=c[kernels.C_IDLE_STARVED_EMPTY],
+        idle_stalled=c[kernels.C_IDLE_STALLED], idle_drain=c[kernels.C_IDLE_DRAIN])

@@ -34,8 +34,8 @@ def layer_io(workload: Workload, layer: Layer, arch: ArchConfig, weight_bytes: i
     """DRAM traffic of ``layer``: input/output (and residual) tensors that do not fit on chip, streamed weights."""
     cap = arch.act_capacity
     on_chip_bytes = arch.num_pes * arch.act_sram.size_bytes
-    in_vals = int(np.prod(workload.gathered_shape_of(layer)))  # as stored, before an input pool
-    out_vals = int(np.prod(workload.output_shapes()[layer.name]))
+    in_vals = math.prod(workload.gathered_shape_of(layer))  # as stored, before an input pool
+    out_vals = math.prod(workload.output_shapes()[layer.name])
     host = host_names(workload.extra) if HOST_OPS_KEY in workload.extra else set()
     from_network = any(src == "input" or src in host for src in layer.inputs)
     in_fits = (layer.kind == "fc" and layer.cols <= cap) or ACT_BYTES * in_vals <= on_chip_bytes
@@ -43,7 +43,7 @@ def layer_io(workload: Workload, layer: Layer, arch: ArchConfig, weight_bytes: i
     is_last = layer is workload.output_layer or (bool(host) and _read_by_host(workload, layer.name))
     read = (ACT_BYTES * in_vals if (from_network or not in_fits) else 0) + weight_bytes
     if layer.residual is not None:  # the skip operand: read from DRAM when its tensor does not fit on chip
-        skip_vals = int(np.prod(workload.output_shapes()[layer.residual]))
+        skip_vals = math.prod(workload.output_shapes()[layer.residual])
         if ACT_BYTES * skip_vals > on_chip_bytes:
             read += ACT_BYTES * skip_vals
     written = ACT_BYTES * out_vals if (is_last or not out_fits) else 0

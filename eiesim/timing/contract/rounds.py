@@ -158,7 +158,7 @@ def phase_totals(geom: LayerGeometry, pixels: int | None = None) -> PhaseTotals:
     """Closed-form totals of the load and store phases of every round of the layer (or of ``pixels`` of its
     output pixels: a pixel group's share, ``round_schedule(geom, range(g, P, G))``)."""
     n = geom.num_pes
-    if pixels is not None:
+    if pixels is not None and geom.out_hw != (pixels, 1):  # (an equal geometry is not copied)
         geom = replace(geom, out_hw=(pixels, 1))
     batches = [geom.batch_cols(t) for t in range(geom.num_batches)]
     batch_vals = [hi - lo for lo, hi in batches]
