@@ -36,7 +36,7 @@ Rows (real inputs are read from ``../shared``; a row whose input is absent says 
    figure (``AUTHORS_CPP_S``), labelled as such, not a side-by-side measurement.
 
 Every process runs with Python's default bytecode cache, both sides compiled first (``compileall``),
-as an installed package runs; row 5 also gives the current side without it.
+as an installed package runs.
 
 The machine's load average is printed first and last: on 2 shared cores, absolute times
 move with it; the ratios inside one side are the figures to compare. Each row also gives
@@ -133,18 +133,15 @@ def _child_simulate(workload_path: str, arch_path: str, sets: dict, image: str |
 
 # -- in the parent ---------------------------------------------------------------------------------
 
-def _env(side: Path, bytecode: bool = True) -> dict[str, str]:
-    """The environment of one side's processes. ``bytecode``: with Python's default bytecode cache, as an
-    installed package runs (pip compiles a package when it installs it; an editable install's modules are
-    compiled on first import); a shell with PYTHONDONTWRITEBYTECODE=1 (this sandbox sets it) would
-    otherwise recompile every eiesim module in every process."""
+def _env(side: Path) -> dict[str, str]:
+    """The environment of one side's processes: with Python's default bytecode cache, as an installed
+    package runs (pip compiles a package when it installs it; an editable install's modules are compiled
+    on first import); a shell with PYTHONDONTWRITEBYTECODE=1 (this sandbox sets it) would otherwise
+    recompile every eiesim module in every process."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(side)
     env.setdefault("MPLBACKEND", "Agg")
-    if bytecode:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -169,10 +166,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _seconds(side: Path, argv: list[str], cwd: Path | None = None, label: str | None = None,
-             bytecode: bool = True) -> float:
+def _seconds(side: Path, argv: list[str], cwd: Path | None = None, label: str | None = None) -> float:
     t0, c0 = time.perf_counter(), _children_cpu()
-    out = subprocess.run(argv, env=_env(side, bytecode), capture_output=True, text=True, cwd=cwd or side)
+    out = subprocess.run(argv, env=_env(side), capture_output=True, text=True, cwd=cwd or side)
     took = time.perf_counter() - t0
     if label is not None:
         CPU_SECONDS.setdefault(label, {}).setdefault(str(side), []).append(_children_cpu() - c0)
@@ -271,8 +267,9 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
     print("\n[1] per-layer overhead: warm simulate of the real Alex-8 (check included)")
     if have_alex:
         arch64 = str(ROOT / "arch_configs" / "eie-64pe.yaml")
+        # a warm simulate of this layer takes milliseconds: many calls per child steady the medians
         got = _pairs(sides, 3, lambda side: _child(side, "simulate", str(ALEX8), arch64, json.dumps(ALEX8_SETS), "",
-                                                     str(reps)))
+                                                     str(max(reps, 101))))
         med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in got.items()}
         b, c = med["baseline"], med["current"]
         _row("simulate (real Alex-8, check=True)", b["simulate_ms"], c["simulate_ms"])
@@ -332,16 +329,21 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
         print(f"  skipped: {SQUEEZENET_NET} is absent")
 
     print("\n[4] start-up, whole processes")
-    bare = _pairs(sides, reps * 2, lambda side: _seconds(side, [sys.executable, "-c", "pass"], label="pass"))
-    bare_ms = 1e3 * statistics.median(bare["baseline"] + bare["current"])
-    bare_cpu_ms = 1e3 * statistics.median([t for runs in CPU_SECONDS["pass"].values() for t in runs])
-    print(f"  python -c pass: {bare_ms:.1f} ms ({bare_cpu_ms:.1f} ms CPU)")
+    # ``python -c pass`` runs beside every measured command (pass, baseline, pass, current, ...), so that
+    # each ratio compares processes started in the same moments: the machine's speed drifts within a run.
     for flag in ("--version", "--help"):
-        runs = _pairs(sides, reps, lambda side: _seconds(side, [*_eiesim_command(), flag], label=flag))
+        bare: list[float] = []
+        runs: dict[str, list[float]] = {name: [] for name in sides}
+        for _ in range(reps * 2):
+            for name, side in sides.items():
+                bare.append(_seconds(side, [sys.executable, "-c", "pass"], label=f"pass {flag}"))
+                runs[name].append(_seconds(side, [*_eiesim_command(), flag], label=flag))
+        bare_ms = 1e3 * statistics.median(bare)
         b, c = (1e3 * statistics.median(runs[k]) for k in ("baseline", "current"))
         _row(f"eiesim {flag}", b, c)
         _cpu_row(flag, sides)
-        print(f"  {'':<58} {b / bare_ms:8.1f}x   -> {c / bare_ms:8.1f}x  python -c pass (goal <= 5x)")
+        print(f"  {'':<58} {b / bare_ms:8.1f}x   -> {c / bare_ms:8.1f}x  python -c pass, run beside them: "
+              f"{bare_ms:.1f} ms (goal <= 5x)")
 
     print("\n[5] whole-process eiesim run of the real Alex-8")
     if have_alex:
@@ -350,9 +352,6 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
         _row("eiesim run eie-64pe.yaml alex8-real.npz --set ...", b, c)
         b_cpu, c_cpu = _cpu_row("run", sides)
         same = (tmp / "alex-baseline.json").read_bytes() == (tmp / f"alex-{ROOT.name}.json").read_bytes()
-        cold = [_seconds(ROOT, _alex_cli(tmp, "cold"), bytecode=False) for _ in range(3)]
-        print(f"  current, without a bytecode cache (PYTHONDONTWRITEBYTECODE=1: every module compiled in every "
-              f"process): {1e3 * statistics.median(cold):.0f} ms = {statistics.median(cold) / AUTHORS_CPP_S:.1f}x")
         print(f"  report byte-identical: {same}. eiesim needs no rebuild per configuration; the authors' C++ "
               "simulator (a 4-14 s rebuild per configuration) is not on this machine.")
         print(f"  against the issue's figure for the authors' C++ whole process on this layer ({AUTHORS_CPP_S * 1e3:.0f} ms, "
