@@ -165,3 +165,17 @@ def _table4_rows(seed: int) -> list[dict]:
     from eiesim.reproduce.table4 import table4_rows as compute
 
     return compute(seed=seed)
+
+
+def random_fc_workload(rows: int, cols: int, seed: int):  # noqa: ANN201 - a Workload (imported here on use)
+    """One fc layer (``rows`` x ``cols``, about half its weights kept, codebook 0.25 .. 1.0, no ReLU) and a
+    random input of small integers: the content caches' tests change it and compare with plain computations."""
+    from eiesim.network.workload import Workload, layer_from_dense
+
+    rng = np.random.default_rng(seed)
+    cb = np.array([0.25, 0.5, 0.75, 1.0], dtype=np.float32)
+    codes = rng.integers(0, 4, size=(rows, cols, 1, 1))
+    w = np.where(rng.random(codes.shape) < 0.5, cb[codes], 0).astype(np.float32)
+    layer = layer_from_dense("fc", w, kind="fc", codes_dense=codes, codebook=cb, relu=False)
+    x = rng.integers(0, 4, size=(cols,)).astype(np.float32)
+    return Workload("fc", "test", (cols,), None, [layer], x)

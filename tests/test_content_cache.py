@@ -16,23 +16,19 @@ from eiesim.config.arch import load_arch
 from eiesim.errors import WorkloadError
 from eiesim.network.fixed_point import dequantize, quantize
 from eiesim.network.functional import plan_fixed_point, run_fixed
-from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.network.workload import Workload
 from eiesim.run.content_cache import (ACCUMULATORS, ENCODINGS, PLANS, REFERENCES, VALIDATED_LAYERS, ContentCache,
                                       array_digest, checked_layer_digests, clear_caches, layer_digest)
 from eiesim.run.simulate import simulate
+
+from _support import random_fc_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 
 
 def _fc_workload(seed: int = 5) -> Workload:
-    rng = np.random.default_rng(seed)
-    cb = np.array([0.25, 0.5, 0.75, 1.0], dtype=np.float32)
-    codes = rng.integers(0, 4, size=(12, 10, 1, 1))
-    w = np.where(rng.random(codes.shape) < 0.5, cb[codes], 0).astype(np.float32)
-    layer = layer_from_dense("fc", w, kind="fc", codes_dense=codes, codebook=cb, relu=False)
-    x = rng.integers(0, 4, size=(10,)).astype(np.float32)
-    return Workload("fc", "test", (10,), None, [layer], x)
+    return random_fc_workload(12, 10, seed)
 
 
 def test_digest_follows_bytes_dtype_and_shape():

@@ -14,22 +14,19 @@ import numpy as np
 
 from eiesim.config.arch import load_arch
 from eiesim.encoding import layout_layer
-from eiesim.network.workload import Workload, layer_from_dense
+from eiesim.network.workload import Workload
 from eiesim.run.content_cache import STORAGE, checked_layer_digests, clear_caches
 from eiesim.run.simulate import Network, simulate
 from eiesim.timing.contract import resolve_storage
+
+from _support import random_fc_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 
 
 def _fc_workload(seed: int = 7) -> Workload:
-    rng = np.random.default_rng(seed)
-    cb = np.array([0.25, 0.5, 0.75, 1.0], dtype=np.float32)
-    codes = rng.integers(0, 4, size=(64, 48, 1, 1))
-    w = np.where(rng.random(codes.shape) < 0.5, cb[codes], 0).astype(np.float32)
-    layer = layer_from_dense("fc", w, kind="fc", codes_dense=codes, codebook=cb, relu=False)
-    return Workload("fc", "test", (48,), None, [layer], rng.integers(0, 4, size=(48,)).astype(np.float32))
+    return random_fc_workload(64, 48, seed)
 
 
 def _fresh(arch, wl: Workload):  # noqa: ANN001, ANN202
