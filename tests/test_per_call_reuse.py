@@ -83,6 +83,30 @@ def test_another_chip_is_priced_afresh_not_served_the_first_price():
     assert got == expected and got["area"]["chip_mm2"] != first["area"]["chip_mm2"]
 
 
+def test_another_clock_on_the_same_priced_chip_gets_its_own_reference_power():
+    """A model may hand out one ComponentCosts object for chips that differ in clock only; the reference
+    power (and the paper-method energy priced with it) still follows the clock: the plain formula's."""
+    from eiesim.costs.pricing import reference_chip_power_mw
+
+    arch, layers = _layers()
+
+    class OnePricing:  # prices the first chip it is asked about, then returns that same object
+        name = "one pricing"
+        costs = None
+
+        def component_costs(self, chip):  # noqa: ANN001, ANN202
+            self.costs = self.costs or cost_default.DefaultCostModel().component_costs(chip)
+            return self.costs
+
+    model = OnePricing()
+    evaluate(arch, layers, model=model)
+    faster = arch.derive(clock_mhz=arch.clock_mhz * 2)
+    got = evaluate(faster, layers, model=model)
+    assert got.costs is model.costs
+    assert got.reference_chip_power_mw == reference_chip_power_mw(model.costs, faster)
+    assert got.reference_chip_power_mw != reference_chip_power_mw(model.costs, arch)
+
+
 def test_a_refitted_calibration_prices_afresh(monkeypatch, request):
     arch, layers = _layers()
     request.addfinalizer(cost_default.fit_calibration.cache_clear)

@@ -171,13 +171,14 @@ class CostReport:
         t_s = time_us * 1e-6
         frames_per_s = 1.0 / t_s if t_s > 0 else None
         real_macs = sum(layer.real_macs for layer in self.layers)
-        area_module, area_type = self.pe_area_by()
+        chip = _chip_figures(self.costs, self.arch)
+        area_module, area_type = dict(chip.pe_by_module_um2), dict(chip.pe_by_type_um2)
         power_module, power_type = self.per_pe_power_by_mw()
         paper_pj = sum(layer.paper_method_energy_pj for layer in self.layers)
         by_component = self.energy_by_component_pj()
         total_pj = float(sum(by_component.values()))
         on_chip_pj = self._scope_energy_pj(("pe", "chip"), by_component)
-        pe_um2, chip_level = self.pe_um2, self.chip_level_um2()
+        pe_um2, chip_level = chip.pe_um2, dict(chip.chip_level_um2)
         chip_mm2 = self._chip_mm2(pe_um2, chip_level)
         return {
             "cost_model": self.model_name,
@@ -293,6 +294,42 @@ def check_vocabulary(costs: ComponentCosts) -> None:
                              f"{', '.join(PRICEABLE_ACTIONS)} (eiesim.timing.contract.actions)")
 
 
+@dataclass(frozen=True)
+class _ChipFigures:
+    """What one priced chip implies whatever runs on it (``CostReport``'s area methods, the reference power)."""
+
+    reference_chip_power_mw: float
+    pe_by_module_um2: Mapping[str, float]
+    pe_by_type_um2: Mapping[str, float]
+    pe_um2: float
+    chip_level_um2: Mapping[str, float]
+
+
+#: ``_chip_figures`` by priced chip: id(costs) -> (costs, (clock, PEs), figures). The default cost model hands out
+#: one (frozen) ``ComponentCosts`` per architecture (``costs.default``), so a warm run or a sweep's next point on
+#: the same chip finds its figures; the stored reference keeps the id from being reused by another object.
+_CHIP_FIGURES: dict[int, tuple[ComponentCosts, tuple[float, int], _ChipFigures]] = {}
+_CHIP_FIGURES_MAX = 256
+
+
+def _chip_figures(costs: ComponentCosts, arch: ArchConfig) -> _ChipFigures:
+    """The vocabulary check (``check_vocabulary``, raises), the reference power and the areas of ``costs`` on
+    ``arch`` (they read only the components, the clock and the PE count), computed once per priced chip."""
+    chip = (arch.clock_mhz, arch.num_pes)
+    found = _CHIP_FIGURES.get(id(costs))
+    if found is not None and found[0] is costs and found[1] == chip:
+        return found[2]
+    check_vocabulary(costs)
+    report = CostReport(costs.model_name, arch, costs, [], 0.0)
+    by_module, by_type = report.pe_area_by()
+    figures = _ChipFigures(reference_chip_power_mw(costs, arch), by_module, by_type, report.pe_um2,
+                           report.chip_level_um2())
+    if len(_CHIP_FIGURES) >= _CHIP_FIGURES_MAX:
+        _CHIP_FIGURES.clear()
+    _CHIP_FIGURES[id(costs)] = (costs, chip, figures)
+    return figures
+
+
 def evaluate(arch: ArchConfig, layers: Sequence[Mapping[str, Any]], model: CostModel | None = None) -> CostReport:
     """Price the engine's per-layer results on ``arch`` (model: ``arch.cost_model`` unless given).
 
@@ -305,8 +342,7 @@ def evaluate(arch: ArchConfig, layers: Sequence[Mapping[str, Any]], model: CostM
     groups = hardware_pixel_groups(arch, [layer[4] for layer in checked])
     built = arch if arch.mapping.pixel_groups == groups else arch.derive({"mapping.pixel_groups": groups})
     costs = model.component_costs(built)
-    check_vocabulary(costs)
-    p_ref_mw = reference_chip_power_mw(costs, arch)
+    p_ref_mw = _chip_figures(costs, arch).reference_chip_power_mw  # (checks the model's vocabulary first)
     priced: list[LayerCost] = []
     for name, cycles, time_us, actions, layer_groups in checked:
         stub = LayerCost(name, cycles, time_us, {}, actions.get("real_macs", 0.0), p_ref_mw * time_us * 1e3, actions,

@@ -3,7 +3,8 @@
 The PEs without entries in a row block share one state in the rounds kernel
 (eiesim/timing/kernels.py); a sweep worker keeps accumulators from their first computation
 (eiesim/run/content_cache.py); sweep points are ordered by an estimate of their work
-(eiesim/sweeps/points.py). The tests compare the fast engine with the SimPy engine, the
+(eiesim/sweeps/points.py); a priced chip's reference power and areas are kept with it
+(eiesim/costs/pricing.py). The tests compare the fast engine with the SimPy engine, the
 outputs with the plain fixed-point reference, and the estimate with a count made by hand.
 """
 
@@ -49,5 +50,13 @@ MUTATIONS = [
         "new": "            active = n",
         "tests": ["tests/test_per_call_reuse.py::test_estimated_point_work_counts_activations_and_active_pes_by_hand"],
         "why": "a row block of fewer rows than PEs keeps only that many PEs busy",
+    },
+    {
+        "id": "chip_figures_ignore_the_clock",
+        "file": "eiesim/costs/pricing.py",
+        "old": "    chip = (arch.clock_mhz, arch.num_pes)",
+        "new": "    chip = (arch.num_pes, arch.num_pes)",
+        "tests": ["tests/test_per_call_reuse.py::test_another_clock_on_the_same_priced_chip_gets_its_own_reference_power"],
+        "why": "the reference power of one priced chip depends on its clock",
     },
 ]
