@@ -177,3 +177,22 @@ def test_output_checks_apply_when_a_command_module_was_imported_first(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("eiesim: error: "), proc.stderr
     assert afile.read_text() == "a file"
+
+
+def test_version_and_help_into_a_closed_pipe_are_quiet():
+    """``eiesim --version | true``: the reader is gone before the line is written. No traceback, and the
+    same exit code as the click path (``--help``) gives in the same situation."""
+    import os
+
+    codes = {}
+    for arg in ("--version", "--help"):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            out = subprocess.run([sys.executable, "-m", "eiesim", arg], stdout=write_end, stderr=subprocess.PIPE,
+                                 text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        finally:
+            os.close(write_end)
+        assert out.stderr == "", (arg, out.stderr)
+        codes[arg] = out.returncode
+    assert codes["--version"] == codes["--help"] != 0

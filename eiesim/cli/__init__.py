@@ -118,8 +118,12 @@ def _main(argv: list[str] | None) -> None:
         # without importing click: a test holds the two to the same bytes.
         from eiesim.version import __version__
 
-        sys.stdout.write(f"eiesim, version {__version__}\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(f"eiesim, version {__version__}\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader is gone (``eiesim --version | true``): quiet, as the click path is
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush too
+            sys.exit(1)
         sys.exit(0)
     import click
 
