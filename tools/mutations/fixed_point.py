@@ -39,10 +39,19 @@ MUTATIONS = [
     {
         "id": "quantize_counts_only_negatives",
         "file": "eiesim/network/fixed_point.py",
-        "old": "sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))",
-        "new": "sat = int(np.count_nonzero(scaled < lo))",
+        "old": "    return int(np.count_nonzero(v < lo)) + int(np.count_nonzero(v > hi))",
+        "new": "    return int(np.count_nonzero(v < lo))",
         "tests": [_FILE + "test_quantize_counts_positive_and_negative_overflows",
                   _FILE + "test_network_input_saturations_count_positive_overflows"],
         "why": "quantizing (the network input among others) must count positive overflows too",
+    },
+    {
+        "id": "short_path_ignores_positive_overflow",
+        "file": "eiesim/network/fixed_point.py",
+        "old": "    return bool(v.size) and bool(lo <= v.min()) and bool(v.max() <= hi)",
+        "new": "    return bool(v.size) and bool(lo <= v.min())",
+        "tests": [_FILE + "test_network_input_saturations_count_positive_overflows",
+                  "tests/test_small_array_paths.py::test_quantize_is_the_plain_formula"],
+        "why": "the no-saturation short path may be taken only when no value lies above the range either",
     },
 ]
