@@ -22,6 +22,8 @@ from eiesim.network.synthetic import eie_fc_layer
 from eiesim.network.workload_file import save_workload
 from eiesim.outputs.temporaries import TEMP_MARK
 
+from _support import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "arch_configs" / "tiny-4pe.yaml"
 RUNNER = ROOT / "tests" / "fault_runner.py"
@@ -43,6 +45,14 @@ def _lines(err: str) -> list[str]:
 
 def run_args(fc_npz: Path, out: Path, num_pes: int, *extra: str) -> list[str]:
     return ["run", str(TINY), str(fc_npz), "--set", f"num_pes={num_pes}", "--out", str(out), *extra]
+
+
+def first_run(fc_npz: Path, out: Path, capsys) -> dict[str, bytes]:  # noqa: ANN001 - pytest's capsys
+    """A successful ``eiesim run`` (2 PEs) into ``out``, in this process; returns its files' bytes, the
+    run a faulty second one must leave untouched."""
+    code, _, err = run_cli(run_args(fc_npz, out, 2), capsys)
+    assert code == 0, err
+    return {name: (out / name).read_bytes() for name in RUN_FILES}
 
 
 def start(spec: dict, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:

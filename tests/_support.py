@@ -179,3 +179,14 @@ def random_fc_workload(rows: int, cols: int, seed: int):  # noqa: ANN201 - a Wor
     layer = layer_from_dense("fc", w, kind="fc", codes_dense=codes, codebook=cb, relu=False)
     x = rng.integers(0, 4, size=(cols,)).astype(np.float32)
     return Workload("fc", "test", (cols,), None, [layer], x)
+
+
+def replace_simulate(monkeypatch, replacement: Callable) -> None:  # noqa: ANN001 - pytest's monkeypatch
+    """Replace ``eiesim.run.simulate.simulate`` for one test, also in ``eiesim.run.multi_image``, which binds
+    it by name when it is imported (``eiesim run`` calls it there). That module is imported here first: had a
+    command imported it during the test, it would keep the replacement after the test."""
+    import eiesim.run.multi_image as multi_mod
+    import eiesim.run.simulate as simulate_mod
+
+    monkeypatch.setattr(simulate_mod, "simulate", replacement)
+    monkeypatch.setattr(multi_mod, "simulate", replacement)

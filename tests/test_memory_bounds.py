@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import run_cli
+from _support import replace_simulate, run_cli
 
 from eiesim.config.arch import load_arch
 from eiesim.errors import InputDataError, WorkloadError
@@ -147,17 +147,13 @@ def test_npy_input_declaring_more_than_it_holds(tmp_path):
 
 
 def test_memory_error_anywhere_is_one_line(tmp_path, monkeypatch, capsys):
-    import eiesim.run.simulate as simulate_mod
-
     wl = tmp_path / "fc.npz"
     save_workload(_workload((8,)), wl)
 
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    import eiesim.run.multi_image as multi_mod  # imported first: it binds the real simulate
-    monkeypatch.setattr(simulate_mod, "simulate", exhausted)
-    monkeypatch.setattr(multi_mod, "simulate", exhausted)  # what `run` calls
+    replace_simulate(monkeypatch, exhausted)  # also where `run` calls it
     code, _, err = run_cli(["run", str(TINY), str(wl)], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("eiesim: error: out of memory")
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from _output_fault_support import (
-    TINY, RUN_FILES, WAIT_S, fc_npz, _lines, run_args, start, one_run, no_litter,
+    TINY, RUN_FILES, WAIT_S, fc_npz, _lines, run_args, first_run, start, one_run, no_litter,
 )
-from _support import run_cli
+from _support import replace_simulate, run_cli
 
 from eiesim.errors import OutputError
 from eiesim.outputs.commit import OutputSet
@@ -61,9 +61,7 @@ def test_a_set_is_flushed_before_its_renames_and_its_directory_after(tmp_path, m
 def test_file_size_limit_fails_cleanly_before_replacing_anything(fc_npz, tmp_path, capsys):
     """A real EFBIG from the kernel (RLIMIT_FSIZE) on the biggest file: nothing replaced, nothing left."""
     out = tmp_path / "out"
-    code, _, err = run_cli(run_args(fc_npz, out, 2), capsys)
-    assert code == 0, err
-    before = {name: (out / name).read_bytes() for name in RUN_FILES}
+    before = first_run(fc_npz, out, capsys)
     json_out = tmp_path / "r.json"
     limit = len(before["report.json"]) + 4096  # report.json fits, report.html does not
     assert len(before["report.html"]) > limit
@@ -97,9 +95,7 @@ def test_disk_full_at_every_file_of_the_set(fc_npz, tmp_path, monkeypatch, capsy
     import eiesim.outputs.commit as atomic
 
     out = tmp_path / "out"
-    code, _, err = run_cli(run_args(fc_npz, out, 2), capsys)
-    assert code == 0, err
-    before = {name: (out / name).read_bytes() for name in RUN_FILES}
+    before = first_run(fc_npz, out, capsys)
     writer = FullDisk(fail_at)
     writer.real = atomic._write
     monkeypatch.setattr(atomic, "_write", writer)
@@ -130,8 +126,6 @@ def test_real_full_tmpfs_when_it_can_be_mounted(fc_npz, tmp_path, capsys):
 
 
 def test_read_only_location_is_refused_before_simulating(fc_npz, tmp_path, monkeypatch, capsys):
-    import eiesim.run.simulate as simulate_mod
-
     target = tmp_path / "ro"
     target.mkdir()
     if os.geteuid() == 0:
@@ -145,7 +139,7 @@ def test_read_only_location_is_refused_before_simulating(fc_npz, tmp_path, monke
         def must_not_run(*args, **kwargs):
             raise AssertionError("the output should have been refused before simulating")
 
-        monkeypatch.setattr(simulate_mod, "simulate", must_not_run)
+        replace_simulate(monkeypatch, must_not_run)
         for args in (["--json", str(target / "r.json")], ["--out", str(target / "d")]):
             code, _, err = run_cli(["run", str(TINY), str(fc_npz), *args], capsys)
             assert code == 2
@@ -234,8 +228,6 @@ def test_report_never_overwrites_the_data_it_reads(fc_npz, tmp_path, capsys):
 ], ids=lambda a: " ".join(x for x in a[:3] if "{" not in x))
 def test_bad_output_paths_are_one_line_before_any_work(args, fc_npz, tmp_path, monkeypatch, capsys):
     """Issue 12, bug 4: every output path is checked first; every problem is one line, exit 2."""
-    import eiesim.run.simulate as simulate_mod
-
     afile = tmp_path / "afile"
     afile.write_text("a file, not a directory")
     adir = tmp_path / "adir"
@@ -246,7 +238,7 @@ def test_bad_output_paths_are_one_line_before_any_work(args, fc_npz, tmp_path, m
     def must_not_run(*a, **k):
         raise AssertionError("work started before the output path was checked")
 
-    monkeypatch.setattr(simulate_mod, "simulate", must_not_run)
+    replace_simulate(monkeypatch, must_not_run)
     args = [a.format(file=afile, dir=adir, run=run, wl=fc_npz) for a in args]
     code, out, err = run_cli(args, capsys)
     assert code == 2, err

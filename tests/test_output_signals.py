@@ -13,7 +13,8 @@ import signal
 
 import pytest
 from _output_fault_support import (
-    TINY, RUN_FILES, WAIT_S, fc_npz, _lines, run_args, start, wait_for, one_run, no_litter, pair_pes, json_args,
+    TINY, RUN_FILES, WAIT_S, fc_npz, _lines, run_args, first_run, start, wait_for, one_run, no_litter, pair_pes,
+    json_args,
 )
 from _support import run_cli
 
@@ -43,9 +44,7 @@ def test_concurrent_runs_never_mix_a_directory(fc_npz, tmp_path):
 
 def test_sigterm_before_the_commit_keeps_the_previous_run_and_says_nothing_was_written(fc_npz, tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = run_cli(run_args(fc_npz, out, 2), capsys)
-    assert code == 0, err
-    before = {name: (out / name).read_bytes() for name in RUN_FILES}
+    before = first_run(fc_npz, out, capsys)
     json_out = tmp_path / "r.json"
     proc = start({"at": "pre-commit", "signal": "SIGTERM"}, run_args(fc_npz, out, 4, "--json", str(json_out)))
     _, err = proc.communicate(timeout=WAIT_S)

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 import yaml
-from _support import NET, ROOT, run_cli
+from _support import NET, ROOT, replace_simulate, run_cli
 
 from eiesim.cli.reproduce.squeezenet_mapping_report import OUT_FILES
 from eiesim.reproduce import squeezenet_mapping as study_mod
@@ -207,12 +207,10 @@ def test_groups_must_include_the_baseline():
 @pytest.mark.parametrize("study", ["squeezenet-mapping", "squeezenet-winograd"])
 def test_bad_paths_are_one_line_and_exit_2_before_any_work(study, args, tmp_path, monkeypatch, capsys):
     """Both SqueezeNet studies check their output paths and model options before any simulation."""
-    import eiesim.run.simulate as simulate_mod
-
     def must_not_run(*a, **k):
         raise AssertionError("work started before the paths were checked")
 
-    monkeypatch.setattr(simulate_mod, "simulate", must_not_run)
+    replace_simulate(monkeypatch, must_not_run)
     afile = tmp_path / "afile"
     afile.write_text("a file")
     adir = tmp_path / "adir"
