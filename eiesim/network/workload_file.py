@@ -19,6 +19,7 @@ from eiesim.errors import WorkloadError
 from eiesim.inputs.npz import read_npz
 from eiesim.inputs.text import parse_json
 from eiesim.network.activations import check_params
+from eiesim.network.sealed import seal_layer
 from eiesim.network.workload import (
     MAX_CODEBOOK,
     MAX_DIM,
@@ -293,6 +294,8 @@ def load_workload(path: str | Path) -> Workload:
     )
     wl._shapes = infer_shapes(wl, path)
     wl._path = path
+    for layer in layers:  # arrays only this workload holds: read-only, their digests kept (network.sealed)
+        seal_layer(layer)
     return wl
 
 

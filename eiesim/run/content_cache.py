@@ -29,6 +29,7 @@ import numpy as np
 
 from eiesim.jit.digest_kernels import mix_words
 from eiesim.jit.cache_guard import call
+from eiesim.network.sealed import remember_digest, sealed_digest
 
 #: Byte budget of each cache (values counted by their arrays' sizes).
 DEFAULT_BUDGET_BYTES = 256 << 20
@@ -53,7 +54,16 @@ def array_digest(*arrays: Any, extra: Any = None) -> str:
 
     Numeric arrays only (bool, integer, float): anything else raises TypeError.
     """
-    head = ["null" if extra is None else json.dumps(extra, sort_keys=True, default=str)]  # json.dumps(None)
+    return _digest(arrays, _extra_text(extra))
+
+
+def _extra_text(extra: Any) -> str:
+    return "null" if extra is None else json.dumps(extra, sort_keys=True, default=str)  # json.dumps(None)
+
+
+def _digest(arrays: Iterable[Any], extra_text: str) -> str:
+    """``array_digest`` with ``extra`` already written as its JSON text."""
+    head = [extra_text]
     lanes = []
     for item in arrays:
         arr = np.asarray(item)
@@ -69,9 +79,18 @@ def array_digest(*arrays: Any, extra: Any = None) -> str:
 
 
 def layer_digest(layer: Any) -> str:
-    """Digest of one layer: its attributes (``to_meta``) and its five arrays."""
-    return array_digest(layer.indptr, layer.indices, layer.codes, layer.codebook, layer.bias,
-                        extra=["layer", layer.to_meta()])
+    """Digest of one layer: its attributes (``to_meta``) and its five arrays.
+
+    A layer sealed by ``load_workload`` (``eiesim.network.sealed``) whose arrays are untouched
+    keeps the digest of those arrays: only its attributes are compared again.
+    """
+    extra_text = _extra_text(["layer", layer.to_meta()])
+    known = sealed_digest(layer, extra_text)
+    if known is not None:
+        return known
+    digest = _digest((layer.indptr, layer.indices, layer.codes, layer.codebook, layer.bias), extra_text)
+    remember_digest(layer, extra_text, digest)
+    return digest
 
 
 def workload_digest(workload: Any, layer_digests: Iterable[str]) -> str:

@@ -4,11 +4,13 @@ The PEs without entries in a row block share one state in the rounds kernel
 (eiesim/timing/kernels.py); a sweep worker keeps accumulators from their first computation
 (eiesim/run/content_cache.py); sweep points are ordered by an estimate of their work
 (eiesim/sweeps/points.py); a priced chip's reference power and areas are kept with it
-(eiesim/costs/pricing.py). The tests compare the fast engine with the SimPy engine, the
-outputs with the plain fixed-point reference, and the estimate with a count made by hand.
+(eiesim/costs/pricing.py); a layer loaded from a file keeps its content digest while its
+read-only arrays are untouched (eiesim/network/sealed.py). The tests compare the fast engine with the SimPy engine, the
+outputs with the plain fixed-point reference, and the estimate with a count made by hand, and a kept digest with the one computed from the bytes.
 """
 
 _EDGES = "tests/test_engine_equivalence.py::test_edge_cases_are_identical"
+_SEALED = "tests/test_sealed_layers.py::test_the_digest_follows_every_change_a_user_can_make"
 
 MUTATIONS = [
     {
@@ -58,5 +60,29 @@ MUTATIONS = [
         "new": "    chip = (arch.num_pes, arch.num_pes)",
         "tests": ["tests/test_per_call_reuse.py::test_another_clock_on_the_same_priced_chip_gets_its_own_reference_power"],
         "why": "the reference power of one priced chip depends on its clock",
+    },
+    {
+        "id": "sealed_digest_ignores_an_unlocked_base",
+        "file": "eiesim/network/sealed.py",
+        "old": "        if not isinstance(base, np.ndarray) or base.flags.writeable or base.base is not None:",
+        "new": "        if not isinstance(base, np.ndarray) or base.base is not None:",
+        "tests": [_SEALED],
+        "why": "memory made writeable again through the view's base may have been written",
+    },
+    {
+        "id": "sealed_digest_ignores_a_replaced_array",
+        "file": "eiesim/network/sealed.py",
+        "old": "        if values.get(name) is not arr or arr.flags.writeable:",
+        "new": "        if arr.flags.writeable:",
+        "tests": [_SEALED],
+        "why": "an array put in place of a sealed one has its own content",
+    },
+    {
+        "id": "sealed_digest_ignores_the_attributes",
+        "file": "eiesim/network/sealed.py",
+        "old": "    if seal is None or seal[1] is None or seal[1][0] != meta_text or not _still_sealed(layer, seal[0]):",
+        "new": "    if seal is None or seal[1] is None or not _still_sealed(layer, seal[0]):",
+        "tests": [_SEALED],
+        "why": "the digest covers the layer's name, shapes and flags, which stay assignable",
     },
 ]
