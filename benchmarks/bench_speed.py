@@ -32,8 +32,13 @@ Rows (real inputs are read from ``../shared``; a row whose input is absent says 
    its own checkout).
 5. A whole-process ``eiesim run`` of the real Alex-8. eiesim needs no rebuild per
    configuration; the EIE authors' C++ simulator compiles its configuration in (a 4-14 s
-   rebuild each) and is not on this machine: the ratio printed is against the issue's quoted
-   figure (``AUTHORS_CPP_S``), labelled as such, not a side-by-side measurement.
+   rebuild each). Its code is not part of this repository: given ``--authors-sim DIR``, a
+   folder where it was built for this layer's configuration (64 PEs, B = 8, 64-bit lines) with
+   the layer's data dump (``data/`` in DIR), its whole process (``./simulation`` in DIR: the
+   name its Makefile gives the binary; ``--authors-sim-binary`` names another)
+   runs interleaved with both sides' ``eiesim run``, the cycles it prints are set beside
+   eiesim's compute cycles, and the ratio is against that measurement. Without it the ratio is
+   against the issue's quoted figure (``AUTHORS_CPP_S``), labelled as such.
 
 Every process runs with Python's default bytecode cache, both sides compiled first (``compileall``),
 as an installed package runs.
@@ -49,6 +54,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -216,6 +222,37 @@ def _eiesim_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "eiesim"]
 
 
+class _AuthorsRun:
+    """One whole process of the authors' simulator in its folder: seconds per call, the cycles it printed."""
+
+    def __init__(self, folder: Path, binary: str) -> None:
+        self.folder, self.argv = folder, [str(folder / binary)]
+        self.cycles: int | None = None
+
+    def __call__(self) -> float:
+        t0, c0 = time.perf_counter(), _children_cpu()
+        out = subprocess.run(self.argv, capture_output=True, text=True, cwd=self.folder)
+        took = time.perf_counter() - t0
+        CPU_SECONDS.setdefault("authors", {}).setdefault("authors", []).append(_children_cpu() - c0)
+        found = re.search(r"cycles:\s*(\d+)", out.stdout + out.stderr)  # it reports on stderr
+        if out.returncode or found is None:
+            raise SystemExit(f"{self.argv[0]} failed or printed no cycles (exit {out.returncode}):\n"
+                             f"{out.stdout[-2000:]}{out.stderr[-2000:]}")
+        self.cycles = int(found.group(1))
+        return took
+
+
+def _authors_measure(args: argparse.Namespace) -> _AuthorsRun | None:
+    if args.authors_sim is None:
+        return None
+    binary = args.authors_sim / args.authors_sim_binary
+    if not binary.is_file():
+        raise SystemExit(f"--authors-sim: {binary} is not a file")
+    run = _AuthorsRun(args.authors_sim, args.authors_sim_binary)
+    run()  # once unmeasured, as every eiesim side runs once first (the file cache holds its dump)
+    return run
+
+
 def _alex_cli(tmp: Path, name: str) -> list[str]:
     sets = [x for k, v in ALEX8_SETS.items() for x in ("--set", f"{k}={v}")]
     return [*_eiesim_command(), "run", str(ROOT / "arch_configs" / "eie-64pe.yaml"), str(ALEX8), *sets,
@@ -226,6 +263,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", default=BASELINE_REF, help="git ref of the baseline (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--authors-sim", type=Path, metavar="DIR",
+                        help="folder holding the EIE authors' simulator built for the Alex-8 case, and its data "
+                             "dump: row 5 then measures it beside eiesim")
+    parser.add_argument("--authors-sim-binary", default="simulation", metavar="NAME",
+                        help="the binary's name in that folder (default %(default)s)")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -347,13 +389,30 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
 
     print("\n[5] whole-process eiesim run of the real Alex-8")
     if have_alex:
-        runs = _pairs(sides, reps, lambda side: _seconds(side, _alex_cli(tmp, side.name), label="run"))
+        authors = _authors_measure(args)
+        measures = dict.fromkeys(sides, None)
+        if authors is not None:
+            measures["authors"] = None
+        runs: dict[str, list[float]] = {name: [] for name in measures}
+        for _ in range(reps):  # authors, baseline, current, authors, ... (the same moments for all three)
+            for name in measures:
+                runs[name].append(authors() if name == "authors" else
+                                  _seconds(sides[name], _alex_cli(tmp, sides[name].name), label="run"))
         b, c = (1e3 * statistics.median(runs[k]) for k in ("baseline", "current"))
         _row("eiesim run eie-64pe.yaml alex8-real.npz --set ...", b, c)
         b_cpu, c_cpu = _cpu_row("run", sides)
         same = (tmp / "alex-baseline.json").read_bytes() == (tmp / f"alex-{ROOT.name}.json").read_bytes()
+        report = json.loads((tmp / f"alex-{ROOT.name}.json").read_text())
         print(f"  report byte-identical: {same}. eiesim needs no rebuild per configuration; the authors' C++ "
-              "simulator (a 4-14 s rebuild per configuration) is not on this machine.")
+              "simulator compiles its configuration in (a 4-14 s rebuild per configuration).")
+        if authors is not None:
+            a_ms = 1e3 * statistics.median(runs["authors"])
+            a_cpu = 1e3 * statistics.median(CPU_SECONDS["authors"]["authors"])
+            print(f"  the authors' C++ simulator, whole process, measured in this run beside them: {a_ms:.1f} ms "
+                  f"(CPU {a_cpu:.1f} ms); it printed cycles:{authors.cycles}, eiesim's compute cycles "
+                  f"{report['layers'][0]['compute_cycles']}")
+            print(f"  eiesim run against it: {b / a_ms:.1f}x -> {c / a_ms:.1f}x (goal <= 12x); in CPU time "
+                  f"{b_cpu / a_cpu:.1f}x -> {c_cpu / a_cpu:.1f}x")
         print(f"  against the issue's figure for the authors' C++ whole process on this layer ({AUTHORS_CPP_S * 1e3:.0f} ms, "
               f"measured by the issue's author on an idle machine, not in this run): {b / 1e3 / AUTHORS_CPP_S:.1f}x -> "
               f"{c / 1e3 / AUTHORS_CPP_S:.1f}x (goal <= 12x); in CPU time {b_cpu / 1e3 / AUTHORS_CPP_S:.1f}x -> "
