@@ -38,7 +38,9 @@ Rows (real inputs are read from ``../shared``; a row whose input is absent says 
    name its Makefile gives the binary; ``--authors-sim-binary`` names another)
    runs interleaved with both sides' ``eiesim run``, the cycles it prints are set beside
    eiesim's compute cycles, and the ratio is against that measurement. Without it the ratio is
-   against the issue's quoted figure (``AUTHORS_CPP_S``), labelled as such.
+   against the issue's quoted figure (``AUTHORS_CPP_S``), labelled as such. Beside them runs the
+   start-up floor (``STARTUP_FLOOR``): the imports of ``eiesim run`` and one cached Numba
+   kernel's load, with no simulation.
 
 Every process runs with Python's default bytecode cache, both sides compiled first (``compileall``),
 as an installed package runs.
@@ -73,6 +75,10 @@ BASELINE_REF = "bd537dc"
 ALEX8_SETS = {"num_pes": 64, "fifo_depth": 7, "spmat_sram.width_bits": 64, "act_regs_per_pe": 64,
               "spmat_sram.size_bytes": "auto", "ptr_sram.size_bytes": "auto"}
 PE_SWEEP = "num_pes=1,2,4,8,16,32,64,128,256"
+#: Row 5's start-up floor: what ``eiesim run`` imports, then one cached Numba kernel loaded (a digest of 8 zeros;
+#: Numba's first load of a cached kernel imports its registries and scipy.linalg), and nothing else.
+STARTUP_FLOOR = ("import eiesim.cli.run_cmd, eiesim.run.multi_image, eiesim.render.run_files, numpy; "
+                 "from eiesim.run.content_cache import array_digest; array_digest(numpy.zeros(8))")
 #: The authors' C++ simulator on the Alex-8 layer, whole process, as issue 27 quotes it (median of 7 pairs on the
 #: issue author's idle 2-core machine). The binary is not on this machine: a quoted figure, not a measurement here.
 AUTHORS_CPP_S = 0.046
@@ -393,11 +399,16 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
         measures = dict.fromkeys(sides, None)
         if authors is not None:
             measures["authors"] = None
+        measures["floor"] = None  # the current side's start-up alone (below)
         runs: dict[str, list[float]] = {name: [] for name in measures}
-        for _ in range(reps):  # authors, baseline, current, authors, ... (the same moments for all three)
+        for _ in range(reps):  # authors, baseline, current, floor, ... (the same moments for all)
             for name in measures:
-                runs[name].append(authors() if name == "authors" else
-                                  _seconds(sides[name], _alex_cli(tmp, sides[name].name), label="run"))
+                if name == "authors":
+                    runs[name].append(authors())
+                elif name == "floor":
+                    runs[name].append(_seconds(ROOT, [sys.executable, "-c", STARTUP_FLOOR]))
+                else:
+                    runs[name].append(_seconds(sides[name], _alex_cli(tmp, sides[name].name), label="run"))
         b, c = (1e3 * statistics.median(runs[k]) for k in ("baseline", "current"))
         _row("eiesim run eie-64pe.yaml alex8-real.npz --set ...", b, c)
         b_cpu, c_cpu = _cpu_row("run", sides)
@@ -413,6 +424,10 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
                   f"{report['layers'][0]['compute_cycles']}")
             print(f"  eiesim run against it: {b / a_ms:.1f}x -> {c / a_ms:.1f}x (goal <= 12x); in CPU time "
                   f"{b_cpu / a_cpu:.1f}x -> {c_cpu / a_cpu:.1f}x")
+        floor = 1e3 * statistics.median(runs["floor"])
+        versus = f" = {floor / a_ms:.1f}x the authors' C++" if authors is not None else ""
+        print(f"  start-up alone (current): a process that imports what eiesim run imports and loads one cached "
+              f"Numba kernel, nothing else: {floor:.1f} ms{versus}, {floor / c:.2f} of eiesim run")
         print(f"  against the issue's figure for the authors' C++ whole process on this layer ({AUTHORS_CPP_S * 1e3:.0f} ms, "
               f"measured by the issue's author on an idle machine, not in this run): {b / 1e3 / AUTHORS_CPP_S:.1f}x -> "
               f"{c / 1e3 / AUTHORS_CPP_S:.1f}x (goal <= 12x); in CPU time {b_cpu / 1e3 / AUTHORS_CPP_S:.1f}x -> "
