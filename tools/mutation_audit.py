@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -47,9 +48,19 @@ def load_mutations() -> list[dict]:
 
 def run_tests(tests: list[str]) -> tuple[int, float]:
     start = time.perf_counter()
+    # No bytecode written: Python trusts a cached .pyc whose recorded source mtime (whole seconds) and size
+    # match, so a mutation applied within a second of another one of the same length would run the other's
+    # bytecode (this happened: two mutations of commit.py, each 5 characters longer).
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                           "-n", "0", *tests], cwd=ROOT, capture_output=True, text=True)  # -n 0: one process
+                           "-n", "0", *tests], cwd=ROOT, capture_output=True, text=True, env=env)  # -n 0: one process
     return proc.returncode, time.perf_counter() - start
+
+
+def drop_bytecode(path: Path) -> None:
+    """Remove the cached bytecode of ``path`` (any interpreter's), so that its next import reads the source."""
+    for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        pyc.unlink(missing_ok=True)
 
 
 def main() -> int:
@@ -79,9 +90,11 @@ def main() -> int:
             continue
         try:
             path.write_text(text.replace(m["old"], m["new"]))
+            drop_bytecode(path)
             rc, seconds = run_tests(m["tests"])
         finally:
             path.write_bytes(original)
+            drop_bytecode(path)
         caught = rc == 1
         alive += not caught
         result = "caught" if caught else ("ALIVE" if rc == 0 else f"rc={rc}")
