@@ -133,3 +133,20 @@ def test_the_documented_way_to_edit_a_loaded_layer_works(tmp_path):
     assert not is_sealed(layer)
     assert np.array_equal(layer.codes, np.where(before == 3, 2, before))
     assert layer_digest(layer) == _from_bytes(layer)
+
+
+def test_the_decoded_matrix_of_a_layer_is_its_own(tmp_path):
+    """scipy's in-place methods on ``weights_csr()`` work on a loaded layer and leave the layer as it was."""
+    for layer in (_loaded(tmp_path).layers[0], random_fc_workload(16, 12, 4).layers[0]):
+        before = {name: np.array(getattr(layer, name)) for name in SEALED_FIELDS}
+        digest = layer_digest(layer)
+        m = layer.weights_csr()
+        dense = m.toarray()
+        m.data[:] = 0  # every weight zero: eliminate_zeros compacts the index arrays in place
+        m.eliminate_zeros()
+        m.sort_indices()
+        assert m.nnz == 0
+        for name, value in before.items():
+            assert np.array_equal(getattr(layer, name), value), name
+        assert layer_digest(layer) == digest
+        assert np.array_equal(layer.weights_csr().toarray(), dense)

@@ -189,11 +189,13 @@ class Layer:
         return max(1, math.ceil(math.log2(max(len(self.codebook), 2))))
 
     def weights_csr(self) -> sp.csr_matrix:
-        """The decoded (shared-weight) M x V matrix, float32."""
+        """The decoded (shared-weight) M x V matrix, float32, with arrays of its own: scipy's in-place
+        methods (``eliminate_zeros``, ``sort_indices``, ...) change the matrix, never the layer (whose
+        arrays are read-only when it was loaded from a file)."""
         data = np.asarray(self.codebook, dtype=np.float32)[self.codes]
         import scipy.sparse as sp
 
-        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.rows, self.cols))
+        return sp.csr_matrix((data, np.array(self.indices), np.array(self.indptr)), shape=(self.rows, self.cols))
 
     def dense_weights(self) -> np.ndarray:
         """Decoded weights as (out_channels, in_channels, kh, kw) float32."""
