@@ -4,8 +4,9 @@ A warm ``simulate`` keys its caches by the content of each layer (``eiesim.run.c
 hashing the real Alex-8 layer's 5 MB of arrays takes longer than simulating it. A layer that
 ``load_workload`` built from a file owns arrays nobody else can reach: each is a read-only view
 of a read-only array of its own, made here. While every one of those arrays is still the
-layer's attribute and neither it nor its base has been made writeable again, its bytes cannot
-have changed, so the digest computed the first time is the digest now.
+layer's attribute, neither it nor its base has been made writeable again, and its shape,
+strides and dtype (which numpy lets code reassign on the same object) are as they were, its
+content cannot have changed, so the digest computed the first time is the digest now.
 
 What this changes for users: the arrays of a loaded workload are read-only, as numpy's own
 read-only results are. To edit one, give the layer a copy (``layer.codes = layer.codes.copy()``):
@@ -46,13 +47,19 @@ def seal_layer(layer: Any) -> None:
     arrays = tuple(_sealed_view(getattr(layer, name)) for name in SEALED_FIELDS)
     for name, arr in zip(SEALED_FIELDS, arrays):
         setattr(layer, name, arr)
-    layer.__dict__[_SEAL_ATTR] = [arrays, None]
+    layer.__dict__[_SEAL_ATTR] = [(arrays, tuple(_geometry(arr) for arr in arrays)), None]
 
 
-def _still_sealed(layer: Any, arrays: tuple[np.ndarray, ...]) -> bool:
+def _geometry(arr: np.ndarray) -> tuple:
+    """What numpy lets code change on an array object in place, besides its bytes: shape, strides, dtype."""
+    return arr.shape, arr.strides, arr.dtype.str
+
+
+def _still_sealed(layer: Any, sealed: tuple[tuple[np.ndarray, ...], tuple[tuple, ...]]) -> bool:
     values = layer.__dict__
-    for name, arr in zip(SEALED_FIELDS, arrays):
-        if values.get(name) is not arr or arr.flags.writeable:
+    arrays, geometry = sealed
+    for name, arr, geo in zip(SEALED_FIELDS, arrays, geometry):
+        if values.get(name) is not arr or arr.flags.writeable or _geometry(arr) != geo:
             return False
         base = arr.base
         if not isinstance(base, np.ndarray) or base.flags.writeable or base.base is not None:

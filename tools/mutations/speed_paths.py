@@ -72,8 +72,8 @@ MUTATIONS = [
     {
         "id": "sealed_digest_ignores_a_replaced_array",
         "file": "eiesim/network/sealed.py",
-        "old": "        if values.get(name) is not arr or arr.flags.writeable:",
-        "new": "        if arr.flags.writeable:",
+        "old": "        if values.get(name) is not arr or arr.flags.writeable or _geometry(arr) != geo:",
+        "new": "        if arr.flags.writeable or _geometry(arr) != geo:",
         "tests": [_SEALED],
         "why": "an array put in place of a sealed one has its own content",
     },
@@ -84,5 +84,13 @@ MUTATIONS = [
         "new": "    if seal is None or seal[1] is None or not _still_sealed(layer, seal[0]):",
         "tests": [_SEALED],
         "why": "the digest covers the layer's name, shapes and flags, which stay assignable",
+    },
+    {
+        "id": "sealed_digest_ignores_a_reshaped_array",
+        "file": "eiesim/network/sealed.py",
+        "old": "        if values.get(name) is not arr or arr.flags.writeable or _geometry(arr) != geo:",
+        "new": "        if values.get(name) is not arr or arr.flags.writeable:",
+        "tests": [_SEALED],
+        "why": "numpy lets code give the same array object another shape or dtype, which the digest covers",
     },
 ]
