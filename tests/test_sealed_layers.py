@@ -156,3 +156,16 @@ def test_the_decoded_matrix_of_a_layer_is_its_own(tmp_path):
             assert np.array_equal(getattr(layer, name), value), name
         assert layer_digest(layer) == digest
         assert np.array_equal(layer.weights_csr().toarray(), dense)
+
+
+def test_a_replaced_array_is_not_kept_alive_by_the_seal(tmp_path):
+    import gc
+    import weakref
+
+    layer = _loaded(tmp_path).layers[0]
+    layer_digest(layer)
+    old = weakref.ref(layer.codes)
+    layer.codes = np.array(layer.codes)  # a writeable copy in its place
+    assert layer_digest(layer) == _from_bytes(layer)
+    gc.collect()
+    assert old() is None

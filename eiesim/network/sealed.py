@@ -67,22 +67,34 @@ def _still_sealed(layer: Any, sealed: tuple[tuple[np.ndarray, ...], tuple[tuple,
     return True
 
 
+def _valid_seal(layer: Any) -> list | None:
+    """``layer``'s seal while it holds, else None. A broken seal is dropped: it would keep the arrays
+    that were replaced alive, and it cannot vouch for the layer again."""
+    values = layer.__dict__
+    seal = values.get(_SEAL_ATTR)
+    if seal is None:
+        return None
+    if _still_sealed(layer, seal[0]):
+        return seal
+    values.pop(_SEAL_ATTR, None)
+    return None
+
+
 def sealed_digest(layer: Any, meta_text: str) -> str | None:
     """The digest stored for ``layer`` with these attributes (``meta_text``), if it is still sealed."""
-    seal = layer.__dict__.get(_SEAL_ATTR)
-    if seal is None or seal[1] is None or seal[1][0] != meta_text or not _still_sealed(layer, seal[0]):
+    seal = _valid_seal(layer)
+    if seal is None or seal[1] is None or seal[1][0] != meta_text:
         return None
     return seal[1][1]
 
 
 def remember_digest(layer: Any, meta_text: str, digest: str) -> None:
     """Store ``digest`` for ``layer`` with these attributes, if its arrays are still sealed."""
-    seal = layer.__dict__.get(_SEAL_ATTR)
-    if seal is not None and _still_sealed(layer, seal[0]):
+    seal = _valid_seal(layer)
+    if seal is not None:
         seal[1] = (meta_text, digest)
 
 
 def is_sealed(layer: Any) -> bool:
     """Whether ``layer``'s arrays are the read-only ones ``seal_layer`` gave it, untouched."""
-    seal = layer.__dict__.get(_SEAL_ATTR)
-    return seal is not None and _still_sealed(layer, seal[0])
+    return _valid_seal(layer) is not None

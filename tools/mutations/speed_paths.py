@@ -80,8 +80,8 @@ MUTATIONS = [
     {
         "id": "sealed_digest_ignores_the_attributes",
         "file": "eiesim/network/sealed.py",
-        "old": "    if seal is None or seal[1] is None or seal[1][0] != meta_text or not _still_sealed(layer, seal[0]):",
-        "new": "    if seal is None or seal[1] is None or not _still_sealed(layer, seal[0]):",
+        "old": "    if seal is None or seal[1] is None or seal[1][0] != meta_text:",
+        "new": "    if seal is None or seal[1] is None:",
         "tests": [_SEALED],
         "why": "the digest covers the layer's name, shapes and flags, which stay assignable",
     },
@@ -92,5 +92,13 @@ MUTATIONS = [
         "new": "        if values.get(name) is not arr or arr.flags.writeable:",
         "tests": [_SEALED],
         "why": "numpy lets code give the same array object another shape or dtype, which the digest covers",
+    },
+    {
+        "id": "broken_seal_kept",
+        "file": "eiesim/network/sealed.py",
+        "old": "    values.pop(_SEAL_ATTR, None)\n",
+        "new": "",
+        "tests": ["tests/test_sealed_layers.py::test_a_replaced_array_is_not_kept_alive_by_the_seal"],
+        "why": "a broken seal would keep the arrays a user replaced alive for the layer's lifetime",
     },
 ]
