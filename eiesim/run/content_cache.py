@@ -29,7 +29,7 @@ import numpy as np
 
 from eiesim.jit.digest_kernels import mix_words
 from eiesim.jit.cache_guard import call
-from eiesim.network.sealed import remember_digest, sealed_digest
+from eiesim.network.sealed import SEALED_FIELDS, remember_digest, sealed_digest
 
 #: Byte budget of each cache (values counted by their arrays' sizes).
 DEFAULT_BUDGET_BYTES = 256 << 20
@@ -79,7 +79,7 @@ def _digest(arrays: Iterable[Any], extra_text: str) -> str:
 
 
 def layer_digest(layer: Any) -> str:
-    """Digest of one layer: its attributes (``to_meta``) and its five arrays.
+    """Digest of one layer: its attributes (``to_meta``) and its five arrays (``SEALED_FIELDS``, in that order).
 
     A layer sealed by ``load_workload`` (``eiesim.network.sealed``) whose arrays are untouched
     keeps the digest of those arrays: only its attributes are compared again.
@@ -88,7 +88,7 @@ def layer_digest(layer: Any) -> str:
     known = sealed_digest(layer, extra_text)
     if known is not None:
         return known
-    digest = _digest((layer.indptr, layer.indices, layer.codes, layer.codebook, layer.bias), extra_text)
+    digest = _digest([getattr(layer, name) for name in SEALED_FIELDS], extra_text)
     remember_digest(layer, extra_text, digest)
     return digest
 
