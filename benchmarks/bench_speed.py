@@ -205,7 +205,7 @@ def _cpu_row(label: str, sides: dict[str, Path], unit: str = "ms") -> tuple[floa
     """The medians of ``CPU_SECONDS[label]``, baseline and current, printed as a row."""
     scale = 1e3 if unit == "ms" else 1.0
     b, c = (scale * statistics.median(CPU_SECONDS[label][str(sides[k])]) for k in ("baseline", "current"))
-    _row(f"  CPU time (all processes)", b, c, unit)
+    _row("  CPU time (all processes)", b, c, unit)
     return b, c
 
 
@@ -396,19 +396,15 @@ def _bench(args: argparse.Namespace, sides: dict[str, Path], tmp: Path) -> None:
     print("\n[5] whole-process eiesim run of the real Alex-8")
     if have_alex:
         authors = _authors_measure(args)
-        measures = dict.fromkeys(sides, None)
+        measure = {name: (lambda side=side: _seconds(side, _alex_cli(tmp, side.name), label="run"))
+                   for name, side in sides.items()}
         if authors is not None:
-            measures["authors"] = None
-        measures["floor"] = None  # the current side's start-up alone (below)
-        runs: dict[str, list[float]] = {name: [] for name in measures}
-        for _ in range(reps):  # authors, baseline, current, floor, ... (the same moments for all)
-            for name in measures:
-                if name == "authors":
-                    runs[name].append(authors())
-                elif name == "floor":
-                    runs[name].append(_seconds(ROOT, [sys.executable, "-c", STARTUP_FLOOR]))
-                else:
-                    runs[name].append(_seconds(sides[name], _alex_cli(tmp, sides[name].name), label="run"))
+            measure["authors"] = authors
+        measure["floor"] = lambda: _seconds(ROOT, [sys.executable, "-c", STARTUP_FLOOR])  # the current side's start-up
+        runs: dict[str, list[float]] = {name: [] for name in measure}
+        for _ in range(reps):  # baseline, current, authors, floor, ... (the same moments for all)
+            for name, run in measure.items():
+                runs[name].append(run())
         b, c = (1e3 * statistics.median(runs[k]) for k in ("baseline", "current"))
         _row("eiesim run eie-64pe.yaml alex8-real.npz --set ...", b, c)
         b_cpu, c_cpu = _cpu_row("run", sides)
